@@ -1,0 +1,53 @@
+"""Shared fixtures: a tiny offline MNIST folder made from the bundled test set, and small models."""
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vae.data import load_split
+
+
+def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> Path:
+    """Write a uint8 array as an IDX file (the format MNIST ships in)."""
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(
+        struct.pack(">I", n) for n in array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    if gz:
+        path = path.with_name(path.name + ".gz")
+        data = gzip.compress(data)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist_test():
+    return load_split("mnist", "test")
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory, mnist_test):
+    """<root>/MNIST/raw/ with 600 'training' and 200 test images, taken from the bundled test set."""
+    root = tmp_path_factory.mktemp("data")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    images, labels = mnist_test.images.numpy(), mnist_test.labels.numpy()
+    write_idx(raw / "train-images-idx3-ubyte", images[:600], gz=True)
+    write_idx(raw / "train-labels-idx1-ubyte", labels[:600], gz=True)
+    write_idx(raw / "t10k-images-idx3-ubyte", images[600:800])
+    write_idx(raw / "t10k-labels-idx1-ubyte", labels[600:800])
+    return root
+
+
+@pytest.fixture
+def batch(mnist_test):
+    return mnist_test.images[:16].unsqueeze(1).float() / 255.0  # (16, 1, 28, 28)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)

@@ -1,0 +1,102 @@
+"""Saving and loading: round trips, atomic writes, and clear errors for broken checkpoints."""
+import json
+
+import pytest
+import torch
+
+from vae.checkpoint import (CONFIG, HISTORY, WEIGHTS, CheckpointError, append_jsonl, load_checkpoint,
+                            read_history, save_checkpoint, weights_hash)
+from vae.config import ARCHITECTURES, DEFAULT_LATENT_DIM, ModelConfig
+from vae.model import VAE
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = VAE(ModelConfig(latent_dim=4, hidden_dims=[32]))
+    save_checkpoint(model, tmp_path, epoch=3, step=120)
+    return model, tmp_path
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_round_trip_gives_identical_outputs(arch, tmp_path, batch):
+    model = VAE(ModelConfig(arch=arch, latent_dim=DEFAULT_LATENT_DIM[arch])).eval()
+    save_checkpoint(model, tmp_path, epoch=1, step=10)
+    loaded = load_checkpoint(tmp_path)
+    assert loaded.config == model.config and (loaded.epoch, loaded.step) == (1, 10)
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        a, b = model(batch, generator=g1), loaded.model(batch, generator=g2)
+    for x, y in zip(a, b):
+        assert torch.equal(x, y)
+
+
+def test_files_are_safetensors_and_json(saved):
+    _, folder = saved
+    assert json.loads((folder / CONFIG).read_text())["arch"] == "mlp"
+    assert (folder / WEIGHTS).read_bytes()[8:9] == b"{"  # safetensors: u64 length, then a JSON header
+    assert not list(folder.glob("*.tmp"))
+
+
+def test_missing_weights(saved):
+    _, folder = saved
+    (folder / WEIGHTS).unlink()
+    with pytest.raises(CheckpointError, match="model.safetensors is missing"):
+        load_checkpoint(folder)
+
+
+def test_missing_config(saved):
+    _, folder = saved
+    (folder / CONFIG).unlink()
+    with pytest.raises(CheckpointError, match="config.json is missing"):
+        load_checkpoint(folder)
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"arch": "resnet"}', '{"colour": 3}'])
+def test_invalid_config(saved, text):
+    _, folder = saved
+    (folder / CONFIG).write_text(text)
+    with pytest.raises(CheckpointError, match="config.json is not a valid model config"):
+        load_checkpoint(folder)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupt_weights(saved, damage):
+    _, folder = saved
+    data = (folder / WEIGHTS).read_bytes()
+    broken = {"truncate": data[: len(data) // 2], "garbage": b"\x00\xff" * 100, "empty": b""}[damage]
+    (folder / WEIGHTS).write_bytes(broken)
+    with pytest.raises(CheckpointError, match="model.safetensors is corrupt or truncated"):
+        load_checkpoint(folder)
+
+
+def test_weights_that_do_not_fit_the_config(saved):
+    _, folder = saved
+    cfg = json.loads((folder / CONFIG).read_text())
+    cfg["latent_dim"] = 9
+    (folder / CONFIG).write_text(json.dumps(cfg))
+    with pytest.raises(CheckpointError, match="does not fit"):
+        load_checkpoint(folder)
+
+
+def test_not_a_folder(tmp_path):
+    with pytest.raises(CheckpointError, match="not a checkpoint folder"):
+        load_checkpoint(tmp_path / "nope")
+
+
+def test_history_ignores_a_partial_last_line_and_appends_after_it(tmp_path):
+    append_jsonl(tmp_path / HISTORY, {"epoch": 1})
+    with open(tmp_path / HISTORY, "a") as f:
+        f.write('{"epoch": 2, "test_')  # what a killed writer leaves
+    assert read_history(tmp_path) == [{"epoch": 1}]
+    append_jsonl(tmp_path / HISTORY, {"epoch": 2})
+    assert read_history(tmp_path) == [{"epoch": 1}, {"epoch": 2}]
+
+
+def test_weights_hash_changes_with_the_weights(saved):
+    model, folder = saved
+    before = weights_hash(folder)
+    assert before == weights_hash(folder)
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    save_checkpoint(model, folder, epoch=4, step=160)
+    assert weights_hash(folder) != before

@@ -1,0 +1,50 @@
+"""Reading data: IDX files gzipped and plain, the bundled test set, and the data-missing error."""
+import numpy as np
+import pytest
+
+from conftest import write_idx
+from vae.data import DataMissingError, load_split, read_idx
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_round_trip(tmp_path, gz):
+    array = np.random.default_rng(0).integers(0, 256, size=(5, 28, 28), dtype=np.uint8)
+    path = write_idx(tmp_path / "images-idx3-ubyte", array, gz=gz)
+    assert np.array_equal(read_idx(path), array)
+
+
+def test_idx_rejects_bad_files(tmp_path):
+    (tmp_path / "x").write_bytes(b"hello world, not idx")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        read_idx(tmp_path / "x")
+    header_says_more = write_idx(tmp_path / "y", np.zeros((3, 2, 2), np.uint8))
+    header_says_more.write_bytes(header_says_more.read_bytes()[:-1])
+    with pytest.raises(ValueError, match="header says"):
+        read_idx(header_says_more)
+
+
+def test_bundled_test_set_is_the_real_mnist_test_set(mnist_test):
+    assert mnist_test.images.shape == (10000, 28, 28) and mnist_test.images.dtype.is_floating_point is False
+    counts = np.bincount(mnist_test.labels.numpy(), minlength=10).tolist()
+    assert counts == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_reads_gz_and_plain_from_a_data_dir(tiny_data_dir):
+    train = load_split("mnist", "train", tiny_data_dir)  # gzipped in the fixture
+    test = load_split("mnist", "test", tiny_data_dir)  # plain
+    assert train.images.shape == (600, 28, 28) and test.images.shape == (200, 28, 28)
+
+
+def test_data_dir_from_the_environment(tiny_data_dir, monkeypatch):
+    monkeypatch.setenv("VAE_DATA_DIR", str(tiny_data_dir))
+    assert len(load_split("mnist", "train").images) == 600
+
+
+def test_missing_data_names_the_folder_and_the_files(tmp_path):
+    with pytest.raises(DataMissingError) as err:
+        load_split("mnist", "train", tmp_path, download=False)
+    message = str(err.value)
+    assert str((tmp_path / "MNIST" / "raw").resolve()) in message
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        assert name in message

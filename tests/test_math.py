@@ -1,0 +1,95 @@
+"""The VAE's math: closed-form KL, the reparameterization, the loss terms and the IWAE bound."""
+import math
+
+import pytest
+import torch
+
+from vae.config import ModelConfig
+from vae.losses import iwae_nll, kl_per_dim, log_normal, recon_nll
+from vae.model import VAE
+
+
+def test_closed_form_kl_matches_monte_carlo():
+    g = torch.Generator().manual_seed(1)
+    mu = torch.randn(4, 6, generator=g)
+    logvar = torch.randn(4, 6, generator=g) * 0.8
+    exact = kl_per_dim(mu, logvar)  # (4, 6)
+    n = 400_000
+    eps = torch.randn(n, 4, 6, generator=g, dtype=torch.float64)
+    z = mu.double() + torch.exp(0.5 * logvar.double()) * eps
+    log_q = -0.5 * (math.log(2 * math.pi) + logvar.double() + (z - mu.double()) ** 2 / logvar.double().exp())
+    log_p = -0.5 * (math.log(2 * math.pi) + z ** 2)
+    estimate = (log_q - log_p).mean(0)
+    stderr = (log_q - log_p).std(0) / math.sqrt(n)
+    assert torch.all((estimate - exact.double()).abs() < 5 * stderr + 1e-4)
+
+
+def test_kl_is_zero_at_the_prior_and_positive_elsewhere():
+    assert torch.allclose(kl_per_dim(torch.zeros(3, 5), torch.zeros(3, 5)), torch.zeros(3, 5))
+    assert (kl_per_dim(torch.randn(3, 5), torch.randn(3, 5)) > 0).all()
+
+
+def test_reparameterized_samples_have_the_posterior_mean_and_variance():
+    mu = torch.tensor([[1.5, -2.0, 0.0]]).expand(200_000, 3)
+    logvar = torch.tensor([[0.0, math.log(0.25), math.log(4.0)]]).expand(200_000, 3)
+    z = VAE.reparameterize(mu, logvar, torch.Generator().manual_seed(0))
+    assert torch.allclose(z.mean(0), mu[0], atol=0.02)
+    assert torch.allclose(z.var(0), logvar[0].exp(), rtol=0.02)
+    # Gaussian, not uniform: about 68% of draws within one sigma of the mean.
+    within = ((z - mu).abs() < logvar.exp().sqrt()).float().mean(0)
+    assert torch.allclose(within, torch.full((3,), 0.6827), atol=0.01)
+
+
+def test_reparameterization_passes_gradients_to_mu_and_logvar():
+    mu = torch.zeros(8, 4, requires_grad=True)
+    logvar = torch.zeros(8, 4, requires_grad=True)
+    VAE.reparameterize(mu, logvar).pow(2).sum().backward()
+    assert mu.grad.abs().sum() > 0 and logvar.grad.abs().sum() > 0
+
+
+def test_bernoulli_recon_is_bce_summed_over_pixels():
+    logits = torch.randn(2, 784)
+    x = torch.rand(2, 784)
+    p = torch.sigmoid(logits)
+    expected = -(x * p.log() + (1 - x) * (1 - p).log()).sum(-1)
+    assert torch.allclose(recon_nll(logits, x, ModelConfig()), expected, rtol=1e-4)
+
+
+def test_gaussian_recon_is_the_fixed_variance_gaussian_nll():
+    cfg = ModelConfig(likelihood="gaussian", gaussian_sigma=0.2)
+    logits = torch.randn(2, 784)
+    x = torch.rand(2, 784)
+    dist = torch.distributions.Normal(torch.sigmoid(logits), 0.2)
+    assert torch.allclose(recon_nll(logits, x, cfg), -dist.log_prob(x).sum(-1), rtol=1e-4)
+
+
+def test_log_normal_matches_torch_distributions():
+    z, mu, logvar = torch.randn(5, 3), torch.randn(5, 3), torch.randn(5, 3)
+    dist = torch.distributions.Normal(mu, (0.5 * logvar).exp())
+    assert torch.allclose(log_normal(z, mu, logvar), dist.log_prob(z).sum(-1), atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def briefly_trained(tiny_data_dir):
+    from vae.config import TrainConfig
+    from vae.train import train
+    import tempfile
+    from vae.checkpoint import load_checkpoint
+    out = tempfile.mkdtemp()
+    train(ModelConfig(latent_dim=8, hidden_dims=[128]), TrainConfig(epochs=3, batch_size=64,
+          data_dir=str(tiny_data_dir)), out, show_progress=False)
+    return load_checkpoint(out).model
+
+
+def test_iwae_falls_as_k_grows_and_stays_below_the_elbo(briefly_trained, mnist_test):
+    model = briefly_trained
+    x = mnist_test.images[:64].unsqueeze(1).float() / 255.0
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        elbo = torch.stack([
+            (recon_nll(out.logits, x, model.config) + kl_per_dim(out.mu, out.logvar).sum(-1))
+            for out in (model(x, generator=g) for _ in range(50))]).mean()
+    estimates = [float(iwae_nll(model, x, k, generator=g).mean()) for k in (1, 10, 100, 1000)]
+    assert abs(estimates[0] - float(elbo)) < 2.0  # k = 1 is the one-sample -ELBO
+    assert estimates[1] < estimates[0] and estimates[2] < estimates[1] and estimates[3] < estimates[2]
+    assert estimates[3] <= float(elbo)

@@ -1,0 +1,136 @@
+"""MNIST and Fashion-MNIST as uint8 tensors, read straight from IDX files.
+
+    from vae.data import load_split
+    images, labels = load_split("mnist", "test")   # (10000, 28, 28) uint8, (10000,) int64
+
+Files are looked for in torchvision's layout `<root>/MNIST/raw/` (gzipped or not), where the
+root is the `data_dir` argument, else $VAE_DATA_DIR, else ./data. The MNIST test set ships
+inside this package, so the explorer and the tests work offline on a fresh clone.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+BUNDLED_ROOT = Path(__file__).parent / "bundled"
+FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
+
+_SUBDIR = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+_PREFIX = {"train": "train", "test": "t10k"}
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+CLASS_NAMES = {
+    "mnist": [str(d) for d in range(10)],
+    "fashion-mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+}
+
+
+class DataMissingError(FileNotFoundError):
+    """The IDX files of a dataset are not where we looked, and could not be downloaded."""
+
+
+class Split(NamedTuple):
+    images: torch.Tensor  # (N, 28, 28) uint8
+    labels: torch.Tensor  # (N,) int64
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read one IDX file (optionally gzipped) into a numpy array of its declared shape."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path} is not an IDX file (bad magic number)")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise ValueError(f"{path}: header says {shape} but holds {len(raw) - header} bytes")
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+
+
+def file_names(split: str) -> tuple[str, str]:
+    prefix = _PREFIX[split]
+    return f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
+
+
+def default_root(data_dir: str | Path | None = None) -> Path:
+    return Path(data_dir or os.environ.get("VAE_DATA_DIR") or "./data")
+
+
+def _find(folder: Path, name: str) -> Path | None:
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _candidate_folders(dataset: str, split: str, root: Path) -> list[Path]:
+    folders = [root / _SUBDIR[dataset] / "raw"]
+    if dataset == "fashion-mnist":
+        folders.append(FASHION_SYSTEM_DIR)
+    if dataset == "mnist" and split == "test":
+        folders.append(BUNDLED_ROOT / "MNIST" / "raw")
+    return folders
+
+
+def _locate(dataset: str, split: str, root: Path) -> tuple[Path, Path] | None:
+    images_name, labels_name = file_names(split)
+    for folder in _candidate_folders(dataset, split, root):
+        images, labels = _find(folder, images_name), _find(folder, labels_name)
+        if images and labels:
+            return images, labels
+    return None
+
+
+def _try_download(dataset: str, root: Path) -> None:
+    """torchvision's download into `root`; quietly does nothing when offline."""
+    try:
+        from torchvision import datasets
+
+        cls = datasets.MNIST if dataset == "mnist" else datasets.FashionMNIST
+        cls(str(root), train=True, download=True)
+        cls(str(root), train=False, download=True)
+    except Exception:  # offline, mirror down, checksum mismatch: the error below explains
+        pass
+
+
+def load_split(dataset: str = "mnist", split: str = "test",
+               data_dir: str | Path | None = None, download: bool = True) -> Split:
+    """Load one split of a dataset as uint8 images and int64 labels."""
+    if dataset not in _SUBDIR:
+        raise ValueError(f"dataset must be one of {sorted(_SUBDIR)}, got {dataset!r}")
+    if split not in _PREFIX:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    root = default_root(data_dir)
+    found = _locate(dataset, split, root)
+    if found is None and download:
+        _try_download(dataset, root)
+        found = _locate(dataset, split, root)
+    if found is None:
+        folder = root / _SUBDIR[dataset] / "raw"
+        names = [n for s in ("train", "test") for n in file_names(s)]
+        raise DataMissingError(
+            f"{dataset} {split} data not found in {folder.resolve()} and could not be downloaded. "
+            f"Put the four IDX files there (gzipped or not): {', '.join(names)}; "
+            f"or point --data-dir / VAE_DATA_DIR at a folder holding {_SUBDIR[dataset]}/raw/."
+        )
+    images, labels = (read_idx(p) for p in found)
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise ValueError(f"{found[0]} and {found[1]} do not make a dataset: "
+                         f"shapes {images.shape} and {labels.shape}")
+    return Split(torch.from_numpy(images.astype(np.uint8)), torch.from_numpy(labels.astype(np.int64)))
+
+
+def has_split(dataset: str, split: str, data_dir: str | Path | None = None) -> bool:
+    """True when the split is on disk (no download attempted)."""
+    return _locate(dataset, split, default_root(data_dir)) is not None

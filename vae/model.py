@@ -1,0 +1,127 @@
+"""The VAE (Kingma & Welling, arXiv:1312.6114): encoder q(z|x) = N(mu, diag(sigma^2)),
+prior p(z) = N(0, I), decoder p(x|z), and the reparameterization z = mu + sigma * eps.
+
+Three architectures, picked by ModelConfig.arch:
+  mlp   784 -> hidden... -> 2z ; z -> hidden... -> 784   (plain MLP decoder: a browser can run it)
+  conv  two stride-2 convolutions each way
+  seed  the seed article's network (conv 1->20->20 k3, 11520 -> 800 -> z; z -> 2000 -> 784),
+        with Gaussian eps (the article drew eps uniformly, which is a bug)
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+
+PIXELS = 28 * 28
+
+
+class VAEOutput(NamedTuple):
+    mu: torch.Tensor  # (B, z_dim)
+    logvar: torch.Tensor  # (B, z_dim)
+    z: torch.Tensor  # (B, z_dim)
+    logits: torch.Tensor  # (B, 784) decoder output before the sigmoid
+
+
+def _mlp(sizes: list[int]) -> list[nn.Module]:
+    """Linear layers with ReLU between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return layers
+
+
+def build_encoder(cfg: ModelConfig) -> nn.Sequential:
+    """(B, 1, 28, 28) in [0, 1] -> (B, 2 * z_dim): mu and log-variance side by side."""
+    z2 = 2 * cfg.latent_dim
+    if cfg.arch == "mlp":
+        return nn.Sequential(nn.Flatten(), *_mlp([PIXELS, *cfg.hidden_dims, z2]))
+    if cfg.arch == "conv":
+        return nn.Sequential(
+            nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.ReLU(),  # (B, 32, 14, 14)
+            nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.ReLU(),  # (B, 64, 7, 7)
+            nn.Flatten(), nn.Linear(64 * 7 * 7, 512), nn.ReLU(), nn.Linear(512, z2),
+        )
+    return nn.Sequential(  # seed
+        nn.Conv2d(1, 20, 3), nn.ReLU(),  # (B, 20, 26, 26)
+        nn.Conv2d(20, 20, 3), nn.ReLU(),  # (B, 20, 24, 24)
+        nn.Flatten(), nn.Linear(20 * 24 * 24, 800), nn.ReLU(),  # (B, 800)
+        nn.Linear(800, z2),
+    )
+
+
+def build_decoder(cfg: ModelConfig) -> nn.Sequential:
+    """(B, z_dim) -> (B, 784) logits."""
+    z = cfg.latent_dim
+    if cfg.arch == "mlp":
+        return nn.Sequential(*_mlp([z, *reversed(cfg.hidden_dims), PIXELS]))
+    if cfg.arch == "conv":
+        return nn.Sequential(
+            nn.Linear(z, 512), nn.ReLU(), nn.Linear(512, 64 * 7 * 7), nn.ReLU(),
+            nn.Unflatten(1, (64, 7, 7)),
+            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),  # (B, 32, 14, 14)
+            nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1),  # (B, 1, 28, 28)
+            nn.Flatten(),
+        )
+    return nn.Sequential(nn.Linear(z, 2000), nn.ReLU(), nn.Linear(2000, PIXELS))  # seed
+
+
+class VAE(nn.Module):
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = build_encoder(config)
+        self.decoder = build_decoder(config)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, 1, 28, 28) or (B, 28, 28) floats in [0, 1] -> mu, logvar, each (B, z_dim)."""
+        if x.dim() == 3:
+            x = x.unsqueeze(1)
+        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        return mu, logvar
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)  # (B, 784)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, z_dim) -> mean image (B, 28, 28) in [0, 1]."""
+        return torch.sigmoid(self.decoder(z)).view(-1, 28, 28)
+
+    @staticmethod
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """z = mu + sigma * eps, eps ~ N(0, I): a differentiable sample of q(z|x)."""
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> VAEOutput:
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar, generator)
+        return VAEOutput(mu, logvar, z, self.decode_logits(z))
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' takes CUDA when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (B, 28, 28) -> float (B, 1, 28, 28) in [0, 1]."""
+    return images.unsqueeze(1).float().div_(255.0)

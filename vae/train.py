@@ -1,0 +1,159 @@
+"""The one training loop, used by `python -m vae train` and (through that command) by the app.
+
+The whole training set sits on the training device as one uint8 tensor; each step takes a
+batch by shuffled index, so there is no per-item DataLoader work in the hot loop.
+
+Files written into the run folder:
+  train_config.json   what was asked (epochs, batch size, ...), written once at the start
+  steps.jsonl         every `log_every` steps: step, epoch progress, train recon and KL
+  history.jsonl       after every epoch: train and test recon/KL, per-dim KL, active units,
+                      seconds, images per second (see `epoch_record`)
+  model.safetensors, config.json, optimizer.safetensors   after every epoch (atomic)
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm import tqdm
+
+from . import checkpoint as ckpt
+from .config import ModelConfig, TrainConfig
+from .data import load_split
+from .evaluate import evaluate
+from .losses import kl_per_dim, recon_nll
+from .model import VAE, resolve_device
+
+TRAIN_CONFIG = "train_config.json"
+MIN_LR_FRACTION = 0.05  # cosine decay from lr to 5% of lr over the asked epochs
+
+
+def cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
+    progress = min(1.0, step / max(1, total_steps))
+    low = base_lr * MIN_LR_FRACTION
+    return low + 0.5 * (base_lr - low) * (1.0 + math.cos(math.pi * progress))
+
+
+def load_training_data(model_cfg: ModelConfig, train_cfg: TrainConfig, device: torch.device):
+    """Train images (limited to train_limit) and the test images, uint8 on `device`."""
+    train = load_split(model_cfg.dataset, "train", train_cfg.data_dir)
+    test = load_split(model_cfg.dataset, "test", train_cfg.data_dir)
+    train_images = train.images[: train_cfg.train_limit] if train_cfg.train_limit else train.images
+    return train_images.to(device), test.images.to(device)
+
+
+def _prepare_run(out: Path, model_cfg: ModelConfig, resume: bool, device: torch.device):
+    """A fresh model, or the checkpoint in `out` when resuming; history cut to its epoch."""
+    has_weights = (out / ckpt.WEIGHTS).exists()
+    if has_weights and not resume:
+        raise FileExistsError(f"{out} already holds a checkpoint: pass --resume to continue it, "
+                              "or choose another --out")
+    if resume and has_weights:
+        state = ckpt.load_checkpoint(out, device)
+        history = [h for h in state.history if h.get("epoch", 0) <= state.epoch]
+        if len(history) != len(state.history):
+            ckpt.write_jsonl(out / ckpt.HISTORY, history)
+        return state.model, state.epoch, state.step, history
+    return VAE(model_cfg).to(device), 0, 0, []
+
+
+def train(model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
+          show_progress: bool = True, on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
+    """Train (or continue training) a VAE into `out_dir`; returns the epoch history.
+
+    `train_cfg.epochs` is the total epoch count: resuming a 5-epoch run with epochs=8 runs 3 more.
+    Ctrl-C (KeyboardInterrupt) saves the current weights and returns.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(train_cfg.device)
+    torch.manual_seed(train_cfg.seed)
+    model, epoch, step, history = _prepare_run(out, model_cfg, resume, device)
+    cfg = model.config
+    train_images, test_images = load_training_data(cfg, train_cfg, device)
+    n = len(train_images)
+    steps_per_epoch = math.ceil(n / train_cfg.batch_size)
+    total_steps = train_cfg.epochs * steps_per_epoch
+    ckpt.atomic_write_json(out / TRAIN_CONFIG, {
+        **dataclasses.asdict(train_cfg), "model": cfg.to_dict(), "train_images": n,
+        "steps_per_epoch": steps_per_epoch, "device": str(device), "started_at": time.time(),
+        "start_epoch": epoch})
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
+    if resume:
+        ckpt.load_optimizer_state(out, optimizer)
+    # One generator per run and epoch keeps runs reproducible for a given seed, resumed or not.
+    gen = torch.Generator(device=device)
+
+    try:
+        while epoch < train_cfg.epochs:
+            gen.manual_seed(train_cfg.seed * 100003 + epoch)
+            model.train()
+            started = time.perf_counter()
+            sums = torch.zeros(2, device=device)  # recon, KL summed over images
+            perm = torch.randperm(n, generator=gen, device=device)
+            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{train_cfg.epochs}",
+                       disable=not show_progress, leave=False, mininterval=0.5)
+            for i in bar:
+                idx = perm[i * train_cfg.batch_size:(i + 1) * train_cfg.batch_size]
+                x = train_images[idx].unsqueeze(1).float().div_(255.0)  # (B, 1, 28, 28)
+                if cfg.binarize:
+                    x = torch.bernoulli(x, generator=gen)
+                for group in optimizer.param_groups:
+                    group["lr"] = cosine_lr(train_cfg.lr, step, total_steps)
+                out_ = model(x, generator=gen)
+                recon = recon_nll(out_.logits, x, cfg)  # (B,)
+                kl = kl_per_dim(out_.mu, out_.logvar).sum(-1)  # (B,)
+                loss = (recon + cfg.beta * kl).mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                sums += torch.stack([recon.detach().sum(), kl.detach().sum()])
+                step += 1
+                if step % train_cfg.log_every == 0:
+                    seen = (i + 1) * train_cfg.batch_size
+                    r, k = (sums / min(seen, n)).tolist()
+                    ckpt.append_jsonl(out / ckpt.STEPS, {
+                        "step": step, "epoch": round(epoch + (i + 1) / steps_per_epoch, 4),
+                        "train_recon": r, "train_kl": k,
+                        "images_per_second": min(seen, n) / (time.perf_counter() - started),
+                        "time": time.time()})
+                    bar.set_postfix(recon=f"{r:.1f}", kl=f"{k:.1f}")
+            bar.close()
+            train_seconds = time.perf_counter() - started
+            epoch += 1
+            record = epoch_record(model, test_images, epoch, step, sums / n, train_seconds, n)
+            ckpt.save_checkpoint(model, out, epoch, step, optimizer)
+            ckpt.append_jsonl(out / ckpt.HISTORY, record)
+            history.append(record)
+            if show_progress:
+                tqdm.write(f"epoch {epoch}: train -ELBO {record['train_recon'] + record['train_kl']:.2f}"
+                           f"  test -ELBO {record['test_elbo']:.2f} (recon {record['test_recon']:.2f},"
+                           f" KL {record['test_kl']:.2f})  active {record['active_units']}"
+                           f"  {record['images_per_second']:.0f} img/s")
+            if on_epoch:
+                on_epoch(record)
+    except KeyboardInterrupt:
+        ckpt.save_checkpoint(model, out, epoch, step, optimizer)
+        if show_progress:
+            tqdm.write(f"interrupted: saved {out} at epoch {epoch}, step {step}")
+    return history
+
+
+def epoch_record(model: VAE, test_images: torch.Tensor, epoch: int, step: int,
+                 train_means: torch.Tensor, seconds: float, n_train: int) -> dict:
+    """One line of history.jsonl: all losses in nats per image."""
+    test = evaluate(model, test_images)
+    train_recon, train_kl = train_means.tolist()
+    return {
+        "epoch": epoch, "step": step,
+        "train_recon": train_recon, "train_kl": train_kl,
+        "test_recon": test["recon"], "test_kl": test["kl"], "test_elbo": test["elbo"],
+        "kl_per_dim": test["kl_per_dim"], "active_units": test["active_units"],
+        "seconds": seconds, "images_per_second": n_train / seconds,
+        "time": time.time(),
+    }
