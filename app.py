@@ -1,0 +1,57 @@
+"""VAE Latent Explorer: `streamlit run app.py`.
+
+The shell: page navigation and a sidebar with the checkpoint picker, the selected model's
+figures and the background training status. The pages live in pages/.
+"""
+import streamlit as st
+
+from ui.common import DEFAULT_CHECKPOINT, current_model, list_checkpoints, training_jobs
+from ui.training_status import status_line
+
+st.set_page_config(page_title="VAE Latent Explorer", page_icon=":material/scatter_plot:", layout="wide")
+
+PAGES = [
+    st.Page("pages/map.py", title="Latent map", icon=":material/scatter_plot:", default=True),
+    st.Page("pages/sliders.py", title="Latent sliders", icon=":material/tune:"),
+    st.Page("pages/interpolate.py", title="Interpolation", icon=":material/timeline:"),
+    st.Page("pages/reconstruct.py", title="Reconstruct", icon=":material/upload:"),
+    st.Page("pages/curves.py", title="Loss curves", icon=":material/monitoring:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+]
+
+
+def checkpoint_picker() -> None:
+    entries = list_checkpoints()
+    usable = [e.name for e in entries if e.ok]
+    labels = {e.name: (f"{e.name} ({e.summary})" if e.ok else f"{e.name} (broken: {e.error})") for e in entries}
+    if st.session_state.get("checkpoint") not in usable:
+        st.session_state["checkpoint"] = DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT in usable else (usable or [None])[0]
+    st.selectbox("Checkpoint", usable, key="checkpoint", format_func=labels.get,
+                 help="Folders under checkpoints/. A run being trained appears here after its first epoch.")
+    broken = [labels[e.name] for e in entries if not e.ok]
+    if broken:
+        with st.expander(f"{len(broken)} checkpoint folder(s) cannot be loaded"):
+            for line in broken:
+                st.text(line)
+
+
+with st.sidebar:
+    checkpoint_picker()
+    if st.session_state.get("checkpoint"):
+        try:
+            state, _ = current_model()
+            cfg = state.config
+            elbo = state.history[-1]["test_elbo"] if state.history else None
+            cols = st.columns(3)
+            cols[0].metric("Architecture", cfg.arch)
+            cols[1].metric("Latent size", cfg.latent_dim)
+            cols[2].metric("Test -ELBO", f"{elbo:.1f}" if elbo is not None else "–",
+                           help="Negative evidence lower bound on the test set, nats per image (lower is better).")
+            st.caption(f"{cfg.dataset}, {cfg.likelihood} likelihood, beta={cfg.beta:g}, epoch {state.epoch}")
+        except Exception as e:  # a checkpoint that broke after it was listed: say so, keep the app up
+            st.error(f"Cannot load this checkpoint: {e}")
+    st.divider()
+    st.fragment(run_every=2)(status_line)(training_jobs())
+
+page = st.navigation(PAGES)
+page.run()

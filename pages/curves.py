@@ -1,0 +1,55 @@
+"""Loss curves of the selected checkpoint, or of the run being trained, updating live."""
+import streamlit as st
+
+from ui.charts import kl_per_dimension, loss_curves
+from ui.common import CHECKPOINTS_DIR, checkpoint_by_name, page_header, training_jobs
+from vae.checkpoint import STEPS, read_config, read_history, read_jsonl
+from vae.latent import dims_by_kl
+
+page_header("Loss curves", "Reconstruction and KL in nats per image, per epoch (train and test) and per "
+            "logged training step. While a run trains, its curves update every few seconds.")
+
+jobs = training_jobs()
+running = jobs.status()
+choices = []
+if running.running and running.run_dir:
+    choices.append(running.run_dir.name)
+selected = st.session_state.get("checkpoint")
+if selected and selected not in choices:
+    choices.append(selected)
+if not choices:
+    st.info("No checkpoint selected.")
+    st.stop()
+labels = {c: (f"{c} (training now)" if running.running and running.run_dir and c == running.run_dir.name else c)
+          for c in choices}
+run_name = st.radio("Run", choices, format_func=labels.get, horizontal=True)
+
+
+@st.fragment(run_every=2 if running.running else None)
+def curves(name: str) -> None:
+    folder = checkpoint_by_name(name)
+    history = read_history(folder)
+    steps = read_jsonl(folder / STEPS)
+    try:
+        beta = read_config(folder).beta
+    except Exception:
+        beta = 1.0
+    if not history and not steps:
+        st.info("No figures yet: the first ones appear after the first logged steps.")
+        return
+    if history:
+        last = history[-1]
+        cols = st.columns(5)
+        cols[0].metric("Epoch", last["epoch"])
+        cols[1].metric("Test -ELBO", f"{last['test_elbo']:.2f}")
+        cols[2].metric("Test recon", f"{last['test_recon']:.2f}")
+        cols[3].metric("Test KL", f"{last['test_kl']:.2f}")
+        cols[4].metric("Active units", f"{last['active_units']} / {len(last['kl_per_dim'])}")
+    st.plotly_chart(loss_curves(history, steps, beta), width="stretch")
+    if history:
+        kl = history[-1]["kl_per_dim"]
+        st.plotly_chart(kl_per_dimension(kl, dims_by_kl(kl)), width="stretch")
+
+
+curves(run_name)
+st.caption(f"Read from `history.jsonl` and `steps.jsonl` in `{CHECKPOINTS_DIR}/{run_name}/`.")

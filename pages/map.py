@@ -1,0 +1,63 @@
+"""The latent map: every digit's posterior mean, projected to 2D with UMAP, colored by class.
+Click a point to see the digit, its reconstruction and its nearest neighbours in latent space."""
+import numpy as np
+import streamlit as st
+import torch
+
+from ui.charts import latent_scatter
+from ui.common import class_names, current_model, full_data_available, latent_map, map_images, page_header, show_digit
+from vae.images import grid
+from vae.latent import decode_numpy
+
+page_header("Latent map", "Each dot is one image's posterior mean μ(x), projected from the latent space to 2D "
+            "with UMAP. Click a dot (or box/lasso-select several) to inspect it; select two to interpolate.")
+
+state, _ = current_model()
+names = class_names()
+scopes = {"test": "Test set (10,000)"}
+if full_data_available(state.config.dataset):
+    scopes["all"] = "Train + test (70,000)"
+scope = st.radio("Images", list(scopes), format_func=scopes.get, horizontal=True, key="map_scope")
+lmap = latent_map(scope)
+images, labels = map_images(state.config.dataset, scope)
+
+selected_classes = st.multiselect("Classes shown", range(len(names)), default=list(range(len(names))),
+                                  format_func=lambda c: names[c])
+shown = np.isin(lmap.labels, selected_classes)
+xy = np.where(shown[:, None], lmap.xy, np.nan)  # hidden classes keep their indices
+
+# Plotly keeps the selection itself (dimming the rest), so the figure needs no marks.
+event = st.plotly_chart(latent_scatter(xy, lmap.labels, names), key="latent_map",
+                        on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch")
+picked = [int(p["customdata"]) for p in event.selection.points if "customdata" in p]
+
+if not picked:
+    st.info("Click a point on the map to see that digit, its reconstruction and its nearest neighbours.")
+    st.stop()
+
+first = picked[0]
+x = images[first].float().div(255)
+with torch.no_grad():
+    recon = decode_numpy(state.model, torch.from_numpy(lmap.mu[first:first + 1]))[0]
+neighbours = lmap.nearest(lmap.mu[first], 9)[0][1:]  # itself comes first
+
+st.subheader(f"#{first}: a {names[lmap.labels[first]]}")
+c1, c2, c3 = st.columns([1, 1, 3])
+with c1:
+    show_digit(x.numpy(), "input")
+with c2:
+    show_digit(recon, "reconstruction from μ")
+with c3:
+    st.caption("Nearest neighbours in latent space: "
+               + ", ".join(f"#{i} ({names[lmap.labels[i]]})" for i in neighbours))
+    show_digit(grid(images[neighbours].float().div(255).numpy(), cols=8), scale=3)
+
+if len(picked) >= 2:
+    second = picked[1]
+    st.subheader(f"{len(picked)} points selected")
+    if len(picked) > 2:
+        st.caption("The first 40 selected:")
+        show_digit(grid(images[picked[:40]].float().div(255).numpy(), cols=20), scale=2)
+    if st.button(f"Interpolate #{first} → #{second}", type="primary", icon=":material/timeline:"):
+        st.session_state["interp_from_map"] = (scope, first, second)
+        st.switch_page("pages/interpolate.py")

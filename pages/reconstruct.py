@@ -1,0 +1,62 @@
+"""Reconstruct: upload a digit, see how the model encodes, reconstructs and places it."""
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from ui.charts import latent_scatter
+from ui.common import class_names, current_model, dataset, kl_and_activity, latent_map, page_header, show_digit
+from ui.uploads import upload_digit
+from vae.images import grid
+from vae.latent import decode_numpy, dims_by_kl
+
+page_header("Reconstruct", "Upload a photo or drawing of one digit. It is prepared the way MNIST was made "
+            "(grayscale, dark-on-light inverted, cropped to the ink, fitted into 20x20, centred by centre "
+            "of mass in 28x28), then encoded, reconstructed and placed on the latent map.")
+
+state, _ = current_model()
+model = state.model
+names = class_names()
+original, digit = upload_digit("reconstruct_upload", with_original=True)
+if digit is None:
+    st.info("Try a photo of a digit written on paper, or a drawing exported from any paint program.")
+    st.stop()
+
+x = torch.from_numpy(digit)[None, None].to(model.device)  # (1, 1, 28, 28)
+with torch.no_grad():
+    mu, logvar = model.encode(x)
+mu, sigma = mu[0].cpu(), logvar[0].mul(0.5).exp().cpu()
+recon = decode_numpy(model, mu[None])[0]
+
+c1, c2, c3 = st.columns(3)
+with c1:
+    st.image(original, caption=f"upload ({original.width}x{original.height} after reading)", width=168)
+with c2:
+    show_digit(digit, "prepared 28x28 input")
+with c3:
+    show_digit(recon, "reconstruction from μ")
+
+lmap = latent_map("test")
+images, _ = dataset(state.config.dataset, "test")
+neighbours = lmap.nearest(mu.numpy(), 10)[0]
+st.subheader("Nearest test digits in latent space")
+st.caption(", ".join(f"#{i} ({names[lmap.labels[i]]})" for i in neighbours))
+show_digit(grid(images[neighbours].float().div(255).numpy(), cols=10), scale=3)
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Where it lands on the map")
+    placed = lmap.place(mu.numpy())
+    st.plotly_chart(latent_scatter(lmap.xy, lmap.labels, names, marks={"your digit": (placed, "star")},
+                                   height=460), width="stretch")
+with right:
+    st.subheader("Posterior q(z|x) per dimension")
+    kl, active = kl_and_activity()
+    order = [d for d in dims_by_kl(list(kl)) if active[d]] or dims_by_kl(list(kl))
+    fig = go.Figure(go.Scatter(x=[f"z{d}" for d in order], y=mu.numpy()[order], mode="markers",
+                               error_y=dict(type="data", array=sigma.numpy()[order]), name="μ ± σ"))
+    fig.add_hline(y=0, line_color="#999")
+    fig.update_layout(height=460, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="μ ± σ",
+                      xaxis_type="category")
+    st.plotly_chart(fig, width="stretch")
+    st.caption("Active dimensions, most informative first. The prior is N(0, 1) in every dimension.")

@@ -1,0 +1,83 @@
+"""Train a VAE in the background: the same `python -m vae train` the command line runs."""
+import streamlit as st
+
+from ui.charts import loss_curves
+from ui.common import full_data_available, page_header, training_jobs
+from ui.training_status import progress_text
+from vae.checkpoint import read_config
+from vae.config import ARCHITECTURES, DATASETS, DEFAULT_LATENT_DIM, LIKELIHOODS, TrainConfig
+from vae.jobs import JobBusy
+
+page_header("Train", "Starts `python -m vae train` as a background process (on the GPU when there is one). "
+            "One run at a time for the whole server; every open session sees it. Each finished epoch "
+            "saves a checkpoint you can explore at once from the sidebar.")
+
+jobs = training_jobs()
+defaults = TrainConfig()
+
+with st.form("train"):
+    c1, c2, c3, c4 = st.columns(4)
+    dataset = c1.selectbox("Dataset", DATASETS)
+    arch = c2.selectbox("Architecture", ARCHITECTURES,
+                        help="mlp: decodes in the browser; conv: convolutional; seed: the seed article's network")
+    latent_dim = c3.number_input("Latent size (0 = architecture default)", 0, 256, 0)
+    likelihood = c4.selectbox("Likelihood", LIKELIHOODS)
+    c1, c2, c3, c4 = st.columns(4)
+    beta = c1.number_input("beta (KL weight)", 0.0, 20.0, 1.0, 0.1)
+    epochs = c2.number_input("Epochs", 1, 500, 10)
+    batch_size = c3.number_input("Batch size", 8, 4096, defaults.batch_size, 8)
+    lr = c4.number_input("Learning rate", 1e-5, 1e-1, defaults.lr, format="%.4f")
+    c1, c2, _ = st.columns([1, 1, 2])
+    limit = c1.number_input("Training images (0 = all)", 0, 60000, 0, 1000,
+                            help="Train on the first N images only, for a quick run")
+    seed = c2.number_input("Seed", 0, 2**31 - 1, defaults.seed)
+    start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
+
+if start:
+    if not full_data_available(dataset):
+        st.error(f"The {dataset} training set is not on this machine and could not be found. Set "
+                 "VAE_DATA_DIR to a folder holding MNIST/raw/ (see README), then restart the app.")
+    else:
+        args = ["--dataset", dataset, "--arch", arch, "--likelihood", likelihood, "--beta", str(beta),
+                "--epochs", str(epochs), "--batch-size", str(batch_size), "--lr", str(lr), "--seed", str(seed)]
+        if latent_dim:
+            args += ["--latent-dim", str(latent_dim)]
+        if limit:
+            args += ["--train-limit", str(limit)]
+        try:
+            run_dir = jobs.start(args)
+            st.toast(f"Started {run_dir.name}", icon=":material/play_arrow:")
+        except JobBusy as e:
+            st.warning(str(e))
+
+
+@st.fragment(run_every=1)
+def live_status() -> None:
+    status = jobs.status()
+    if status.state == "idle":
+        st.info("No training run yet.")
+        return
+    name = status.run_dir.name
+    if status.running:
+        st.subheader(f"Training `{name}`")
+        st.progress(min(1.0, status.epoch / max(1, status.epochs)), text=progress_text(status))
+        if st.button("Stop training", icon=":material/stop:"):
+            jobs.stop()
+            st.toast("Asked the run to save and stop")
+    elif status.state == "failed":
+        st.subheader(f"Run `{name}` failed")
+        st.error("The training process ended with an error. The explorer carries on with the last saved "
+                 "checkpoint. The end of its log:")
+        st.code(status.error, language=None)
+    else:
+        st.subheader(f"Run `{name}` {status.state}")
+        st.caption(f"Epoch {status.epoch:g} of {status.epochs}. Pick it in the sidebar to explore it.")
+    if status.history or status.steps:
+        try:
+            beta = read_config(status.run_dir).beta
+        except Exception:
+            beta = 1.0
+        st.plotly_chart(loss_curves(status.history, status.steps, beta), width="stretch")
+
+
+live_status()

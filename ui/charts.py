@@ -1,0 +1,81 @@
+"""Plotly figures for the loss curves and per-dimension KL."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+TRAIN, TEST, STEP = "#4C78A8", "#F58518", "rgba(76, 120, 168, 0.35)"
+
+
+def loss_curves(history: list[dict], steps: list[dict], beta: float) -> go.Figure:
+    """Reconstruction, KL and the beta-weighted total against epochs: per logged step (faint)
+    and per epoch (train and test)."""
+    titles = ("Reconstruction −log p(x|z)", "KL(q(z|x) ‖ p(z))", f"Total = recon + {beta:g} · KL")
+    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.07)
+    series = [
+        (lambda r: r["train_recon"], lambda r: r["test_recon"]),
+        (lambda r: r["train_kl"], lambda r: r["test_kl"]),
+        (lambda r: r["train_recon"] + beta * r["train_kl"], lambda r: r["test_recon"] + beta * r["test_kl"]),
+    ]
+    epochs = [h["epoch"] for h in history]
+    for col, (train_value, test_value) in enumerate(series, start=1):
+        first = col == 1
+        if steps:
+            fig.add_trace(go.Scatter(x=[s["epoch"] for s in steps], y=[train_value(s) for s in steps],
+                                     mode="lines", line=dict(color=STEP, width=1), name="train (per step)",
+                                     legendgroup="step", showlegend=first), row=1, col=col)
+        if history:
+            fig.add_trace(go.Scatter(x=epochs, y=[train_value(h) for h in history], mode="lines+markers",
+                                     line=dict(color=TRAIN), name="train (epoch)", legendgroup="train",
+                                     showlegend=first), row=1, col=col)
+            fig.add_trace(go.Scatter(x=epochs, y=[test_value(h) for h in history], mode="lines+markers",
+                                     line=dict(color=TEST), name="test (epoch)", legendgroup="test",
+                                     showlegend=first), row=1, col=col)
+        fig.update_xaxes(title_text="epoch", row=1, col=col)
+    fig.update_yaxes(title_text="nats per image", row=1, col=1)
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.25), hovermode="x unified")
+    return fig
+
+
+def kl_per_dimension(kl: list[float], order: list[int]) -> go.Figure:
+    """Test KL of each latent dimension, most informative first."""
+    fig = go.Figure(go.Bar(x=[f"z{d}" for d in order], y=[kl[d] for d in order], marker_color=TEST))
+    fig.add_hline(y=0.01, line_dash="dot", annotation_text="inactive below", annotation_position="top right")
+    fig.update_layout(height=280, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="nats per image",
+                      title="KL per latent dimension (test)", xaxis_type="category")
+    return fig
+
+
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def latent_scatter(xy, labels, class_names: list[str], marks: dict | None = None,
+                   path=None, height: int = 620) -> go.Figure:
+    """The UMAP map as a WebGL scatter, one trace per class (customdata = dataset index).
+
+    marks: {name: (xy (M, 2), symbol)} drawn on top; path: (S, 2) drawn as a line.
+    """
+    import numpy as np
+
+    fig = go.Figure()
+    for c, name in enumerate(class_names):
+        idx = np.flatnonzero(labels == c)
+        fig.add_trace(go.Scattergl(
+            x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=name, customdata=idx,
+            marker=dict(size=4, color=PALETTE[c % 10], opacity=0.75),
+            hovertemplate=f"{name} · #%{{customdata}}<extra></extra>"))
+    if path is not None:
+        fig.add_trace(go.Scatter(x=path[:, 0], y=path[:, 1], mode="lines+markers", name="path",
+                                 line=dict(color="black", width=2), marker=dict(size=6, color="black"),
+                                 hoverinfo="skip"))
+    for name, (points, symbol) in (marks or {}).items():
+        fig.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", name=name,
+                                 marker=dict(size=16, symbol=symbol, color="black",
+                                             line=dict(color="white", width=2)), hoverinfo="skip"))
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0), dragmode="pan",
+                      legend=dict(itemsizing="constant", title="class"), plot_bgcolor="#fafafa")
+    fig.update_xaxes(showticklabels=False, title=None)
+    fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x")
+    return fig

@@ -1,0 +1,34 @@
+"""The training job's status, as shown in the sidebar and on the Train page."""
+from __future__ import annotations
+
+import streamlit as st
+
+from vae.jobs import JobStatus, TrainingJobs
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
+        else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def progress_text(status: JobStatus) -> str:
+    return (f"epoch {status.epoch:.2f} of {status.epochs} · step {status.step:,} · "
+            f"{status.images_per_second:,.0f} images/s · {format_seconds(status.seconds_left)} left")
+
+
+def status_line(jobs: TrainingJobs) -> None:
+    """Compact status for the sidebar (run inside a fragment that reruns every few seconds)."""
+    status = jobs.status()
+    name = status.run_dir.name if status.run_dir else ""
+    if status.state == "idle":
+        st.caption("No training run yet. Start one on the Train page.")
+    elif status.running:
+        st.markdown(f"**Training** `{name}`")
+        st.progress(min(1.0, status.epoch / max(1, status.epochs)), text=progress_text(status))
+    elif status.state == "failed":
+        st.error(f"Training run `{name}` failed. See the Train page.", icon=":material/error:")
+    else:
+        st.caption(f"Last run `{name}` {status.state} at epoch {status.epoch:g} of {status.epochs}.")

@@ -1,0 +1,144 @@
+"""Images in and out: turn an uploaded picture into an MNIST-style digit, and digits into
+PNG strips and animated GIFs.
+
+    digit = mnist_style(read_upload(open("my7.png", "rb").read()))   # (28, 28) float, ink = 1
+
+MNIST's digits were made like this (LeCun et al.): light ink on black, cropped to the ink,
+fitted into 20x20 keeping the aspect ratio (anti-aliased), then centred by centre of mass
+in a 28x28 field. `mnist_style` repeats those steps for any photo or drawing.
+"""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MAX_PIXELS = 80_000_000  # an 8000x8000 photo fits; a 30000x30000 decompression bomb does not
+WORKING_SIZE = 512  # big photos are shrunk to this before any pixel work
+ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
+INK_THRESHOLD = 0.15
+
+
+class ImageError(ValueError):
+    """An upload that cannot become a digit; the message is meant for the user."""
+
+
+def read_upload(data: bytes) -> Image.Image:
+    """Decode an upload (first frame, EXIF orientation applied), refusing what is not a sane image."""
+    if not data:
+        raise ImageError("The file is empty.")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ImageError(f"The file is {len(data) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB.")
+    try:
+        img = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise ImageError("This file is not an image that can be read. "
+                         "Upload a PNG, JPEG, GIF, BMP or WebP picture of a digit.") from None
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"The image is {width}x{height} pixels, too large to open safely "
+                         f"(limit {MAX_PIXELS // 1_000_000} million pixels).")
+    try:
+        img.seek(0)  # animated GIF / WebP: the first frame
+        if img.format == "JPEG":
+            img.draft("RGB", (WORKING_SIZE, WORKING_SIZE))  # decode big JPEGs at a fraction of their size
+        img.load()
+        img = ImageOps.exif_transpose(img)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise ImageError(f"The image is damaged or truncated and cannot be decoded ({e}).") from None
+    if img.width * img.height == 0:
+        raise ImageError("The image has no pixels.")
+    img.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.Resampling.LANCZOS)
+    return img
+
+
+def to_gray(img: Image.Image) -> np.ndarray:
+    """Any PIL image -> (H, W) float in [0, 1], transparent areas composited on white."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if arr.max() > 255 else 255.0
+        return np.clip(arr / top, 0, 1)
+    if img.mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        return np.clip(arr / max(float(arr.max()), 1e-12), 0, 1)
+    if img.mode == "P":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
+
+
+def mnist_style(img: Image.Image) -> np.ndarray:
+    """A picture of one digit -> (28, 28) float32 in [0, 1], light ink on black, MNIST-style."""
+    gray = to_gray(img)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    background = float(np.median(border))
+    ink = gray - background if background < 0.5 else background - gray  # dark-on-light is inverted
+    ink = np.clip(ink, 0, None)
+    peak = float(ink.max())
+    if peak < 0.1:
+        raise ImageError("No digit found: the image is blank or has almost no contrast.")
+    ink = ink / peak
+    ys, xs = np.nonzero(ink > INK_THRESHOLD)
+    ink = ink[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]  # crop to the ink
+
+    h, w = ink.shape
+    scale = 20.0 / max(h, w)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    fitted = Image.fromarray((ink * 255).astype(np.uint8)).resize((new_w, new_h), Image.Resampling.LANCZOS)
+    box = np.asarray(fitted, dtype=np.float64) / 255.0  # (<=20, <=20)
+
+    field = np.zeros((28, 28))
+    mass = box.sum()
+    cy = (box.sum(1) * np.arange(new_h)).sum() / mass
+    cx = (box.sum(0) * np.arange(new_w)).sum() / mass
+    top = int(np.clip(round(13.5 - cy), 0, 28 - new_h))
+    left = int(np.clip(round(13.5 - cx), 0, 28 - new_w))
+    field[top: top + new_h, left: left + new_w] = box
+    return field.astype(np.float32)
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    return (np.clip(images, 0, 1) * 255).round().astype(np.uint8)
+
+
+def strip(images: np.ndarray, gap: int = 2) -> np.ndarray:
+    """(N, 28, 28) -> one (28, N * 28 + gaps) image, side by side."""
+    n, h, w = images.shape
+    out = np.zeros((h, n * w + (n - 1) * gap), dtype=images.dtype)
+    for i, im in enumerate(images):
+        out[:, i * (w + gap): i * (w + gap) + w] = im
+    return out
+
+
+def grid(images: np.ndarray, cols: int, gap: int = 2) -> np.ndarray:
+    """(N, 28, 28) -> a mosaic of rows of `cols` images."""
+    rows = -(-len(images) // cols)
+    padded = np.zeros((rows * cols, *images.shape[1:]), dtype=images.dtype)
+    padded[: len(images)] = images
+    row_images = [strip(padded[r * cols:(r + 1) * cols], gap) for r in range(rows)]
+    spacer = np.zeros((gap, row_images[0].shape[1]), dtype=images.dtype)
+    return np.concatenate([part for row in row_images for part in (row, spacer)][:-1], axis=0)
+
+
+def png_bytes(image: np.ndarray, scale: int = 4) -> bytes:
+    """A float [0, 1] (H, W) image as PNG, scaled up with square pixels."""
+    pil = Image.fromarray(to_uint8(image)).resize((image.shape[1] * scale, image.shape[0] * scale),
+                                                  Image.Resampling.NEAREST)
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def gif_bytes(images: np.ndarray, scale: int = 6, frame_ms: int = 120) -> bytes:
+    """An animated GIF that plays the frames forward then back, looping forever."""
+    frames = [Image.fromarray(to_uint8(im)).resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
+              for im in images]
+    frames = frames + frames[-2:0:-1]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+    return buf.getvalue()

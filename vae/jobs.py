@@ -1,0 +1,161 @@
+"""Background training: one `python -m vae train` process at a time for the whole server.
+
+    job = TrainingJobs("checkpoints")
+    job.start(["--epochs", "5", "--train-limit", "5000"])   # refuses while one is running
+    job.status()                                            # JobStatus, read from the run's files
+    job.stop()                                              # SIGTERM: the run saves and exits
+
+The job runs as a separate process rather than a thread: on 2 cores the app stays
+responsive, and a crash in training cannot take the app down. Its pid lives in
+`<checkpoints>/.training.json`, so every session, and a restarted server, sees the same job.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .checkpoint import STEPS, atomic_write_json, read_history, read_jsonl
+
+JOB_FILE = ".training.json"
+LOG_FILE = "train.log"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class JobBusy(RuntimeError):
+    """A training job is already running."""
+
+
+@dataclass
+class JobStatus:
+    state: str  # "idle", "running", "finished", "stopped", "failed"
+    run_dir: Path | None = None
+    epoch: float = 0.0  # fractional while inside an epoch
+    epochs: int = 0
+    step: int = 0
+    images_per_second: float = 0.0
+    seconds_left: float | None = None
+    error: str = ""
+    history: list[dict] = field(default_factory=list)
+    steps: list[dict] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie has exited: reap it if it is our child
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return Path(f"/proc/{pid}").exists() and "Z" not in _proc_state(pid)
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+def _log_tail(path: Path, lines: int = 12) -> str:
+    try:
+        text = path.read_text(errors="replace").replace("\r", "\n")
+    except OSError:
+        return ""
+    kept = [ln for ln in text.splitlines() if ln.strip() and "it/s" not in ln and "s/it" not in ln]
+    return "\n".join(kept[-lines:])
+
+
+class TrainingJobs:
+    def __init__(self, checkpoints_dir: str | Path):
+        self.root = Path(checkpoints_dir)
+        self._lock = threading.Lock()
+
+    @property
+    def job_file(self) -> Path:
+        return self.root / JOB_FILE
+
+    def _read_job(self) -> dict | None:
+        try:
+            return json.loads(self.job_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def start(self, train_args: list[str], run_name: str | None = None) -> Path:
+        """Start `python -m vae train --out <checkpoints>/<run_name> <train_args>`."""
+        with self._lock:
+            if self.status().running:
+                raise JobBusy("A training run is already in progress; stop it or wait for it to finish.")
+            name = run_name or time.strftime("run-%Y%m%d-%H%M%S")
+            run_dir = self.root / name
+            run_dir.mkdir(parents=True, exist_ok=False)
+            log = open(run_dir / LOG_FILE, "wb")
+            cmd = [sys.executable, "-m", "vae", "train", "--out", str(run_dir), *train_args]
+            proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            log.close()
+            atomic_write_json(self.job_file, {"pid": proc.pid, "run_dir": str(run_dir), "command": cmd,
+                                              "started": time.time()})
+            return run_dir
+
+    def stop(self) -> bool:
+        """Ask the running job to save and exit; True when there was one."""
+        job = self._read_job()
+        if not job or not _alive(job["pid"]):
+            return False
+        os.kill(job["pid"], signal.SIGTERM)
+        job["stop_requested"] = True
+        atomic_write_json(self.job_file, job)
+        return True
+
+    def status(self) -> JobStatus:
+        job = self._read_job()
+        if not job:
+            return JobStatus("idle")
+        run_dir = Path(job["run_dir"])
+        history = read_history(run_dir)
+        steps = read_jsonl(run_dir / STEPS)
+        try:
+            plan = json.loads((run_dir / "train_config.json").read_text())
+        except (OSError, ValueError):
+            plan = {}
+        epochs = int(plan.get("epochs", 0))
+        status = JobStatus("running", run_dir, epochs=epochs, history=history, steps=steps)
+        if steps:
+            last = steps[-1]
+            status.epoch, status.step = last["epoch"], last["step"]
+            status.images_per_second = last["images_per_second"]
+        if history:
+            last = history[-1]
+            if last["epoch"] >= status.epoch:
+                status.epoch, status.step = last["epoch"], last["step"]
+                status.images_per_second = last["images_per_second"]
+        if status.images_per_second and plan.get("train_images"):
+            left = max(0.0, epochs - status.epoch) * plan["train_images"]
+            status.seconds_left = left / status.images_per_second
+        if _alive(job["pid"]):
+            return status
+        status.seconds_left = None
+        done = bool(history) and history[-1]["epoch"] >= epochs
+        if done:
+            status.state = "finished"
+        elif job.get("stop_requested"):
+            status.state = "stopped"
+        else:
+            status.state = "failed"
+            status.error = _log_tail(run_dir / LOG_FILE) or "The training process ended without a message."
+        return status

@@ -1,0 +1,67 @@
+"""Walking the latent space: interpolation paths, traversals, prior samples, neighbours.
+
+All functions take and return torch tensors on the CPU unless a model is involved.
+"""
+from __future__ import annotations
+
+import torch
+
+from .model import VAE
+
+
+def lerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
+    """Straight line from z0 to z1, both ends included: (steps, z_dim)."""
+    t = torch.linspace(0, 1, steps, dtype=z0.dtype)[:, None]
+    return (1 - t) * z0 + t * z1
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
+    """Spherical interpolation (White 2016): follows the shell where most prior mass lies,
+    so mid-path codes have a typical norm instead of the shrunken norm of the chord."""
+    t = torch.linspace(0, 1, steps, dtype=z0.dtype)[:, None]
+    cos = torch.dot(z0, z1) / (z0.norm() * z1.norm()).clamp_min(1e-12)
+    omega = torch.arccos(cos.clamp(-1.0, 1.0))
+    if omega.abs() < 1e-4:  # nearly parallel: the chord is the arc
+        return lerp(z0, z1, steps)
+    s = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / s) * z0 + (torch.sin(t * omega) / s) * z1
+
+
+def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "linear") -> torch.Tensor:
+    if not 2 <= steps <= 256:
+        raise ValueError(f"steps must be between 2 and 256, got {steps}")
+    if method == "linear":
+        return lerp(z0, z1, steps)
+    if method == "slerp":
+        return slerp(z0, z1, steps)
+    raise ValueError(f"method must be 'linear' or 'slerp', got {method!r}")
+
+
+def traversal(base: torch.Tensor, dim: int, values: torch.Tensor) -> torch.Tensor:
+    """Copies of `base` with dimension `dim` swept through `values`: (len(values), z_dim)."""
+    z = base.repeat(len(values), 1)
+    z[:, dim] = values
+    return z
+
+
+def prior_samples(n: int, z_dim: int, seed: int) -> torch.Tensor:
+    return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))  # (n, z_dim)
+
+
+def nearest(codes: torch.Tensor, query: torch.Tensor, k: int, exclude: int | None = None) -> torch.Tensor:
+    """Indices of the k codes nearest to `query` (Euclidean), closest first."""
+    dist = (codes - query).pow(2).sum(-1)
+    if exclude is not None:
+        dist[exclude] = float("inf")
+    return torch.topk(dist, min(k, len(codes)), largest=False).indices
+
+
+def dims_by_kl(kl_per_dim: list[float]) -> list[int]:
+    """Latent dimensions, most informative (largest KL from the prior) first."""
+    return sorted(range(len(kl_per_dim)), key=lambda d: -kl_per_dim[d])
+
+
+@torch.no_grad()
+def decode_numpy(model: VAE, z: torch.Tensor):
+    """Decode (N, z_dim) codes to (N, 28, 28) float images in [0, 1] as numpy."""
+    return model.decode(z.to(model.device, torch.float32)).cpu().numpy()

@@ -1,0 +1,104 @@
+"""The 2D latent map: encode a dataset with a model, project the posterior means with UMAP,
+and cache both on disk in the checkpoint's folder, keyed by the weights' hash (the bundled
+model ships its map, so a fresh clone shows it at once).
+
+    latent_map = build_map(model, weights_hash, images, labels, cache_dir="checkpoints/default", name="test")
+    latent_map.xy          # (N, 2) float32 UMAP coordinates
+    latent_map.place(mu)   # where new codes land on the map, (M, 2)
+
+Caches are plain .npz arrays (no pickle), written atomically.
+"""
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .checkpoint import atomic_write_bytes
+from .evaluate import encode_all
+
+PLACE_NEIGHBOURS = 10
+UMAP_NEIGHBOURS = 15
+
+
+@dataclass
+class LatentMap:
+    mu: np.ndarray  # (N, z_dim) posterior means
+    logvar: np.ndarray  # (N, z_dim)
+    labels: np.ndarray  # (N,)
+    xy: np.ndarray  # (N, 2) UMAP coordinates
+    seconds: float = 0.0  # time the build took (0 when read from the cache)
+
+    def nearest(self, mu: np.ndarray, k: int) -> np.ndarray:
+        """Indices of the k dataset codes nearest to each row of mu: (M, k), closest first."""
+        mu = np.atleast_2d(mu).astype(np.float32)
+        d = (mu * mu).sum(1)[:, None] - 2 * mu @ self.mu.T + (self.mu * self.mu).sum(1)[None]
+        k = min(k, len(self.mu))
+        idx = np.argpartition(d, k - 1, axis=1)[:, :k]
+        order = np.take_along_axis(d, idx, 1).argsort(1)
+        return np.take_along_axis(idx, order, 1)
+
+    def place(self, mu: np.ndarray) -> np.ndarray:
+        """Map coordinates for new codes: the distance-weighted mean of the map positions of
+        their nearest dataset codes, as UMAP's own transform starts. (M, 2)."""
+        mu = np.atleast_2d(mu).astype(np.float32)
+        idx = self.nearest(mu, PLACE_NEIGHBOURS)  # (M, k)
+        dist = np.sqrt(((self.mu[idx] - mu[:, None]) ** 2).sum(-1))  # (M, k)
+        weights = 1.0 / (dist + 1e-6)
+        weights /= weights.sum(1, keepdims=True)
+        return (self.xy[idx] * weights[..., None]).sum(1).astype(np.float32)
+
+
+def project_umap(mu: np.ndarray, seed: int = 42) -> np.ndarray:
+    """UMAP of the posterior means to 2D: (N, 2) float32."""
+    import umap  # imported here: it takes seconds (numba) and only map builds need it
+
+    # A fixed random_state makes UMAP single-threaded; on 2 cores the parallel version is
+    # barely faster, and a map that is the same on every build is worth more.
+    reducer = umap.UMAP(n_neighbors=UMAP_NEIGHBOURS, min_dist=0.1, random_state=seed)
+    return reducer.fit_transform(mu).astype(np.float32)
+
+
+def cache_path(cache_dir: str | Path, weights_hash: str, name: str) -> Path:
+    return Path(cache_dir) / f"map-{name}-{weights_hash[:16]}.npz"
+
+
+def load_cached_map(path: Path) -> LatentMap | None:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return LatentMap(f["mu"], f["logvar"], f["labels"], f["xy"])
+    except (OSError, ValueError, KeyError):  # missing or damaged: rebuild
+        return None
+
+
+def build_map(model, weights_hash: str, images: torch.Tensor, labels: torch.Tensor,
+              cache_dir: str | Path, name: str,
+              progress: Callable[[str, float], None] | None = None) -> LatentMap:
+    """Encode `images` and project them, or read both from the cache when present."""
+    path = cache_path(cache_dir, weights_hash, name)
+    cached = load_cached_map(path)
+    if cached is not None and len(cached.labels) == len(labels):
+        return cached
+    started = time.perf_counter()
+    if progress:
+        progress(f"Encoding {len(images):,} images", 0.05)
+    mu, logvar = (t.numpy() for t in encode_all(model, images))
+    if progress:
+        progress(f"Projecting {len(images):,} codes with UMAP (first build only)", 0.25)
+    xy = project_umap(mu)
+    latent_map = LatentMap(mu, logvar, labels.numpy().astype(np.int64), xy,
+                           time.perf_counter() - started)
+    buf = io.BytesIO()
+    np.savez(buf, mu=mu, logvar=logvar, labels=latent_map.labels, xy=xy)
+    atomic_write_bytes(path, buf.getvalue())
+    for stale in path.parent.glob(f"map-{name}-*.npz"):  # maps of earlier weights of this run
+        if stale != path:
+            stale.unlink(missing_ok=True)
+    if progress:
+        progress("Done", 1.0)
+    return latent_map
