@@ -11,12 +11,12 @@ from ui.training_status import status_line
 st.set_page_config(page_title="VAE Latent Explorer", page_icon=":material/scatter_plot:", layout="wide")
 
 PAGES = [
-    st.Page("pages/map.py", title="Latent map", icon=":material/scatter_plot:", default=True),
-    st.Page("pages/sliders.py", title="Latent sliders", icon=":material/tune:"),
-    st.Page("pages/interpolate.py", title="Interpolation", icon=":material/timeline:"),
-    st.Page("pages/reconstruct.py", title="Reconstruct", icon=":material/upload:"),
-    st.Page("pages/curves.py", title="Loss curves", icon=":material/monitoring:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("views/map.py", title="Latent map", icon=":material/scatter_plot:", default=True),
+    st.Page("views/sliders.py", title="Latent sliders", icon=":material/tune:"),
+    st.Page("views/interpolate.py", title="Interpolation", icon=":material/timeline:"),
+    st.Page("views/reconstruct.py", title="Reconstruct", icon=":material/upload:"),
+    st.Page("views/curves.py", title="Loss curves", icon=":material/monitoring:"),
+    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
 ]
 
 
@@ -42,11 +42,11 @@ with st.sidebar:
             state, _ = current_model()
             cfg = state.config
             elbo = state.history[-1]["test_elbo"] if state.history else None
-            cols = st.columns(3)
+            cols = st.columns(2)
             cols[0].metric("Architecture", cfg.arch)
             cols[1].metric("Latent size", cfg.latent_dim)
-            cols[2].metric("Test -ELBO", f"{elbo:.1f}" if elbo is not None else "–",
-                           help="Negative evidence lower bound on the test set, nats per image (lower is better).")
+            st.metric("Test -ELBO (nats per image)", f"{elbo:.2f}" if elbo is not None else "–",
+                      help="Negative evidence lower bound on the test set (lower is better).")
             st.caption(f"{cfg.dataset}, {cfg.likelihood} likelihood, beta={cfg.beta:g}, epoch {state.epoch}")
         except Exception as e:  # a checkpoint that broke after it was listed: say so, keep the app up
             st.error(f"Cannot load this checkpoint: {e}")

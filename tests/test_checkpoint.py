@@ -100,3 +100,18 @@ def test_weights_hash_changes_with_the_weights(saved):
         next(model.parameters()).add_(1.0)
     save_checkpoint(model, folder, epoch=4, step=160)
     assert weights_hash(folder) != before
+
+
+def test_packed_copy_is_half_the_size_and_decodes_the_same(saved, tmp_path, batch):
+    from vae.checkpoint import pack_checkpoint
+
+    model, folder = saved
+    pack_checkpoint(folder, tmp_path / "packed")
+    packed = load_checkpoint(tmp_path / "packed")
+    assert next(packed.model.parameters()).dtype == torch.float32
+    assert (tmp_path / "packed" / WEIGHTS).stat().st_size < 0.6 * (folder / WEIGHTS).stat().st_size
+    with torch.no_grad():
+        mu = model.eval().encode(batch)[0]
+        assert (packed.model.decode(mu) - model.decode(mu)).abs().max() < 2e-2
+    with pytest.raises(FileExistsError):
+        pack_checkpoint(folder, tmp_path / "packed")

@@ -3,6 +3,7 @@
     python -m vae train --out runs/mnist --epochs 10
     python -m vae train --out runs/mnist --epochs 20 --resume      # 10 more epochs
     python -m vae eval runs/mnist --iwae-k 1000 --json
+    python -m vae pack runs/mnist checkpoints/mnist          # float16 copy for sharing
 """
 from __future__ import annotations
 
@@ -58,12 +59,19 @@ def _eval_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
 
+def _pack_parser(sub) -> None:
+    p = sub.add_parser("pack", help="copy a checkpoint for sharing: float16 weights, no optimizer state")
+    p.add_argument("checkpoint", help="checkpoint folder to copy")
+    p.add_argument("dest", help="new folder to write")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vae", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     _eval_parser(sub)
+    _pack_parser(sub)
     return parser
 
 
@@ -129,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "pack":
+            from .checkpoint import pack_checkpoint
+
+            pack_checkpoint(args.checkpoint, args.dest)
+            return 0
         return run_train(args) if args.command == "train" else run_eval(args)
     except (FileExistsError, DataMissingError, CheckpointError, ValueError) as e:
         # Problems with the user's input: one clear line, no traceback.

@@ -110,12 +110,13 @@ def read_history(folder: str | Path) -> list[dict]:
 
 
 def save_checkpoint(model: VAE, folder: str | Path, epoch: int, step: int,
-                    optimizer: torch.optim.Optimizer | None = None) -> None:
-    """Write weights (with epoch and step) and config.json; Adam's state too when given."""
+                    optimizer: torch.optim.Optimizer | None = None, dtype: torch.dtype | None = None) -> None:
+    """Write weights (with epoch and step) and config.json; Adam's state too when given.
+    `dtype=torch.float16` halves the file; loading casts back to the model's float32."""
     folder = Path(folder)
     model.config.version = __version__
     meta = {"epoch": str(epoch), "step": str(step), "format": "vae-latent-explorer/1"}
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    weights = {k: v.detach().cpu().to(dtype or v.dtype).contiguous() for k, v in model.state_dict().items()}
     atomic_write_json(folder / CONFIG, model.config.to_dict())
     atomic_write_bytes(folder / WEIGHTS, safetensors_bytes(weights, metadata=meta))
     if optimizer is not None:
@@ -163,6 +164,16 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> C
     model.to(device).eval()
     return Checkpoint(model, config, folder, int(meta.get("epoch", 0)), int(meta.get("step", 0)),
                       read_history(folder))
+
+
+def pack_checkpoint(source: str | Path, dest: str | Path) -> None:
+    """A copy for sharing: float16 weights, config and history; no optimizer state."""
+    state = load_checkpoint(source)
+    dest = Path(dest)
+    if (dest / WEIGHTS).exists():
+        raise FileExistsError(f"{dest} already holds a checkpoint")
+    save_checkpoint(state.model, dest, state.epoch, state.step, dtype=torch.float16)
+    write_jsonl(dest / HISTORY, state.history)
 
 
 def load_optimizer_state(folder: str | Path, optimizer: torch.optim.Optimizer) -> bool:

@@ -60,4 +60,4 @@ if len(picked) >= 2:
         show_digit(grid(images[picked[:40]].float().div(255).numpy(), cols=20), scale=2)
     if st.button(f"Interpolate #{first} → #{second}", type="primary", icon=":material/timeline:"):
         st.session_state["interp_from_map"] = (scope, first, second)
-        st.switch_page("pages/interpolate.py")
+        st.switch_page("views/interpolate.py")

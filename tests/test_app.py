@@ -1,0 +1,96 @@
+"""Every page through Streamlit's AppTest: renders without exceptions with the bundled model,
+and changing widgets changes what is shown."""
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import ui.common
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["views/map.py", "views/sliders.py", "views/interpolate.py", "views/reconstruct.py",
+         "views/curves.py", "views/train.py"]
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A private copy of the bundled checkpoint (with its shipped map), and one broken folder."""
+    root = tmp_path_factory.mktemp("checkpoints")
+    shutil.copytree(ROOT / "checkpoints" / "default", root / "default")
+    (root / "broken").mkdir()
+    (root / "broken" / "config.json").write_text("{nope")
+    return root
+
+
+@pytest.fixture
+def app(checkpoints, monkeypatch):
+    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", checkpoints)
+
+    def open_page(page: str) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.run()
+        at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return open_page
+
+
+def images(at: AppTest) -> list[str]:
+    """The media URLs of every image on the page; a URL changes when the pixels change."""
+    return [img.url for element in at.get("imgs") for img in element.proto.imgs]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_without_exceptions(app, page):
+    at = app(page)
+    assert at.title[0].value  # every page has its heading
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_sidebar_shows_the_bundled_model_and_lists_broken_folders(app):
+    at = app("views/curves.py")
+    picker = at.sidebar.selectbox(key="checkpoint")
+    assert picker.value == "default"
+    assert len(picker.options) == 1 and picker.options[0].startswith("default (mlp, z=32, -ELBO ")
+    assert any("Test -ELBO" in m.label for m in at.sidebar.metric)
+    assert any("broken" in e.label for e in at.sidebar.expander)
+
+
+def test_start_buttons_and_traversal_widgets_change_the_digits(app):
+    """The latent pad itself runs in the browser (tests/test_browser.py); here, what follows z."""
+    at = app("views/sliders.py")
+    before = images(at)
+    next(b for b in at.button if b.label.startswith("Start from #")).click().run()
+    after_start = images(at)
+    assert after_start != before  # the traversal is drawn around the new z
+    next(s for s in at.slider if s.label == "Range").set_value(1.5).run()
+    assert images(at) != after_start
+    next(b for b in at.button if b.label.startswith("Prior mean")).click().run()
+    assert not at.exception
+
+
+def test_interpolation_steps_and_method_change_the_strip(app):
+    at = app("views/interpolate.py")
+    before = images(at)
+    at.slider[0].set_value(5).run()
+    after_steps = images(at)
+    assert after_steps != before
+    path_radio = next(r for r in at.radio if r.options == ["linear", "slerp"])
+    path_radio.set_value("slerp").run()
+    assert not at.exception and images(at) != after_steps
+    assert any(b.label == "Download GIF" for b in at.get("download_button"))
+
+
+def test_interpolation_endpoints_by_index(app):
+    at = app("views/interpolate.py")
+    before = images(at)
+    at.number_input(key="idx1").set_value(11).run()
+    assert images(at) != before
+
+
+def test_map_class_filter_runs(app):
+    at = app("views/map.py")
+    at.multiselect[0].set_value([1, 7]).run()
+    assert not at.exception

@@ -1,0 +1,58 @@
+"""Background training jobs: one at a time, live status from the run's files, stop, failure."""
+import time
+
+import pytest
+
+from vae.checkpoint import load_checkpoint
+from vae.jobs import JobBusy, TrainingJobs
+
+pytestmark = pytest.mark.slow
+
+
+def wait_until(predicate, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def tiny_args(data_dir, epochs):
+    return ["--data-dir", str(data_dir), "--epochs", str(epochs), "--train-limit", "500",
+            "--latent-dim", "4", "--hidden", "32", "--batch-size", "50", "--log-every", "2"]
+
+
+def test_a_job_runs_to_the_end_and_refuses_a_second_start(tmp_path, tiny_data_dir):
+    jobs = TrainingJobs(tmp_path)
+    assert jobs.status().state == "idle"
+    run_dir = jobs.start(tiny_args(tiny_data_dir, 2))
+    assert jobs.status().running
+    with pytest.raises(JobBusy):
+        TrainingJobs(tmp_path).start(tiny_args(tiny_data_dir, 1))  # another session, same server
+    assert wait_until(lambda: not jobs.status().running)
+    status = jobs.status()
+    assert status.state == "finished", status.error
+    assert status.epoch == 2 and status.epochs == 2 and len(status.history) == 2 and status.steps
+    assert load_checkpoint(run_dir).epoch == 2
+    jobs.start(tiny_args(tiny_data_dir, 1))  # a finished job frees the slot
+
+
+def test_stop_saves_and_reports_stopped(tmp_path, tiny_data_dir):
+    jobs = TrainingJobs(tmp_path)
+    run_dir = jobs.start(tiny_args(tiny_data_dir, 500))
+    assert wait_until(lambda: jobs.status().history)  # at least one epoch done
+    assert jobs.stop()
+    assert wait_until(lambda: not jobs.status().running, timeout=60)
+    status = jobs.status()
+    assert status.state == "stopped"
+    assert load_checkpoint(run_dir).epoch >= 1
+
+
+def test_a_failing_run_shows_its_error(tmp_path):
+    jobs = TrainingJobs(tmp_path)
+    jobs.start(["--data-dir", str(tmp_path / "no-data"), "--epochs", "1"])
+    assert wait_until(lambda: not jobs.status().running)
+    status = jobs.status()
+    assert status.state == "failed"
+    assert "train-images-idx3-ubyte" in status.error
