@@ -23,14 +23,16 @@ PAGES = [
 def checkpoint_picker() -> None:
     entries = list_checkpoints()
     usable = [e.name for e in entries if e.ok]
-    labels = {e.name: (f"{e.name} ({e.summary})" if e.ok else f"{e.name} (broken: {e.error})") for e in entries}
+    labels = {e.name: (f"{e.name} ({e.summary})" if e.ok else f"{e.name}: {e.error}") for e in entries}
+    if st.session_state.get("explore_run") in usable:  # sent by the Train page
+        st.session_state["checkpoint"] = st.session_state.pop("explore_run")
     if st.session_state.get("checkpoint") not in usable:
         st.session_state["checkpoint"] = DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT in usable else (usable or [None])[0]
     st.selectbox("Checkpoint", usable, key="checkpoint", format_func=labels.get,
                  help="Folders under checkpoints/. A run being trained appears here after its first epoch.")
     broken = [labels[e.name] for e in entries if not e.ok]
     if broken:
-        with st.expander(f"{len(broken)} checkpoint folder(s) cannot be loaded"):
+        with st.expander(f"{len(broken)} folder(s) cannot be loaded"):
             for line in broken:
                 st.text(line)
 

@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui.common
+from vae.checkpoint import read_config
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["views/map.py", "views/sliders.py", "views/interpolate.py", "views/reconstruct.py",
@@ -39,7 +40,7 @@ def app(checkpoints, monkeypatch):
 
 def images(at: AppTest) -> list[str]:
     """The media URLs of every image on the page; a URL changes when the pixels change."""
-    return [img.url for element in at.get("imgs") for img in element.proto.imgs]
+    return [img.url for element in at.get("image") for img in element.proto.imgs]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -53,9 +54,12 @@ def test_sidebar_shows_the_bundled_model_and_lists_broken_folders(app):
     at = app("views/curves.py")
     picker = at.sidebar.selectbox(key="checkpoint")
     assert picker.value == "default"
-    assert len(picker.options) == 1 and picker.options[0].startswith("default (mlp, z=32, -ELBO ")
+    cfg = read_config(ROOT / "checkpoints" / "default")
+    assert len(picker.options) == 1
+    assert picker.options[0].startswith(f"default ({cfg.arch}, z={cfg.latent_dim}, -ELBO ")
     assert any("Test -ELBO" in m.label for m in at.sidebar.metric)
-    assert any("broken" in e.label for e in at.sidebar.expander)
+    assert any("cannot be loaded" in e.label for e in at.sidebar.expander)
+    assert any(t.value.startswith("broken: config.json is not a valid model config") for t in at.sidebar.text)
 
 
 def test_start_buttons_and_traversal_widgets_change_the_digits(app):

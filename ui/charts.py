@@ -66,15 +66,16 @@ def latent_scatter(xy, labels, class_names: list[str], marks: dict | None = None
             x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=name, customdata=idx,
             marker=dict(size=4, color=PALETTE[c % 10], opacity=0.75),
             hovertemplate=f"{name} · #%{{customdata}}<extra></extra>"))
+    # Overlays are WebGL too: plotly draws its WebGL layer above SVG traces.
     if path is not None:
-        fig.add_trace(go.Scatter(x=path[:, 0], y=path[:, 1], mode="lines+markers", name="path",
+        fig.add_trace(go.Scattergl(x=path[:, 0], y=path[:, 1], mode="lines+markers", name="path",
                                  line=dict(color="black", width=2), marker=dict(size=6, color="black"),
                                  hoverinfo="skip"))
     for name, (points, symbol) in (marks or {}).items():
-        fig.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", name=name,
+        fig.add_trace(go.Scattergl(x=points[:, 0], y=points[:, 1], mode="markers", name=name,
                                  marker=dict(size=16, symbol=symbol, color="black",
                                              line=dict(color="white", width=2)), hoverinfo="skip"))
-    fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0), dragmode="pan",
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0),
                       legend=dict(itemsizing="constant", title="class"), plot_bgcolor="#fafafa")
     fig.update_xaxes(showticklabels=False, title=None)
     fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x")

@@ -42,6 +42,10 @@ def list_checkpoints() -> list[CheckpointEntry]:
                      key=lambda p: (p.name != DEFAULT_CHECKPOINT, p.name)) if CHECKPOINTS_DIR.is_dir() else []
     for folder in folders:
         entry = CheckpointEntry(folder.name, folder)
+        if not (folder / WEIGHTS).exists() and (folder / "train_config.json").exists():
+            entry.error = "no checkpoint yet: its first epoch is still running"
+            entries.append(entry)
+            continue
         try:
             cfg = read_config(folder)
             if not (folder / WEIGHTS).is_file():

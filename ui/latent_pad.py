@@ -35,6 +35,6 @@ def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, ord
     dims = [{"d": int(d), "label": f"z{d} · KL {kl[d]:.2f}", "active": bool(active[d])} for d in order]
     result = _pad(key=key, data={"key": weights_hash, "weights_url": url, "layers": layers, "dims": dims,
                                  "z": [float(v) for v in start], "z_dim": len(start), "seq": seq, "range": 4},
-                  default={"z": None}, on_z_change=lambda: None, height=540)
+                  default={"z": None}, on_z_change=lambda: None)
     z = result.get("z") if hasattr(result, "get") else getattr(result, "z", None)
     return None if z is None else np.asarray(z, dtype=np.float32)

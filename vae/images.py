@@ -33,6 +33,9 @@ def read_upload(data: bytes) -> Image.Image:
         raise ImageError(f"The file is {len(data) / 2**20:.1f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB.")
     try:
         img = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except Image.DecompressionBombError:
+        raise ImageError(f"The image is too large to open safely (limit {MAX_PIXELS // 1_000_000} "
+                         "million pixels).") from None
     except (UnidentifiedImageError, OSError, ValueError):
         raise ImageError("This file is not an image that can be read. "
                          "Upload a PNG, JPEG, GIF, BMP or WebP picture of a digit.") from None
@@ -96,8 +99,9 @@ def mnist_style(img: Image.Image) -> np.ndarray:
     mass = box.sum()
     cy = (box.sum(1) * np.arange(new_h)).sum() / mass
     cx = (box.sum(0) * np.arange(new_w)).sum() / mass
-    top = int(np.clip(round(13.5 - cy), 0, 28 - new_h))
-    left = int(np.clip(round(13.5 - cx), 0, 28 - new_w))
+    # MNIST's digits have their centre of mass at pixel (14, 14) of the 28x28 field.
+    top = int(np.clip(round(14 - cy), 0, 28 - new_h))
+    left = int(np.clip(round(14 - cx), 0, 28 - new_w))
     field[top: top + new_h, left: left + new_w] = box
     return field.astype(np.float32)
 

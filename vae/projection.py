@@ -29,7 +29,6 @@ UMAP_NEIGHBOURS = 15
 @dataclass
 class LatentMap:
     mu: np.ndarray  # (N, z_dim) posterior means
-    logvar: np.ndarray  # (N, z_dim)
     labels: np.ndarray  # (N,)
     xy: np.ndarray  # (N, 2) UMAP coordinates
     seconds: float = 0.0  # time the build took (0 when read from the cache)
@@ -71,7 +70,7 @@ def cache_path(cache_dir: str | Path, weights_hash: str, name: str) -> Path:
 def load_cached_map(path: Path) -> LatentMap | None:
     try:
         with np.load(path, allow_pickle=False) as f:
-            return LatentMap(f["mu"], f["logvar"], f["labels"], f["xy"])
+            return LatentMap(f["mu"], f["labels"], f["xy"])
     except (OSError, ValueError, KeyError):  # missing or damaged: rebuild
         return None
 
@@ -87,14 +86,14 @@ def build_map(model, weights_hash: str, images: torch.Tensor, labels: torch.Tens
     started = time.perf_counter()
     if progress:
         progress(f"Encoding {len(images):,} images", 0.05)
-    mu, logvar = (t.numpy() for t in encode_all(model, images))
+    mu = encode_all(model, images)[0].numpy()
     if progress:
         progress(f"Projecting {len(images):,} codes with UMAP (first build only)", 0.25)
     xy = project_umap(mu)
-    latent_map = LatentMap(mu, logvar, labels.numpy().astype(np.int64), xy,
+    latent_map = LatentMap(mu, labels.numpy().astype(np.int64), xy,
                            time.perf_counter() - started)
     buf = io.BytesIO()
-    np.savez(buf, mu=mu, logvar=logvar, labels=latent_map.labels, xy=xy)
+    np.savez_compressed(buf, mu=mu, labels=latent_map.labels, xy=xy)
     atomic_write_bytes(path, buf.getvalue())
     for stale in path.parent.glob(f"map-{name}-*.npz"):  # maps of earlier weights of this run
         if stale != path:

@@ -7,7 +7,7 @@ import torch
 from ui.charts import latent_scatter
 from ui.common import class_names, current_model, dataset, kl_and_activity, latent_map, page_header, show_digit
 from ui.uploads import upload_digit
-from vae.images import grid
+from vae.images import grid, to_gray
 from vae.latent import decode_numpy, dims_by_kl
 
 page_header("Reconstruct", "Upload a photo or drawing of one digit. It is prepared the way MNIST was made "
@@ -30,7 +30,9 @@ recon = decode_numpy(model, mu[None])[0]
 
 c1, c2, c3 = st.columns(3)
 with c1:
-    st.image(original, caption=f"upload ({original.width}x{original.height} after reading)", width=168)
+    # 16-bit, float and CMYK images do not display as they are: show those as the grayscale we read.
+    shown = original if original.mode in ("RGB", "RGBA", "L", "LA", "P") else to_gray(original)
+    st.image(shown, caption="your upload", width=168, clamp=True)
 with c2:
     show_digit(digit, "prepared 28x28 input")
 with c3:

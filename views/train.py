@@ -71,7 +71,10 @@ def live_status() -> None:
         st.code(status.error, language=None)
     else:
         st.subheader(f"Run `{name}` {status.state}")
-        st.caption(f"Epoch {status.epoch:g} of {status.epochs}. Pick it in the sidebar to explore it.")
+        st.caption(f"Epoch {status.epoch:g} of {status.epochs}.")
+        if status.history and st.button("Explore this run", icon=":material/explore:"):
+            st.session_state["explore_run"] = name  # the sidebar picks it up before it draws
+            st.rerun(scope="app")
     if status.history or status.steps:
         try:
             beta = read_config(status.run_dir).beta

@@ -1,0 +1,111 @@
+"""Uploads become MNIST-style digits; unusable files get a clear message."""
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vae.images import ImageError, gif_bytes, grid, mnist_style, png_bytes, read_upload, strip
+
+
+def encode(img: Image.Image, fmt="PNG", **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def as_drawn(digit: np.ndarray, size=(300, 300), offset=(40, 30), scale=8) -> Image.Image:
+    """A uint8 MNIST digit as a user draws it: dark ink on white, big, off-centre."""
+    page = np.full(size, 255, np.uint8)
+    big = np.kron(digit, np.ones((scale, scale), np.uint8))
+    h, w = min(big.shape[0], size[0] - offset[0]), min(big.shape[1], size[1] - offset[1])
+    page[offset[0]:offset[0] + h, offset[1]:offset[1] + w] = 255 - big[:h, :w]
+    return Image.fromarray(page)
+
+
+def correlation(a, b) -> float:
+    """Pixel correlation, allowing a shift of up to one pixel (centring rounds)."""
+    return max(float(np.corrcoef(np.roll(a, (dy, dx), (0, 1)).ravel(), b.ravel())[0, 1])
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+
+
+def test_a_drawn_digit_comes_back_like_the_mnist_original(mnist_test):
+    original = mnist_test.images[0].numpy()
+    digit = mnist_style(read_upload(encode(as_drawn(original))))
+    assert digit.shape == (28, 28) and digit.dtype == np.float32
+    assert 0 <= digit.min() and digit.max() <= 1
+    assert correlation(digit, original / 255.0) > 0.85
+
+
+def test_mnist_geometry_ink_in_20x20_centred_by_mass(mnist_test):
+    digit = mnist_style(read_upload(encode(as_drawn(mnist_test.images[1].numpy(), offset=(5, 5)))))
+    ys, xs = np.nonzero(digit > 0.05)
+    assert ys.max() - ys.min() < 22 and xs.max() - xs.min() < 22
+    mass = digit.sum()
+    cy, cx = (digit.sum(1) * np.arange(28)).sum() / mass, (digit.sum(0) * np.arange(28)).sum() / mass
+    assert abs(cy - 14) < 1.0 and abs(cx - 14) < 1.0
+
+
+def test_light_on_dark_is_not_inverted(mnist_test):
+    original = mnist_test.images[2].numpy()
+    light_on_dark = Image.fromarray(255 - np.asarray(as_drawn(original)))
+    assert correlation(mnist_style(read_upload(encode(light_on_dark))), original / 255.0) > 0.85
+
+
+def test_transparent_background_is_composited_on_white(mnist_test):
+    original = mnist_test.images[3].numpy()
+    ink = np.asarray(as_drawn(original))
+    rgba = np.zeros((*ink.shape, 4), np.uint8)
+    rgba[..., 3] = 255 - ink  # black ink, alpha = ink; fully transparent background
+    digit = mnist_style(read_upload(encode(Image.fromarray(rgba, "RGBA"))))
+    assert correlation(digit, original / 255.0) > 0.85
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "GIF", "BMP", "WEBP"])
+def test_other_formats(fmt, mnist_test):
+    img = as_drawn(mnist_test.images[4].numpy()).convert("RGB")
+    digit = mnist_style(read_upload(encode(img, fmt)))
+    assert correlation(digit, mnist_test.images[4].numpy() / 255.0) > 0.7
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims a size without the pixels to back it (a decompression-bomb header)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 10)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"", "empty"),
+    (bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8)), "not an image"),
+    (b"hello, I am text pretending to be a png", "not an image"),
+    (b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>", "not an image"),
+    (png_header_only(30000, 30000), "too large"),
+])
+def test_unusable_files_get_a_clear_message(data, message):
+    with pytest.raises(ImageError, match=message):
+        read_upload(data)
+
+
+def test_truncated_png(mnist_test):
+    data = encode(as_drawn(mnist_test.images[0].numpy()))
+    with pytest.raises(ImageError, match="damaged or truncated|not an image"):
+        mnist_style(read_upload(data[: len(data) // 2]))
+
+
+@pytest.mark.parametrize("value", [0, 255])
+def test_blank_images_say_no_digit(value):
+    with pytest.raises(ImageError, match="No digit found"):
+        mnist_style(read_upload(encode(Image.new("L", (64, 64), value))))
+
+
+def test_strip_grid_png_and_gif():
+    frames = np.random.default_rng(0).random((5, 28, 28)).astype(np.float32)
+    assert strip(frames, gap=2).shape == (28, 5 * 28 + 4 * 2)
+    assert grid(frames, cols=3, gap=2).shape == (2 * 28 + 2, 3 * 28 + 2 * 2)
+    assert Image.open(io.BytesIO(png_bytes(frames[0], scale=4))).size == (112, 112)
+    gif = Image.open(io.BytesIO(gif_bytes(frames)))
+    assert gif.n_frames == 5 + 3  # forward, then back without repeating the ends
