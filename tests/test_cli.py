@@ -85,3 +85,22 @@ def test_help_shows_defaults():
     result = run_cli("train", "--help")
     text = " ".join(result.stdout.split())
     assert "(default: 128)" in text and "(default: 0.002)" in text and "--resume" in text
+
+
+def test_ctrl_c_saves_and_exits_cleanly(tiny_data_dir, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "vae", "train", "--out", str(out), "--data-dir",
+                             str(tiny_data_dir), "--epochs", "1000", "--train-limit", "500", "--latent-dim", "4",
+                             "--hidden", "32", "--batch-size", "50"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not read_history(out) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in stderr
+    assert "interrupted: saved" in stdout
+    assert load_checkpoint(out).epoch >= 1

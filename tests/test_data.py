@@ -48,3 +48,30 @@ def test_missing_data_names_the_folder_and_the_files(tmp_path):
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         assert name in message
+
+
+def test_fashion_mnist_from_torchvisions_layout(tmp_path, mnist_test):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    write_idx(raw / "t10k-images-idx3-ubyte", mnist_test.images[:30].numpy(), gz=True)
+    write_idx(raw / "t10k-labels-idx1-ubyte", mnist_test.labels[:30].numpy(), gz=True)
+    split = load_split("fashion-mnist", "test", tmp_path, download=False)
+    assert split.images.shape == (30, 28, 28)
+
+
+def test_fashion_mnist_missing_names_its_folder(tmp_path, monkeypatch):
+    import vae.data
+
+    monkeypatch.setattr(vae.data, "FASHION_SYSTEM_DIR", tmp_path / "not-installed")
+    with pytest.raises(DataMissingError, match="FashionMNIST"):
+        load_split("fashion-mnist", "train", tmp_path, download=False)
+
+
+def test_missing_data_tries_a_download_first(tmp_path, monkeypatch):
+    import vae.data
+
+    tried = []
+    monkeypatch.setattr(vae.data, "_try_download", lambda dataset, root: tried.append((dataset, root)))
+    with pytest.raises(DataMissingError):
+        load_split("mnist", "train", tmp_path)
+    assert tried == [("mnist", tmp_path)]

@@ -7,7 +7,7 @@ from plotly.subplots import make_subplots
 TRAIN, TEST, STEP = "#4C78A8", "#F58518", "rgba(76, 120, 168, 0.35)"
 
 
-def loss_curves(history: list[dict], steps: list[dict], beta: float) -> go.Figure:
+def loss_curves(history: list[dict], steps: list[dict], beta: float, log_y: bool = False) -> go.Figure:
     """Reconstruction, KL and the beta-weighted total against epochs: per logged step (faint)
     and per epoch (train and test)."""
     titles = ("Reconstruction −log p(x|z)", "KL(q(z|x) ‖ p(z))", f"Total = recon + {beta:g} · KL")
@@ -33,6 +33,8 @@ def loss_curves(history: list[dict], steps: list[dict], beta: float) -> go.Figur
                                      showlegend=first), row=1, col=col)
         fig.update_xaxes(title_text="epoch", row=1, col=col)
     fig.update_yaxes(title_text="nats per image", row=1, col=1)
+    if log_y:  # the first epochs dwarf the rest on a linear axis
+        fig.update_yaxes(type="log")
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.25), hovermode="x unified")
     return fig

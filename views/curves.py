@@ -22,11 +22,13 @@ if not choices:
     st.stop()
 labels = {c: (f"{c} (training now)" if running.running and running.run_dir and c == running.run_dir.name else c)
           for c in choices}
-run_name = st.radio("Run", choices, format_func=labels.get, horizontal=True)
+c1, c2 = st.columns([3, 1])
+run_name = c1.radio("Run", choices, format_func=labels.get, horizontal=True)
+log_y = c2.toggle("Log scale", value=True, help="The first epochs dwarf the rest on a linear axis")
 
 
 @st.fragment(run_every=2 if running.running else None)
-def curves(name: str) -> None:
+def curves(name: str, log_y: bool) -> None:
     folder = checkpoint_by_name(name)
     history = read_history(folder)
     steps = read_jsonl(folder / STEPS)
@@ -45,11 +47,11 @@ def curves(name: str) -> None:
         cols[2].metric("Test recon", f"{last['test_recon']:.2f}")
         cols[3].metric("Test KL", f"{last['test_kl']:.2f}")
         cols[4].metric("Active units", f"{last['active_units']} / {len(last['kl_per_dim'])}")
-    st.plotly_chart(loss_curves(history, steps, beta), width="stretch")
+    st.plotly_chart(loss_curves(history, steps, beta, log_y), width="stretch")
     if history:
         kl = history[-1]["kl_per_dim"]
         st.plotly_chart(kl_per_dimension(kl, dims_by_kl(kl)), width="stretch")
 
 
-curves(run_name)
+curves(run_name, log_y)
 st.caption(f"Read from `history.jsonl` and `steps.jsonl` in `{CHECKPOINTS_DIR}/{run_name}/`.")
