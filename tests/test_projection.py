@@ -59,3 +59,14 @@ def test_nearest_and_place():
     assert np.allclose(placed, [[0.0, 0.0]], atol=1e-3)
     middle = latent_map.place(np.array([[0.5, 0.0]]))[0]
     assert 0 < middle[0] < 50
+
+
+def test_exact_knn_matches_brute_force():
+    from vae.projection import exact_knn
+
+    x = np.random.default_rng(0).standard_normal((300, 5)).astype(np.float32)
+    idx, dist = exact_knn(x, 4, chunk=64)
+    brute = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
+    assert (idx[:, 0] == np.arange(300)).all()  # itself first
+    assert np.array_equal(np.sort(idx, 1), np.sort(np.argsort(brute, 1)[:, :4], 1))
+    assert np.allclose(dist, np.sort(brute, 1)[:, :4], atol=1e-3)
