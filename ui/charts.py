@@ -82,3 +82,41 @@ def latent_scatter(xy, labels, class_names: list[str], marks: dict | None = None
     fig.update_xaxes(showticklabels=False, title=None)
     fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x")
     return fig
+
+
+def map_raster(xy, labels, size: int = 360, dot: int = 1):
+    """The map as an RGB image (size, size, 3) uint8, and a function from map coordinates to
+    pixels. A picture, not a chart: cheap to resend after every slider release."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    lo, hi = xy.min(0), xy.max(0)
+    span = float((hi - lo).max()) or 1.0
+    pad = 12
+
+    def to_pixels(points):
+        return pad + (np.asarray(points) - lo) / span * (size - 2 * pad)
+
+    img = Image.new("RGB", (size, size), "#fafafa")
+    draw = ImageDraw.Draw(img)
+    for (px, py), c in zip(to_pixels(xy), labels):
+        y = size - py  # map y grows upwards
+        draw.ellipse((px - dot, y - dot, px + dot, y + dot), fill=PALETTE[int(c) % 10])
+    return np.asarray(img), to_pixels
+
+
+def with_star(base, to_pixels, point, radius: int = 9):
+    """A copy of a map raster with a black, white-edged star at `point` (map coordinates)."""
+    import math
+
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    img = Image.fromarray(base)
+    draw = ImageDraw.Draw(img)
+    cx, cy = to_pixels(np.asarray(point)[None])[0]
+    cy = img.height - cy
+    star = [(cx + (radius if i % 2 == 0 else radius * 0.45) * math.sin(i * math.pi / 5),
+             cy - (radius if i % 2 == 0 else radius * 0.45) * math.cos(i * math.pi / 5)) for i in range(10)]
+    draw.polygon(star, fill="black", outline="white", width=2)
+    return np.asarray(img)

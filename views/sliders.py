@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui.charts import latent_scatter
+from ui.charts import map_raster, with_star
 from ui.common import (class_names, current_model, dataset, kl_and_activity, latent_map, page_header, show_digit,
                        test_encodings)
 from ui.latent_pad import browser_decodable, latent_pad
@@ -40,41 +40,54 @@ with st.container(border=True):
     if c4.button(f"Start from #{index} ({names[labels[index]]})", width="stretch"):
         start_from(mu[index])
 
-start, seq = st.session_state["pad_start"], st.session_state["pad_seq"]
-if browser_decodable(model, hash_):
-    st.caption("The digit is decoded in your browser while you drag; the rest of the page follows on release.")
-    released = latent_pad(model, hash_, kl, active, order, start, seq, key=f"pad-{hash_[:8]}-{seq}")
-    z = torch.from_numpy(released if released is not None else start)
-else:  # a decoder the browser cannot run: Streamlit sliders, decoded on the server on release
-    st.caption("This model's decoder runs on the server: the digit updates when you release a slider.")
-    left, right = st.columns([3, 2])
-    with left.container(height=520):
-        values = {}
-        for d in order:
-            label = f"z{d} · KL {kl[d]:.2f}" + ("" if active[d] else " (inactive)")
-            values[d] = st.slider(label, -4.0, 4.0, float(round(start[d], 2)), 0.01, key=f"z{d}-{seq}")
-    z = torch.tensor([values[d] for d in range(z_dim)], dtype=torch.float32)
-    with right:
-        show_digit(decode_numpy(model, z[None])[0], "decoded from the sliders", scale=12)
 
-left, right = st.columns([2, 3])
-with left:
-    st.subheader("Where z lies on the map")
-    lmap = latent_map("test")
-    placed = lmap.place(z.numpy()[None])
-    st.plotly_chart(latent_scatter(lmap.xy, lmap.labels, names, marks={"z": (placed, "star")}, height=380),
-                    width="stretch")
-with right:
-    st.subheader("Traversal")
-    c1, c2, c3 = st.columns(3)
-    dim = c1.selectbox("Dimension", order, format_func=lambda d: f"z{d} (KL {kl[d]:.2f})")
-    span = c2.slider("Range", 0.5, 4.0, 3.0, 0.5, help="Sweep from -range to +range")
-    steps = c3.slider("Steps", 3, 15, 9)
-    sweep = traversal(z, dim, torch.linspace(-span, span, steps))
-    show_digit(grid(decode_numpy(model, sweep), cols=steps), f"z{dim} from {-span:g} to {span:g}, the others at z",
-               scale=3)
-    st.caption(f"|z| = {float(z.norm()):.2f}; a typical prior sample has |z| ≈ {np.sqrt(z_dim):.1f}. "
-               f"Nearest test digit: #{int(lmap.nearest(z.numpy(), 1)[0][0])}.")
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def overview(hash_: str, _xy: np.ndarray, _labels: np.ndarray):
+    """The test map drawn once per checkpoint; only the star is drawn per release."""
+    return map_raster(_xy, _labels)
+
+
+@st.fragment
+def follow_z(start: np.ndarray, seq: int) -> None:
+    """The pad and everything that depends on z. A release reruns only this fragment."""
+    if browser_decodable(model, hash_):
+        st.caption("The digit is decoded in your browser while you drag; the rest of the page follows on release.")
+        released = latent_pad(model, hash_, kl, active, order, start, seq, key=f"pad-{hash_[:8]}-{seq}")
+        z = torch.from_numpy(released if released is not None else start)
+    else:  # a decoder the browser cannot run: Streamlit sliders, decoded on the server on release
+        st.caption("This model's decoder runs on the server: the digit updates when you release a slider.")
+        left, right = st.columns([3, 2])
+        with left.container(height=520):
+            values = {}
+            for d in order:
+                label = f"z{d} · KL {kl[d]:.2f}" + ("" if active[d] else " (inactive)")
+                values[d] = st.slider(label, -4.0, 4.0, float(round(start[d], 2)), 0.01, key=f"z{d}-{seq}")
+        z = torch.tensor([values[d] for d in range(z_dim)], dtype=torch.float32)
+        with right:
+            show_digit(decode_numpy(model, z[None])[0], "decoded from the sliders", scale=12)
+
+    left, right = st.columns([2, 3])
+    with left:
+        st.subheader("Where z lies on the map")
+        lmap = latent_map("test")
+        base, to_pixels = overview(hash_, lmap.xy, lmap.labels)
+        st.image(with_star(base, to_pixels, lmap.place(z.numpy()[None])[0]),
+                 caption="★ where z lands among the test digits (colors as on the Latent map)")
+    with right:
+        st.subheader("Traversal")
+        c1, c2, c3 = st.columns(3)
+        dim = c1.selectbox("Dimension", order, format_func=lambda d: f"z{d} (KL {kl[d]:.2f})")
+        span = c2.slider("Range", 0.5, 4.0, 3.0, 0.5, help="Sweep from -range to +range")
+        steps = c3.slider("Steps", 3, 15, 9)
+        sweep = traversal(z, dim, torch.linspace(-span, span, steps))
+        show_digit(grid(decode_numpy(model, sweep), cols=steps),
+                   f"z{dim} from {-span:g} to {span:g}, the others at z", scale=3)
+        st.caption(f"|z| = {float(z.norm()):.2f}; a typical prior sample has |z| ≈ {np.sqrt(z_dim):.1f}. "
+                   f"Nearest test digit: #{int(lmap.nearest(z.numpy(), 1)[0][0])}.")
+
+
+follow_z(st.session_state["pad_start"], st.session_state["pad_seq"])
 
 st.subheader("Samples from the prior")
 c1, c2 = st.columns(2)

@@ -1,0 +1,47 @@
+"""The benchmarks' --quick modes: each script runs and prints its table (CI runs only these;
+the figures in BENCHMARKS.md come from full runs)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import write_idx
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def run_bench(script, env=None):
+    result = subprocess.run([sys.executable, f"bench/{script}", "--quick"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600, env={**os.environ, **(env or {})})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "machine:" in result.stdout and "|---" in result.stdout
+    return result.stdout
+
+
+def test_quality_quick():
+    assert "IWAE NLL (k=10)" in run_bench("quality.py")
+
+
+def test_projection_quick():
+    assert "2k test" in run_bench("projection.py")
+
+
+def test_time_to_quality_quick(tmp_path, mnist_test):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    write_idx(raw / "train-images-idx3-ubyte", mnist_test.images[:500].numpy(), gz=True)
+    write_idx(raw / "train-labels-idx1-ubyte", mnist_test.labels[:500].numpy(), gz=True)
+    out = run_bench("time_to_quality.py", env={"VAE_DATA_DIR": str(tmp_path)})
+    for recipe in ("default", "examples", "seed"):
+        assert f"| {recipe}" in out
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("script", ["interaction.py", "cold_start.py"])
+def test_browser_benchmarks_quick(script):
+    if not Path("/usr/bin/chromium").exists() and os.environ.get("CI") != "true":
+        pytest.skip("needs Debian's chromium")
+    run_bench(script)
