@@ -84,7 +84,7 @@ def test_train_without_data_says_where_to_put_it(tmp_path):
 def test_help_shows_defaults():
     result = run_cli("train", "--help")
     text = " ".join(result.stdout.split())
-    assert "(default: 128)" in text and "(default: 0.002)" in text and "--resume" in text
+    assert "(default: 128)" in text and "(default: 0.003)" in text and "--resume" in text
 
 
 def test_ctrl_c_saves_and_exits_cleanly(tiny_data_dir, tmp_path):
