@@ -76,7 +76,11 @@ def server(tmp_path_factory, mnist_test):
     proc.wait(10)
     log.close()
     text = (tmp / "streamlit.log").read_text()
-    assert "Traceback" not in text, text[-3000:]
+    # Closing a browser tab mid-message makes the server's websocket layer log a traceback of its
+    # own; what must never appear is a traceback through the project's code.
+    ours = [line for line in text.splitlines()
+            if line.strip().startswith(f'File "{ROOT}/') and "/.venv" not in line and "site-packages" not in line]
+    assert not ours, text[-3000:]
 
 
 @pytest.fixture(scope="module")
