@@ -120,7 +120,7 @@ def save_checkpoint(model: VAE, folder: str | Path, epoch: int, step: int,
     atomic_write_json(folder / CONFIG, model.config.to_dict())
     atomic_write_bytes(folder / WEIGHTS, safetensors_bytes(weights, metadata=meta))
     if optimizer is not None:
-        atomic_write_bytes(folder / OPTIMIZER, safetensors_bytes(*_flatten_adam(optimizer, meta)))
+        atomic_write_bytes(folder / OPTIMIZER, safetensors_bytes(_adam_tensors(optimizer), metadata=meta))
 
 
 def read_config(folder: str | Path) -> ModelConfig:
@@ -195,11 +195,11 @@ def load_optimizer_state(folder: str | Path, optimizer: torch.optim.Optimizer) -
     return True
 
 
-def _flatten_adam(optimizer: torch.optim.Optimizer, meta: dict) -> tuple[dict, dict]:
+def _adam_tensors(optimizer: torch.optim.Optimizer) -> dict:
+    """Adam's per-parameter state as flat "<param index>.<name>" tensors."""
     state = optimizer.state_dict()["state"]
-    flat = {f"{i}.{name}": t.detach().cpu().contiguous().reshape(t.shape)
+    return {f"{i}.{name}": t.detach().cpu().contiguous()
             for i, s in state.items() for name, t in s.items() if torch.is_tensor(t)}
-    return flat, meta
 
 
 def weights_hash(folder: str | Path) -> str:

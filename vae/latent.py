@@ -1,4 +1,4 @@
-"""Walking the latent space: interpolation paths, traversals, prior samples, neighbours.
+"""Walking the latent space: interpolation paths, traversals, prior samples.
 
 All functions take and return torch tensors on the CPU unless a model is involved.
 """
@@ -46,14 +46,6 @@ def traversal(base: torch.Tensor, dim: int, values: torch.Tensor) -> torch.Tenso
 
 def prior_samples(n: int, z_dim: int, seed: int) -> torch.Tensor:
     return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))  # (n, z_dim)
-
-
-def nearest(codes: torch.Tensor, query: torch.Tensor, k: int, exclude: int | None = None) -> torch.Tensor:
-    """Indices of the k codes nearest to `query` (Euclidean), closest first."""
-    dist = (codes - query).pow(2).sum(-1)
-    if exclude is not None:
-        dist[exclude] = float("inf")
-    return torch.topk(dist, min(k, len(codes)), largest=False).indices
 
 
 def dims_by_kl(kl_per_dim: list[float]) -> list[int]:
