@@ -55,7 +55,7 @@ def test_same_seed_same_model_and_samples(batch):
 
 
 def test_bad_config_is_refused():
-    for bad in ({"arch": "resnet"}, {"likelihood": "poisson"}, {"latent_dim": 0}, {"beta": -1},
+    for bad in ({"arch": "transformer"}, {"likelihood": "poisson"}, {"latent_dim": 0}, {"beta": -1},
                 {"dataset": "cifar"}):
         with pytest.raises(ValueError):
             ModelConfig(**bad)

@@ -25,7 +25,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--data-dir", default=None,
                    help="folder holding MNIST/raw/ (default: $VAE_DATA_DIR, else ./data)")
     p.add_argument("--arch", choices=ARCHITECTURES, default="mlp",
-                   help="network: mlp (browser-decodable), conv, or the seed article's")
+                   help="network: mlp or conv (both decode in the browser), the seed article's, "
+                        "or resnet (strongest; decoded on the server)")
     p.add_argument("--latent-dim", type=int, default=None,
                    help=f"latent size (default per arch: {DEFAULT_LATENT_DIM})")
     p.add_argument("--hidden", type=int, nargs="+", default=ModelConfig().hidden_dims,
@@ -44,6 +45,7 @@ def _train_parser(sub) -> None:
     p.add_argument("--train-limit", type=int, default=None,
                    help="train on the first N training images only (smoke runs)")
     p.add_argument("--log-every", type=int, default=d.log_every, help="steps between steps.jsonl lines")
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA (ignored on the CPU)")
     p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out")
 
 
@@ -89,7 +91,7 @@ def run_train(args) -> int:
     train_cfg = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
         device=args.device, train_limit=args.train_limit, data_dir=args.data_dir,
-        log_every=args.log_every)
+        log_every=args.log_every, amp=args.amp)
     # The app stops a run with SIGTERM: save like Ctrl-C does.
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     train(model_cfg, train_cfg, args.out, resume=args.resume)

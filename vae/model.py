@@ -6,6 +6,8 @@ Three architectures, picked by ModelConfig.arch:
   conv  two stride-2 convolutions each way
   seed  the seed article's network (conv 1->20->20 k3, 11520 -> 800 -> z; z -> 2000 -> 784),
         with Gaussian eps (the article drew eps uniformly, which is a bug)
+  resnet  residual convolutions at 28, 14 and 7 pixels each way (SiLU): the strongest here, for
+        binarized MNIST; its decoder runs on the server only
 """
 from __future__ import annotations
 
@@ -36,6 +38,18 @@ def _mlp(sizes: list[int]) -> list[nn.Module]:
     return layers
 
 
+class ResBlock(nn.Module):
+    """x + conv(act(conv(act(x)))), 3x3, same size."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.SiLU(), nn.Conv2d(channels, channels, 3, padding=1),
+                                  nn.SiLU(), nn.Conv2d(channels, channels, 3, padding=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
 def build_encoder(cfg: ModelConfig) -> nn.Sequential:
     """(B, 1, 28, 28) in [0, 1] -> (B, 2 * z_dim): mu and log-variance side by side."""
     z2 = 2 * cfg.latent_dim
@@ -46,6 +60,13 @@ def build_encoder(cfg: ModelConfig) -> nn.Sequential:
             nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.ReLU(),  # (B, 32, 14, 14)
             nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.ReLU(),  # (B, 64, 7, 7)
             nn.Flatten(), nn.Linear(64 * 7 * 7, 512), nn.ReLU(), nn.Linear(512, z2),
+        )
+    if cfg.arch == "resnet":
+        return nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), ResBlock(32),  # (B, 32, 28, 28)
+            nn.Conv2d(32, 64, 4, stride=2, padding=1), ResBlock(64),  # (B, 64, 14, 14)
+            nn.Conv2d(64, 64, 4, stride=2, padding=1), ResBlock(64),  # (B, 64, 7, 7)
+            nn.SiLU(), nn.Flatten(), nn.Linear(64 * 7 * 7, 512), nn.SiLU(), nn.Linear(512, z2),
         )
     return nn.Sequential(  # seed
         nn.Conv2d(1, 20, 3), nn.ReLU(),  # (B, 20, 26, 26)
@@ -66,6 +87,14 @@ def build_decoder(cfg: ModelConfig) -> nn.Sequential:
             nn.Unflatten(1, (64, 7, 7)),
             nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),  # (B, 32, 14, 14)
             nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1),  # (B, 1, 28, 28)
+            nn.Flatten(),
+        )
+    if cfg.arch == "resnet":
+        return nn.Sequential(
+            nn.Linear(z, 512), nn.SiLU(), nn.Linear(512, 64 * 7 * 7), nn.Unflatten(1, (64, 7, 7)),
+            ResBlock(64), nn.SiLU(), nn.ConvTranspose2d(64, 64, 4, stride=2, padding=1),  # (B, 64, 14, 14)
+            ResBlock(64), nn.SiLU(), nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),  # (B, 32, 28, 28)
+            ResBlock(32), nn.SiLU(), nn.Conv2d(32, 1, 3, padding=1),  # (B, 1, 28, 28)
             nn.Flatten(),
         )
     return nn.Sequential(nn.Linear(z, 2000), nn.ReLU(), nn.Linear(2000, PIXELS))  # seed

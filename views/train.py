@@ -19,7 +19,8 @@ with st.form("train"):
     c1, c2, c3, c4 = st.columns(4)
     dataset = c1.selectbox("Dataset", DATASETS)
     arch = c2.selectbox("Architecture", ARCHITECTURES,
-                        help="mlp: decodes in the browser; conv: convolutional; seed: the seed article's network")
+                        help="mlp and conv decode in the browser; seed: the seed article's network; "
+                             "resnet: the strongest, slow on a CPU")
     latent_dim = c3.number_input("Latent size (0 = architecture default)", 0, 256, 0)
     likelihood = c4.selectbox("Likelihood", LIKELIHOODS)
     c1, c2, c3, c4 = st.columns(4)

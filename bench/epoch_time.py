@@ -1,0 +1,64 @@
+"""Seconds per training epoch (60k images, `vae.train`, data resident on the device) for each
+architecture, in float32 and with bfloat16 autocast (`--amp`, CUDA only):
+
+    python bench/epoch_time.py --device cuda          # the GPU figures in BENCHMARKS.md
+    python bench/epoch_time.py --quick                # a smoke run on 1,000 images
+
+Each configuration trains `--epochs` epochs; the first is a warm-up (cuDNN autotuning, allocator),
+the table gives the median of the rest. The per-epoch test evaluation and checkpoint writing are
+not in these figures (train.py's own clock stops before them).
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+
+import common  # noqa: F401 (puts the project on sys.path)
+import torch
+from common import machine, median, table
+
+from vae.config import ModelConfig, TrainConfig
+from vae.train import train
+
+CONFIGS = {  # name -> (ModelConfig, batch size)
+    "default (mlp 784-512-32)": (ModelConfig(), 128),
+    "examples net (mlp 784-400-20)": (ModelConfig(latent_dim=20, hidden_dims=[400]), 128),
+    "seed net": (ModelConfig(arch="seed", latent_dim=100), 150),
+    "conv": (ModelConfig(arch="conv"), 128),
+    "resnet, binarized": (ModelConfig(arch="resnet", binarize=True), 128),
+}
+
+
+def epoch_seconds(cfg: ModelConfig, batch_size: int, amp: bool, epochs: int, limit: int | None,
+                  device: str) -> tuple[float, float]:
+    """(median seconds per epoch after the first, images per second)."""
+    with tempfile.TemporaryDirectory() as out:
+        history = train(cfg, TrainConfig(epochs=epochs, batch_size=batch_size, train_limit=limit, device=device,
+                                         amp=amp), out, show_progress=False)
+    seconds = median([h["seconds"] for h in history[1:]] or [history[0]["seconds"]])
+    return seconds, history[-1]["images_per_second"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs per configuration (the first is a warm-up)")
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), help="which rows to run")
+    parser.add_argument("--quick", action="store_true", help="1,000 images, 2 epochs, the default row only")
+    args = parser.parse_args()
+    limit = None
+    if args.quick:
+        limit, args.epochs, args.configs = 1000, 2, [next(iter(CONFIGS))]
+    rows = []
+    for name in args.configs:
+        cfg, batch = CONFIGS[name]
+        for amp in ([False, True] if args.device == "cuda" else [False]):
+            seconds, rate = epoch_seconds(cfg, batch, amp, args.epochs, limit, args.device)
+            rows.append([name, batch, "bf16 autocast" if amp else "float32", f"{seconds:.3f}", f"{rate:,.0f}"])
+            print(f"# {rows[-1]}", flush=True)
+    print(f"\nmachine: {machine()}; device {args.device}; {limit or 60000} train images\n")
+    print(table(["configuration", "batch", "precision", "seconds per epoch", "images per second"], rows))
+
+
+if __name__ == "__main__":
+    main()
