@@ -39,6 +39,14 @@ def test_time_to_quality_quick(tmp_path, mnist_test):
         assert f"| {recipe}" in out
 
 
+def test_epoch_time_quick(tmp_path, mnist_test):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    write_idx(raw / "train-images-idx3-ubyte", mnist_test.images[:1000].numpy(), gz=True)
+    write_idx(raw / "train-labels-idx1-ubyte", mnist_test.labels[:1000].numpy(), gz=True)
+    assert "| default (mlp" in run_bench("epoch_time.py", env={"VAE_DATA_DIR": str(tmp_path)})
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("script", ["interaction.py", "cold_start.py"])
 def test_browser_benchmarks_quick(script):
