@@ -19,6 +19,11 @@ def progress_text(status: JobStatus) -> str:
             f"{status.images_per_second:,.0f} images/s · {format_seconds(status.seconds_left)} left")
 
 
+def inline_code(text: str) -> str:
+    """`text` as Markdown inline code, so that an error message's _ or * stay as they are."""
+    return "`" + text.replace("`", "'") + "`" if text else ""
+
+
 def status_line(jobs: TrainingJobs) -> None:
     """Compact status for the sidebar (run inside a fragment that reruns every few seconds)."""
     status = jobs.status()
@@ -29,6 +34,7 @@ def status_line(jobs: TrainingJobs) -> None:
         st.markdown(f"**Training** `{name}`")
         st.progress(min(1.0, status.epoch / max(1, status.epochs)), text=progress_text(status))
     elif status.state == "failed":
-        st.error(f"Training run `{name}` failed. See the Train page.", icon=":material/error:")
+        st.error(f"Training run `{name}` failed: {inline_code(status.error_line)}  \nSee the Train page; the "
+                 "explorer carries on with the saved checkpoints.", icon=":material/error:")
     else:
         st.caption(f"Last run `{name}` {status.state} at epoch {status.epoch:g} of {status.epochs}.")

@@ -9,7 +9,10 @@
     model = load_checkpoint("checkpoints/default", device="cpu").model
 
 Every file is written atomically (a temporary file, then a rename), so a killed process
-leaves either the old file or the new one, never half of one.
+leaves either the old file or the new one, never half of one. The files are not written
+together, though, so model.safetensors is the commit point of an epoch: it carries its epoch,
+step and history line, and the others are checked against it (see `load_checkpoint`,
+`load_optimizer_state` and vae.train).
 """
 from __future__ import annotations
 
@@ -109,14 +112,29 @@ def read_history(folder: str | Path) -> list[dict]:
     return read_jsonl(Path(folder) / HISTORY)
 
 
+def remove_temp_files(folder: str | Path, names=(WEIGHTS, CONFIG, HISTORY, OPTIMIZER, STEPS)) -> None:
+    """Delete what killed atomic writes of these files left behind (`.<name>.*.tmp`); only the
+    process that owns the folder may call this, or it could delete another writer's file."""
+    for name in names:
+        for tmp in Path(folder).glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
 def save_checkpoint(model: VAE, folder: str | Path, epoch: int, step: int,
-                    optimizer: torch.optim.Optimizer | None = None, dtype: torch.dtype | None = None) -> None:
+                    optimizer: torch.optim.Optimizer | None = None, dtype: torch.dtype | None = None,
+                    record: dict | None = None) -> None:
     """Write weights (with epoch and step) and config.json; Adam's state too when given.
+    `record` is the history line of `epoch`, kept in the weights' metadata: a process killed
+    before it appended the line to history.jsonl loses nothing (see `checkpoint_history`).
     `dtype=torch.float16` halves the file; loading casts back to the model's float32."""
     folder = Path(folder)
     model.config.version = __version__
     meta = {"epoch": str(epoch), "step": str(step), "format": "vae-latent-explorer/1"}
+    if record is not None:
+        meta["record"] = json.dumps(record)
     weights = {k: v.detach().cpu().to(dtype or v.dtype).contiguous() for k, v in model.state_dict().items()}
+    # Order matters for a kill between the renames: config first (it never changes within a
+    # run), then the weights, which commit the epoch; the optimizer's step is checked on resume.
     atomic_write_json(folder / CONFIG, model.config.to_dict())
     atomic_write_bytes(folder / WEIGHTS, safetensors_bytes(weights, metadata=meta))
     if optimizer is not None:
@@ -162,8 +180,24 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> C
             f"{folder / WEIGHTS} does not fit {folder / CONFIG} "
             f"(arch={config.arch}, latent_dim={config.latent_dim}): {' '.join(first[:3])}") from e
     model.to(device).eval()
-    return Checkpoint(model, config, folder, int(meta.get("epoch", 0)), int(meta.get("step", 0)),
-                      read_history(folder))
+    epoch = int(meta.get("epoch", 0))
+    return Checkpoint(model, config, folder, epoch, int(meta.get("step", 0)),
+                      checkpoint_history(folder, epoch, meta))
+
+
+def checkpoint_history(folder: str | Path, epoch: int, meta: dict) -> list[dict]:
+    """history.jsonl as of the weights' epoch. The weights are saved before the history line is
+    appended, so a killed run (or a reader between the two writes) may find the file one line
+    short: that line is in the weights' metadata. Lines past the weights' epoch are dropped."""
+    history = [h for h in read_history(folder) if h.get("epoch", 0) <= epoch]
+    try:
+        record = json.loads(meta["record"])
+    except (KeyError, ValueError):
+        return history
+    if isinstance(record, dict) and record.get("epoch") == epoch \
+            and not any(h.get("epoch") == epoch for h in history):
+        history.append(record)
+    return history
 
 
 def pack_checkpoint(source: str | Path, dest: str | Path) -> None:
@@ -176,12 +210,18 @@ def pack_checkpoint(source: str | Path, dest: str | Path) -> None:
     write_jsonl(dest / HISTORY, state.history)
 
 
-def load_optimizer_state(folder: str | Path, optimizer: torch.optim.Optimizer) -> bool:
-    """Restore Adam's state saved beside the weights; False when there is none to restore."""
+def load_optimizer_state(folder: str | Path, optimizer: torch.optim.Optimizer,
+                         step: int | None = None) -> bool:
+    """Restore Adam's state saved beside the weights; False when there is none to restore, or
+    when it was saved at another step than `step` (the weights' step): a process killed between
+    writing the weights and the optimizer leaves the previous epoch's state, which does not
+    belong to these weights."""
     path = Path(folder) / OPTIMIZER
     if not path.is_file():
         return False
-    tensors, _ = _read_safetensors(path, "cpu")
+    tensors, meta = _read_safetensors(path, "cpu")
+    if step is not None and meta.get("step") != str(step):
+        return False
     state = optimizer.state_dict()
     params = [p for g in state["param_groups"] for p in g["params"]]
     new_state = {}

@@ -49,6 +49,12 @@ class JobStatus:
     def running(self) -> bool:
         return self.state == "running"
 
+    @property
+    def error_line(self) -> str:
+        """The last line of `error`: the exception, or how the process ended."""
+        lines = self.error.strip().splitlines()
+        return lines[-1].strip() if lines else ""
+
 
 def _alive(pid: int) -> bool:
     try:
@@ -62,6 +68,30 @@ def _alive(pid: int) -> bool:
         return done == 0
     except ChildProcessError:
         return Path(f"/proc/{pid}").exists() and "Z" not in _proc_state(pid)
+
+
+def _exit_code(pid: int) -> int | None:
+    """Reap our child `pid` if it has ended: its exit code, negative when a signal killed it
+    (None while it runs, or when it is not our child, e.g. after the server restarted)."""
+    try:
+        done, wait_status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    return os.waitstatus_to_exitcode(wait_status) if done else None
+
+
+def _ended_by(code: int | None) -> str:
+    """Why a process with this exit code ended, for the failure message; "" when it said so itself."""
+    if code is None or code >= 0:
+        return ""
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    if -code == signal.SIGKILL:
+        return (f"The training process was killed ({name}): out of memory (the kernel's OOM killer), "
+                "or killed by another program.")
+    return f"The training process was killed ({name})."
 
 
 def _proc_state(pid: int) -> str:
@@ -84,6 +114,9 @@ class TrainingJobs:
     def __init__(self, checkpoints_dir: str | Path):
         self.root = Path(checkpoints_dir)
         self._lock = threading.Lock()
+        # The Popen object is kept so that subprocess does not reap the child behind our back
+        # (it does so for dropped Popen objects): status() reads the exit code itself.
+        self._proc: subprocess.Popen | None = None
 
     @property
     def job_file(self) -> Path:
@@ -108,6 +141,7 @@ class TrainingJobs:
             proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
             log.close()
+            self._proc = proc
             atomic_write_json(self.job_file, {"pid": proc.pid, "run_dir": str(run_dir), "command": cmd,
                                               "started": time.time()})
             return run_dir
@@ -147,6 +181,11 @@ class TrainingJobs:
         if status.images_per_second and plan.get("train_images"):
             left = max(0.0, epochs - status.epoch) * plan["train_images"]
             status.seconds_left = left / status.images_per_second
+        if "exit" not in job:
+            code = _exit_code(job["pid"])
+            if code is not None:  # the exit code can be read only once: keep it for every session
+                job["exit"] = code
+                atomic_write_json(self.job_file, job)
         if _alive(job["pid"]):
             return status
         status.seconds_left = None
@@ -157,5 +196,9 @@ class TrainingJobs:
             status.state = "stopped"
         else:
             status.state = "failed"
-            status.error = _log_tail(run_dir / LOG_FILE) or "The training process ended without a message."
+            # A killed process (SIGKILL from the OOM killer) leaves no message: say how it ended.
+            ended = _ended_by(job.get("exit"))
+            tail = _log_tail(run_dir / LOG_FILE)
+            status.error = "\n".join(filter(None, [tail, ended])) or \
+                "The training process ended without a message."
         return status

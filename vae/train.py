@@ -9,11 +9,19 @@ Files written into the run folder:
   history.jsonl       after every epoch: train and test recon/KL, per-dim KL, active units,
                       seconds, images per second (see `epoch_record`)
   model.safetensors, config.json, optimizer.safetensors   after every epoch (atomic)
+
+A run may be killed at any moment (kill -9, the out-of-memory killer, a power cut):
+`--resume` continues from the last saved epoch, and cuts the logs back to it first, so each
+epoch and step appears once (see `_prepare_run`). Ctrl-C and SIGTERM save before exiting.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import signal
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -47,18 +55,52 @@ def load_training_data(model_cfg: ModelConfig, train_cfg: TrainConfig, device: t
 
 
 def _prepare_run(out: Path, model_cfg: ModelConfig, resume: bool, device: torch.device):
-    """A fresh model, or the checkpoint in `out` when resuming; history cut to its epoch."""
+    """A fresh model, or the checkpoint in `out` when resuming.
+
+    What a killed run wrote after its last checkpoint is dropped: the partial epoch's lines of
+    steps.jsonl (they would repeat once the epoch is run again), a partial last line, and the
+    temporary files of interrupted atomic writes. A history line that the kill kept from being
+    appended is restored from the weights' metadata (see ckpt.checkpoint_history).
+    """
+    ckpt.remove_temp_files(out, (ckpt.WEIGHTS, ckpt.CONFIG, ckpt.HISTORY, ckpt.OPTIMIZER, ckpt.STEPS,
+                                 TRAIN_CONFIG))
     has_weights = (out / ckpt.WEIGHTS).exists()
     if has_weights and not resume:
         raise FileExistsError(f"{out} already holds a checkpoint: pass --resume to continue it, "
                               "or choose another --out")
     if resume and has_weights:
         state = ckpt.load_checkpoint(out, device)
-        history = [h for h in state.history if h.get("epoch", 0) <= state.epoch]
-        if len(history) != len(state.history):
-            ckpt.write_jsonl(out / ckpt.HISTORY, history)
-        return state.model, state.epoch, state.step, history
-    return VAE(model_cfg).to(device), 0, 0, []
+        model, epoch, step, history = state.model, state.epoch, state.step, state.history
+    else:
+        model, epoch, step, history = VAE(model_cfg).to(device), 0, 0, []
+    if history or (out / ckpt.HISTORY).exists():
+        ckpt.write_jsonl(out / ckpt.HISTORY, history)
+    if (out / ckpt.STEPS).exists():
+        ckpt.write_jsonl(out / ckpt.STEPS, [s for s in ckpt.read_jsonl(out / ckpt.STEPS)
+                                            if s.get("step", 0) <= step])
+    return model, epoch, step, history
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold Ctrl-C and SIGTERM until the block is done, so that an epoch's evaluation, checkpoint
+    and history line are written together; a signal that came meanwhile is raised again at the
+    end, to its usual handler. (SIGKILL cannot be held: `_prepare_run` and the order of the
+    writes deal with that.) Handlers can only be set in the main thread; elsewhere no signal
+    interrupts the loop anyway."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = []
+    old = {s: signal.signal(s, lambda signum, frame: held.append(signum))
+           for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    if held:
+        signal.raise_signal(held[0])
 
 
 def train(model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
@@ -86,8 +128,14 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, r
     # Fused Adam: one kernel for all parameters instead of several per tensor (CUDA only).
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, fused=device.type == "cuda")
     amp = train_cfg.amp and device.type == "cuda"
-    if resume:
-        ckpt.load_optimizer_state(out, optimizer)
+    if step and not ckpt.load_optimizer_state(out, optimizer, step):
+        tqdm.write(f"note: no optimizer state saved at step {step} (the run was killed while saving?); "
+                   "Adam's moments start afresh", file=sys.stderr)
+    # A run stopped mid-epoch (Ctrl-C, the app's Stop button) saved the steps it had taken into
+    # its epoch: skip those batches, so that none is trained twice and `step` stays
+    # epoch * steps_per_epoch at each epoch's end. (A changed batch size starts the epoch afresh.)
+    skip = step - epoch * steps_per_epoch
+    skip = skip if 0 < skip < steps_per_epoch else 0
     # One generator per run and epoch keeps runs reproducible for a given seed, resumed or not.
     gen = torch.Generator(device=device)
 
@@ -98,7 +146,9 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, r
             started = time.perf_counter()
             sums = torch.zeros(2, device=device)  # recon, KL summed over images
             perm = torch.randperm(n, generator=gen, device=device)
-            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{train_cfg.epochs}",
+            first, skip = skip, 0
+            trained = n - first * train_cfg.batch_size  # images this epoch trains on
+            bar = tqdm(range(first, steps_per_epoch), desc=f"epoch {epoch + 1}/{train_cfg.epochs}",
                        disable=not show_progress, leave=False, mininterval=0.5)
             for i in bar:
                 idx = perm[i * train_cfg.batch_size:(i + 1) * train_cfg.batch_size]
@@ -118,23 +168,27 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, r
                 sums += torch.stack([recon.detach().sum(), kl.detach().sum()])
                 step += 1
                 if step % train_cfg.log_every == 0:
-                    seen = (i + 1) * train_cfg.batch_size
-                    r, k = (sums / min(seen, n)).tolist()
+                    seen = min((i + 1) * train_cfg.batch_size, n) - first * train_cfg.batch_size
+                    r, k = (sums / seen).tolist()
                     ckpt.append_jsonl(out / ckpt.STEPS, {
                         "step": step, "epoch": round(epoch + (i + 1) / steps_per_epoch, 4),
                         "train_recon": r, "train_kl": k,
-                        "images_per_second": min(seen, n) / (time.perf_counter() - started),
+                        "images_per_second": seen / (time.perf_counter() - started),
                         "time": time.time()})
                     bar.set_postfix(recon=f"{r:.1f}", kl=f"{k:.1f}")
             bar.close()
             if device.type == "cuda":
                 torch.cuda.synchronize()  # the clock must include the queued GPU work
             train_seconds = time.perf_counter() - started
-            epoch += 1
-            record = epoch_record(model, test_images, epoch, step, sums / n, train_seconds, n)
-            ckpt.save_checkpoint(model, out, epoch, step, optimizer)
-            ckpt.append_jsonl(out / ckpt.HISTORY, record)
-            history.append(record)
+            with _signals_deferred():
+                record = epoch_record(model, test_images, epoch + 1, step, sums / trained, train_seconds,
+                                      trained)
+                epoch += 1
+                # The weights (holding `record`) commit the epoch; the history line follows. A kill
+                # between the two is repaired on resume (see ckpt.checkpoint_history).
+                ckpt.save_checkpoint(model, out, epoch, step, optimizer, record=record)
+                ckpt.append_jsonl(out / ckpt.HISTORY, record)
+                history.append(record)
             if show_progress:
                 tqdm.write(f"epoch {epoch}: train -ELBO {record['train_recon'] + record['train_kl']:.2f}"
                            f"  test -ELBO {record['test_elbo']:.2f} (recon {record['test_recon']:.2f},"
@@ -143,7 +197,10 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, r
             if on_epoch:
                 on_epoch(record)
     except KeyboardInterrupt:
-        ckpt.save_checkpoint(model, out, epoch, step, optimizer)
+        # Mid-epoch weights, labelled with the last finished epoch (and its history line) and the
+        # step actually reached: --resume skips the batches already trained.
+        ckpt.save_checkpoint(model, out, epoch, step, optimizer,
+                             record=history[-1] if history and history[-1].get("epoch") == epoch else None)
         if show_progress:
             tqdm.write(f"interrupted: saved {out} at epoch {epoch}, step {step}")
     return history

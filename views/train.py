@@ -3,7 +3,7 @@ import streamlit as st
 
 from ui.charts import loss_curves
 from ui.common import full_data_available, page_header, training_jobs
-from ui.training_status import progress_text
+from ui.training_status import inline_code, progress_text
 from vae.checkpoint import read_config
 from vae.config import ARCHITECTURES, DATASETS, DEFAULT_LATENT_DIM, LIKELIHOODS, TrainConfig
 from vae.jobs import JobBusy
@@ -67,8 +67,8 @@ def live_status() -> None:
             st.toast("Asked the run to save and stop")
     elif status.state == "failed":
         st.subheader(f"Run `{name}` failed")
-        st.error("The training process ended with an error. The explorer carries on with the last saved "
-                 "checkpoint. The end of its log:")
+        st.error(f"The training process ended with an error: {inline_code(status.error_line)}  \n"
+                 "The explorer carries on with the last saved checkpoint. The end of its log:")
         st.code(status.error, language=None)
     else:
         st.subheader(f"Run `{name}` {status.state}")
