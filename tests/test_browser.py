@@ -1,134 +1,28 @@
 """End to end in a real browser: `streamlit run app.py` driven by headless Chromium (Playwright).
 
 Screenshots of every page, and of any failure, go to test-artifacts/. Under CI (CI=true) these
-tests must run: a missing Chromium or Playwright is an error there, not a skip.
+tests must run: a missing Chromium or Playwright is an error there, not a skip. The server, browser
+and screenshot machinery lives in browser_support.py.
 """
 import io
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import write_idx
-
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-dev-shm-usage"]
+from browser_support import (browser, expect, open_page, page, require_browser, settle, snap,  # noqa: F401
+                             streamlit_app)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover
-    sync_playwright = None
-if sync_playwright is None or not Path(CHROMIUM).exists():
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("CI=true but Playwright or /usr/bin/chromium is missing: .ci/run installs them")
-    pytest.skip("needs Playwright and Debian's chromium (apt-get install chromium)", allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+require_browser()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, mnist_test):
     """The app on a free port, with a private checkpoints folder and a 2,000-image training set."""
-    tmp = tmp_path_factory.mktemp("app")
-    checkpoints = tmp / "checkpoints"
-    shutil.copytree(ROOT / "checkpoints" / "default", checkpoints / "default")
-    raw = tmp / "data" / "MNIST" / "raw"  # train files only: the test set stays the bundled 10k
-    raw.mkdir(parents=True)
-    write_idx(raw / "train-images-idx3-ubyte", mnist_test.images[:2000].numpy(), gz=True)
-    write_idx(raw / "train-labels-idx1-ubyte", mnist_test.labels[:2000].numpy(), gz=True)
-    port = free_port()
-    env = {**os.environ, "VAE_CHECKPOINTS_DIR": str(checkpoints), "VAE_DATA_DIR": str(tmp / "data")}
-    log = open(tmp / "streamlit.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start:\n" + (tmp / "streamlit.log").read_text()[-3000:])
-    yield url, checkpoints
-    proc.terminate()
-    proc.wait(10)
-    log.close()
-    text = (tmp / "streamlit.log").read_text()
-    # Closing a browser tab mid-message makes the server's websocket layer log a traceback of its
-    # own; what must never appear is a traceback through the project's code.
-    ours = [line for line in text.splitlines()
-            if line.strip().startswith(f'File "{ROOT}/') and "/.venv" not in line and "site-packages" not in line]
-    assert not ours, text[-3000:]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
-    yield pg
-    ARTIFACTS.mkdir(exist_ok=True)
-    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
-    if failed:
-        snap(pg, f"FAILED-{request.node.name}")
-    context.close()
-
-
-def snap(page, name: str) -> None:
-    """A screenshot of the whole page: Streamlit scrolls inside its main container, so grow the
-    viewport to the content's height first."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    size = page.viewport_size
-    page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(height, 6000))})
-    page.wait_for_timeout(500)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-    page.set_viewport_size(size)
-
-
-def settle(page, timeout=90_000):
-    """Wait until Streamlit has finished running the script, and check nothing raised."""
-    page.wait_for_timeout(300)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                           timeout=timeout)
-    page.wait_for_timeout(300)
-    assert page.locator("[data-testid='stException']").count() == 0, page.locator(
-        "[data-testid='stException']").first.inner_text()
-
-
-def open_page(page, url, path, heading):
-    page.goto(f"{url}/{path}")
-    expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=120_000)
-    settle(page)
+    with streamlit_app(tmp_path_factory.mktemp("app"), mnist_test) as running:
+        yield running
 
 
 def test_a_deep_link_as_the_first_request_shows_the_whole_app(server, page):

@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 80_000_000  # an 8000x8000 photo fits; a 30000x30000 decompression bomb does not
+MIN_SIDE = 8  # pixels: anything narrower or lower cannot hold a digit (MNIST's own are 28x28)
 WORKING_SIZE = 512  # big photos are shrunk to this before any pixel work
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 INK_THRESHOLD = 0.15
@@ -43,6 +44,9 @@ def read_upload(data: bytes) -> Image.Image:
     if width * height > MAX_PIXELS:
         raise ImageError(f"The image is {width}x{height} pixels, too large to open safely "
                          f"(limit {MAX_PIXELS // 1_000_000} million pixels).")
+    if min(width, height) < MIN_SIDE:
+        raise ImageError(f"The image is {width}x{height} pixels, too small to hold a digit "
+                         f"(it needs at least {MIN_SIDE}x{MIN_SIDE}).")
     try:
         img.seek(0)  # animated GIF / WebP: the first frame
         if img.format == "JPEG":

@@ -1,0 +1,156 @@
+"""What the browser tests share: the app served by `streamlit run app.py` on a free port, headless
+Chromium through Playwright, screenshots into test-artifacts/, and waiting for Streamlit to settle.
+
+A test module uses it like this (the fixtures are imported so pytest finds them there):
+
+    from browser_support import browser, page, require_browser, settle, snap, open_page, streamlit_app
+    require_browser()
+
+Under CI (CI=true) the browser tests must run: a missing Chromium or Playwright is an error there,
+not a skip.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from conftest import write_idx
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-dev-shm-usage"]
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover
+    expect = sync_playwright = None
+
+
+def require_browser() -> None:
+    """Skip the calling test module when there is no browser to drive (an error under CI=true)."""
+    if sync_playwright is None or not Path(CHROMIUM).exists():
+        if os.environ.get("CI") == "true":
+            raise RuntimeError("CI=true but Playwright or /usr/bin/chromium is missing: .ci/run installs them")
+        pytest.skip("needs Playwright and Debian's chromium (apt-get install chromium)", allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def streamlit_app(tmp: Path, mnist_test):
+    """The app on a free port, with a private checkpoints folder (a copy of the bundled model) and a
+    2,000-image training set; yields (url, checkpoints folder). On the way out, fails if the
+    server's log holds a traceback through the project's own code."""
+    checkpoints = tmp / "checkpoints"
+    shutil.copytree(ROOT / "checkpoints" / "default", checkpoints / "default")
+    raw = tmp / "data" / "MNIST" / "raw"  # train files only: the test set stays the bundled 10k
+    raw.mkdir(parents=True)
+    write_idx(raw / "train-images-idx3-ubyte", mnist_test.images[:2000].numpy(), gz=True)
+    write_idx(raw / "train-labels-idx1-ubyte", mnist_test.labels[:2000].numpy(), gz=True)
+    port = free_port()
+    env = {**os.environ, "VAE_CHECKPOINTS_DIR": str(checkpoints), "VAE_DATA_DIR": str(tmp / "data")}
+    log_path = tmp / "streamlit.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        log.close()
+        pytest.fail("streamlit did not start:\n" + log_path.read_text()[-3000:])
+    try:
+        yield url, checkpoints
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+    text = log_path.read_text()
+    # Closing a browser tab mid-message makes the server's websocket layer log a traceback of its
+    # own; what must never appear is a traceback through the project's code.
+    ours = [line for line in text.splitlines()
+            if line.strip().startswith(f'File "{ROOT}/') and "/.venv" not in line and "site-packages" not in line]
+    assert not ours, text[-3000:]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    yield pg
+    ARTIFACTS.mkdir(exist_ok=True)
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    if failed:
+        snap(pg, f"FAILED-{request.node.name}")
+    context.close()
+
+
+def snap(page, name: str) -> None:
+    """A screenshot of the whole page: Streamlit scrolls inside its main container, so grow the
+    viewport to the content's height first."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(height, 6000))})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    page.set_viewport_size(size)
+
+
+def no_exception(page) -> None:
+    boxes = page.locator("[data-testid='stException']")
+    assert boxes.count() == 0, boxes.first.inner_text()
+
+
+def run_finished(page, timeout=90_000):
+    """Wait until the script run under way has finished (the app root says so), and check nothing
+    raised. Quicker than settle(), for when the run is known to have started: something it
+    draws is already on the page."""
+    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", state="attached",
+                           timeout=timeout)
+    no_exception(page)
+
+
+def settle(page, timeout=90_000):
+    """Wait until Streamlit has finished running the script, and check nothing raised."""
+    page.wait_for_timeout(300)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                           timeout=timeout)
+    page.wait_for_timeout(300)
+    no_exception(page)
+
+
+def open_page(page, url, path, heading):
+    page.goto(f"{url}/{path}")
+    expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=120_000)
+    settle(page)

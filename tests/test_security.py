@@ -1,0 +1,425 @@
+"""Security: nothing is ever unpickled, and user text is never rendered as HTML.
+
+1. A static audit of the project's own source (vae/, ui/, views/, app.py, bench/) and of the
+   latent pad's JavaScript: no pickle, no eval, HTML only where it is built from constants.
+2. Behaviour: checkpoint files and map caches that are really pickles are refused, and their
+   payload never runs (a marker file it would create never appears).
+3. User text: checkpoint folder names holding HTML are shown as text (AppTest here; the browser
+   test in test_browser_uploads.py does the same for uploaded file names and checks the DOM).
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import io
+import pickle
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+import ui.common
+from vae.checkpoint import (CONFIG, OPTIMIZER, WEIGHTS, CheckpointError, load_checkpoint, load_optimizer_state,
+                            read_config)
+from vae.model import VAE
+from vae.projection import build_map, cache_path, load_cached_map
+
+ROOT = Path(__file__).resolve().parents[1]
+AUDITED = ["vae", "ui", "views", "bench", "app.py"]
+COMPONENT_JS = sorted((ROOT / "ui" / "components").glob("*.js"))
+
+# Every place allowed to hand Streamlit raw HTML (unsafe_allow_html=True, st.html, components.html),
+# as "path:function" -> why the HTML cannot hold user text. None today: every label, name and
+# message goes through Streamlit's text and markdown elements, which escape HTML.
+HTML_ALLOWED: dict[str, str] = {}
+
+FORBIDDEN_MODULES = {"pickle", "_pickle", "cPickle", "cloudpickle", "dill", "joblib", "shelve", "marshal",
+                     "jsonpickle", "torch.package"}
+FORBIDDEN_CALLS = {
+    "eval": "eval runs text as code", "exec": "exec runs text as code", "compile": "compiles text to code",
+    "__import__": "imports by name from data", "torch.jit.load": "TorchScript archives carry code",
+    "pandas.read_pickle": "unpickles", "numpy.load": None, "torch.load": None,  # None: checked below
+    "yaml.load": "use yaml.safe_load", "yaml.unsafe_load": "unpickles", "yaml.full_load": "use yaml.safe_load",
+    "os.system": "runs a shell", "os.popen": "runs a shell",
+}
+HTML_CALLS = {"streamlit.html", "streamlit.components.v1.html", "streamlit.components.v1.iframe"}
+
+
+def python_files() -> list[Path]:
+    files = []
+    for name in AUDITED:
+        path = ROOT / name
+        files += [path] if path.is_file() else sorted(path.rglob("*.py"))
+    return files
+
+
+def _aliases(tree: ast.Module) -> dict[str, str]:
+    """Local name -> the dotted name it was imported as (`np` -> numpy, `load` -> torch.load)."""
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                names[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for a in node.names:
+                names[a.asname or a.name] = f"{node.module}.{a.name}"
+    return names
+
+
+def _dotted(node: ast.AST, aliases: dict[str, str]) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return ""
+    parts.append(aliases.get(node.id, node.id))
+    dotted = ".".join(reversed(parts))
+    return dotted.replace("np.", "numpy.", 1) if dotted.startswith("np.") else dotted
+
+
+def _keyword(call: ast.Call, name: str, splat_counts: bool = True):
+    """The keyword argument's constant value; `...` when absent, a "<...>" string when not a constant
+    (or, with `splat_counts`, when a **kwargs could carry it)."""
+    for kw in call.keywords:
+        if kw.arg == name:
+            return kw.value.value if isinstance(kw.value, ast.Constant) else "<not a constant>"
+    if splat_counts and any(kw.arg is None for kw in call.keywords):
+        return "<**kwargs>"
+    return ...
+
+
+def _functions(tree: ast.Module) -> dict[ast.AST, str]:
+    """Each node -> the name of the function (or "<module>") it sits in."""
+    where = {}
+
+    def visit(node, name):
+        for child in ast.iter_child_nodes(node):
+            inner = child.name if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else name
+            where[child] = inner
+            visit(child, inner)
+
+    visit(tree, "<module>")
+    return where
+
+
+def audit_source(source: str, label: str) -> list[str]:
+    """Every unsafe construct in one Python source, as "label:line: what"."""
+    tree = ast.parse(source)
+    aliases = _aliases(tree)
+    where = _functions(tree)
+    found = []
+
+    def bad(node, what):
+        found.append(f"{label}:{node.lineno}: {what}")
+
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            for module in modules:
+                if module in FORBIDDEN_MODULES or module.split(".")[0] in FORBIDDEN_MODULES:
+                    bad(node, f"imports {module}")
+        if not isinstance(node, ast.Call):
+            continue
+        name = _dotted(node.func, aliases)
+        if name in FORBIDDEN_CALLS and FORBIDDEN_CALLS[name]:
+            bad(node, f"calls {name}: {FORBIDDEN_CALLS[name]}")
+        if name.endswith("read_pickle"):
+            bad(node, f"calls {name}: unpickles")
+        if name == "numpy.load" and _keyword(node, "allow_pickle") not in (..., False):
+            bad(node, "numpy.load without allow_pickle=False")
+        if name == "torch.load" and _keyword(node, "weights_only") is not True:
+            bad(node, "torch.load without weights_only=True")
+        if _keyword(node, "shell", splat_counts=False) not in (..., False):
+            bad(node, "a subprocess through a shell")
+        html = _keyword(node, "unsafe_allow_html", splat_counts=False) not in (..., False) or name in HTML_CALLS \
+            or name.endswith(".html") and name.startswith(("st.", "streamlit.", "components."))
+        if html and f"{label}:{where.get(node, '<module>')}" not in HTML_ALLOWED:
+            bad(node, f"raw HTML ({name or 'call'}) outside HTML_ALLOWED")
+    return found
+
+
+def test_the_project_never_unpickles_evals_or_renders_raw_html():
+    files = python_files()
+    assert len(files) > 20 and any(f.name == "app.py" for f in files)
+    found = [hit for f in files for hit in audit_source(f.read_text(), str(f.relative_to(ROOT)))]
+    assert not found, "\n".join(found)
+
+
+def test_each_allowed_html_use_is_justified_and_still_exists():
+    for place, why in HTML_ALLOWED.items():
+        path, function = place.split(":")
+        assert len(why) > 20, f"{place}: say why the HTML cannot hold user text"
+        assert f"def {function}(" in (ROOT / path).read_text() or function == "<module>", place
+
+
+BAD_SNIPPETS = {
+    "import pickle\n": "imports pickle",
+    "from joblib import load\n": "imports joblib",
+    "import dill as d\n": "imports dill",
+    "import torch\ntorch.load('m.pt')\n": "torch.load without weights_only=True",
+    "from torch import load\nload('m.pt', weights_only=False)\n": "torch.load without weights_only=True",
+    "import numpy as np\nnp.load('a.npz', allow_pickle=True)\n": "numpy.load without allow_pickle=False",
+    "import numpy\nnumpy.load('a.npz', **opts)\n": "numpy.load without allow_pickle=False",
+    "eval('1 + 1')\n": "calls eval",
+    "exec('x = 1')\n": "calls exec",
+    "import pandas as pd\npd.read_pickle('x')\n": "read_pickle",
+    "import streamlit as st\nst.markdown(name, unsafe_allow_html=True)\n": "raw HTML",
+    "import streamlit as st\nst.html(name)\n": "raw HTML",
+    "import streamlit.components.v1 as components\ncomponents.html(name)\n": "raw HTML",
+    "import subprocess\nsubprocess.run(cmd, shell=True)\n": "through a shell",
+}
+
+
+@pytest.mark.parametrize("snippet", list(BAD_SNIPPETS))
+def test_the_audit_catches_what_it_looks_for(snippet):
+    found = audit_source(snippet, "snippet.py")
+    assert any(BAD_SNIPPETS[snippet] in hit for hit in found), (snippet, found)
+
+
+def test_the_audit_passes_the_safe_forms():
+    safe = ("import numpy as np\nimport torch\nnp.load('a.npz', allow_pickle=False)\nnp.load('a.npz')\n"
+            "torch.load('m.pt', weights_only=True)\nmodel.eval()\nst.markdown('**bold**')\n")
+    assert audit_source(safe, "safe.py") == []
+
+
+# --- the latent pad's JavaScript ---------------------------------------------------------------
+
+JS_SINKS = {
+    r"\.innerHTML\b": "innerHTML", r"\.outerHTML\b": "outerHTML", r"\binsertAdjacentHTML\b": "insertAdjacentHTML",
+    r"\bdocument\.write": "document.write", r"(?<![\w.])eval\s*\(": "eval", r"\bnew\s+Function\b": "new Function",
+    r"\bFunction\s*\(": "Function()", r"\bset(Timeout|Interval)\s*\(\s*['\"`]": "setTimeout with a string",
+    r"\bsrcdoc\b": "srcdoc", r"\bcreateContextualFragment\b": "createContextualFragment",
+    r"\bDOMParser\b": "DOMParser", r"\bsetAttribute\s*\(\s*['\"]on": "an inline event handler",
+}
+
+
+def _js_code(source: str) -> str:
+    """The JavaScript without its comments (string contents stay: a sink in a string is still suspect)."""
+    source = re.sub(r"/\*.*?\*/", " ", source, flags=re.S)
+    return re.sub(r"(?m)(^|[^:\\])//.*$", r"\1", source)
+
+
+def test_the_latent_pad_sets_text_never_html():
+    assert COMPONENT_JS, "ui/components/*.js is missing"
+    for path in COMPONENT_JS:
+        code = _js_code(path.read_text())
+        sinks = [name for pattern, name in JS_SINKS.items() if re.search(pattern, code)]
+        assert not sinks, f"{path.name} uses {sinks}: set labels with textContent"
+    pad = _js_code((ROOT / "ui" / "components" / "latent_pad.js").read_text())
+    assert re.search(r"\.textContent\s*=\s*dim\.label\b", pad), "the dimension labels must go in as textContent"
+
+
+def test_the_latent_pad_code_is_a_constant_and_data_goes_in_as_data():
+    """The component's JS and CSS are the files as they are; the model's figures travel in `data`
+    (JSON), never formatted into code."""
+    tree = ast.parse((ROOT / "ui" / "latent_pad.py").read_text())
+    component = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "component"]
+    assert len(component) == 1
+    for kw in component[0].keywords:
+        if kw.arg in ("js", "css", "html"):
+            built = [n for n in ast.walk(kw.value) if isinstance(n, ast.JoinedStr)
+                     or isinstance(n, ast.BinOp) and not isinstance(n.op, ast.Div)  # `/` joins paths
+                     or isinstance(n, ast.Call) and getattr(n.func, "attr", "") in ("format", "replace", "join")]
+            assert not built, f"{kw.arg}= is built from values: {ast.unparse(kw.value)}"
+            assert "read_text" in ast.unparse(kw.value)
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "_pad"]
+    assert calls and all({kw.arg for kw in c.keywords} >= {"data"} for c in calls)
+
+
+# --- pickles posing as checkpoints and caches --------------------------------------------------
+
+class Payload:
+    """Unpickling this creates `marker` (a harmless stand-in for any code an attacker would run)."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return builtins.open, (str(self.marker), "w")
+
+
+@pytest.fixture
+def marker(tmp_path):
+    path = tmp_path / "PWNED"
+    yield path
+    assert not path.exists(), "a pickle payload ran"
+
+
+def test_the_payload_is_live(tmp_path):
+    """The control: unpickling the payload does create its marker, so its absence below means something."""
+    control = tmp_path / "control"
+    pickle.loads(pickle.dumps(Payload(control)))
+    assert control.exists()
+
+
+def _checkpoint_folder(tmp_path: Path, name: str) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    shutil.copy(ROOT / "checkpoints" / "default" / CONFIG, folder / CONFIG)
+    return folder
+
+
+def _torch_zip(obj) -> bytes:
+    """What torch.save writes: a zip whose data.pkl is a pickle."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["raw pickle", "torch.save zip"])
+def test_a_pickle_posing_as_the_weights_is_refused(tmp_path, marker, kind):
+    folder = _checkpoint_folder(tmp_path, "evil")
+    payload = Payload(marker)
+    (folder / WEIGHTS).write_bytes(pickle.dumps(payload) if kind == "raw pickle" else _torch_zip(payload))
+    with pytest.raises(CheckpointError, match=r"model\.safetensors is corrupt"):
+        load_checkpoint(folder)
+
+
+def test_a_model_pt_beside_the_config_is_never_read(tmp_path, marker):
+    folder = _checkpoint_folder(tmp_path, "pt-only")
+    (folder / "model.pt").write_bytes(_torch_zip(Payload(marker)))
+    (folder / "model.pkl").write_bytes(pickle.dumps(Payload(marker)))
+    with pytest.raises(CheckpointError, match=r"model\.safetensors is missing"):
+        load_checkpoint(folder)
+    with pytest.raises(Exception, match="Weights only load failed|Unsupported global"):
+        torch.load(folder / "model.pt", weights_only=True)  # the only torch.load the rules allow refuses it too
+
+
+@pytest.fixture
+def evil_checkpoint(tmp_path, marker, monkeypatch):
+    """A checkpoints folder with the bundled model and "evil", whose weights file is a pickle."""
+    root = tmp_path / "checkpoints"
+    shutil.copytree(ROOT / "checkpoints" / "default", root / "default")
+    folder = _checkpoint_folder(root, "evil")
+    (folder / WEIGHTS).write_bytes(pickle.dumps(Payload(marker)))
+    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", root)
+    return folder
+
+
+def _choose(checkpoint: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("views/reconstruct.py").run()
+    at.sidebar.selectbox(key="checkpoint").set_value(checkpoint).run()
+    return at
+
+
+def test_choosing_a_pickled_checkpoint_says_why_and_never_runs_it(evil_checkpoint, marker):
+    at = _choose("evil")
+    errors = [e.value for e in at.sidebar.error]
+    assert any("Cannot load this checkpoint" in e and "model.safetensors is corrupt" in e for e in errors), errors
+    assert not marker.exists()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "ui.common.list_checkpoints offers a folder whose model.safetensors is not safetensors (it reads only "
+    "config.json), and when it is chosen app.py's sidebar shows the error but then runs the page, whose "
+    "current_model() raises CheckpointError: an exception box. Fix in ui/common.py (check the weights "
+    "header with safe_open when listing) and/or app.py (st.stop() after the sidebar's error)."))
+def test_choosing_a_pickled_checkpoint_shows_no_exception_box(evil_checkpoint):
+    at = _choose("evil")
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_a_pickled_optimizer_state_is_refused(tmp_path, marker):
+    folder = _checkpoint_folder(tmp_path, "resume")
+    (folder / OPTIMIZER).write_bytes(_torch_zip({"state": Payload(marker)}))
+    model = VAE(read_config(folder))
+    optimizer = torch.optim.Adam(model.parameters())
+    with pytest.raises(CheckpointError, match=r"optimizer\.safetensors is corrupt"):
+        load_optimizer_state(folder, optimizer)
+
+
+def _pickled_npz(path: Path, marker: Path) -> None:
+    """A map cache whose arrays are object arrays: np.savez pickles them."""
+    evil = np.empty(1, dtype=object)
+    evil[0] = Payload(marker)
+    with open(path, "wb") as f:
+        np.savez(f, mu=evil, labels=evil, xy=evil)
+
+
+def test_a_pickled_map_cache_is_never_unpickled(tmp_path, marker):
+    path = cache_path(tmp_path, "0" * 64, "mnist-test")
+    _pickled_npz(path, marker)
+    assert load_cached_map(path) is None  # treated as damaged: rebuilt, never executed
+    control = tmp_path / "control"
+    _pickled_npz(tmp_path / "control.npz", control)
+    with np.load(tmp_path / "control.npz", allow_pickle=True) as f:
+        f["mu"]
+    assert control.exists()  # the same file would have run its payload with allow_pickle=True
+
+
+def test_a_pickled_map_cache_is_replaced_by_a_fresh_map(tmp_path, marker, monkeypatch):
+    import vae.projection
+
+    monkeypatch.setattr(vae.projection, "project_umap", lambda mu: mu[:, :2].copy())  # skip UMAP's seconds
+    model = VAE(read_config(ROOT / "checkpoints" / "default"))
+    images, labels = torch.zeros(20, 28, 28, dtype=torch.uint8), torch.arange(20) % 10
+    path = cache_path(tmp_path, "1" * 64, "mnist-test")
+    _pickled_npz(path, marker)
+    fresh = build_map(model, "1" * 64, images, labels, tmp_path, "mnist-test")
+    assert fresh.xy.shape == (20, 2)
+    with np.load(path, allow_pickle=False) as f:
+        assert f["mu"].dtype == np.float32
+
+
+def test_the_shipped_files_hold_no_pickles():
+    """What the repository ships (the bundled model, its map, the browser's decoders) is
+    safetensors, JSON, JSON lines and plain .npz arrays."""
+    files = [p for folder in ("checkpoints", "static") for p in sorted((ROOT / folder).rglob("*")) if p.is_file()]
+    assert any(p.suffix == ".npz" for p in files) and any(p.name == WEIGHTS for p in files)
+    for path in files:
+        assert path.suffix in (".safetensors", ".json", ".jsonl", ".npz", ".md", ".txt"), path
+        if path.suffix in (".json", ".jsonl", ".md", ".txt"):
+            path.read_text(encoding="utf-8")  # text, not a binary in disguise
+        if path.suffix == ".npz":
+            with zipfile.ZipFile(path) as z:
+                assert all(name.endswith(".npy") for name in z.namelist()), path
+            with np.load(path, allow_pickle=False) as f:
+                for key in f.files:
+                    assert f[key].dtype != object, (path, key)  # object arrays would not load at all
+
+
+# --- user text in the app ----------------------------------------------------------------------
+
+HOSTILE_OK = "<img src=x onerror=alert(1)>"
+HOSTILE_BROKEN = "<b onmouseover=alert(2)>bold<b>"
+
+
+@pytest.fixture
+def hostile_checkpoints(tmp_path, monkeypatch):
+    root = tmp_path / "checkpoints"
+    shutil.copytree(ROOT / "checkpoints" / "default", root / "default")
+    shutil.copytree(ROOT / "checkpoints" / "default", root / HOSTILE_OK)
+    (root / HOSTILE_BROKEN).mkdir()
+    (root / HOSTILE_BROKEN / CONFIG).write_text("{nope")
+    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", root)
+    return root
+
+
+def _markdown_bodies(at: AppTest) -> list[str]:
+    """Everything the app rendered through markdown (which Streamlit parses)."""
+    kinds = ["markdown", "caption", "title", "header", "subheader", "error", "warning", "info", "success"]
+    return [element.value for kind in kinds for element in at.get(kind)]
+
+
+def test_checkpoint_names_with_html_are_shown_as_plain_text(hostile_checkpoints):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("views/reconstruct.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    picker = at.sidebar.selectbox(key="checkpoint")
+    assert any(option.startswith(HOSTILE_OK + " (") for option in picker.options), picker.options
+    assert any(t.value.startswith(HOSTILE_BROKEN + ": ") for t in at.sidebar.text)  # st.text: preformatted text
+    bodies = _markdown_bodies(at)
+    assert "Reconstruct" in bodies and not [b for b in bodies if "<img" in b or "<b " in b]
+    picker.set_value(HOSTILE_OK).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.sidebar.selectbox(key="checkpoint").value == HOSTILE_OK
+    assert not [body for body in _markdown_bodies(at) if "<img" in body or "<b " in body]
