@@ -33,8 +33,8 @@ from . import checkpoint as ckpt
 from .config import ModelConfig, TrainConfig
 from .data import load_split
 from .evaluate import evaluate
-from .losses import kl_per_dim, recon_nll
 from .model import VAE, resolve_device
+from .step import TrainStep, make_optimizer
 
 TRAIN_CONFIG = "train_config.json"
 MIN_LR_FRACTION = 0.05  # cosine decay from lr to 5% of lr over the asked epochs
@@ -125,9 +125,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, r
         "steps_per_epoch": steps_per_epoch, "device": str(device), "started_at": time.time(),
         "start_epoch": epoch})
 
-    # Fused Adam: one kernel for all parameters instead of several per tensor (CUDA only).
-    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, fused=device.type == "cuda")
-    amp = train_cfg.amp and device.type == "cuda"
+    optimizer = make_optimizer(model, train_cfg.lr)
     if step and not ckpt.load_optimizer_state(out, optimizer, step):
         tqdm.write(f"note: no optimizer state saved at step {step} (the run was killed while saving?); "
                    "Adam's moments start afresh", file=sys.stderr)
@@ -138,38 +136,27 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, r
     skip = skip if 0 < skip < steps_per_epoch else 0
     # One generator per run and epoch keeps runs reproducible for a given seed, resumed or not.
     gen = torch.Generator(device=device)
+    train_step = TrainStep(model, optimizer, train_images, gen, train_cfg.amp and device.type == "cuda",
+                           train_cfg.batch_size)
 
     try:
         while epoch < train_cfg.epochs:
             gen.manual_seed(train_cfg.seed * 100003 + epoch)
             model.train()
             started = time.perf_counter()
-            sums = torch.zeros(2, device=device)  # recon, KL summed over images
+            train_step.reset()
             perm = torch.randperm(n, generator=gen, device=device)
             first, skip = skip, 0
             trained = n - first * train_cfg.batch_size  # images this epoch trains on
             bar = tqdm(range(first, steps_per_epoch), desc=f"epoch {epoch + 1}/{train_cfg.epochs}",
                        disable=not show_progress, leave=False, mininterval=0.5)
             for i in bar:
-                idx = perm[i * train_cfg.batch_size:(i + 1) * train_cfg.batch_size]
-                x = train_images[idx].unsqueeze(1).float().div_(255.0)  # (B, 1, 28, 28)
-                if cfg.binarize:
-                    x = torch.bernoulli(x, generator=gen)
-                for group in optimizer.param_groups:
-                    group["lr"] = cosine_lr(train_cfg.lr, step, total_steps)
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-                    out_ = model(x, generator=gen)
-                recon = recon_nll(out_.logits.float(), x, cfg)  # (B,)
-                kl = kl_per_dim(out_.mu.float(), out_.logvar.float()).sum(-1)  # (B,)
-                loss = (recon + cfg.beta * kl).mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                sums += torch.stack([recon.detach().sum(), kl.detach().sum()])
+                train_step(perm[i * train_cfg.batch_size:(i + 1) * train_cfg.batch_size],
+                           cosine_lr(train_cfg.lr, step, total_steps))
                 step += 1
                 if step % train_cfg.log_every == 0:
                     seen = min((i + 1) * train_cfg.batch_size, n) - first * train_cfg.batch_size
-                    r, k = (sums / seen).tolist()
+                    r, k = (train_step.sums / seen).tolist()
                     ckpt.append_jsonl(out / ckpt.STEPS, {
                         "step": step, "epoch": round(epoch + (i + 1) / steps_per_epoch, 4),
                         "train_recon": r, "train_kl": k,
@@ -181,8 +168,8 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, r
                 torch.cuda.synchronize()  # the clock must include the queued GPU work
             train_seconds = time.perf_counter() - started
             with _signals_deferred():
-                record = epoch_record(model, test_images, epoch + 1, step, sums / trained, train_seconds,
-                                      trained)
+                record = epoch_record(model, test_images, epoch + 1, step, train_step.sums / trained,
+                                      train_seconds, trained)
                 epoch += 1
                 # The weights (holding `record`) commit the epoch; the history line follows. A kill
                 # between the two is repaired on resume (see ckpt.checkpoint_history).
