@@ -39,5 +39,8 @@ def test_the_recorded_step_matches_the_eager_step(mnist_test, arch):
     graph_model, graphed, step = run_steps("cuda", True, images, arch)
     assert step.graph is not None
     torch.testing.assert_close(torch.tensor(graphed), torch.tensor(eager), rtol=1e-4, atol=1e-3)
+    # cuDNN may pick other convolution algorithms inside a graph: sums taken in another order
+    # (seen: 3 of 9,216 conv weights 3e-5 apart after 12 steps), so convolutions get a looser bound.
+    atol = 1e-5 if arch == "mlp" else 1e-4
     for a, b in zip(graph_model.parameters(), eager_model.parameters()):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=atol)
