@@ -1,7 +1,7 @@
 """VAE Latent Explorer: `streamlit run app.py`.
 
 The shell: page navigation and a sidebar with the checkpoint picker, the selected model's
-figures and the background training status. The pages live in pages/.
+figures and the background training status. The pages live in views/ (see README).
 """
 import streamlit as st
 
@@ -37,6 +37,7 @@ def checkpoint_picker() -> None:
                 st.text(line)
 
 
+model_error = None
 with st.sidebar:
     checkpoint_picker()
     if st.session_state.get("checkpoint"):
@@ -51,9 +52,13 @@ with st.sidebar:
                       help="Negative evidence lower bound on the test set (lower is better).")
             st.caption(f"{cfg.dataset}, {cfg.likelihood} likelihood, beta={cfg.beta:g}, epoch {state.epoch}")
         except Exception as e:  # a checkpoint that broke after it was listed: say so, keep the app up
-            st.error(f"Cannot load this checkpoint: {e}")
+            model_error = f"Cannot load this checkpoint: {e}"
+            st.error(model_error)
     st.divider()
     st.fragment(run_every=2)(status_line)(training_jobs())
 
 page = st.navigation(PAGES)
+if model_error and page.title != "Train":  # the Train page needs no model; the others would fail on it
+    st.error(model_error + "\n\nPick another checkpoint in the sidebar.")
+    st.stop()
 page.run()

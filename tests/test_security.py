@@ -302,29 +302,29 @@ def evil_checkpoint(tmp_path, marker, monkeypatch):
     return folder
 
 
-def _choose(checkpoint: str) -> AppTest:
+def test_a_pickled_checkpoint_is_listed_as_broken_and_never_run(evil_checkpoint, marker):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
-    at.switch_page("views/reconstruct.py").run()
-    at.sidebar.selectbox(key="checkpoint").set_value(checkpoint).run()
-    return at
-
-
-def test_choosing_a_pickled_checkpoint_says_why_and_never_runs_it(evil_checkpoint, marker):
-    at = _choose("evil")
-    errors = [e.value for e in at.sidebar.error]
-    assert any("Cannot load this checkpoint" in e and "model.safetensors is corrupt" in e for e in errors), errors
+    assert "evil" not in at.sidebar.selectbox(key="checkpoint").options
+    broken = [t.value for t in at.sidebar.text]
+    assert any(line.startswith("evil: model.safetensors is corrupt") for line in broken), broken
+    assert not at.exception, [e.value for e in at.exception]
     assert not marker.exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ui.common.list_checkpoints offers a folder whose model.safetensors is not safetensors (it reads only "
-    "config.json), and when it is chosen app.py's sidebar shows the error but then runs the page, whose "
-    "current_model() raises CheckpointError: an exception box. Fix in ui/common.py (check the weights "
-    "header with safe_open when listing) and/or app.py (st.stop() after the sidebar's error)."))
-def test_choosing_a_pickled_checkpoint_shows_no_exception_box(evil_checkpoint):
-    at = _choose("evil")
+def test_weights_that_break_after_listing_stop_the_page_with_a_message(evil_checkpoint, marker, monkeypatch):
+    """The weights replaced by a pickle between the listing and the load: the sidebar and the page
+    say why, the page stops cleanly, and the pickle is never run."""
+    monkeypatch.setattr(ui.common, "check_weights_file", lambda folder: None)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("views/reconstruct.py").run()
+    at.sidebar.selectbox(key="checkpoint").set_value("evil").run()
+    sidebar_errors = [e.value for e in at.sidebar.error]
+    assert any("Cannot load this checkpoint" in e and "model.safetensors is corrupt" in e for e in sidebar_errors)
+    assert any("Pick another checkpoint" in e.value for e in at.main.error)
     assert not at.exception, [e.value for e in at.exception]
+    assert not marker.exists()
 
 
 def test_a_pickled_optimizer_state_is_refused(tmp_path, marker):

@@ -12,7 +12,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae.checkpoint import WEIGHTS, Checkpoint, CheckpointError, load_checkpoint, read_config, read_history, weights_hash
+from vae.checkpoint import (WEIGHTS, Checkpoint, CheckpointError, check_weights_file, load_checkpoint, read_config,
+                            read_history, weights_hash)
 from vae.data import CLASS_NAMES, has_split, load_split
 from vae.images import png_bytes
 from vae.jobs import TrainingJobs
@@ -43,13 +44,12 @@ def list_checkpoints() -> list[CheckpointEntry]:
     for folder in folders:
         entry = CheckpointEntry(folder.name, folder)
         if not (folder / WEIGHTS).exists() and (folder / "train_config.json").exists():
-            entry.error = "no checkpoint yet: its first epoch is still running"
+            entry.error = "no checkpoint yet: training has not finished its first epoch (or was stopped before it)"
             entries.append(entry)
             continue
         try:
             cfg = read_config(folder)
-            if not (folder / WEIGHTS).is_file():
-                raise CheckpointError("no weights yet")
+            check_weights_file(folder)
             history = read_history(folder)
             elbo = f", -ELBO {history[-1]['test_elbo']:.1f}" if history else ""
             entry.summary = f"{cfg.arch}, z={cfg.latent_dim}{elbo}"

@@ -164,6 +164,19 @@ def _read_safetensors(path: Path, device: str | torch.device) -> tuple[dict, dic
         raise CheckpointError(f"{path} is corrupt or truncated ({e})") from e
 
 
+def check_weights_file(folder: str | Path) -> None:
+    """CheckpointError unless model.safetensors is safetensors whose header fits the file: a
+    cheap check (the header only) for listing folders before anyone picks one."""
+    path = Path(folder) / WEIGHTS
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing")
+    try:
+        with safe_open(str(path), framework="pt"):
+            pass
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path} is corrupt or truncated ({e})") from e
+
+
 def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
     """Rebuild the model from config.json and model.safetensors, on `device`, in eval mode."""
     folder = Path(folder)
