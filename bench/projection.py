@@ -18,7 +18,6 @@ import tempfile
 import time
 
 import common  # noqa: F401
-import numpy as np
 import torch
 from common import machine, median, table
 from PIL import Image

@@ -1,5 +1,4 @@
 """Reconstruct: upload a digit, see how the model encodes, reconstructs and places it."""
-import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 import torch

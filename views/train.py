@@ -5,7 +5,7 @@ from ui.charts import loss_curves
 from ui.common import full_data_available, page_header, training_jobs
 from ui.training_status import inline_code, progress_text
 from vae.checkpoint import read_config
-from vae.config import ARCHITECTURES, DATASETS, DEFAULT_LATENT_DIM, LIKELIHOODS, TrainConfig
+from vae.config import ARCHITECTURES, DATASETS, LIKELIHOODS, TrainConfig
 from vae.jobs import JobBusy
 
 page_header("Train", "Starts `python -m vae train` as a background process (on the GPU when there is one). "
