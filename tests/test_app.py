@@ -1,13 +1,17 @@
 """Every page through Streamlit's AppTest: renders without exceptions with the bundled model,
 and changing widgets changes what is shown."""
+import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui.common
-from vae.checkpoint import read_config
+import ui.latent_pad
+from vae.checkpoint import read_config, weights_hash
+from vae.projection import cache_path, load_cached_map
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["views/map.py", "views/sliders.py", "views/interpolate.py", "views/reconstruct.py",
@@ -62,15 +66,45 @@ def test_sidebar_shows_the_bundled_model_and_lists_broken_folders(app):
     assert any(t.value.startswith("broken: config.json is not a valid model config") for t in at.sidebar.text)
 
 
-def test_start_buttons_and_traversal_widgets_change_the_digits(app):
-    """The latent pad itself runs in the browser (tests/test_browser.py); here, what follows z."""
+def pad_data(at: AppTest) -> tuple[str, dict]:
+    """The latent pad's element id and the data it was sent."""
+    (pad,) = at.get("bidi_component")
+    return pad.proto.id, json.loads(pad.proto.json)
+
+
+def test_start_buttons_move_the_browser_pad_in_place(app):
+    """A browser-decodable model: the pad (tests/test_browser.py) draws everything that follows z,
+    so the page has no server-side map, traversal or caption; a new starting point goes to the same
+    pad (same element, a new seq) with the test digit's code and the map file to place it on."""
     at = app("views/sliders.py")
+    pad_id, data = pad_data(at)
+    assert data["z"] == [0.0] * data["z_dim"] and data["map"]["url"].startswith("app/static/decoders/map-")
+    assert not any(s.label in ("Range", "Steps") for s in at.slider)
+    assert len(at.get("image")) == 1  # the prior samples only
+    assert not any(m.value.startswith("|z| =") for m in at.caption)
+    next(b for b in at.button if b.label.startswith("Start from #")).click().run()
+    same_id, moved = pad_data(at)
+    assert same_id == pad_id and moved["seq"] == data["seq"] + 1
+    folder = ROOT / "checkpoints" / "default"
+    first = load_cached_map(cache_path(folder, weights_hash(folder), "mnist-test")).mu[0]
+    assert np.allclose(moved["z"], np.clip(first, -4, 4), atol=1e-6)  # test image #0's posterior mean
+    next(b for b in at.button if b.label.startswith("Prior mean")).click().run()
+    assert pad_data(at)[1]["z"] == [0.0] * data["z_dim"] and not at.exception
+
+
+def test_server_side_fallback_start_buttons_and_traversal_widgets_change_the_digits(app, monkeypatch):
+    """A decoder the browser cannot run keeps the server-side page: Streamlit sliders, and the map,
+    traversal and caption redrawn on the server."""
+    monkeypatch.setattr(ui.latent_pad, "browser_decodable", lambda model, weights_hash: False)
+    at = app("views/sliders.py")
+    assert not at.get("bidi_component")
     before = images(at)
     next(b for b in at.button if b.label.startswith("Start from #")).click().run()
     after_start = images(at)
     assert after_start != before  # the traversal is drawn around the new z
     next(s for s in at.slider if s.label == "Range").set_value(1.5).run()
     assert images(at) != after_start
+    assert any(m.value.startswith("|z| =") and "Nearest test digit: #" in m.value for m in at.caption)
     next(b for b in at.button if b.label.startswith("Prior mean")).click().run()
     assert not at.exception
 

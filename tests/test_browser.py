@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser_support import (browser, expect, open_page, page, require_browser, settle, snap,  # noqa: F401
-                             streamlit_app)
+from browser_support import (browser, expect, no_exception, open_page, page, require_browser, settle,  # noqa: F401
+                             snap, streamlit_app)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()
@@ -49,25 +49,121 @@ def _pad_canvas(page):
     return page.get_by_test_id("latent-pad-canvas")
 
 
-def test_dragging_a_slider_redraws_the_digit_live_and_the_page_follows_on_release(server, page):
-    url, _ = server
+# The pad's root inside the component's shadow root (Playwright's locators pierce it; this is for
+# page.evaluate).
+PAD_ROOT = "document.querySelector('[data-testid=stBidiComponentIsolated]').shadowRoot.querySelector('.latent-pad-root')"
+
+
+def _open_pad(page, url):
     open_page(page, url, "sliders", "Latent sliders")
-    page.wait_for_function("() => window.__latentPadDecode !== undefined", timeout=30_000)
-    canvas = _pad_canvas(page)
-    before = canvas.evaluate("c => c.toDataURL()")
-    caption_before = page.get_by_text("|z| =").inner_text()
-    slider = page.locator(".latent-pad-root input[type=range]").first
+    page.wait_for_function("() => window.__latentPadDecode !== undefined && window.__latentPadPlace !== undefined",
+                           timeout=30_000)
+    expect(page.get_by_test_id("latent-pad-traversal")).to_have_attribute("data-z", re.compile(r"\d"))
+
+
+def _pixels(locator):
+    return locator.evaluate("c => c.toDataURL()")
+
+
+def test_dragging_a_slider_redraws_the_digit_star_and_caption_live_and_the_traversal_on_release(server, page):
+    """Everything that depends on z follows in the browser: while a slider is held (Python has heard
+    nothing yet) the digit, the star on the map and the |z| caption change; the release redraws the
+    traversal at once, and the server's rerun that follows neither remounts nor fades the pad."""
+    url, _ = server
+    _open_pad(page, url)
+    canvas, overview = _pad_canvas(page), page.get_by_test_id("latent-pad-map")
+    strip, caption = page.get_by_test_id("latent-pad-traversal"), page.get_by_test_id("latent-pad-caption")
+    before = {"digit": _pixels(canvas), "map": _pixels(overview), "strip": _pixels(strip),
+              "caption": caption.inner_text(), "strip_z": strip.get_attribute("data-z")}
+    assert before["caption"].startswith("|z| = 0.00; a typical prior sample has |z| ≈ 5.7. Nearest test digit: #")
+    page.evaluate(f"() => {{ {PAD_ROOT}.__marker = 'mounted once'; }}")
+    # The second slider: the strip sweeps the first one's dimension, so it does not depend on its value.
+    slider = page.locator(".latent-pad-root .row input[type=range]").nth(1)
     box = slider.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2  # the thumb starts at z = 0
     page.mouse.move(x, y)
     page.mouse.down()
     page.mouse.move(x + box["width"] * 0.35, y, steps=10)
-    during = canvas.evaluate("c => c.toDataURL()")  # still held: Python has heard nothing yet
+    during = {"digit": _pixels(canvas), "map": _pixels(overview), "strip": _pixels(strip),
+              "caption": caption.inner_text()}
     events = page.evaluate("() => window.__latentPad.decodeMs.length")
+    assert during["digit"] != before["digit"] and events >= 5
+    assert during["map"] != before["map"] and during["caption"] != before["caption"]  # the star and |z| moved
+    assert during["strip"] == before["strip"]  # the traversal waits for the release
+    # From the release on, watch the pad's element for as long as the server's rerun takes.
+    page.evaluate("""() => { window.__opacity = []; const host = document.querySelector(
+        '[data-testid=stBidiComponentIsolated]').closest('[data-testid=stElementContainer]');
+        const watch = () => { window.__opacity.push(parseFloat(getComputedStyle(host).opacity));
+                              if (window.__opacity.length < 600) requestAnimationFrame(watch); };
+        watch(); }""")
     page.mouse.up()
-    assert during != before and events >= 5
-    page.wait_for_function(f"() => !document.body.innerText.includes({caption_before!r})", timeout=30_000)
+    assert strip.get_attribute("data-z") != before["strip_z"]  # redrawn by the release event itself
+    assert _pixels(strip) != before["strip"]
+    settle(page)  # the fragment's rerun, now that the server has z
+    assert page.evaluate(f"() => {PAD_ROOT}.__marker") == "mounted once"
+    assert min(page.evaluate("() => window.__opacity")) == 1.0
+    assert caption.inner_text() == during["caption"] and _pixels(overview) == during["map"]
+
+
+def test_the_pad_traversal_controls_redraw_the_strip_in_the_browser(server, page):
+    url, _ = server
+    _open_pad(page, url)
+    strip = page.get_by_test_id("latent-pad-traversal")
+    label = page.get_by_text(re.compile(r"^z\d+ from -"))
+    select = page.locator(".latent-pad-root select")
+    span, steps = page.locator(".latent-pad-root .control input[type=range]").all()
+    expect(label).to_have_text(f"z{select.input_value()} from -3 to 3, the others at z")
+    assert strip.evaluate("c => [c.width, c.height]") == [(9 * 28 + 8 * 2) * 3, 28 * 3]
+    before = _pixels(strip)
+    steps.fill("5")  # sets the value and fires input and change, as a drag would
+    expect(strip).to_have_js_property("width", (5 * 28 + 4 * 2) * 3)
+    second = select.locator("option").nth(1).get_attribute("value")
+    select.select_option(second)
+    span.fill("1.5")
+    expect(label).to_have_text(f"z{second} from -1.5 to 1.5, the others at z")
+    assert _pixels(strip) != before
+    no_exception(page)
+
+
+def test_a_starting_point_from_the_server_moves_the_pad_in_place(server, page, mnist_test):
+    """'Start from #0' sends a new z to the same pad (same key: not remounted); its caption then
+    names test digit #0 as the nearest, with its label."""
+    url, _ = server
+    _open_pad(page, url)
+    page.evaluate(f"() => {{ {PAD_ROOT}.__marker = 'mounted once'; }}")
+    page.get_by_role("button", name=re.compile(r"^Start from #0")).click()
+    caption = page.get_by_test_id("latent-pad-caption")
+    expect(caption).to_contain_text(f"Nearest test digit: #0 ({int(mnist_test.labels[0])}).", timeout=30_000)
     settle(page)
+    assert page.evaluate(f"() => {PAD_ROOT}.__marker") == "mounted once"
+    assert not caption.inner_text().startswith("|z| = 0.00")
+
+
+def test_the_pad_placement_in_the_browser_matches_python(server, page):
+    """The star's position and the nearest test digit, computed in JavaScript from the float16 codes
+    the browser gets, against vae.projection.LatentMap.place / nearest on the same codes, and
+    within a fraction of a pixel of the float32 codes the server would use."""
+    import torch
+
+    from ui.charts import map_frame
+    from vae.checkpoint import load_checkpoint, weights_hash
+    from vae.projection import LatentMap, cache_path, load_cached_map
+
+    url, checkpoints = server
+    _open_pad(page, url)
+    folder = checkpoints / "default"
+    lmap = load_cached_map(cache_path(folder, weights_hash(folder), "mnist-test"))
+    as_sent = LatentMap(lmap.mu.astype(np.float16).astype(np.float32), lmap.labels, lmap.xy)
+    z_dim = load_checkpoint(folder).model.latent_dim
+    zs = torch.randn(8, z_dim, generator=torch.Generator().manual_seed(1)).numpy() * 1.2
+    zs[0] = lmap.mu[123]  # a test digit's own code: its nearest is itself
+    pixels_per_unit = (map_frame(lmap.xy)["size"] - 2 * map_frame(lmap.xy)["pad"]) / map_frame(lmap.xy)["span"]
+    for z in zs:
+        got = page.evaluate("z => window.__latentPadPlace(z)", z.tolist())
+        assert np.allclose([got["x"], got["y"]], as_sent.place(z)[0], atol=1e-4)
+        assert got["neighbours"] == as_sent.nearest(z, 10)[0].tolist()
+        assert np.abs(np.array([got["x"], got["y"]]) - lmap.place(z)[0]).max() * pixels_per_unit < 0.5
+    assert page.evaluate("z => window.__latentPadPlace(z).nearest", zs[0].tolist()) == 123
 
 
 def test_browser_decode_matches_torch(server, page):

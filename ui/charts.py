@@ -84,15 +84,26 @@ def latent_scatter(xy, labels, class_names: list[str], marks: dict | None = None
     return fig
 
 
+MAP_PAD = 12  # pixels around the map raster's points
+
+
+def map_frame(xy, size: int = 360) -> dict:
+    """How map_raster places map coordinates in its image: pixel = pad + (point - lo) / span *
+    (size - 2 pad), with y growing upwards (image row = size - pixel y). Plain numbers, so that
+    the browser (ui/components/latent_pad.js) can place points on the same image."""
+    lo, hi = xy.min(0), xy.max(0)
+    return {"lo": [float(lo[0]), float(lo[1])], "span": float((hi - lo).max()) or 1.0, "pad": MAP_PAD,
+            "size": size}
+
+
 def map_raster(xy, labels, size: int = 360, dot: int = 1):
     """The map as an RGB image (size, size, 3) uint8, and a function from map coordinates to
-    pixels. A picture, not a chart: cheap to resend after every slider release."""
+    pixels (see map_frame). A picture, not a chart: cheap to resend after every slider release."""
     import numpy as np
     from PIL import Image, ImageDraw
 
-    lo, hi = xy.min(0), xy.max(0)
-    span = float((hi - lo).max()) or 1.0
-    pad = 12
+    frame = map_frame(xy, size)
+    lo, span, pad = np.asarray(frame["lo"], dtype=xy.dtype), frame["span"], frame["pad"]
 
     def to_pixels(points):
         return pad + (np.asarray(points) - lo) / span * (size - 2 * pad)

@@ -1,16 +1,25 @@
 """The latent pad: sliders that decode live in the browser while dragged (a components.v2
-component), with the decoder's weights served once per checkpoint as a static file."""
+component), with the decoder's weights served once per checkpoint as a static file.
+
+Everything on the page that depends on z follows in the browser too, with no server round trip:
+the star on the overview map and the caption (|z|, the nearest test digit) on every input event,
+the traversal strip on release. A second static file per checkpoint carries what that needs (the
+test set's posterior means, map coordinates and labels, and the overview map as a PNG). z still
+goes back to Python on release, so the session keeps it."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from vae.export import write_decoder_file
+from ui.charts import map_frame, map_raster
+from vae.export import map_file_name, write_decoder_file, write_map_file
 
 HERE = Path(__file__).parent / "components"
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"  # served at app/static/ (enableStaticServing)
+TRAVERSAL = {"span": 3.0, "steps": 9}  # the traversal strip's starting range and number of steps
 
 _pad = st.components.v2.component(
     "latent_pad", js=(HERE / "latent_pad.js").read_text(), css=(HERE / "latent_pad.css").read_text())
@@ -24,17 +33,42 @@ def _exported(_model, weights_hash: str) -> tuple[str, list] | None:
     return (f"app/static/decoders/{name}", layers) if layers is not None else None
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _exported_map(_lmap, weights_hash: str) -> dict:
+    """Write the test map for the browser once per checkpoint (next to its decoder): its URL and
+    how map coordinates become pixels of the overview image."""
+    mu, xy, labels = _lmap.mu, _lmap.xy, _lmap.labels
+    name = map_file_name(weights_hash, mu, xy, labels)
+    path = STATIC_DIR / "decoders" / name
+    frame = map_frame(xy)
+    if not path.exists():
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.fromarray(map_raster(xy, labels, size=frame["size"])[0]).save(buf, format="PNG", optimize=True)
+        write_map_file(path, mu, xy, labels, buf.getvalue())
+    return {"url": f"app/static/decoders/{name}", **frame}
+
+
 def browser_decodable(model, weights_hash: str) -> bool:
     return _exported(model, weights_hash) is not None
 
 
 def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, order: list[int],
-               start: np.ndarray, seq: int, key: str) -> np.ndarray | None:
-    """Draw the pad; returns the z the user last released (None before any release)."""
+               start: np.ndarray, seq: int, lmap, class_names: list[str], key: str) -> np.ndarray | None:
+    """Draw the pad with the map, traversal and caption that follow z; returns the z the user
+    last released from this starting point (`seq`), or None before any release.
+
+    Keep `key` the same for a checkpoint: a new `seq` resets the pad to `start` in place."""
     url, layers = _exported(model, weights_hash)
-    dims = [{"d": int(d), "label": f"z{d} · KL {kl[d]:.2f}", "active": bool(active[d])} for d in order]
+    dims = [{"d": int(d), "label": f"z{d} · KL {kl[d]:.2f}", "kl": float(kl[d]), "active": bool(active[d])}
+            for d in order]
     result = _pad(key=key, data={"key": weights_hash, "weights_url": url, "layers": layers, "dims": dims,
-                                 "z": [float(v) for v in start], "z_dim": len(start), "seq": seq, "range": 4},
+                                 "z": [float(v) for v in start], "z_dim": len(start), "seq": seq, "range": 4,
+                                 "map": _exported_map(lmap, weights_hash), "class_names": list(class_names),
+                                 "traversal": TRAVERSAL},
                   default={"z": None}, on_z_change=lambda: None)
-    z = result.get("z") if hasattr(result, "get") else getattr(result, "z", None)
-    return None if z is None else np.asarray(z, dtype=np.float32)
+    released = result.get("z") if hasattr(result, "get") else getattr(result, "z", None)
+    if not isinstance(released, dict) or released.get("seq") != seq or released.get("z") is None:
+        return None  # nothing released yet, or released before the last new starting point
+    return np.asarray(released["z"], dtype=np.float32)

@@ -5,11 +5,18 @@ architecture here: linear, relu, unflatten and conv_transpose2d; a sigmoid ends 
 
     spec, weights = browser_decoder(model)     # None when a layer is not one of those
     write_decoder_file(model, "static/decoders/<hash>.safetensors")
+
+Beside it, once per checkpoint, what the browser needs to follow z without the server: the test
+set's posterior means, their map coordinates and labels, and the overview map as a PNG:
+
+    write_map_file("static/decoders/map-<hash>.safetensors", mu, xy, labels, png_bytes)
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
@@ -69,3 +76,31 @@ def write_decoder_file(model: VAE, path: str | Path, dtype: torch.dtype = torch.
     if not path.exists():
         atomic_write_bytes(path, safetensors_bytes(tensors))
     return layers
+
+
+def map_tensors(mu: np.ndarray, xy: np.ndarray, labels: np.ndarray, png: bytes) -> dict:
+    """The browser's copy of a latent map: mu (N, z) float16, xy (N, 2) float32, labels (N,)
+    int32 and the overview raster's PNG bytes (uint8), as safetensors-ready tensors."""
+    mu, xy, labels = np.asarray(mu), np.asarray(xy), np.asarray(labels)
+    if not (mu.ndim == 2 and xy.shape == (len(mu), 2) and labels.shape == (len(mu),)):
+        raise ValueError(f"mu {mu.shape}, xy {xy.shape} and labels {labels.shape} do not fit")
+    return {"mu": torch.from_numpy(np.ascontiguousarray(mu, np.float16)),
+            "xy": torch.from_numpy(np.ascontiguousarray(xy, np.float32)),
+            "labels": torch.from_numpy(np.ascontiguousarray(labels, np.int32)),
+            "map_png": torch.frombuffer(bytearray(png), dtype=torch.uint8)}
+
+
+def map_file_name(weights_hash: str, mu: np.ndarray, xy: np.ndarray, labels: np.ndarray) -> str:
+    """A name that changes whenever the map's contents do (a rebuilt map gets a new URL, so no
+    browser keeps a stale copy)."""
+    digest = hashlib.sha256()
+    for a in (mu, xy, labels):
+        digest.update(np.ascontiguousarray(a).tobytes())
+    return f"map-{weights_hash[:16]}-{digest.hexdigest()[:8]}.safetensors"
+
+
+def write_map_file(path: str | Path, mu: np.ndarray, xy: np.ndarray, labels: np.ndarray, png: bytes) -> None:
+    """Write the browser's copy of a latent map to `path` (atomically), unless it is there."""
+    path = Path(path)
+    if not path.exists():
+        atomic_write_bytes(path, safetensors_bytes(map_tensors(mu, xy, labels, png)))

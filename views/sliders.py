@@ -41,7 +41,6 @@ with st.container(border=True):
         start_from(mu[index])
 
 
-
 @st.cache_resource(max_entries=4, show_spinner=False)
 def overview(hash_: str, _xy: np.ndarray, _labels: np.ndarray):
     """The test map drawn once per checkpoint; only the star is drawn per release."""
@@ -52,20 +51,27 @@ def overview(hash_: str, _xy: np.ndarray, _labels: np.ndarray):
 def follow_z(start: np.ndarray, seq: int) -> None:
     """The pad and everything that depends on z. A release reruns only this fragment."""
     if browser_decodable(model, hash_):
-        st.caption("The digit is decoded in your browser while you drag; the rest of the page follows on release.")
-        released = latent_pad(model, hash_, kl, active, order, start, seq, key=f"pad-{hash_[:8]}-{seq}")
-        z = torch.from_numpy(released if released is not None else start)
-    else:  # a decoder the browser cannot run: Streamlit sliders, decoded on the server on release
-        st.caption("This model's decoder runs on the server: the digit updates when you release a slider.")
-        left, right = st.columns([3, 2])
-        with left.container(height=520):
-            values = {}
-            for d in order:
-                label = f"z{d} · KL {kl[d]:.2f}" + ("" if active[d] else " (inactive)")
-                values[d] = st.slider(label, -4.0, 4.0, float(round(start[d], 2)), 0.01, key=f"z{d}-{seq}")
-        z = torch.tensor([values[d] for d in range(z_dim)], dtype=torch.float32)
-        with right:
-            show_digit(decode_numpy(model, z[None])[0], "decoded from the sliders", scale=12)
+        # Everything that follows z (digit, star on the map, traversal, caption) is drawn by the
+        # component in the browser; a release only tells the session its z. The key stays the same
+        # for a checkpoint, so that rerun (or a new starting point) never remounts the pad.
+        st.caption("Everything here follows the sliders in your browser: the digit, the star on the map and "
+                   "|z| while you drag, the traversal when you let go.")
+        released = latent_pad(model, hash_, kl, active, order, start, seq, latent_map("test"), names,
+                              key=f"pad-{hash_[:8]}")
+        st.session_state["pad_z"] = released if released is not None else start
+        return
+    # A decoder the browser cannot run: Streamlit sliders, decoded on the server on release.
+    st.caption("This model's decoder runs on the server: the digit updates when you release a slider.")
+    left, right = st.columns([3, 2])
+    with left.container(height=520):
+        values = {}
+        for d in order:
+            label = f"z{d} · KL {kl[d]:.2f}" + ("" if active[d] else " (inactive)")
+            values[d] = st.slider(label, -4.0, 4.0, float(round(start[d], 2)), 0.01, key=f"z{d}-{seq}")
+    z = torch.tensor([values[d] for d in range(z_dim)], dtype=torch.float32)
+    st.session_state["pad_z"] = z.numpy()
+    with right:
+        show_digit(decode_numpy(model, z[None])[0], "decoded from the sliders", scale=12)
 
     left, right = st.columns([2, 3])
     with left:
@@ -83,8 +89,9 @@ def follow_z(start: np.ndarray, seq: int) -> None:
         sweep = traversal(z, dim, torch.linspace(-span, span, steps))
         show_digit(grid(decode_numpy(model, sweep), cols=steps),
                    f"z{dim} from {-span:g} to {span:g}, the others at z", scale=3)
+        nearest = int(lmap.nearest(z.numpy(), 1)[0][0])
         st.caption(f"|z| = {float(z.norm()):.2f}; a typical prior sample has |z| ≈ {np.sqrt(z_dim):.1f}. "
-                   f"Nearest test digit: #{int(lmap.nearest(z.numpy(), 1)[0][0])}.")
+                   f"Nearest test digit: #{nearest} ({names[lmap.labels[nearest]]}).")
 
 
 follow_z(st.session_state["pad_start"], st.session_state["pad_seq"])

@@ -1,16 +1,33 @@
-// Latent pad: latent sliders plus a canvas, decoding in the browser on every input event.
-// The decoder's weights come once per checkpoint from a safetensors file (float16 or float32);
-// on release the component sends z back to Python (state "z"), so the page can follow.
-// Labels are set with textContent only: nothing from data is parsed as HTML.
+// Latent pad: latent sliders plus a canvas, decoding in the browser on every input event, and
+// everything else on the page that depends on z, so that no change of z waits for the server:
+//   - the star on the overview map and the caption (|z|, nearest test digit): every input event
+//   - the traversal strip: on release, and when its dimension, range or steps change
+// The decoder's weights come once per checkpoint from a safetensors file (float16 or float32); the
+// test set's codes, map positions and labels and the overview image from a second one. On release
+// the component still sends z back to Python (state "z", with the starting point's seq), so the
+// session keeps it.
+// Every text is set with textContent: nothing from data is parsed as HTML.
 
 const NETS = new Map();  // weights URL -> Promise<{tensors}>, shared by every mount on the page
-const timings = (window.__latentPad = window.__latentPad || { decodeMs: [], paintMs: [] });
+const MAPS = new Map();  // map URL -> Promise<{mu, xy, labels, n, zDim, image}>
+const NEIGHBOURS = 10;   // as vae.projection.PLACE_NEIGHBOURS
+const timings = (window.__latentPad = window.__latentPad || {});
+for (const k of ["decodeMs", "paintMs", "placeMs", "traversalMs"]) timings[k] = timings[k] || [];
 
 function halfToFloat(h) {
   const s = (h & 0x8000) ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
   if (e === 0) return s * Math.pow(2, -14) * (f / 1024);
   if (e === 31) return f ? NaN : s * Infinity;
   return s * Math.pow(2, e - 15) * (1 + f / 1024);
+}
+
+let HALF = null;  // all 65,536 float16 values, built on first use
+function halfTable() {
+  if (!HALF) {
+    HALF = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) HALF[h] = halfToFloat(h);
+  }
+  return HALF;
 }
 
 function parseSafetensors(buffer) {
@@ -24,22 +41,37 @@ function parseSafetensors(buffer) {
     const bytes = buffer.slice(base + start, base + end);
     if (info.dtype === "F32") tensors[name] = new Float32Array(bytes);
     else if (info.dtype === "F16") {
-      const half = new Uint16Array(bytes), out = new Float32Array(half.length);
-      for (let i = 0; i < half.length; i++) out[i] = halfToFloat(half[i]);
+      const half = new Uint16Array(bytes), out = new Float32Array(half.length), table = halfTable();
+      for (let i = 0; i < half.length; i++) out[i] = table[half[i]];
       tensors[name] = out;
-    } else throw new Error("unsupported dtype " + info.dtype);
+    } else if (info.dtype === "I32") tensors[name] = new Int32Array(bytes);
+    else if (info.dtype === "U8") tensors[name] = new Uint8Array(bytes);
+    else throw new Error("unsupported dtype " + info.dtype);
+    tensors[name].shape = info.shape;
   }
   return tensors;
 }
 
+function fetchTensors(url) {
+  return fetch(url).then((r) => {
+    if (!r.ok) throw new Error("HTTP " + r.status);
+    return r.arrayBuffer();
+  }).then(parseSafetensors);
+}
+
 function loadNet(url) {
-  if (!NETS.has(url)) {
-    NETS.set(url, fetch(url).then((r) => {
-      if (!r.ok) throw new Error("weights: HTTP " + r.status);
-      return r.arrayBuffer();
-    }).then(parseSafetensors));
-  }
+  if (!NETS.has(url)) NETS.set(url, fetchTensors(url));
   return NETS.get(url);
+}
+
+function loadMap(url) {
+  if (!MAPS.has(url)) {
+    MAPS.set(url, fetchTensors(url).then((t) =>
+      createImageBitmap(new Blob([t.map_png], { type: "image/png" })).then((image) => ({
+        mu: t.mu, xy: t.xy, labels: t.labels, n: t.mu.shape[0], zDim: t.mu.shape[1], image,
+      }))));
+  }
+  return MAPS.get(url);
 }
 
 // z (Float32Array) -> 784 pixel intensities in [0, 1]
@@ -93,23 +125,65 @@ export function decode(layers, t, z) {
   return x;
 }
 
+// Where z lands on the map, as vae.projection.LatentMap.place: the distance-weighted mean of the
+// map positions of its 10 nearest test codes. Also the nearest one's index.
+export function place(m, z) {
+  const K = Math.min(NEIGHBOURS, m.n), D = m.zDim, mu = m.mu;
+  const best = new Float64Array(K).fill(Infinity), idx = new Int32Array(K).fill(-1);
+  for (let i = 0, base = 0; i < m.n; i++, base += D) {
+    let s = 0;
+    for (let j = 0; j < D; j++) { const d = mu[base + j] - z[j]; s += d * d; }
+    if (s < best[K - 1]) {  // insert into the sorted top K
+      let k = K - 1;
+      while (k > 0 && best[k - 1] > s) { best[k] = best[k - 1]; idx[k] = idx[k - 1]; k--; }
+      best[k] = s; idx[k] = i;
+    }
+  }
+  let x = 0, y = 0, total = 0;
+  for (let k = 0; k < K; k++) {
+    const w = 1 / (Math.sqrt(best[k]) + 1e-6);
+    x += w * m.xy[2 * idx[k]]; y += w * m.xy[2 * idx[k] + 1]; total += w;
+  }
+  return { x: x / total, y: y / total, nearest: idx[0], neighbours: Array.from(idx) };
+}
+
+function el(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function rangeControl(label, min, max, step, value, help) {
+  const box = el("label", "control");
+  const head = el("span", "control-head");
+  const name = el("span", "control-label", label);
+  if (help) name.title = help;
+  const shown = el("span", "control-value");
+  const input = document.createElement("input");
+  Object.assign(input, { type: "range", min, max, step });
+  input.value = value;
+  head.append(name, shown); box.append(head, input);
+  return { box, input, shown };
+}
+
 function build(root, data) {
   root.replaceChildren();
-  const wrap = document.createElement("div"); wrap.className = "pad";
-  const list = document.createElement("div"); list.className = "sliders";
-  const side = document.createElement("div"); side.className = "side";
+  const wrap = el("div", "pad");
+  const list = el("div", "sliders");
+  const side = el("div", "side");
   const canvas = document.createElement("canvas"); canvas.width = 28; canvas.height = 28;
   canvas.className = "digit"; canvas.setAttribute("data-testid", "latent-pad-canvas");
-  const note = document.createElement("div"); note.className = "note";
+  const note = el("div", "note");
   side.append(canvas, note);
   const rows = {};
   const addRow = (parent, dim) => {
-    const row = document.createElement("label"); row.className = "row";
-    const name = document.createElement("span"); name.className = "name"; name.textContent = dim.label;
+    const row = el("label", "row");
+    const name = el("span", "name"); name.textContent = dim.label;
     const input = document.createElement("input");
     Object.assign(input, { type: "range", min: -data.range, max: data.range, step: 0.01 });
     input.dataset.dim = dim.d;
-    const value = document.createElement("span"); value.className = "value";
+    const value = el("span", "value");
     row.append(name, input, value); parent.append(row);
     rows[dim.d] = { input, value };
   };
@@ -117,12 +191,44 @@ function build(root, data) {
   const inactive = data.dims.filter((d) => !d.active);
   if (inactive.length) {
     const more = document.createElement("details");
-    const summary = document.createElement("summary");
-    summary.textContent = `${inactive.length} inactive dimensions (the decoder ignores them)`;
+    const summary = el("summary", "", `${inactive.length} inactive dimensions (the decoder ignores them)`);
     more.append(summary); inactive.forEach((d) => addRow(more, d)); list.append(more);
   }
-  wrap.append(list, side); root.append(wrap);
-  return { canvas, note, rows, seq: null, z: new Float32Array(data.z_dim) };
+  wrap.append(list, side);
+
+  // Below the pad, as two columns: the overview map with the star, and the traversal.
+  const below = el("div", "below");
+  const mapCol = el("div", "col");
+  const mapCanvas = document.createElement("canvas");
+  mapCanvas.width = mapCanvas.height = data.map.size;
+  mapCanvas.className = "map"; mapCanvas.setAttribute("data-testid", "latent-pad-map");
+  mapCol.append(el("h3", "", "Where z lies on the map"), mapCanvas,
+    el("div", "image-caption", "★ where z lands among the test digits (colors as on the Latent map)"));
+
+  const travCol = el("div", "col");
+  const controls = el("div", "controls");
+  const dimBox = el("label", "control");
+  const dimHead = el("span", "control-head");
+  dimHead.append(el("span", "control-label", "Dimension"));
+  const select = document.createElement("select");
+  for (const d of data.dims) {
+    const option = el("option", "", `z${d.d} (KL ${d.kl.toFixed(2)})`);
+    option.value = d.d; select.append(option);
+  }
+  dimBox.append(dimHead, select);
+  const span = rangeControl("Range", 0.5, 4, 0.5, data.traversal.span, "Sweep from -range to +range");
+  const steps = rangeControl("Steps", 3, 15, 1, data.traversal.steps);
+  controls.append(dimBox, span.box, steps.box);
+  const strip = document.createElement("canvas");
+  strip.className = "strip"; strip.setAttribute("data-testid", "latent-pad-traversal");
+  const stripCaption = el("div", "image-caption");
+  const caption = el("div", "caption"); caption.setAttribute("data-testid", "latent-pad-caption");
+  travCol.append(el("h3", "", "Traversal"), controls, strip, stripCaption, caption);
+  below.append(mapCol, travCol);
+
+  root.append(wrap, below);
+  return { canvas, note, rows, mapCanvas, select, span, steps, strip, stripCaption, caption,
+           seq: null, z: new Float32Array(data.z_dim), net: null, map: null, frame: null };
 }
 
 function paint(ui, pixels) {
@@ -134,6 +240,20 @@ function paint(ui, pixels) {
   ctx.putImageData(img, 0, 0);
 }
 
+function drawStar(ctx, cx, cy, radius) {  // as ui.charts.with_star
+  ctx.beginPath();
+  for (let i = 0; i < 10; i++) {
+    const r = i % 2 === 0 ? radius : radius * 0.45, a = i * Math.PI / 5;
+    const x = cx + r * Math.sin(a), y = cy - r * Math.cos(a);
+    if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+  }
+  ctx.closePath();
+  ctx.fillStyle = "black"; ctx.fill();
+  ctx.lineWidth = 2; ctx.lineJoin = "miter"; ctx.strokeStyle = "white"; ctx.stroke();
+}
+
+const GAP = 2, SCALE = 3;  // as vae.images.grid and the server's show_digit(..., scale=3)
+
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
   let root = parentElement.querySelector(".latent-pad-root");
@@ -144,29 +264,110 @@ export default function (component) {
     root.__ui = build(root, data);
   }
   const ui = root.__ui;
-  let net = null;
-  const redraw = () => {
-    if (!net) return;
+  ui.data = data;
+
+  const redraw = () => {  // the digit
+    if (!ui.net) return;
     const t0 = performance.now();
-    const pixels = decode(data.layers, net, ui.z);
+    const pixels = decode(ui.data.layers, ui.net, ui.z);
     const t1 = performance.now();
     paint(ui, pixels);
     const t2 = performance.now();
     timings.decodeMs.push(t1 - t0); timings.paintMs.push(t2 - t0);
   };
+
+  const follow = () => {  // the star on the map and the caption
+    if (!ui.map) return;
+    const t0 = performance.now();
+    const m = ui.map, f = ui.data.map, where = place(m, ui.z);
+    const ctx = ui.mapCanvas.getContext("2d");
+    ctx.drawImage(m.image, 0, 0);
+    const px = f.pad + (where.x - f.lo[0]) / f.span * (f.size - 2 * f.pad);
+    const py = f.pad + (where.y - f.lo[1]) / f.span * (f.size - 2 * f.pad);
+    drawStar(ctx, px, f.size - py, 9);  // map y grows upwards
+    let norm = 0;
+    for (const v of ui.z) norm += v * v;
+    const label = ui.data.class_names[m.labels[where.nearest]];
+    ui.caption.textContent = `|z| = ${Math.sqrt(norm).toFixed(2)}; a typical prior sample has ` +
+      `|z| ≈ ${Math.sqrt(ui.z.length).toFixed(1)}. Nearest test digit: #${where.nearest} (${label}).`;
+    timings.placeMs.push(performance.now() - t0);
+  };
+
+  const traverse = () => {  // the strip: one dimension swept, the others at z
+    if (!ui.net) return;
+    const t0 = performance.now();
+    const dim = parseInt(ui.select.value, 10), span = parseFloat(ui.span.input.value);
+    const steps = parseInt(ui.steps.input.value, 10);
+    const W = steps * 28 + (steps - 1) * GAP, small = new ImageData(W, 28);
+    const z = Float32Array.from(ui.z);
+    for (let s = 0; s < steps; s++) {
+      z[dim] = steps === 1 ? -span : -span + (2 * span * s) / (steps - 1);  // torch.linspace
+      const pixels = decode(ui.data.layers, ui.net, z), x0 = s * (28 + GAP);
+      for (let r = 0; r < 28; r++) {
+        for (let c = 0; c < 28; c++) {
+          const v = Math.round(pixels[r * 28 + c] * 255), o = 4 * (r * W + x0 + c);
+          small.data[o] = small.data[o + 1] = small.data[o + 2] = v;
+        }
+      }
+    }
+    for (let o = 3; o < small.data.length; o += 4) small.data[o] = 255;  // the gaps stay black
+    const off = new OffscreenCanvas(W, 28);
+    off.getContext("2d").putImageData(small, 0, 0);
+    ui.strip.width = W * SCALE; ui.strip.height = 28 * SCALE;
+    const ctx = ui.strip.getContext("2d");
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(off, 0, 0, W * SCALE, 28 * SCALE);
+    ui.stripCaption.textContent = `z${dim} from ${-span} to ${span}, the others at z`;
+    // What the strip shows, for tests and benchmarks: the z it was drawn around.
+    ui.strip.dataset.z = Array.from(ui.z, (v) => v.toFixed(2)).join(",");
+    timings.traversalMs.push(performance.now() - t0);
+  };
+
+  let pending = 0;
+  const traverseSoon = () => {  // traversal controls: at most once per frame while dragged
+    if (!pending) pending = requestAnimationFrame(() => { pending = 0; traverse(); });
+  };
+
   if (ui.seq !== data.seq) {  // a new starting point from Python
     ui.seq = data.seq;
     data.z.forEach((v, d) => { ui.z[d] = v; });
     for (const [d, r] of Object.entries(ui.rows)) { r.input.value = ui.z[d]; r.value.textContent = ui.z[d].toFixed(2); }
+    redraw(); follow(); traverse();
   }
   for (const [d, r] of Object.entries(ui.rows)) {
-    r.input.oninput = () => { ui.z[d] = parseFloat(r.input.value); r.value.textContent = ui.z[d].toFixed(2); redraw(); };
-    r.input.onchange = () => setStateValue("z", Array.from(ui.z));
+    r.input.oninput = () => {
+      ui.z[d] = parseFloat(r.input.value); r.value.textContent = ui.z[d].toFixed(2);
+      redraw(); follow();
+    };
+    r.input.onchange = () => {  // release: the strip follows here first, then the server hears of z
+      traverse();
+      setStateValue("z", { seq: ui.seq, z: Array.from(ui.z) });
+    };
   }
-  loadNet(data.weights_url).then((tensors) => {
-    net = tensors;
-    ui.note.textContent = "decoded in your browser";
-    window.__latentPadDecode = (z) => Array.from(decode(data.layers, tensors, Float32Array.from(z)));
-    redraw();
-  }).catch((e) => { ui.note.textContent = "Could not load the decoder: " + e.message; });
+  ui.select.onchange = traverse;
+  for (const c of [ui.span, ui.steps]) {
+    c.shown.textContent = c === ui.span ? parseFloat(c.input.value).toFixed(2) : c.input.value;
+    c.input.oninput = () => {
+      c.shown.textContent = c === ui.span ? parseFloat(c.input.value).toFixed(2) : c.input.value;
+      traverseSoon();
+    };
+  }
+
+  if (!ui.loadingNet) {
+    ui.loadingNet = true;
+    loadNet(data.weights_url).then((tensors) => {
+      ui.net = tensors;
+      ui.note.textContent = "decoded in your browser";
+      window.__latentPadDecode = (z) => Array.from(decode(ui.data.layers, tensors, Float32Array.from(z)));
+      redraw(); traverse();
+    }).catch((e) => { ui.note.textContent = "Could not load the decoder: " + e.message; });
+  }
+  if (!ui.loadingMap) {
+    ui.loadingMap = true;
+    loadMap(data.map.url).then((m) => {
+      ui.map = m;
+      window.__latentPadPlace = (z) => place(m, Float32Array.from(z));
+      follow();
+    }).catch((e) => { ui.caption.textContent = "Could not load the map: " + e.message; });
+  }
 }
