@@ -21,7 +21,7 @@ from vae.config import ModelConfig, TrainConfig
 from vae.train import train
 
 CONFIGS = {  # name -> (ModelConfig, batch size)
-    "default (mlp 784-512-32)": (ModelConfig(), 128),
+    "default (mlp 784-400-32)": (ModelConfig(), 128),
     "examples net (mlp 784-400-20)": (ModelConfig(latent_dim=20, hidden_dims=[400]), 128),
     "seed net": (ModelConfig(arch="seed", latent_dim=100), 150),
     "conv": (ModelConfig(arch="conv"), 128),

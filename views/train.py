@@ -25,7 +25,7 @@ with st.form("train"):
     likelihood = c4.selectbox("Likelihood", LIKELIHOODS)
     c1, c2, c3, c4 = st.columns(4)
     beta = c1.number_input("beta (KL weight)", 0.0, 20.0, 1.0, 0.1)
-    epochs = c2.number_input("Epochs", 1, 500, 10)
+    epochs = c2.number_input("Epochs", 1, 500, defaults.epochs)
     batch_size = c3.number_input("Batch size", 8, 4096, defaults.batch_size, 8)
     lr = c4.number_input("Learning rate", 1e-5, 1e-1, defaults.lr, format="%.4f")
     c1, c2, _ = st.columns([1, 1, 2])
