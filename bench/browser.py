@@ -1,4 +1,5 @@
-"""A Streamlit server and a headless Chromium, for the browser benchmarks."""
+"""A Streamlit server and a headless Chromium, for the browser benchmarks; and the one
+definition of a slider release's round trip that the benchmarks and tests time."""
 from __future__ import annotations
 
 import contextlib
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,13 +24,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(env: dict | None = None):
-    """Yields (url, seconds from launch to healthy)."""
+def streamlit_process(env: dict | None = None, log: Path | None = None):
+    """Yields (url, perf_counter at launch, the server's Popen); its output goes to `log` if given."""
     port = free_port()
     started = time.perf_counter()
+    out = open(log, "wb") if log else subprocess.DEVNULL
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1"], cwd=ROOT, env={**os.environ, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         while True:
@@ -36,13 +39,26 @@ def streamlit_server(env: dict | None = None):
                 urllib.request.urlopen(url + "/_stcore/health", timeout=1)
                 break
             except OSError:
-                if time.perf_counter() - started > 60:
-                    raise RuntimeError("streamlit did not start")
+                if proc.poll() is not None or time.perf_counter() - started > 60:
+                    raise RuntimeError("streamlit did not start" + (f"; see {log}" if log else ""))
                 time.sleep(0.05)
-        yield url, started
+        yield url, started, proc
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if log:
+            out.close()
+
+
+@contextlib.contextmanager
+def streamlit_server(env: dict | None = None):
+    """Yields (url, perf_counter at launch)."""
+    with streamlit_process(env) as (url, started, _):
+        yield url, started
 
 
 @contextlib.contextmanager
@@ -61,3 +77,201 @@ def wait_idle(page, timeout=120_000) -> None:
     """Until Streamlit has finished running the script."""
     page.wait_for_timeout(100)
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+
+
+@contextlib.asynccontextmanager
+async def chromium_async():
+    """The same Chromium for Playwright's async API: many pages driven at once from one thread."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def wait_idle_async(page, timeout=120_000) -> None:
+    await page.wait_for_timeout(100)
+    await page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                                 timeout=timeout)
+
+
+# A release of a latent-pad slider, timed inside the page with performance.now() (so Playwright's
+# own polling is not counted), from the mouseup event to:
+#
+#   the updated page   Since issue #4 the pad draws everything that follows z in the browser: the
+#                      digit, the star on the map and the |z| caption on every input event, and the
+#                      traversal strip on the release event itself, which stamps the strip with the
+#                      released z (data-z). So: the strip's stamp has changed, and the caption no
+#                      longer shows what it showed before the drag.
+#   the server's rerun The pad still sends z back, and the sliders fragment reruns; nothing on the
+#                      page waits for it, but it is the part of a release that many sessions share.
+#                      Read from the page's websocket: the first rerun request sent after the mouseup
+#                      that is not an automatic one (the sidebar's two-second status fragment sends
+#                      those), then the start of a run of the fragment it names (a new_session
+#                      ForwardMsg whose run metadata lists that fragment), then that run's
+#                      script_finished. (Streamlit's "running" marker on the page,
+#                      data-test-script-state, is no use: a 10 ms fragment run's start and end reach
+#                      React in one batch and the marker never changes.)
+#
+# Streamlit 1.67 sometimes drops a run's messages: when a rerun request reaches a session whose
+# ScriptRunner has just finished, it starts a new ScriptRunner and ignores whatever the finished one
+# had queued but the event loop had not sent yet (see BENCHMARKS.md, many sessions). The rerun's
+# fate says so: 'lost-end' (its run began, then another began before its end arrived; timed to the
+# next script_finished, when the page stops showing a run in progress) or 'dropped' (three other
+# runs ended and its run never began; not timed). rerun_fate tells the same for any other action.
+#
+# ROUND_TRIP_HOOK must run in the page before Streamlit opens its websocket:
+# `await page.add_init_script(ROUND_TRIP_HOOK)` before the first goto. It logs the rerun requests
+# sent and the run starts and ends received, reading the protobufs by hand (field numbers from
+# Streamlit 1.67's BackMsg, ClientState, ForwardMsg, ForwardMsgMetadata and RunIdentity).
+ROUND_TRIP_HOOK = """(() => {
+    const log = window.__rtLog = [];
+    const fields = (buffer, wanted) => {  // {field: [values]} of one protobuf message, for the fields wanted
+        const b = new Uint8Array(buffer), out = {}; let i = 0;
+        const varint = () => { let v = 0, scale = 1, x; do { x = b[i++]; v += (x & 0x7f) * scale; scale *= 128; }
+                               while (x & 0x80 && i < b.length); return v; };
+        while (i < b.length) {
+            const key = varint(), field = Math.floor(key / 8), wire = key & 7;
+            let value;
+            if (wire === 0) value = varint();
+            else if (wire === 2) { const n = varint(); value = b.subarray(i, i + n); i += n; }
+            else if (wire === 1) { i += 8; continue; } else if (wire === 5) { i += 4; continue; } else break;
+            if (wanted.includes(field)) (out[field] = out[field] || []).push(value);
+        }
+        return out;
+    };
+    const text = bytes => new TextDecoder().decode(bytes);
+    const note = entry => { log.push(entry); if (window.__rtWake) window.__rtWake(); };
+    const received = (t, buffer) => {
+        const msg = fields(buffer, [2, 4, 6]);  // ForwardMsg: metadata, new_session, script_finished
+        if (!msg[4] && !msg[6]) return;
+        const run = msg[2] ? fields(fields(msg[2][0], [6])[6]?.[0] || new Uint8Array(), [1, 2]) : {};
+        note([t, msg[4] ? 'start' : 'finish', run[1] ? text(run[1][0]) : '', (run[2] || []).map(text)]);
+    };
+    // What became of the first rerun request the page sent at or after t0 (not an automatic one):
+    // 'unsent', 'pending', 'done' (its run ended), 'lost-end' (its run began but a later run began
+    // before its end arrived), 'dropped' (three other runs ended and its run never began: runs
+    // follow the requests in order, a request arriving while another waits being merged into it).
+    window.__rtFollow = t0 => {
+        let sent = null, fragment = null, run = null, lost = false, others = 0;
+        for (const [t, kind, a, b] of log) {
+            if (t < t0) continue;
+            if (sent === null) { if (kind === 'send' && !b) { sent = t; fragment = a; } continue; }
+            if (run === null) {
+                if (kind === 'start' && (fragment ? b.includes(fragment) : b.length === 0)) run = a;
+                else if (kind === 'finish' && ++others >= 3) return {state: 'dropped', sent: sent - t0};
+                continue;
+            }
+            if (kind === 'start' && a !== run) lost = true;
+            if (kind === 'finish' && (a === run || lost))
+                return {state: lost ? 'lost-end' : 'done', sent: sent - t0, end: t - t0};
+        }
+        return {state: sent === null ? 'unsent' : 'pending'};
+    };
+    const Plain = window.WebSocket;
+    window.WebSocket = class extends Plain {
+        constructor(...args) {
+            super(...args);
+            this.addEventListener('message', e => {
+                const t = performance.now();
+                if (e.data instanceof ArrayBuffer) received(t, e.data);
+                else if (e.data instanceof Blob) e.data.arrayBuffer().then(b => received(t, b));
+            });
+        }
+        send(data) {
+            const t = performance.now();
+            try {
+                const bytes = data instanceof ArrayBuffer || ArrayBuffer.isView(data) ? data : null;
+                const rerun = bytes && fields(bytes, [11])[11];  // BackMsg.rerun_script
+                if (rerun) {
+                    const state = fields(rerun[0], [5, 6]);  // ClientState: fragment_id, is_auto_rerun
+                    note([t, 'send', state[5] ? text(state[5][0]) : '', Boolean(state[6] && state[6][0])]);
+                }
+            } catch (e) { /* not a protobuf we read */ }
+            return super.send(data);
+        }
+    };
+})()"""
+
+_ARM_RELEASE = """([caption, stamp, timeout]) => {
+    if (!window.__rtLog) throw new Error('ROUND_TRIP_HOOK is not installed in this page');
+    const root = document.querySelector('[data-testid=stBidiComponentIsolated]').shadowRoot;
+    const strip = root.querySelector('[data-testid=latent-pad-traversal]');
+    const text = root.querySelector('[data-testid=latent-pad-caption]');
+    let t0 = null;
+    document.addEventListener('mouseup', () => { t0 = window.__rtT0 = performance.now(); },
+                              {once: true, capture: true});
+    window.__updated = new Promise(resolve => {
+        const seen = () => t0 !== null && strip.dataset.z !== stamp && text.textContent !== caption;
+        const obs = new MutationObserver(() => {
+            if (seen()) { obs.disconnect(); resolve(performance.now() - t0); } });
+        obs.observe(root, {subtree: true, childList: true, characterData: true, attributes: true});
+        setTimeout(() => { obs.disconnect(); resolve(null); }, timeout);
+    });
+    window.__rerun = new Promise(resolve => {
+        const done = value => { window.__rtWake = null; clearTimeout(timer); resolve(value); };
+        window.__rtWake = () => {
+            if (t0 === null) return;
+            const run = window.__rtFollow(t0);
+            if (run.state === 'done' || run.state === 'lost-end' || run.state === 'dropped') done(run);
+        };
+        const timer = setTimeout(() => done(window.__rtFollow(t0 === null ? performance.now() : t0)), timeout);
+    });
+}"""
+
+# The latent sliders of the pad (its traversal controls are range inputs too). Drag the second: the
+# strip sweeps the first one's dimension, so its pixels would not change with the first.
+PAD_SLIDERS = ".latent-pad-root .row input[type=range]"
+
+
+@dataclass
+class Release:
+    updated_ms: float  # mouseup -> the updated page
+    sent_ms: float | None  # mouseup -> the rerun request left (None: not seen)
+    rerun_ms: float | None  # mouseup -> the server's rerun back (None: dropped or not seen)
+    rerun_fate: str  # 'done', 'lost-end', 'dropped', 'pending' or 'unsent' (see above)
+
+
+async def release_round_trip(page, slider, target_fraction: float, timeout_ms: float = 60_000) -> Release:
+    """Press `slider` (a Locator of one latent-pad slider, see PAD_SLIDERS) in its middle, drag it to
+    `target_fraction` of its width and release; the times above. The page needs ROUND_TRIP_HOOK.
+
+    The target must differ from the slider's current value (else nothing changes and this raises
+    TimeoutError after `timeout_ms`). Async API; bench/interaction.py and bench/many_sessions.py
+    both time releases with it, so the definition lives here only.
+    """
+    caption = await page.get_by_test_id("latent-pad-caption").inner_text()
+    stamp = await page.get_by_test_id("latent-pad-traversal").get_attribute("data-z")
+    before = await slider.input_value()
+    box = await slider.bounding_box()
+    y, left, width = box["y"] + box["height"] / 2, box["x"], box["width"]
+    await page.mouse.move(left + width / 2, y)
+    await page.mouse.down()
+    await page.mouse.move(left + width * target_fraction, y, steps=3)
+    await page.evaluate(_ARM_RELEASE, [caption, stamp, timeout_ms])
+    await page.mouse.up()
+    updated = await page.evaluate("() => window.__updated")
+    if updated is None:
+        raise TimeoutError(f"the page did not show the released z within {timeout_ms / 1000:g} s "
+                           f"(slider {before} -> {await slider.input_value()})")
+    run = await page.evaluate("() => window.__rerun")
+    if run["state"] == "pending":
+        raise TimeoutError(f"the server's rerun after a release did not come back within {timeout_ms / 1000:g} s "
+                           f"(websocket: {await websocket_trace(page, await page.evaluate('() => window.__rtT0'))})")
+    return Release(updated, run.get("sent"), run.get("end") if run["state"] != "dropped" else None, run["state"])
+
+
+async def rerun_fate(page, since: float) -> str:
+    """What became of the first rerun request the page (with ROUND_TRIP_HOOK) sent at or after
+    `since` (its performance.now()): 'unsent', 'pending', 'done', 'lost-end' or 'dropped'."""
+    return (await page.evaluate("since => window.__rtFollow(since)", since))["state"]
+
+
+async def websocket_trace(page, since: float) -> str:
+    """What ROUND_TRIP_HOOK saw on the page's websocket since `since`, for failure messages: rerun
+    requests (fragment id, automatic?) and run starts and ends (run id, fragment ids)."""
+    return await page.evaluate("""since => window.__rtLog.filter(e => e[0] >= since).slice(0, 16).map(
+        ([t, kind, a, b]) => `${Math.round(t - since)} ms ${kind} ${String(a).slice(0, 8)} ${b}`).join('; ')""", since)

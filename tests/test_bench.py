@@ -48,7 +48,7 @@ def test_epoch_time_quick(tmp_path, mnist_test):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("script", ["interaction.py", "cold_start.py"])
+@pytest.mark.parametrize("script", ["interaction.py", "cold_start.py", "many_sessions.py"])
 def test_browser_benchmarks_quick(script):
     if not Path("/usr/bin/chromium").exists() and os.environ.get("CI") != "true":
         pytest.skip("needs Debian's chromium")
