@@ -252,9 +252,11 @@ def marker(tmp_path):
 
 
 def test_the_payload_is_live(tmp_path):
-    """The control: unpickling the payload does create its marker, so its absence below means something."""
+    """The control: what unpickling the payload would call does create its marker, so its absence
+    below means something. (Called directly: this suite unpickles nothing.)"""
     control = tmp_path / "control"
-    pickle.loads(pickle.dumps(Payload(control)))
+    call, args = Payload(control).__reduce__()
+    call(*args).close()
     assert control.exists()
 
 
