@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -28,8 +27,8 @@ from conftest import write_idx
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-dev-shm-usage"]
+sys.path.insert(0, str(ROOT / "bench"))
+from browser import CHROMIUM_ARGS, free_port  # noqa: E402  (one copy, shared with the benchmarks)
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -43,12 +42,6 @@ def require_browser() -> None:
         if os.environ.get("CI") == "true":
             raise RuntimeError("CI=true but Playwright or /usr/bin/chromium is missing: .ci/run installs them")
         pytest.skip("needs Playwright and Debian's chromium (apt-get install chromium)", allow_module_level=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
