@@ -1,0 +1,137 @@
+"""Killed training, in-process (issue #5, Reliability): each window between two of a run's writes
+is hit deterministically by a `Killed` exception raised where a kill would land (SIGKILL runs no
+handler, nor does this); resume then ends with the same run as one never killed. Ctrl-C mid-epoch
+saves, and resume skips the batches already trained.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from killed_run_checks import assert_consistent, assert_same_run, one_thread  # noqa: F401 (an autouse fixture)
+
+import vae.checkpoint as ckpt
+from vae.checkpoint import HISTORY, OPTIMIZER, STEPS, WEIGHTS, load_checkpoint
+from vae.config import ModelConfig, TrainConfig
+from vae.train import _signals_deferred, train
+
+MODEL = ModelConfig(latent_dim=4, hidden_dims=[32])
+EPOCHS, BATCH = 3, 50
+SPE = 600 // BATCH  # steps per epoch on the 600-image tiny training set
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: not an Exception, and not the KeyboardInterrupt that makes train() save."""
+
+
+def train_cfg(data_dir) -> TrainConfig:
+    return TrainConfig(epochs=EPOCHS, batch_size=BATCH, log_every=2, data_dir=str(data_dir), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    torch.manual_seed(0)
+    train(MODEL, train_cfg(tiny_data_dir), out, show_progress=False)
+    return out
+
+
+def kill_when(monkeypatch, name: str, when, partial: bool = False):
+    """Raise Killed when checkpoint.<name>(path, ...) is called and `when(path, *args)` holds;
+    with `partial`, append half of the line first (a write cut short)."""
+    original = getattr(ckpt, name)
+
+    def wrapper(path, *args, **kwargs):
+        if when(Path(path), *args):
+            if partial:
+                with open(path, "a") as f:
+                    f.write(json.dumps(args[0])[:25])
+            raise Killed
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(ckpt, name, wrapper)
+
+
+def nth_call(n: int, match):
+    calls = []
+
+    def when(path, *args):
+        if match(path, *args):
+            calls.append(path)
+            return len(calls) == n
+        return False
+
+    return when
+
+
+WINDOWS = {
+    # config.json written, the first weights not yet: no checkpoint at all
+    "before the first weights": ("atomic_write_bytes", nth_call(1, lambda p, *a: p.name == WEIGHTS), False),
+    # weights of epoch 2 saved, its optimizer state not: the optimizer file is still epoch 1's
+    "between weights and optimizer": ("atomic_write_bytes", nth_call(2, lambda p, *a: p.name == OPTIMIZER), False),
+    # checkpoint of epoch 2 complete, its history line not appended
+    "before the history line": ("append_jsonl", lambda p, r: p.name == HISTORY and r["epoch"] == 2, False),
+    # the history line of epoch 2 cut short
+    "in the history line": ("append_jsonl", lambda p, r: p.name == HISTORY and r["epoch"] == 2, True),
+    # mid-epoch 2, a steps line cut short: steps past the checkpoint must not repeat after resume
+    "in a steps line mid-epoch": ("append_jsonl", lambda p, r: p.name == STEPS and r["step"] == SPE + 6, True),
+}
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+def test_a_kill_in_each_window_resumes_to_the_same_run(window, tiny_data_dir, reference, tmp_path, monkeypatch,
+                                                       capsys):
+    out = tmp_path / "run"
+    name, when, partial = WINDOWS[window]
+    with monkeypatch.context() as m:
+        kill_when(m, name, when, partial)
+        torch.manual_seed(0)
+        with pytest.raises(Killed):
+            train(MODEL, train_cfg(tiny_data_dir), out, show_progress=False)
+    state = assert_consistent(out, SPE, monkeypatch)
+    assert state["epoch"] == {"before the first weights": 0, "in a steps line mid-epoch": 1}.get(window, 2)
+    if window == "before the first weights":
+        assert (out / "config.json").exists()  # written first; the picker still says "no checkpoint yet"
+    (out / f".{WEIGHTS}.x1y2.tmp").write_bytes(b"half a file")  # what a kill during a write leaves
+
+    train(MODEL, train_cfg(tiny_data_dir), out, resume=True, show_progress=False)
+    matched = window != "between weights and optimizer"
+    assert state["optimizer_matches"] == matched
+    # Epoch 1's Adam moments do not belong to epoch 2's weights: resume says so and starts them afresh.
+    assert ("no optimizer state saved at step" in capsys.readouterr().err) == (not matched)
+    assert_same_run(out, reference, exact_epochs=None if matched else state["epoch"])
+
+
+def test_ctrl_c_mid_epoch_saves_and_resume_skips_the_batches_already_trained(tiny_data_dir, reference, tmp_path,
+                                                                             monkeypatch):
+    out = tmp_path / "run"
+    original = ckpt.append_jsonl
+
+    def interrupt_at_step(path, record):
+        original(path, record)
+        if Path(path).name == STEPS and record["step"] == SPE + 6:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(ckpt, "append_jsonl", interrupt_at_step)
+        assert len(train(MODEL, train_cfg(tiny_data_dir), out, show_progress=False)) == 1
+    state = load_checkpoint(out)
+    assert (state.epoch, state.step) == (1, SPE + 6) and len(state.history) == 1
+    history = train(MODEL, train_cfg(tiny_data_dir), out, resume=True, show_progress=False)
+    assert [(h["epoch"], h["step"]) for h in history] == [(e, e * SPE) for e in range(1, EPOCHS + 1)]
+    assert_same_run(out, reference, exact_epochs=1)  # other eps draws after the stop: close, not equal
+
+
+def test_ctrl_c_waits_until_the_epoch_is_saved():
+    handler, done = signal.getsignal(signal.SIGINT), False
+    with pytest.raises(KeyboardInterrupt):
+        with _signals_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the usual handler would have raised by now
+            done = True
+    assert done and signal.getsignal(signal.SIGINT) is handler
