@@ -6,7 +6,7 @@ figures and the background training status. The pages live in views/ (see README
 import streamlit as st
 
 from ui.common import DEFAULT_CHECKPOINT, current_model, list_checkpoints, training_jobs
-from ui.training_status import status_line
+from ui.training_status import refresh_seconds, status_line
 
 st.set_page_config(page_title="VAE Latent Explorer", page_icon=":material/scatter_plot:", layout="wide")
 
@@ -55,7 +55,8 @@ with st.sidebar:
             model_error = f"Cannot load this checkpoint: {e}"
             st.error(model_error)
     st.divider()
-    st.fragment(run_every=2)(status_line)(training_jobs())
+    every = refresh_seconds(training_jobs(), 2)
+    st.fragment(run_every=every)(status_line)(training_jobs(), polling=every is not None)
 
 page = st.navigation(PAGES)
 if model_error and page.title != "Train":  # the Train page needs no model; the others would fail on it

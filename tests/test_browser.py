@@ -13,6 +13,7 @@ from PIL import Image
 
 from browser_support import (browser, expect, no_exception, open_page, page, require_browser, settle,  # noqa: F401
                              snap, streamlit_app)
+from browser import ROUND_TRIP_HOOK  # bench/browser.py (browser_support puts bench/ on the path)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()
@@ -230,8 +231,9 @@ def test_uploading_a_digit_shows_its_reconstruction(server, page, mnist_test):
     settle(page)
 
 
-def test_a_short_training_run_shows_its_curves(server, page):
+def test_a_short_training_run_shows_its_curves_then_the_app_stops_polling(server, page):
     url, checkpoints = server
+    page.add_init_script(ROUND_TRIP_HOOK)  # logs every script run the page is sent
     open_page(page, url, "train", "Train")
     for label, value in (("Epochs", "1"), ("Training images (0 = all)", "1000")):
         field = page.get_by_role("spinbutton", name=label)
@@ -244,3 +246,13 @@ def test_a_short_training_run_shows_its_curves(server, page):
     snap(page, "train-finished")
     runs = [p for p in checkpoints.iterdir() if p.name.startswith("run-")]
     assert len(runs) == 1 and (runs[0] / "model.safetensors").exists()
+    # The run's end reran the whole app by itself: the sidebar says so, with no click.
+    sidebar = page.locator("[data-testid=stSidebar]")
+    expect(sidebar.get_by_text(f"Last run {runs[0].name} finished", exact=False)).to_be_visible(timeout=30_000)
+    # While no run trains, the status fragments (sidebar, Train page) do not poll: an idle page
+    # gets no script runs at all.
+    settle(page)
+    runs_started = "() => window.__rtLog.filter(entry => entry[1] === 'start').length"
+    before = page.evaluate(runs_started)
+    page.wait_for_timeout(5000)
+    assert page.evaluate(runs_started) == before

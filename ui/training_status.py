@@ -24,9 +24,25 @@ def inline_code(text: str) -> str:
     return "`" + text.replace("`", "'") + "`" if text else ""
 
 
-def status_line(jobs: TrainingJobs) -> None:
-    """Compact status for the sidebar (run inside a fragment that reruns every few seconds)."""
+def refresh_seconds(jobs: TrainingJobs, seconds: float) -> float | None:
+    """`run_every` for a fragment that shows the job: every `seconds` while a run trains, never
+    otherwise. A fragment polling when nothing changes costs every open session a rerun every few
+    seconds, and each is a chance for Streamlit's dropped-rerun race (BENCHMARKS.md section 7).
+    A run started from another session shows at this session's next rerun."""
+    return seconds if jobs.status().running else None
+
+
+def stop_polling_when_done(status: JobStatus, polling: bool) -> None:
+    """A fragment polling a run that has ended reruns the whole app once: that stops the polling,
+    and the sidebar's picker lists the run's checkpoints."""
+    if polling and not status.running:
+        st.rerun(scope="app")
+
+
+def status_line(jobs: TrainingJobs, polling: bool = False) -> None:
+    """Compact status for the sidebar (run inside a fragment that polls while a run trains)."""
     status = jobs.status()
+    stop_polling_when_done(status, polling)
     name = status.run_dir.name if status.run_dir else ""
     if status.state == "idle":
         st.caption("No training run yet. Start one on the Train page.")

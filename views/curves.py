@@ -3,6 +3,7 @@ import streamlit as st
 
 from ui.charts import kl_per_dimension, loss_curves
 from ui.common import CHECKPOINTS_DIR, checkpoint_by_name, page_header, training_jobs
+from ui.training_status import stop_polling_when_done
 from vae.checkpoint import STEPS, read_config, read_history, read_jsonl
 from vae.latent import dims_by_kl
 
@@ -29,6 +30,7 @@ log_y = c2.toggle("Log scale", value=True, help="The first epochs dwarf the rest
 
 @st.fragment(run_every=2 if running.running else None)
 def curves(name: str, log_y: bool) -> None:
+    stop_polling_when_done(jobs.status(), running.running)
     folder = checkpoint_by_name(name)
     history = read_history(folder)
     steps = read_jsonl(folder / STEPS)

@@ -23,12 +23,22 @@ images, labels = map_images(state.config.dataset, scope)
 
 selected_classes = st.multiselect("Classes shown", range(len(names)), default=list(range(len(names))),
                                   format_func=lambda c: names[c])
-shown = np.isin(lmap.labels, selected_classes)
-xy = np.where(shown[:, None], lmap.xy, np.nan)  # hidden classes keep their indices
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def map_figure(_lmap, hash_: str, scope: str, shown_classes: tuple[int, ...], names: list[str]):
+    """The figure, built once per checkpoint, scope and class filter for every session: building
+    10,000 points' worth of plotly objects is most of a rerun's time, and every session's reruns
+    share one interpreter (BENCHMARKS.md section 7). Streamlit only reads it (to_dict)."""
+    shown = np.isin(_lmap.labels, shown_classes)
+    xy = np.where(shown[:, None], _lmap.xy, np.nan)  # hidden classes keep their indices
+    return latent_scatter(xy, _lmap.labels, names)
+
 
 # Plotly keeps the selection itself (dimming the rest), so the figure needs no marks.
-event = st.plotly_chart(latent_scatter(xy, lmap.labels, names), key="latent_map",
-                        on_select="rerun", selection_mode=("points", "box", "lasso"), width="stretch")
+figure = map_figure(lmap, current_model()[1], scope, tuple(sorted(selected_classes)), names)
+event = st.plotly_chart(figure, key="latent_map", on_select="rerun", selection_mode=("points", "box", "lasso"),
+                        width="stretch")
 picked = [int(p["customdata"]) for p in event.selection.points if "customdata" in p]
 
 if not picked:

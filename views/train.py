@@ -3,7 +3,7 @@ import streamlit as st
 
 from ui.charts import loss_curves
 from ui.common import full_data_available, page_header, training_jobs
-from ui.training_status import inline_code, progress_text
+from ui.training_status import inline_code, progress_text, refresh_seconds, stop_polling_when_done
 from vae.checkpoint import read_config
 from vae.config import ARCHITECTURES, DATASETS, LIKELIHOODS, TrainConfig
 from vae.jobs import JobBusy
@@ -46,15 +46,21 @@ if start:
         if limit:
             args += ["--train-limit", str(limit)]
         try:
-            run_dir = jobs.start(args)
-            st.toast(f"Started {run_dir.name}", icon=":material/play_arrow:")
+            st.session_state["started_run"] = jobs.start(args).name
+            st.rerun()  # the sidebar, drawn before this page, starts following the run
         except JobBusy as e:
             st.warning(str(e))
+if "started_run" in st.session_state:
+    st.toast(f"Started {st.session_state.pop('started_run')}", icon=":material/play_arrow:")
 
 
-@st.fragment(run_every=1)
-def live_status() -> None:
+every = refresh_seconds(jobs, 1)
+
+
+@st.fragment(run_every=every)
+def live_status(polling: bool) -> None:
     status = jobs.status()
+    stop_polling_when_done(status, polling)
     if status.state == "idle":
         st.info("No training run yet.")
         return
@@ -84,4 +90,4 @@ def live_status() -> None:
         st.plotly_chart(loss_curves(status.history, status.steps, beta), width="stretch")
 
 
-live_status()
+live_status(polling=every is not None)
