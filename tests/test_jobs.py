@@ -1,10 +1,13 @@
 """Background training jobs: one at a time, live status from the run's files, stop, failure."""
+import json
+import os
 import time
+from pathlib import Path
 
 import pytest
 
 from vae.checkpoint import load_checkpoint
-from vae.jobs import JobBusy, TrainingJobs
+from vae.jobs import JOB_FILE, JobBusy, TrainingJobs
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +39,22 @@ def test_a_job_runs_to_the_end_and_refuses_a_second_start(tmp_path, tiny_data_di
     assert status.epoch == 2 and status.epochs == 2 and len(status.history) == 2 and status.steps
     assert load_checkpoint(run_dir).epoch == 2
     jobs.start(tiny_args(tiny_data_dir, 1))  # a finished job frees the slot
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="no process priorities here")
+def test_the_job_and_all_its_threads_run_below_the_server_priority(tmp_path, tiny_data_dir):
+    jobs = TrainingJobs(tmp_path)
+    run_dir = jobs.start(tiny_args(tiny_data_dir, 2))
+    pid = json.loads((tmp_path / JOB_FILE).read_text())["pid"]
+    assert wait_until(lambda: (run_dir / "steps.jsonl").exists())  # torch's threads have started
+    threads = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()] if Path("/proc").is_dir() else [pid]
+    assert len(threads) > 1 or not Path("/proc").is_dir()
+    assert all(os.getpriority(os.PRIO_PROCESS, t) >= os.getpriority(os.PRIO_PROCESS, 0) + 10 or
+               os.getpriority(os.PRIO_PROCESS, t) == 19 for t in threads)
+    autogroup = Path(f"/proc/{pid}/autogroup")  # Linux's per-session scheduling group, where enabled
+    if autogroup.exists():
+        assert autogroup.read_text().split()[-1] == "10", autogroup.read_text()
+    assert wait_until(lambda: not jobs.status().running)
 
 
 def test_stop_saves_and_reports_stopped(tmp_path, tiny_data_dir):

@@ -56,6 +56,27 @@ class JobStatus:
         return lines[-1].strip() if lines else ""
 
 
+TRAINING_NICENESS = 10
+
+
+def _lower_priority(pid: int) -> None:
+    """Run the job below the server's priority: it still gets every core nobody else wants, and
+    page reruns wait less behind it (bench/training_contention.py, BENCHMARKS.md section 7). Set just
+    after exec, before torch starts its threads, which inherit it. The job leads a session of its
+    own, and where Linux groups each session's processes for scheduling (autogroup, the default on
+    most desktops) a process's nice only ranks it within its group: the group's is set too.
+    Nothing to do on Windows."""
+    if not hasattr(os, "setpriority"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, max(os.getpriority(os.PRIO_PROCESS, pid), TRAINING_NICENESS))
+        autogroup = Path(f"/proc/{pid}/autogroup")
+        if autogroup.exists():
+            autogroup.write_text(str(TRAINING_NICENESS))
+    except OSError:
+        pass
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -141,6 +162,7 @@ class TrainingJobs:
             proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
             log.close()
+            _lower_priority(proc.pid)
             self._proc = proc
             atomic_write_json(self.job_file, {"pid": proc.pid, "run_dir": str(run_dir), "command": cmd,
                                               "started": time.time()})
