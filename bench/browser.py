@@ -40,7 +40,8 @@ def streamlit_process(env: dict | None = None, log: Path | None = None):
                 break
             except OSError:
                 if proc.poll() is not None or time.perf_counter() - started > 60:
-                    raise RuntimeError("streamlit did not start" + (f"; see {log}" if log else ""))
+                    tail = f"; the end of its log:\n{log.read_text(errors='replace')[-3000:]}" if log else ""
+                    raise RuntimeError("streamlit did not start" + tail)
                 time.sleep(0.05)
         yield url, started, proc
     finally:
@@ -80,16 +81,28 @@ def wait_idle(page, timeout=120_000) -> None:
 
 
 @contextlib.asynccontextmanager
-async def chromium_async():
-    """The same Chromium for Playwright's async API: many pages driven at once from one thread."""
+async def chromium_async(nice: int = 0):
+    """The same Chromium for Playwright's async API: many pages driven at once from one thread.
+    `nice` > 0 runs it (all its processes) at that lower CPU priority."""
+    import tempfile
+
     from playwright.async_api import async_playwright
 
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    with tempfile.TemporaryDirectory(prefix="chromium-") as tmp:
+        executable = "/usr/bin/chromium"
+        if nice:
+            executable = os.path.join(tmp, "chromium")
+            # Playwright starts the browser in a session of its own, and where Linux schedules each
+            # session as a group (autogroup) a process's nice only ranks it within its group.
+            Path(executable).write_text(f'#!/bin/sh\n(echo {int(nice)} > /proc/self/autogroup) 2>/dev/null\n'
+                                        f'exec nice -n {int(nice)} /usr/bin/chromium "$@"\n')
+            os.chmod(executable, 0o755)
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+            try:
+                yield browser
+            finally:
+                await browser.close()
 
 
 async def wait_idle_async(page, timeout=120_000) -> None:

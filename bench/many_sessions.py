@@ -11,7 +11,11 @@ the app together against one server, and nothing may break.
      same moment: exactly one training process may start, the others must be told a run is in
      progress. Then, for --seconds, each session loops through the app by its sidebar: three
      drag-and-release round trips on the /sliders latent pad, one click on a point of the /map
-     page, one digit upload on /reconstruct.
+     page, one digit upload on /reconstruct; before each release and after each action it looks
+     at the page for a moment (--think, as load tools model people; 0 for a stress test).
+
+The simulated users are bench/app_user.py; the server's memory, CPU and training processes are
+read by bench/server_probes.py.
 
 Recorded: Streamlit exception boxes, images still broken once a page has settled, page errors,
 console errors, tracebacks in the server log; a session seeing another's state (a map heading not
@@ -22,425 +26,31 @@ from /proc every 0.25 s) and run folders; the server's resident memory every sec
 full garbage collection at the start, middle and end of the load; the CPU time of the server,
 Chromium, the training job and everything else on the machine during the load.
 
-    python bench/many_sessions.py [--sessions 10] [--seconds 60] [--baseline 20] [--quick]
+    python bench/many_sessions.py [--sessions 10] [--seconds 60] [--baseline 20] [--think 2] [--quick]
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gzip
-import io
+import contextlib
 import os
-import re
 import shutil
-import signal
-import struct
 import tempfile
-import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 import common  # noqa: F401  (puts the project root on sys.path)
-from browser import (PAD_SLIDERS, ROOT, ROUND_TRIP_HOOK, Release, chromium_async, release_round_trip, rerun_fate,
-                     streamlit_process, wait_idle_async, websocket_trace)
+from app_user import NEIGHBOURS, UPLOAD_DIGITS, VIEWPORT, Session, digit_pngs
+from browser import PAD_SLIDERS, ROOT, Release, chromium_async, release_round_trip, streamlit_process, wait_idle_async
 from common import machine, median, percentile, table
+from server_probes import Sampler, collect_garbage, private_app, training_pids
 
-VIEWPORT = {"width": 1400, "height": 1000}
-UPLOAD_DIGITS = 4  # test images 0..3 (a 7, a 2, a 1 and a 0); each session cycles through them
-TITLES = {"sliders": "Latent sliders", "map": "Latent map", "reconstruct": "Reconstruct", "train": "Train"}
-NEIGHBOURS = re.compile(r"#\d+ \(\w+\)(?:, #\d+ \(\w+\)){9}")  # the 10 nearest test digits' caption
+# People look at what an action did before the next one; load tools model that as a think time
+# (Locust's examples wait 1-5 s). 0 (--think 0) drives every session back to back instead.
+THINK_SECONDS = 2.0
 
-
-# -- the app's folder ---------------------------------------------------------------------------
-
-def _write_idx(path: Path, array: np.ndarray) -> None:
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(struct.pack(">I", n) for n in array.shape)
-    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
-
-
-def private_app(tmp: Path) -> tuple[dict, Path]:
-    """A checkpoints folder holding a copy of the bundled model, and a 2,000-image 'training set'
-    (the first test images, as tests/test_browser.py builds it): the server's env and the folder."""
-    from vae.data import load_split
-
-    checkpoints = tmp / "checkpoints"
-    shutil.copytree(ROOT / "checkpoints" / "default", checkpoints / "default")
-    raw = tmp / "data" / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    test = load_split("mnist", "test")
-    _write_idx(raw / "train-images-idx3-ubyte.gz", test.images[:2000].numpy())
-    _write_idx(raw / "train-labels-idx1-ubyte.gz", test.labels[:2000].numpy())
-    # SIGUSR1 makes the server run a full garbage collection and return freed memory to the system
-    # (collect_garbage), so that its memory can be read without the garbage that piles up between
-    # the interpreter's own collections or the allocator's free lists.
-    hooks = tmp / "hooks"
-    hooks.mkdir()
-    (hooks / "sitecustomize.py").write_text(
-        "import ctypes, gc, signal\n"
-        "def _collect(signum, frame):\n"
-        "    gc.collect()\n"
-        "    ctypes.CDLL('libc.so.6').malloc_trim(0)  # hand freed pages back, so RSS shows what is live\n"
-        "signal.signal(signal.SIGUSR1, _collect)\n")
-    path = os.pathsep.join(p for p in (str(hooks), os.environ.get("PYTHONPATH", "")) if p)
-    return {"VAE_CHECKPOINTS_DIR": str(checkpoints), "VAE_DATA_DIR": str(tmp / "data"), "PYTHONPATH": path}, checkpoints
-
-
-async def collect_garbage(pid: int) -> float:
-    """Make the server (started with private_app's env) run gc.collect() and malloc_trim(0); its
-    anonymous resident memory afterwards (MB): the memory it actually holds."""
-    os.kill(pid, signal.SIGUSR1)
-    await asyncio.sleep(2.0)  # the handler runs on the main thread at its next bytecode; ~0.3 s of work
-    return rss_mb(pid)[1]
-
-
-def digit_pngs(count: int) -> list[bytes]:
-    """Test digits as a user would draw them: dark ink on white, four times bigger, off-centre."""
-    from PIL import Image
-
-    from vae.data import load_split
-
-    images = load_split("mnist", "test").images[:count].numpy()
-    pngs = []
-    for digit in images:
-        canvas = np.full((200, 160), 255, np.uint8)
-        canvas[30:142, 20:132] = 255 - np.kron(digit, np.ones((4, 4), np.uint8))
-        buf = io.BytesIO()
-        Image.fromarray(canvas).save(buf, format="PNG")
-        pngs.append(buf.getvalue())
-    return pngs
-
-
-# -- what is sampled from /proc -----------------------------------------------------------------
-
-def rss_mb(pid: int) -> tuple[float, float] | None:
-    """Resident memory of a process, all of it and its anonymous part (MB). The anonymous part is
-    the heap, where a leak shows; the rest is mapped files (torch's libraries and the like), which
-    the kernel can drop and read back under memory pressure."""
-    try:
-        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
-        return int(fields["VmRSS"].split()[0]) / 1024, int(fields["RssAnon"].split()[0]) / 1024
-    except (OSError, KeyError, ValueError):
-        return None
-
-
-def training_pids(checkpoints: Path) -> set[int]:
-    """Processes running `python -m vae train --out <checkpoints>/...`."""
-    found = set()
-    marker = str(checkpoints).encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            args = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"vae" in args and b"train" in args and any(a.startswith(marker) for a in args):
-            found.add(int(entry.name))
-    return found
-
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int | str) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process so far."""
-    fields = _stat(pid)
-    return (int(fields[11]) + int(fields[12])) / TICK if fields else 0.0
-
-
-def descendants(root: int) -> set[int]:
-    parent = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (fields := _stat(entry.name)):
-            parent[int(entry.name)] = int(fields[1])
-    found, frontier = set(), {root}
-    while frontier:
-        frontier = {pid for pid, pp in parent.items() if pp in frontier} - found
-        found |= frontier
-    return found
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine spent busy (all cores), from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    return (sum(values) - values[3] - values[4]) / TICK  # less idle and iowait
-
-
-class Sampler(threading.Thread):
-    """The server's RSS every second and the training processes every 0.25 s, in the background."""
-
-    def __init__(self, server_pid: int, checkpoints: Path, nice_browser: bool = False):
-        super().__init__(daemon=True)
-        self.server_pid, self.checkpoints, self.nice_browser = server_pid, checkpoints, nice_browser
-        self.rss: list[tuple[float, float, float]] = []  # (perf_counter, RSS MB, anonymous RSS MB)
-        self.training: dict[int, list[float]] = {}  # pid -> [first seen, last seen]
-        self.training_cpu: dict[int, float] = {}  # pid -> CPU seconds when last seen
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        tick = 0
-        while not self._halt.is_set():
-            now = time.perf_counter()
-            for pid in training_pids(self.checkpoints):
-                self.training.setdefault(pid, [now, now])[1] = now
-                self.training_cpu[pid] = max(self.training_cpu.get(pid, 0.0), cpu_seconds(pid))
-            if tick % 4 == 0 and (mb := rss_mb(self.server_pid)) is not None:
-                self.rss.append((now, *mb))
-            if tick % 4 == 0 and self.nice_browser:
-                self.renice_browser()
-            tick += 1
-            self._halt.wait(0.25)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(5)
-
-    def renice_browser(self) -> None:
-        """Every thread of Playwright's driver and Chromium at nice 19 (nice is per thread on Linux),
-        so that the server gets the CPU first, as it would if each browser had its own machine."""
-        server = {self.server_pid} | descendants(self.server_pid)
-        for pid in descendants(os.getpid()) - server:
-            try:
-                for task in Path(f"/proc/{pid}/task").iterdir():
-                    if os.getpriority(os.PRIO_PROCESS, int(task.name)) < 19:
-                        os.setpriority(os.PRIO_PROCESS, int(task.name), 19)
-            except OSError:
-                pass
-
-    def cpu_snapshot(self) -> dict:
-        """CPU seconds so far: the server, this benchmark's own processes (Playwright's driver and
-        Chromium), the training job, and the whole machine."""
-        mine = descendants(os.getpid()) - {self.server_pid} - descendants(self.server_pid)
-        return {"server": cpu_seconds(self.server_pid), "browser": {pid: cpu_seconds(pid) for pid in mine},
-                "training": sum(self.training_cpu.values()), "machine": machine_busy_seconds(),
-                "self": time.process_time(), "at": time.perf_counter()}
-
-    def rss_between(self, t0: float, t1: float, anonymous: bool = False) -> list[float]:
-        return [sample[2 if anonymous else 1] for sample in self.rss if t0 <= sample[0] <= t1]
-
-    def training_during(self, t: float) -> bool:
-        return any(first - 0.25 <= t <= last + 0.25 for first, last in self.training.values())
-
-
-class StreamlitDropped(RuntimeError):
-    """An action's result never showed because Streamlit dropped its rerun's messages (or their end):
-    browser.rerun_fate saw the request go and three later runs end, or a later run begin before its
-    end. A race inside Streamlit, not the app's: counted and reported, not an error."""
-
-
-async def raise_if_dropped(page, since: float, what: str) -> None:
-    fate = await rerun_fate(page, since)
-    if fate in ("dropped", "lost-end"):
-        raise StreamlitDropped(f"{what}: Streamlit dropped {'the end of ' if fate == 'lost-end' else ''}its rerun "
-                               f"(websocket: {await websocket_trace(page, since)})")
-
-
-# -- one browser session --------------------------------------------------------------------------
-
-@dataclass
-class Session:
-    index: int
-    page: object = None
-    done: Counter = field(default_factory=Counter)  # action -> how many completed
-    seconds: dict = field(default_factory=dict)  # action -> seconds each took, page opening included
-    trips: list[tuple[float, Release]] = field(default_factory=list)  # (perf_counter at the release, its times)
-    dropped: Counter = field(default_factory=Counter)  # action -> reruns Streamlit dropped (see StreamlitDropped)
-    errors: list[str] = field(default_factory=list)  # exception boxes, page errors, mismatches, timeouts
-    console_errors: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-    training: str = ""  # "started" or "busy": what pressing Start training told this session
-    sidebar_run: str = ""  # the run its sidebar names at the end
-    ignored_console: int = 0  # "Failed to load resource" lines that say nothing about the app (see below)
-    stale_media: int = 0  # 404s for images a later rerun had already replaced (see below)
-    lost: bool = False  # an action failed: reload the next page instead of using the sidebar
-
-    async def attach(self, page, url: str) -> None:
-        await page.add_init_script(ROUND_TRIP_HOOK)
-        self.page = page
-        page.on("pageerror", lambda e: self.page_errors.append(str(e)[:300]))
-        page.on("console", lambda m: self._console(m, url))
-
-    def _console(self, message, url: str) -> None:
-        if message.type != "error":
-            return
-        where = (message.location or {}).get("url", "")
-        # Two kinds of "Failed to load resource" are not the app's: Streamlit's frontend, opened at a
-        # deep link (/sliders), first probes <link>/_stcore/health and /host-config to find its base
-        # path (404s, then it falls back to /); and the page icon's SVG comes from fonts.gstatic.com,
-        # which this offline machine cannot resolve. Anything else is an error.
-        if message.text.startswith("Failed to load resource") and (
-                not where.startswith(url) or re.search(r"/_stcore/(health|host-config)$", where)):
-            self.ignored_console += 1
-            return
-        # Streamlit deletes a media file as soon as a rerun replaces it (or the session moves to
-        # another page). A browser slow to fetch an image can ask for it after that: a 404 for an
-        # image already superseded, which the user never sees (Streamlit's frontend logs a second
-        # line for it, "Client Error: Image source error - <url>"). What the user would see, an image
-        # still broken once the page has settled, is checked after every action instead.
-        if (("404" in message.text and where.startswith(f"{url}/media/"))
-                or re.match(rf"Client Error: Image source error - {re.escape(url)}/media/", message.text)):
-            self.stale_media += 1  # the browser's 404, and Streamlit's own line about the same image
-            return
-        self.console_errors.append(f"{message.text[:300]} ({where})")
-
-    async def check_no_exception(self, where: str) -> None:
-        """An exception box, or an image still broken once the page has settled, is an error."""
-        boxes = self.page.locator("[data-testid='stException']")
-        if await boxes.count():
-            self.errors.append(f"{where}: exception box: {(await boxes.first.inner_text())[:300]!r}")
-        broken = await self.page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid=stMain] img'))
-            .filter(i => i.src && i.complete && i.naturalWidth === 0).map(i => i.src)""")
-        if broken:
-            self.errors.append(f"{where}: broken image(s) on the settled page: {broken[:3]}")
-
-    async def go(self, url: str, view: str) -> None:
-        """Open a page by the sidebar (one Streamlit session throughout), or by URL after a failure."""
-        page, title = self.page, TITLES[view]
-        if self.lost or page.url == "about:blank":
-            await page.goto(f"{url}/{'' if view == 'map' else view}")
-            self.lost = False
-        else:
-            await page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title, exact=True).click()
-        await page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=120_000)
-        if view == "sliders":  # the pad is a component in a shadow root: only locators reach it
-            await page.locator(PAD_SLIDERS).first.wait_for(timeout=120_000)
-        elif view == "map":
-            await page.wait_for_function(
-                "() => { const gd = document.querySelector('.js-plotly-plot'); return gd && gd._fullData "
-                "&& gd._fullData.length >= 10 && gd.querySelector('.nsewdrag'); }", timeout=120_000)
-        elif view == "reconstruct":
-            await page.locator("input[type=file]").wait_for(state="attached", timeout=120_000)
-        else:
-            await page.get_by_role("button", name="Start training").wait_for(timeout=120_000)
-        await wait_idle_async(page)
-
-    async def act(self, name: str, action) -> bool:
-        t0 = time.perf_counter()
-        try:
-            await action()
-            await self.check_no_exception(name)
-            self.done[name] += 1
-            self.seconds.setdefault(name, []).append(time.perf_counter() - t0)
-            return True
-        except StreamlitDropped:
-            self.dropped[name] += 1
-            self.lost = True
-            return False
-        except Exception as e:  # a timeout or a mismatch: record it and carry on from a fresh page
-            self.errors.append(f"{name}: {type(e).__name__}: {str(e).splitlines()[0][:900]}")
-            self.lost = True
-            return False
-
-    async def sliders(self, url: str, k: int, releases: int = 3) -> None:
-        await self.go(url, "sliders")
-        page = self.page
-        slider = page.locator(PAD_SLIDERS).nth(1)  # its strip changes with it (browser.PAD_SLIDERS)
-        for r in range(releases):
-            # Right of the middle, a different place every time.
-            j = (self.index * 31 + (k * releases + r) * 7919) % 97
-            t = time.perf_counter()
-            self.trips.append((t, await release_round_trip(page, slider, 0.55 + 0.4 * j / 97)))
-            self.done["slider release"] += 1
-            await wait_idle_async(page)
-
-    async def map_click(self, url: str, k: int) -> None:
-        await self.go(url, "map")
-        page = self.page
-        clicked = None
-        since = await page.evaluate("() => performance.now()")
-        for attempt in range(4):  # the pointer can land between points: try another one
-            trace, point = (self.index + k + attempt) % 10, self.index * 101 + k * 37 + attempt * 13
-            x, y = await page.evaluate("""([c, k]) => {
-                const gd = document.querySelector('.js-plotly-plot');
-                if (!gd.__manySessions) { gd.__manySessions = true;
-                    gd.on('plotly_click', d => { window.__clicked = d.points[0].customdata; }); }
-                window.__clicked = null;
-                const t = gd._fullData[c], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-                const i = k % t.x.length, r = gd.querySelector('.nsewdrag').getBoundingClientRect();
-                return [r.left + xa.l2p(t.x[i]), r.top + ya.l2p(t.y[i])];
-            }""", [trace, point])
-            await page.mouse.move(x, y)
-            await page.wait_for_timeout(300)  # plotly picks the point under the cursor on hover
-            await page.mouse.click(x, y)
-            try:
-                await page.wait_for_function("() => window.__clicked !== null", timeout=3000)
-            except Exception:
-                continue
-            clicked = await page.evaluate("() => window.__clicked")
-            break
-        if clicked is None:
-            raise AssertionError("four clicks on the map selected no point")
-        # The digit shown must be the one this session clicked.
-        heading = page.get_by_role("heading", name=re.compile(rf"^#{clicked}: a "))
-        try:
-            await heading.first.wait_for(timeout=60_000)
-        except Exception:
-            await raise_if_dropped(page, since, f"clicked #{clicked}")
-            shown = re.findall(r"#\d+: a \w+", await page.inner_text("body"))
-            raise AssertionError(f"clicked #{clicked}, the page shows {shown[:1] or 'no digit'} "
-                                 f"(websocket: {await websocket_trace(page, since)})") from None
-        await wait_idle_async(page)
-
-    async def upload(self, url: str, k: int, pngs: list[bytes], expected: list[str]) -> None:
-        await self.go(url, "reconstruct")
-        page, d = self.page, (self.index + k) % len(pngs)
-        since = await page.evaluate("() => performance.now()")
-        await page.locator("input[type=file]").set_input_files(
-            files=[{"name": f"digit-{d}.png", "mimeType": "image/png", "buffer": pngs[d]}])
-        # The neighbours shown must be those of this session's digit, as the single session saw them.
-        try:
-            await page.wait_for_function("want => document.body.innerText.includes(want)", arg=expected[d],
-                                         timeout=60_000)
-        except Exception:
-            await raise_if_dropped(page, since, f"uploaded digit {d}")
-            shown = NEIGHBOURS.findall(await page.inner_text("body"))
-            trace = await websocket_trace(page, since)
-            raise AssertionError(f"uploaded digit {d}; expected neighbours {expected[d]!r}, "
-                                 f"the page shows {shown[:1] or 'none'} (websocket: {trace})") from None
-        await wait_idle_async(page)
-
-    async def open_train_form(self, url: str) -> None:
-        await self.go(url, "train")
-        for label, value in (("Epochs", "1"), ("Training images (0 = all)", "1000")):
-            field_ = self.page.get_by_role("spinbutton", name=label)
-            await field_.fill(value)
-            await field_.press("Tab")
-
-    async def press_start(self) -> None:
-        page = self.page
-        since = await page.evaluate("() => performance.now()")
-        await page.get_by_role("button", name="Start training").click()
-        try:
-            await page.wait_for_function("() => /Started run-|already in progress/.test(document.body.innerText)",
-                                         timeout=60_000)
-        except Exception:
-            await raise_if_dropped(page, since, "pressed Start training")
-            raise AssertionError(f"pressed Start training, no answer (websocket: {await websocket_trace(page, since)})"
-                                 ) from None
-        text = await page.inner_text("body")
-        self.training = "started" if "Started run-" in text else "busy"
-        await wait_idle_async(page)
-
-    async def read_sidebar_run(self) -> None:
-        await self.page.wait_for_function(
-            "() => /run-\\d{8}-\\d{6}/.test(document.querySelector('[data-testid=stSidebar]').innerText)",
-            timeout=30_000)
-        text = await self.page.locator("[data-testid='stSidebar']").inner_text()
-        self.sidebar_run = re.search(r"run-\d{8}-\d{6}", text).group(0)
-
-
-# -- the whole run ------------------------------------------------------------------------------
 
 @dataclass
 class Result:
@@ -454,12 +64,13 @@ class Result:
     other_tracebacks: int  # tracebacks elsewhere (the websocket layer when a tab closes)
     seconds: float
     load_seconds: float
-    trips_during_training: list[Release]
     cores: dict  # CPU cores busy on average during the load: server, browser, training, bench, others
     loop_seconds: float  # how long the sessions looped; the last actions end after it (load_seconds)
     rss_series: list[tuple[float, float, float]]  # (seconds from the start of the load, RSS, anonymous)
     load_started: float  # perf_counter at the start of the load
     live_heap: dict  # the server's heap just after a full collection (MB): start, mid, end, growth_second_half
+    think: float  # mean seconds each user paused before each release and after each action
+    probe: bool  # session 0 was a probe: sliders only, in a Chromium of its own; the others at nice 19
 
     @property
     def errors(self) -> list[str]:
@@ -472,10 +83,15 @@ class Result:
         return percentile(values, q)
 
 
-async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int, sampler: Sampler) -> tuple:
+async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int, think: float, probe: bool,
+                 sampler: Sampler) -> tuple:
     live = {}  # the server's heap after a full collection (MB): start, mid, end of the load
     pngs = digit_pngs(UPLOAD_DIGITS)
-    async with chromium_async() as browser:
+    async with contextlib.AsyncExitStack() as stack:
+        browser = await stack.enter_async_context(chromium_async())
+        # With a probe, the other sessions' browser runs at the lowest priority: standing in for
+        # users on machines of their own, it takes only the CPU the server and the probe leave.
+        crowd = await stack.enter_async_context(chromium_async(nice=19)) if probe else browser
         # Baseline: one session alone; its uploads also record what each digit's neighbours are.
         context = await browser.new_context(viewport=VIEWPORT)
         solo = Session(-1)
@@ -505,8 +121,9 @@ async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int
             raise RuntimeError(f"the single session failed: {solo.errors + solo.page_errors + solo.console_errors}")
 
         # Load: N sessions open /train, then all press Start training at once.
-        group = [Session(i) for i in range(sessions)]
-        contexts = [await browser.new_context(viewport=VIEWPORT) for _ in group]
+        group = [Session(i, think=think) for i in range(sessions)]
+        contexts = [await (browser if probe and s.index == 0 else crowd).new_context(viewport=VIEWPORT)
+                    for s in group]
         for s, c in zip(group, contexts):
             await s.attach(await c.new_page(), url)
         await asyncio.gather(*(s.act("open train", lambda s=s: s.open_train_form(url)) for s in group))
@@ -517,8 +134,10 @@ async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int
                        ("upload", lambda k: s.upload(url, k, pngs, expected))]
             step = s.index % 3  # sessions start at different pages, as people would
             while time.perf_counter() < deadline:
-                name, action = actions[step % 3]
+                # The probe only drags sliders: enough releases for a p95, timed by a browser of its own.
+                name, action = actions[0 if probe and s.index == 0 else step % 3]
                 await s.act(name, lambda: action(step // 3))
+                await s.pause()
                 step += 1
             # Past the deadline, an action this session has not done yet gets one try, so that
             # every session has used every page (a 2-core machine may fit only ~3 visits in 60 s).
@@ -543,21 +162,21 @@ async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int
     return baseline, group, load_start, load_end, (cpu_start, cpu_end), live
 
 
-def run(sessions: int = 10, seconds: float = 60, baseline_releases: int = 20, keep: Path | None = None,
-        nice_browser: bool = False) -> Result:
-    """The whole scenario; `keep` (a folder) keeps the server's log there; `nice_browser` runs
-    Chromium at the lowest CPU priority."""
+def run(sessions: int = 10, seconds: float = 60, baseline_releases: int = 20, think: float = THINK_SECONDS,
+        keep: Path | None = None, probe: bool = False) -> Result:
+    """The whole scenario; `keep` (a folder) keeps the server's log there; with `probe`, session 0
+    only drags sliders, in a Chromium of its own, and the others' Chromium runs at nice 19."""
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="many-sessions-") as tmp:
         tmp = Path(tmp)
         env, checkpoints = private_app(tmp)
         log = tmp / "streamlit.log"
         with streamlit_process(env, log=log) as (url, _, proc):
-            sampler = Sampler(proc.pid, checkpoints, nice_browser)
+            sampler = Sampler(proc.pid, checkpoints)
             sampler.start()
             try:
                 baseline, group, load_start, load_end, cpu, live = asyncio.run(
-                    _drive(url, sessions, seconds, baseline_releases, sampler))
+                    _drive(url, sessions, seconds, baseline_releases, think, probe, sampler))
                 time.sleep(1.0)  # one more RSS sample after the last action
             finally:
                 sampler.stop()
@@ -609,17 +228,26 @@ def run(sessions: int = 10, seconds: float = 60, baseline_releases: int = 20, ke
     cores = {k: max(0.0, v) / wall for k, v in cores.items()}
     return Result(group, baseline, loaded, sampler.training, runs, rss, ours, others,
                   time.perf_counter() - began, load_end - load_start,
-                  [rel for t, rel in loaded if sampler.training_during(t)], cores, seconds,
+                  cores, seconds,
                   [(t - load_start, mb, anon) for t, mb, anon in sampler.rss], load_start,
-                  {**live, "growth_second_half": live["end"] - live["mid"]})
+                  {**live, "growth_second_half": live["end"] - live["mid"]}, think, probe)
 
 
 def report(r: Result) -> str:
     n = len(r.sessions)
     loaded = [rel for _, rel in r.loaded]
-    groups = [("single session", r.baseline), (f"{n} sessions at once", loaded)]
-    if len(r.trips_during_training) >= 3:
-        groups.append((f"{n} sessions, while the training job ran", r.trips_during_training))
+    # The target's figure: every session's releases, or with a probe, the probe's alone.
+    measured = r.sessions[:1] if r.probe else r.sessions
+    label = f"the probe, {n - 1} other sessions at once" if r.probe else f"{n} sessions at once"
+    trips = [(t, rel) for s in measured for t, rel in s.trips]
+    groups = [("single session", r.baseline), (label, [rel for _, rel in trips])]
+    during = [rel for t, rel in trips if any(first - 0.25 <= t <= last + 0.25
+                                             for first, last in r.training_processes.values())]
+    if len(during) >= 3:
+        groups.append((f"{label}, while the training job ran", during))
+    if r.probe:
+        groups.append((f"the {n - 1} other sessions (their browser at nice 19)",
+                       [rel for s in r.sessions[1:] for _, rel in s.trips]))
     single_p95 = {}
     rows = []
     for measure, attr in (("updated page", "updated_ms"), ("server's rerun back", "rerun_ms"),
@@ -656,7 +284,7 @@ def report(r: Result) -> str:
     runs_seen = {s.sidebar_run for s in r.sessions}
     facts = table(["measure", "value"], [
         ["sessions x seconds of load", f"{n} x {r.loop_seconds:.0f} s (the last action ended at "
-                                       f"{r.load_seconds:.0f} s)"],
+                                       f"{r.load_seconds:.0f} s); think time {r.think:g} s"],
         ["per session, min .. max: /sliders visits (3 releases each)", spread("slider visit")],
         ["per session: slider releases", spread("slider release")],
         ["per session: map clicks (page opening included)", spread("map click")],
@@ -699,15 +327,18 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--baseline", type=int, default=20, help="single-session release round trips")
+    parser.add_argument("--think", type=float, default=THINK_SECONDS,
+                        help="mean seconds a user looks at the page before each release and after each action "
+                             "(uniform, 0.5 to 1.5 times it); 0: back to back, a stress test")
     parser.add_argument("--keep-log", type=Path, help="copy the server's log and the RSS samples into this folder")
-    parser.add_argument("--nice-browser", action="store_true",
-                        help="run Chromium at nice 19, so the server gets the CPU first (as if each browser had "
-                             "its own machine)")
+    parser.add_argument("--probe", action="store_true",
+                        help="session 0 only drags sliders, timed in a Chromium of its own; the other sessions' "
+                             "Chromium runs at nice 19, standing in for users on machines of their own")
     parser.add_argument("--quick", action="store_true", help="3 sessions for 10 s, 5 baseline releases")
     args = parser.parse_args()
     if args.quick:
         args.sessions, args.seconds, args.baseline = 3, 10, 5
-    r = run(args.sessions, args.seconds, args.baseline, keep=args.keep_log, nice_browser=args.nice_browser)
+    r = run(args.sessions, args.seconds, args.baseline, args.think, keep=args.keep_log, probe=args.probe)
     if args.keep_log:
         (args.keep_log / "many-sessions-rss.csv").write_text(
             "seconds_from_load_start,rss_mb,anonymous_mb\n"
@@ -717,8 +348,9 @@ def main() -> None:
             + "".join(f"{t - r.load_started:.2f},{rel.updated_ms},{rel.sent_ms},{rel.rerun_ms},{rel.rerun_fate}\n"
                       for t, rel in r.loaded)
             + "".join(f"single,{rel.updated_ms},{rel.sent_ms},{rel.rerun_ms},{rel.rerun_fate}\n" for rel in r.baseline))
-    print(f"machine: {machine()}\nbrowser: one headless Chromium, {args.sessions} Playwright contexts "
-          f"(async API){', at nice 19' if args.nice_browser else ''}; server with a private checkpoints folder "
+    browsers = (f"two headless Chromiums: session 0, the probe, in one; the other {args.sessions - 1} sessions in the "
+                "other, at nice 19" if args.probe else f"one headless Chromium, {args.sessions} Playwright contexts")
+    print(f"machine: {machine()}\nbrowser: {browsers} (async API); server with a private checkpoints folder "
           f"and a 2,000-image training set\n")
     print(report(r))
     errors = r.errors

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 sys.path.insert(0, str(ROOT / "bench"))
-from browser import CHROMIUM_ARGS, free_port  # noqa: E402  (one copy, shared with the benchmarks)
+from browser import CHROMIUM_ARGS, streamlit_process  # noqa: E402  (one copy, shared with the benchmarks)
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -55,31 +52,10 @@ def streamlit_app(tmp: Path, mnist_test):
     raw.mkdir(parents=True)
     write_idx(raw / "train-images-idx3-ubyte", mnist_test.images[:2000].numpy(), gz=True)
     write_idx(raw / "train-labels-idx1-ubyte", mnist_test.labels[:2000].numpy(), gz=True)
-    port = free_port()
-    env = {**os.environ, "VAE_CHECKPOINTS_DIR": str(checkpoints), "VAE_DATA_DIR": str(tmp / "data")}
+    env = {"VAE_CHECKPOINTS_DIR": str(checkpoints), "VAE_DATA_DIR": str(tmp / "data")}
     log_path = tmp / "streamlit.log"
-    log = open(log_path, "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        log.close()
-        pytest.fail("streamlit did not start:\n" + log_path.read_text()[-3000:])
-    try:
+    with streamlit_process(env, log=log_path) as (url, _, _):
         yield url, checkpoints
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
     text = log_path.read_text()
     # Closing a browser tab mid-message makes the server's websocket layer log a traceback of its
     # own; what must never appear is a traceback through the project's code.

@@ -13,9 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def run_bench(script, env=None):
-    result = subprocess.run([sys.executable, f"bench/{script}", "--quick"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=600, env={**os.environ, **(env or {})})
+def run_bench(command, env=None):
+    """`command`: a script in bench/ and its arguments, run with --quick."""
+    script, *args = command.split()
+    result = subprocess.run([sys.executable, f"bench/{script}", *args, "--quick"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600, env={**os.environ, **(env or {})})
     assert result.returncode == 0, result.stderr[-3000:]
     assert "machine:" in result.stdout and "|---" in result.stdout
     return result.stdout
@@ -48,7 +50,8 @@ def test_epoch_time_quick(tmp_path, mnist_test):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("script", ["interaction.py", "cold_start.py", "many_sessions.py"])
+@pytest.mark.parametrize("script", ["interaction.py", "cold_start.py", "many_sessions.py", "many_sessions.py --probe",
+                                    "training_contention.py"])
 def test_browser_benchmarks_quick(script):
     if not Path("/usr/bin/chromium").exists() and os.environ.get("CI") != "true":
         pytest.skip("needs Debian's chromium")

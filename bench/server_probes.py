@@ -1,0 +1,164 @@
+"""What bench/many_sessions.py reads from the server's side: a private app folder for the server,
+and its memory, CPU time and training processes, sampled from /proc.
+
+    env, checkpoints = private_app(tmp)     # the server's environment and checkpoints folder
+    sampler = Sampler(server_pid, checkpoints); sampler.start(); ...; sampler.stop()
+"""
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+import shutil
+import signal
+import struct
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from browser import ROOT
+
+# -- the app's folder ---------------------------------------------------------------------------
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(struct.pack(">I", n) for n in array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+def private_app(tmp: Path) -> tuple[dict, Path]:
+    """A checkpoints folder holding a copy of the bundled model, and a 2,000-image 'training set'
+    (the first test images, as tests/test_browser.py builds it): the server's env and the folder."""
+    from vae.data import load_split
+
+    checkpoints = tmp / "checkpoints"
+    shutil.copytree(ROOT / "checkpoints" / "default", checkpoints / "default")
+    raw = tmp / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    test = load_split("mnist", "test")
+    _write_idx(raw / "train-images-idx3-ubyte.gz", test.images[:2000].numpy())
+    _write_idx(raw / "train-labels-idx1-ubyte.gz", test.labels[:2000].numpy())
+    # SIGUSR1 makes the server run a full garbage collection and return freed memory to the system
+    # (collect_garbage), so that its memory can be read without the garbage that piles up between
+    # the interpreter's own collections or the allocator's free lists.
+    hooks = tmp / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(
+        "import ctypes, gc, signal\n"
+        "def _collect(signum, frame):\n"
+        "    gc.collect()\n"
+        "    ctypes.CDLL('libc.so.6').malloc_trim(0)  # hand freed pages back, so RSS shows what is live\n"
+        "signal.signal(signal.SIGUSR1, _collect)\n")
+    path = os.pathsep.join(p for p in (str(hooks), os.environ.get("PYTHONPATH", "")) if p)
+    return {"VAE_CHECKPOINTS_DIR": str(checkpoints), "VAE_DATA_DIR": str(tmp / "data"), "PYTHONPATH": path}, checkpoints
+
+
+async def collect_garbage(pid: int) -> float:
+    """Make the server (started with private_app's env) run gc.collect() and malloc_trim(0); its
+    anonymous resident memory afterwards (MB): the memory it actually holds."""
+    os.kill(pid, signal.SIGUSR1)
+    await asyncio.sleep(2.0)  # the handler runs on the main thread at its next bytecode; ~0.3 s of work
+    return rss_mb(pid)[1]
+
+
+# -- what is sampled from /proc -----------------------------------------------------------------
+
+def rss_mb(pid: int) -> tuple[float, float] | None:
+    """Resident memory of a process, all of it and its anonymous part (MB). The anonymous part is
+    the heap, where a leak shows; the rest is mapped files (torch's libraries and the like), which
+    the kernel can drop and read back under memory pressure."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+        return int(fields["VmRSS"].split()[0]) / 1024, int(fields["RssAnon"].split()[0]) / 1024
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def training_pids(checkpoints: Path) -> set[int]:
+    """Processes running `python -m vae train --out <checkpoints>/...`."""
+    found = set()
+    marker = str(checkpoints).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"vae" in args and b"train" in args and any(a.startswith(marker) for a in args):
+            found.add(int(entry.name))
+    return found
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int | str) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far."""
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / TICK if fields else 0.0
+
+
+def descendants(root: int) -> set[int]:
+    parent = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(entry.name)):
+            parent[int(entry.name)] = int(fields[1])
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, pp in parent.items() if pp in frontier} - found
+        found |= frontier
+    return found
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy (all cores), from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    return (sum(values) - values[3] - values[4]) / TICK  # less idle and iowait
+
+
+class Sampler(threading.Thread):
+    """The server's RSS every second and the training processes every 0.25 s, in the background."""
+
+    def __init__(self, server_pid: int, checkpoints: Path):
+        super().__init__(daemon=True)
+        self.server_pid, self.checkpoints = server_pid, checkpoints
+        self.rss: list[tuple[float, float, float]] = []  # (perf_counter, RSS MB, anonymous RSS MB)
+        self.training: dict[int, list[float]] = {}  # pid -> [first seen, last seen]
+        self.training_cpu: dict[int, float] = {}  # pid -> CPU seconds when last seen
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        tick = 0
+        while not self._halt.is_set():
+            now = time.perf_counter()
+            for pid in training_pids(self.checkpoints):
+                self.training.setdefault(pid, [now, now])[1] = now
+                self.training_cpu[pid] = max(self.training_cpu.get(pid, 0.0), cpu_seconds(pid))
+            if tick % 4 == 0 and (mb := rss_mb(self.server_pid)) is not None:
+                self.rss.append((now, *mb))
+            tick += 1
+            self._halt.wait(0.25)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(5)
+
+    def cpu_snapshot(self) -> dict:
+        """CPU seconds so far: the server, this benchmark's own processes (Playwright's driver and
+        Chromium), the training job, and the whole machine."""
+        mine = descendants(os.getpid()) - {self.server_pid} - descendants(self.server_pid)
+        return {"server": cpu_seconds(self.server_pid), "browser": {pid: cpu_seconds(pid) for pid in mine},
+                "training": sum(self.training_cpu.values()), "machine": machine_busy_seconds(),
+                "self": time.process_time(), "at": time.perf_counter()}
+
+    def rss_between(self, t0: float, t1: float, anonymous: bool = False) -> list[float]:
+        return [sample[2 if anonymous else 1] for sample in self.rss if t0 <= sample[0] <= t1]

@@ -1,0 +1,94 @@
+"""Slider releases while a training job runs: the release round trip of one session on the Latent
+sliders page with no training, with a training job at normal priority, and with the job as the
+app starts it (vae.jobs: nice 10, and its scheduling group's too where Linux has autogroup).
+
+Conditions run round-robin, --releases each per round; the training job (the default MLP on a
+2,000-image training set, for more epochs than the measurement lasts) is started for its
+condition and stopped after it.
+
+    python bench/training_contention.py [--releases 20] [--rounds 2] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+import common  # noqa: F401  (puts the project root on sys.path)
+from browser import (PAD_SLIDERS, ROUND_TRIP_HOOK, chromium_async, release_round_trip, streamlit_process,
+                     wait_idle_async)
+from common import machine, percentile, table
+from server_probes import private_app
+
+import vae.jobs
+from vae.jobs import TrainingJobs
+
+CONDITIONS = {"no training": None, "training at normal priority": 0,
+              "training as the app starts it": vae.jobs.TRAINING_NICENESS}
+
+
+def start_job(checkpoints: Path, data_dir: Path, niceness: int) -> TrainingJobs:
+    vae.jobs.TRAINING_NICENESS = niceness
+    jobs = TrainingJobs(checkpoints)
+    jobs.start(["--data-dir", str(data_dir), "--epochs", "500", "--train-limit", "2000"])
+    deadline = time.time() + 60
+    while not jobs.status().steps and time.time() < deadline:  # past torch's import: training
+        time.sleep(0.2)
+    return jobs
+
+
+async def measure(url: str, checkpoints: Path, data_dir: Path, releases: int, rounds: int) -> dict:
+    results = {name: {"updated": [], "rerun": []} for name in CONDITIONS}
+    async with chromium_async() as browser:
+        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+        await page.add_init_script(ROUND_TRIP_HOOK)
+        await page.goto(url + "/sliders")
+        await page.locator(PAD_SLIDERS).first.wait_for(timeout=120_000)
+        await wait_idle_async(page)
+        slider = page.locator(PAD_SLIDERS).nth(1)
+        i = 0
+        for _ in range(rounds):
+            for name, niceness in CONDITIONS.items():
+                jobs = start_job(checkpoints, data_dir, niceness) if niceness is not None else None
+                try:
+                    for _ in range(releases):
+                        i += 1
+                        release = await release_round_trip(page, slider, 0.2 + 0.6 * ((i * 7919) % 97) / 97)
+                        results[name]["updated"].append(release.updated_ms)
+                        if release.rerun_ms is not None:
+                            results[name]["rerun"].append(release.rerun_ms)
+                        await wait_idle_async(page)
+                finally:
+                    if jobs:
+                        jobs.stop()
+                        while jobs.status().running:
+                            await asyncio.sleep(0.2)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--releases", type=int, default=20, help="releases per condition and round")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds through the three conditions")
+    parser.add_argument("--quick", action="store_true", help="3 releases, 1 round")
+    args = parser.parse_args()
+    if args.quick:
+        args.releases, args.rounds = 3, 1
+    with tempfile.TemporaryDirectory(prefix="training-contention-") as tmp:
+        env, checkpoints = private_app(Path(tmp))
+        with streamlit_process(env) as (url, _, _):
+            r = asyncio.run(measure(url, checkpoints, Path(env["VAE_DATA_DIR"]), args.releases, args.rounds))
+    base = {k: percentile(r["no training"][k], 0.95) for k in ("updated", "rerun")}
+    rows = [[name, len(v["updated"]), percentile(v["updated"], 0.5), percentile(v["updated"], 0.95),
+             f"{percentile(v['updated'], 0.95) / base['updated']:.2f}x", percentile(v["rerun"], 0.5),
+             percentile(v["rerun"], 0.95), f"{percentile(v['rerun'], 0.95) / base['rerun']:.2f}x"]
+            for name, v in r.items()]
+    print(f"machine: {machine()}\nbrowser: headless Chromium, one session on /sliders; {args.rounds} round(s)\n")
+    print(table(["condition", "releases", "to updated page p50 (ms)", "p95 (ms)", "p95 vs none",
+                 "to the server's rerun back p50 (ms)", "p95 (ms)", "p95 vs none"], rows))
+
+
+if __name__ == "__main__":
+    main()
