@@ -9,7 +9,7 @@ settling (read after a full garbage collection). Not asserted, printed (and in B
 the release round trip under load against a single session (the issue's "p95 at most twice"),
 which on a 2-core machine running ten software-rendered browsers measures the machine; and the
 actions whose rerun Streamlit itself dropped (a race inside Streamlit 1.67, see
-many_sessions.StreamlitDropped and BENCHMARKS.md).
+bench/app_user.StreamlitDropped and BENCHMARKS.md).
 
 Under CI (CI=true) this must run: a missing Chromium or Playwright is an error there, not a skip.
 """
@@ -38,7 +38,7 @@ import many_sessions  # noqa: E402
 SESSIONS, SECONDS = 10, 60
 
 # How much the server's memory may grow over the second half of the load, read just after the
-# bench makes the server run a full garbage collection and malloc_trim (many_sessions.
+# bench makes the server run a full garbage collection and malloc_trim (server_probes.
 # collect_garbage), at the middle of the load and at its end, all ten sessions still connected.
 # Without that collection the reading mostly measures garbage: Streamlit's collection after every
 # run is off (.streamlit/config.toml), so the heap saws between the interpreter's own collections by
@@ -65,7 +65,7 @@ def test_no_errors_in_any_session_or_in_the_server_log(result):
 def test_all_sessions_pressing_start_training_at_once_start_exactly_one_job(result):
     told = [s.training for s in result.sessions]
     # A session whose answer never showed because Streamlit dropped its rerun (see
-    # many_sessions.StreamlitDropped) cannot say which answer it got; the processes and folders can.
+    # app_user.StreamlitDropped) cannot say which answer it got; the processes and folders can.
     dropped = sum(s.dropped["start training"] for s in result.sessions)
     assert told.count("started") + told.count("busy") + dropped == SESSIONS, (told, dropped)
     assert told.count("started") == 1 or (told.count("started") == 0 and dropped), (told, dropped)
