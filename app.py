@@ -55,8 +55,9 @@ with st.sidebar:
             model_error = f"Cannot load this checkpoint: {e}"
             st.error(model_error)
     st.divider()
-    every = refresh_seconds(training_jobs(), 2)
-    st.fragment(run_every=every)(status_line)(training_jobs(), polling=every is not None)
+    jobs = training_jobs()
+    every = refresh_seconds(jobs, 2)
+    st.fragment(run_every=every)(status_line)(jobs, polling=every is not None)
 
 page = st.navigation(PAGES)
 if model_error and page.title != "Train":  # the Train page needs no model; the others would fail on it

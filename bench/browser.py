@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -84,8 +85,6 @@ def wait_idle(page, timeout=120_000) -> None:
 async def chromium_async(nice: int = 0):
     """The same Chromium for Playwright's async API: many pages driven at once from one thread.
     `nice` > 0 runs it (all its processes) at that lower CPU priority."""
-    import tempfile
-
     from playwright.async_api import async_playwright
 
     with tempfile.TemporaryDirectory(prefix="chromium-") as tmp:
