@@ -3,8 +3,11 @@ definition of a slider release's round trip that the benchmarks and tests time."
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
+import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -13,9 +16,28 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from vae.data import load_split
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-dev-shm-usage"]
+
+
+def app_folder(tmp: Path) -> tuple[dict, Path]:
+    """A private checkpoints folder holding a copy of the bundled model, and a 2,000-image training
+    set (the first test images), under `tmp`: the server's environment and the checkpoints folder."""
+    checkpoints = tmp / "checkpoints"
+    shutil.copytree(ROOT / "checkpoints" / "default", checkpoints / "default")
+    raw = tmp / "data" / "MNIST" / "raw"  # train files only: the test set stays the bundled 10k
+    raw.mkdir(parents=True)
+    test = load_split("mnist", "test")
+    for name, tensor in (("images", test.images[:2000]), ("labels", test.labels[:2000])):
+        array = tensor.numpy().astype(np.uint8)
+        header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(struct.pack(">I", n) for n in array.shape)
+        (raw / f"train-{name}-idx{array.ndim}-ubyte.gz").write_bytes(gzip.compress(header + array.tobytes()))
+    return {"VAE_CHECKPOINTS_DIR": str(checkpoints), "VAE_DATA_DIR": str(tmp / "data")}, checkpoints
 
 
 def free_port() -> int:
@@ -237,6 +259,22 @@ _ARM_RELEASE = """([caption, stamp, timeout]) => {
 # The latent sliders of the pad (its traversal controls are range inputs too). Drag the second: the
 # strip sweeps the first one's dimension, so its pixels would not change with the first.
 PAD_SLIDERS = ".latent-pad-root .row input[type=range]"
+
+
+async def open_sliders(browser, url: str):
+    """A new page on /sliders, with ROUND_TRIP_HOOK, once Streamlit has settled: (page, the slider
+    to drag for release_round_trip)."""
+    page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+    await page.add_init_script(ROUND_TRIP_HOOK)
+    await page.goto(url + "/sliders")
+    await page.locator(PAD_SLIDERS).first.wait_for(timeout=120_000)
+    await wait_idle_async(page)
+    return page, page.locator(PAD_SLIDERS).nth(1)
+
+
+def release_targets(count: int) -> list[float]:
+    """Slider positions (fractions of its width) for successive releases, each a different |z|."""
+    return [0.2 + 0.6 * ((i * 7919) % 97) / 97 for i in range(count)]
 
 
 @dataclass

@@ -23,25 +23,15 @@ import argparse
 import asyncio
 
 import common  # noqa: F401
-from browser import PAD_SLIDERS, ROUND_TRIP_HOOK, chromium_async, release_round_trip, streamlit_server, wait_idle_async
+from browser import chromium_async, open_sliders, release_round_trip, release_targets, streamlit_server, wait_idle_async
 from common import machine, percentile, table
-
-
-def release_targets(count: int) -> list[float]:
-    """Slider positions (fractions of its width) for successive releases, each a different |z|."""
-    return [0.2 + 0.6 * ((i * 7919) % 97) / 97 for i in range(count)]
 
 
 async def measure(url: str, events: int, releases: int) -> dict[str, list]:
     async with chromium_async() as browser:
-        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
-        await page.add_init_script(ROUND_TRIP_HOOK)
-        await page.goto(url + "/sliders")
+        page, slider = await open_sliders(browser, url)
         await page.wait_for_function("() => window.__latentPadDecode !== undefined && "
                                      "window.__latentPadPlace !== undefined", timeout=120_000)
-        await wait_idle_async(page)
-        # The second slider: the traversal sweeps the first one's dimension, so its strip would not change.
-        slider = page.locator(PAD_SLIDERS).nth(1)
         box = await slider.bounding_box()
         y, left, width = box["y"] + box["height"] / 2, box["x"], box["width"]
 

@@ -7,38 +7,21 @@ and its memory, CPU time and training processes, sampled from /proc.
 from __future__ import annotations
 
 import asyncio
-import gzip
 import os
-import shutil
 import signal
-import struct
 import threading
 import time
 from pathlib import Path
 
-import numpy as np
 
-from browser import ROOT
+from browser import app_folder
 
 # -- the app's folder ---------------------------------------------------------------------------
 
-def _write_idx(path: Path, array: np.ndarray) -> None:
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(struct.pack(">I", n) for n in array.shape)
-    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
-
-
 def private_app(tmp: Path) -> tuple[dict, Path]:
-    """A checkpoints folder holding a copy of the bundled model, and a 2,000-image 'training set'
-    (the first test images, as tests/test_browser.py builds it): the server's env and the folder."""
-    from vae.data import load_split
-
-    checkpoints = tmp / "checkpoints"
-    shutil.copytree(ROOT / "checkpoints" / "default", checkpoints / "default")
-    raw = tmp / "data" / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    test = load_split("mnist", "test")
-    _write_idx(raw / "train-images-idx3-ubyte.gz", test.images[:2000].numpy())
-    _write_idx(raw / "train-labels-idx1-ubyte.gz", test.labels[:2000].numpy())
+    """browser.app_folder, and a server that runs a full garbage collection on SIGUSR1 (see
+    collect_garbage): the server's env and the checkpoints folder."""
+    env, checkpoints = app_folder(tmp)
     # SIGUSR1 makes the server run a full garbage collection and return freed memory to the system
     # (collect_garbage), so that its memory can be read without the garbage that piles up between
     # the interpreter's own collections or the allocator's free lists.
@@ -51,7 +34,7 @@ def private_app(tmp: Path) -> tuple[dict, Path]:
         "    ctypes.CDLL('libc.so.6').malloc_trim(0)  # hand freed pages back, so RSS shows what is live\n"
         "signal.signal(signal.SIGUSR1, _collect)\n")
     path = os.pathsep.join(p for p in (str(hooks), os.environ.get("PYTHONPATH", "")) if p)
-    return {"VAE_CHECKPOINTS_DIR": str(checkpoints), "VAE_DATA_DIR": str(tmp / "data"), "PYTHONPATH": path}, checkpoints
+    return {**env, "PYTHONPATH": path}, checkpoints
 
 
 async def collect_garbage(pid: int) -> float:

@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 
 import common  # noqa: F401  (puts the project root on sys.path)
-from browser import (PAD_SLIDERS, ROUND_TRIP_HOOK, chromium_async, release_round_trip, streamlit_process,
+from browser import (app_folder, chromium_async, open_sliders, release_round_trip, release_targets, streamlit_process,
                      wait_idle_async)
 from common import machine, percentile, table
-from server_probes import private_app
 
 import vae.jobs
 from vae.jobs import TrainingJobs
@@ -42,20 +41,14 @@ def start_job(checkpoints: Path, data_dir: Path, niceness: int) -> TrainingJobs:
 async def measure(url: str, checkpoints: Path, data_dir: Path, releases: int, rounds: int) -> dict:
     results = {name: {"updated": [], "rerun": []} for name in CONDITIONS}
     async with chromium_async() as browser:
-        page = await browser.new_page(viewport={"width": 1400, "height": 1000})
-        await page.add_init_script(ROUND_TRIP_HOOK)
-        await page.goto(url + "/sliders")
-        await page.locator(PAD_SLIDERS).first.wait_for(timeout=120_000)
-        await wait_idle_async(page)
-        slider = page.locator(PAD_SLIDERS).nth(1)
-        i = 0
+        page, slider = await open_sliders(browser, url)
+        targets = iter(release_targets(rounds * len(CONDITIONS) * releases))
         for _ in range(rounds):
             for name, niceness in CONDITIONS.items():
                 jobs = start_job(checkpoints, data_dir, niceness) if niceness is not None else None
                 try:
                     for _ in range(releases):
-                        i += 1
-                        release = await release_round_trip(page, slider, 0.2 + 0.6 * ((i * 7919) % 97) / 97)
+                        release = await release_round_trip(page, slider, next(targets))
                         results[name]["updated"].append(release.updated_ms)
                         if release.rerun_ms is not None:
                             results[name]["rerun"].append(release.rerun_ms)
@@ -63,7 +56,7 @@ async def measure(url: str, checkpoints: Path, data_dir: Path, releases: int, ro
                 finally:
                     if jobs:
                         jobs.stop()
-                        while jobs.status().running:
+                        while jobs.running():
                             await asyncio.sleep(0.2)
     return results
 
@@ -77,7 +70,7 @@ def main() -> None:
     if args.quick:
         args.releases, args.rounds = 3, 1
     with tempfile.TemporaryDirectory(prefix="training-contention-") as tmp:
-        env, checkpoints = private_app(Path(tmp))
+        env, checkpoints = app_folder(Path(tmp))
         with streamlit_process(env) as (url, _, _):
             r = asyncio.run(measure(url, checkpoints, Path(env["VAE_DATA_DIR"]), args.releases, args.rounds))
     base = {k: percentile(r["no training"][k], 0.95) for k in ("updated", "rerun")}

@@ -12,20 +12,18 @@ not a skip.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from conftest import write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 sys.path.insert(0, str(ROOT / "bench"))
-from browser import CHROMIUM_ARGS, streamlit_process  # noqa: E402  (one copy, shared with the benchmarks)
+from browser import CHROMIUM_ARGS, app_folder, streamlit_process  # noqa: E402  (one copy, shared with the benchmarks)
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -42,17 +40,11 @@ def require_browser() -> None:
 
 
 @contextmanager
-def streamlit_app(tmp: Path, mnist_test):
+def streamlit_app(tmp: Path):
     """The app on a free port, with a private checkpoints folder (a copy of the bundled model) and a
-    2,000-image training set; yields (url, checkpoints folder). On the way out, fails if the
-    server's log holds a traceback through the project's own code."""
-    checkpoints = tmp / "checkpoints"
-    shutil.copytree(ROOT / "checkpoints" / "default", checkpoints / "default")
-    raw = tmp / "data" / "MNIST" / "raw"  # train files only: the test set stays the bundled 10k
-    raw.mkdir(parents=True)
-    write_idx(raw / "train-images-idx3-ubyte", mnist_test.images[:2000].numpy(), gz=True)
-    write_idx(raw / "train-labels-idx1-ubyte", mnist_test.labels[:2000].numpy(), gz=True)
-    env = {"VAE_CHECKPOINTS_DIR": str(checkpoints), "VAE_DATA_DIR": str(tmp / "data")}
+    2,000-image training set (bench/browser.app_folder); yields (url, checkpoints folder). On the
+    way out, fails if the server's log holds a traceback through the project's own code."""
+    env, checkpoints = app_folder(tmp)
     log_path = tmp / "streamlit.log"
     with streamlit_process(env, log=log_path) as (url, _, _):
         yield url, checkpoints

@@ -20,9 +20,9 @@ require_browser()
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, mnist_test):
+def server(tmp_path_factory):
     """The app on a free port, with a private checkpoints folder and a 2,000-image training set."""
-    with streamlit_app(tmp_path_factory.mktemp("app"), mnist_test) as running:
+    with streamlit_app(tmp_path_factory.mktemp("app")) as running:
         yield running
 
 

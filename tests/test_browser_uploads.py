@@ -41,8 +41,8 @@ INJECTED = """() => [
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, mnist_test):
-    with streamlit_app(tmp_path_factory.mktemp("app"), mnist_test) as running:
+def server(tmp_path_factory):
+    with streamlit_app(tmp_path_factory.mktemp("app")) as running:
         yield running
 
 
