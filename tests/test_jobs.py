@@ -30,12 +30,13 @@ def test_a_job_runs_to_the_end_and_refuses_a_second_start(tmp_path, tiny_data_di
     jobs = TrainingJobs(tmp_path)
     assert jobs.status().state == "idle"
     run_dir = jobs.start(tiny_args(tiny_data_dir, 2))
-    assert jobs.status().running
+    assert jobs.status().running and jobs.running()
     with pytest.raises(JobBusy):
         TrainingJobs(tmp_path).start(tiny_args(tiny_data_dir, 1))  # another session, same server
     assert wait_until(lambda: not jobs.status().running)
     status = jobs.status()
     assert status.state == "finished", status.error
+    assert not jobs.running()
     assert status.epoch == 2 and status.epochs == 2 and len(status.history) == 2 and status.steps
     assert load_checkpoint(run_dir).epoch == 2
     jobs.start(tiny_args(tiny_data_dir, 1))  # a finished job frees the slot

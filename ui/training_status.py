@@ -29,7 +29,7 @@ def refresh_seconds(jobs: TrainingJobs, seconds: float) -> float | None:
     otherwise. A fragment polling when nothing changes costs every open session a rerun every few
     seconds, and each is a chance for Streamlit's dropped-rerun race (BENCHMARKS.md section 7).
     A run started from another session shows at this session's next rerun."""
-    return seconds if jobs.status().running else None
+    return seconds if jobs.running() else None
 
 
 def stop_polling_when_done(status: JobStatus, polling: bool) -> None:

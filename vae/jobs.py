@@ -152,7 +152,7 @@ class TrainingJobs:
     def start(self, train_args: list[str], run_name: str | None = None) -> Path:
         """Start `python -m vae train --out <checkpoints>/<run_name> <train_args>`."""
         with self._lock:
-            if self.status().running:
+            if self.running():
                 raise JobBusy("A training run is already in progress; stop it or wait for it to finish.")
             name = run_name or time.strftime("run-%Y%m%d-%H%M%S")
             run_dir = self.root / name
@@ -167,6 +167,11 @@ class TrainingJobs:
             atomic_write_json(self.job_file, {"pid": proc.pid, "run_dir": str(run_dir), "command": cmd,
                                               "started": time.time()})
             return run_dir
+
+    def running(self) -> bool:
+        """Whether a job is running now: status().running, without reading the run's logs."""
+        job = self._read_job()
+        return bool(job) and _alive(job["pid"])
 
     def stop(self) -> bool:
         """Ask the running job to save and exit; True when there was one."""
