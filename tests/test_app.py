@@ -132,3 +132,13 @@ def test_map_class_filter_runs(app):
     at = app("views/map.py")
     at.multiselect[0].set_value([1, 7]).run()
     assert not at.exception
+
+
+def test_training_progress_says_starting_until_the_first_logged_step():
+    from ui.training_status import progress_text
+    from vae.jobs import JobStatus
+
+    assert progress_text(JobStatus("running", Path("run"))).startswith("starting")
+    status = JobStatus("running", Path("run"), epochs=8, steps=[{"step": 50}])
+    status.epoch, status.step, status.images_per_second, status.seconds_left = 0.5, 50, 20000.0, 75.0
+    assert progress_text(status) == "epoch 0.50 of 8 · step 50 · 20,000 images/s · 1:15 left"

@@ -15,6 +15,8 @@ def format_seconds(seconds: float | None) -> str:
 
 
 def progress_text(status: JobStatus) -> str:
+    if not status.steps and not status.history:  # its first logged step is a few seconds away
+        return "starting: reading the data and building the model"
     return (f"epoch {status.epoch:.2f} of {status.epochs} · step {status.step:,} · "
             f"{status.images_per_second:,.0f} images/s · {format_seconds(status.seconds_left)} left")
 
