@@ -5,8 +5,10 @@ figures and the background training status. The pages live in views/ (see README
 """
 import streamlit as st
 
-from ui.common import DEFAULT_CHECKPOINT, current_model, list_checkpoints, training_jobs
+from ui import state
+from ui.common import CHECKPOINTS_DIR, current_model, training_jobs
 from ui.training_status import refresh_seconds, status_line
+from vae.runs import DEFAULT_RUN, list_runs
 
 st.set_page_config(page_title="VAE Latent Explorer", page_icon=":material/scatter_plot:", layout="wide")
 
@@ -21,14 +23,14 @@ PAGES = [
 
 
 def checkpoint_picker() -> None:
-    entries = list_checkpoints()
+    entries = list_runs(CHECKPOINTS_DIR)
     usable = [e.name for e in entries if e.ok]
     labels = {e.name: (f"{e.name} ({e.summary})" if e.ok else f"{e.name}: {e.error}") for e in entries}
-    if st.session_state.get("explore_run") in usable:  # sent by the Train page
-        st.session_state["checkpoint"] = st.session_state.pop("explore_run")
-    if st.session_state.get("checkpoint") not in usable:
-        st.session_state["checkpoint"] = DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT in usable else (usable or [None])[0]
-    st.selectbox("Checkpoint", usable, key="checkpoint", format_func=labels.get,
+    if st.session_state.get(state.EXPLORE_RUN) in usable:  # sent by the Train page
+        st.session_state[state.CHECKPOINT] = st.session_state.pop(state.EXPLORE_RUN)
+    if st.session_state.get(state.CHECKPOINT) not in usable:
+        st.session_state[state.CHECKPOINT] = DEFAULT_RUN if DEFAULT_RUN in usable else (usable or [None])[0]
+    st.selectbox("Checkpoint", usable, key=state.CHECKPOINT, format_func=labels.get,
                  help="Folders under checkpoints/. A run being trained appears here after its first epoch.")
     broken = [labels[e.name] for e in entries if not e.ok]
     if broken:
@@ -40,17 +42,17 @@ def checkpoint_picker() -> None:
 model_error = None
 with st.sidebar:
     checkpoint_picker()
-    if st.session_state.get("checkpoint"):
+    if st.session_state.get(state.CHECKPOINT):
         try:
-            state, _ = current_model()
-            cfg = state.config
-            elbo = state.history[-1]["test_elbo"] if state.history else None
+            checkpoint, _ = current_model()
+            cfg = checkpoint.config
+            elbo = checkpoint.history[-1]["test_elbo"] if checkpoint.history else None
             cols = st.columns(2)
             cols[0].metric("Architecture", cfg.arch)
             cols[1].metric("Latent size", cfg.latent_dim)
             st.metric("Test -ELBO (nats per image)", f"{elbo:.2f}" if elbo is not None else "–",
                       help="Negative evidence lower bound on the test set (lower is better).")
-            st.caption(f"{cfg.dataset}, {cfg.likelihood} likelihood, beta={cfg.beta:g}, epoch {state.epoch}")
+            st.caption(f"{cfg.dataset}, {cfg.likelihood} likelihood, beta={cfg.beta:g}, epoch {checkpoint.epoch}")
         except Exception as e:  # a checkpoint that broke after it was listed: say so, keep the app up
             model_error = f"Cannot load this checkpoint: {e}"
             st.error(model_error)

@@ -5,16 +5,15 @@ trips, errors of every kind, and whether each result was its own.
 from __future__ import annotations
 
 import asyncio
-import io
 import random
 import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-import numpy as np
 
-from browser import PAD_SLIDERS, ROUND_TRIP_HOOK, Release, release_round_trip, rerun_fate, wait_idle_async, websocket_trace
+from bench.drawn import drawn_png
+from bench.browser import PAD_SLIDERS, ROUND_TRIP_HOOK, Release, release_round_trip, rerun_fate, wait_idle_async, websocket_trace
 
 VIEWPORT = {"width": 1400, "height": 1000}
 UPLOAD_DIGITS = 4  # test images 0..3 (a 7, a 2, a 1 and a 0); each session cycles through them
@@ -23,20 +22,10 @@ NEIGHBOURS = re.compile(r"#\d+ \(\w+\)(?:, #\d+ \(\w+\)){9}")  # the 10 nearest 
 
 
 def digit_pngs(count: int) -> list[bytes]:
-    """Test digits as a user would draw them: dark ink on white, four times bigger, off-centre."""
-    from PIL import Image
-
+    """The first `count` test digits as a user would draw them (bench.drawn)."""
     from vae.data import load_split
 
-    images = load_split("mnist", "test").images[:count].numpy()
-    pngs = []
-    for digit in images:
-        canvas = np.full((200, 160), 255, np.uint8)
-        canvas[30:142, 20:132] = 255 - np.kron(digit, np.ones((4, 4), np.uint8))
-        buf = io.BytesIO()
-        Image.fromarray(canvas).save(buf, format="PNG")
-        pngs.append(buf.getvalue())
-    return pngs
+    return [drawn_png(digit) for digit in load_split("mnist", "test").images[:count].numpy()]
 
 
 class StreamlitDropped(RuntimeError):

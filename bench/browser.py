@@ -3,11 +3,9 @@ definition of a slider release's round trip that the benchmarks and tests time."
 from __future__ import annotations
 
 import contextlib
-import gzip
 import os
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -16,11 +14,13 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
-from vae.data import load_split
+from vae.data import file_names, load_split, write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
+# An init script that asks the latent pad for its per-event timings and its decode/place hooks
+# (window.__latentPadProbe; ui/components/latent_pad.js keeps none of it otherwise).
+PROBE_PAD = "window.__latentPadProbe = {};"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-dev-shm-usage"]
 
@@ -33,10 +33,9 @@ def app_folder(tmp: Path) -> tuple[dict, Path]:
     raw = tmp / "data" / "MNIST" / "raw"  # train files only: the test set stays the bundled 10k
     raw.mkdir(parents=True)
     test = load_split("mnist", "test")
-    for name, tensor in (("images", test.images[:2000]), ("labels", test.labels[:2000])):
-        array = tensor.numpy().astype(np.uint8)
-        header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(struct.pack(">I", n) for n in array.shape)
-        (raw / f"train-{name}-idx{array.ndim}-ubyte.gz").write_bytes(gzip.compress(header + array.tobytes()))
+    images_name, labels_name = file_names("train")
+    write_idx(raw / images_name, test.images[:2000].numpy(), gz=True)
+    write_idx(raw / labels_name, test.labels[:2000].numpy(), gz=True)
     return {"VAE_CHECKPOINTS_DIR": str(checkpoints), "VAE_DATA_DIR": str(tmp / "data")}, checkpoints
 
 
@@ -266,6 +265,7 @@ async def open_sliders(browser, url: str):
     to drag for release_round_trip)."""
     page = await browser.new_page(viewport={"width": 1400, "height": 1000})
     await page.add_init_script(ROUND_TRIP_HOOK)
+    await page.add_init_script(PROBE_PAD)
     await page.goto(url + "/sliders")
     await page.locator(PAD_SLIDERS).first.wait_for(timeout=120_000)
     await wait_idle_async(page)

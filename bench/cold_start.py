@@ -1,16 +1,15 @@
 """Cold start: `streamlit run app.py` until the first page (the latent map) is fully rendered in
 Chromium with the bundled model. Median of --repeats fresh servers.
 
-    python bench/cold_start.py [--repeats 3] [--quick]
+    python -m bench.cold_start [--repeats 3] [--quick]
 """
 from __future__ import annotations
 
 import argparse
 import time
 
-import common  # noqa: F401
-from browser import chromium, streamlit_server, wait_idle
-from common import machine, median, table
+from bench.browser import chromium, streamlit_server, wait_idle
+from bench.common import machine, median, table
 
 
 def one_start(browser) -> tuple[float, float]:

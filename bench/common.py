@@ -4,10 +4,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as `python bench/x.py` from the root
 
 
 def machine() -> str:

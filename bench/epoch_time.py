@@ -1,8 +1,8 @@
 """Seconds per training epoch (60k images, `vae.train`, data resident on the device) for each
 architecture, in float32 and with bfloat16 autocast (`--amp`, CUDA only):
 
-    python bench/epoch_time.py --device cuda          # the GPU figures in BENCHMARKS.md
-    python bench/epoch_time.py --quick                # a smoke run on 1,000 images
+    python -m bench.epoch_time --device cuda          # the GPU figures in BENCHMARKS.md
+    python -m bench.epoch_time --quick                # a smoke run on 1,000 images
 
 Each configuration trains `--epochs` epochs; the first is a warm-up (cuDNN autotuning, allocator),
 the table gives the median of the rest. The per-epoch test evaluation and checkpoint writing are
@@ -13,9 +13,8 @@ from __future__ import annotations
 import argparse
 import tempfile
 
-import common  # noqa: F401 (puts the project on sys.path)
 import torch
-from common import machine, median, table
+from bench.common import machine, median, table
 
 from vae.config import ModelConfig, TrainConfig
 from vae.train import train
@@ -23,7 +22,7 @@ from vae.train import train
 CONFIGS = {  # name -> (ModelConfig, batch size)
     "default (mlp 784-400-32)": (ModelConfig(), 128),
     "examples net (mlp 784-400-20)": (ModelConfig(latent_dim=20, hidden_dims=[400]), 128),
-    "seed net": (ModelConfig(arch="seed", latent_dim=100), 150),
+    "article net": (ModelConfig(arch="article"), 150),
     "conv": (ModelConfig(arch="conv"), 128),
     "resnet, binarized": (ModelConfig(arch="resnet", binarize=True), 128),
 }

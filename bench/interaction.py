@@ -15,28 +15,27 @@
 All timed inside the page with performance.now(), so Playwright's own polling is not counted; the
 two release timings are browser.release_round_trip's (bench/many_sessions.py times the same).
 
-    python bench/interaction.py [--events 300] [--releases 20] [--quick]
+    python -m bench.interaction [--events 300] [--releases 20] [--quick]
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 
-import common  # noqa: F401
-from browser import chromium_async, open_sliders, release_round_trip, release_targets, streamlit_server, wait_idle_async
-from common import machine, percentile, table
+from bench.browser import chromium_async, open_sliders, release_round_trip, release_targets, streamlit_server, wait_idle_async
+from bench.common import machine, percentile, table
 
 
 async def measure(url: str, events: int, releases: int) -> dict[str, list]:
     async with chromium_async() as browser:
         page, slider = await open_sliders(browser, url)
-        await page.wait_for_function("() => window.__latentPadDecode !== undefined && "
-                                     "window.__latentPadPlace !== undefined", timeout=120_000)
+        await page.wait_for_function("() => window.__latentPadProbe.decode && window.__latentPadProbe.place",
+                                     timeout=120_000)
         box = await slider.bounding_box()
         y, left, width = box["y"] + box["height"] / 2, box["x"], box["width"]
 
         await page.evaluate("() => { for (const k of ['decodeMs', 'paintMs', 'placeMs', 'traversalMs'])"
-                            " window.__latentPad[k] = []; }")
+                            " window.__latentPadProbe[k] = []; }")
         await page.mouse.move(left + width / 2, y)
         await page.mouse.down()
         for i in range(events):  # sweep back and forth across the slider
@@ -44,11 +43,11 @@ async def measure(url: str, events: int, releases: int) -> dict[str, list]:
             frac = 0.1 + 0.8 * (phase * 2 if phase < 0.5 else 2 - phase * 2)
             await page.mouse.move(left + width * frac, y)
         await page.mouse.up()
-        r = await page.evaluate("() => ({decode: window.__latentPad.decodeMs, paint: window.__latentPad.paintMs,"
-                                " place: window.__latentPad.placeMs})")
+        r = await page.evaluate("() => ({decode: window.__latentPadProbe.decodeMs, paint: window.__latentPadProbe.paintMs,"
+                                " place: window.__latentPadProbe.placeMs})")
         await wait_idle_async(page)
 
-        await page.evaluate("() => { window.__latentPad.traversalMs = []; }")
+        await page.evaluate("() => { window.__latentPadProbe.traversalMs = []; }")
         r.update(trips=[], sent=[], rerun=[], dropped=0)
         for target in release_targets(releases):
             release = await release_round_trip(page, slider, target)
@@ -59,7 +58,7 @@ async def measure(url: str, events: int, releases: int) -> dict[str, list]:
                 r["rerun"].append(release.rerun_ms)
             r["dropped"] += release.rerun_fate in ("dropped", "lost-end")
             await wait_idle_async(page)
-        r["traversal"] = await page.evaluate("() => window.__latentPad.traversalMs")
+        r["traversal"] = await page.evaluate("() => window.__latentPadProbe.traversalMs")
     return r
 
 

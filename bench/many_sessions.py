@@ -26,7 +26,7 @@ from /proc every 0.25 s) and run folders; the server's resident memory every sec
 full garbage collection at the start, middle and end of the load; the CPU time of the server,
 Chromium, the training job and everything else on the machine during the load.
 
-    python bench/many_sessions.py [--sessions 10] [--seconds 60] [--baseline 20] [--think 2] [--quick]
+    python -m bench.many_sessions [--sessions 10] [--seconds 60] [--baseline 20] [--think 2] [--quick]
 """
 from __future__ import annotations
 
@@ -41,11 +41,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import common  # noqa: F401  (puts the project root on sys.path)
-from app_user import NEIGHBOURS, UPLOAD_DIGITS, VIEWPORT, Session, digit_pngs
-from browser import PAD_SLIDERS, ROOT, Release, chromium_async, release_round_trip, streamlit_process, wait_idle_async
-from common import machine, median, percentile, table
-from server_probes import Sampler, collect_garbage, private_app, training_pids
+from bench.app_user import NEIGHBOURS, UPLOAD_DIGITS, VIEWPORT, Session, digit_pngs
+from bench.browser import PAD_SLIDERS, ROOT, Release, chromium_async, release_round_trip, streamlit_process, wait_idle_async
+from bench.common import machine, median, percentile, table
+from bench.server_probes import Sampler, collect_garbage, private_app, training_pids
 
 # People look at what an action did before the next one; load tools model that as a think time
 # (Locust's examples wait 1-5 s). 0 (--think 0) drives every session back to back instead.

@@ -4,8 +4,8 @@
   from cache    reading the map back from its .npz in the checkpoint folder
   place one     preparing one uploaded digit, encoding it and placing it on the map
 
-    python bench/projection.py              # 10k and, when $VAE_DATA_DIR has it, 70k
-    python bench/projection.py --quick      # 2,000 images, one repeat
+    python -m bench.projection              # 10k and, when $VAE_DATA_DIR has it, 70k
+    python -m bench.projection --quick      # 2,000 images, one repeat
 
 Each figure is the median of --repeats runs. A first build in a fresh process also pays
 numba's start-up (UMAP is compiled on first use); the first repeat shows it.
@@ -17,9 +17,8 @@ import io
 import tempfile
 import time
 
-import common  # noqa: F401
 import torch
-from common import machine, median, table
+from bench.common import machine, median, table
 from PIL import Image
 
 from vae.checkpoint import load_checkpoint, weights_hash

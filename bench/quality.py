@@ -1,8 +1,8 @@
 """Model quality: a checkpoint's test -ELBO and importance-weighted NLL, beside the literature.
 
-    python bench/quality.py                          # bundled model, IWAE k=1000, all 10k test images
-    python bench/quality.py --checkpoint runs/bin --iwae-k 5000
-    python bench/quality.py --quick                  # k=10 on 200 images
+    python -m bench.quality                          # bundled model, IWAE k=1000, all 10k test images
+    python -m bench.quality --checkpoint runs/bin --iwae-k 5000
+    python -m bench.quality --quick                  # k=10 on 200 images
 
 Literature, dynamically binarized MNIST, IWAE estimate: fully connected VAE 86.76 (Burda et al.
 2015, k=5000), convolutional VAE 81.0 (reported for comparable conv VAEs). Gray-pixel Bernoulli
@@ -13,8 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-import common  # noqa: F401
-from common import machine, table
+from bench.common import machine, table
 
 from vae.checkpoint import load_checkpoint
 from vae.data import load_split

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 
-from browser import app_folder
+from bench.browser import app_folder
 
 # -- the app's folder ---------------------------------------------------------------------------
 

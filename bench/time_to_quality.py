@@ -4,12 +4,12 @@ for three recipes run side by side, round-robin, in one process:
   default   this project's `python -m vae train` defaults (data resident, batches by index)
   examples  pytorch/examples' VAE recipe: 784-400-20 MLP, ReLU, Adam 1e-3, batch 128,
             torchvision MNIST through a DataLoader with ToTensor
-  seed      the seed article's recipe: its network (with Gaussian eps), Adam 1e-3, batch 150,
-            DataLoader
+  article   the recipe of the tutorial article this project started from: its network (with
+            Gaussian eps), Adam 1e-3, batch 150, DataLoader
 
-    python bench/time_to_quality.py --repeats 3        # needs the training set ($VAE_DATA_DIR)
-    python bench/time_to_quality.py --device cuda      # the same three on a GPU
-    python bench/time_to_quality.py --quick            # a smoke run on 500 images
+    python -m bench.time_to_quality --repeats 3        # needs the training set ($VAE_DATA_DIR)
+    python -m bench.time_to_quality --device cuda      # the same three on a GPU
+    python -m bench.time_to_quality --quick            # a smoke run on 500 images
 
 Clocks count training only; the test evaluation after every epoch is left out for every recipe.
 """
@@ -21,9 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import common  # noqa: F401 (puts the project on sys.path)
 import torch
-from common import machine, median, table
+from bench.common import machine, median, table
 
 from vae.config import ModelConfig, TrainConfig
 from vae.data import default_root, file_names, load_split
@@ -124,7 +123,8 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=30, help="give up after this many epochs")
     parser.add_argument("--max-seconds", type=float, default=900,
                         help="give up on a recipe after this much training time (its time is then a lower bound)")
-    parser.add_argument("--recipes", nargs="+", default=["default", "examples", "seed"])
+    parser.add_argument("--recipes", nargs="+", default=["default", "examples", "article"],
+                        choices=["default", "examples", "article"])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where every recipe trains")
     parser.add_argument("--quick", action="store_true", help="smoke run: 500 images, target 250, 2 epochs")
     args = parser.parse_args()
@@ -145,7 +145,7 @@ def main() -> None:
                                               args.max_epochs, limit, repeat, root, test_images, args.max_seconds,
                                               args.device)
                 else:
-                    r = run_dataloader_recipe(ModelConfig(arch="seed", latent_dim=100), 150, args.target,
+                    r = run_dataloader_recipe(ModelConfig(arch="article"), 150, args.target,
                                               args.max_epochs, limit, repeat, root, test_images, args.max_seconds,
                                               args.device)
                 results[recipe].append(r)

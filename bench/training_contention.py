@@ -6,7 +6,7 @@ Conditions run round-robin, --releases each per round; the training job (the def
 2,000-image training set, for more epochs than the measurement lasts) is started for its
 condition and stopped after it.
 
-    python bench/training_contention.py [--releases 20] [--rounds 2] [--quick]
+    python -m bench.training_contention [--releases 20] [--rounds 2] [--quick]
 """
 from __future__ import annotations
 
@@ -16,10 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import common  # noqa: F401  (puts the project root on sys.path)
-from browser import (app_folder, chromium_async, open_sliders, release_round_trip, release_targets, streamlit_process,
+from bench.browser import (app_folder, chromium_async, open_sliders, release_round_trip, release_targets, streamlit_process,
                      wait_idle_async)
-from common import machine, percentile, table
+from bench.common import machine, percentile, table
 
 import vae.jobs
 from vae.jobs import TrainingJobs

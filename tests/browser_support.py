@@ -3,8 +3,11 @@ Chromium through Playwright, screenshots into test-artifacts/, and waiting for S
 
 A test module uses it like this (the fixtures are imported so pytest finds them there):
 
-    from browser_support import browser, page, require_browser, settle, snap, open_page, streamlit_app
+    from tests.browser_support import browser, page, server, require_browser, settle, snap, open_page
     require_browser()
+
+`server` is the app on a free port for the test module; `page` a fresh Chromium page that asks the
+latent pad for its timings and test hooks (window.__latentPadProbe).
 
 Under CI (CI=true) the browser tests must run: a missing Chromium or Playwright is an error there,
 not a skip.
@@ -12,18 +15,16 @@ not a skip.
 from __future__ import annotations
 
 import os
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from bench.browser import CHROMIUM_ARGS, PROBE_PAD, app_folder, streamlit_process
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
-sys.path.insert(0, str(ROOT / "bench"))
-from browser import CHROMIUM_ARGS, app_folder, streamlit_process  # noqa: E402  (one copy, shared with the benchmarks)
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -57,6 +58,13 @@ def streamlit_app(tmp: Path):
 
 
 @pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app on a free port for one test module: (url, its private checkpoints folder)."""
+    with streamlit_app(tmp_path_factory.mktemp("app")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -67,6 +75,7 @@ def browser():
 @pytest.fixture
 def page(browser, request):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(PROBE_PAD)
     pg = context.new_page()
     yield pg
     ARTIFACTS.mkdir(exist_ok=True)

@@ -1,27 +1,10 @@
 """Shared fixtures: a tiny offline MNIST folder made from the bundled test set, and small models."""
 from __future__ import annotations
 
-import gzip
-import struct
-from pathlib import Path
-
-import numpy as np
 import pytest
 import torch
 
-from vae.data import load_split
-
-
-def write_idx(path: Path, array: np.ndarray, gz: bool = False) -> Path:
-    """Write a uint8 array as an IDX file (the format MNIST ships in)."""
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(
-        struct.pack(">I", n) for n in array.shape)
-    data = header + array.astype(np.uint8).tobytes()
-    if gz:
-        path = path.with_name(path.name + ".gz")
-        data = gzip.compress(data)
-    path.write_bytes(data)
-    return path
+from vae.data import load_split, write_idx
 
 
 @pytest.fixture(scope="session")

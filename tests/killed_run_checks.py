@@ -12,8 +12,9 @@ import pytest
 import torch
 from safetensors import safe_open
 
-import ui.common
-from vae.checkpoint import HISTORY, OPTIMIZER, STEPS, WEIGHTS, load_checkpoint, read_history, read_jsonl
+from vae.runs import RunEntry, list_runs
+from vae.checkpoint import HISTORY, OPTIMIZER, STEPS, WEIGHTS, load_checkpoint, read_history
+from vae.files import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING_KEYS = {"seconds", "images_per_second", "time"}  # differ between two runs of the same training
@@ -34,13 +35,12 @@ def meta(path: Path) -> dict:
         return f.metadata()
 
 
-def listed(folder: Path, monkeypatch) -> ui.common.CheckpointEntry:
+def listed(folder: Path) -> RunEntry:
     """The folder as the sidebar's checkpoint picker lists it."""
-    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", folder.parent)
-    return next(e for e in ui.common.list_checkpoints() if e.name == folder.name)
+    return next(e for e in list_runs(folder.parent) if e.name == folder.name)
 
 
-def assert_consistent(out: Path, steps_per_epoch: int, monkeypatch) -> dict:
+def assert_consistent(out: Path, steps_per_epoch: int) -> dict:
     """What any kill may leave: the last complete checkpoint, and logs that read and agree with it."""
     history = read_jsonl(out / HISTORY)  # a partial last line is skipped, never an error
     steps = read_jsonl(out / STEPS)
@@ -52,7 +52,7 @@ def assert_consistent(out: Path, steps_per_epoch: int, monkeypatch) -> dict:
     # picker (it lists folders) nor load_checkpoint looks at; the next run deletes them.
     leftovers = sorted(p.name for p in out.glob(".*.tmp"))
     assert all(p.is_file() for p in out.glob(".*"))
-    entry = listed(out, monkeypatch)
+    entry = listed(out)
     if not (out / WEIGHTS).exists():
         assert not history and not entry.ok and "no checkpoint yet" in entry.error
         return {"epoch": 0, "leftovers": leftovers, "optimizer_matches": True}

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+
 import ui.common
 import ui.latent_pad
+from tests.app_support import open_app
 from vae.checkpoint import read_config, weights_hash
 from vae.projection import cache_path, load_cached_map
 
@@ -32,14 +34,7 @@ def checkpoints(tmp_path_factory):
 def app(checkpoints, monkeypatch):
     monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", checkpoints)
 
-    def open_page(page: str) -> AppTest:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-        at.run()
-        at.switch_page(page).run()
-        assert not at.exception, [e.value for e in at.exception]
-        return at
-
-    return open_page
+    return open_app
 
 
 def images(at: AppTest) -> list[str]:

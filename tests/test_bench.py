@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_idx
+from vae.data import write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
 def run_bench(command, env=None):
-    """`command`: a script in bench/ and its arguments, run with --quick."""
-    script, *args = command.split()
-    result = subprocess.run([sys.executable, f"bench/{script}", *args, "--quick"], cwd=ROOT, capture_output=True,
+    """`command`: a module of bench/ and its arguments, run with --quick."""
+    module, *args = command.split()
+    result = subprocess.run([sys.executable, "-m", f"bench.{module}", *args, "--quick"], cwd=ROOT, capture_output=True,
                             text=True, timeout=600, env={**os.environ, **(env or {})})
     assert result.returncode == 0, result.stderr[-3000:]
     assert "machine:" in result.stdout and "|---" in result.stdout
@@ -24,11 +24,11 @@ def run_bench(command, env=None):
 
 
 def test_quality_quick():
-    assert "IWAE NLL (k=10)" in run_bench("quality.py")
+    assert "IWAE NLL (k=10)" in run_bench("quality")
 
 
 def test_projection_quick():
-    assert "2k test" in run_bench("projection.py")
+    assert "2k test" in run_bench("projection")
 
 
 def test_time_to_quality_quick(tmp_path, mnist_test):
@@ -36,8 +36,8 @@ def test_time_to_quality_quick(tmp_path, mnist_test):
     raw.mkdir(parents=True)
     write_idx(raw / "train-images-idx3-ubyte", mnist_test.images[:500].numpy(), gz=True)
     write_idx(raw / "train-labels-idx1-ubyte", mnist_test.labels[:500].numpy(), gz=True)
-    out = run_bench("time_to_quality.py", env={"VAE_DATA_DIR": str(tmp_path)})
-    for recipe in ("default", "examples", "seed"):
+    out = run_bench("time_to_quality", env={"VAE_DATA_DIR": str(tmp_path)})
+    for recipe in ("default", "examples", "article"):
         assert f"| {recipe}" in out
 
 
@@ -46,12 +46,12 @@ def test_epoch_time_quick(tmp_path, mnist_test):
     raw.mkdir(parents=True)
     write_idx(raw / "train-images-idx3-ubyte", mnist_test.images[:1000].numpy(), gz=True)
     write_idx(raw / "train-labels-idx1-ubyte", mnist_test.labels[:1000].numpy(), gz=True)
-    assert "| default (mlp" in run_bench("epoch_time.py", env={"VAE_DATA_DIR": str(tmp_path)})
+    assert "| default (mlp" in run_bench("epoch_time", env={"VAE_DATA_DIR": str(tmp_path)})
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("script", ["interaction.py", "cold_start.py", "many_sessions.py", "many_sessions.py --probe",
-                                    "training_contention.py"])
+@pytest.mark.parametrize("script", ["interaction", "cold_start", "many_sessions", "many_sessions --probe",
+                                    "training_contention"])
 def test_browser_benchmarks_quick(script):
     if not Path("/usr/bin/chromium").exists() and os.environ.get("CI") != "true":
         pytest.skip("needs Debian's chromium")

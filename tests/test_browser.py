@@ -4,26 +4,18 @@ Screenshots of every page, and of any failure, go to test-artifacts/. Under CI (
 tests must run: a missing Chromium or Playwright is an error there, not a skip. The server, browser
 and screenshot machinery lives in browser_support.py.
 """
-import io
 import re
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from browser_support import (browser, expect, no_exception, open_page, page, require_browser, settle,  # noqa: F401
-                             snap, streamlit_app)
-from browser import ROUND_TRIP_HOOK  # bench/browser.py (browser_support puts bench/ on the path)
+from bench.browser import ROUND_TRIP_HOOK
+from bench.drawn import drawn_png
+from tests.browser_support import (browser, expect, no_exception, open_page, page, require_browser, server,  # noqa: F401
+                                   settle, snap)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The app on a free port, with a private checkpoints folder and a 2,000-image training set."""
-    with streamlit_app(tmp_path_factory.mktemp("app")) as running:
-        yield running
 
 
 def test_a_deep_link_as_the_first_request_shows_the_whole_app(server, page):
@@ -52,12 +44,13 @@ def _pad_canvas(page):
 
 # The pad's root inside the component's shadow root (Playwright's locators pierce it; this is for
 # page.evaluate).
-PAD_ROOT = "document.querySelector('[data-testid=stBidiComponentIsolated]').shadowRoot.querySelector('.latent-pad-root')"
+PAD_ROOT = ("document.querySelector('[data-testid=stBidiComponentIsolated]').shadowRoot"
+            ".querySelector('.latent-pad-root')")
 
 
 def _open_pad(page, url):
     open_page(page, url, "sliders", "Latent sliders")
-    page.wait_for_function("() => window.__latentPadDecode !== undefined && window.__latentPadPlace !== undefined",
+    page.wait_for_function("() => window.__latentPadProbe.decode && window.__latentPadProbe.place",
                            timeout=30_000)
     expect(page.get_by_test_id("latent-pad-traversal")).to_have_attribute("data-z", re.compile(r"\d"))
 
@@ -87,7 +80,7 @@ def test_dragging_a_slider_redraws_the_digit_star_and_caption_live_and_the_trave
     page.mouse.move(x + box["width"] * 0.35, y, steps=10)
     during = {"digit": _pixels(canvas), "map": _pixels(overview), "strip": _pixels(strip),
               "caption": caption.inner_text()}
-    events = page.evaluate("() => window.__latentPad.decodeMs.length")
+    events = page.evaluate("() => window.__latentPadProbe.decodeMs.length")
     assert during["digit"] != before["digit"] and events >= 5
     assert during["map"] != before["map"] and during["caption"] != before["caption"]  # the star and |z| moved
     assert during["strip"] == before["strip"]  # the traversal waits for the release
@@ -160,11 +153,11 @@ def test_the_pad_placement_in_the_browser_matches_python(server, page):
     zs[0] = lmap.mu[123]  # a test digit's own code: its nearest is itself
     pixels_per_unit = (map_frame(lmap.xy)["size"] - 2 * map_frame(lmap.xy)["pad"]) / map_frame(lmap.xy)["span"]
     for z in zs:
-        got = page.evaluate("z => window.__latentPadPlace(z)", z.tolist())
+        got = page.evaluate("z => window.__latentPadProbe.place(z)", z.tolist())
         assert np.allclose([got["x"], got["y"]], as_sent.place(z)[0], atol=1e-4)
         assert got["neighbours"] == as_sent.nearest(z, 10)[0].tolist()
         assert np.abs(np.array([got["x"], got["y"]]) - lmap.place(z)[0]).max() * pixels_per_unit < 0.5
-    assert page.evaluate("z => window.__latentPadPlace(z).nearest", zs[0].tolist()) == 123
+    assert page.evaluate("z => window.__latentPadProbe.place(z).nearest", zs[0].tolist()) == 123
 
 
 def test_browser_decode_matches_torch(server, page):
@@ -175,11 +168,11 @@ def test_browser_decode_matches_torch(server, page):
 
     url, checkpoints = server
     open_page(page, url, "sliders", "Latent sliders")
-    page.wait_for_function("() => window.__latentPadDecode !== undefined", timeout=30_000)
+    page.wait_for_function("() => window.__latentPadProbe.decode", timeout=30_000)
     model = load_checkpoint(checkpoints / "default").model
     reference = decoder_with_weights_as_sent(model)
     z = torch.randn(6, model.latent_dim, generator=torch.Generator().manual_seed(0)) * 1.5
-    in_browser = torch.tensor([page.evaluate("z => window.__latentPadDecode(z)", row.tolist()) for row in z])
+    in_browser = torch.tensor([page.evaluate("z => window.__latentPadProbe.decode(z)", row.tolist()) for row in z])
     with torch.no_grad():
         expected = reference.decode(z).reshape(6, -1)
     assert (in_browser - expected).abs().max() <= 1e-3
@@ -207,21 +200,11 @@ def test_selecting_a_map_point_shows_its_digit(server, page):
     snap(page, "map-selected")
 
 
-def _digit_png(mnist_test) -> bytes:
-    """A test-set 7 as a user would draw it: dark ink on white, bigger, off-centre."""
-    seven = mnist_test.images[0].numpy()
-    canvas = np.full((200, 160), 255, np.uint8)
-    canvas[30:142, 20:132] = 255 - np.kron(seven, np.ones((4, 4), np.uint8))
-    buf = io.BytesIO()
-    Image.fromarray(canvas).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def test_uploading_a_digit_shows_its_reconstruction(server, page, mnist_test):
     url, _ = server
     open_page(page, url, "reconstruct", "Reconstruct")
     page.locator("input[type=file]").set_input_files(
-        files=[{"name": "seven.png", "mimeType": "image/png", "buffer": _digit_png(mnist_test)}])
+        files=[{"name": "seven.png", "mimeType": "image/png", "buffer": drawn_png(mnist_test.images[0].numpy())}])
     expect(page.get_by_text("reconstruction from μ")).to_be_visible(timeout=60_000)
     settle(page)
     snap(page, "reconstruct-upload")

@@ -12,9 +12,10 @@ import urllib.parse
 
 import pytest
 
-from browser_support import (ROOT, browser, expect, open_page, page, require_browser, run_finished,  # noqa: F401
-                             settle, snap, streamlit_app)
-from upload_corpus import corpus, good_digit_png
+from tests.browser_support import (ROOT, browser, expect, open_page, page, require_browser, run_finished,  # noqa: F401
+                                   server, settle, snap)
+from bench.drawn import drawn_png
+from tests.upload_corpus import corpus
 from vae.images import MAX_UPLOAD_BYTES, ImageError, mnist_style, read_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -38,12 +39,6 @@ INJECTED = """() => [
     ...[...document.querySelectorAll('img[src=x], img[src=y], iframe[srcdoc], b')].map(e => e.outerHTML),
     ...[...document.scripts].filter(s => s.text.includes('__pwned')).map(s => s.outerHTML),
     window.__pwned ? 'window.__pwned = ' + window.__pwned : ''].join(' ')"""
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with streamlit_app(tmp_path_factory.mktemp("app")) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +107,7 @@ def test_every_corpus_file_gets_a_clear_message_or_a_result(server, page, dialog
         run_finished(page)  # without an exception box
         if name == "8000x8000 photo":
             snap(page, f"upload-corpus-{path}-big-photo")
-    upload(page, "seven.png", good_digit_png(seven))  # and a plain upload still works afterwards
+    upload(page, "seven.png", drawn_png(seven))  # and a plain upload still works afterwards
     expect_result(page, path)
     settle(page)
     snap(page, f"upload-corpus-{path}-after")
@@ -128,7 +123,7 @@ def test_uploads_over_the_size_cap_are_refused(server, page, seven, tmp_path):
     puts = []
     page.on("request", lambda r: puts.append(r) if r.method == "PUT" and "/_stcore/upload_file/" in r.url else None)
     open_uploader(page, url, "reconstruct")
-    upload(page, "seven.png", good_digit_png(seven))
+    upload(page, "seven.png", drawn_png(seven))
     expect_result(page, "reconstruct")
     settle(page)
     huge = tmp_path / "huge.png"
@@ -145,7 +140,7 @@ def test_uploads_over_the_size_cap_are_refused(server, page, seven, tmp_path):
     # The same request by hand, as a client that ignores the browser's check would send it.
     xsrf = next(c["value"] for c in page.context.cookies() if c["name"] == "_streamlit_xsrf")
     target = urllib.parse.urlsplit(puts[0].url)  # the good upload's slot
-    ok = put_upload(target, xsrf, good_digit_png(seven))
+    ok = put_upload(target, xsrf, drawn_png(seven))
     assert ok == 204  # a well-formed request, with a valid session and token
     assert put_upload(target, xsrf, bytes(MAX_UPLOAD_BYTES + 1024)) == 413
     assert put_upload(target, xsrf, bytes(MAX_UPLOAD_BYTES + 1024), chunked=True) == 413  # no Content-Length
@@ -182,7 +177,7 @@ def test_file_and_checkpoint_names_are_shown_as_text(server, page, dialogs, seve
 
     open_uploader(page, url, "reconstruct")
     for name in HOSTILE_NAMES:
-        upload(page, name, good_digit_png(seven))
+        upload(page, name, drawn_png(seven))
         chip = page.locator("[data-testid=stFileChip]").last
         expect(chip).to_have_attribute("aria-label", re.compile("^" + re.escape(name)))
         expect_result(page, "reconstruct")

@@ -4,9 +4,10 @@ import json
 import pytest
 import torch
 
-from vae.checkpoint import (CONFIG, HISTORY, WEIGHTS, CheckpointError, append_jsonl, load_checkpoint,
+from vae.checkpoint import (CONFIG, HISTORY, WEIGHTS, CheckpointError, check_weights_file, load_checkpoint,
                             read_history, save_checkpoint, weights_hash)
-from vae.config import ARCHITECTURES, DEFAULT_LATENT_DIM, ModelConfig
+from vae.config import ARCHITECTURES, ModelConfig
+from vae.files import append_jsonl
 from vae.model import VAE
 
 
@@ -19,7 +20,7 @@ def saved(tmp_path):
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_round_trip_gives_identical_outputs(arch, tmp_path, batch):
-    model = VAE(ModelConfig(arch=arch, latent_dim=DEFAULT_LATENT_DIM[arch])).eval()
+    model = VAE(ModelConfig(arch=arch)).eval()
     save_checkpoint(model, tmp_path, epoch=1, step=10)
     loaded = load_checkpoint(tmp_path)
     assert loaded.config == model.config and (loaded.epoch, loaded.step) == (1, 10)
@@ -69,13 +70,20 @@ def test_corrupt_weights(saved, damage):
         load_checkpoint(folder)
 
 
-def test_weights_that_do_not_fit_the_config(saved):
+@pytest.mark.parametrize("change,what", [({"latent_dim": 9}, "3 tensors of another shape"),
+                                         ({"arch": "conv"}, "tensors missing, 4 tensors unexpected")])
+def test_weights_that_do_not_fit_the_config_are_one_short_line(saved, change, what):
+    """From the header alone (as the checkpoint picker lists folders) and on loading: one line that
+    says how they differ, not the parameter names."""
     _, folder = saved
     cfg = json.loads((folder / CONFIG).read_text())
-    cfg["latent_dim"] = 9
-    (folder / CONFIG).write_text(json.dumps(cfg))
-    with pytest.raises(CheckpointError, match="does not fit"):
-        load_checkpoint(folder)
+    (folder / CONFIG).write_text(json.dumps({**cfg, **change}))
+    config = ModelConfig(**{**cfg, **change})
+    for check in (lambda: check_weights_file(folder, config), lambda: load_checkpoint(folder)):
+        with pytest.raises(CheckpointError, match="does not fit config.json") as err:
+            check()
+        assert what in str(err.value) and "\n" not in str(err.value) and len(str(err.value)) < 250
+        assert "weight" not in str(err.value).split(":", 2)[-1]  # no parameter names
 
 
 def test_not_a_folder(tmp_path):

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vae.checkpoint import load_checkpoint, read_history, read_jsonl
+from vae.checkpoint import load_checkpoint, read_history
+from vae.files import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTORY_KEYS = {"epoch", "step", "train_recon", "train_kl", "test_recon", "test_kl", "test_elbo",

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import write_idx
+from vae.data import write_idx
 from vae.data import DataMissingError, load_split, read_idx
 
 

@@ -8,10 +8,12 @@ import shutil
 import time
 
 import pytest
-from killed_run_checks import ROOT, listed
+from tests.killed_run_checks import ROOT, listed
 
 import ui.common
+from tests.app_support import open_app
 from vae.checkpoint import load_checkpoint
+from vae.config import ModelConfig, TrainConfig
 from vae.jobs import TrainingJobs
 
 HOOK = '''
@@ -40,9 +42,9 @@ def failed_run(tiny_data_dir, tmp_path_factory):
         m.setenv("PYTHONPATH", str(hook))
         m.setenv("VAE_TEST_OOM_AFTER_STEPS", "30")
         jobs = TrainingJobs(root)
-        run_dir = jobs.start(["--data-dir", str(tiny_data_dir), "--epochs", "5", "--train-limit", "600",
-                              "--batch-size", "50", "--latent-dim", "4", "--hidden", "32", "--log-every", "2"],
-                             run_name="oom-run")
+        run_dir = jobs.start(ModelConfig(latent_dim=4, hidden_dims=[32]),
+                             TrainConfig(data_dir=str(tiny_data_dir), epochs=5, train_limit=600, batch_size=50,
+                                         log_every=2), run_name="oom-run")
         deadline = time.time() + 60
         while jobs.status().running and time.time() < deadline:
             time.sleep(0.1)
@@ -59,22 +61,17 @@ def test_a_failed_job_reports_its_error_and_keeps_its_last_checkpoint(failed_run
     assert 'File "' in status.error  # the log's tail, with the traceback, for the details
     state = load_checkpoint(run_dir)
     assert state.epoch == 2 and [h["epoch"] for h in state.history] == [1, 2]
-    assert listed(run_dir, monkeypatch).ok
+    assert listed(run_dir).ok
 
 
 @pytest.mark.slow
 def test_the_app_shows_the_error_and_the_explorer_carries_on(failed_run, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
     root, _ = failed_run
     monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", root)
     monkeypatch.setattr(ui.common, "training_jobs", lambda: TrainingJobs(root))  # not the cached one
     message = "CUDA out of memory. Tried to allocate 2.00 GiB (simulated)"
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("views/train.py").run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = open_app("views/train.py")
     assert any(message in e.value and "failed" in e.value for e in at.sidebar.error)
     assert any(message in e.value and "carries on" in e.value for e in at.main.error)
     assert any(message in c.value for c in at.main.code)  # the end of the log, below

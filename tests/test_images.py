@@ -1,34 +1,13 @@
 """Uploads become MNIST-style digits; unusable files get a clear message."""
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from bench.drawn import as_drawn, encode, png_header_only
+from tests.upload_corpus import correlation
 from vae.images import ImageError, gif_bytes, grid, mnist_style, png_bytes, read_upload, strip
-
-
-def encode(img: Image.Image, fmt="PNG", **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format=fmt, **kw)
-    return buf.getvalue()
-
-
-def as_drawn(digit: np.ndarray, size=(300, 300), offset=(40, 30), scale=8) -> Image.Image:
-    """A uint8 MNIST digit as a user draws it: dark ink on white, big, off-centre."""
-    page = np.full(size, 255, np.uint8)
-    big = np.kron(digit, np.ones((scale, scale), np.uint8))
-    h, w = min(big.shape[0], size[0] - offset[0]), min(big.shape[1], size[1] - offset[1])
-    page[offset[0]:offset[0] + h, offset[1]:offset[1] + w] = 255 - big[:h, :w]
-    return Image.fromarray(page)
-
-
-def correlation(a, b) -> float:
-    """Pixel correlation, allowing a shift of up to one pixel (centring rounds)."""
-    return max(float(np.corrcoef(np.roll(a, (dy, dx), (0, 1)).ravel(), b.ravel())[0, 1])
-               for dy in (-1, 0, 1) for dx in (-1, 0, 1))
 
 
 def test_a_drawn_digit_comes_back_like_the_mnist_original(mnist_test):
@@ -68,14 +47,6 @@ def test_other_formats(fmt, mnist_test):
     img = as_drawn(mnist_test.images[4].numpy()).convert("RGB")
     digit = mnist_style(read_upload(encode(img, fmt)))
     assert correlation(digit, mnist_test.images[4].numpy() / 255.0) > 0.7
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG that claims a size without the pixels to back it (a decompression-bomb header)."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 10)) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize("data,message", [

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from vae.checkpoint import load_checkpoint
+from vae.config import ModelConfig, TrainConfig
 from vae.jobs import JOB_FILE, JobBusy, TrainingJobs
 
 pytestmark = pytest.mark.slow
@@ -21,31 +22,33 @@ def wait_until(predicate, timeout=120):
     return False
 
 
-def tiny_args(data_dir, epochs):
-    return ["--data-dir", str(data_dir), "--epochs", str(epochs), "--train-limit", "500",
-            "--latent-dim", "4", "--hidden", "32", "--batch-size", "50", "--log-every", "2"]
+TINY = ModelConfig(latent_dim=4, hidden_dims=[32])
+
+
+def tiny_training(data_dir, epochs):
+    return TrainConfig(data_dir=str(data_dir), epochs=epochs, train_limit=500, batch_size=50, log_every=2)
 
 
 def test_a_job_runs_to_the_end_and_refuses_a_second_start(tmp_path, tiny_data_dir):
     jobs = TrainingJobs(tmp_path)
     assert jobs.status().state == "idle"
-    run_dir = jobs.start(tiny_args(tiny_data_dir, 2))
+    run_dir = jobs.start(TINY, tiny_training(tiny_data_dir, 2))
     assert jobs.status().running and jobs.running()
     with pytest.raises(JobBusy):
-        TrainingJobs(tmp_path).start(tiny_args(tiny_data_dir, 1))  # another session, same server
+        TrainingJobs(tmp_path).start(TINY, tiny_training(tiny_data_dir, 1))  # another session, same server
     assert wait_until(lambda: not jobs.status().running)
     status = jobs.status()
     assert status.state == "finished", status.error
     assert not jobs.running()
     assert status.epoch == 2 and status.epochs == 2 and len(status.history) == 2 and status.steps
     assert load_checkpoint(run_dir).epoch == 2
-    jobs.start(tiny_args(tiny_data_dir, 1))  # a finished job frees the slot
+    jobs.start(TINY, tiny_training(tiny_data_dir, 1))  # a finished job frees the slot
 
 
 @pytest.mark.skipif(not hasattr(os, "getpriority"), reason="no process priorities here")
 def test_the_job_and_all_its_threads_run_below_the_server_priority(tmp_path, tiny_data_dir):
     jobs = TrainingJobs(tmp_path)
-    run_dir = jobs.start(tiny_args(tiny_data_dir, 2))
+    run_dir = jobs.start(TINY, tiny_training(tiny_data_dir, 2))
     pid = json.loads((tmp_path / JOB_FILE).read_text())["pid"]
     assert wait_until(lambda: (run_dir / "steps.jsonl").exists())  # torch's threads have started
     threads = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()] if Path("/proc").is_dir() else [pid]
@@ -60,7 +63,7 @@ def test_the_job_and_all_its_threads_run_below_the_server_priority(tmp_path, tin
 
 def test_stop_saves_and_reports_stopped(tmp_path, tiny_data_dir):
     jobs = TrainingJobs(tmp_path)
-    run_dir = jobs.start(tiny_args(tiny_data_dir, 500))
+    run_dir = jobs.start(TINY, tiny_training(tiny_data_dir, 500))
     assert wait_until(lambda: jobs.status().history)  # at least one epoch done
     assert jobs.stop()
     assert wait_until(lambda: not jobs.status().running, timeout=60)
@@ -71,7 +74,7 @@ def test_stop_saves_and_reports_stopped(tmp_path, tiny_data_dir):
 
 def test_a_failing_run_shows_its_error(tmp_path):
     jobs = TrainingJobs(tmp_path)
-    jobs.start(["--data-dir", str(tmp_path / "no-data"), "--epochs", "1"])
+    jobs.start(ModelConfig(), TrainConfig(data_dir=str(tmp_path / "no-data"), epochs=1))
     assert wait_until(lambda: not jobs.status().running)
     status = jobs.status()
     assert status.state == "failed"

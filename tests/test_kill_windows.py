@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from killed_run_checks import assert_consistent, assert_same_run, one_thread  # noqa: F401 (an autouse fixture)
 
-import vae.checkpoint as ckpt
+import vae.checkpoint
+import vae.train
+from tests.killed_run_checks import assert_consistent, assert_same_run, one_thread  # noqa: F401 (an autouse fixture)
 from vae.checkpoint import HISTORY, OPTIMIZER, STEPS, WEIGHTS, load_checkpoint
 from vae.config import ModelConfig, TrainConfig
 from vae.train import _signals_deferred, train
@@ -41,10 +42,15 @@ def reference(tiny_data_dir, tmp_path_factory):
     return out
 
 
+# Where each write is called from: the checkpoint's files, and the training loop's logs.
+WRITERS = {"atomic_write_bytes": vae.checkpoint, "append_jsonl": vae.train}
+
+
 def kill_when(monkeypatch, name: str, when, partial: bool = False):
-    """Raise Killed when checkpoint.<name>(path, ...) is called and `when(path, *args)` holds;
-    with `partial`, append half of the line first (a write cut short)."""
-    original = getattr(ckpt, name)
+    """Raise Killed when <name>(path, ...) is called and `when(path, *args)` holds; with
+    `partial`, append half of the line first (a write cut short)."""
+    module = WRITERS[name]
+    original = getattr(module, name)
 
     def wrapper(path, *args, **kwargs):
         if when(Path(path), *args):
@@ -54,7 +60,7 @@ def kill_when(monkeypatch, name: str, when, partial: bool = False):
             raise Killed
         return original(path, *args, **kwargs)
 
-    monkeypatch.setattr(ckpt, name, wrapper)
+    monkeypatch.setattr(module, name, wrapper)
 
 
 def nth_call(n: int, match):
@@ -93,24 +99,24 @@ def test_a_kill_in_each_window_resumes_to_the_same_run(window, tiny_data_dir, re
         torch.manual_seed(0)
         with pytest.raises(Killed):
             train(MODEL, train_cfg(tiny_data_dir), out, show_progress=False)
-    state = assert_consistent(out, SPE, monkeypatch)
-    assert state["epoch"] == {"before the first weights": 0, "in a steps line mid-epoch": 1}.get(window, 2)
+    left = assert_consistent(out, SPE)
+    assert left["epoch"] == {"before the first weights": 0, "in a steps line mid-epoch": 1}.get(window, 2)
     if window == "before the first weights":
         assert (out / "config.json").exists()  # written first; the picker still says "no checkpoint yet"
     (out / f".{WEIGHTS}.x1y2.tmp").write_bytes(b"half a file")  # what a kill during a write leaves
 
     train(MODEL, train_cfg(tiny_data_dir), out, resume=True, show_progress=False)
     matched = window != "between weights and optimizer"
-    assert state["optimizer_matches"] == matched
+    assert left["optimizer_matches"] == matched
     # Epoch 1's Adam moments do not belong to epoch 2's weights: resume says so and starts them afresh.
     assert ("no optimizer state saved at step" in capsys.readouterr().err) == (not matched)
-    assert_same_run(out, reference, exact_epochs=None if matched else state["epoch"])
+    assert_same_run(out, reference, exact_epochs=None if matched else left["epoch"])
 
 
 def test_ctrl_c_mid_epoch_saves_and_resume_skips_the_batches_already_trained(tiny_data_dir, reference, tmp_path,
                                                                              monkeypatch):
     out = tmp_path / "run"
-    original = ckpt.append_jsonl
+    original = vae.train.append_jsonl
 
     def interrupt_at_step(path, record):
         original(path, record)
@@ -118,10 +124,10 @@ def test_ctrl_c_mid_epoch_saves_and_resume_skips_the_batches_already_trained(tin
             raise KeyboardInterrupt
 
     with monkeypatch.context() as m:
-        m.setattr(ckpt, "append_jsonl", interrupt_at_step)
+        m.setattr(vae.train, "append_jsonl", interrupt_at_step)
         assert len(train(MODEL, train_cfg(tiny_data_dir), out, show_progress=False)) == 1
-    state = load_checkpoint(out)
-    assert (state.epoch, state.step) == (1, SPE + 6) and len(state.history) == 1
+    saved = load_checkpoint(out)
+    assert (saved.epoch, saved.step) == (1, SPE + 6) and len(saved.history) == 1
     history = train(MODEL, train_cfg(tiny_data_dir), out, resume=True, show_progress=False)
     assert [(h["epoch"], h["step"]) for h in history] == [(e, e * SPE) for e in range(1, EPOCHS + 1)]
     assert_same_run(out, reference, exact_epochs=1)  # other eps draws after the stop: close, not equal

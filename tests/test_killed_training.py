@@ -17,11 +17,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from killed_run_checks import ROOT, assert_consistent, assert_same_run, listed
-from killed_run_checks import one_thread  # noqa: F401 (an autouse fixture)
+from tests.killed_run_checks import ROOT, assert_consistent, assert_same_run, listed
+from tests.killed_run_checks import one_thread  # noqa: F401 (an autouse fixture)
 
-from vae.checkpoint import HISTORY, STEPS, WEIGHTS, read_jsonl
+from vae.checkpoint import HISTORY, STEPS, WEIGHTS
+from vae.cli import train_args
 from vae.config import ModelConfig, TrainConfig
+from vae.files import read_jsonl
 from vae.jobs import TrainingJobs
 from vae.train import train
 
@@ -29,17 +31,18 @@ CLI_SPE = 120  # 600 images in batches of 5: epochs long enough to kill inside o
 CLI_EPOCHS = 12
 
 
-def cli_args(data_dir) -> list[str]:
-    return ["--data-dir", str(data_dir), "--epochs", str(CLI_EPOCHS), "--train-limit", "600", "--batch-size", "5",
-            "--latent-dim", "4", "--hidden", "64", "--log-every", "10", "--seed", "3", "--device", "cpu"]
+MODEL = ModelConfig(latent_dim=4, hidden_dims=[64])
+
+
+def training(data_dir) -> TrainConfig:
+    return TrainConfig(epochs=CLI_EPOCHS, batch_size=5, train_limit=600, log_every=10, seed=3, device="cpu",
+                       data_dir=str(data_dir))
 
 
 def cli_reference(data_dir, out: Path) -> Path:
-    """What `python -m vae train <cli_args>` makes, trained here (on one thread, as there)."""
+    """What `python -m vae train` with these configs makes, trained here (on one thread, as there)."""
     torch.manual_seed(0)
-    train(ModelConfig(latent_dim=4, hidden_dims=[64]),
-          TrainConfig(epochs=CLI_EPOCHS, batch_size=5, train_limit=600, log_every=10, seed=3, device="cpu",
-                      data_dir=str(data_dir)), out, show_progress=False)
+    train(MODEL, training(data_dir), out, show_progress=False)
     return out
 
 
@@ -119,11 +122,11 @@ def processes():
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume(tiny_data_dir, tmp_path, monkeypatch, processes):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the same arithmetic in every process, and no oversubscription
-    args = cli_args(tiny_data_dir)
+    args = train_args(MODEL, training(tiny_data_dir))
 
     # 0. Started by the app, killed before its first checkpoint: the picker says so, the job failed.
     jobs = TrainingJobs(tmp_path / "checkpoints")
-    out = jobs.start(args, run_name="run")
+    out = jobs.start(MODEL, training(tiny_data_dir), run_name="run")
     pid = json.loads(jobs.job_file.read_text())["pid"]
     processes.append(pid)
     assert wait_for(pid, lambda: (out / STEPS).exists(), 60), (out / "train.log").read_text()
@@ -132,7 +135,7 @@ def test_sigkill_at_random_moments_then_resume(tiny_data_dir, tmp_path, monkeypa
     while jobs.status().running and time.time() < deadline:
         time.sleep(0.01)
     assert not (out / WEIGHTS).exists(), "the first epoch ended before the kill: make it longer"
-    assert assert_consistent(out, CLI_SPE, monkeypatch)["epoch"] == 0
+    assert assert_consistent(out, CLI_SPE)["epoch"] == 0
     status = jobs.status()
     assert status.state == "failed" and "SIGKILL" in status.error_line and "out of memory" in status.error_line
 
@@ -147,10 +150,10 @@ def test_sigkill_at_random_moments_then_resume(tiny_data_dir, tmp_path, monkeypa
         processes.append(proc.pid)
         what = kill_at(proc.pid, out, moment, rng, since)
         assert proc.wait(10) == -signal.SIGKILL
-        state = assert_consistent(out, CLI_SPE, monkeypatch)
-        if not state["optimizer_matches"] and exact_epochs is None:
-            exact_epochs = state["epoch"]  # Adam starts afresh from here: the figures part from the reference
-        report.append(f"kill {i}, {moment} ({what}): {state}")
+        left = assert_consistent(out, CLI_SPE)
+        if not left["optimizer_matches"] and exact_epochs is None:
+            exact_epochs = left["epoch"]  # Adam starts afresh from here: the figures part from the reference
+        report.append(f"kill {i}, {moment} ({what}): {left}")
     print("\n".join(report))
 
     # Then --resume runs to the end: the same run as one that was never killed.
@@ -161,4 +164,4 @@ def test_sigkill_at_random_moments_then_resume(tiny_data_dir, tmp_path, monkeypa
     if exact_epochs is not None:  # a kill between weights and optimizer: resume said so
         logs = "".join(p.read_text() for p in tmp_path.glob("kill*.log")) + final.stderr
         assert "no optimizer state saved at step" in logs
-    assert listed(out, monkeypatch).ok
+    assert listed(out).ok

@@ -14,7 +14,6 @@ bench/app_user.StreamlitDropped and BENCHMARKS.md).
 Under CI (CI=true) this must run: a missing Chromium or Playwright is an error there, not a skip.
 """
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -32,8 +31,7 @@ if playwright is None or not Path("/usr/bin/chromium").exists():
         raise RuntimeError("CI=true but Playwright or /usr/bin/chromium is missing: .ci/run installs them")
     pytest.skip("needs Playwright and Debian's chromium (apt-get install chromium)", allow_module_level=True)
 
-sys.path.insert(0, str(ROOT / "bench"))
-import many_sessions  # noqa: E402
+from bench import many_sessions  # noqa: E402  (after the skip: it imports playwright)
 
 SESSIONS, SECONDS = 10, 60
 

@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
 import ui.common
+import vae.runs
+from tests.app_support import open_app
 from vae.checkpoint import (CONFIG, OPTIMIZER, WEIGHTS, CheckpointError, load_checkpoint, load_optimizer_state,
                             read_config)
 from vae.model import VAE
@@ -305,8 +306,7 @@ def evil_checkpoint(tmp_path, marker, monkeypatch):
 
 
 def test_a_pickled_checkpoint_is_listed_as_broken_and_never_run(evil_checkpoint, marker):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
+    at = open_app()
     assert "evil" not in at.sidebar.selectbox(key="checkpoint").options
     broken = [t.value for t in at.sidebar.text]
     assert any(line.startswith("evil: model.safetensors is corrupt") for line in broken), broken
@@ -317,10 +317,8 @@ def test_a_pickled_checkpoint_is_listed_as_broken_and_never_run(evil_checkpoint,
 def test_weights_that_break_after_listing_stop_the_page_with_a_message(evil_checkpoint, marker, monkeypatch):
     """The weights replaced by a pickle between the listing and the load: the sidebar and the page
     say why, the page stops cleanly, and the pickle is never run."""
-    monkeypatch.setattr(ui.common, "check_weights_file", lambda folder: None)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("views/reconstruct.py").run()
+    monkeypatch.setattr(vae.runs, "check_weights_file", lambda folder, config=None: None)
+    at = open_app("views/reconstruct.py")
     at.sidebar.selectbox(key="checkpoint").set_value("evil").run()
     sidebar_errors = [e.value for e in at.sidebar.error]
     assert any("Cannot load this checkpoint" in e and "model.safetensors is corrupt" in e for e in sidebar_errors)
@@ -405,17 +403,14 @@ def hostile_checkpoints(tmp_path, monkeypatch):
     return root
 
 
-def _markdown_bodies(at: AppTest) -> list[str]:
+def _markdown_bodies(at) -> list[str]:
     """Everything the app rendered through markdown (which Streamlit parses)."""
     kinds = ["markdown", "caption", "title", "header", "subheader", "error", "warning", "info", "success"]
     return [element.value for kind in kinds for element in at.get(kind)]
 
 
 def test_checkpoint_names_with_html_are_shown_as_plain_text(hostile_checkpoints):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("views/reconstruct.py").run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = open_app("views/reconstruct.py")
     picker = at.sidebar.selectbox(key="checkpoint")
     assert any(option.startswith(HOSTILE_OK + " (") for option in picker.options), picker.options
     assert any(t.value.startswith(HOSTILE_BROKEN + ": ") for t in at.sidebar.text)  # st.text: preformatted text

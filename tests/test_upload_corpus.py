@@ -4,8 +4,9 @@ The corpus itself lives in upload_corpus.py; test_browser_uploads.py sends it th
 import pytest
 from PIL import Image
 
-from test_images import correlation, encode
-from upload_corpus import BAD, GOOD, corpus, good_digit_png
+from bench.drawn import drawn_png
+from bench.drawn import encode
+from tests.upload_corpus import BAD, GOOD, corpus, correlation
 from vae.images import MAX_UPLOAD_BYTES, ImageError, mnist_style, read_upload
 
 
@@ -26,7 +27,7 @@ def test_unusable_files_get_a_clear_message_and_the_next_upload_works(name, seve
     sample = corpus(seven)[name]
     with pytest.raises(ImageError, match=sample.message):
         mnist_style(read_upload(sample.data))
-    assert mnist_style(read_upload(good_digit_png(seven))).shape == (28, 28)
+    assert mnist_style(read_upload(drawn_png(seven))).shape == (28, 28)
 
 
 def test_the_corpus_is_big_enough():
@@ -38,7 +39,7 @@ def test_the_app_refuses_files_over_the_cap_itself(seven):
     read_upload says so too, for any other way bytes reach it, before decoding anything."""
     with pytest.raises(ImageError, match=r"21\.0 MB; the limit is 20 MB"):
         read_upload(bytes(MAX_UPLOAD_BYTES + 2**20))
-    assert mnist_style(read_upload(good_digit_png(seven))).shape == (28, 28)
+    assert mnist_style(read_upload(drawn_png(seven))).shape == (28, 28)
 
 
 @pytest.mark.parametrize("size", [(1, 1), (5000, 1), (3, 400), (7, 7)])

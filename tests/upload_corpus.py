@@ -12,7 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from test_images import as_drawn, encode, png_header_only
+from bench.drawn import as_drawn, encode, png_header_only
+
+
+def correlation(a, b) -> float:
+    """Pixel correlation, allowing a shift of up to one pixel (centring rounds)."""
+    return max(float(np.corrcoef(np.roll(a, (dy, dx), (0, 1)).ravel(), b.ravel())[0, 1])
+               for dy in (-1, 0, 1) for dx in (-1, 0, 1))
 
 
 @dataclass(frozen=True)
@@ -111,8 +117,3 @@ def corpus(seven: np.ndarray) -> dict[str, Sample]:
                         for name, (filename, mime, make, message) in BAD.items()})
         _built[key] = samples
     return _built[key]
-
-
-def good_digit_png(seven: np.ndarray) -> bytes:
-    """An ordinary upload that must always work: the digit drawn dark on white."""
-    return encode(as_drawn(seven))

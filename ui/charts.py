@@ -1,4 +1,5 @@
-"""Plotly figures for the loss curves and per-dimension KL."""
+"""Figures: the loss curves and per-dimension KL (plotly), the latent map as a WebGL scatter
+(plotly), and the map as a small raster image with a star on it (PIL) for the sliders' overview."""
 from __future__ import annotations
 
 import plotly.graph_objects as go

@@ -16,10 +16,14 @@ import streamlit as st
 
 from ui.charts import map_frame, map_raster
 from vae.export import map_file_name, write_decoder_file, write_map_file
+from vae.images import GRID_GAP
+from vae.projection import PLACE_NEIGHBOURS
 
 HERE = Path(__file__).parent / "components"
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"  # served at app/static/ (enableStaticServing)
-TRAVERSAL = {"span": 3.0, "steps": 9}  # the traversal strip's starting range and number of steps
+# The traversal strip: its starting range and number of steps, and how it is drawn (as the server
+# draws strips: vae.images.grid's gap, shown at show_digit's scale 3).
+TRAVERSAL = {"span": 3.0, "steps": 9, "gap": GRID_GAP, "scale": 3}
 
 _pad = st.components.v2.component(
     "latent_pad", js=(HERE / "latent_pad.js").read_text(), css=(HERE / "latent_pad.css").read_text())
@@ -47,7 +51,7 @@ def _exported_map(_lmap, weights_hash: str) -> dict:
         buf = io.BytesIO()
         Image.fromarray(map_raster(xy, labels, size=frame["size"])[0]).save(buf, format="PNG", optimize=True)
         write_map_file(path, mu, xy, labels, buf.getvalue())
-    return {"url": f"app/static/decoders/{name}", **frame}
+    return {"url": f"app/static/decoders/{name}", "neighbours": PLACE_NEIGHBOURS, **frame}
 
 
 def browser_decodable(model, weights_hash: str) -> bool:

@@ -8,7 +8,7 @@
     from vae.checkpoint import load_checkpoint
     model = load_checkpoint("checkpoints/default", device="cpu").model
 
-Every file is written atomically (a temporary file, then a rename), so a killed process
+Every file is written atomically (vae/files.py: a temporary file, then a rename), so a killed process
 leaves either the old file or the new one, never half of one. The files are not written
 together, though, so model.safetensors is the commit point of an epoch: it carries its epoch,
 step and history line, and the others are checked against it (see `load_checkpoint`,
@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,14 +27,11 @@ from safetensors.torch import save as safetensors_bytes
 
 from . import __version__
 from .config import ModelConfig
+from .files import atomic_write_bytes, atomic_write_json, read_jsonl, write_jsonl
 from .model import VAE
 
 WEIGHTS, CONFIG, HISTORY, OPTIMIZER, STEPS = (
     "model.safetensors", "config.json", "history.jsonl", "optimizer.safetensors", "steps.jsonl")
-
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 class CheckpointError(Exception):
@@ -53,71 +48,8 @@ class Checkpoint:
     history: list[dict] = field(default_factory=list)
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual mode
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: str | Path, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
-
-
-def append_jsonl(path: str | Path, record: dict) -> None:
-    """Append one line; a partial last line left by a killed writer is closed off first."""
-    path = Path(path)
-    prefix = ""
-    if path.exists() and path.stat().st_size:
-        with open(path, "rb") as f:
-            f.seek(-1, os.SEEK_END)
-            prefix = "" if f.read(1) == b"\n" else "\n"
-    with open(path, "a") as f:
-        f.write(prefix + json.dumps(record) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def write_jsonl(path: str | Path, records: list[dict]) -> None:
-    atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in records).encode())
-
-
-def read_jsonl(path: str | Path) -> list[dict]:
-    """Every complete JSON object line of the file; partial or garbled lines are skipped."""
-    try:
-        text = Path(path).read_text(errors="replace")
-    except FileNotFoundError:
-        return []
-    records = []
-    for line in text.splitlines():
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict):
-            records.append(obj)
-    return records
-
-
 def read_history(folder: str | Path) -> list[dict]:
     return read_jsonl(Path(folder) / HISTORY)
-
-
-def remove_temp_files(folder: str | Path, names=(WEIGHTS, CONFIG, HISTORY, OPTIMIZER, STEPS)) -> None:
-    """Delete what killed atomic writes of these files left behind (`.<name>.*.tmp`); only the
-    process that owns the folder may call this, or it could delete another writer's file."""
-    for name in names:
-        for tmp in Path(folder).glob(f".{name}.*.tmp"):
-            tmp.unlink(missing_ok=True)
 
 
 def save_checkpoint(model: VAE, folder: str | Path, epoch: int, step: int,
@@ -164,17 +96,40 @@ def _read_safetensors(path: Path, device: str | torch.device) -> tuple[dict, dic
         raise CheckpointError(f"{path} is corrupt or truncated ({e})") from e
 
 
-def check_weights_file(folder: str | Path) -> None:
-    """CheckpointError unless model.safetensors is safetensors whose header fits the file: a
-    cheap check (the header only) for listing folders before anyone picks one."""
-    path = Path(folder) / WEIGHTS
+def _weights_header(path: Path) -> dict[str, tuple[int, ...]]:
+    """Each tensor's shape, from the safetensors header alone (no tensor is read)."""
     if not path.is_file():
         raise CheckpointError(f"{path} is missing")
     try:
-        with safe_open(str(path), framework="pt"):
-            pass
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"{path} is corrupt or truncated ({e})") from e
+
+
+def _check_fit(shapes: dict[str, tuple[int, ...]], config: ModelConfig, weights: Path) -> None:
+    """CheckpointError, in one short line, unless the weights are exactly what `config` builds."""
+    with torch.device("meta"):  # shapes only: nothing is allocated
+        expected = {k: tuple(v.shape) for k, v in VAE(config).state_dict().items()}
+    missing = [k for k in expected if k not in shapes]
+    extra = [k for k in shapes if k not in expected]
+    reshaped = [k for k in expected if k in shapes and shapes[k] != expected[k]]
+    parts = [f"{len(names)} tensor{'s' if len(names) > 1 else ''} {what}"
+             for names, what in ((missing, "missing"), (extra, "unexpected"), (reshaped, "of another shape"))
+             if names]
+    if parts:
+        raise CheckpointError(f"{weights} does not fit {CONFIG} (arch {config.arch}, z={config.latent_dim}): "
+                              + ", ".join(parts))
+
+
+def check_weights_file(folder: str | Path, config: ModelConfig | None = None) -> None:
+    """CheckpointError unless model.safetensors is safetensors whose header fits the file and, when
+    `config` is given, holds exactly the tensors that config builds. Cheap (the header only): for
+    listing folders before anyone picks one."""
+    path = Path(folder) / WEIGHTS
+    shapes = _weights_header(path)
+    if config is not None:
+        _check_fit(shapes, config, path)
 
 
 def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
@@ -184,14 +139,9 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> C
         raise CheckpointError(f"{folder} is not a checkpoint folder")
     config = read_config(folder)
     tensors, meta = _read_safetensors(folder / WEIGHTS, "cpu")
+    _check_fit({k: tuple(v.shape) for k, v in tensors.items()}, config, folder / WEIGHTS)
     model = VAE(config)
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as e:
-        first = str(e).strip().splitlines()
-        raise CheckpointError(
-            f"{folder / WEIGHTS} does not fit {folder / CONFIG} "
-            f"(arch={config.arch}, latent_dim={config.latent_dim}): {' '.join(first[:3])}") from e
+    model.load_state_dict(tensors, strict=True)
     model.to(device).eval()
     epoch = int(meta.get("epoch", 0))
     return Checkpoint(model, config, folder, epoch, int(meta.get("step", 0)),
@@ -215,12 +165,12 @@ def checkpoint_history(folder: str | Path, epoch: int, meta: dict) -> list[dict]
 
 def pack_checkpoint(source: str | Path, dest: str | Path) -> None:
     """A copy for sharing: float16 weights, config and history; no optimizer state."""
-    state = load_checkpoint(source)
+    checkpoint = load_checkpoint(source)
     dest = Path(dest)
     if (dest / WEIGHTS).exists():
         raise FileExistsError(f"{dest} already holds a checkpoint")
-    save_checkpoint(state.model, dest, state.epoch, state.step, dtype=torch.float16)
-    write_jsonl(dest / HISTORY, state.history)
+    save_checkpoint(checkpoint.model, dest, checkpoint.epoch, checkpoint.step, dtype=torch.float16)
+    write_jsonl(dest / HISTORY, checkpoint.history)
 
 
 def load_optimizer_state(folder: str | Path, optimizer: torch.optim.Optimizer,

@@ -1,25 +1,32 @@
 """Plain config objects: what a model is (ModelConfig) and how it is trained (TrainConfig).
 
-ModelConfig is everything needed to rebuild a model; it is saved as `config.json` beside
-the weights of every checkpoint.
+ModelConfig is everything needed to rebuild a model; it is saved as `config.json` beside the
+weights of every checkpoint. Every default lives here once: the command line (vae/cli.py), the
+app's Train page and notebooks read them from these classes.
+
+    ModelConfig(arch="article")        # latent_dim 100: the article's own size
+    ModelConfig(arch="conv")           # latent_dim 32
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 
-ARCHITECTURES = ("mlp", "conv", "seed", "resnet")
+ARCHITECTURES = ("mlp", "conv", "article", "resnet")
 LIKELIHOODS = ("bernoulli", "gaussian")
 DATASETS = ("mnist", "fashion-mnist")
+DEVICES = ("auto", "cpu", "cuda")
 
-# The seed article's network has a fixed latent size; the others default to 32.
-DEFAULT_LATENT_DIM = {"mlp": 32, "conv": 32, "seed": 100, "resnet": 32}
+# The article's network has a fixed latent size; the others default to 32.
+DEFAULT_LATENT_DIM = {"mlp": 32, "conv": 32, "article": 100, "resnet": 32}
+# Names a config may carry from an earlier version of this project, and what they are now.
+RENAMED_ARCHITECTURES = {"seed": "article"}
 
 
 @dataclass
 class ModelConfig:
     arch: str = "mlp"
-    latent_dim: int = 32
+    latent_dim: int | None = None  # None: the architecture's default (DEFAULT_LATENT_DIM)
     hidden_dims: list[int] = field(default_factory=lambda: [400])  # mlp only
     likelihood: str = "bernoulli"
     # Fixed standard deviation of the Gaussian likelihood p(x|z) = N(decoder(z), sigma^2 I).
@@ -31,8 +38,11 @@ class ModelConfig:
     version: str = ""  # package version that wrote it; filled in on save
 
     def __post_init__(self) -> None:
+        self.arch = RENAMED_ARCHITECTURES.get(self.arch, self.arch)
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"arch must be one of {ARCHITECTURES}, got {self.arch!r}")
+        if self.latent_dim is None:
+            self.latent_dim = DEFAULT_LATENT_DIM[self.arch]
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
         if self.dataset not in DATASETS:
@@ -44,6 +54,8 @@ class ModelConfig:
         if self.gaussian_sigma <= 0:
             raise ValueError(f"gaussian_sigma must be > 0, got {self.gaussian_sigma}")
         self.hidden_dims = [int(h) for h in self.hidden_dims]
+        if not self.hidden_dims or min(self.hidden_dims) < 1:
+            raise ValueError(f"hidden_dims must be positive integers, got {self.hidden_dims}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -57,11 +69,20 @@ class ModelConfig:
         return cls(**d)
 
 
+# What a resumed run cannot change: all of the model (version aside, which is who wrote it).
+FIXED_ON_RESUME = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "version")
+
+
+def model_differences(saved: ModelConfig, asked: ModelConfig) -> list[str]:
+    """The fields of FIXED_ON_RESUME in which `asked` differs from `saved`."""
+    return [name for name in FIXED_ON_RESUME if getattr(saved, name) != getattr(asked, name)]
+
+
 @dataclass
 class TrainConfig:
     # Tuned for time to quality on a CPU (bench/time_to_quality.py): with the 784-400-32 MLP,
     # test -ELBO 105 in 7 epochs, the cosine schedule ending at 8.
-    epochs: int = 8
+    epochs: int = 8  # the total: a resumed run trains up to this many
     batch_size: int = 128
     lr: float = 3e-3
     seed: int = 0
@@ -70,3 +91,20 @@ class TrainConfig:
     data_dir: str | None = None
     log_every: int = 50  # steps between lines of steps.jsonl
     amp: bool = False  # bfloat16 autocast on CUDA: faster convolutions, same loss to ~0.1 nat
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "log_every"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.train_limit is not None and not (isinstance(self.train_limit, int) and self.train_limit >= 1):
+            raise ValueError(f"train_limit must be a positive integer or None, got {self.train_limit!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+
+
+def default_of(cls, name: str):
+    """The default value of a dataclass field (its factory's product for lists)."""
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default

@@ -58,6 +58,20 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
 
 
+def write_idx(path: str | Path, array: np.ndarray, gz: bool = False) -> Path:
+    """Write a uint8 array as an IDX file (the format MNIST ships in), gzipped with `gz` (the
+    name then gets .gz); the path written."""
+    path = Path(path)
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    data = header + array.tobytes()
+    if gz:
+        path = path.with_name(path.name + ".gz")
+        data = gzip.compress(data)
+    path.write_bytes(data)
+    return path
+
+
 def file_names(split: str) -> tuple[str, str]:
     prefix = _PREFIX[split]
     return f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"

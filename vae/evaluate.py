@@ -21,9 +21,21 @@ def prepare(images: torch.Tensor, binarize: bool, seed: int = 0) -> torch.Tensor
     return x
 
 
-def active_units(mu: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
-    """Number of latent dims whose posterior mean varies across the data: mu (N, z_dim)."""
-    return int((mu.var(dim=0) > threshold).sum())
+def active_dims(mu: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> torch.Tensor:
+    """Which latent dims are active: their posterior mean varies across the data. mu (N, z_dim) ->
+    (z_dim,) bool."""
+    return mu.var(dim=0) > threshold
+
+
+def active_units(mu: torch.Tensor) -> int:
+    """How many latent dims are active (see active_dims)."""
+    return int(active_dims(mu).sum())
+
+
+def dimension_summary(mu: torch.Tensor, logvar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean KL from the prior of each latent dim, and whether it is active, over a dataset's
+    posteriors: mu, logvar (N, z_dim) -> (z_dim,) float and (z_dim,) bool."""
+    return kl_per_dim(mu, logvar).mean(0), active_dims(mu)
 
 
 @torch.no_grad()

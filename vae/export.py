@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
-from .checkpoint import atomic_write_bytes
+from .files import atomic_write_bytes
 from .model import VAE
 
 

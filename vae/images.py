@@ -20,6 +20,7 @@ MIN_SIDE = 8  # pixels: anything narrower or lower cannot hold a digit (MNIST's 
 WORKING_SIZE = 512  # big photos are shrunk to this before any pixel work
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 INK_THRESHOLD = 0.15
+GRID_GAP = 2  # pixels between the digits of a strip or grid
 
 
 class ImageError(ValueError):
@@ -114,7 +115,7 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return (np.clip(images, 0, 1) * 255).round().astype(np.uint8)
 
 
-def strip(images: np.ndarray, gap: int = 2) -> np.ndarray:
+def strip(images: np.ndarray, gap: int = GRID_GAP) -> np.ndarray:
     """(N, 28, 28) -> one (28, N * 28 + gaps) image, side by side."""
     n, h, w = images.shape
     out = np.zeros((h, n * w + (n - 1) * gap), dtype=images.dtype)
@@ -123,7 +124,7 @@ def strip(images: np.ndarray, gap: int = 2) -> np.ndarray:
     return out
 
 
-def grid(images: np.ndarray, cols: int, gap: int = 2) -> np.ndarray:
+def grid(images: np.ndarray, cols: int, gap: int = GRID_GAP) -> np.ndarray:
     """(N, 28, 28) -> a mosaic of rows of `cols` images."""
     rows = -(-len(images) // cols)
     padded = np.zeros((rows * cols, *images.shape[1:]), dtype=images.dtype)

@@ -1,17 +1,17 @@
 """Background training: one `python -m vae train` process at a time for the whole server.
 
-    job = TrainingJobs("checkpoints")
-    job.start(["--epochs", "5", "--train-limit", "5000"])   # refuses while one is running
-    job.status()                                            # JobStatus, read from the run's files
-    job.stop()                                              # SIGTERM: the run saves and exits
+    jobs = TrainingJobs("checkpoints")
+    jobs.start(ModelConfig(), TrainConfig(epochs=5))   # refuses while one is running
+    jobs.status()                                      # JobStatus, read from the run's files
+    jobs.stop()                                        # SIGTERM: the run saves and exits
 
 The job runs as a separate process rather than a thread: on 2 cores the app stays
 responsive, and a crash in training cannot take the app down. Its pid lives in
-`<checkpoints>/.training.json`, so every session, and a restarted server, sees the same job.
+`<checkpoints>/.training.json`, so every session, and a restarted server, sees the same job; a
+thread that waits for the process writes its exit code there (status() only reads).
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -21,10 +21,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import STEPS, atomic_write_json, read_history, read_jsonl
+from .checkpoint import STEPS, read_history
+from .cli import train_args
+from .config import ModelConfig, TrainConfig
+from .files import atomic_write_json, read_json, read_jsonl
+from .runs import TRAIN_CONFIG, TRAIN_LOG
 
 JOB_FILE = ".training.json"
-LOG_FILE = "train.log"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -78,27 +81,14 @@ def _lower_priority(pid: int) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie, ended but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    try:  # a zombie has exited: reap it if it is our child
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
-    except ChildProcessError:
-        return Path(f"/proc/{pid}").exists() and "Z" not in _proc_state(pid)
-
-
-def _exit_code(pid: int) -> int | None:
-    """Reap our child `pid` if it has ended: its exit code, negative when a signal killed it
-    (None while it runs, or when it is not our child, e.g. after the server restarted)."""
-    try:
-        done, wait_status = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return None
-    return os.waitstatus_to_exitcode(wait_status) if done else None
+    return "Z" not in _proc_state(pid)
 
 
 def _ended_by(code: int | None) -> str:
@@ -135,30 +125,25 @@ class TrainingJobs:
     def __init__(self, checkpoints_dir: str | Path):
         self.root = Path(checkpoints_dir)
         self._lock = threading.Lock()
-        # The Popen object is kept so that subprocess does not reap the child behind our back
-        # (it does so for dropped Popen objects): status() reads the exit code itself.
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen | None = None  # the job this object started, if any
 
     @property
     def job_file(self) -> Path:
         return self.root / JOB_FILE
 
     def _read_job(self) -> dict | None:
-        try:
-            return json.loads(self.job_file.read_text())
-        except (OSError, ValueError):
-            return None
+        return read_json(self.job_file)
 
-    def start(self, train_args: list[str], run_name: str | None = None) -> Path:
-        """Start `python -m vae train --out <checkpoints>/<run_name> <train_args>`."""
+    def start(self, model: ModelConfig, training: TrainConfig, run_name: str | None = None) -> Path:
+        """Start `python -m vae train --out <checkpoints>/<run_name>` with these configs."""
         with self._lock:
             if self.running():
                 raise JobBusy("A training run is already in progress; stop it or wait for it to finish.")
             name = run_name or time.strftime("run-%Y%m%d-%H%M%S")
             run_dir = self.root / name
             run_dir.mkdir(parents=True, exist_ok=False)
-            log = open(run_dir / LOG_FILE, "wb")
-            cmd = [sys.executable, "-m", "vae", "train", "--out", str(run_dir), *train_args]
+            log = open(run_dir / TRAIN_LOG, "wb")
+            cmd = [sys.executable, "-m", "vae", "train", "--out", str(run_dir), *train_args(model, training)]
             proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
             log.close()
@@ -166,7 +151,25 @@ class TrainingJobs:
             self._proc = proc
             atomic_write_json(self.job_file, {"pid": proc.pid, "run_dir": str(run_dir), "command": cmd,
                                               "started": time.time()})
+            threading.Thread(target=self._record_exit, args=(proc,), daemon=True, name="training-job").start()
             return run_dir
+
+    def _record_exit(self, proc: subprocess.Popen) -> None:
+        """Wait for the job to end and keep its exit code in the job file, for every session and
+        for a restarted server (only the parent can read it, and only once)."""
+        code = proc.wait()
+        with self._lock:
+            job = self._read_job()
+            if job and job.get("pid") == proc.pid:
+                atomic_write_json(self.job_file, {**job, "exit": code})
+
+    def _exit_code(self, job: dict) -> int | None:
+        """The job's exit code: kept in the job file, or (before the waiting thread wrote it) from
+        the process this object started; None when unknown."""
+        if "exit" in job:
+            return job["exit"]
+        proc = self._proc
+        return proc.poll() if proc is not None and proc.pid == job.get("pid") else None
 
     def running(self) -> bool:
         """Whether a job is running now: status().running, without reading the run's logs."""
@@ -175,25 +178,23 @@ class TrainingJobs:
 
     def stop(self) -> bool:
         """Ask the running job to save and exit; True when there was one."""
-        job = self._read_job()
-        if not job or not _alive(job["pid"]):
-            return False
-        os.kill(job["pid"], signal.SIGTERM)
-        job["stop_requested"] = True
-        atomic_write_json(self.job_file, job)
-        return True
+        with self._lock:
+            job = self._read_job()
+            if not job or not _alive(job["pid"]):
+                return False
+            os.kill(job["pid"], signal.SIGTERM)
+            atomic_write_json(self.job_file, {**job, "stop_requested": True})
+            return True
 
     def status(self) -> JobStatus:
+        """The job as its files tell it; reads, never writes."""
         job = self._read_job()
         if not job:
             return JobStatus("idle")
         run_dir = Path(job["run_dir"])
         history = read_history(run_dir)
         steps = read_jsonl(run_dir / STEPS)
-        try:
-            plan = json.loads((run_dir / "train_config.json").read_text())
-        except (OSError, ValueError):
-            plan = {}
+        plan = read_json(run_dir / TRAIN_CONFIG) or {}
         epochs = int(plan.get("epochs", 0))
         status = JobStatus("running", run_dir, epochs=epochs, history=history, steps=steps)
         if steps:
@@ -208,24 +209,18 @@ class TrainingJobs:
         if status.images_per_second and plan.get("train_images"):
             left = max(0.0, epochs - status.epoch) * plan["train_images"]
             status.seconds_left = left / status.images_per_second
-        if "exit" not in job:
-            code = _exit_code(job["pid"])
-            if code is not None:  # the exit code can be read only once: keep it for every session
-                job["exit"] = code
-                atomic_write_json(self.job_file, job)
         if _alive(job["pid"]):
             return status
         status.seconds_left = None
-        done = bool(history) and history[-1]["epoch"] >= epochs
-        if done:
+        if history and epochs and history[-1]["epoch"] >= epochs:
             status.state = "finished"
         elif job.get("stop_requested"):
             status.state = "stopped"
         else:
             status.state = "failed"
             # A killed process (SIGKILL from the OOM killer) leaves no message: say how it ended.
-            ended = _ended_by(job.get("exit"))
-            tail = _log_tail(run_dir / LOG_FILE)
+            ended = _ended_by(self._exit_code(job))
+            tail = _log_tail(run_dir / TRAIN_LOG)
             status.error = "\n".join(filter(None, [tail, ended])) or \
                 "The training process ended without a message."
         return status

@@ -1,13 +1,14 @@
 """The VAE (Kingma & Welling, arXiv:1312.6114): encoder q(z|x) = N(mu, diag(sigma^2)),
 prior p(z) = N(0, I), decoder p(x|z), and the reparameterization z = mu + sigma * eps.
 
-Three architectures, picked by ModelConfig.arch:
-  mlp   784 -> hidden... -> 2z ; z -> hidden... -> 784   (plain MLP decoder: a browser can run it)
-  conv  two stride-2 convolutions each way
-  seed  the seed article's network (conv 1->20->20 k3, 11520 -> 800 -> z; z -> 2000 -> 784),
-        with Gaussian eps (the article drew eps uniformly, which is a bug)
-  resnet  residual convolutions at 28, 14 and 7 pixels each way (SiLU): the strongest here, for
-        binarized MNIST; its decoder runs on the server only
+Four architectures, picked by ModelConfig.arch:
+  mlp      784 -> hidden... -> 2z ; z -> hidden... -> 784   (plain MLP decoder: a browser can run it)
+  conv     two stride-2 convolutions each way (its decoder runs in the browser too)
+  article  the network of the tutorial article this project started from (conv 1->20->20 k3,
+           11520 -> 800 -> z; z -> 2000 -> 784), with Gaussian eps (the article drew eps
+           uniformly, which is a bug)
+  resnet   residual convolutions at 28, 14 and 7 pixels each way (SiLU): the strongest here, for
+           binarized MNIST; its decoder runs on the server only
 """
 from __future__ import annotations
 
@@ -68,12 +69,14 @@ def build_encoder(cfg: ModelConfig) -> nn.Sequential:
             nn.Conv2d(64, 64, 4, stride=2, padding=1), ResBlock(64),  # (B, 64, 7, 7)
             nn.SiLU(), nn.Flatten(), nn.Linear(64 * 7 * 7, 512), nn.SiLU(), nn.Linear(512, z2),
         )
-    return nn.Sequential(  # seed
-        nn.Conv2d(1, 20, 3), nn.ReLU(),  # (B, 20, 26, 26)
-        nn.Conv2d(20, 20, 3), nn.ReLU(),  # (B, 20, 24, 24)
-        nn.Flatten(), nn.Linear(20 * 24 * 24, 800), nn.ReLU(),  # (B, 800)
-        nn.Linear(800, z2),
-    )
+    if cfg.arch == "article":
+        return nn.Sequential(
+            nn.Conv2d(1, 20, 3), nn.ReLU(),  # (B, 20, 26, 26)
+            nn.Conv2d(20, 20, 3), nn.ReLU(),  # (B, 20, 24, 24)
+            nn.Flatten(), nn.Linear(20 * 24 * 24, 800), nn.ReLU(),  # (B, 800)
+            nn.Linear(800, z2),
+        )
+    raise ValueError(f"unknown architecture {cfg.arch!r}")
 
 
 def build_decoder(cfg: ModelConfig) -> nn.Sequential:
@@ -97,7 +100,9 @@ def build_decoder(cfg: ModelConfig) -> nn.Sequential:
             ResBlock(32), nn.SiLU(), nn.Conv2d(32, 1, 3, padding=1),  # (B, 1, 28, 28)
             nn.Flatten(),
         )
-    return nn.Sequential(nn.Linear(z, 2000), nn.ReLU(), nn.Linear(2000, PIXELS))  # seed
+    if cfg.arch == "article":
+        return nn.Sequential(nn.Linear(z, 2000), nn.ReLU(), nn.Linear(2000, PIXELS))
+    raise ValueError(f"unknown architecture {cfg.arch!r}")
 
 
 class VAE(nn.Module):

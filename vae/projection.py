@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .checkpoint import atomic_write_bytes
+from .files import atomic_write_bytes
 from .evaluate import encode_all
 
 PLACE_NEIGHBOURS = 10

@@ -30,13 +30,14 @@ import torch
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
-from .config import ModelConfig, TrainConfig
+from .config import ModelConfig, TrainConfig, model_differences
 from .data import load_split
 from .evaluate import evaluate
+from .files import append_jsonl, atomic_write_json, read_jsonl, remove_temp_files, write_jsonl
 from .model import VAE, resolve_device
+from .runs import TRAIN_CONFIG
 from .step import TrainStep, make_optimizer
 
-TRAIN_CONFIG = "train_config.json"
 MIN_LR_FRACTION = 0.05  # cosine decay from lr to 5% of lr over the asked epochs
 
 
@@ -54,30 +55,49 @@ def load_training_data(model_cfg: ModelConfig, train_cfg: TrainConfig, device: t
     return train_images.to(device), test.images.to(device)
 
 
-def _prepare_run(out: Path, model_cfg: ModelConfig, resume: bool, device: torch.device):
-    """A fresh model, or the checkpoint in `out` when resuming.
+def _note(text: str) -> None:
+    tqdm.write(f"note: {text}", file=sys.stderr)
+
+
+def _resumable(out: Path, model_cfg: ModelConfig | None, resume: bool,
+               device: torch.device) -> ckpt.Checkpoint | None:
+    """The checkpoint in `out` that this run continues, or None for a fresh run. Refuses (before
+    anything is written) to overwrite a checkpoint without `resume`, and to resume one with another
+    model: a resumed run keeps every field of FIXED_ON_RESUME."""
+    has_weights = (out / ckpt.WEIGHTS).exists()
+    if has_weights and not resume:
+        raise FileExistsError(f"{out} already holds a checkpoint: pass --resume to continue it, "
+                              "or choose another --out")
+    if not has_weights:
+        if resume:
+            _note(f"{out} holds no checkpoint yet: --resume starts a fresh run there")
+        return None
+    checkpoint = ckpt.load_checkpoint(out, device)
+    if model_cfg is not None and (fields := model_differences(checkpoint.config, model_cfg)):
+        raise ValueError(f"cannot resume {out} with another model: " + ", ".join(
+            f"{name} {getattr(model_cfg, name)!r} (the checkpoint has {getattr(checkpoint.config, name)!r})"
+            for name in fields))
+    return checkpoint
+
+
+def _prepare_run(out: Path, checkpoint: ckpt.Checkpoint | None, model_cfg: ModelConfig, device: torch.device):
+    """The model, epoch, step and history this run starts from, its folder ready for them.
 
     What a killed run wrote after its last checkpoint is dropped: the partial epoch's lines of
     steps.jsonl (they would repeat once the epoch is run again), a partial last line, and the
     temporary files of interrupted atomic writes. A history line that the kill kept from being
     appended is restored from the weights' metadata (see ckpt.checkpoint_history).
     """
-    ckpt.remove_temp_files(out, (ckpt.WEIGHTS, ckpt.CONFIG, ckpt.HISTORY, ckpt.OPTIMIZER, ckpt.STEPS,
-                                 TRAIN_CONFIG))
-    has_weights = (out / ckpt.WEIGHTS).exists()
-    if has_weights and not resume:
-        raise FileExistsError(f"{out} already holds a checkpoint: pass --resume to continue it, "
-                              "or choose another --out")
-    if resume and has_weights:
-        state = ckpt.load_checkpoint(out, device)
-        model, epoch, step, history = state.model, state.epoch, state.step, state.history
+    out.mkdir(parents=True, exist_ok=True)
+    remove_temp_files(out, (ckpt.WEIGHTS, ckpt.CONFIG, ckpt.HISTORY, ckpt.OPTIMIZER, ckpt.STEPS, TRAIN_CONFIG))
+    if checkpoint is not None:
+        model, epoch, step, history = checkpoint.model, checkpoint.epoch, checkpoint.step, checkpoint.history
     else:
         model, epoch, step, history = VAE(model_cfg).to(device), 0, 0, []
     if history or (out / ckpt.HISTORY).exists():
-        ckpt.write_jsonl(out / ckpt.HISTORY, history)
+        write_jsonl(out / ckpt.HISTORY, history)
     if (out / ckpt.STEPS).exists():
-        ckpt.write_jsonl(out / ckpt.STEPS, [s for s in ckpt.read_jsonl(out / ckpt.STEPS)
-                                            if s.get("step", 0) <= step])
+        write_jsonl(out / ckpt.STEPS, [s for s in read_jsonl(out / ckpt.STEPS) if s.get("step", 0) <= step])
     return model, epoch, step, history
 
 
@@ -103,32 +123,38 @@ def _signals_deferred():
         signal.raise_signal(held[0])
 
 
-def train(model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
+def train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
           show_progress: bool = True, on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
     """Train (or continue training) a VAE into `out_dir`; returns the epoch history.
 
     `train_cfg.epochs` is the total epoch count: resuming a 5-epoch run with epochs=8 runs 3 more.
+    Resuming keeps the checkpoint's model (`model_cfg` None takes it as it is; one that differs
+    is refused). Nothing is written before the data is loaded and the run is known to be valid.
     Ctrl-C (KeyboardInterrupt) saves the current weights and returns.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(train_cfg.device)
-    torch.manual_seed(train_cfg.seed)
-    model, epoch, step, history = _prepare_run(out, model_cfg, resume, device)
-    cfg = model.config
+    checkpoint = _resumable(out, model_cfg, resume, device)
+    cfg = checkpoint.config if checkpoint is not None else (model_cfg or ModelConfig())
+    if checkpoint is not None and checkpoint.epoch >= train_cfg.epochs:
+        _note(f"{out} is already at epoch {checkpoint.epoch}, and {train_cfg.epochs} were asked for: "
+              "nothing to train (pass a larger --epochs to continue)")
+        return checkpoint.history
     train_images, test_images = load_training_data(cfg, train_cfg, device)
+    torch.manual_seed(train_cfg.seed)
+    model, epoch, step, history = _prepare_run(out, checkpoint, cfg, device)
     n = len(train_images)
     steps_per_epoch = math.ceil(n / train_cfg.batch_size)
     total_steps = train_cfg.epochs * steps_per_epoch
-    ckpt.atomic_write_json(out / TRAIN_CONFIG, {
+    atomic_write_json(out / TRAIN_CONFIG, {
         **dataclasses.asdict(train_cfg), "model": cfg.to_dict(), "train_images": n,
         "steps_per_epoch": steps_per_epoch, "device": str(device), "started_at": time.time(),
         "start_epoch": epoch})
 
     optimizer = make_optimizer(model, train_cfg.lr)
     if step and not ckpt.load_optimizer_state(out, optimizer, step):
-        tqdm.write(f"note: no optimizer state saved at step {step} (the run was killed while saving?); "
-                   "Adam's moments start afresh", file=sys.stderr)
+        _note(f"no optimizer state saved at step {step} (the run was killed while saving?); "
+              "Adam's moments start afresh")
     # A run stopped mid-epoch (Ctrl-C, the app's Stop button) saved the steps it had taken into
     # its epoch: skip those batches, so that none is trained twice and `step` stays
     # epoch * steps_per_epoch at each epoch's end. (A changed batch size starts the epoch afresh.)
@@ -157,7 +183,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, r
                 if step % train_cfg.log_every == 0:
                     seen = min((i + 1) * train_cfg.batch_size, n) - first * train_cfg.batch_size
                     r, k = (train_step.sums / seen).tolist()
-                    ckpt.append_jsonl(out / ckpt.STEPS, {
+                    append_jsonl(out / ckpt.STEPS, {
                         "step": step, "epoch": round(epoch + (i + 1) / steps_per_epoch, 4),
                         "train_recon": r, "train_kl": k,
                         "images_per_second": seen / (time.perf_counter() - started),
@@ -174,7 +200,7 @@ def train(model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, r
                 # The weights (holding `record`) commit the epoch; the history line follows. A kill
                 # between the two is repaired on resume (see ckpt.checkpoint_history).
                 ckpt.save_checkpoint(model, out, epoch, step, optimizer, record=record)
-                ckpt.append_jsonl(out / ckpt.HISTORY, record)
+                append_jsonl(out / ckpt.HISTORY, record)
                 history.append(record)
             if show_progress:
                 tqdm.write(f"epoch {epoch}: train -ELBO {record['train_recon'] + record['train_kl']:.2f}"

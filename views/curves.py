@@ -2,10 +2,13 @@
 import streamlit as st
 
 from ui.charts import kl_per_dimension, loss_curves
-from ui.common import CHECKPOINTS_DIR, checkpoint_by_name, page_header, training_jobs
+from ui import state
+from ui.common import CHECKPOINTS_DIR, page_header, training_jobs
 from ui.training_status import stop_polling_when_done
-from vae.checkpoint import STEPS, read_config, read_history, read_jsonl
+from vae.checkpoint import STEPS, read_config, read_history
+from vae.files import read_jsonl
 from vae.latent import dims_by_kl
+from vae.runs import run_folder
 
 page_header("Loss curves", "Reconstruction and KL in nats per image, per epoch (train and test) and per "
             "logged training step. While a run trains, its curves update every few seconds.")
@@ -15,7 +18,7 @@ running = jobs.status()
 choices = []
 if running.running and running.run_dir:
     choices.append(running.run_dir.name)
-selected = st.session_state.get("checkpoint")
+selected = st.session_state.get(state.CHECKPOINT)
 if selected and selected not in choices:
     choices.append(selected)
 if not choices:
@@ -31,7 +34,7 @@ log_y = c2.toggle("Log scale", value=True, help="The first epochs dwarf the rest
 @st.fragment(run_every=2 if running.running else None)
 def curves(name: str, log_y: bool) -> None:
     stop_polling_when_done(jobs.status(), running.running)
-    folder = checkpoint_by_name(name)
+    folder = run_folder(CHECKPOINTS_DIR, name)
     history = read_history(folder)
     steps = read_jsonl(folder / STEPS)
     try:

@@ -3,6 +3,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from ui import state
 from ui.charts import latent_scatter
 from ui.common import class_names, current_model, dataset, latent_map, map_images, page_header, show_digit
 from ui.uploads import upload_digit
@@ -12,14 +13,14 @@ from vae.latent import decode_numpy, interpolate
 page_header("Interpolation", "Walk from one digit's posterior mean to another's and decode every step. "
             "Linear follows the straight chord; slerp follows the sphere where prior samples live.")
 
-state, _ = current_model()
-model = state.model
+checkpoint, _ = current_model()
+model = checkpoint.model
 names = class_names()
-test_images, test_labels = dataset(state.config.dataset, "test")
-from_map = st.session_state.pop("interp_from_map", None)
+test_images, test_labels = dataset(checkpoint.config.dataset, "test")
+from_map = st.session_state.pop(state.INTERPOLATE_FROM_MAP, None)
 if from_map:  # sent by the latent map page: (scope, index, index)
     scope, a, b = from_map
-    images, _ = map_images(state.config.dataset, scope)
+    images, _ = map_images(checkpoint.config.dataset, scope)
     st.session_state["endpoint_images"] = (images[a].float().div(255).numpy(), images[b].float().div(255).numpy())
     st.session_state["src0"] = st.session_state["src1"] = "From the map"
 SOURCES = ["Test image by index", "Random from a class", "From the map", "Upload"]

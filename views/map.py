@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from ui import state
 from ui.charts import latent_scatter
 from ui.common import class_names, current_model, full_data_available, latent_map, map_images, page_header, show_digit
 from vae.images import grid
@@ -12,14 +13,14 @@ from vae.latent import decode_numpy
 page_header("Latent map", "Each dot is one image's posterior mean μ(x), projected from the latent space to 2D "
             "with UMAP. Click a dot (or box/lasso-select several) to inspect it; select two to interpolate.")
 
-state, _ = current_model()
+checkpoint, _ = current_model()
 names = class_names()
 scopes = {"test": "Test set (10,000)"}
-if full_data_available(state.config.dataset):
+if full_data_available(checkpoint.config.dataset):
     scopes["all"] = "Train + test (70,000)"
 scope = st.radio("Images", list(scopes), format_func=scopes.get, horizontal=True, key="map_scope")
 lmap = latent_map(scope)
-images, labels = map_images(state.config.dataset, scope)
+images, labels = map_images(checkpoint.config.dataset, scope)
 
 selected_classes = st.multiselect("Classes shown", range(len(names)), default=list(range(len(names))),
                                   format_func=lambda c: names[c])
@@ -48,7 +49,7 @@ if not picked:
 first = picked[0]
 x = images[first].float().div(255)
 with torch.no_grad():
-    recon = decode_numpy(state.model, torch.from_numpy(lmap.mu[first:first + 1]))[0]
+    recon = decode_numpy(checkpoint.model, torch.from_numpy(lmap.mu[first:first + 1]))[0]
 neighbours = lmap.nearest(lmap.mu[first], 9)[0][1:]  # itself comes first
 
 st.subheader(f"#{first}: a {names[lmap.labels[first]]}")
@@ -69,5 +70,5 @@ if len(picked) >= 2:
         st.caption("The first 40 selected:")
         show_digit(grid(images[picked[:40]].float().div(255).numpy(), cols=20), scale=2)
     if st.button(f"Interpolate #{first} → #{second}", type="primary", icon=":material/timeline:"):
-        st.session_state["interp_from_map"] = (scope, first, second)
+        st.session_state[state.INTERPOLATE_FROM_MAP] = (scope, first, second)
         st.switch_page("views/interpolate.py")

@@ -13,8 +13,8 @@ page_header("Reconstruct", "Upload a photo or drawing of one digit. It is prepar
             "(grayscale, dark-on-light inverted, cropped to the ink, fitted into 20x20, centred by centre "
             "of mass in 28x28), then encoded, reconstructed and placed on the latent map.")
 
-state, _ = current_model()
-model = state.model
+checkpoint, _ = current_model()
+model = checkpoint.model
 names = class_names()
 original, digit = upload_digit("reconstruct_upload", with_original=True)
 if digit is None:
@@ -38,7 +38,7 @@ with c3:
     show_digit(recon, "reconstruction from μ")
 
 lmap = latent_map("test")
-images, _ = dataset(state.config.dataset, "test")
+images, _ = dataset(checkpoint.config.dataset, "test")
 neighbours = lmap.nearest(mu.numpy(), 10)[0]
 st.subheader("Nearest test digits in latent space")
 st.caption(", ".join(f"#{i} ({names[lmap.labels[i]]})" for i in neighbours))

@@ -13,13 +13,13 @@ from vae.latent import decode_numpy, dims_by_kl, prior_samples, traversal
 page_header("Latent sliders", "One slider per latent dimension, most informative first (KL from the prior, "
             "in nats, beside each). Inactive dimensions, which the decoder ignores, are folded away.")
 
-state, hash_ = current_model()
-model, z_dim = state.model, state.config.latent_dim
+checkpoint, hash_ = current_model()
+model, z_dim = checkpoint.model, checkpoint.config.latent_dim
 kl, active = kl_and_activity()
 order = dims_by_kl(list(kl))
 names = class_names()
-mu, _ = test_encodings(model, hash_, state.config.dataset)
-images, labels = dataset(state.config.dataset, "test")
+mu, _ = test_encodings(model, hash_, checkpoint.config.dataset)
+images, labels = dataset(checkpoint.config.dataset, "test")
 
 if st.session_state.get("pad_hash") != hash_:  # a new model starts at the prior mean
     st.session_state.update(pad_hash=hash_, pad_start=np.zeros(z_dim, np.float32), pad_seq=0)
@@ -56,9 +56,7 @@ def follow_z(start: np.ndarray, seq: int) -> None:
         # for a checkpoint, so that rerun (or a new starting point) never remounts the pad.
         st.caption("Everything here follows the sliders in your browser: the digit, the star on the map and "
                    "|z| while you drag, the traversal when you let go.")
-        released = latent_pad(model, hash_, kl, active, order, start, seq, latent_map("test"), names,
-                              key=f"pad-{hash_[:8]}")
-        st.session_state["pad_z"] = released if released is not None else start
+        latent_pad(model, hash_, kl, active, order, start, seq, latent_map("test"), names, key=f"pad-{hash_[:8]}")
         return
     # A decoder the browser cannot run: Streamlit sliders, decoded on the server on release.
     st.caption("This model's decoder runs on the server: the digit updates when you release a slider.")
@@ -69,7 +67,6 @@ def follow_z(start: np.ndarray, seq: int) -> None:
             label = f"z{d} · KL {kl[d]:.2f}" + ("" if active[d] else " (inactive)")
             values[d] = st.slider(label, -4.0, 4.0, float(round(start[d], 2)), 0.01, key=f"z{d}-{seq}")
     z = torch.tensor([values[d] for d in range(z_dim)], dtype=torch.float32)
-    st.session_state["pad_z"] = z.numpy()
     with right:
         show_digit(decode_numpy(model, z[None])[0], "decoded from the sliders", scale=12)
 

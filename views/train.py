@@ -1,11 +1,12 @@
 """Train a VAE in the background: the same `python -m vae train` the command line runs."""
 import streamlit as st
 
+from ui import state
 from ui.charts import loss_curves
 from ui.common import full_data_available, page_header, training_jobs
 from ui.training_status import inline_code, progress_text, refresh_seconds, stop_polling_when_done
 from vae.checkpoint import read_config
-from vae.config import ARCHITECTURES, DATASETS, LIKELIHOODS, TrainConfig
+from vae.config import ARCHITECTURES, DATASETS, LIKELIHOODS, ModelConfig, TrainConfig
 from vae.jobs import JobBusy
 
 page_header("Train", "Starts `python -m vae train` as a background process (on the GPU when there is one). "
@@ -19,8 +20,8 @@ with st.form("train"):
     c1, c2, c3, c4 = st.columns(4)
     dataset = c1.selectbox("Dataset", DATASETS)
     arch = c2.selectbox("Architecture", ARCHITECTURES,
-                        help="mlp and conv decode in the browser; seed: the seed article's network; "
-                             "resnet: the strongest, slow on a CPU")
+                        help="mlp and conv decode in the browser; article: the network of the tutorial article "
+                             "this project started from; resnet: the strongest, slow on a CPU")
     latent_dim = c3.number_input("Latent size (0 = architecture default)", 0, 256, 0)
     likelihood = c4.selectbox("Likelihood", LIKELIHOODS)
     c1, c2, c3, c4 = st.columns(4)
@@ -39,14 +40,11 @@ if start:
         st.error(f"The {dataset} training set is not on this machine and could not be found. Set "
                  "VAE_DATA_DIR to a folder holding MNIST/raw/ (see README), then restart the app.")
     else:
-        args = ["--dataset", dataset, "--arch", arch, "--likelihood", likelihood, "--beta", str(beta),
-                "--epochs", str(epochs), "--batch-size", str(batch_size), "--lr", str(lr), "--seed", str(seed)]
-        if latent_dim:
-            args += ["--latent-dim", str(latent_dim)]
-        if limit:
-            args += ["--train-limit", str(limit)]
+        model = ModelConfig(arch=arch, latent_dim=latent_dim or None, likelihood=likelihood, beta=beta,
+                            dataset=dataset)
+        training = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, train_limit=limit or None)
         try:
-            st.session_state["started_run"] = jobs.start(args).name
+            st.session_state["started_run"] = jobs.start(model, training).name
             st.rerun()  # the sidebar, drawn before this page, starts following the run
         except JobBusy as e:
             st.warning(str(e))
@@ -80,7 +78,7 @@ def live_status(polling: bool) -> None:
         st.subheader(f"Run `{name}` {status.state}")
         st.caption(f"Epoch {status.epoch:g} of {status.epochs}.")
         if status.history and st.button("Explore this run", icon=":material/explore:"):
-            st.session_state["explore_run"] = name  # the sidebar picks it up before it draws
+            st.session_state[state.EXPLORE_RUN] = name  # the sidebar picks it up before it draws
             st.rerun(scope="app")
     if status.history or status.steps:
         try:

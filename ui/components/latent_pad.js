@@ -10,9 +10,16 @@
 
 const NETS = new Map();  // weights URL -> Promise<{tensors}>, shared by every mount on the page
 const MAPS = new Map();  // map URL -> Promise<{mu, xy, labels, n, zDim, image}>
-const NEIGHBOURS = 10;   // as vae.projection.PLACE_NEIGHBOURS
-const timings = (window.__latentPad = window.__latentPad || {});
-for (const k of ["decodeMs", "paintMs", "placeMs", "traversalMs"]) timings[k] = timings[k] || [];
+// Timings and test hooks only for a page that asks for them, by defining window.__latentPadProbe
+// before the component loads (tests and benchmarks: bench/browser.py's PROBE_PAD); a user's tab
+// keeps nothing.
+function record(name, ms) {
+  const probe = window.__latentPadProbe;
+  if (probe) (probe[name] = probe[name] || []).push(ms);
+}
+function expose(name, fn) {
+  if (window.__latentPadProbe) window.__latentPadProbe[name] = fn;
+}
 
 function halfToFloat(h) {
   const s = (h & 0x8000) ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
@@ -126,9 +133,9 @@ export function decode(layers, t, z) {
 }
 
 // Where z lands on the map, as vae.projection.LatentMap.place: the distance-weighted mean of the
-// map positions of its 10 nearest test codes. Also the nearest one's index.
-export function place(m, z) {
-  const K = Math.min(NEIGHBOURS, m.n), D = m.zDim, mu = m.mu;
+// map positions of its `neighbours` nearest test codes. Also the nearest one's index.
+export function place(m, z, neighbours) {
+  const K = Math.min(neighbours, m.n), D = m.zDim, mu = m.mu;
   const best = new Float64Array(K).fill(Infinity), idx = new Int32Array(K).fill(-1);
   for (let i = 0, base = 0; i < m.n; i++, base += D) {
     let s = 0;
@@ -252,8 +259,6 @@ function drawStar(ctx, cx, cy, radius) {  // as ui.charts.with_star
   ctx.lineWidth = 2; ctx.lineJoin = "miter"; ctx.strokeStyle = "white"; ctx.stroke();
 }
 
-const GAP = 2, SCALE = 3;  // as vae.images.grid and the server's show_digit(..., scale=3)
-
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
   let root = parentElement.querySelector(".latent-pad-root");
@@ -273,13 +278,13 @@ export default function (component) {
     const t1 = performance.now();
     paint(ui, pixels);
     const t2 = performance.now();
-    timings.decodeMs.push(t1 - t0); timings.paintMs.push(t2 - t0);
+    record("decodeMs", t1 - t0); record("paintMs", t2 - t0);
   };
 
   const follow = () => {  // the star on the map and the caption
     if (!ui.map) return;
     const t0 = performance.now();
-    const m = ui.map, f = ui.data.map, where = place(m, ui.z);
+    const m = ui.map, f = ui.data.map, where = place(m, ui.z, f.neighbours);
     const ctx = ui.mapCanvas.getContext("2d");
     ctx.drawImage(m.image, 0, 0);
     const px = f.pad + (where.x - f.lo[0]) / f.span * (f.size - 2 * f.pad);
@@ -290,19 +295,19 @@ export default function (component) {
     const label = ui.data.class_names[m.labels[where.nearest]];
     ui.caption.textContent = `|z| = ${Math.sqrt(norm).toFixed(2)}; a typical prior sample has ` +
       `|z| ≈ ${Math.sqrt(ui.z.length).toFixed(1)}. Nearest test digit: #${where.nearest} (${label}).`;
-    timings.placeMs.push(performance.now() - t0);
+    record("placeMs", performance.now() - t0);
   };
 
   const traverse = () => {  // the strip: one dimension swept, the others at z
     if (!ui.net) return;
     const t0 = performance.now();
     const dim = parseInt(ui.select.value, 10), span = parseFloat(ui.span.input.value);
-    const steps = parseInt(ui.steps.input.value, 10);
-    const W = steps * 28 + (steps - 1) * GAP, small = new ImageData(W, 28);
+    const steps = parseInt(ui.steps.input.value, 10), { gap, scale } = ui.data.traversal;
+    const W = steps * 28 + (steps - 1) * gap, small = new ImageData(W, 28);
     const z = Float32Array.from(ui.z);
     for (let s = 0; s < steps; s++) {
       z[dim] = steps === 1 ? -span : -span + (2 * span * s) / (steps - 1);  // torch.linspace
-      const pixels = decode(ui.data.layers, ui.net, z), x0 = s * (28 + GAP);
+      const pixels = decode(ui.data.layers, ui.net, z), x0 = s * (28 + gap);
       for (let r = 0; r < 28; r++) {
         for (let c = 0; c < 28; c++) {
           const v = Math.round(pixels[r * 28 + c] * 255), o = 4 * (r * W + x0 + c);
@@ -313,14 +318,14 @@ export default function (component) {
     for (let o = 3; o < small.data.length; o += 4) small.data[o] = 255;  // the gaps stay black
     const off = new OffscreenCanvas(W, 28);
     off.getContext("2d").putImageData(small, 0, 0);
-    ui.strip.width = W * SCALE; ui.strip.height = 28 * SCALE;
+    ui.strip.width = W * scale; ui.strip.height = 28 * scale;
     const ctx = ui.strip.getContext("2d");
     ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(off, 0, 0, W * SCALE, 28 * SCALE);
+    ctx.drawImage(off, 0, 0, W * scale, 28 * scale);
     ui.stripCaption.textContent = `z${dim} from ${-span} to ${span}, the others at z`;
     // What the strip shows, for tests and benchmarks: the z it was drawn around.
     ui.strip.dataset.z = Array.from(ui.z, (v) => v.toFixed(2)).join(",");
-    timings.traversalMs.push(performance.now() - t0);
+    record("traversalMs", performance.now() - t0);
   };
 
   let pending = 0;
@@ -358,7 +363,7 @@ export default function (component) {
     loadNet(data.weights_url).then((tensors) => {
       ui.net = tensors;
       ui.note.textContent = "decoded in your browser";
-      window.__latentPadDecode = (z) => Array.from(decode(ui.data.layers, tensors, Float32Array.from(z)));
+      expose("decode", (z) => Array.from(decode(ui.data.layers, tensors, Float32Array.from(z))));
       redraw(); traverse();
     }).catch((e) => { ui.note.textContent = "Could not load the decoder: " + e.message; });
   }
@@ -366,7 +371,7 @@ export default function (component) {
     ui.loadingMap = true;
     loadMap(data.map.url).then((m) => {
       ui.map = m;
-      window.__latentPadPlace = (z) => place(m, Float32Array.from(z));
+      expose("place", (z) => place(m, Float32Array.from(z), ui.data.map.neighbours));
       follow();
     }).catch((e) => { ui.caption.textContent = "Could not load the map: " + e.message; });
   }

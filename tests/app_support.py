@@ -1,0 +1,23 @@
+"""The app through Streamlit's AppTest, in this process: pages render as a browser would ask for
+them, without a browser. Point ui.common.CHECKPOINTS_DIR at a test's folder first (monkeypatch).
+
+    at = open_app("views/sliders.py")     # app.py, then the page; no exception on the way
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def open_app(page: str | None = None) -> AppTest:
+    """app.py run once (the sidebar and the default page), then `page` when given; fails on an
+    exception box."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

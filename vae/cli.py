@@ -1,0 +1,231 @@
+"""Command line: train, evaluate and pack VAEs (`python -m vae --help`).
+
+    python -m vae train --out runs/mnist --epochs 10
+    python -m vae train --out runs/mnist --epochs 20 --resume      # 10 more epochs
+    python -m vae eval runs/mnist --iwae-k 1000 --json
+    python -m vae pack runs/mnist checkpoints/mnist                # float16 copy for sharing
+
+The training options map one to one onto the fields of ModelConfig and TrainConfig, whose
+defaults they show; `train_args` turns configs back into this command line (the app starts its
+runs with it).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import signal
+import sys
+from pathlib import Path
+
+from .config import (ARCHITECTURES, DATASETS, DEFAULT_LATENT_DIM, DEVICES, LIKELIHOODS, ModelConfig, TrainConfig,
+                     default_of, model_differences)
+
+
+def _number(kind, low: float, strict: bool):
+    """An argparse type: a number of `kind` above `low` (`strict`) or at least `low`."""
+    what = "a whole number" if kind is int else "a number"
+    bound = f">= {low + 1 if kind is int else low}" if strict and kind is int else f"{'>' if strict else '>='} {low}"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(f"must be {what} {bound}, got {text}")
+        return value
+    return parse
+
+
+positive_int, nonnegative_int = _number(int, 0, True), _number(int, 0, False)
+positive_float, nonnegative_float = _number(float, 0, True), _number(float, 0, False)
+
+# The command line's one mapping onto the configs: (flag, config field, argparse keywords). Every
+# option's argparse default is None, so that a run knows which options were given (a resume refuses
+# model options that differ from its checkpoint's); the configs supply the defaults.
+MODEL_OPTIONS = [
+    ("--dataset", "dataset", dict(choices=DATASETS, help="training data")),
+    ("--arch", "arch", dict(choices=ARCHITECTURES, help=(
+        "network: mlp or conv (both decode in the browser), article (the tutorial article's "
+        "network), or resnet (the strongest; decoded on the server)"))),
+    ("--latent-dim", "latent_dim", dict(type=positive_int, help="latent size")),
+    ("--hidden", "hidden_dims", dict(type=positive_int, nargs="+", help="mlp hidden layer sizes")),
+    ("--beta", "beta", dict(type=nonnegative_float, help="weight of the KL term")),
+    ("--likelihood", "likelihood", dict(choices=LIKELIHOODS,
+                                        help="p(x|z): bernoulli (BCE) or fixed-variance gaussian")),
+    ("--gaussian-sigma", "gaussian_sigma", dict(type=positive_float,
+                                                help="standard deviation of the gaussian likelihood")),
+    ("--binarize", "binarize", dict(action=argparse.BooleanOptionalAction, help=(
+        "dynamically binarized pixels (train) and a fixed binarization (test)"))),
+]
+TRAIN_OPTIONS = [
+    ("--epochs", "epochs", dict(type=positive_int, help="total epochs (also when resuming)")),
+    ("--batch-size", "batch_size", dict(type=positive_int, help="images per step")),
+    ("--lr", "lr", dict(type=positive_float, help="Adam learning rate (cosine-decayed)")),
+    ("--seed", "seed", dict(type=int, help="seed for weights, shuffling and eps")),
+    ("--device", "device", dict(choices=DEVICES, help="auto takes CUDA when present")),
+    ("--train-limit", "train_limit", dict(type=positive_int,
+                                          help="train on the first N training images only (smoke runs)")),
+    ("--data-dir", "data_dir", dict(help="folder holding MNIST/raw/ (default: $VAE_DATA_DIR, else ./data)")),
+    ("--log-every", "log_every", dict(type=positive_int, help="steps between steps.jsonl lines")),
+    ("--amp", "amp", dict(action=argparse.BooleanOptionalAction,
+                          help="bfloat16 autocast on CUDA (ignored on the CPU)")),
+]
+
+
+def _shown_default(cls, name: str) -> str:
+    if (cls, name) == (ModelConfig, "latent_dim"):
+        return "per architecture: " + ", ".join(f"{a} {z}" for a, z in DEFAULT_LATENT_DIM.items())
+    value = default_of(cls, name)
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def _add_config_options(parser: argparse.ArgumentParser, cls, options) -> None:
+    for flag, name, kwargs in options:
+        kwargs = dict(kwargs)
+        if default_of(cls, name) is not None or (cls, name) == (ModelConfig, "latent_dim"):
+            kwargs["help"] += f" (default: {_shown_default(cls, name)})"
+        if "choices" not in kwargs and "action" not in kwargs:
+            kwargs["metavar"] = flag[2:].replace("-", "_").upper()
+        parser.add_argument(flag, dest=name, default=None, **kwargs)
+
+
+def _given(args: argparse.Namespace, options) -> dict:
+    """The options of `options` given on the command line, by config field."""
+    return {name: getattr(args, name) for _, name, _ in options if getattr(args, name) is not None}
+
+
+def train_args(model: ModelConfig, training: TrainConfig) -> list[str]:
+    """`python -m vae train` options that make these configs (those at their defaults left out)."""
+    args = []
+    for cls, cfg, options in ((ModelConfig, model, MODEL_OPTIONS), (TrainConfig, training, TRAIN_OPTIONS)):
+        for flag, name, _ in options:
+            value = getattr(cfg, name)
+            default = DEFAULT_LATENT_DIM[model.arch] if name == "latent_dim" else default_of(cls, name)
+            if value is None or value == default:
+                continue
+            if isinstance(value, bool):
+                args.append(flag if value else "--no-" + flag[2:])
+            else:
+                args += [flag, *map(str, value if isinstance(value, list) else [value])]
+    return args
+
+
+def configs_from_args(args: argparse.Namespace) -> tuple[dict, TrainConfig]:
+    """The model options given (by ModelConfig field) and the TrainConfig, from parsed `train` args."""
+    return _given(args, MODEL_OPTIONS), TrainConfig(**_given(args, TRAIN_OPTIONS))
+
+
+def _train_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a VAE into a checkpoint folder")
+    p.add_argument("--out", required=True, help="checkpoint folder to write")
+    _add_config_options(p, ModelConfig, MODEL_OPTIONS)
+    _add_config_options(p, TrainConfig, TRAIN_OPTIONS)
+    p.add_argument("--resume", action="store_true",
+                   help="continue the checkpoint in --out, with its model (model options must match it)")
+
+
+def _eval_parser(sub) -> None:
+    p = sub.add_parser("eval", help="test-set figures of a checkpoint")
+    p.add_argument("checkpoint", help="checkpoint folder")
+    p.add_argument("--iwae-k", type=nonnegative_int, default=100,
+                   help="importance samples for the NLL estimate, 0 skips it (default: 100)")
+    p.add_argument("--limit", type=positive_int, default=None, help="evaluate the first N test images only")
+    p.add_argument("--data-dir", default=None, help="folder holding MNIST/raw/ (default: $VAE_DATA_DIR, else ./data)")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="auto takes CUDA when present (default: auto)")
+    p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+
+
+def _pack_parser(sub) -> None:
+    p = sub.add_parser("pack", help="copy a checkpoint for sharing: float16 weights, no optimizer state")
+    p.add_argument("checkpoint", help="checkpoint folder to copy")
+    p.add_argument("dest", help="new folder to write")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m vae", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _train_parser(sub)
+    _eval_parser(sub)
+    _pack_parser(sub)
+    return parser
+
+
+def _sigterm_as_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run_train(args) -> int:
+    from .checkpoint import WEIGHTS, read_config
+    from .train import train
+
+    model_given, train_cfg = configs_from_args(args)
+    out = Path(args.out)
+    if args.resume and (out / WEIGHTS).exists():
+        saved = read_config(out)
+        flags = {name: flag for flag, name, _ in MODEL_OPTIONS}
+        conflicts = model_differences(saved, dataclasses.replace(saved, **model_given))
+        if conflicts:
+            raise ValueError(f"cannot --resume {out} with other model options: " + ", ".join(
+                f"{flags[name]} {model_given[name]} (the checkpoint has {getattr(saved, name)})"
+                for name in conflicts) + "; leave them out to continue the run, or train into a new --out")
+        model_cfg = saved
+    else:
+        model_cfg = ModelConfig(**model_given)
+    # The app stops a run with SIGTERM: save like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    train(model_cfg, train_cfg, out, resume=args.resume)
+    return 0
+
+
+def run_eval(args) -> int:
+    from tqdm import tqdm
+
+    from .checkpoint import load_checkpoint
+    from .data import load_split
+    from .evaluate import evaluate, evaluate_iwae
+    from .model import resolve_device
+
+    checkpoint = load_checkpoint(args.checkpoint, resolve_device(args.device))
+    images = load_split(checkpoint.config.dataset, "test", args.data_dir).images[: args.limit]
+    figures = evaluate(checkpoint.model, images)
+    iwae = None
+    if args.iwae_k > 0:
+        with tqdm(total=len(images), desc=f"IWAE k={args.iwae_k}", disable=args.json) as bar:
+            iwae = evaluate_iwae(checkpoint.model, images, args.iwae_k, progress=bar.update)
+    result = {"test_recon": figures["recon"], "test_kl": figures["kl"], "test_elbo": figures["elbo"],
+              "active_units": figures["active_units"], "iwae_k": args.iwae_k, "iwae_nll": iwae}
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    c = checkpoint.config
+    print(f"checkpoint   {args.checkpoint} ({c.arch}, z={c.latent_dim}, {c.likelihood}, beta={c.beta}, "
+          f"epoch {checkpoint.epoch})")
+    print(f"test images  {len(images)} ({c.dataset}{', binarized' if c.binarize else ''})")
+    print(f"recon        {result['test_recon']:.2f} nats/image")
+    print(f"KL           {result['test_kl']:.2f} nats/image")
+    print(f"-ELBO        {result['test_elbo']:.2f} nats/image")
+    print(f"active units {result['active_units']} of {c.latent_dim}")
+    if iwae is not None:
+        print(f"IWAE NLL     {iwae:.2f} nats/image (k={args.iwae_k})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .checkpoint import CheckpointError, pack_checkpoint
+    from .data import DataMissingError
+
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "pack":
+            pack_checkpoint(args.checkpoint, args.dest)
+            return 0
+        return run_train(args) if args.command == "train" else run_eval(args)
+    except (FileExistsError, DataMissingError, CheckpointError, ValueError) as e:
+        # Problems with the user's input: one clear line, no traceback.
+        print(f"error: {e}", file=sys.stderr)
+        return 2

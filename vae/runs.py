@@ -1,0 +1,76 @@
+"""The checkpoints folder: one run (checkpoint folder) per subfolder, listed with why a broken one
+is broken, and names resolved safely inside it.
+
+    from vae.runs import list_runs, run_folder
+    for run in list_runs("checkpoints"):
+        print(run.name, run.summary if run.ok else run.error)
+    load_checkpoint(run_folder("checkpoints", "default"))
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .checkpoint import WEIGHTS, CheckpointError, check_weights_file, read_config, read_history
+from .config import ModelConfig
+
+TRAIN_CONFIG = "train_config.json"  # what a run was asked to do, written once its data is loaded
+TRAIN_LOG = "train.log"  # a background run's output (vae/jobs.py)
+DEFAULT_RUN = "default"  # the bundled model, listed first
+
+
+@dataclass
+class RunEntry:
+    name: str
+    path: Path
+    error: str = ""  # why it cannot be loaded, in one line; empty when fine
+    config: ModelConfig | None = None
+    history: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+    @property
+    def summary(self) -> str:
+        """"conv, z=32, -ELBO 96.9" for the checkpoint picker."""
+        if self.config is None:
+            return ""
+        elbo = f", -ELBO {self.history[-1]['test_elbo']:.1f}" if self.history else ""
+        return f"{self.config.arch}, z={self.config.latent_dim}{elbo}"
+
+
+def inspect_run(folder: Path) -> RunEntry:
+    """One folder as a RunEntry: cheap (headers and small files only), never raises."""
+    entry = RunEntry(folder.name, folder)
+    if not (folder / WEIGHTS).exists():
+        if (folder / TRAIN_CONFIG).exists() or (folder / TRAIN_LOG).exists():
+            entry.error = "no checkpoint yet: training has not finished its first epoch (or ended before it)"
+            return entry
+    try:
+        entry.config = read_config(folder)
+        check_weights_file(folder, entry.config)
+        entry.history = read_history(folder)
+    except CheckpointError as e:
+        entry.error = str(e).replace(str(folder) + "/", "")
+    return entry
+
+
+def list_runs(root: str | Path) -> list[RunEntry]:
+    """Every folder under `root` (dot-folders aside), the bundled one first, then by name."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                     key=lambda p: (p.name != DEFAULT_RUN, p.name))
+    return [inspect_run(folder) for folder in folders]
+
+
+def run_folder(root: str | Path, name: str) -> Path:
+    """The folder of run `name` directly inside `root`; a name that leads anywhere else (`..`,
+    `a/b`, an absolute path, a link out) or to no folder raises CheckpointError."""
+    root = Path(root).resolve()
+    path = (root / name).resolve()
+    if path.parent != root or not path.is_dir():
+        raise CheckpointError(f"{name!r} is not a checkpoint in {root}")
+    return path
