@@ -41,15 +41,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="2,000 test images, one repeat")
     args = parser.parse_args()
-    state = load_checkpoint(args.checkpoint)
+    checkpoint = load_checkpoint(args.checkpoint)
     hash_ = weights_hash(args.checkpoint)
-    test = load_split(state.config.dataset, "test")
+    test = load_split(checkpoint.config.dataset, "test")
     sets = {"10k test": (test.images, test.labels)}
     if args.quick:
         args.repeats = 1
         sets = {"2k test": (test.images[:2000], test.labels[:2000])}
-    elif has_split(state.config.dataset, "train"):
-        train = load_split(state.config.dataset, "train")
+    elif has_split(checkpoint.config.dataset, "train"):
+        train = load_split(checkpoint.config.dataset, "train")
         sets["70k train+test"] = (torch.cat([train.images, test.images]), torch.cat([train.labels, test.labels]))
 
     rows = []
@@ -59,7 +59,7 @@ def main() -> None:
         for _ in range(args.repeats):
             with tempfile.TemporaryDirectory() as cache:
                 started = time.perf_counter()
-                latent_map = build_map(state.model, hash_, images, labels, cache, "bench")
+                latent_map = build_map(checkpoint.model, hash_, images, labels, cache, "bench")
                 builds.append(time.perf_counter() - started)
                 first = first or builds[0]
                 started = time.perf_counter()
@@ -68,12 +68,12 @@ def main() -> None:
             started = time.perf_counter()
             digit = mnist_style(read_upload(upload))
             with torch.no_grad():
-                mu, _ = state.model.encode(torch.from_numpy(digit)[None, None])
+                mu, _ = checkpoint.model.encode(torch.from_numpy(digit)[None, None])
             latent_map.place(mu.numpy())
             latent_map.nearest(mu.numpy(), 10)
             places.append(time.perf_counter() - started)
         rows.append([name, first, median(builds), median(reads), median(places) * 1000])
-    print(f"machine: {machine()}\ncheckpoint: {args.checkpoint} ({state.config.arch}, z={state.config.latent_dim}); "
+    print(f"machine: {machine()}\ncheckpoint: {args.checkpoint} ({checkpoint.config.arch}, z={checkpoint.config.latent_dim}); "
           f"{args.repeats} repeat(s)\n")
     print(table(["images", "first build, first repeat (s)", "first build, median (s)", "from cache (s)",
                  "place one upload (ms)"], rows))

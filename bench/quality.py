@@ -29,15 +29,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.iwae_k, args.limit = 10, 200
-    state = load_checkpoint(args.checkpoint)
-    images = load_split(state.config.dataset, "test").images[: args.limit]
+    checkpoint = load_checkpoint(args.checkpoint)
+    images = load_split(checkpoint.config.dataset, "test").images[: args.limit]
     started = time.perf_counter()
-    figures = evaluate(state.model, images)
-    iwae = evaluate_iwae(state.model, images, args.iwae_k)
+    figures = evaluate(checkpoint.model, images)
+    iwae = evaluate_iwae(checkpoint.model, images, args.iwae_k)
     seconds = time.perf_counter() - started
-    c = state.config
+    c = checkpoint.config
     print(f"machine: {machine()}\ncheckpoint: {args.checkpoint} ({c.arch}, z={c.latent_dim}, "
-          f"{'binarized' if c.binarize else 'gray'} pixels, epoch {state.epoch}); {len(images)} test images; "
+          f"{'binarized' if c.binarize else 'gray'} pixels, epoch {checkpoint.epoch}); {len(images)} test images; "
           f"{seconds:.0f} s\n")
     print(table(["measure", "nats per image"], [
         ["test recon", figures["recon"]], ["test KL", figures["kl"]], ["test -ELBO (1 sample)", figures["elbo"]],

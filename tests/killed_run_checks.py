@@ -57,15 +57,15 @@ def assert_consistent(out: Path, steps_per_epoch: int) -> dict:
         assert not history and not entry.ok and "no checkpoint yet" in entry.error
         return {"epoch": 0, "leftovers": leftovers, "optimizer_matches": True}
     assert entry.ok, entry.error
-    state = load_checkpoint(out)
-    assert state.epoch >= 1 and state.step == state.epoch * steps_per_epoch
+    checkpoint = load_checkpoint(out)
+    assert checkpoint.epoch >= 1 and checkpoint.step == checkpoint.epoch * steps_per_epoch
     # The weights commit an epoch before its history line is appended: the file may be one line
     # short (the checkpoint carries that line), never longer.
-    assert [h["epoch"] for h in state.history] == list(range(1, state.epoch + 1))
-    assert len(history) in (state.epoch - 1, state.epoch)
-    assert same_records(state.history[:len(history)], history)
-    optimizer_matches = (out / OPTIMIZER).exists() and meta(out / OPTIMIZER)["step"] == str(state.step)
-    return {"epoch": state.epoch, "history_lines": len(history), "leftovers": leftovers,
+    assert [h["epoch"] for h in checkpoint.history] == list(range(1, checkpoint.epoch + 1))
+    assert len(history) in (checkpoint.epoch - 1, checkpoint.epoch)
+    assert same_records(checkpoint.history[:len(history)], history)
+    optimizer_matches = (out / OPTIMIZER).exists() and meta(out / OPTIMIZER)["step"] == str(checkpoint.step)
+    return {"epoch": checkpoint.epoch, "history_lines": len(history), "leftovers": leftovers,
             "optimizer_matches": optimizer_matches}
 
 
@@ -80,8 +80,8 @@ def assert_same_run(out: Path, reference: Path, exact_epochs: int | None = None)
     assert [s["step"] for s in steps] == [s["step"] for s in ref_steps]
     for name in (HISTORY, STEPS):  # every line parses: no garbage left by a partial line
         assert all(json.loads(line) for line in (out / name).read_text().splitlines())
-    state, ref = load_checkpoint(out), load_checkpoint(reference)
-    assert (state.epoch, state.step) == (ref.epoch, ref.step)
+    checkpoint, ref = load_checkpoint(out), load_checkpoint(reference)
+    assert (checkpoint.epoch, checkpoint.step) == (ref.epoch, ref.step)
     if exact_epochs is None:
         assert same_weights(out, reference)
         exact_epochs = len(ref_history)

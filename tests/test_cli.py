@@ -1,14 +1,18 @@
 """Training and evaluating from the command line, as a user would: `python -m vae ...`."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from vae.checkpoint import load_checkpoint, read_history
+from vae.checkpoint import load_checkpoint, read_history, save_checkpoint
+from vae.cli import build_parser, configs_from_args, train_args
+from vae.config import ModelConfig, TrainConfig
 from vae.files import read_jsonl
+from vae.model import VAE
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTORY_KEYS = {"epoch", "step", "train_recon", "train_kl", "test_recon", "test_kl", "test_elbo",
@@ -31,8 +35,8 @@ def trained_run(tiny_data_dir, tmp_path_factory):
 
 
 def test_training_makes_a_loadable_checkpoint_and_a_valid_history(trained_run):
-    state = load_checkpoint(trained_run)
-    assert state.config.latent_dim == 6 and state.epoch == 2 and state.step == 10
+    checkpoint = load_checkpoint(trained_run)
+    assert checkpoint.config.latent_dim == 6 and checkpoint.epoch == 2 and checkpoint.step == 10
     history = read_history(trained_run)
     assert [h["epoch"] for h in history] == [1, 2]
     for h in history:
@@ -75,17 +79,109 @@ def test_eval_of_a_broken_checkpoint_is_one_clear_line(tmp_path):
     assert "config.json is missing" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_train_without_data_says_where_to_put_it(tmp_path):
+def test_train_without_data_says_where_to_put_it_and_makes_no_folder(tmp_path):
     result = run_cli("train", "--out", tmp_path / "run", "--data-dir", tmp_path / "empty", "--epochs", 1,
                      env={"VAE_DATA_DIR": ""})
     assert result.returncode == 2
     assert "train-images-idx3-ubyte" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
 
 
-def test_help_shows_defaults():
-    result = run_cli("train", "--help")
-    text = " ".join(result.stdout.split())
+def test_help_shows_each_default_once_from_the_configs():
+    text = " ".join(run_cli("train", "--help").stdout.split())
     assert "(default: 128)" in text and "(default: 0.003)" in text and "--resume" in text
+    assert "(default: per architecture: mlp 32, conv 32, article 100, resnet 32)" in text
+    assert "(default: None)" not in text and "(default: $VAE_DATA_DIR, else ./data)" in text
+    for name in ("train", "eval"):
+        help_text = " ".join(run_cli(name, "--help").stdout.split())
+        for option in re.findall(r"(--[a-z-]+) [A-Z_{]", help_text):
+            section = help_text.split(f" {option} ", 1)[-1].split(" --", 1)[0]
+            assert section.count("(default:") <= 1, (option, section)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--batch-size", "0"], "argument --batch-size: must be a whole number >= 1, got 0"),
+    (["--epochs", "0"], "argument --epochs: must be a whole number >= 1, got 0"),
+    (["--epochs", "-1"], "argument --epochs: must be a whole number >= 1, got -1"),
+    (["--train-limit", "-5"], "argument --train-limit: must be a whole number >= 1, got -5"),
+    (["--lr", "-1"], "argument --lr: must be a number > 0, got -1"),
+    (["--lr", "fast"], "argument --lr: expected a number, got 'fast'"),
+    (["--latent-dim", "0"], "argument --latent-dim: must be a whole number >= 1, got 0"),
+    (["--beta", "-0.5"], "argument --beta: must be a number >= 0, got -0.5"),
+    (["--hidden", "64", "0"], "argument --hidden: must be a whole number >= 1, got 0"),
+    (["--log-every", "0"], "argument --log-every: must be a whole number >= 1, got 0"),
+    (["--arch", "transformer"],
+     "argument --arch: invalid choice: 'transformer' (choose from 'mlp', 'conv', 'article', 'resnet')"),
+])
+def test_bad_training_options_are_one_argparse_line_and_make_no_folder(tmp_path, args, message):
+    out = tmp_path / "run"
+    result = run_cli("train", "--out", out, *args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"python -m vae train: error: {message}"
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args,message", [(["--iwae-k", "-3"], "argument --iwae-k: must be a whole number >= 0"),
+                                          (["--limit", "0"], "argument --limit: must be a whole number >= 1")])
+def test_bad_eval_options_are_one_argparse_line(args, message):
+    result = run_cli("eval", ROOT / "checkpoints" / "default", *args)
+    assert result.returncode == 2 and message in result.stderr.strip().splitlines()[-1]
+
+
+def test_resume_refuses_other_model_options_naming_each(trained_run, tiny_data_dir):
+    before = {p.name: p.stat().st_mtime_ns for p in trained_run.iterdir()}
+    result = run_cli("train", "--out", trained_run, "--data-dir", tiny_data_dir, "--epochs", 9, "--resume",
+                     "--arch", "conv", "--latent-dim", 8, "--beta", 2, "--likelihood", "gaussian",
+                     "--dataset", "fashion-mnist", "--hidden", 64)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and line.startswith(f"error: cannot --resume {trained_run} with other model options")
+    for named in ("--arch conv (the checkpoint has mlp)", "--latent-dim 8 (the checkpoint has 6)",
+                  "--beta 2.0 (the checkpoint has 1.0)", "--likelihood gaussian (the checkpoint has bernoulli)",
+                  "--dataset fashion-mnist (the checkpoint has mnist)"):
+        assert named in line, named
+    assert "--hidden" not in line  # the same as the checkpoint's
+    assert {p.name: p.stat().st_mtime_ns for p in trained_run.iterdir()} == before  # nothing written
+
+
+def test_resume_with_the_epochs_already_reached_says_so_and_writes_nothing(trained_run, tiny_data_dir):
+    epoch = load_checkpoint(trained_run).epoch
+    before = {p.name: p.stat().st_mtime_ns for p in trained_run.iterdir()}
+    result = run_cli("train", "--out", trained_run, "--data-dir", tiny_data_dir, "--epochs", epoch, "--resume")
+    assert result.returncode == 0
+    assert f"already at epoch {epoch}, and {epoch} were asked for: nothing to train" in result.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in trained_run.iterdir()} == before
+
+
+def test_resume_of_a_folder_without_a_checkpoint_says_it_starts_afresh(tiny_data_dir, tmp_path):
+    result = run_cli("train", "--out", tmp_path / "new", "--data-dir", tiny_data_dir, "--epochs", 1,
+                     "--train-limit", 100, "--hidden", 16, "--latent-dim", 2, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert "holds no checkpoint yet: --resume starts a fresh run there" in result.stderr
+    assert load_checkpoint(tmp_path / "new").epoch == 1
+
+
+def test_train_args_give_back_the_same_configs():
+    """The Train page and vae.jobs start runs with train_args: parsed back, the same configs."""
+    cases = [(ModelConfig(), TrainConfig()),
+             (ModelConfig(arch="article", beta=0.5, likelihood="gaussian", gaussian_sigma=0.2, binarize=True,
+                          dataset="fashion-mnist"),
+              TrainConfig(epochs=3, batch_size=64, lr=1e-4, seed=7, device="cpu", train_limit=1000,
+                          data_dir="/data", log_every=5, amp=True)),
+             (ModelConfig(arch="mlp", latent_dim=8, hidden_dims=[256, 128]), TrainConfig(lr=0.00123456789))]
+    for model, training in cases:
+        args = build_parser().parse_args(["train", "--out", "x", *train_args(model, training)])
+        given, parsed_training = configs_from_args(args)
+        assert ModelConfig(**given) == model and parsed_training == training
+    assert train_args(ModelConfig(), TrainConfig()) == []
+
+
+def test_the_articles_network_under_its_earlier_name_still_loads(tmp_path):
+    model = VAE(ModelConfig(arch="article"))
+    save_checkpoint(model, tmp_path, epoch=1, step=1)
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "arch": "seed"}))
+    assert load_checkpoint(tmp_path).config.arch == "article"
 
 
 def test_ctrl_c_saves_and_exits_cleanly(tiny_data_dir, tmp_path):

@@ -59,8 +59,8 @@ def test_a_failed_job_reports_its_error_and_keeps_its_last_checkpoint(failed_run
     assert status.error_line.endswith("OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB "
                                       "(simulated)")
     assert 'File "' in status.error  # the log's tail, with the traceback, for the details
-    state = load_checkpoint(run_dir)
-    assert state.epoch == 2 and [h["epoch"] for h in state.history] == [1, 2]
+    checkpoint = load_checkpoint(run_dir)
+    assert checkpoint.epoch == 2 and [h["epoch"] for h in checkpoint.history] == [1, 2]
     assert listed(run_dir).ok
 
 

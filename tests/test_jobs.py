@@ -37,9 +37,13 @@ def test_a_job_runs_to_the_end_and_refuses_a_second_start(tmp_path, tiny_data_di
     with pytest.raises(JobBusy):
         TrainingJobs(tmp_path).start(TINY, tiny_training(tiny_data_dir, 1))  # another session, same server
     assert wait_until(lambda: not jobs.status().running)
+    assert wait_until(lambda: "exit" in json.loads(jobs.job_file.read_text()))  # kept by the waiting thread
+    written = jobs.job_file.stat().st_mtime_ns
     status = jobs.status()
     assert status.state == "finished", status.error
     assert not jobs.running()
+    assert json.loads(jobs.job_file.read_text())["exit"] == 0
+    assert jobs.job_file.stat().st_mtime_ns == written  # status() reads, never writes
     assert status.epoch == 2 and status.epochs == 2 and len(status.history) == 2 and status.steps
     assert load_checkpoint(run_dir).epoch == 2
     jobs.start(TINY, tiny_training(tiny_data_dir, 1))  # a finished job frees the slot

@@ -2,15 +2,15 @@
 import pytest
 import torch
 
-from vae.config import ARCHITECTURES, DEFAULT_LATENT_DIM, ModelConfig
+from vae.config import ARCHITECTURES, ModelConfig, TrainConfig
 from vae.losses import kl_per_dim, recon_nll
 from vae.model import VAE
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_shapes(arch, batch):
-    z_dim = DEFAULT_LATENT_DIM[arch]
-    model = VAE(ModelConfig(arch=arch, latent_dim=z_dim))
+    model = VAE(ModelConfig(arch=arch))
+    z_dim = model.latent_dim
     out = model(batch)
     assert out.mu.shape == out.logvar.shape == out.z.shape == (16, z_dim)
     assert out.logits.shape == (16, 784)
@@ -20,7 +20,7 @@ def test_shapes(arch, batch):
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_every_parameter_gets_a_gradient(arch, batch):
-    model = VAE(ModelConfig(arch=arch, latent_dim=DEFAULT_LATENT_DIM[arch]))
+    model = VAE(ModelConfig(arch=arch))
     out = model(batch)
     loss = (recon_nll(out.logits, batch, model.config) + kl_per_dim(out.mu, out.logvar).sum(-1)).mean()
     loss.backward()
@@ -29,8 +29,8 @@ def test_every_parameter_gets_a_gradient(arch, batch):
         assert p.grad.abs().sum() > 0, name
 
 
-def test_seed_architecture_is_the_articles_network():
-    model = VAE(ModelConfig(arch="seed", latent_dim=100))
+def test_the_article_architecture_is_the_articles_network():
+    model = VAE(ModelConfig(arch="article"))
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [
         (11520, 800), (800, 200), (100, 2000), (2000, 784)]
@@ -54,8 +54,26 @@ def test_same_seed_same_model_and_samples(batch):
     assert not torch.equal(run(3), run(4))
 
 
+def test_each_architecture_brings_its_latent_size():
+    """From a notebook as from the command line: the article's network is z = 100 unless asked."""
+    assert ModelConfig(arch="article").latent_dim == 100 and ModelConfig(arch="conv").latent_dim == 32
+    assert ModelConfig(arch="article", latent_dim=8).latent_dim == 8
+    assert ModelConfig(arch="seed") == ModelConfig(arch="article")  # the name it had before
+
+
+def test_an_unknown_architecture_is_a_clear_error():
+    cfg = ModelConfig()
+    cfg.arch = "transformer"  # past the config's own check, as a hand-edited object would be
+    with pytest.raises(ValueError, match="unknown architecture 'transformer'"):
+        VAE(cfg)
+
+
 def test_bad_config_is_refused():
     for bad in ({"arch": "transformer"}, {"likelihood": "poisson"}, {"latent_dim": 0}, {"beta": -1},
-                {"dataset": "cifar"}):
+                {"dataset": "cifar"}, {"hidden_dims": [0]}):
         with pytest.raises(ValueError):
             ModelConfig(**bad)
+    for bad in ({"epochs": 0}, {"batch_size": 0}, {"lr": 0.0}, {"train_limit": -5}, {"device": "tpu"},
+                {"log_every": 0}):
+        with pytest.raises(ValueError):
+            TrainConfig(**bad)
