@@ -21,6 +21,7 @@ from bench.browser import (app_folder, chromium_async, open_sliders, release_rou
 from bench.common import machine, percentile, table
 
 import vae.jobs
+from vae.config import ModelConfig, TrainConfig
 from vae.jobs import TrainingJobs
 
 CONDITIONS = {"no training": None, "training at normal priority": 0,
@@ -30,7 +31,7 @@ CONDITIONS = {"no training": None, "training at normal priority": 0,
 def start_job(checkpoints: Path, data_dir: Path, niceness: int) -> TrainingJobs:
     vae.jobs.TRAINING_NICENESS = niceness
     jobs = TrainingJobs(checkpoints)
-    jobs.start(["--data-dir", str(data_dir), "--epochs", "500", "--train-limit", "2000"])
+    jobs.start(ModelConfig(), TrainConfig(data_dir=str(data_dir), epochs=500, train_limit=2000))
     deadline = time.time() + 60
     while not jobs.status().steps and time.time() < deadline:  # past torch's import: training
         time.sleep(0.2)

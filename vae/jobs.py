@@ -169,7 +169,12 @@ class TrainingJobs:
         if "exit" in job:
             return job["exit"]
         proc = self._proc
-        return proc.poll() if proc is not None and proc.pid == job.get("pid") else None
+        if proc is None or proc.pid != job.get("pid"):
+            return None
+        try:  # it has ended (status() asks only then): the waiting thread is reaping it this moment
+            return proc.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            return None
 
     def running(self) -> bool:
         """Whether a job is running now: status().running, without reading the run's logs."""
