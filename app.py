@@ -3,14 +3,18 @@
 The shell: page navigation and a sidebar with the checkpoint picker, the selected model's
 figures and the background training status. The pages live in views/ (see README).
 """
+from pathlib import Path
+
 import streamlit as st
 
 from ui import state
 from ui.common import CHECKPOINTS_DIR, current_model, training_jobs
 from ui.training_status import refresh_seconds, status_line
+from vae.data import DATASET_NAMES
 from vae.runs import DEFAULT_RUN, list_runs
 
-st.set_page_config(page_title="VAE Latent Explorer", page_icon=":material/scatter_plot:", layout="wide")
+ICON = str(Path(__file__).parent / "ui" / "icon.png")  # a local file: the app fetches nothing from the web
+st.set_page_config(page_title="VAE Latent Explorer", page_icon=ICON, layout="wide")
 
 PAGES = [
     st.Page("views/map.py", title="Latent map", icon=":material/scatter_plot:", default=True),
@@ -20,19 +24,35 @@ PAGES = [
     st.Page("views/curves.py", title="Loss curves", icon=":material/monitoring:"),
     st.Page("views/train.py", title="Train", icon=":material/model_training:"),
 ]
+CHECKPOINT = state.Setting("checkpoint", DEFAULT_RUN, state.TEXT)
 
 
 def checkpoint_picker() -> None:
-    entries = list_runs(CHECKPOINTS_DIR)
-    usable = [e.name for e in entries if e.ok]
-    labels = {e.name: (f"{e.name} ({e.summary})" if e.ok else f"{e.name}: {e.error}") for e in entries}
-    if st.session_state.get(state.EXPLORE_RUN) in usable:  # sent by the Train page
-        st.session_state[state.CHECKPOINT] = st.session_state.pop(state.EXPLORE_RUN)
-    if st.session_state.get(state.CHECKPOINT) not in usable:
-        st.session_state[state.CHECKPOINT] = DEFAULT_RUN if DEFAULT_RUN in usable else (usable or [None])[0]
-    st.selectbox("Checkpoint", usable, key=state.CHECKPOINT, format_func=labels.get,
-                 help="Folders under checkpoints/. A run being trained appears here after its first epoch.")
-    broken = [labels[e.name] for e in entries if not e.ok]
+    """The checkpoint every page explores: from the Train page's "Explore this run", the link the
+    session was opened with, or the user's pick; one that broke (or vanished) says why and falls back."""
+    entries = {e.name: e for e in list_runs(CHECKPOINTS_DIR)}
+    usable = [name for name, e in entries.items() if e.ok]
+    wanted = st.session_state.pop(state.EXPLORE_RUN, None) or st.session_state.get(state.CHECKPOINT) \
+        or CHECKPOINT.get()
+    if wanted not in usable:
+        why = entries[wanted].error if wanted in entries else "there is no such folder in the checkpoints folder"
+        fallback = DEFAULT_RUN if DEFAULT_RUN in usable else (usable or [None])[0]
+        if wanted != fallback:
+            st.session_state[state.BROKEN_SELECTION] = (f"Checkpoint {wanted!r} cannot be loaded: {why}. "
+                                                        f"Showing {fallback!r} instead.")
+        wanted = fallback
+    st.session_state[state.CHECKPOINT] = wanted
+    st.selectbox("Checkpoint", usable, key=state.CHECKPOINT, format_func=lambda n: f"{n} ({entries[n].summary})",
+                 help="Folders under checkpoints/. A run being trained appears here after its first epoch.",
+                 on_change=lambda: st.session_state.pop(state.BROKEN_SELECTION, None))
+    if wanted is not None:
+        CHECKPOINT.set(wanted)
+    if note := st.session_state.get(state.BROKEN_SELECTION):
+        st.warning(note, icon=":material/warning:")
+        if st.button("Dismiss", key="dismiss_broken"):
+            del st.session_state[state.BROKEN_SELECTION]
+            st.rerun()
+    broken = [f"{e.name}: {e.error}" for e in entries.values() if not e.ok]
     if broken:
         with st.expander(f"{len(broken)} folder(s) cannot be loaded"):
             for line in broken:
@@ -52,7 +72,8 @@ with st.sidebar:
             cols[1].metric("Latent size", cfg.latent_dim)
             st.metric("Test -ELBO (nats per image)", f"{elbo:.2f}" if elbo is not None else "–",
                       help="Negative evidence lower bound on the test set (lower is better).")
-            st.caption(f"{cfg.dataset}, {cfg.likelihood} likelihood, beta={cfg.beta:g}, epoch {checkpoint.epoch}")
+            st.caption(f"`{checkpoint.path.name}`: {DATASET_NAMES[cfg.dataset]}, {cfg.likelihood} likelihood, "
+                       f"beta={cfg.beta:g}, epoch {checkpoint.epoch}")
         except Exception as e:  # a checkpoint that broke after it was listed: say so, keep the app up
             model_error = f"Cannot load this checkpoint: {e}"
             st.error(model_error)

@@ -21,7 +21,7 @@ def test_the_map_file_holds_what_the_browser_reads(tmp_path):
     raster, _ = map_raster(xy, labels)
     buf = io.BytesIO()
     Image.fromarray(raster).save(buf, format="PNG")
-    path = tmp_path / map_file_name("ab" * 32, mu, xy, labels)
+    path = tmp_path / map_file_name("ab" * 32, mu, xy, labels, buf.getvalue())
     write_map_file(path, mu, xy, labels, buf.getvalue())
     t = load_file(str(path))
     assert t["mu"].dtype == np.float16 and np.array_equal(t["mu"], mu.astype(np.float16))
@@ -33,12 +33,13 @@ def test_the_map_file_holds_what_the_browser_reads(tmp_path):
 
 def test_the_map_file_name_follows_its_contents():
     mu, xy, labels = _map()
-    name = map_file_name("ab" * 32, mu, xy, labels)
+    name = map_file_name("ab" * 32, mu, xy, labels, b"png")
     assert name.startswith("map-abababababababab-") and name.endswith(".safetensors")
-    assert map_file_name("ab" * 32, mu, xy, labels) == name
+    assert map_file_name("ab" * 32, mu, xy, labels, b"png") == name
     moved = xy.copy()
     moved[0, 0] += 1
-    assert map_file_name("ab" * 32, mu, moved, labels) != name
+    assert map_file_name("ab" * 32, mu, moved, labels, b"png") != name
+    assert map_file_name("ab" * 32, mu, xy, labels, b"another picture") != name
 
 
 def test_map_frame_is_the_rasters_own_placement():

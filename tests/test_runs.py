@@ -9,7 +9,7 @@ import pytest
 from vae.checkpoint import CONFIG, WEIGHTS, CheckpointError, save_checkpoint
 from vae.config import ModelConfig
 from vae.model import VAE
-from vae.runs import TRAIN_CONFIG, TRAIN_LOG, list_runs, run_folder
+from vae.runs import TRAIN_CONFIG, list_runs, run_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,8 +21,7 @@ def root(tmp_path):
     misfit = tmp_path / "misfit"
     save_checkpoint(VAE(ModelConfig(latent_dim=3, hidden_dims=[16])), misfit, 1, 10)
     (misfit / CONFIG).write_text(json.dumps({**json.loads((misfit / CONFIG).read_text()), "latent_dim": 5}))
-    (tmp_path / "starting").mkdir()
-    (tmp_path / "starting" / TRAIN_LOG).write_text("")
+    (tmp_path / "empty").mkdir()
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / TRAIN_CONFIG).write_text("{}")
     (tmp_path / "garbage").mkdir()
@@ -33,14 +32,14 @@ def root(tmp_path):
 
 def test_runs_are_listed_bundled_first_with_why_the_broken_ones_are_broken(root):
     runs = {r.name: r for r in list_runs(root)}
-    assert list(runs) == ["default", "a-small-one", "garbage", "half", "misfit", "starting"]
+    assert list(runs) == ["default", "a-small-one", "empty", "garbage", "half", "misfit"]
     assert runs["default"].ok and runs["default"].summary.startswith("conv, z=32, -ELBO ")
     assert runs["a-small-one"].ok and runs["a-small-one"].summary == "mlp, z=3"
     assert runs["garbage"].error.startswith("config.json is not a valid model config")
     assert runs["misfit"].error == ("model.safetensors does not fit config.json (arch mlp, z=5): "
                                     "3 tensors of another shape")
-    for name in ("half", "starting"):
-        assert runs[name].error.startswith("no checkpoint yet")
+    assert runs["half"].error.startswith("no checkpoint yet")
+    assert runs["empty"].error == "config.json is missing: a checkpoint needs config.json beside its weights"
     assert list_runs(root / "nowhere") == []
 
 

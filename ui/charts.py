@@ -6,39 +6,55 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 TRAIN, TEST, STEP = "#4C78A8", "#F58518", "rgba(76, 120, 168, 0.35)"
+PATH = "#808080"  # a path across the map: readable on the light and the dark theme
 
 
-def loss_curves(history: list[dict], steps: list[dict], beta: float, log_y: bool = False) -> go.Figure:
-    """Reconstruction, KL and the beta-weighted total against epochs: per logged step (faint)
-    and per epoch (train and test)."""
-    titles = ("Reconstruction −log p(x|z)", "KL(q(z|x) ‖ p(z))", f"Total = recon + {beta:g} · KL")
+def loss_curves(runs: list, log_y: bool = False) -> go.Figure:
+    """Reconstruction, KL and the beta-weighted total against epochs, for one run or several
+    (vae.runs.RunLog each): per logged step (faint) and per epoch (train and test). One run is drawn
+    in the train and test colors; several, one color each, train dashed and test solid."""
+    titles = ("Reconstruction −log p(x|z)", "KL(q(z|x) ‖ p(z))", "Total = recon + β · KL")
     fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.07)
-    series = [
-        (lambda r: r["train_recon"], lambda r: r["test_recon"]),
-        (lambda r: r["train_kl"], lambda r: r["test_kl"]),
-        (lambda r: r["train_recon"] + beta * r["train_kl"], lambda r: r["test_recon"] + beta * r["test_kl"]),
-    ]
-    epochs = [h["epoch"] for h in history]
-    for col, (train_value, test_value) in enumerate(series, start=1):
-        first = col == 1
-        if steps:
-            fig.add_trace(go.Scatter(x=[s["epoch"] for s in steps], y=[train_value(s) for s in steps],
-                                     mode="lines", line=dict(color=STEP, width=1), name="train (per step)",
-                                     legendgroup="step", showlegend=first), row=1, col=col)
-        if history:
-            fig.add_trace(go.Scatter(x=epochs, y=[train_value(h) for h in history], mode="lines+markers",
-                                     line=dict(color=TRAIN), name="train (epoch)", legendgroup="train",
-                                     showlegend=first), row=1, col=col)
-            fig.add_trace(go.Scatter(x=epochs, y=[test_value(h) for h in history], mode="lines+markers",
-                                     line=dict(color=TEST), name="test (epoch)", legendgroup="test",
-                                     showlegend=first), row=1, col=col)
+    single = len(runs) == 1
+    for k, run in enumerate(runs):
+        beta = run.beta
+        series = [
+            (lambda r: r["train_recon"], lambda r: r["test_recon"]),
+            (lambda r: r["train_kl"], lambda r: r["test_kl"]),
+            (lambda r, b=beta: r["train_recon"] + b * r["train_kl"], lambda r, b=beta: r["test_recon"] + b * r["test_kl"]),
+        ]
+        color = PALETTE[k % len(PALETTE)]
+        train_color, test_color, step_color = (TRAIN, TEST, STEP) if single else (color, color, _faint(color))
+        prefix = "" if single else f"{run.name}: "
+        epochs = [h["epoch"] for h in run.history]
+        for col, (train_value, test_value) in enumerate(series, start=1):
+            first = col == 1
+            if run.steps:
+                fig.add_trace(go.Scatter(x=[s["epoch"] for s in run.steps], y=[train_value(s) for s in run.steps],
+                                         mode="lines", line=dict(color=step_color, width=1),
+                                         name=prefix + "train (per step)", legendgroup=f"{k}step",
+                                         showlegend=first), row=1, col=col)
+            if run.history:
+                fig.add_trace(go.Scatter(x=epochs, y=[train_value(h) for h in run.history], mode="lines+markers",
+                                         line=dict(color=train_color, dash=None if single else "dash"),
+                                         name=prefix + "train (epoch)", legendgroup=f"{k}train",
+                                         showlegend=first), row=1, col=col)
+                fig.add_trace(go.Scatter(x=epochs, y=[test_value(h) for h in run.history], mode="lines+markers",
+                                         line=dict(color=test_color), name=prefix + "test (epoch)",
+                                         legendgroup=f"{k}test", showlegend=first), row=1, col=col)
+    for col in (1, 2, 3):
         fig.update_xaxes(title_text="epoch", row=1, col=col)
     fig.update_yaxes(title_text="nats per image", row=1, col=1)
     if log_y:  # the first epochs dwarf the rest on a linear axis
         fig.update_yaxes(type="log")
-    fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10),
+    fig.update_layout(height=380 if single else 460, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.25), hovermode="x unified")
     return fig
+
+
+def _faint(color: str) -> str:
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, 0.3)"
 
 
 def kl_per_dimension(kl: list[float], order: list[int]) -> go.Figure:
@@ -54,34 +70,36 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 
-def latent_scatter(xy, labels, class_names: list[str], marks: dict | None = None,
+def latent_scatter(xy, labels, class_names: list[str], shown: list[int] | None = None, marks: dict | None = None,
                    path=None, height: int = 620) -> go.Figure:
-    """The UMAP map as a WebGL scatter, one trace per class (customdata = dataset index).
+    """The map as a WebGL scatter, one trace per shown class (customdata = dataset index). Hover
+    labels are left to ui/map_overlay.py, which shows the digit itself.
 
-    marks: {name: (xy (M, 2), symbol)} drawn on top; path: (S, 2) drawn as a line.
+    shown: the classes drawn (all when None); marks: {name: (xy (M, 2), symbol)} drawn on top;
+    path: (S, 2) drawn as a line.
     """
     import numpy as np
 
     fig = go.Figure()
-    for c, name in enumerate(class_names):
+    for c in range(len(class_names)) if shown is None else shown:
         idx = np.flatnonzero(labels == c)
         fig.add_trace(go.Scattergl(
-            x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=name, customdata=idx,
-            marker=dict(size=4, color=PALETTE[c % 10], opacity=0.75),
-            hovertemplate=f"{name} · #%{{customdata}}<extra></extra>"))
+            x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=class_names[c], customdata=idx,
+            marker=dict(size=4, color=PALETTE[c % 10], opacity=0.75), hoverinfo="none"))
     # Overlays are WebGL too: plotly draws its WebGL layer above SVG traces.
     if path is not None:
         fig.add_trace(go.Scattergl(x=path[:, 0], y=path[:, 1], mode="lines+markers", name="path",
-                                 line=dict(color="black", width=2), marker=dict(size=6, color="black"),
-                                 hoverinfo="skip"))
+                                   line=dict(color=PATH, width=3),
+                                   marker=dict(size=7, color=PATH, line=dict(color="white", width=1)),
+                                   hoverinfo="skip"))
     for name, (points, symbol) in (marks or {}).items():
         fig.add_trace(go.Scattergl(x=points[:, 0], y=points[:, 1], mode="markers", name=name,
-                                 marker=dict(size=16, symbol=symbol, color="black",
-                                             line=dict(color="white", width=2)), hoverinfo="skip"))
+                                   marker=dict(size=16, symbol=symbol, color="black",
+                                               line=dict(color="white", width=2)), hoverinfo="skip"))
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0),
-                      legend=dict(itemsizing="constant", title="class"), plot_bgcolor="#fafafa")
-    fig.update_xaxes(showticklabels=False, title=None)
-    fig.update_yaxes(showticklabels=False, title=None, scaleanchor="x")
+                      legend=dict(itemsizing="constant", orientation="h", y=0, yanchor="top", x=0))
+    fig.update_xaxes(showticklabels=False, title=None, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, title=None, showgrid=False, zeroline=False, scaleanchor="x")
     return fig
 
 
@@ -98,8 +116,9 @@ def map_frame(xy, size: int = 360) -> dict:
 
 
 def map_raster(xy, labels, size: int = 360, dot: int = 1):
-    """The map as an RGB image (size, size, 3) uint8, and a function from map coordinates to
-    pixels (see map_frame). A picture, not a chart: cheap to resend after every slider release."""
+    """The map as an RGBA image (size, size, 4) uint8 on a transparent background (it sits on the
+    light or the dark theme), and a function from map coordinates to pixels (see map_frame). A
+    picture, not a chart: cheap to resend after every slider release."""
     import numpy as np
     from PIL import Image, ImageDraw
 
@@ -109,7 +128,7 @@ def map_raster(xy, labels, size: int = 360, dot: int = 1):
     def to_pixels(points):
         return pad + (np.asarray(points) - lo) / span * (size - 2 * pad)
 
-    img = Image.new("RGB", (size, size), "#fafafa")
+    img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     draw = ImageDraw.Draw(img)
     for (px, py), c in zip(to_pixels(xy), labels):
         y = size - py  # map y grows upwards

@@ -22,6 +22,14 @@ from vae.projection import LatentMap, build_map
 from vae.runs import DEFAULT_RUN, run_folder
 
 CHECKPOINTS_DIR = Path(os.environ.get("VAE_CHECKPOINTS_DIR", "checkpoints"))
+# Files the browser fetches (decoders, maps, images), written on demand and served at app/static/
+# (server.enableStaticServing).
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+
+
+def static_url(path: Path) -> str:
+    """The URL the browser fetches a file under STATIC_DIR from."""
+    return "app/static/" + path.relative_to(STATIC_DIR).as_posix()
 
 
 def selected_folder() -> Path:

@@ -15,12 +15,12 @@ import numpy as np
 import streamlit as st
 
 from ui.charts import map_frame, map_raster
+from ui.common import STATIC_DIR, static_url
 from vae.export import map_file_name, write_decoder_file, write_map_file
 from vae.images import GRID_GAP
 from vae.projection import PLACE_NEIGHBOURS
 
 HERE = Path(__file__).parent / "components"
-STATIC_DIR = Path(__file__).resolve().parents[1] / "static"  # served at app/static/ (enableStaticServing)
 # The traversal strip: its starting range and number of steps, and how it is drawn (as the server
 # draws strips: vae.images.grid's gap, shown at show_digit's scale 3).
 TRAVERSAL = {"span": 3.0, "steps": 9, "gap": GRID_GAP, "scale": 3}
@@ -32,26 +32,24 @@ _pad = st.components.v2.component(
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _exported(_model, weights_hash: str) -> tuple[str, list] | None:
     """Write the decoder for the browser once per checkpoint; its URL and layer list."""
-    name = f"decoder-{weights_hash[:16]}-f16.safetensors"
-    layers = write_decoder_file(_model, STATIC_DIR / "decoders" / name)
-    return (f"app/static/decoders/{name}", layers) if layers is not None else None
+    path = STATIC_DIR / "decoders" / f"decoder-{weights_hash[:16]}-f16.safetensors"
+    layers = write_decoder_file(_model, path)
+    return (static_url(path), layers) if layers is not None else None
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _exported_map(_lmap, weights_hash: str) -> dict:
     """Write the test map for the browser once per checkpoint (next to its decoder): its URL and
     how map coordinates become pixels of the overview image."""
-    mu, xy, labels = _lmap.mu, _lmap.xy, _lmap.labels
-    name = map_file_name(weights_hash, mu, xy, labels)
-    path = STATIC_DIR / "decoders" / name
-    frame = map_frame(xy)
-    if not path.exists():
-        from PIL import Image
+    from PIL import Image
 
-        buf = io.BytesIO()
-        Image.fromarray(map_raster(xy, labels, size=frame["size"])[0]).save(buf, format="PNG", optimize=True)
-        write_map_file(path, mu, xy, labels, buf.getvalue())
-    return {"url": f"app/static/decoders/{name}", "neighbours": PLACE_NEIGHBOURS, **frame}
+    mu, xy, labels = _lmap.mu, _lmap.xy, _lmap.labels
+    frame = map_frame(xy)
+    buf = io.BytesIO()
+    Image.fromarray(map_raster(xy, labels, size=frame["size"])[0]).save(buf, format="PNG", optimize=True)
+    path = STATIC_DIR / "decoders" / map_file_name(weights_hash, mu, xy, labels, buf.getvalue())
+    write_map_file(path, mu, xy, labels, buf.getvalue())
+    return {"url": static_url(path), "neighbours": PLACE_NEIGHBOURS, **frame}
 
 
 def browser_decodable(model, weights_hash: str) -> bool:
@@ -59,7 +57,8 @@ def browser_decodable(model, weights_hash: str) -> bool:
 
 
 def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, order: list[int],
-               start: np.ndarray, seq: int, lmap, class_names: list[str], key: str) -> np.ndarray | None:
+               start: np.ndarray, seq: int, lmap, class_names: list[str], checkpoint: str,
+               key: str) -> np.ndarray | None:
     """Draw the pad with the map, traversal and caption that follow z; returns the z the user
     last released from this starting point (`seq`), or None before any release.
 
@@ -70,7 +69,7 @@ def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, ord
     result = _pad(key=key, data={"key": weights_hash, "weights_url": url, "layers": layers, "dims": dims,
                                  "z": [float(v) for v in start], "z_dim": len(start), "seq": seq, "range": 4,
                                  "map": _exported_map(lmap, weights_hash), "class_names": list(class_names),
-                                 "traversal": TRAVERSAL},
+                                 "traversal": TRAVERSAL, "checkpoint": checkpoint},
                   default={"z": None}, on_z_change=lambda: None)
     released = result.get("z") if hasattr(result, "get") else getattr(result, "z", None)
     if not isinstance(released, dict) or released.get("seq") != seq or released.get("z") is None:

@@ -15,10 +15,22 @@ def format_seconds(seconds: float | None) -> str:
 
 
 def progress_text(status: JobStatus) -> str:
+    if status.download is not None:
+        name, done, total = status.download
+        size = f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+        return f"downloading the training data: {name}, {size}"
     if not status.steps and not status.history:  # its first logged step is a few seconds away
         return "starting: reading the data and building the model"
     return (f"epoch {status.epoch:.2f} of {status.epochs} · step {status.step:,} · "
             f"{status.images_per_second:,.0f} images/s · {format_seconds(status.seconds_left)} left")
+
+
+def progress_fraction(status: JobStatus) -> float:
+    """How far the job is, for a progress bar: the download's bytes while downloading."""
+    if status.download is not None:
+        _, done, total = status.download
+        return min(1.0, done / total) if total else 0.0
+    return min(1.0, status.epoch / max(1, status.epochs))
 
 
 def inline_code(text: str) -> str:
@@ -41,16 +53,26 @@ def stop_polling_when_done(status: JobStatus, polling: bool) -> None:
         st.rerun(scope="app")
 
 
+def rerun_on_new_checkpoint(status: JobStatus) -> None:
+    """Rerun the whole app when the run has saved another epoch, so the sidebar's picker lists its
+    new checkpoint (from the first epoch on) without a click."""
+    saved = (str(status.run_dir), len(status.history))
+    if st.session_state.setdefault("saved_epochs_seen", saved) != saved:
+        st.session_state["saved_epochs_seen"] = saved
+        st.rerun(scope="app")
+
+
 def status_line(jobs: TrainingJobs, polling: bool = False) -> None:
     """Compact status for the sidebar (run inside a fragment that polls while a run trains)."""
     status = jobs.status()
     stop_polling_when_done(status, polling)
+    rerun_on_new_checkpoint(status)
     name = status.run_dir.name if status.run_dir else ""
     if status.state == "idle":
         st.caption("No training run yet. Start one on the Train page.")
     elif status.running:
         st.markdown(f"**Training** `{name}`")
-        st.progress(min(1.0, status.epoch / max(1, status.epochs)), text=progress_text(status))
+        st.progress(progress_fraction(status), text=progress_text(status))
     elif status.state == "failed":
         st.error(f"Training run `{name}` failed: {inline_code(status.error_line)}  \nSee the Train page; the "
                  "explorer carries on with the saved checkpoints.", icon=":material/error:")

@@ -4,8 +4,9 @@
     images, labels = load_split("mnist", "test")   # (10000, 28, 28) uint8, (10000,) int64
 
 Files are looked for in torchvision's layout `<root>/MNIST/raw/` (gzipped or not), where the
-root is the `data_dir` argument, else $VAE_DATA_DIR, else ./data. The MNIST test set ships
-inside this package, so the explorer and the tests work offline on a fresh clone.
+root is the `data_dir` argument, else $VAE_DATA_DIR, else ./data; missing ones are downloaded
+there (vae/download.py). The MNIST test set ships inside this package, so the explorer and the
+tests work offline on a fresh clone.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ _SUBDIR = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 _PREFIX = {"train": "train", "test": "t10k"}
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
+DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}  # as people write them
 CLASS_NAMES = {
     "mnist": [str(d) for d in range(10)],
     "fashion-mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat",
@@ -88,8 +90,13 @@ def _find(folder: Path, name: str) -> Path | None:
     return None
 
 
+def raw_folder(dataset: str, root: Path) -> Path:
+    """Where torchvision's layout keeps the dataset's files under `root`."""
+    return Path(root) / _SUBDIR[dataset] / "raw"
+
+
 def _candidate_folders(dataset: str, split: str, root: Path) -> list[Path]:
-    folders = [root / _SUBDIR[dataset] / "raw"]
+    folders = [raw_folder(dataset, root)]
     if dataset == "fashion-mnist":
         folders.append(FASHION_SYSTEM_DIR)
     if dataset == "mnist" and split == "test":
@@ -106,18 +113,6 @@ def _locate(dataset: str, split: str, root: Path) -> tuple[Path, Path] | None:
     return None
 
 
-def _try_download(dataset: str, root: Path) -> None:
-    """torchvision's download into `root`; quietly does nothing when offline."""
-    try:
-        from torchvision import datasets
-
-        cls = datasets.MNIST if dataset == "mnist" else datasets.FashionMNIST
-        cls(str(root), train=True, download=True)
-        cls(str(root), train=False, download=True)
-    except Exception:  # offline, mirror down, checksum mismatch: the error below explains
-        pass
-
-
 def load_split(dataset: str = "mnist", split: str = "test",
                data_dir: str | Path | None = None, download: bool = True) -> Split:
     """Load one split of a dataset as uint8 images and int64 labels."""
@@ -127,17 +122,22 @@ def load_split(dataset: str = "mnist", split: str = "test",
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     root = default_root(data_dir)
     found = _locate(dataset, split, root)
+    tried = ""
     if found is None and download:
-        _try_download(dataset, root)
+        from .download import DownloadError, download as fetch
+
+        try:
+            fetch(dataset, root, names=list(file_names(split)))
+        except DownloadError as e:
+            tried = f" ({e})"
         found = _locate(dataset, split, root)
     if found is None:
-        folder = root / _SUBDIR[dataset] / "raw"
-        names = [n for s in ("train", "test") for n in file_names(s)]
+        folder = raw_folder(dataset, root).resolve()
+        how = f"and could not be downloaded{tried}" if download else "and downloading was not asked for"
         raise DataMissingError(
-            f"{dataset} {split} data not found in {folder.resolve()} and could not be downloaded. "
-            f"Put the four IDX files there (gzipped or not): {', '.join(names)}; "
-            f"or point --data-dir / VAE_DATA_DIR at a folder holding {_SUBDIR[dataset]}/raw/."
-        )
+            f"{dataset} {split} data not found in {folder} {how}. Put its IDX files there (gzipped or not): "
+            f"{', '.join(file_names(split))}; or point --data-dir / VAE_DATA_DIR at a folder holding "
+            f"{_SUBDIR[dataset]}/raw/, or VAE_DATA_MIRROR at a mirror of the files.")
     images, labels = (read_idx(p) for p in found)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise ValueError(f"{found[0]} and {found[1]} do not make a dataset: "

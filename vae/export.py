@@ -90,12 +90,13 @@ def map_tensors(mu: np.ndarray, xy: np.ndarray, labels: np.ndarray, png: bytes) 
             "map_png": torch.frombuffer(bytearray(png), dtype=torch.uint8)}
 
 
-def map_file_name(weights_hash: str, mu: np.ndarray, xy: np.ndarray, labels: np.ndarray) -> str:
+def map_file_name(weights_hash: str, mu: np.ndarray, xy: np.ndarray, labels: np.ndarray, png: bytes) -> str:
     """A name that changes whenever the map's contents do (a rebuilt map gets a new URL, so no
     browser keeps a stale copy)."""
     digest = hashlib.sha256()
     for a in (mu, xy, labels):
         digest.update(np.ascontiguousarray(a).tobytes())
+    digest.update(png)
     return f"map-{weights_hash[:16]}-{digest.hexdigest()[:8]}.safetensors"
 
 

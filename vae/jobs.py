@@ -25,9 +25,11 @@ from .checkpoint import STEPS, read_history
 from .cli import train_args
 from .config import ModelConfig, TrainConfig
 from .files import atomic_write_json, read_json, read_jsonl
-from .runs import TRAIN_CONFIG, TRAIN_LOG
+from .download import parse_progress
+from .runs import TRAIN_CONFIG
 
 JOB_FILE = ".training.json"
+LOGS = ".logs"  # <checkpoints>/.logs/<run>.log: a job's output, also when it ends before its folder exists
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -45,6 +47,7 @@ class JobStatus:
     images_per_second: float = 0.0
     seconds_left: float | None = None
     error: str = ""
+    download: tuple[str, int, int | None] | None = None  # (file, bytes so far, total) while data downloads
     history: list[dict] = field(default_factory=list)
     steps: list[dict] = field(default_factory=list)
 
@@ -112,12 +115,18 @@ def _proc_state(pid: int) -> str:
         return ""
 
 
-def _log_tail(path: Path, lines: int = 12) -> str:
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(errors="replace").replace("\r", "\n")
+        return path.read_text(errors="replace")
     except OSError:
         return ""
-    kept = [ln for ln in text.splitlines() if ln.strip() and "it/s" not in ln and "s/it" not in ln]
+
+
+def _log_tail(path: Path, lines: int = 12) -> str:
+    """The end of a job's log, without progress bars' and download progress lines."""
+    text = _read_text(path).replace("\r", "\n")
+    kept = [ln for ln in text.splitlines()
+            if ln.strip() and "it/s" not in ln and "s/it" not in ln and parse_progress(ln) is None]
     return "\n".join(kept[-lines:])
 
 
@@ -135,22 +144,26 @@ class TrainingJobs:
         return read_json(self.job_file)
 
     def start(self, model: ModelConfig, training: TrainConfig, run_name: str | None = None) -> Path:
-        """Start `python -m vae train --out <checkpoints>/<run_name>` with these configs."""
+        """Start `python -m vae train --out <checkpoints>/<run_name>` with these configs. The run
+        makes its folder once its data is there (downloading it first when it is missing)."""
         with self._lock:
             if self.running():
                 raise JobBusy("A training run is already in progress; stop it or wait for it to finish.")
             name = run_name or time.strftime("run-%Y%m%d-%H%M%S")
             run_dir = self.root / name
-            run_dir.mkdir(parents=True, exist_ok=False)
-            log = open(run_dir / TRAIN_LOG, "wb")
+            if run_dir.exists():
+                raise FileExistsError(f"{run_dir} already exists")
+            log_path = self.root / LOGS / f"{name}.log"
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log = open(log_path, "wb")
             cmd = [sys.executable, "-m", "vae", "train", "--out", str(run_dir), *train_args(model, training)]
             proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
             log.close()
             _lower_priority(proc.pid)
             self._proc = proc
-            atomic_write_json(self.job_file, {"pid": proc.pid, "run_dir": str(run_dir), "command": cmd,
-                                              "started": time.time()})
+            atomic_write_json(self.job_file, {"pid": proc.pid, "run_dir": str(run_dir), "log": str(log_path),
+                                              "command": cmd, "started": time.time()})
             threading.Thread(target=self._record_exit, args=(proc,), daemon=True, name="training-job").start()
             return run_dir
 
@@ -211,6 +224,9 @@ class TrainingJobs:
             if last["epoch"] >= status.epoch:
                 status.epoch, status.step = last["epoch"], last["step"]
                 status.images_per_second = last["images_per_second"]
+        log_path = Path(job.get("log") or run_dir / "train.log")
+        if not steps and not history:  # the data may be downloading first
+            status.download = parse_progress(_read_text(log_path))
         if status.images_per_second and plan.get("train_images"):
             left = max(0.0, epochs - status.epoch) * plan["train_images"]
             status.seconds_left = left / status.images_per_second
@@ -225,7 +241,7 @@ class TrainingJobs:
             status.state = "failed"
             # A killed process (SIGKILL from the OOM killer) leaves no message: say how it ended.
             ended = _ended_by(self._exit_code(job))
-            tail = _log_tail(run_dir / TRAIN_LOG)
+            tail = _log_tail(log_path)
             status.error = "\n".join(filter(None, [tail, ended])) or \
                 "The training process ended without a message."
         return status

@@ -53,6 +53,14 @@ def dims_by_kl(kl_per_dim: list[float]) -> list[int]:
     return sorted(range(len(kl_per_dim)), key=lambda d: -kl_per_dim[d])
 
 
+def z_json(z, checkpoint: str) -> str:
+    """A code as a downloadable file: {"checkpoint": name, "z": [...]}, three decimals (the latent
+    pad's download, ui/components/latent_pad.js, writes the same)."""
+    import json
+
+    return json.dumps({"checkpoint": checkpoint, "z": [round(float(v), 3) for v in z]}) + "\n"
+
+
 @torch.no_grad()
 def decode_numpy(model: VAE, z: torch.Tensor):
     """Decode (N, z_dim) codes to (N, 28, 28) float images in [0, 1] as numpy."""

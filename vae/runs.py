@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import WEIGHTS, CheckpointError, check_weights_file, read_config, read_history
+from .checkpoint import STEPS, WEIGHTS, CheckpointError, check_weights_file, read_config, read_history
 from .config import ModelConfig
+from .files import read_json, read_jsonl
 
 TRAIN_CONFIG = "train_config.json"  # what a run was asked to do, written once its data is loaded
-TRAIN_LOG = "train.log"  # a background run's output (vae/jobs.py)
 DEFAULT_RUN = "default"  # the bundled model, listed first
 
 
@@ -44,7 +44,7 @@ def inspect_run(folder: Path) -> RunEntry:
     """One folder as a RunEntry: cheap (headers and small files only), never raises."""
     entry = RunEntry(folder.name, folder)
     if not (folder / WEIGHTS).exists():
-        if (folder / TRAIN_CONFIG).exists() or (folder / TRAIN_LOG).exists():
+        if (folder / TRAIN_CONFIG).exists():
             entry.error = "no checkpoint yet: training has not finished its first epoch (or ended before it)"
             return entry
     try:
@@ -74,3 +74,41 @@ def run_folder(root: str | Path, name: str) -> Path:
     if path.parent != root or not path.is_dir():
         raise CheckpointError(f"{name!r} is not a checkpoint in {root}")
     return path
+
+
+@dataclass
+class RunLog:
+    """What a run has logged so far: its epochs (history.jsonl), logged steps (steps.jsonl) and the
+    model's beta (for the weighted total)."""
+    name: str
+    history: list[dict]
+    steps: list[dict]
+    beta: float = 1.0
+    config: ModelConfig | None = None
+
+    def final(self) -> dict:
+        """The last epoch's figures and the run's training time, for a table of runs."""
+        last = self.history[-1] if self.history else {}
+        z = len(last.get("kl_per_dim", [])) or (self.config.latent_dim if self.config else 0)
+        return {"run": self.name, "arch": self.config.arch if self.config else "",
+                "z": z, "beta": self.beta, "epochs": last.get("epoch", 0),
+                "test -ELBO": last.get("test_elbo"), "test recon": last.get("test_recon"),
+                "test KL": last.get("test_kl"),
+                "active units": f"{last['active_units']} / {z}" if last else "",
+                "training time (s)": round(sum(h.get("seconds", 0.0) for h in self.history), 1)}
+
+
+def read_run_log(folder: str | Path) -> RunLog:
+    """A run's logs as they are now (a run still training included: its model is read from
+    train_config.json until its first checkpoint writes config.json)."""
+    folder = Path(folder)
+    try:
+        config = read_config(folder)
+    except CheckpointError:
+        planned = (read_json(folder / TRAIN_CONFIG) or {}).get("model")
+        try:
+            config = ModelConfig.from_dict(planned) if isinstance(planned, dict) else None
+        except (ValueError, TypeError):
+            config = None
+    return RunLog(folder.name, read_history(folder), read_jsonl(folder / STEPS),
+                  config.beta if config else 1.0, config)

@@ -1,62 +1,69 @@
-"""Loss curves of the selected checkpoint, or of the run being trained, updating live."""
+"""Loss curves of one run or several side by side (the selected checkpoint, the run being trained,
+any run in the checkpoints folder), with a table of their final figures; live while a run trains."""
 import streamlit as st
 
-from ui.charts import kl_per_dimension, loss_curves
 from ui import state
+from ui.charts import kl_per_dimension, loss_curves
 from ui.common import CHECKPOINTS_DIR, page_header, training_jobs
 from ui.training_status import stop_polling_when_done
-from vae.checkpoint import STEPS, read_config, read_history
-from vae.files import read_jsonl
+from vae.checkpoint import HISTORY, STEPS
 from vae.latent import dims_by_kl
-from vae.runs import run_folder
+from vae.runs import list_runs, read_run_log, run_folder
 
-page_header("Loss curves", "Reconstruction and KL in nats per image, per epoch (train and test) and per "
-            "logged training step. While a run trains, its curves update every few seconds.")
+page_header("Loss curves", "Reconstruction and KL in nats per image, per epoch (train and test) and per logged "
+            "training step, for one run or several side by side. While a run trains, its curves update every "
+            "few seconds, and stay when it finishes.")
 
 jobs = training_jobs()
-running = jobs.status()
-choices = []
-if running.running and running.run_dir:
-    choices.append(running.run_dir.name)
-selected = st.session_state.get(state.CHECKPOINT)
-if selected and selected not in choices:
-    choices.append(selected)
-if not choices:
-    st.info("No checkpoint selected.")
-    st.stop()
-labels = {c: (f"{c} (training now)" if running.running and running.run_dir and c == running.run_dir.name else c)
-          for c in choices}
-c1, c2 = st.columns([3, 1])
-run_name = c1.radio("Run", choices, format_func=labels.get, horizontal=True)
+status = jobs.status()
+training = status.run_dir.name if status.running and status.run_dir else None
+runs = [e.name for e in list_runs(CHECKPOINTS_DIR) if e.ok]
+if training and training not in runs:
+    runs.append(training)  # before its first checkpoint: its logged steps already draw
+RUNS = state.Setting("runs", [], state.Codec(",".join, lambda t: [n for n in t.split(",") if n], "run names"))
+
+chosen = [r for r in RUNS.current() if r in runs]
+if not chosen and RUNS.widget_key not in st.session_state:  # a first visit: the selected checkpoint
+    chosen = [st.session_state.get(state.CHECKPOINT)]
+if training and st.session_state.get("curves_watched") != training:
+    st.session_state["curves_watched"] = training  # shown from now on, also once it has finished
+    chosen = [r for r in chosen if r != training] + [training]
+chosen = [r for r in chosen if r in runs]
+if chosen != RUNS.current():
+    RUNS.set(chosen)
+c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+chosen = RUNS.widget(c1.multiselect, "Runs", runs, format_func=lambda r: f"{r} (training now)" if r == training else r,
+                     help="Any runs in the checkpoints folder, overlaid")
 log_y = c2.toggle("Log scale", value=True, help="The first epochs dwarf the rest on a linear axis")
+if not chosen:
+    st.info("Pick one or more runs to see their curves.")
+    st.stop()
 
 
-@st.fragment(run_every=2 if running.running else None)
-def curves(name: str, log_y: bool) -> None:
-    stop_polling_when_done(jobs.status(), running.running)
-    folder = run_folder(CHECKPOINTS_DIR, name)
-    history = read_history(folder)
-    steps = read_jsonl(folder / STEPS)
-    try:
-        beta = read_config(folder).beta
-    except Exception:
-        beta = 1.0
-    if not history and not steps:
+@st.fragment(run_every=2 if training in chosen else None)
+def curves(names: list[str], log_y: bool) -> None:
+    stop_polling_when_done(jobs.status(), training in names)
+    logs = [read_run_log(run_folder(CHECKPOINTS_DIR, name)) for name in names]
+    if not any(log.history or log.steps for log in logs):
         st.info("No figures yet: the first ones appear after the first logged steps.")
         return
-    if history:
-        last = history[-1]
-        cols = st.columns(5)
-        cols[0].metric("Epoch", last["epoch"])
-        cols[1].metric("Test -ELBO", f"{last['test_elbo']:.2f}")
-        cols[2].metric("Test recon", f"{last['test_recon']:.2f}")
-        cols[3].metric("Test KL", f"{last['test_kl']:.2f}")
-        cols[4].metric("Active units", f"{last['active_units']} / {len(last['kl_per_dim'])}")
-    st.plotly_chart(loss_curves(history, steps, beta, log_y), width="stretch")
-    if history:
-        kl = history[-1]["kl_per_dim"]
-        st.plotly_chart(kl_per_dimension(kl, dims_by_kl(kl)), width="stretch")
+    st.dataframe([log.final() for log in logs], hide_index=True, width="stretch",
+                 column_config={k: st.column_config.NumberColumn(format="%.2f")
+                                for k in ("test -ELBO", "test recon", "test KL")})
+    st.plotly_chart(loss_curves(logs, log_y), width="stretch")
+    if len(logs) > 1:
+        st.caption("Each run in its own color: test solid, train dashed, the faint line per logged step.")
+    shown = next((log for log in logs if log.history), None)
+    if shown:
+        kl = shown.history[-1]["kl_per_dim"]
+        figure = kl_per_dimension(kl, dims_by_kl(kl))
+        if len(logs) > 1:
+            figure.update_layout(title=f"KL per latent dimension (test), {shown.name}")
+        st.plotly_chart(figure, width="stretch")
 
 
-curves(run_name, log_y)
-st.caption(f"Read from `history.jsonl` and `steps.jsonl` in `{CHECKPOINTS_DIR}/{run_name}/`.")
+curves(chosen, log_y)
+read = [f"`{CHECKPOINTS_DIR}/{name}/{file}`" for name in chosen for file in (HISTORY, STEPS)
+        if (run_folder(CHECKPOINTS_DIR, name) / file).exists()]
+if read:
+    st.caption("Read from " + ", ".join(read) + ".")

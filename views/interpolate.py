@@ -1,13 +1,20 @@
-"""Interpolation: decode the path between two digits' posterior means."""
+"""Interpolation: decode the path between two digits' posterior means.
+
+Each end is kept as a short text (in the URL too): `test:<index>`, `train:<index>`,
+`class:<class>:<test index>` (a random test digit of that class) or `upload` (kept for the session
+only: a link cannot carry a picture).
+"""
+import math
+
 import numpy as np
 import streamlit as st
 import torch
 
 from ui import state
 from ui.charts import latent_scatter
-from ui.common import class_names, current_model, dataset, latent_map, map_images, page_header, show_digit
+from ui.common import class_names, current_model, dataset, full_data_available, latent_map, page_header, show_digit
 from ui.uploads import upload_digit
-from vae.images import gif_bytes, png_bytes, strip
+from vae.images import gif_bytes, grid, png_bytes, strip
 from vae.latent import decode_numpy, interpolate
 
 page_header("Interpolation", "Walk from one digit's posterior mean to another's and decode every step. "
@@ -16,54 +23,89 @@ page_header("Interpolation", "Walk from one digit's posterior mean to another's 
 checkpoint, _ = current_model()
 model = checkpoint.model
 names = class_names()
-test_images, test_labels = dataset(checkpoint.config.dataset, "test")
-from_map = st.session_state.pop(state.INTERPOLATE_FROM_MAP, None)
-if from_map:  # sent by the latent map page: (scope, index, index)
-    scope, a, b = from_map
-    images, _ = map_images(checkpoint.config.dataset, scope)
-    st.session_state["endpoint_images"] = (images[a].float().div(255).numpy(), images[b].float().div(255).numpy())
-    st.session_state["src0"] = st.session_state["src1"] = "From the map"
-SOURCES = ["Test image by index", "Random from a class", "From the map", "Upload"]
+dataset_name = checkpoint.config.dataset
+test_images, test_labels = dataset(dataset_name, "test")
+has_train = full_data_available(dataset_name)
+SOURCES = {"test": "Test image by index", "class": "Random from a class", "train": "Training image by index",
+           "upload": "Upload"}
+if not has_train:
+    del SOURCES["train"]
+PATH = state.Setting("path", "linear", state.text_choice(("linear", "slerp")))
+STEPS = state.Setting("steps", 10, state.int_range(2, 32))
+ENDS = (state.INTERPOLATE_FROM, state.INTERPOLATE_TO)
 
 
-def endpoint(slot: int, default_index: int) -> np.ndarray | None:
-    """One end of the path as a (28, 28) float image, chosen the way the user asks."""
-    source = st.radio("Source", SOURCES, key=f"src{slot}", horizontal=False)
-    if source == "Test image by index":
-        i = st.number_input("Index", 0, len(test_images) - 1, default_index, key=f"idx{slot}")
-        return test_images[i].float().div(255).numpy()
-    if source == "Random from a class":
-        c = st.selectbox("Class", range(len(names)), index=slot * 7 % len(names), key=f"cls{slot}",
-                         format_func=lambda k: names[k])
-        st.button("Another one", key=f"reroll{slot}")
-        candidates = np.flatnonzero(test_labels.numpy() == c)
-        pick = st.session_state.get(f"pick{slot}")
-        if pick is None or pick[0] != c or st.session_state.get(f"reroll{slot}"):
-            pick = st.session_state[f"pick{slot}"] = (c, int(np.random.default_rng().choice(candidates)))
-        i = pick[1]
-        return test_images[i].float().div(255).numpy()
-    if source == "From the map":
-        chosen = st.session_state.get("endpoint_images")
-        if chosen is None:
-            st.info("Select two points on the Latent map page, then press Interpolate there.")
-            return None
-        return chosen[slot]
-    return upload_digit(key=f"upload{slot}")
+def parse(spec: str) -> tuple[str, list[int]]:
+    """An endpoint's kind and numbers; ValueError when the text is not an endpoint of this dataset."""
+    kind, *numbers = spec.split(":")
+    numbers = [int(n) for n in numbers]
+    count = {"test": 1, "train": 1, "class": 2, "upload": 0}.get(kind)
+    if count is None or len(numbers) != count or kind not in SOURCES:
+        raise ValueError(spec)
+    limit = len(dataset(dataset_name, "train")[0]) if kind == "train" else len(test_images)
+    if numbers and not 0 <= numbers[-1] < limit or kind == "class" and (
+            not 0 <= numbers[0] < len(names) or int(test_labels[numbers[1]]) != numbers[0]):
+        raise ValueError(spec)
+    return kind, numbers
+
+
+def random_of_class(c: int) -> int:
+    return int(np.random.default_rng().choice(np.flatnonzero(test_labels.numpy() == c)))
+
+
+def endpoint(slot: int, version: int) -> np.ndarray | None:
+    """One end of the path as a (28, 28) float image, chosen the way the user asks; its spec kept."""
+    setting, default = ENDS[slot], ENDS[slot].default
+    try:
+        kind, numbers = parse(setting.get())
+    except ValueError:
+        st.warning(f"{setting.get()!r} is not an endpoint of this dataset: showing {default!r}.")
+        setting.set(default)
+        kind, numbers = parse(default)
+    suffix = f"{slot}-{version}"  # endpoints sent from another page remount the widgets with their values
+    kind = st.radio("Source", list(SOURCES), index=list(SOURCES).index(kind), format_func=SOURCES.get,
+                    key=f"src{suffix}")
+    image = None
+    if kind in ("test", "train"):
+        images = test_images if kind == "test" else dataset(dataset_name, "train")[0]
+        start = numbers[0] if numbers and setting.get().startswith(kind) else 0
+        i = st.number_input("Index", 0, len(images) - 1, start, key=f"idx{kind}{suffix}")
+        spec, image = f"{kind}:{i}", images[i].float().div(255).numpy()
+    elif kind == "class":
+        c0, i = numbers if len(numbers) == 2 else (slot * 7 % len(names), None)
+        c = st.selectbox("Class", range(len(names)), index=c0, key=f"cls{suffix}", format_func=lambda k: names[k])
+        if st.button("Another one", key=f"reroll{suffix}") or i is None or c != c0:
+            i = random_of_class(c)
+        spec, image = f"class:{c}:{i}", test_images[i].float().div(255).numpy()
+        st.caption(f"Test image #{i}")
+    else:
+        uploaded = upload_digit(key=f"upload{suffix}")
+        if uploaded is not None:
+            st.session_state[f"interpolate_upload{slot}"] = uploaded
+        image = st.session_state.get(f"interpolate_upload{slot}")
+        if image is None:
+            st.caption("An upload is kept for this session only: a link cannot carry it.")
+        spec = "upload"
+    setting.set(spec)
+    return image
 
 
 cols = st.columns(2)
 ends = []
+version = st.session_state.get(state.INTERPOLATE_SENT, 0)
 for slot, col in enumerate(cols):
     with col, st.container(border=True):
         st.markdown(f"**{'Start' if slot == 0 else 'End'}**")
-        image = endpoint(slot, default_index=[3, 2][slot])
+        image = endpoint(slot, version)
         if image is not None:
             show_digit(image, scale=3)
         ends.append(image)
 
 c1, c2 = st.columns(2)
-method = c1.radio("Path", ["linear", "slerp"], horizontal=True)
-steps = c2.slider("Steps", 2, 32, 10)
+with c1:
+    method = PATH.widget(st.radio, "Path", ["linear", "slerp"], horizontal=True)
+with c2:
+    steps = STEPS.widget(st.slider, "Steps", 2, 32)
 
 if any(e is None for e in ends):
     st.stop()
@@ -72,12 +114,17 @@ with torch.no_grad():
     mu, _ = model.encode(x)
 path = interpolate(mu[0].cpu(), mu[1].cpu(), steps, method)  # (steps, z)
 frames = decode_numpy(model, path)
-strip_image = strip(frames)
-show_digit(strip_image, f"{method}, {steps} steps", scale=3)
-d1, d2, _ = st.columns([1, 1, 3])
+per_row = math.ceil(steps / math.ceil(steps / 12))  # rows of at most 12, as even as they come
+show_digit(grid(frames, cols=per_row), f"{method}, {steps} steps", scale=3)
+d1, d2, d3 = st.columns([1, 1, 2], vertical_alignment="bottom")
 d1.download_button("Download GIF", gif_bytes(frames), "interpolation.gif", "image/gif", icon=":material/gif:")
-d2.download_button("Download PNG strip", png_bytes(strip_image, 4), "interpolation.png", "image/png",
+d2.download_button("Download PNG strip", png_bytes(strip(frames), 4), "interpolation.png", "image/png",
                    icon=":material/image:")
+with d3:
+    c1, c2 = st.columns([1, 1], vertical_alignment="bottom")
+    step = c1.number_input("Step", 1, steps, (steps + 1) // 2, help="Counted from 1 at the start")
+    if c2.button(f"Open step {step} in the sliders", icon=":material/tune:"):
+        state.open_in_sliders(path[step - 1].numpy())
 
 st.subheader("The path on the latent map")
 lmap = latent_map("test")

@@ -3,6 +3,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from ui import state
 from ui.charts import latent_scatter
 from ui.common import class_names, current_model, dataset, kl_and_activity, latent_map, page_header, show_digit
 from ui.uploads import upload_digit
@@ -27,6 +28,8 @@ with torch.no_grad():
 mu, sigma = mu[0].cpu(), logvar[0].mul(0.5).exp().cpu()
 recon = decode_numpy(model, mu[None])[0]
 
+if st.button("Open in the sliders", icon=":material/tune:", help="Start the Latent sliders page from this upload's μ"):
+    state.open_in_sliders(mu.numpy())
 c1, c2, c3 = st.columns(3)
 with c1:
     # 16-bit, float and CMYK images do not display as they are: show those as the grayscale we read.

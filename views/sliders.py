@@ -3,15 +3,17 @@ import numpy as np
 import streamlit as st
 import torch
 
+from ui import state
 from ui.charts import map_raster, with_star
 from ui.common import (class_names, current_model, dataset, kl_and_activity, latent_map, page_header, show_digit,
                        test_encodings)
 from ui.latent_pad import browser_decodable, latent_pad
-from vae.images import grid
-from vae.latent import decode_numpy, dims_by_kl, prior_samples, traversal
+from vae.images import grid, png_bytes
+from vae.latent import decode_numpy, dims_by_kl, prior_samples, traversal, z_json
 
 page_header("Latent sliders", "One slider per latent dimension, most informative first (KL from the prior, "
-            "in nats, beside each). Inactive dimensions, which the decoder ignores, are folded away.")
+            "in nats, beside each). Inactive dimensions, which the decoder ignores, are folded away. "
+            "Arrow keys step a slider by 0.1.")
 
 checkpoint, hash_ = current_model()
 model, z_dim = checkpoint.model, checkpoint.config.latent_dim
@@ -20,18 +22,28 @@ order = dims_by_kl(list(kl))
 names = class_names()
 mu, _ = test_encodings(model, hash_, checkpoint.config.dataset)
 images, labels = dataset(checkpoint.config.dataset, "test")
+COUNT = state.Setting("samples", 32, state.int_range(8, 64))
+SEED = state.Setting("seed", 0, state.int_range(0, 10**6))
 
-if st.session_state.get("pad_hash") != hash_:  # a new model starts at the prior mean
-    st.session_state.update(pad_hash=hash_, pad_start=np.zeros(z_dim, np.float32), pad_seq=0)
+
+def start_from(z) -> None:
+    """A new starting point for the pad (it moves there in place)."""
+    state.SLIDERS_Z.set([round(float(v), 3) for v in np.clip(np.asarray(z, np.float32), -4, 4)])
+    st.session_state[state.SLIDERS_START] = st.session_state.get(state.SLIDERS_START, 0) + 1
 
 
-def start_from(z: np.ndarray) -> None:
-    st.session_state["pad_start"] = np.clip(np.asarray(z, np.float32), -4, 4)
-    st.session_state["pad_seq"] += 1
-
+if st.session_state.get("sliders_model", hash_) != hash_:  # another model: its z starts at the prior mean
+    start_from(np.zeros(z_dim))
+st.session_state["sliders_model"] = hash_
+kept = state.SLIDERS_Z.get()
+if kept is not None and len(kept) != z_dim:
+    st.warning(f"The z kept for the sliders has {len(kept)} numbers, and this model's latent size is {z_dim}: "
+               "starting from z = 0.", icon=":material/warning:")
+    start_from(np.zeros(z_dim))
+state.SLIDERS_Z.to_url()
 
 with st.container(border=True):
-    c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
+    c1, c2, c3, c4 = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
     if c1.button("Prior mean (z = 0)", width="stretch"):
         start_from(np.zeros(z_dim))
     if c2.button("Random prior sample", width="stretch"):
@@ -47,6 +59,27 @@ def overview(hash_: str, _xy: np.ndarray, _labels: np.ndarray):
     return map_raster(_xy, _labels)
 
 
+def server_sliders(start: np.ndarray, seq: int) -> np.ndarray:
+    """Streamlit sliders, for a decoder the browser cannot run: active dimensions first, the inactive
+    ones folded away as on the browser's pad."""
+    values = {}
+
+    def slider(d: int) -> None:
+        label = f"z{d} · KL {kl[d]:.2f}"
+        values[d] = st.slider(label, -4.0, 4.0, float(round(start[d], 1)), 0.1, key=f"z{d}-{seq}")
+
+    inactive = [d for d in order if not active[d]]
+    with st.container(height=520):
+        for d in order:
+            if active[d]:
+                slider(d)
+        if inactive:
+            with st.expander(f"{len(inactive)} inactive dimensions (the decoder ignores them)"):
+                for d in inactive:
+                    slider(d)
+    return np.array([values[d] for d in range(z_dim)], np.float32)
+
+
 @st.fragment
 def follow_z(start: np.ndarray, seq: int) -> None:
     """The pad and everything that depends on z. A release reruns only this fragment."""
@@ -56,26 +89,29 @@ def follow_z(start: np.ndarray, seq: int) -> None:
         # for a checkpoint, so that rerun (or a new starting point) never remounts the pad.
         st.caption("Everything here follows the sliders in your browser: the digit, the star on the map and "
                    "|z| while you drag, the traversal when you let go.")
-        latent_pad(model, hash_, kl, active, order, start, seq, latent_map("test"), names, key=f"pad-{hash_[:8]}")
+        released = latent_pad(model, hash_, kl, active, order, start, seq, latent_map("test"), names,
+                              checkpoint.path.name, key=f"pad-{hash_[:8]}")
+        if released is not None:
+            state.SLIDERS_Z.set([round(float(v), 3) for v in released])
         return
     # A decoder the browser cannot run: Streamlit sliders, decoded on the server on release.
     st.caption("This model's decoder runs on the server: the digit updates when you release a slider.")
     left, right = st.columns([3, 2])
-    with left.container(height=520):
-        values = {}
-        for d in order:
-            label = f"z{d} · KL {kl[d]:.2f}" + ("" if active[d] else " (inactive)")
-            values[d] = st.slider(label, -4.0, 4.0, float(round(start[d], 2)), 0.01, key=f"z{d}-{seq}")
-    z = torch.tensor([values[d] for d in range(z_dim)], dtype=torch.float32)
+    with left:
+        z_np = server_sliders(start, seq)
+    state.SLIDERS_Z.set([round(float(v), 3) for v in z_np])
+    z = torch.from_numpy(z_np)
     with right:
         show_digit(decode_numpy(model, z[None])[0], "decoded from the sliders", scale=12)
+        st.download_button("Download z (JSON)", z_json(z_np, checkpoint.path.name), "z.json",
+                           "application/json", icon=":material/download:")
 
     left, right = st.columns([2, 3])
     with left:
         st.subheader("Where z lies on the map")
         lmap = latent_map("test")
         base, to_pixels = overview(hash_, lmap.xy, lmap.labels)
-        st.image(with_star(base, to_pixels, lmap.place(z.numpy()[None])[0]),
+        st.image(with_star(base, to_pixels, lmap.place(z_np[None])[0]),
                  caption="★ where z lands among the test digits (colors as on the Latent map)")
     with right:
         st.subheader("Traversal")
@@ -83,18 +119,24 @@ def follow_z(start: np.ndarray, seq: int) -> None:
         dim = c1.selectbox("Dimension", order, format_func=lambda d: f"z{d} (KL {kl[d]:.2f})")
         span = c2.slider("Range", 0.5, 4.0, 3.0, 0.5, help="Sweep from -range to +range")
         steps = c3.slider("Steps", 3, 15, 9)
-        sweep = traversal(z, dim, torch.linspace(-span, span, steps))
-        show_digit(grid(decode_numpy(model, sweep), cols=steps),
-                   f"z{dim} from {-span:g} to {span:g}, the others at z", scale=3)
-        nearest = int(lmap.nearest(z.numpy(), 1)[0][0])
+        sweep = grid(decode_numpy(model, traversal(z, dim, torch.linspace(-span, span, steps))), cols=steps)
+        show_digit(sweep, f"z{dim} from {-span:g} to {span:g}, the others at z", scale=3)
+        st.download_button("Download traversal (PNG)", png_bytes(sweep, 4), f"traversal-z{dim}.png", "image/png",
+                           icon=":material/download:")
+        nearest = int(lmap.nearest(z_np, 1)[0][0])
         st.caption(f"|z| = {float(z.norm()):.2f}; a typical prior sample has |z| ≈ {np.sqrt(z_dim):.1f}. "
                    f"Nearest test digit: #{nearest} ({names[lmap.labels[nearest]]}).")
 
 
-follow_z(st.session_state["pad_start"], st.session_state["pad_seq"])
+kept = state.SLIDERS_Z.get()
+follow_z(np.asarray(kept if kept is not None else np.zeros(z_dim), np.float32),
+         st.session_state.get(state.SLIDERS_START, 0))
 
 st.subheader("Samples from the prior")
 c1, c2 = st.columns(2)
-count = c1.slider("How many", 8, 64, 32, 8)
-seed = c2.number_input("Seed", 0, 10**6, 0)
-show_digit(grid(decode_numpy(model, prior_samples(count, z_dim, seed)), cols=16), "z ~ N(0, I)", scale=3)
+count = COUNT.widget(c1.slider, "How many", 8, 64, step=8)
+seed = SEED.widget(c2.number_input, "Seed", 0, 10**6)
+samples = grid(decode_numpy(model, prior_samples(count, z_dim, seed)), cols=16)
+show_digit(samples, "z ~ N(0, I)", scale=3)
+st.download_button("Download the samples (PNG)", png_bytes(samples, 4), f"prior-samples-seed{seed}.png", "image/png",
+                   icon=":material/download:")

@@ -3,22 +3,27 @@ import streamlit as st
 
 from ui import state
 from ui.charts import loss_curves
-from ui.common import full_data_available, page_header, training_jobs
-from ui.training_status import inline_code, progress_text, refresh_seconds, stop_polling_when_done
-from vae.checkpoint import read_config
+from ui.common import page_header, training_jobs
+from ui.training_status import (inline_code, progress_fraction, progress_text, refresh_seconds,
+                                stop_polling_when_done)
 from vae.config import ARCHITECTURES, DATASETS, LIKELIHOODS, ModelConfig, TrainConfig
+from vae.data import DATASET_NAMES
 from vae.jobs import JobBusy
+from vae.runs import read_run_log
 
-page_header("Train", "Starts `python -m vae train` as a background process (on the GPU when there is one). "
-            "One run at a time for the whole server; every open session sees it. Each finished epoch "
-            "saves a checkpoint you can explore at once from the sidebar.")
+page_header("Train", "Starts `python -m vae train` as a background process (on the GPU when there is one), "
+            "downloading the training set first when it is not on this machine. One run at a time for the "
+            "whole server; every open session sees it. Each finished epoch saves a checkpoint you can "
+            "explore at once from the sidebar.")
 
 jobs = training_jobs()
 defaults = TrainConfig()
+# Learning rates people try, log-spaced: the form steps through these rather than by a fixed amount.
+LEARNING_RATES = [round(m * 10.0 ** e, 10) for e in range(-5, -1) for m in (1, 2, 3, 5)] + [0.1]
 
 with st.form("train"):
     c1, c2, c3, c4 = st.columns(4)
-    dataset = c1.selectbox("Dataset", DATASETS)
+    dataset = c1.selectbox("Dataset", DATASETS, format_func=DATASET_NAMES.get)
     arch = c2.selectbox("Architecture", ARCHITECTURES,
                         help="mlp and conv decode in the browser; article: the network of the tutorial article "
                              "this project started from; resnet: the strongest, slow on a CPU")
@@ -28,7 +33,8 @@ with st.form("train"):
     beta = c1.number_input("beta (KL weight)", 0.0, 20.0, 1.0, 0.1)
     epochs = c2.number_input("Epochs", 1, 500, defaults.epochs)
     batch_size = c3.number_input("Batch size", 8, 4096, defaults.batch_size, 8)
-    lr = c4.number_input("Learning rate", 1e-5, 1e-1, defaults.lr, format="%.4f")
+    lr = c4.select_slider("Learning rate", LEARNING_RATES, value=defaults.lr, format_func=lambda v: f"{v:.0e}",
+                          help="Adam's learning rate, decayed on a cosine schedule")
     c1, c2, _ = st.columns([1, 1, 2])
     limit = c1.number_input("Training images (0 = all)", 0, 60000, 0, 1000,
                             help="Train on the first N images only, for a quick run")
@@ -36,18 +42,13 @@ with st.form("train"):
     start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 
 if start:
-    if not full_data_available(dataset):
-        st.error(f"The {dataset} training set is not on this machine and could not be found. Set "
-                 "VAE_DATA_DIR to a folder holding MNIST/raw/ (see README), then restart the app.")
-    else:
-        model = ModelConfig(arch=arch, latent_dim=latent_dim or None, likelihood=likelihood, beta=beta,
-                            dataset=dataset)
-        training = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, train_limit=limit or None)
-        try:
-            st.session_state["started_run"] = jobs.start(model, training).name
-            st.rerun()  # the sidebar, drawn before this page, starts following the run
-        except JobBusy as e:
-            st.warning(str(e))
+    model = ModelConfig(arch=arch, latent_dim=latent_dim or None, likelihood=likelihood, beta=beta, dataset=dataset)
+    training = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, train_limit=limit or None)
+    try:
+        st.session_state["started_run"] = jobs.start(model, training).name
+        st.rerun()  # the sidebar, drawn before this page, starts following the run
+    except JobBusy as e:
+        st.warning(str(e))
 if "started_run" in st.session_state:
     st.toast(f"Started {st.session_state.pop('started_run')}", icon=":material/play_arrow:")
 
@@ -65,7 +66,7 @@ def live_status(polling: bool) -> None:
     name = status.run_dir.name
     if status.running:
         st.subheader(f"Training `{name}`")
-        st.progress(min(1.0, status.epoch / max(1, status.epochs)), text=progress_text(status))
+        st.progress(progress_fraction(status), text=progress_text(status))
         if st.button("Stop training", icon=":material/stop:"):
             jobs.stop()
             st.toast("Asked the run to save and stop")
@@ -81,11 +82,7 @@ def live_status(polling: bool) -> None:
             st.session_state[state.EXPLORE_RUN] = name  # the sidebar picks it up before it draws
             st.rerun(scope="app")
     if status.history or status.steps:
-        try:
-            beta = read_config(status.run_dir).beta
-        except Exception:
-            beta = 1.0
-        st.plotly_chart(loss_curves(status.history, status.steps, beta), width="stretch")
+        st.plotly_chart(loss_curves([read_run_log(status.run_dir)]), width="stretch")
 
 
 live_status(polling=every is not None)

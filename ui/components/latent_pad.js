@@ -230,11 +230,16 @@ function build(root, data) {
   strip.className = "strip"; strip.setAttribute("data-testid", "latent-pad-traversal");
   const stripCaption = el("div", "image-caption");
   const caption = el("div", "caption"); caption.setAttribute("data-testid", "latent-pad-caption");
-  travCol.append(el("h3", "", "Traversal"), controls, strip, stripCaption, caption);
+  const downloads = el("div", "downloads");
+  const zLink = el("a", "download", "Download z (JSON)"), stripLink = el("a", "download", "Download traversal (PNG)");
+  zLink.setAttribute("data-testid", "latent-pad-download-z");
+  stripLink.setAttribute("data-testid", "latent-pad-download-traversal");
+  downloads.append(zLink, stripLink);
+  travCol.append(el("h3", "", "Traversal"), controls, strip, stripCaption, caption, downloads);
   below.append(mapCol, travCol);
 
   root.append(wrap, below);
-  return { canvas, note, rows, mapCanvas, select, span, steps, strip, stripCaption, caption,
+  return { canvas, note, rows, mapCanvas, select, span, steps, strip, stripCaption, caption, zLink, stripLink,
            seq: null, z: new Float32Array(data.z_dim), net: null, map: null, frame: null };
 }
 
@@ -339,16 +344,38 @@ export default function (component) {
     for (const [d, r] of Object.entries(ui.rows)) { r.input.value = ui.z[d]; r.value.textContent = ui.z[d].toFixed(2); }
     redraw(); follow(); traverse();
   }
+  const release = () => {  // the strip follows here first, then the server hears of z
+    traverse();
+    setStateValue("z", { seq: ui.seq, z: Array.from(ui.z) });
+  };
   for (const [d, r] of Object.entries(ui.rows)) {
     r.input.oninput = () => {
       ui.z[d] = parseFloat(r.input.value); r.value.textContent = ui.z[d].toFixed(2);
       redraw(); follow();
     };
-    r.input.onchange = () => {  // release: the strip follows here first, then the server hears of z
-      traverse();
-      setStateValue("z", { seq: ui.seq, z: Array.from(ui.z) });
+    r.input.onchange = release;
+    // Keys step by 0.1 (the drag's 0.01 steps take 30 presses to move 0.3), PageUp/PageDown by 1; the
+    // release follows the last key.
+    r.input.onkeydown = (e) => {
+      const delta = { ArrowRight: 0.1, ArrowUp: 0.1, ArrowLeft: -0.1, ArrowDown: -0.1, PageUp: 1, PageDown: -1 }[e.key];
+      if (delta === undefined) return;
+      e.preventDefault();
+      const limit = ui.data.range, v = Math.round((parseFloat(r.input.value) + delta) * 100) / 100;
+      r.input.value = Math.max(-limit, Math.min(limit, v));
+      r.input.oninput();
+      clearTimeout(ui.keyTimer);
+      ui.keyTimer = setTimeout(release, 250);
     };
   }
+  ui.zLink.onclick = () => {  // the z on the pad now, as the session will keep it
+    const json = JSON.stringify({ checkpoint: ui.data.checkpoint, z: Array.from(ui.z, (v) => Math.round(v * 1000) / 1000) });
+    ui.zLink.href = URL.createObjectURL(new Blob([json + "\n"], { type: "application/json" }));
+    ui.zLink.download = "z.json";
+  };
+  ui.stripLink.onclick = () => {
+    ui.stripLink.href = ui.strip.toDataURL("image/png");
+    ui.stripLink.download = `traversal-z${ui.select.value}.png`;
+  };
   ui.select.onchange = traverse;
   for (const c of [ui.span, ui.steps]) {
     c.shown.textContent = c === ui.span ? parseFloat(c.input.value).toFixed(2) : c.input.value;

@@ -1,0 +1,129 @@
+"""Downloading MNIST and Fashion-MNIST into torchvision's layout `<root>/<MNIST|FashionMNIST>/raw/`.
+
+    from vae.download import download
+    download("mnist", Path("data"))         # the files not there yet; each checked, then renamed in
+
+The files come from torchvision's mirrors for the dataset, or from `$VAE_DATA_MIRROR` (a base URL
+holding them under their usual names, for machines behind a firewall). Each file's decompressed
+IDX bytes are checked against the dataset's own md5 (a mirror may recompress the .gz), and it is
+written only once it passes, atomically: a failed or cut-off download leaves no file behind.
+Progress goes to a callback, or as lines `downloading <file> from <url>: <done> of <total> bytes`
+to stderr, which the app reads back from a training job's log (`parse_progress`).
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import re
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+from .files import atomic_write_bytes
+
+MIRROR_ENV = "VAE_DATA_MIRROR"
+TIMEOUT_SECONDS = 10  # per connection attempt and read: an unreachable mirror fails in seconds
+# md5 of each file's decompressed bytes: MNIST's own (as ../shared/data/README.md lists them) and
+# Fashion-MNIST's (zalandoresearch/fashion-mnist's release, as Debian ships it).
+IDX_MD5 = {
+    "mnist": {"train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+              "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+              "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+              "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637"},
+    "fashion-mnist": {"train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+                      "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+                      "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+                      "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965"},
+}
+PROGRESS_LINE = "downloading {name} from {url}: {done} of {total} bytes"
+_PROGRESS = re.compile(r"downloading (\S+) from (\S+): (\d+) of (\d+|\?) bytes")
+
+Progress = Callable[[str, str, int, int | None], None]  # (file name, url, bytes so far, total or None)
+
+
+class DownloadError(OSError):
+    """No mirror gave a file that passed its check; the message says what each one did."""
+
+
+def mirrors(dataset: str) -> list[str]:
+    """Base URLs to try, in order: $VAE_DATA_MIRROR alone when set, else torchvision's list."""
+    if os.environ.get(MIRROR_ENV):
+        return [os.environ[MIRROR_ENV].rstrip("/") + "/"]
+    from torchvision import datasets
+
+    return list((datasets.MNIST if dataset == "mnist" else datasets.FashionMNIST).mirrors)
+
+
+def print_progress(name: str, url: str, done: int, total: int | None) -> None:
+    """The default progress: a line at the start, every tenth and the end of each file."""
+    tenth = (total or 1) // 10 or 1
+    if done == 0 or total is None or done == total or done // tenth != (done - _CHUNK) // tenth:
+        print(PROGRESS_LINE.format(name=name, url=url, done=done, total=total or "?"), file=sys.stderr, flush=True)
+
+
+def parse_progress(text: str) -> tuple[str, int, int | None] | None:
+    """The last progress line in `text` (a job's log): (file name, bytes so far, total or None)."""
+    found = _PROGRESS.findall(text)
+    if not found:
+        return None
+    name, _, done, total = found[-1]
+    return name, int(done), None if total == "?" else int(total)
+
+
+_CHUNK = 1 << 18
+
+
+def _fetch(url: str, name: str, progress: Progress) -> bytes:
+    with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (http(s) mirrors)
+        total = int(response.headers.get("Content-Length") or 0) or None
+        parts, done = [], 0
+        progress(name, url, 0, total)
+        while chunk := response.read(_CHUNK):
+            parts.append(chunk)
+            done += len(chunk)
+            progress(name, url, done, total)
+    if total is not None and done != total:
+        raise DownloadError(f"the connection closed after {done} of {total} bytes")
+    return b"".join(parts)
+
+
+def _checked(data: bytes, expected_md5: str) -> None:
+    """DownloadError unless `data` (gzipped or not) decompresses to bytes with this md5."""
+    try:
+        raw = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    except (OSError, EOFError) as e:
+        raise DownloadError(f"not a readable gzip file ({e})") from None
+    if hashlib.md5(raw).hexdigest() != expected_md5:  # noqa: S324 (a checksum, not security)
+        raise DownloadError("its contents do not match the dataset's checksum (a corrupted or different file)")
+
+
+def download(dataset: str, root: Path, progress: Progress | None = None, names: list[str] | None = None) -> Path:
+    """Download the dataset's files missing from `<root>/<subdir>/raw/` (or just `names`); returns
+    that folder. DownloadError names the folder, the mirrors tried and what went wrong with each."""
+    from .data import raw_folder
+
+    folder = raw_folder(dataset, root)
+    progress = progress or print_progress
+    for name, md5 in IDX_MD5[dataset].items():
+        if names is not None and name not in names:
+            continue
+        if (folder / name).is_file() or (folder / f"{name}.gz").is_file():
+            continue
+        problems = []
+        for base in mirrors(dataset):
+            url = f"{base}{name}.gz"
+            try:
+                data = _fetch(url, f"{name}.gz", progress)
+                _checked(data, md5)
+            except (urllib.error.URLError, OSError, ValueError) as e:
+                reason = getattr(e, "reason", None) or e
+                problems.append(f"{url}: {reason}")
+                continue
+            atomic_write_bytes(folder / f"{name}.gz", data)
+            break
+        else:
+            raise DownloadError(f"could not download {dataset} into {folder.resolve()}: " + "; ".join(problems))
+    return folder
