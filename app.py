@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui import state
-from ui.common import CHECKPOINTS_DIR, current_model, training_jobs
+from ui.common import CHECKPOINTS_DIR, current_model, literal, training_jobs
 from ui.training_status import refresh_seconds, status_line
 from vae.data import DATASET_NAMES
 from vae.runs import DEFAULT_RUN, list_runs
@@ -38,8 +38,8 @@ def checkpoint_picker() -> None:
         why = entries[wanted].error if wanted in entries else "there is no such folder in the checkpoints folder"
         fallback = DEFAULT_RUN if DEFAULT_RUN in usable else (usable or [None])[0]
         if wanted != fallback:
-            st.session_state[state.BROKEN_SELECTION] = (f"Checkpoint {wanted!r} cannot be loaded: {why}. "
-                                                        f"Showing {fallback!r} instead.")
+            st.session_state[state.BROKEN_SELECTION] = (f"Checkpoint {literal(wanted)} cannot be loaded: "
+                                                        f"{literal(why)}. Showing {literal(fallback)} instead.")
         wanted = fallback
     st.session_state[state.CHECKPOINT] = wanted
     st.selectbox("Checkpoint", usable, key=state.CHECKPOINT, format_func=lambda n: f"{n} ({entries[n].summary})",
@@ -72,8 +72,9 @@ with st.sidebar:
             cols[1].metric("Latent size", cfg.latent_dim)
             st.metric("Test -ELBO (nats per image)", f"{elbo:.2f}" if elbo is not None else "–",
                       help="Negative evidence lower bound on the test set (lower is better).")
-            st.caption(f"`{checkpoint.path.name}`: {DATASET_NAMES[cfg.dataset]}, {cfg.likelihood} likelihood, "
-                       f"beta={cfg.beta:g}, epoch {checkpoint.epoch}")
+            st.text(checkpoint.path.name)  # a folder name is user text: never markdown
+            st.caption(f"{DATASET_NAMES[cfg.dataset]}, {cfg.likelihood} likelihood, beta={cfg.beta:g}, "
+                       f"epoch {checkpoint.epoch}")
         except Exception as e:  # a checkpoint that broke after it was listed: say so, keep the app up
             model_error = f"Cannot load this checkpoint: {e}"
             st.error(model_error)

@@ -119,7 +119,7 @@ def test_interpolation_steps_and_method_change_the_strip(app):
 def test_interpolation_endpoints_by_index(app):
     at = app("views/interpolate.py")
     before = images(at)
-    at.number_input(key="idx1").set_value(11).run()
+    at.number_input(key="idxtest1-0").set_value(11).run()
     assert images(at) != before
 
 

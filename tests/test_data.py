@@ -45,9 +45,9 @@ def test_missing_data_names_the_folder_and_the_files(tmp_path):
         load_split("mnist", "train", tmp_path, download=False)
     message = str(err.value)
     assert str((tmp_path / "MNIST" / "raw").resolve()) in message
-    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
         assert name in message
+    assert "VAE_DATA_DIR" in message and "VAE_DATA_MIRROR" in message
 
 
 def test_fashion_mnist_from_torchvisions_layout(tmp_path, mnist_test):
@@ -69,9 +69,16 @@ def test_fashion_mnist_missing_names_its_folder(tmp_path, monkeypatch):
 
 def test_missing_data_tries_a_download_first(tmp_path, monkeypatch):
     import vae.data
+    import vae.download
 
     tried = []
-    monkeypatch.setattr(vae.data, "_try_download", lambda dataset, root: tried.append((dataset, root)))
-    with pytest.raises(DataMissingError):
-        load_split("mnist", "train", tmp_path)
-    assert tried == [("mnist", tmp_path)]
+
+    def refuse(dataset, root, progress=None, names=None):
+        tried.append((dataset, root, names))
+        raise vae.download.DownloadError("no network here")
+
+    monkeypatch.setattr(vae.download, "download", refuse)
+    monkeypatch.setattr(vae.data, "FASHION_SYSTEM_DIR", tmp_path / "not-installed")
+    with pytest.raises(DataMissingError, match=r"could not be downloaded \(no network here\)"):
+        load_split("fashion-mnist", "test", tmp_path)
+    assert tried == [("fashion-mnist", tmp_path, ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"])]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import gzip
 import io
 import pickle
 import re
@@ -370,12 +371,14 @@ def test_a_pickled_map_cache_is_replaced_by_a_fresh_map(tmp_path, marker, monkey
 
 
 def test_the_shipped_files_hold_no_pickles():
-    """What the repository ships (the bundled model, its map, the browser's decoders) is
-    safetensors, JSON, JSON lines and plain .npz arrays."""
+    """What the repository ships (the bundled model, its map, the browser's decoders and images)
+    is safetensors, JSON, JSON lines, plain .npz arrays and gzipped raw pixels."""
     files = [p for folder in ("checkpoints", "static") for p in sorted((ROOT / folder).rglob("*")) if p.is_file()]
     assert any(p.suffix == ".npz" for p in files) and any(p.name == WEIGHTS for p in files)
     for path in files:
-        assert path.suffix in (".safetensors", ".json", ".jsonl", ".npz", ".md", ".txt"), path
+        assert path.suffix in (".safetensors", ".json", ".jsonl", ".npz", ".md", ".txt", ".gz"), path
+        if path.suffix == ".gz":  # the map's images: N x 784 bytes, nothing else
+            assert path.name.endswith(".u8.gz") and len(gzip.decompress(path.read_bytes())) % 784 == 0, path
         if path.suffix in (".json", ".jsonl", ".md", ".txt"):
             path.read_text(encoding="utf-8")  # text, not a binary in disguise
         if path.suffix == ".npz":
@@ -404,9 +407,24 @@ def hostile_checkpoints(tmp_path, monkeypatch):
 
 
 def _markdown_bodies(at) -> list[str]:
-    """Everything the app rendered through markdown (which Streamlit parses)."""
+    """Everything the app rendered through markdown (which Streamlit parses), code spans left out:
+    their text is shown as it is (ui.common.literal puts user text in them)."""
     kinds = ["markdown", "caption", "title", "header", "subheader", "error", "warning", "info", "success"]
-    return [element.value for kind in kinds for element in at.get(kind)]
+    return [_without_code_spans(element.value) for kind in kinds for element in at.get(kind)]
+
+
+def _without_code_spans(markdown: str) -> str:
+    return re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", markdown, flags=re.S)
+
+
+@pytest.mark.parametrize("text", ["plain", "a `tick`", "``double``", "<img src=x onerror=alert(1)>", "`", "![x](http://e/x.png)"])
+def test_literal_is_one_code_span_holding_the_text(text):
+    from ui.common import literal
+
+    span = literal(text)
+    assert _without_code_spans(span) == ""
+    fence = re.match(r"`+", span).group(0)
+    assert span.startswith(fence) and span.endswith(fence) and text in span and fence not in text
 
 
 def test_checkpoint_names_with_html_are_shown_as_plain_text(hostile_checkpoints):

@@ -5,6 +5,7 @@ Streamlit lives here and in the pages only; all the work is done by the `vae` pa
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -98,6 +99,18 @@ def class_names() -> list[str]:
 def show_digit(image: np.ndarray, caption: str | None = None, scale: int = 6) -> None:
     """A 28x28 float image, scaled up with crisp square pixels."""
     st.image(png_bytes(image, scale), caption=caption)
+
+
+def literal(text: str) -> str:
+    """Markdown that shows `text` exactly as it is: a code span (its fence longer than any run of
+    backticks inside). Text from users (folder names, file names, links, error messages) goes into
+    st.markdown, st.error and the like only through this: never parsed as markdown or HTML."""
+    text = str(text).replace("\n", " ")
+    if not text:
+        return ""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def page_header(title: str, help_text: str) -> None:

@@ -131,7 +131,9 @@ class Setting:
         try:
             return self.codec.from_text(text)
         except (ValueError, KeyError, TypeError):
-            st.warning(f"The link's {self.name}={text[:60]!r} was ignored: it must be {self.codec.what}.",
+            from ui.common import literal
+
+            st.warning(f"The link's {self.name}={literal(text[:60])} was ignored: it must be {self.codec.what}.",
                        icon=":material/link_off:")
             return self.default
 
@@ -146,7 +148,7 @@ INTERPOLATE_SENT = "interpolate_sent"  # counts the endpoints sent from other pa
 
 def open_in_sliders(z) -> None:
     """Start the Latent sliders page from `z` (a code of the selected model) and go there."""
-    SLIDERS_Z.set([round(min(4.0, max(-4.0, float(v))), 3) for v in z])
+    SLIDERS_Z.set([min(4.0, max(-4.0, float(v))) for v in z])
     st.session_state[SLIDERS_START] = st.session_state.get(SLIDERS_START, 0) + 1
     st.switch_page("views/sliders.py")
 

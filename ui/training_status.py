@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.common import literal
 from vae.jobs import JobStatus, TrainingJobs
 
 
@@ -31,11 +32,6 @@ def progress_fraction(status: JobStatus) -> float:
         _, done, total = status.download
         return min(1.0, done / total) if total else 0.0
     return min(1.0, status.epoch / max(1, status.epochs))
-
-
-def inline_code(text: str) -> str:
-    """`text` as Markdown inline code, so that an error message's _ or * stay as they are."""
-    return "`" + text.replace("`", "'") + "`" if text else ""
 
 
 def refresh_seconds(jobs: TrainingJobs, seconds: float) -> float | None:
@@ -71,10 +67,10 @@ def status_line(jobs: TrainingJobs, polling: bool = False) -> None:
     if status.state == "idle":
         st.caption("No training run yet. Start one on the Train page.")
     elif status.running:
-        st.markdown(f"**Training** `{name}`")
+        st.markdown(f"**Training** {literal(name)}")
         st.progress(progress_fraction(status), text=progress_text(status))
     elif status.state == "failed":
-        st.error(f"Training run `{name}` failed: {inline_code(status.error_line)}  \nSee the Train page; the "
+        st.error(f"Training run {literal(name)} failed: {literal(status.error_line)}  \nSee the Train page; the "
                  "explorer carries on with the saved checkpoints.", icon=":material/error:")
     else:
-        st.caption(f"Last run `{name}` {status.state} at epoch {status.epoch:g} of {status.epochs}.")
+        st.caption(f"Last run {literal(name)} {status.state} at epoch {status.epoch:g} of {status.epochs}.")

@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from ui.common import literal
 from vae.images import MAX_UPLOAD_BYTES, ImageError, mnist_style, read_upload
 
 TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
@@ -28,7 +29,7 @@ def upload_digit(key: str, with_original: bool = False):
     latest = latest.get("latest") if hasattr(latest, "get") else getattr(latest, "latest", None)
     if isinstance(latest, dict) and latest.get("kind") == "refused":
         size = str(latest.get("size") or "").rpartition(", ")[2]
-        st.error(f"{latest.get('name', 'The file')} is {size or 'too large'}; the limit is "
+        st.error(f"{literal(latest.get('name', 'The file'))} is {size or 'too large'}; the limit is "
                  f"{MAX_UPLOAD_BYTES // 2**20} MB. Upload a smaller picture.", icon=":material/broken_image:")
         return nothing
     if file is None:

@@ -12,7 +12,8 @@ import torch
 
 from ui import state
 from ui.charts import latent_scatter
-from ui.common import class_names, current_model, dataset, full_data_available, latent_map, page_header, show_digit
+from ui.common import (class_names, current_model, dataset, full_data_available, latent_map, literal, page_header,
+                       show_digit)
 from ui.uploads import upload_digit
 from vae.images import gif_bytes, grid, png_bytes, strip
 from vae.latent import decode_numpy, interpolate
@@ -59,7 +60,7 @@ def endpoint(slot: int, version: int) -> np.ndarray | None:
     try:
         kind, numbers = parse(setting.get())
     except ValueError:
-        st.warning(f"{setting.get()!r} is not an endpoint of this dataset: showing {default!r}.")
+        st.warning(f"{literal(setting.get())} is not an endpoint of this dataset: showing {literal(default)}.")
         setting.set(default)
         kind, numbers = parse(default)
     suffix = f"{slot}-{version}"  # endpoints sent from another page remount the widgets with their values

@@ -53,6 +53,7 @@ def keep_picking_order() -> None:
 
 
 picked = [i for i in PICKED.get() if i < len(images)]
+PICKED.to_url()
 if not shown:
     st.info("No class is shown: pick at least one in Classes shown.")
 else:

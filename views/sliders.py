@@ -28,7 +28,7 @@ SEED = state.Setting("seed", 0, state.int_range(0, 10**6))
 
 def start_from(z) -> None:
     """A new starting point for the pad (it moves there in place)."""
-    state.SLIDERS_Z.set([round(float(v), 3) for v in np.clip(np.asarray(z, np.float32), -4, 4)])
+    state.SLIDERS_Z.set([float(v) for v in np.clip(np.asarray(z, np.float32), -4, 4)])
     st.session_state[state.SLIDERS_START] = st.session_state.get(state.SLIDERS_START, 0) + 1
 
 
@@ -92,14 +92,14 @@ def follow_z(start: np.ndarray, seq: int) -> None:
         released = latent_pad(model, hash_, kl, active, order, start, seq, latent_map("test"), names,
                               checkpoint.path.name, key=f"pad-{hash_[:8]}")
         if released is not None:
-            state.SLIDERS_Z.set([round(float(v), 3) for v in released])
+            state.SLIDERS_Z.set([float(v) for v in released])
         return
     # A decoder the browser cannot run: Streamlit sliders, decoded on the server on release.
     st.caption("This model's decoder runs on the server: the digit updates when you release a slider.")
     left, right = st.columns([3, 2])
     with left:
         z_np = server_sliders(start, seq)
-    state.SLIDERS_Z.set([round(float(v), 3) for v in z_np])
+    state.SLIDERS_Z.set([float(v) for v in z_np])
     z = torch.from_numpy(z_np)
     with right:
         show_digit(decode_numpy(model, z[None])[0], "decoded from the sliders", scale=12)

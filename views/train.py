@@ -4,8 +4,8 @@ import streamlit as st
 from ui import state
 from ui.charts import loss_curves
 from ui.common import page_header, training_jobs
-from ui.training_status import (inline_code, progress_fraction, progress_text, refresh_seconds,
-                                stop_polling_when_done)
+from ui.common import literal
+from ui.training_status import progress_fraction, progress_text, refresh_seconds, stop_polling_when_done
 from vae.config import ARCHITECTURES, DATASETS, LIKELIHOODS, ModelConfig, TrainConfig
 from vae.data import DATASET_NAMES
 from vae.jobs import JobBusy
@@ -65,18 +65,18 @@ def live_status(polling: bool) -> None:
         return
     name = status.run_dir.name
     if status.running:
-        st.subheader(f"Training `{name}`")
+        st.subheader(f"Training {literal(name)}")
         st.progress(progress_fraction(status), text=progress_text(status))
         if st.button("Stop training", icon=":material/stop:"):
             jobs.stop()
             st.toast("Asked the run to save and stop")
     elif status.state == "failed":
-        st.subheader(f"Run `{name}` failed")
-        st.error(f"The training process ended with an error: {inline_code(status.error_line)}  \n"
+        st.subheader(f"Run {literal(name)} failed")
+        st.error(f"The training process ended with an error: {literal(status.error_line)}  \n"
                  "The explorer carries on with the last saved checkpoint. The end of its log:")
         st.code(status.error, language=None)
     else:
-        st.subheader(f"Run `{name}` {status.state}")
+        st.subheader(f"Run {literal(name)} {status.state}")
         st.caption(f"Epoch {status.epoch:g} of {status.epochs}.")
         if status.history and st.button("Explore this run", icon=":material/explore:"):
             st.session_state[state.EXPLORE_RUN] = name  # the sidebar picks it up before it draws
