@@ -12,10 +12,11 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def open_app(page: str | None = None) -> AppTest:
-    """app.py run once (the sidebar and the default page), then `page` when given; fails on an
-    exception box."""
+def open_app(page: str | None = None, query_params: dict | None = None) -> AppTest:
+    """app.py run once (the sidebar and the default page), opened with `query_params` as a link
+    would, then `page` when given; fails on an exception box."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update(query_params or {})
     at.run()
     if page:
         at.switch_page(page).run()

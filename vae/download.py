@@ -19,6 +19,7 @@ import re
 import sys
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -94,7 +95,7 @@ def _checked(data: bytes, expected_md5: str) -> None:
     """DownloadError unless `data` (gzipped or not) decompresses to bytes with this md5."""
     try:
         raw = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
-    except (OSError, EOFError) as e:
+    except (OSError, EOFError, zlib.error) as e:
         raise DownloadError(f"not a readable gzip file ({e})") from None
     if hashlib.md5(raw).hexdigest() != expected_md5:  # noqa: S324 (a checksum, not security)
         raise DownloadError("its contents do not match the dataset's checksum (a corrupted or different file)")

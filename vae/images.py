@@ -10,6 +10,7 @@ in a 28x28 field. `mnist_style` repeats those steps for any photo or drawing.
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -122,6 +123,11 @@ def strip(images: np.ndarray, gap: int = GRID_GAP) -> np.ndarray:
     for i, im in enumerate(images):
         out[:, i * (w + gap): i * (w + gap) + w] = im
     return out
+
+
+def balanced_columns(count: int, most: int = 12) -> int:
+    """Columns for a grid of `count` images in rows of at most `most`, the rows as even as they come."""
+    return math.ceil(count / math.ceil(count / most))
 
 
 def grid(images: np.ndarray, cols: int, gap: int = GRID_GAP) -> np.ndarray:

@@ -4,8 +4,6 @@ Each end is kept as a short text (in the URL too): `test:<index>`, `train:<index
 `class:<class>:<test index>` (a random test digit of that class) or `upload` (kept for the session
 only: a link cannot carry a picture).
 """
-import math
-
 import numpy as np
 import streamlit as st
 import torch
@@ -15,7 +13,7 @@ from ui.charts import latent_scatter
 from ui.common import (class_names, current_model, dataset, full_data_available, latent_map, literal, page_header,
                        show_digit)
 from ui.uploads import upload_digit
-from vae.images import gif_bytes, grid, png_bytes, strip
+from vae.images import balanced_columns, gif_bytes, grid, png_bytes, strip
 from vae.latent import decode_numpy, interpolate
 
 page_header("Interpolation", "Walk from one digit's posterior mean to another's and decode every step. "
@@ -115,8 +113,7 @@ with torch.no_grad():
     mu, _ = model.encode(x)
 path = interpolate(mu[0].cpu(), mu[1].cpu(), steps, method)  # (steps, z)
 frames = decode_numpy(model, path)
-per_row = math.ceil(steps / math.ceil(steps / 12))  # rows of at most 12, as even as they come
-show_digit(grid(frames, cols=per_row), f"{method}, {steps} steps", scale=3)
+show_digit(grid(frames, cols=balanced_columns(steps)), f"{method}, {steps} steps", scale=3)
 d1, d2, d3 = st.columns([1, 1, 2], vertical_alignment="bottom")
 d1.download_button("Download GIF", gif_bytes(frames), "interpolation.gif", "image/gif", icon=":material/gif:")
 d2.download_button("Download PNG strip", png_bytes(strip(frames), 4), "interpolation.png", "image/png",

@@ -1,0 +1,177 @@
+"""What a user set survives (issue #11), through AppTest: the checkpoint and a page's settings come
+from the link a session opens, stay when pages change, and go back into the URL; a checkpoint that
+breaks says so; the map keeps the order points were picked in; runs are compared; the small things
+(class filter, learning rate, inactive server-side sliders, strip wrapping)."""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ui.common
+import ui.latent_pad
+from tests.app_support import open_app
+from vae.checkpoint import WEIGHTS, weights_hash
+from vae.images import balanced_columns
+from vae.projection import cache_path, load_cached_map
+
+ROOT = Path(__file__).resolve().parents[1]
+BUNDLED = ROOT / "checkpoints" / "default"
+
+
+@pytest.fixture
+def checkpoints(tmp_path, monkeypatch):
+    """The bundled model twice: as `default` and as `mine`."""
+    for name in ("default", "mine"):
+        shutil.copytree(BUNDLED, tmp_path / name)
+    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def test_mu():
+    return load_cached_map(cache_path(BUNDLED, weights_hash(BUNDLED), "mnist-test")).mu
+
+
+def pad_data(at) -> dict:
+    (pad,) = at.get("bidi_component")[:1] or [None]
+    return json.loads(pad.proto.json)
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def test_the_checkpoint_comes_from_the_link_and_goes_back_into_it(checkpoints):
+    at = open_app(query_params={"checkpoint": "mine"})
+    assert at.sidebar.selectbox(key="checkpoint").value == "mine"
+    assert at.query_params["checkpoint"] == "mine"
+    at.sidebar.selectbox(key="checkpoint").set_value("default").run()
+    assert "checkpoint" not in at.query_params  # the default needs no parameter
+
+
+def test_a_link_to_a_checkpoint_that_cannot_load_says_why_and_shows_the_default(checkpoints):
+    (checkpoints / "mine" / WEIGHTS).write_bytes(b"not safetensors")
+    at = open_app(query_params={"checkpoint": "mine"})
+    warning = " ".join(texts(at.sidebar.warning))
+    assert "Checkpoint `mine` cannot be loaded" in warning and "corrupt or truncated" in warning
+    assert "Showing `default` instead" in warning
+    assert at.sidebar.selectbox(key="checkpoint").value == "default"
+
+
+def test_a_selected_checkpoint_that_breaks_on_disk_says_which_and_why_then_falls_back(checkpoints):
+    at = open_app("views/sliders.py")
+    at.sidebar.selectbox(key="checkpoint").set_value("mine").run()
+    assert at.sidebar.selectbox(key="checkpoint").value == "mine"
+    shutil.rmtree(checkpoints / "mine")
+    (checkpoints / "mine").mkdir()
+    (checkpoints / "mine" / "config.json").write_text("{half a file")
+    at.run()
+    assert not at.exception
+    warning = " ".join(texts(at.sidebar.warning))
+    assert "Checkpoint `mine` cannot be loaded" in warning and "config.json is not a valid model config" in warning
+    assert at.sidebar.selectbox(key="checkpoint").value == "default"
+    next(b for b in at.sidebar.button if b.label == "Dismiss").click().run()
+    assert not at.sidebar.warning
+
+
+def test_z_comes_from_the_link_survives_other_pages_and_a_bad_one_is_refused(checkpoints, test_mu):
+    z = np.round(test_mu[7], 3)
+    at = open_app("views/sliders.py", query_params={"z": ",".join(f"{v:.3f}" for v in z)})
+    assert np.allclose(pad_data(at)["z"], z, atol=1e-6)
+    at.switch_page("views/interpolate.py").run()
+    at.switch_page("views/sliders.py").run()
+    assert np.allclose(pad_data(at)["z"], z, atol=1e-6)
+    assert np.allclose([float(v) for v in at.query_params["z"].split(",")], z, atol=1e-3)
+
+    short = open_app("views/sliders.py", query_params={"z": "1,2,3"})
+    assert any("has 3 numbers" in w for w in texts(short.warning))
+    assert pad_data(short)["z"] == [0.0] * 32
+    garbage = open_app("views/sliders.py", query_params={"z": "1,two"})
+    assert any("The link's z=`1,two` was ignored" in w for w in texts(garbage.warning))
+
+
+def test_the_map_keeps_picking_order_and_interpolates_in_it(checkpoints):
+    at = open_app(query_params={"picked": "5,9"})
+    assert any(s.startswith("#5: a ") for s in texts(at.subheader))
+    button = next(b for b in at.button if b.label.startswith("Interpolate"))
+    assert button.label == "Interpolate #5 → #9"
+    button.click().run()
+    assert at.query_params["from"] == "test:5" and at.query_params["to"] == "test:9"
+    assert at.radio(key="src0-1").value == "test" and at.number_input(key="idxtest0-1").value == 5
+    assert at.number_input(key="idxtest1-1").value == 9
+
+
+def test_many_picked_points_ask_which_two(checkpoints):
+    at = open_app(query_params={"picked": "30,10,20"})
+    assert at.selectbox(key="interpolate_start").value == 30  # the first picked
+    assert at.selectbox(key="interpolate_end").value == 10
+    at.selectbox(key="interpolate_end").set_value(20).run()
+    assert any(b.label == "Interpolate #30 → #20" for b in at.button)
+
+
+def test_open_in_the_sliders_from_a_map_point(checkpoints, test_mu):
+    at = open_app(query_params={"picked": "11"})
+    next(b for b in at.button if b.label == "Open #11 in the sliders").click().run()
+    assert at.title[0].value == "Latent sliders"
+    assert np.allclose(pad_data(at)["z"], np.clip(test_mu[11], -4, 4), atol=1e-6)
+
+
+def test_the_class_filter_draws_and_lists_only_the_shown_classes(checkpoints):
+    at = open_app()
+    at.multiselect(key="widget.classes").set_value([1, 7]).run()
+    (chart,) = at.get("plotly_chart")
+    names = [trace["name"] for trace in json.loads(chart.proto.spec)["data"]]
+    assert names == ["1", "7"]
+    assert at.query_params["classes"] == "1,7"
+    at.multiselect(key="widget.classes").set_value([]).run()
+    assert not at.get("plotly_chart") and any("No class is shown" in i for i in texts(at.info))
+
+
+def test_interpolation_settings_survive_other_pages(checkpoints):
+    at = open_app("views/interpolate.py")
+    at.slider(key="widget.steps").set_value(32).run()
+    at.radio(key="widget.path").set_value("slerp").run()
+    at.number_input(key="idxtest0-0").set_value(42).run()
+    at.switch_page("views/map.py").run()
+    at.switch_page("views/interpolate.py").run()
+    assert at.slider(key="widget.steps").value == 32 and at.radio(key="widget.path").value == "slerp"
+    assert at.number_input(key="idxtest0-0").value == 42
+    assert dict(at.query_params) == {"from": "test:42", "steps": "32", "path": "slerp"}
+    assert any(c == "slerp, 32 steps" for c in (img.caption for e in at.get("image") for img in e.proto.imgs))
+
+
+def test_strips_wrap_into_even_rows():
+    assert balanced_columns(10) == 10 and balanced_columns(12) == 12
+    assert balanced_columns(13) == 7 and balanced_columns(32) == 11 and balanced_columns(2) == 2
+
+
+def test_runs_are_compared_with_their_final_figures(checkpoints):
+    at = open_app("views/curves.py")
+    assert at.multiselect(key="widget.runs").value == ["default"]
+    at.multiselect(key="widget.runs").set_value(["default", "mine"]).run()
+    table = at.dataframe[0].value
+    assert list(table["run"]) == ["default", "mine"] and list(table["epochs"]) == [50, 50]
+    assert {"test -ELBO", "test recon", "test KL", "active units", "training time (s)"} <= set(table.columns)
+    assert at.query_params["runs"] == "default,mine"
+    caption = " ".join(texts(at.caption))
+    assert "history.jsonl" in caption and "steps.jsonl" not in caption  # the bundled runs log no steps
+
+
+def test_the_learning_rate_steps_through_sensible_values(checkpoints):
+    at = open_app("views/train.py")
+    lr = next(s for s in at.select_slider if s.label == "Learning rate")
+    assert lr.value == 0.003 and "3e-03" in lr.options and "1e-05" in lr.options
+    options = [float(o) for o in lr.options]
+    assert options == sorted(options) and options[0] == 1e-5 and options[-1] == 0.1
+    assert all(b / a <= 2.01 for a, b in zip(options, options[1:]))
+
+
+def test_server_side_sliders_fold_the_inactive_dimensions_and_step_by_a_tenth(checkpoints, monkeypatch):
+    monkeypatch.setattr(ui.latent_pad, "browser_decodable", lambda model, weights_hash: False)
+    at = open_app("views/sliders.py")
+    assert any(e.label == "18 inactive dimensions (the decoder ignores them)" for e in at.expander)
+    sliders = [s for s in at.slider if s.label.startswith("z")]
+    assert len(sliders) == 32 and all(s.step == 0.1 for s in sliders)
+    assert [d.label for d in at.get("download_button")][:2] == ["Download z (JSON)", "Download traversal (PNG)"]
