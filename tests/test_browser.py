@@ -4,7 +4,10 @@ Screenshots of every page, and of any failure, go to test-artifacts/. Under CI (
 tests must run: a missing Chromium or Playwright is an error there, not a skip. The server, browser
 and screenshot machinery lives in browser_support.py.
 """
+import json
 import re
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,3 +242,148 @@ def test_a_short_training_run_shows_its_curves_then_the_app_stops_polling(server
     before = page.evaluate(runs_started)
     page.wait_for_timeout(5000)
     assert page.evaluate(runs_started) == before
+
+
+def test_a_training_run_joins_the_picker_after_its_first_epoch_and_its_curves_stay_when_it_ends(server, page):
+    """Issue #11: the sidebar lists a run's checkpoint once its first epoch is saved, with no click;
+    Loss curves shows the run being watched, and keeps showing it once it has ended."""
+    from vae.jobs import TrainingJobs
+
+    url, checkpoints = server
+    open_page(page, url, "train", "Train")
+    for label, value in (("Epochs", "300"), ("Training images (0 = all)", "2000")):
+        field = page.get_by_role("spinbutton", name=label)
+        field.fill(value)
+        field.press("Tab")
+    jobs = TrainingJobs(checkpoints)
+    earlier = jobs.status().run_dir
+    page.get_by_role("button", name="Start training").click()
+    deadline = time.time() + 120
+    while (jobs.status().run_dir == earlier or not jobs.status().history) and time.time() < deadline:
+        time.sleep(0.2)
+    run = jobs.status().run_dir.name
+    assert jobs.running(), "the run ended before the test could watch it"
+    sidebar = page.locator("[data-testid=stSidebar]")
+    expect(sidebar.get_by_text("cannot be loaded")).to_have_count(0, timeout=15_000)  # the next poll reran the app
+    sidebar.get_by_test_id("stSelectbox").click()
+    expect(page.get_by_role("option", name=re.compile(rf"^{run} \(mlp, z=32"))).to_be_visible()
+    page.keyboard.press("Escape")
+
+    sidebar.get_by_role("link", name="Loss curves").click()
+    expect(page.get_by_text(f"{run} is training now")).to_be_visible(timeout=30_000)
+    assert run in page.get_by_test_id("stMultiSelect").inner_text()
+    jobs.stop()
+    expect(sidebar.get_by_text(f"Last run {run} stopped", exact=False)).to_be_visible(timeout=60_000)
+    settle(page)
+    assert run in page.get_by_test_id("stMultiSelect").inner_text()
+    expect(page.get_by_text(f"{run} is training now")).to_have_count(0)
+    expect(page.get_by_test_id("stDataFrame")).to_contain_text(run)
+    snap(page, "curves-after-a-run")
+
+
+def test_keys_step_a_slider_by_a_tenth_and_z_survives_pages_reloads_and_links(server, page, browser):
+    url, _ = server
+    _open_pad(page, url)
+    slider = page.locator(".latent-pad-root .row input[type=range]").first
+    digit = _pad_canvas(page)
+    before = _pixels(digit)
+    slider.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    assert slider.input_value() == "0.3" and _pixels(digit) != before
+    expect(page).to_have_url(re.compile(r"[?&]z="), timeout=10_000)  # the release after the last key
+    settle(page)
+    link = page.url
+    sidebar = page.locator("[data-testid=stSidebar]")
+    sidebar.get_by_role("link", name="Interpolation").click()
+    expect(page.get_by_role("heading", name="Interpolation").first).to_be_visible(timeout=30_000)
+    settle(page)
+    sidebar.get_by_role("link", name="Latent sliders").click()
+    expect(slider).to_have_value("0.3", timeout=30_000)
+    page.reload()
+    expect(page.locator(".latent-pad-root .row input[type=range]").first).to_have_value("0.3", timeout=60_000)
+    other = browser.new_context(viewport={"width": 1400, "height": 1000})  # the link, shared
+    try:
+        shared = other.new_page()
+        shared.goto(link)
+        expect(shared.locator(".latent-pad-root .row input[type=range]").first).to_have_value("0.3", timeout=60_000)
+    finally:
+        other.close()
+
+
+def test_the_pad_downloads_its_z(server, page):
+    url, _ = server
+    _open_pad(page, url)
+    with page.expect_download() as download:
+        page.get_by_test_id("latent-pad-download-z").click()
+    saved = json.loads(Path(download.value.path()).read_text())
+    assert saved["checkpoint"] == "default" and saved["z"] == [0.0] * 32
+
+
+def _point(page, trace: int, k: int):
+    """Where point k of a plotly trace is on the screen, and its dataset index."""
+    return page.evaluate("""([c, k]) => { const gd = document.querySelector('.js-plotly-plot');
+        const t = gd._fullData[c], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+        const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
+        return [r.left + xa.l2p(t.x[k]), r.top + ya.l2p(t.y[k]), t.customdata[k]]; }""", [trace, k])
+
+
+def _click_point(page, trace: int, k: int, shift: bool = False) -> int:
+    """Click point k of a trace as a user would (hover, then click); the index plotly picked (the
+    point under the pointer, which may be another one drawn at the same place)."""
+    x, y, _ = _point(page, trace, k)
+    page.evaluate("""() => { const gd = document.querySelector('.js-plotly-plot'); window.__clicked = null;
+        if (!gd.__testClicks) { gd.__testClicks = true; gd.on('plotly_click', d => {
+            window.__clicked = d.points[0].customdata; }); } }""")
+    page.mouse.move(x, y)
+    page.wait_for_timeout(300)
+    if shift:
+        page.keyboard.down("Shift")
+    page.mouse.click(x, y)
+    if shift:
+        page.keyboard.up("Shift")
+    page.wait_for_function("() => window.__clicked !== null", timeout=10_000)
+    return page.evaluate("() => window.__clicked")
+
+
+def test_hovering_a_map_point_shows_that_digit(server, page, mnist_test):
+    url, _ = server
+    open_page(page, url, "", "Latent map")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    x, y, index = _point(page, 3, 10)
+    page.mouse.move(x, y)
+    expect(page.get_by_test_id("map-hover-label")).to_have_text(f"3 · #{index}", timeout=10_000)
+    thumb = page.get_by_test_id("map-hover-digit")
+    page.wait_for_function("c => c.getContext('2d').getImageData(0, 0, 28, 28).data.some(v => v > 0 && v < 255)",
+                           arg=thumb.element_handle(), timeout=30_000)
+    shown = np.array(thumb.evaluate("c => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data)"))
+    assert np.array_equal(shown.reshape(28, 28, 4)[..., 0], mnist_test.images[index].numpy())
+    page.mouse.move(5, 5)
+    expect(page.get_by_test_id("map-hover-label").locator("..")).to_be_hidden()
+
+
+def test_picked_points_keep_their_order_and_come_back_with_the_page(server, page):
+    url, _ = server
+    open_page(page, url, "", "Latent map")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    five = _click_point(page, 5, 3)
+    expect(page.get_by_role("heading", name=re.compile(rf"^#{five}: a 5"))).to_be_visible(timeout=30_000)
+    settle(page)
+    two = _click_point(page, 2, 7, shift=True)
+    button = page.get_by_role("button", name=re.compile("^Interpolate"))
+    expect(button).to_have_text(re.compile(rf"Interpolate #{five} → #{two}"), timeout=30_000)  # not class order
+    settle(page)
+    sidebar = page.locator("[data-testid=stSidebar]")
+    sidebar.get_by_role("link", name="Latent sliders").click()
+    expect(page.get_by_role("heading", name="Latent sliders").first).to_be_visible(timeout=30_000)
+    settle(page)
+    sidebar.get_by_role("link", name="Latent map").click()
+    expect(page.get_by_role("heading", name=re.compile(rf"^#{five}: a 5"))).to_be_visible(timeout=30_000)
+    picks = page.get_by_test_id("map-picks")
+    expect(picks.locator("g")).to_have_count(2, timeout=30_000)
+    assert [g.get_attribute("data-index") for g in picks.locator("g").all()] == [str(five), str(two)]
+    assert picks.locator("text").all_text_contents() == ["1", "2"]
+    snap(page, "map-picks-restored")
+    button.click()
+    expect(page.get_by_role("heading", name="Interpolation").first).to_be_visible(timeout=30_000)
+    expect(page).to_have_url(re.compile(rf"from=test%3A{five}&to=test%3A{two}|to=test%3A{two}.*from=test%3A{five}"))

@@ -132,8 +132,12 @@ def test_uploads_over_the_size_cap_are_refused(server, page, seven, tmp_path):
     page.locator("input[type=file]").set_input_files(str(huge))
     chip = page.locator("[data-testid=stFileChip]", has_text="huge.png")
     expect(chip).to_contain_text("File must be 20.0MB or smaller.", timeout=30_000)
+    # Issue #11: the page says so where it shows results, and the previous result is gone.
+    message = page.locator("[data-testid=stMain] [data-testid=stAlertContentError]")
+    expect(message).to_contain_text("huge.png is 22.0MB; the limit is 20 MB.", timeout=30_000)  # decimal MB
+    expect(message).to_be_visible()
     settle(page)
-    expect_result(page, "reconstruct")  # the good upload stays in force
+    expect(page.get_by_text(PAGES["reconstruct"][1])).to_have_count(0)
     assert len(puts) == 1  # the big file never left the browser
     snap(page, "upload-over-the-cap")
 
@@ -144,6 +148,9 @@ def test_uploads_over_the_size_cap_are_refused(server, page, seven, tmp_path):
     assert ok == 204  # a well-formed request, with a valid session and token
     assert put_upload(target, xsrf, bytes(MAX_UPLOAD_BYTES + 1024)) == 413
     assert put_upload(target, xsrf, bytes(MAX_UPLOAD_BYTES + 1024), chunked=True) == 413  # no Content-Length
+    upload(page, "seven.png", drawn_png(seven))  # a good file afterwards: its result, and no message
+    expect_result(page, "reconstruct")
+    expect(message).to_have_count(0)
 
 
 def put_upload(url, xsrf: str, data: bytes, chunked: bool = False) -> int:

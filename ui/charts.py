@@ -3,53 +3,47 @@
 from __future__ import annotations
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 TRAIN, TEST, STEP = "#4C78A8", "#F58518", "rgba(76, 120, 168, 0.35)"
 PATH = "#808080"  # a path across the map: readable on the light and the dark theme
 
 
-def loss_curves(runs: list, log_y: bool = False) -> go.Figure:
-    """Reconstruction, KL and the beta-weighted total against epochs, for one run or several
-    (vae.runs.RunLog each): per logged step (faint) and per epoch (train and test). One run is drawn
-    in the train and test colors; several, one color each, train dashed and test solid."""
+def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
+    """Reconstruction, KL and the beta-weighted total against epochs, one figure each (drawn side by
+    side, or one under the other on a phone), for one run or several (vae.runs.RunLog each): per
+    logged step (faint) and per epoch (train and test). One run is drawn in the train and test
+    colors; several, one color each, train dashed and test solid."""
     titles = ("Reconstruction −log p(x|z)", "KL(q(z|x) ‖ p(z))", "Total = recon + β · KL")
-    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.07)
+    series = [(lambda r, b: r["train_recon"], lambda r, b: r["test_recon"]),
+              (lambda r, b: r["train_kl"], lambda r, b: r["test_kl"]),
+              (lambda r, b: r["train_recon"] + b * r["train_kl"], lambda r, b: r["test_recon"] + b * r["test_kl"])]
     single = len(runs) == 1
-    for k, run in enumerate(runs):
-        beta = run.beta
-        series = [
-            (lambda r: r["train_recon"], lambda r: r["test_recon"]),
-            (lambda r: r["train_kl"], lambda r: r["test_kl"]),
-            (lambda r, b=beta: r["train_recon"] + b * r["train_kl"], lambda r, b=beta: r["test_recon"] + b * r["test_kl"]),
-        ]
-        color = PALETTE[k % len(PALETTE)]
-        train_color, test_color, step_color = (TRAIN, TEST, STEP) if single else (color, color, _faint(color))
-        prefix = "" if single else f"{run.name}: "
-        epochs = [h["epoch"] for h in run.history]
-        for col, (train_value, test_value) in enumerate(series, start=1):
-            first = col == 1
+    figures = []
+    for title, (train_value, test_value) in zip(titles, series):
+        fig = go.Figure()
+        for k, run in enumerate(runs):
+            color = PALETTE[k % len(PALETTE)]
+            train_color, test_color, step_color = (TRAIN, TEST, STEP) if single else (color, color, _faint(color))
+            prefix = "" if single else f"{run.name}: "
             if run.steps:
-                fig.add_trace(go.Scatter(x=[s["epoch"] for s in run.steps], y=[train_value(s) for s in run.steps],
-                                         mode="lines", line=dict(color=step_color, width=1),
-                                         name=prefix + "train (per step)", legendgroup=f"{k}step",
-                                         showlegend=first), row=1, col=col)
+                fig.add_trace(go.Scatter(x=[s["epoch"] for s in run.steps],
+                                         y=[train_value(s, run.beta) for s in run.steps], mode="lines",
+                                         line=dict(color=step_color, width=1), name=prefix + "train (per step)"))
             if run.history:
-                fig.add_trace(go.Scatter(x=epochs, y=[train_value(h) for h in run.history], mode="lines+markers",
-                                         line=dict(color=train_color, dash=None if single else "dash"),
-                                         name=prefix + "train (epoch)", legendgroup=f"{k}train",
-                                         showlegend=first), row=1, col=col)
-                fig.add_trace(go.Scatter(x=epochs, y=[test_value(h) for h in run.history], mode="lines+markers",
-                                         line=dict(color=test_color), name=prefix + "test (epoch)",
-                                         legendgroup=f"{k}test", showlegend=first), row=1, col=col)
-    for col in (1, 2, 3):
-        fig.update_xaxes(title_text="epoch", row=1, col=col)
-    fig.update_yaxes(title_text="nats per image", row=1, col=1)
-    if log_y:  # the first epochs dwarf the rest on a linear axis
-        fig.update_yaxes(type="log")
-    fig.update_layout(height=380 if single else 460, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", y=-0.25), hovermode="x unified")
-    return fig
+                epochs = [h["epoch"] for h in run.history]
+                fig.add_trace(go.Scatter(x=epochs, y=[train_value(h, run.beta) for h in run.history],
+                                         mode="lines+markers", name=prefix + "train (epoch)",
+                                         line=dict(color=train_color, dash=None if single else "dash")))
+                fig.add_trace(go.Scatter(x=epochs, y=[test_value(h, run.beta) for h in run.history],
+                                         mode="lines+markers", line=dict(color=test_color),
+                                         name=prefix + "test (epoch)"))
+        fig.update_layout(title=title, height=380, margin=dict(l=10, r=10, t=40, b=10), hovermode="x unified",
+                          legend=dict(orientation="h", y=-0.25), xaxis_title="epoch", yaxis_title="nats per image",
+                          showlegend=not figures)  # one legend, under the first figure
+        if log_y:  # the first epochs dwarf the rest on a linear axis
+            fig.update_yaxes(type="log")
+        figures.append(fig)
+    return figures
 
 
 def _faint(color: str) -> str:

@@ -96,6 +96,12 @@ def class_names() -> list[str]:
     return CLASS_NAMES[checkpoint.config.dataset]
 
 
+def show_charts(figures: list) -> None:
+    """Figures side by side in columns (one under the other on a narrow screen)."""
+    for column, figure in zip(st.columns(len(figures)), figures):
+        column.plotly_chart(figure, width="stretch")
+
+
 def show_digit(image: np.ndarray, caption: str | None = None, scale: int = 6) -> None:
     """A 28x28 float image, scaled up with crisp square pixels."""
     st.image(png_bytes(image, scale), caption=caption)

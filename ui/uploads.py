@@ -15,29 +15,32 @@ _guard = st.components.v2.component(
     "upload_guard", js=(Path(__file__).parent / "components" / "upload_guard.js").read_text())
 
 
-def upload_digit(key: str, with_original: bool = False):
+def upload_digit(key: str, keep: str, with_original: bool = False):
     """A file uploader that returns the upload as an MNIST-style (28, 28) digit, or None.
 
-    A file that is not a usable image, or one the browser refused for its size, gets a clear
-    message and no result (not the previous file's). With `with_original`, returns (original
-    image, digit) instead.
+    The last good upload is kept for the session under `keep`, so it outlasts the uploader (which
+    Streamlit empties when the page is left) and is shown again on return. A file that is not a
+    usable image, or one the browser refused for its size, gets a clear message and no result: the
+    kept one is dropped, not shown in its place. With `with_original`, returns (original image,
+    digit) instead.
     """
-    nothing = (None, None) if with_original else None
     file = st.file_uploader("Upload a picture of one digit (PNG, JPEG, GIF, BMP or WebP)", type=TYPES, key=key)
     latest = _guard(key=f"{key}-guard", data={"uploader_key": key}, default={"latest": None},
                     on_latest_change=lambda: None)
     latest = latest.get("latest") if hasattr(latest, "get") else getattr(latest, "latest", None)
+    problem = None
     if isinstance(latest, dict) and latest.get("kind") == "refused":
         size = str(latest.get("size") or "").rpartition(", ")[2]
-        st.error(f"{literal(latest.get('name', 'The file'))} is {size or 'too large'}; the limit is "
-                 f"{MAX_UPLOAD_BYTES // 2**20} MB. Upload a smaller picture.", icon=":material/broken_image:")
-        return nothing
-    if file is None:
-        return nothing
-    try:
-        original: Image.Image = read_upload(file.getvalue())
-        digit: np.ndarray = mnist_style(original)
-    except ImageError as e:
-        st.error(str(e), icon=":material/broken_image:")
-        return nothing
+        problem = (f"{literal(latest.get('name', 'The file'))} is {size or 'too large'}; the limit is "
+                   f"{MAX_UPLOAD_BYTES // 2**20} MB. Upload a smaller picture.")
+    elif file is not None:
+        try:
+            original: Image.Image = read_upload(file.getvalue())
+            st.session_state[keep] = (original, mnist_style(original))
+        except ImageError as e:
+            problem = str(e)
+    if problem:
+        st.error(problem, icon=":material/broken_image:")
+        st.session_state.pop(keep, None)
+    original, digit = st.session_state.get(keep, (None, None))
     return (original, digit) if with_original else digit

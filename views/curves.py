@@ -4,7 +4,7 @@ import streamlit as st
 
 from ui import state
 from ui.charts import kl_per_dimension, loss_curves
-from ui.common import CHECKPOINTS_DIR, page_header, training_jobs
+from ui.common import CHECKPOINTS_DIR, literal, page_header, show_charts, training_jobs
 from ui.training_status import stop_polling_when_done
 from vae.checkpoint import HISTORY, STEPS
 from vae.latent import dims_by_kl
@@ -32,12 +32,13 @@ chosen = [r for r in chosen if r in runs]
 if chosen != RUNS.current():
     RUNS.set(chosen)
 c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
-chosen = RUNS.widget(c1.multiselect, "Runs", runs, format_func=lambda r: f"{r} (training now)" if r == training else r,
-                     help="Any runs in the checkpoints folder, overlaid")
+chosen = RUNS.widget(c1.multiselect, "Runs", runs, help="Any runs in the checkpoints folder, overlaid")
 log_y = c2.toggle("Log scale", value=True, help="The first epochs dwarf the rest on a linear axis")
 if not chosen:
     st.info("Pick one or more runs to see their curves.")
     st.stop()
+if training in chosen:
+    st.caption(f"{literal(training)} is training now: its curves follow every few seconds.")
 
 
 @st.fragment(run_every=2 if training in chosen else None)
@@ -50,7 +51,7 @@ def curves(names: list[str], log_y: bool) -> None:
     st.dataframe([log.final() for log in logs], hide_index=True, width="stretch",
                  column_config={k: st.column_config.NumberColumn(format="%.2f")
                                 for k in ("test -ELBO", "test recon", "test KL")})
-    st.plotly_chart(loss_curves(logs, log_y), width="stretch")
+    show_charts(loss_curves(logs, log_y))
     if len(logs) > 1:
         st.caption("Each run in its own color: test solid, train dashed, the faint line per logged step.")
     shown = next((log for log in logs if log.history), None)

@@ -78,10 +78,7 @@ def endpoint(slot: int, version: int) -> np.ndarray | None:
         spec, image = f"class:{c}:{i}", test_images[i].float().div(255).numpy()
         st.caption(f"Test image #{i}")
     else:
-        uploaded = upload_digit(key=f"upload{suffix}")
-        if uploaded is not None:
-            st.session_state[f"interpolate_upload{slot}"] = uploaded
-        image = st.session_state.get(f"interpolate_upload{slot}")
+        image = upload_digit(key=f"upload{suffix}", keep=f"interpolate_upload{slot}")
         if image is None:
             st.caption("An upload is kept for this session only: a link cannot carry it.")
         spec = "upload"

@@ -17,7 +17,7 @@ page_header("Reconstruct", "Upload a photo or drawing of one digit. It is prepar
 checkpoint, _ = current_model()
 model = checkpoint.model
 names = class_names()
-original, digit = upload_digit("reconstruct_upload", with_original=True)
+original, digit = upload_digit("reconstruct_upload", keep="reconstruct_kept", with_original=True)
 if digit is None:
     st.info("Try a photo of a digit written on paper, or a drawing exported from any paint program.")
     st.stop()

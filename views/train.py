@@ -4,7 +4,7 @@ import streamlit as st
 from ui import state
 from ui.charts import loss_curves
 from ui.common import page_header, training_jobs
-from ui.common import literal
+from ui.common import literal, show_charts
 from ui.training_status import progress_fraction, progress_text, refresh_seconds, stop_polling_when_done
 from vae.config import ARCHITECTURES, DATASETS, LIKELIHOODS, ModelConfig, TrainConfig
 from vae.data import DATASET_NAMES
@@ -82,7 +82,7 @@ def live_status(polling: bool) -> None:
             st.session_state[state.EXPLORE_RUN] = name  # the sidebar picks it up before it draws
             st.rerun(scope="app")
     if status.history or status.steps:
-        st.plotly_chart(loss_curves([read_run_log(status.run_dir)]), width="stretch")
+        show_charts(loss_curves([read_run_log(status.run_dir)]))
 
 
 live_status(polling=every is not None)

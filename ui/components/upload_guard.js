@@ -1,7 +1,7 @@
 // Upload guard: Streamlit's file uploader refuses a file over the size limit in the browser, marks
 // its chip with a small red icon and keeps the previous file as the widget's value, so the page
 // would go on showing the previous result. This watches the uploader (found by its Streamlit key)
-// and tells Python which came last, a refused file or an accepted one: {kind, name, message}.
+// and tells Python which came last, a refused file or an accepted one: {kind, name, message, size}.
 
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
@@ -27,7 +27,12 @@ export default function (component) {
         latest = { kind: "accepted", name, message: "" };
       }
     }
-    if (latest) setStateValue("latest", latest);
+    // An accepted file matters only after a refused one (its message must go): an upload that
+    // only ever succeeds causes no rerun of its own.
+    if (latest && (latest.kind === "refused" || root.__reported === "refused")) {
+      root.__reported = latest.kind;
+      setStateValue("latest", latest);
+    }
   };
   let pending = 0;
   new MutationObserver(() => {

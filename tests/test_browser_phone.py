@@ -1,0 +1,94 @@
+"""Every page on a phone (400x800, touch, a mobile browser context) and in both themes, in Chromium:
+nothing wider than the screen, no request leaves this machine, the dark theme is dark; on the
+sliders page the sliders take the width and a touch drag redraws the digit before the finger
+lifts. Screenshots of every page go to test-artifacts/phone-<theme>-<page>.png.
+"""
+import re
+
+import pytest
+
+from bench.browser import PROBE_PAD
+from tests.browser_support import ARTIFACTS, browser, expect, open_page, require_browser, server, settle  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+require_browser()
+
+PHONE = {"width": 400, "height": 800}
+PAGES = [("", "Latent map"), ("sliders", "Latent sliders"), ("interpolate", "Interpolation"),
+         ("reconstruct", "Reconstruct"), ("curves", "Loss curves"), ("train", "Train")]
+
+
+@pytest.fixture(params=["light", "dark"])
+def phone(browser, server, request):
+    """A page in a mobile context with the browser's color scheme; yields (page, scheme, requests
+    that went anywhere but the app)."""
+    url, _ = server
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=1,
+                                  color_scheme=request.param)
+    context.add_init_script(PROBE_PAD)
+    page = context.new_page()
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((url, "data:", "blob:")) else None)
+    yield page, request.param, outside
+    context.close()
+
+
+def whole_page_shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": PHONE["width"], "height": min(max(PHONE["height"], height), 6000)})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    page.set_viewport_size(PHONE)
+
+
+def luminance(css_color: str) -> float:
+    r, g, b = (float(v) for v in css_color[css_color.index("(") + 1:].rstrip(")").split(",")[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+
+@pytest.mark.parametrize("path,heading", PAGES)
+def test_every_page_fits_a_phone_in_both_themes(server, phone, path, heading):
+    url, _ = server
+    page, scheme, outside = phone
+    open_page(page, url, path, heading)
+    page.wait_for_timeout(1000)  # components and charts draw after the script run
+    overflow = page.evaluate("""() => [...document.querySelectorAll('[data-testid=stMain] *')]
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && e.getClientRects().length
+                && !e.closest('.js-plotly-plot, [data-testid=stDataFrame]'))
+        .map(e => e.tagName + '.' + e.className).slice(0, 5)""")
+    assert not overflow, f"wider than the phone: {overflow}"
+    background = page.evaluate("() => getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor")
+    assert (luminance(background) < 0.2) == (scheme == "dark"), background
+    whole_page_shot(page, f"phone-{scheme}-{path or 'map'}")
+    assert not outside, f"requests that left the machine: {outside}"
+
+
+def test_the_sliders_take_the_width_and_a_touch_drag_redraws_the_digit(server, phone):
+    url, _ = server
+    page, _, _ = phone
+    open_page(page, url, "sliders", "Latent sliders")
+    page.wait_for_function("() => window.__latentPadProbe.decode", timeout=30_000)
+    sliders = page.locator(".latent-pad-root .row input[type=range]")
+    canvas = page.get_by_test_id("latent-pad-canvas")
+    first = sliders.first.bounding_box()
+    assert first["width"] >= 200, first  # not the 8 px of a squeezed column
+    labels = page.locator(".latent-pad-root .row .name")
+    assert labels.first.evaluate("e => e.scrollWidth <= e.clientWidth"), "the dimension's label is cut"
+    assert canvas.bounding_box()["y"] + canvas.bounding_box()["height"] <= first["y"]  # the digit above them
+    before = canvas.evaluate("c => c.toDataURL()")
+    slider = sliders.nth(1)
+    slider.scroll_into_view_if_needed()
+    box = slider.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    for i in range(1, 11):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove",
+                                              "touchPoints": [{"x": x + box["width"] * 0.035 * i, "y": y}]})
+    moved = slider.input_value()
+    during = canvas.evaluate("c => c.toDataURL()")
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    assert float(moved) > 0.5 and during != before  # redrawn while the finger is still down
+    settle(page)
+    expect(page).to_have_url(re.compile(r"[?&]z="))  # the released z went into the link
