@@ -46,13 +46,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_process(env: dict | None = None, log: Path | None = None):
-    """Yields (url, perf_counter at launch, the server's Popen); its output goes to `log` if given."""
+def streamlit_process(env: dict | None = None, log: Path | None = None, root: Path = ROOT):
+    """`streamlit run app.py` in `root` (this checkout unless told); yields (url, perf_counter at
+    launch, the server's Popen); its output goes to `log` if given."""
     port = free_port()
     started = time.perf_counter()
     out = open(log, "wb") if log else subprocess.DEVNULL
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1"], cwd=ROOT, env={**os.environ, **(env or {})},
+                             "--server.address", "127.0.0.1"], cwd=root, env={**os.environ, **(env or {})},
                             stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

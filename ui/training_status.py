@@ -49,20 +49,22 @@ def stop_polling_when_done(status: JobStatus, polling: bool) -> None:
         st.rerun(scope="app")
 
 
-def rerun_on_new_checkpoint(status: JobStatus) -> None:
-    """Rerun the whole app when the run has saved another epoch, so the sidebar's picker lists its
-    new checkpoint (from the first epoch on) without a click."""
-    saved = (str(status.run_dir), len(status.history))
-    if st.session_state.setdefault("saved_epochs_seen", saved) != saved:
-        st.session_state["saved_epochs_seen"] = saved
-        st.rerun(scope="app")
+def rerun_on_first_checkpoint(status: JobStatus) -> None:
+    """Rerun the whole app once the run has saved its first epoch, so the sidebar's picker lists it
+    without a click. Once only: a rerun of the whole app for every epoch would cost every open
+    session a full page run each few seconds while a run trains."""
+    seen = (str(status.run_dir), bool(status.history))
+    if st.session_state.setdefault("checkpoint_seen", seen) != seen:
+        st.session_state["checkpoint_seen"] = seen
+        if status.history:
+            st.rerun(scope="app")
 
 
 def status_line(jobs: TrainingJobs, polling: bool = False) -> None:
     """Compact status for the sidebar (run inside a fragment that polls while a run trains)."""
     status = jobs.status()
     stop_polling_when_done(status, polling)
-    rerun_on_new_checkpoint(status)
+    rerun_on_first_checkpoint(status)
     name = status.run_dir.name if status.run_dir else ""
     if status.state == "idle":
         st.caption("No training run yet. Start one on the Train page.")

@@ -45,12 +45,13 @@ if start:
     model = ModelConfig(arch=arch, latent_dim=latent_dim or None, likelihood=likelihood, beta=beta, dataset=dataset)
     training = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, train_limit=limit or None)
     try:
-        st.session_state["started_run"] = jobs.start(model, training).name
+        st.session_state["train_notice"] = ("success", f"Started {literal(jobs.start(model, training).name)}.")
         st.rerun()  # the sidebar, drawn before this page, starts following the run
     except JobBusy as e:
-        st.warning(str(e))
-if "started_run" in st.session_state:
-    st.toast(f"Started {st.session_state.pop('started_run')}", icon=":material/play_arrow:")
+        st.session_state["train_notice"] = ("warning", str(e))
+if notice := st.session_state.get("train_notice"):  # until the next press of Start
+    kind, text = notice
+    (st.success if kind == "success" else st.warning)(text)
 
 
 every = refresh_seconds(jobs, 1)
