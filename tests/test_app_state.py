@@ -175,3 +175,42 @@ def test_server_side_sliders_fold_the_inactive_dimensions_and_step_by_a_tenth(ch
     sliders = [s for s in at.slider if s.label.startswith("z")]
     assert len(sliders) == 32 and all(s.step == 0.1 for s in sliders)
     assert [d.label for d in at.get("download_button")][:2] == ["Download z (JSON)", "Download traversal (PNG)"]
+
+
+def test_an_interpolation_step_and_an_upload_open_in_the_sliders(checkpoints, mnist_test):
+    import torch
+
+    from bench.drawn import drawn_png
+    from vae.checkpoint import load_checkpoint
+    from vae.images import mnist_style, read_upload
+    from vae.latent import interpolate
+
+    at = open_app("views/interpolate.py")
+    next(n for n in at.number_input if n.label == "Step").set_value(4).run()
+    next(b for b in at.button if b.label == "Open step 4 in the sliders").click().run()
+    assert at.title[0].value == "Latent sliders"
+    model = load_checkpoint(BUNDLED).model
+    with torch.no_grad():
+        mu = model.encode(mnist_test.images[[3, 2]].unsqueeze(1).float() / 255)[0]
+    expected = interpolate(mu[0], mu[1], 10, "linear")[3]
+    assert np.allclose(pad_data(at)["z"], expected.clamp(-4, 4).numpy(), atol=1e-5)
+
+    at.switch_page("views/reconstruct.py").run()
+    original = read_upload(drawn_png(mnist_test.images[0].numpy()))
+    digit = mnist_style(original)
+    at.session_state["reconstruct_kept"] = (original, digit)  # what an upload keeps (see ui/uploads.py)
+    at.run()
+    assert not at.exception and any(i.caption == "reconstruction from μ" for e in at.get("image") for i in e.proto.imgs)
+    next(b for b in at.button if b.label == "Open in the sliders").click().run()
+    with torch.no_grad():
+        expected = model.encode(torch.from_numpy(digit)[None, None])[0][0]
+    assert np.allclose(pad_data(at)["z"], expected.clamp(-4, 4).numpy(), atol=1e-5)
+
+
+def test_the_pages_offer_their_downloads(checkpoints):
+    at = open_app()
+    assert [b.label for b in at.get("download_button")] == ["Download the map (CSV)"]
+    at.switch_page("views/sliders.py").run()
+    assert "Download the samples (PNG)" in [b.label for b in at.get("download_button")]
+    at.switch_page("views/interpolate.py").run()
+    assert {"Download GIF", "Download PNG strip"} <= {b.label for b in at.get("download_button")}
