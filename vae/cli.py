@@ -137,12 +137,40 @@ def _eval_parser(sub) -> None:
     p.add_argument("--data-dir", default=None, help="folder holding MNIST/raw/ (default: $VAE_DATA_DIR, else ./data)")
     p.add_argument("--device", choices=DEVICES, default="auto", help="auto takes CUDA when present (default: auto)")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    p.add_argument("--fid", action="store_true",
+                   help="sample quality too: the Fréchet distance (in the bundled classifier's features) to the test "
+                        "images, and the mean label entropy, of N(0, I) samples, of samples of a Gaussian mixture "
+                        "fitted to the codes, and of the reconstructions")
+    p.add_argument("--fid-samples", type=positive_int, default=10_000,
+                   help="decoded images per set (default: 10000)")
+    p.add_argument("--mixture-k", type=positive_int, default=10,
+                   help="components of the mixture fitted to the training set's codes, or the test set's when the "
+                        "training set is absent (default: 10)")
 
 
 def _pack_parser(sub) -> None:
     p = sub.add_parser("pack", help="copy a checkpoint for sharing: float16 weights, no optimizer state")
     p.add_argument("checkpoint", help="checkpoint folder to copy")
     p.add_argument("dest", help="new folder to write")
+
+
+def _classifier_parser(sub) -> None:
+    p = sub.add_parser("train-classifier", help="train the digit classifier that scores decoded samples "
+                                                "(the bundled one is vae/bundled/classifier-<dataset>.safetensors)")
+    p.add_argument("--dataset", choices=DATASETS, default="mnist", help="training data (default: mnist)")
+    p.add_argument("--out", default=None, help="file to write (default: the bundled file of the dataset)")
+    p.add_argument("--epochs", type=positive_int, default=12, help="epochs (default: 12)")
+    p.add_argument("--data-dir", default=None, help="folder holding MNIST/raw/ (default: $VAE_DATA_DIR, else ./data)")
+
+
+def run_train_classifier(args) -> int:
+    from .classifier import bundled_path, save_classifier, train_classifier
+
+    model, accuracy = train_classifier(args.dataset, args.epochs, data_dir=args.data_dir)
+    out = Path(args.out) if args.out else bundled_path(args.dataset)
+    save_classifier(model, out, accuracy)
+    print(f"test accuracy {accuracy:.4f}; wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     _train_parser(sub)
     _eval_parser(sub)
     _pack_parser(sub)
+    _classifier_parser(sub)
     return parser
 
 
@@ -199,6 +228,8 @@ def run_eval(args) -> int:
             iwae = evaluate_iwae(checkpoint.model, images, args.iwae_k, progress=bar.update)
     result = {"test_recon": figures["recon"], "test_kl": figures["kl"], "test_elbo": figures["elbo"],
               "active_units": figures["active_units"], "iwae_k": args.iwae_k, "iwae_nll": iwae}
+    if args.fid:
+        result.update(_sample_quality(checkpoint, images, args))
     if args.json:
         print(json.dumps(result))
         return 0
@@ -212,7 +243,31 @@ def run_eval(args) -> int:
     print(f"active units {result['active_units']} of {c.latent_dim}")
     if iwae is not None:
         print(f"IWAE NLL     {iwae:.2f} nats/image (k={args.iwae_k})")
+    if args.fid:
+        for name in ("prior", "mixture", "reconstruction"):
+            print(f"FID {name:<15}{result[f'fid_{name}']:8.2f}   label entropy {result[f'label_entropy_{name}']:.3f} nats")
+        print(f"(mixture: {args.mixture_k} components fitted to the {result['mixture_codes']} set's codes; "
+              f"{args.fid_samples} images each)")
     return 0
+
+
+def _sample_quality(checkpoint, test_images, args) -> dict:
+    """The --fid figures: keys fid_<set> and label_entropy_<set> for prior, mixture, reconstruction."""
+    from .data import has_split, load_split
+    from .evaluate import encode_all
+    from .gmm import fit_mixture
+    from .quality import sample_quality
+
+    source = "train" if has_split(checkpoint.config.dataset, "train", args.data_dir) else "test"
+    codes = encode_all(checkpoint.model, load_split(checkpoint.config.dataset, source, args.data_dir,
+                                                    download=False).images)[0].numpy()
+    mixture = fit_mixture(codes, args.mixture_k)
+    report = sample_quality(checkpoint.model, test_images, args.fid_samples, mixture)
+    out = {"mixture_codes": source, "mixture_k": args.mixture_k, "fid_samples": args.fid_samples}
+    for name, figures in report.items():
+        out[f"fid_{name}"] = figures["frechet_distance"]
+        out[f"label_entropy_{name}"] = figures["label_entropy"]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "pack":
             pack_checkpoint(args.checkpoint, args.dest)
             return 0
+        if args.command == "train-classifier":
+            return run_train_classifier(args)
         return run_train(args) if args.command == "train" else run_eval(args)
     except (FileExistsError, DataMissingError, CheckpointError, ValueError) as e:
         # Problems with the user's input: one clear line, no traceback.

@@ -1,0 +1,62 @@
+"""The sample-quality yardstick (vae/quality.py, vae/classifier.py): the Fréchet distance against
+its closed form for Gaussians, the label entropy's bounds, and the bundled classifier's size and
+accuracy."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from vae.classifier import accuracy, bundled_path, classifier_accuracy, load_classifier
+from vae.quality import frechet_distance, label_entropy
+
+
+def test_the_frechet_distance_of_two_gaussians_is_its_closed_form():
+    rng = np.random.default_rng(0)
+    d, m, s = 6, 0.7, 1.5
+    a = rng.standard_normal((200_000, d))
+    b = m + s * rng.standard_normal((200_000, d))
+    # N(0, I) against N(m 1, s^2 I): d m^2 + d (1 + s^2 - 2 s)
+    assert math.isclose(frechet_distance(a, b), d * m ** 2 + d * (1 + s ** 2 - 2 * s), rel_tol=0.02)
+    assert abs(frechet_distance(a, a)) < 1e-6
+
+
+def test_label_entropy_runs_from_zero_to_log_ten():
+    assert label_entropy(np.eye(10)) == pytest.approx(0.0, abs=1e-9)
+    assert label_entropy(np.full((3, 10), 0.1)) == pytest.approx(math.log(10))
+
+
+def test_the_bundled_classifier_is_small_and_accurate(mnist_test):
+    path = bundled_path("mnist")
+    assert path.stat().st_size < 1_000_000
+    assert classifier_accuracy(path) >= 0.99
+    model = load_classifier("mnist")
+    assert accuracy(model, mnist_test.images, mnist_test.labels) >= 0.99
+    probs = model.probabilities(mnist_test.images[:8].unsqueeze(1).float() / 255)
+    assert torch.allclose(probs.sum(-1), torch.ones(8), atol=1e-5)
+
+
+def test_the_test_set_against_itself_is_at_zero_distance(mnist_test):
+    from vae.quality import features_and_probabilities
+
+    feats, probs = features_and_probabilities(load_classifier("mnist"), mnist_test.images[:3000])
+    assert feats.shape == (3000, 128) and probs.shape == (3000, 10)
+    assert frechet_distance(feats, feats) == pytest.approx(0.0, abs=1e-3)
+    assert frechet_distance(feats[:1500], feats[1500:]) < 5  # two halves of the same set: near
+
+
+@pytest.mark.slow
+def test_reconstructions_beat_mixture_samples_beat_prior_samples(mnist_test):
+    from pathlib import Path
+
+    from vae.checkpoint import load_checkpoint
+    from vae.evaluate import encode_all
+    from vae.gmm import fit_mixture
+    from vae.quality import sample_quality
+
+    model = load_checkpoint(Path(__file__).resolve().parents[1] / "checkpoints" / "default").model
+    mixture = fit_mixture(encode_all(model, mnist_test.images)[0].numpy(), 10)
+    report = sample_quality(model, mnist_test.images, n=10_000, mixture=mixture)
+    fid = {name: figures["frechet_distance"] for name, figures in report.items()}
+    assert fid["reconstruction"] < fid["mixture"] < fid["prior"], fid
+    assert report["reconstruction"]["label_entropy"] < report["prior"]["label_entropy"]
