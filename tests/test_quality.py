@@ -42,7 +42,7 @@ def test_the_test_set_against_itself_is_at_zero_distance(mnist_test):
     feats, probs = features_and_probabilities(load_classifier("mnist"), mnist_test.images[:3000])
     assert feats.shape == (3000, 128) and probs.shape == (3000, 10)
     assert frechet_distance(feats, feats) == pytest.approx(0.0, abs=1e-3)
-    assert frechet_distance(feats[:1500], feats[1500:]) < 5  # two halves of the same set: near
+    assert frechet_distance(feats[:1500], feats[1500:]) < 10  # two halves of the same set: near (finite-sample bias)
 
 
 @pytest.mark.slow
