@@ -16,14 +16,22 @@ from vae.runs import DEFAULT_RUN, list_runs
 ICON = str(Path(__file__).parent / "ui" / "icon.png")  # a local file: the app fetches nothing from the web
 st.set_page_config(page_title="VAE Latent Explorer", page_icon=ICON, layout="wide")
 
-PAGES = [
-    st.Page("views/map.py", title="Latent map", icon=":material/scatter_plot:", default=True),
-    st.Page("views/sliders.py", title="Latent sliders", icon=":material/tune:"),
-    st.Page("views/interpolate.py", title="Interpolation", icon=":material/timeline:"),
-    st.Page("views/reconstruct.py", title="Reconstruct", icon=":material/upload:"),
-    st.Page("views/curves.py", title="Loss curves", icon=":material/monitoring:"),
-    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
-]
+PAGES = {
+    "Explore": [
+        st.Page("views/map.py", title="Latent map", icon=":material/scatter_plot:", default=True),
+        st.Page("views/sliders.py", title="Latent sliders", icon=":material/tune:"),
+        st.Page("views/interpolate.py", title="Interpolation", icon=":material/timeline:"),
+        st.Page("views/reconstruct.py", title="Reconstruct", icon=":material/upload:"),
+    ],
+    "The article": [
+        st.Page("views/em.py", title="EM and mixtures", icon=":material/bubble_chart:"),
+        st.Page("views/reparam.py", title="Why reparameterize", icon=":material/ssid_chart:"),
+    ],
+    "Training": [
+        st.Page("views/curves.py", title="Loss curves", icon=":material/monitoring:"),
+        st.Page("views/train.py", title="Train", icon=":material/model_training:"),
+    ],
+}
 CHECKPOINT = state.Setting("checkpoint", DEFAULT_RUN, state.TEXT)
 
 

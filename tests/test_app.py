@@ -16,8 +16,8 @@ from vae.checkpoint import read_config, weights_hash
 from vae.projection import cache_path, load_cached_map
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["views/map.py", "views/sliders.py", "views/interpolate.py", "views/reconstruct.py",
-         "views/curves.py", "views/train.py"]
+PAGES = ["views/map.py", "views/sliders.py", "views/interpolate.py", "views/reconstruct.py", "views/em.py",
+         "views/reparam.py", "views/curves.py", "views/train.py"]
 
 
 @pytest.fixture(scope="module")

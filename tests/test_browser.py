@@ -31,7 +31,8 @@ def test_a_deep_link_as_the_first_request_shows_the_whole_app(server, page):
 
 
 PAGES = [("", "Latent map"), ("sliders", "Latent sliders"), ("interpolate", "Interpolation"),
-         ("reconstruct", "Reconstruct"), ("curves", "Loss curves"), ("train", "Train")]
+         ("reconstruct", "Reconstruct"), ("em", "EM and mixtures"), ("reparam", "Why reparameterize"),
+         ("curves", "Loss curves"), ("train", "Train")]
 
 
 @pytest.mark.parametrize("path,heading", PAGES)
@@ -179,6 +180,33 @@ def test_browser_decode_matches_torch(server, page):
     with torch.no_grad():
         expected = reference.decode(z).reshape(6, -1)
     assert (in_browser - expected).abs().max() <= 1e-3
+
+
+def test_the_browser_classifier_matches_torch_and_labels_the_digit_while_dragging(server, page, mnist_test):
+    import torch
+
+    from vae.classifier import load_classifier
+
+    url, _ = server
+    _open_pad(page, url)
+    page.wait_for_function("() => window.__latentPadProbe.classify", timeout=30_000)
+    reference = load_classifier("mnist")
+    with torch.no_grad():  # the browser gets float16 weights: they are float16 on disk already
+        expected = reference.probabilities(mnist_test.images[:6].unsqueeze(1).float() / 255)
+    got = torch.tensor([page.evaluate("x => window.__latentPadProbe.classify(x)",
+                                      (image.flatten().float() / 255).tolist()) for image in mnist_test.images[:6]])
+    assert (got - expected).abs().max() <= 1e-3
+    label = page.get_by_test_id("latent-pad-label")
+    expect(label).to_have_text(re.compile(r"^looks like \d \(\d+%\)$"))
+    before = label.inner_text()
+    slider = page.locator(".latent-pad-root .row input[type=range]").first
+    box = slider.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.95, box["y"] + box["height"] / 2, steps=8)
+    during = label.inner_text()  # before the release: drawn by the input events
+    page.mouse.up()
+    assert during != before and page.evaluate("() => window.__latentPadProbe.classifyMs.length") >= 8
 
 
 def test_selecting_a_map_point_shows_its_digit(server, page):

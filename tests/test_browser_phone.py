@@ -15,7 +15,8 @@ require_browser()
 
 PHONE = {"width": 400, "height": 800}
 PAGES = [("", "Latent map"), ("sliders", "Latent sliders"), ("interpolate", "Interpolation"),
-         ("reconstruct", "Reconstruct"), ("curves", "Loss curves"), ("train", "Train")]
+         ("reconstruct", "Reconstruct"), ("em", "EM and mixtures"), ("reparam", "Why reparameterize"),
+         ("curves", "Loss curves"), ("train", "Train")]
 
 
 @pytest.fixture(params=["light", "dark"])

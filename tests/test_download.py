@@ -50,9 +50,11 @@ def test_a_file_is_downloaded_checked_and_kept(tmp_path, monkeypatch):
         folder = download("mnist", tmp_path, progress=lambda *step: seen.append(step), names=[LABELS])
     assert served == [f"{LABELS}.gz"] and folder == tmp_path / "MNIST" / "raw"
     assert files_under(tmp_path) == [f"MNIST/raw/{LABELS}.gz"]
-    assert hashlib.md5(gzip.decompress((folder / f"{LABELS}.gz").read_bytes())).hexdigest() == IDX_MD5["mnist"][LABELS]
+    raw = gzip.decompress((folder / f"{LABELS}.gz").read_bytes())
+    assert hashlib.md5(raw).hexdigest() == IDX_MD5["mnist"][LABELS]
     done = [s[2] for s in seen]
-    assert done[0] == 0 and done == sorted(done) and done[-1] == seen[-1][3] == (SHARED_MNIST / f"{LABELS}.gz").stat().st_size
+    assert done[0] == 0 and done == sorted(done)
+    assert done[-1] == seen[-1][3] == (SHARED_MNIST / f"{LABELS}.gz").stat().st_size
     with mirror(SHARED_MNIST) as (url, served):  # there already: nothing is fetched again
         monkeypatch.setenv(MIRROR_ENV, url)
         download("mnist", tmp_path, names=[LABELS])
@@ -98,7 +100,8 @@ def test_the_offline_error_names_the_chosen_datasets_folder(tmp_path, monkeypatc
     monkeypatch.setenv(MIRROR_ENV, f"http://127.0.0.1:{closed_port()}/")
     with pytest.raises(DataMissingError) as err:
         load_split("fashion-mnist", "train", tmp_path)
-    assert str((tmp_path / "FashionMNIST" / "raw").resolve()) in str(err.value) and "FashionMNIST/raw/" in str(err.value)
+    assert str((tmp_path / "FashionMNIST" / "raw").resolve()) in str(err.value)
+    assert "FashionMNIST/raw/" in str(err.value)
     assert "MNIST/raw " not in str(err.value).replace("FashionMNIST/raw", "")
 
 
@@ -158,6 +161,7 @@ def test_the_train_page_downloads_with_progress_then_trains(tmp_path, monkeypatc
     status = jobs.status()
     assert status.state == "finished", status.error
     assert seen, "the download's progress was never shown"
-    assert files_under(tmp_path / "data") == ["MNIST/raw/train-images-idx3-ubyte.gz", "MNIST/raw/train-labels-idx1-ubyte.gz"]
+    assert files_under(tmp_path / "data") == ["MNIST/raw/train-images-idx3-ubyte.gz",
+                                              "MNIST/raw/train-labels-idx1-ubyte.gz"]
     at.run()
     assert any(status.run_dir.name in o for o in at.sidebar.selectbox(key="checkpoint").options)

@@ -217,21 +217,31 @@ def test_the_latent_pad_sets_text_never_html():
     assert re.search(r"\.textContent\s*=\s*dim\.label\b", pad), "the dimension labels must go in as textContent"
 
 
-def test_the_latent_pad_code_is_a_constant_and_data_goes_in_as_data():
-    """The component's JS and CSS are the files as they are; the model's figures travel in `data`
-    (JSON), never formatted into code."""
-    tree = ast.parse((ROOT / "ui" / "latent_pad.py").read_text())
+@pytest.mark.parametrize("module", ["latent_pad.py", "map_overlay.py", "uploads.py"])
+def test_component_code_is_constant_files_and_data_goes_in_as_data(module):
+    """A component's JS and CSS are the files as they are (ui.components.source reads them, nothing
+    else); what the app knows travels in `data` (JSON), never formatted into code."""
+    tree = ast.parse((ROOT / "ui" / module).read_text())
     component = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "component"]
     assert len(component) == 1
     for kw in component[0].keywords:
         if kw.arg in ("js", "css", "html"):
-            built = [n for n in ast.walk(kw.value) if isinstance(n, ast.JoinedStr)
-                     or isinstance(n, ast.BinOp) and not isinstance(n.op, ast.Div)  # `/` joins paths
-                     or isinstance(n, ast.Call) and getattr(n.func, "attr", "") in ("format", "replace", "join")]
-            assert not built, f"{kw.arg}= is built from values: {ast.unparse(kw.value)}"
-            assert "read_text" in ast.unparse(kw.value)
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "_pad"]
+            source = kw.value
+            assert isinstance(source, ast.Call) and getattr(source.func, "id", "") == "source", ast.unparse(source)
+            assert all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in kw.value.args)
+            for name in (a.value for a in kw.value.args):
+                assert (ROOT / "ui" / "components" / name).is_file(), name
+    callers = [n for n in ast.walk(tree) if isinstance(n, ast.Assign) and n.value in component]
+    handle = callers[0].targets[0].id
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == handle]
     assert calls and all({kw.arg for kw in c.keywords} >= {"data"} for c in calls)
+
+
+def test_component_sources_are_read_from_files_only():
+    """ui.components.source joins the files' text and does nothing else."""
+    tree = ast.parse((ROOT / "ui" / "components" / "__init__.py").read_text())
+    (function,) = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    assert ast.unparse(function.body[-1]) == "return '\\n'.join(((HERE / name).read_text() for name in names))"
 
 
 # --- pickles posing as checkpoints and caches --------------------------------------------------

@@ -62,6 +62,14 @@ def dataset(name: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     return s.images, s.labels
 
 
+@st.cache_resource(show_spinner=False)
+def digit_classifier(dataset_name: str):
+    """The bundled classifier of the dataset (vae/classifier.py), or None when there is none."""
+    from vae.classifier import bundled_path, load_classifier
+
+    return load_classifier(dataset_name) if bundled_path(dataset_name).exists() else None
+
+
 def full_data_available(name: str) -> bool:
     return has_split(name, "train")
 
@@ -124,11 +132,15 @@ def page_header(title: str, help_text: str) -> None:
     st.caption(help_text)
 
 
-@st.cache_data(max_entries=6, show_spinner="Encoding the test set")
-def test_encodings(_model, hash_: str, dataset_name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means and log-variances of the test set: (N, z) each, numpy."""
-    mu, logvar = encode_all(_model, dataset(dataset_name, "test")[0])
+@st.cache_data(max_entries=6, show_spinner="Encoding the images")
+def encodings(_model, hash_: str, dataset_name: str, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and log-variances of a split: (N, z) each, numpy."""
+    mu, logvar = encode_all(_model, dataset(dataset_name, split)[0])
     return mu.numpy(), logvar.numpy()
+
+
+def test_encodings(_model, hash_: str, dataset_name: str) -> tuple[np.ndarray, np.ndarray]:
+    return encodings(_model, hash_, dataset_name, "test")
 
 
 def kl_and_activity() -> tuple[np.ndarray, np.ndarray]:

@@ -9,24 +9,22 @@ goes back to Python on release, so the session keeps it."""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from ui.charts import map_frame, map_raster
 from ui.common import STATIC_DIR, static_url
+from ui.components import source
 from vae.export import map_file_name, write_decoder_file, write_map_file
 from vae.images import GRID_GAP
 from vae.projection import PLACE_NEIGHBOURS
 
-HERE = Path(__file__).parent / "components"
 # The traversal strip: its starting range and number of steps, and how it is drawn (as the server
 # draws strips: vae.images.grid's gap, shown at show_digit's scale 3).
 TRAVERSAL = {"span": 3.0, "steps": 9, "gap": GRID_GAP, "scale": 3}
 
-_pad = st.components.v2.component(
-    "latent_pad", js=(HERE / "latent_pad.js").read_text(), css=(HERE / "latent_pad.css").read_text())
+_pad = st.components.v2.component("latent_pad", js=source("nets.js", "latent_pad.js"), css=source("latent_pad.css"))
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -52,6 +50,25 @@ def _exported_map(_lmap, weights_hash: str) -> dict:
     return {"url": static_url(path), "neighbours": PLACE_NEIGHBOURS, **frame}
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def exported_classifier(dataset: str) -> dict | None:
+    """The dataset's digit classifier for the browser (vae/classifier.py), written once: its URL and
+    layer list; None when the dataset has none."""
+    import hashlib
+
+    from vae.classifier import bundled_path, load_classifier
+    from vae.data import CLASS_NAMES
+    from vae.export import browser_classifier, write_layers_file
+
+    weights = bundled_path(dataset)
+    if not weights.exists():
+        return None
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    path = STATIC_DIR / "decoders" / f"classifier-{dataset}-{digest}.safetensors"
+    layers = write_layers_file(browser_classifier(load_classifier(dataset)), path)
+    return {"url": static_url(path), "layers": layers, "class_names": CLASS_NAMES[dataset]}
+
+
 def browser_decodable(model, weights_hash: str) -> bool:
     return _exported(model, weights_hash) is not None
 
@@ -69,7 +86,8 @@ def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, ord
     result = _pad(key=key, data={"key": weights_hash, "weights_url": url, "layers": layers, "dims": dims,
                                  "z": [float(v) for v in start], "z_dim": len(start), "seq": seq, "range": 4,
                                  "map": _exported_map(lmap, weights_hash), "class_names": list(class_names),
-                                 "traversal": TRAVERSAL, "checkpoint": checkpoint},
+                                 "traversal": TRAVERSAL, "checkpoint": checkpoint,
+                                 "classifier": exported_classifier(model.config.dataset)},
                   default={"z": None}, on_z_change=lambda: None)
     released = result.get("z") if hasattr(result, "get") else getattr(result, "z", None)
     if not isinstance(released, dict) or released.get("seq") != seq or released.get("z") is None:

@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from ui.common import STATIC_DIR, static_url
+from ui.components import source
 from vae.files import atomic_write_bytes
 
-HERE = Path(__file__).parent / "components"
-
-_overlay = st.components.v2.component(
-    "map_overlay", js=(HERE / "map_overlay.js").read_text(), css=(HERE / "map_overlay.css").read_text())
+_overlay = st.components.v2.component("map_overlay", js=source("map_overlay.js"), css=source("map_overlay.css"))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

@@ -1,18 +1,15 @@
 """Digit uploads, shared by the Reconstruct and Interpolation pages."""
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import streamlit as st
 from PIL import Image
 
 from ui.common import literal
+from ui.components import source
 from vae.images import MAX_UPLOAD_BYTES, ImageError, mnist_style, read_upload
 
 TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
-_guard = st.components.v2.component(
-    "upload_guard", js=(Path(__file__).parent / "components" / "upload_guard.js").read_text())
+_guard = st.components.v2.component("upload_guard", js=source("upload_guard.js"))
 
 
 def upload_digit(key: str, keep: str, with_original: bool = False):

@@ -245,7 +245,8 @@ def run_eval(args) -> int:
         print(f"IWAE NLL     {iwae:.2f} nats/image (k={args.iwae_k})")
     if args.fid:
         for name in ("prior", "mixture", "reconstruction"):
-            print(f"FID {name:<15}{result[f'fid_{name}']:8.2f}   label entropy {result[f'label_entropy_{name}']:.3f} nats")
+            print(f"FID {name:<15}{result[f'fid_{name}']:8.2f}   "
+                  f"label entropy {result[f'label_entropy_{name}']:.3f} nats")
         print(f"(mixture: {args.mixture_k} components fitted to the {result['mixture_codes']} set's codes; "
               f"{args.fid_samples} images each)")
     return 0

@@ -77,6 +77,22 @@ def evaluate(model: VAE, images: torch.Tensor, batch_size: int = 1000, seed: int
 
 
 @torch.no_grad()
+def bound_gap(model: VAE, x: torch.Tensor, ks=(1, 10, 100, 1000), repeats: int = 8, seed: int = 0) -> dict:
+    """For one image x (1, 28, 28) or (1, 1, 28, 28): the importance-weighted lower bound on log p(x)
+    with k samples, for each k, as (mean, standard deviation) over `repeats` estimates. k = 1 is the
+    ELBO; the bound rises with k towards log p(x), and its rise measures KL(q(z|x) || p(z|x)), the
+    gap that an exact E-step (q = the true posterior) would close."""
+    model.eval()
+    x = prepare(x.reshape(1, 28, 28).to(model.device), False) if x.dtype == torch.uint8 else x.reshape(1, 1, 28, 28)
+    g = torch.Generator(device=model.device).manual_seed(seed)
+    out = {}
+    for k in ks:
+        bounds = torch.stack([-iwae_nll(model, x, k, generator=g)[0] for _ in range(repeats)])
+        out[k] = (float(bounds.mean()), float(bounds.std()) if repeats > 1 else 0.0)
+    return out
+
+
+@torch.no_grad()
 def evaluate_iwae(model: VAE, images: torch.Tensor, k: int, batch_size: int | None = None,
                   seed: int = 0, progress=None) -> float:
     """Mean importance-weighted -log p(x) estimate over the images, k samples each."""

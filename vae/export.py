@@ -1,7 +1,7 @@
-"""Export a decoder for the browser: a layer list (JSON) plus its weights as safetensors.
+"""Export networks for the browser: a layer list (JSON) plus its weights as safetensors.
 
-The browser's decoder (ui/components/latent_pad.js) knows four layers, which cover every
-architecture here: linear, relu, unflatten and conv_transpose2d; a sigmoid ends it.
+The browser's network (ui/components/nets.js) knows linear, conv2d, conv_transpose2d, relu,
+maxpool2d, flatten and unflatten: every mlp and conv decoder here, and the digit classifier.
 
     spec, weights = browser_decoder(model)     # None when a layer is not one of those
     write_decoder_file(model, "static/decoders/<hash>.safetensors")
@@ -25,33 +25,59 @@ from .files import atomic_write_bytes
 from .model import VAE
 
 
-def browser_decoder(model: VAE, dtype: torch.dtype = torch.float16) -> tuple[list[dict], dict] | None:
-    """The decoder as [{"type": ..., "weight": name, ...}] and {name: tensor}, or None."""
+def browser_layers(modules, dtype: torch.dtype = torch.float16) -> tuple[list[dict], dict] | None:
+    """A stack of modules as [{"type": ..., "weight": name, ...}] and {name: tensor} for the browser's
+    network (ui/components/nets.js), or None when a module is not one it runs."""
     layers, tensors = [], {}
-    for i, module in enumerate(model.decoder):
+
+    def weights(i: int, module) -> dict:
+        tensors[f"{i}.weight"] = module.weight.detach().to("cpu", dtype).contiguous()
+        tensors[f"{i}.bias"] = module.bias.detach().to("cpu", dtype).contiguous()
+        return {"weight": f"{i}.weight", "bias": f"{i}.bias"}
+
+    for i, module in enumerate(modules):
         if isinstance(module, nn.Linear):
-            tensors[f"{i}.weight"] = module.weight.detach().to("cpu", dtype).contiguous()  # (out, in)
-            tensors[f"{i}.bias"] = module.bias.detach().to("cpu", dtype).contiguous()
-            layers.append({"type": "linear", "weight": f"{i}.weight", "bias": f"{i}.bias",
-                           "in": module.in_features, "out": module.out_features})
-        elif isinstance(module, nn.ConvTranspose2d):
-            if module.groups != 1 or module.dilation != (1, 1) or module.output_padding != (0, 0):
+            layers.append({"type": "linear", **weights(i, module), "in": module.in_features,  # weight (out, in)
+                           "out": module.out_features})
+        elif isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            square = len(set(module.kernel_size)) == len(set(module.stride)) == len(set(module.padding)) == 1
+            if module.groups != 1 or module.dilation != (1, 1) or not square or module.bias is None or (
+                    isinstance(module, nn.ConvTranspose2d) and module.output_padding != (0, 0)):
                 return None
-            tensors[f"{i}.weight"] = module.weight.detach().to("cpu", dtype).contiguous()  # (in, out, k, k)
-            tensors[f"{i}.bias"] = module.bias.detach().to("cpu", dtype).contiguous()
-            layers.append({"type": "conv_transpose2d", "weight": f"{i}.weight", "bias": f"{i}.bias",
-                           "in": module.in_channels, "out": module.out_channels,
-                           "kernel": module.kernel_size[0], "stride": module.stride[0],
-                           "padding": module.padding[0]})
+            # weight (out, in, k, k) for conv2d, (in, out, k, k) for conv_transpose2d
+            kind = "conv2d" if isinstance(module, nn.Conv2d) else "conv_transpose2d"
+            layers.append({"type": kind, **weights(i, module), "in": module.in_channels, "out": module.out_channels,
+                           "kernel": module.kernel_size[0], "stride": module.stride[0], "padding": module.padding[0]})
         elif isinstance(module, nn.ReLU):
             layers.append({"type": "relu"})
+        elif isinstance(module, nn.MaxPool2d) and module.kernel_size == module.stride and module.padding == 0:
+            layers.append({"type": "maxpool2d", "kernel": module.kernel_size})
         elif isinstance(module, nn.Unflatten):
             layers.append({"type": "unflatten", "shape": list(module.unflattened_size)})
         elif isinstance(module, nn.Flatten):
-            continue  # memory is already flat
+            layers.append({"type": "flatten"})
         else:
             return None
     return layers, tensors
+
+
+def browser_decoder(model: VAE, dtype: torch.dtype = torch.float16) -> tuple[list[dict], dict] | None:
+    """The decoder for the browser (browser_layers); a sigmoid ends it there."""
+    return browser_layers(model.decoder, dtype)
+
+
+def browser_classifier(classifier, dtype: torch.dtype = torch.float16) -> tuple[list[dict], dict]:
+    """The digit classifier (vae/classifier.py) for the browser; a softmax ends it there."""
+    return browser_layers([*classifier.body, classifier.head], dtype)
+
+
+def write_layers_file(exported: tuple[list[dict], dict], path: str | Path) -> list[dict]:
+    """Write browser_layers' weights to `path` (atomically, unless it is there); their layer list."""
+    layers, tensors = exported
+    path = Path(path)
+    if not path.exists():
+        atomic_write_bytes(path, safetensors_bytes(tensors))
+    return layers
 
 
 def decoder_with_weights_as_sent(model: VAE, dtype: torch.dtype = torch.float16) -> VAE:
@@ -69,13 +95,7 @@ def decoder_with_weights_as_sent(model: VAE, dtype: torch.dtype = torch.float16)
 def write_decoder_file(model: VAE, path: str | Path, dtype: torch.dtype = torch.float16) -> list[dict] | None:
     """Write the decoder's weights to `path` (atomically) and return its layer list."""
     exported = browser_decoder(model, dtype)
-    if exported is None:
-        return None
-    layers, tensors = exported
-    path = Path(path)
-    if not path.exists():
-        atomic_write_bytes(path, safetensors_bytes(tensors))
-    return layers
+    return None if exported is None else write_layers_file(exported, path)
 
 
 def map_tensors(mu: np.ndarray, xy: np.ndarray, labels: np.ndarray, png: bytes) -> dict:

@@ -134,7 +134,6 @@ class MixtureEM:
 
     def __post_init__(self) -> None:
         from sklearn.cluster import KMeans
-        from sklearn.mixture import GaussianMixture
 
         if self.covariance not in COVARIANCES:
             raise ValueError(f"covariance must be one of {COVARIANCES}, got {self.covariance!r}")
@@ -145,11 +144,6 @@ class MixtureEM:
         # here so that theta_0 is known and shown.
         labels = KMeans(self.k, n_init=1, random_state=self.seed).fit(self.codes).labels_
         self.mixture = _hard_assignment_mixture(self.codes, labels, self.k, self.covariance)
-        covs = self.mixture.covariances
-        self._sklearn = GaussianMixture(
-            self.k, covariance_type=self.covariance, max_iter=1, warm_start=True, tol=0.0, reg_covar=REG_COVAR,
-            weights_init=self.mixture.weights, means_init=self.mixture.means,
-            precisions_init=1 / covs if self.mixture.diagonal else np.linalg.inv(covs), random_state=self.seed)
         self.q = self.mixture.responsibilities(self.codes)
         ll = float(self.mixture.log_likelihood(self.codes).mean())
         self.records.append(EMRecord(0, "start", ll, ll, 0.0))
@@ -161,21 +155,34 @@ class MixtureEM:
     def step(self) -> None:
         """One EM iteration: the E-step (Q = the posterior under theta) and the M-step (theta
         maximizing the ELBO with Q held; scikit-learn's GaussianMixture makes it)."""
-        from sklearn.exceptions import ConvergenceWarning
-
         n, t = len(self.codes), self.iteration + 1
         joint = self.mixture.joint_log_density(self.codes)
         log_px = _logsumexp(joint)
-        self.q = np.exp(joint - log_px[:, None])
-        ll, elbo = float(log_px.mean()), self.mixture.elbo(self.codes, self.q, joint) / n
-        self.records.append(EMRecord(t, "E", ll, elbo, ll - elbo))
+        q = np.exp(joint - log_px[:, None])
+        ll, elbo = float(log_px.mean()), self.mixture.elbo(self.codes, q, joint) / n
+        e_record = EMRecord(t, "E", ll, elbo, ll - elbo)
+        mixture = self._m_step()
+        joint = mixture.joint_log_density(self.codes)
+        ll, elbo = float(_logsumexp(joint).mean()), mixture.elbo(self.codes, q, joint) / n
+        # Changed together at the end: a step cut short (an app's rerun stops a script anywhere)
+        # leaves the run as it was.
+        self.mixture, self.q = mixture, q
+        self.records += [e_record, EMRecord(t, "M", ll, elbo, ll - elbo)]
+
+    def _m_step(self) -> Mixture:
+        """theta maximizing ELBO(Q, theta) for the posterior Q under the current theta: scikit-learn's
+        GaussianMixture started at the current theta and run for one iteration (its own E-step
+        gives the same Q)."""
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.mixture import GaussianMixture
+
+        covs = self.mixture.covariances
+        model = GaussianMixture(self.k, covariance_type=self.covariance, max_iter=1, tol=0.0, reg_covar=REG_COVAR,
+                                weights_init=self.mixture.weights, means_init=self.mixture.means,
+                                precisions_init=1 / covs if self.mixture.diagonal else np.linalg.inv(covs))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            self._sklearn.fit(self.codes)  # its own E-step from theta (the same Q), then the M-step
-        self.mixture = _from_sklearn(self._sklearn)
-        joint = self.mixture.joint_log_density(self.codes)
-        ll, elbo = float(_logsumexp(joint).mean()), self.mixture.elbo(self.codes, self.q, joint) / n
-        self.records.append(EMRecord(t, "M", ll, elbo, ll - elbo))
+            return _from_sklearn(model.fit(self.codes))
 
     def run(self, tol: float = 1e-3, max_iterations: int = 300, progress=None) -> None:
         """Step until the log-likelihood per code rises by less than `tol` (or max_iterations)."""

@@ -10,10 +10,10 @@ import torch
 
 from ui import state
 from ui.charts import latent_scatter
-from ui.common import (class_names, current_model, dataset, full_data_available, latent_map, literal, page_header,
-                       show_digit)
+from ui.common import (class_names, current_model, dataset, digit_classifier, full_data_available, latent_map, literal,
+                       page_header, show_digit)
 from ui.uploads import upload_digit
-from vae.images import balanced_columns, gif_bytes, grid, png_bytes, strip
+from vae.images import balanced_columns, captioned_grid_png, gif_bytes, grid, png_bytes, strip
 from vae.latent import decode_numpy, interpolate
 
 page_header("Interpolation", "Walk from one digit's posterior mean to another's and decode every step. "
@@ -110,7 +110,14 @@ with torch.no_grad():
     mu, _ = model.encode(x)
 path = interpolate(mu[0].cpu(), mu[1].cpu(), steps, method)  # (steps, z)
 frames = decode_numpy(model, path)
-show_digit(grid(frames, cols=balanced_columns(steps)), f"{method}, {steps} steps", scale=3)
+clf = digit_classifier(dataset_name)
+if clf is None:
+    show_digit(grid(frames, cols=balanced_columns(steps)), f"{method}, {steps} steps", scale=3)
+else:
+    probs = clf.probabilities(torch.from_numpy(frames)[:, None]).numpy()
+    captions = [f"{names[p.argmax()]} {100 * p.max():.0f}%" for p in probs]
+    st.image(captioned_grid_png(frames, captions, balanced_columns(steps)), caption=f"{method}, {steps} steps")
+    st.caption("Under each step: the label the bundled digit classifier gives it, and its confidence.")
 d1, d2, d3 = st.columns([1, 1, 2], vertical_alignment="bottom")
 d1.download_button("Download GIF", gif_bytes(frames), "interpolation.gif", "image/gif", icon=":material/gif:")
 d2.download_button("Download PNG strip", png_bytes(strip(frames), 4), "interpolation.png", "image/png",

@@ -8,6 +8,7 @@ from ui.charts import map_raster, with_star
 from ui.common import (class_names, current_model, dataset, kl_and_activity, latent_map, page_header, show_digit,
                        test_encodings)
 from ui.latent_pad import browser_decodable, latent_pad
+from ui.mixtures import current_mixture
 from vae.images import grid, png_bytes
 from vae.latent import decode_numpy, dims_by_kl, prior_samples, traversal, z_json
 
@@ -23,6 +24,8 @@ names = class_names()
 mu, _ = test_encodings(model, hash_, checkpoint.config.dataset)
 images, labels = dataset(checkpoint.config.dataset, "test")
 COUNT = state.Setting("samples", 32, state.int_range(8, 64))
+SOURCES = {"prior": "the prior N(0, I)", "mixture": "a mixture fitted to the codes"}
+SOURCE = state.Setting("sample_from", "prior", state.text_choice(tuple(SOURCES)))
 SEED = state.Setting("seed", 0, state.int_range(0, 10**6))
 
 
@@ -43,13 +46,16 @@ if kept is not None and len(kept) != z_dim:
 state.SLIDERS_Z.to_url()
 
 with st.container(border=True):
-    c1, c2, c3, c4 = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
+    c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 2, 1], vertical_alignment="bottom")
     if c1.button("Prior mean (z = 0)", width="stretch"):
         start_from(np.zeros(z_dim))
     if c2.button("Random prior sample", width="stretch"):
         start_from(np.random.default_rng().standard_normal(z_dim))
-    index = c3.number_input("Test image", 0, len(mu) - 1, 0, help="Start from this digit's posterior mean")
-    if c4.button(f"Start from #{index} ({names[labels[index]]})", width="stretch"):
+    if c3.button("Random mixture sample", width="stretch",
+                 help="A draw of the Gaussian mixture fitted to the codes (see EM and mixtures)"):
+        start_from(current_mixture()[0].sample(1, seed=int(np.random.default_rng().integers(2**31)))[0])
+    index = c4.number_input("Test image", 0, len(mu) - 1, 0, help="Start from this digit's posterior mean")
+    if c5.button(f"Start from #{index} ({names[labels[index]]})", width="stretch"):
         start_from(mu[index])
 
 
@@ -132,11 +138,17 @@ kept = state.SLIDERS_Z.get()
 follow_z(np.asarray(kept if kept is not None else np.zeros(z_dim), np.float32),
          st.session_state.get(state.SLIDERS_START, 0))
 
-st.subheader("Samples from the prior")
-c1, c2 = st.columns(2)
-count = COUNT.widget(c1.slider, "How many", 8, 64, step=8)
-seed = SEED.widget(c2.number_input, "Seed", 0, 10**6)
-samples = grid(decode_numpy(model, prior_samples(count, z_dim, seed)), cols=16)
-show_digit(samples, "z ~ N(0, I)", scale=3)
+st.subheader("Samples")
+c1, c2, c3 = st.columns([2, 2, 1])
+source = SOURCE.widget(c1.radio, "From", list(SOURCES), format_func=SOURCES.get, horizontal=True)
+count = COUNT.widget(c2.slider, "How many", 8, 64, step=8)
+seed = SEED.widget(c3.number_input, "Seed", 0, 10**6)
+if source == "prior":
+    z, caption = prior_samples(count, z_dim, seed), "z ~ N(0, I)"
+else:
+    mixture, about = current_mixture()
+    z, caption = torch.from_numpy(mixture.sample(count, seed=seed)), f"z ~ a Gaussian mixture of the codes ({about})"
+samples = grid(decode_numpy(model, z), cols=16)
+show_digit(samples, caption, scale=3)
 st.download_button("Download the samples (PNG)", png_bytes(samples, 4), f"prior-samples-seed{seed}.png", "image/png",
                    icon=":material/download:")

@@ -1,5 +1,6 @@
-// Latent pad: latent sliders plus a canvas, decoding in the browser on every input event, and
-// everything else on the page that depends on z, so that no change of z waits for the server:
+// Latent pad: latent sliders plus a canvas, decoding in the browser on every input event (and the
+// digit classifier's label of the decoded digit), and everything else on the page that depends on
+// z, so that no change of z waits for the server. The networks run with ui/components/nets.js:
 //   - the star on the overview map and the caption (|z|, nearest test digit): every input event
 //   - the traversal strip: on release, and when its dimension, range or steps change
 // The decoder's weights come once per checkpoint from a safetensors file (float16 or float32); the
@@ -8,7 +9,6 @@
 // session keeps it.
 // Every text is set with textContent: nothing from data is parsed as HTML.
 
-const NETS = new Map();  // weights URL -> Promise<{tensors}>, shared by every mount on the page
 const MAPS = new Map();  // map URL -> Promise<{mu, xy, labels, n, zDim, image}>
 // Timings and test hooks only for a page that asks for them, by defining window.__latentPadProbe
 // before the component loads (tests and benchmarks: bench/browser.py's PROBE_PAD); a user's tab
@@ -21,56 +21,6 @@ function expose(name, fn) {
   if (window.__latentPadProbe) window.__latentPadProbe[name] = fn;
 }
 
-function halfToFloat(h) {
-  const s = (h & 0x8000) ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
-  if (e === 0) return s * Math.pow(2, -14) * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * Math.pow(2, e - 15) * (1 + f / 1024);
-}
-
-let HALF = null;  // all 65,536 float16 values, built on first use
-function halfTable() {
-  if (!HALF) {
-    HALF = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) HALF[h] = halfToFloat(h);
-  }
-  return HALF;
-}
-
-function parseSafetensors(buffer) {
-  const view = new DataView(buffer);
-  const headerLen = Number(view.getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, headerLen)));
-  const base = 8 + headerLen, tensors = {};
-  for (const [name, info] of Object.entries(header)) {
-    if (name === "__metadata__") continue;
-    const [start, end] = info.data_offsets;
-    const bytes = buffer.slice(base + start, base + end);
-    if (info.dtype === "F32") tensors[name] = new Float32Array(bytes);
-    else if (info.dtype === "F16") {
-      const half = new Uint16Array(bytes), out = new Float32Array(half.length), table = halfTable();
-      for (let i = 0; i < half.length; i++) out[i] = table[half[i]];
-      tensors[name] = out;
-    } else if (info.dtype === "I32") tensors[name] = new Int32Array(bytes);
-    else if (info.dtype === "U8") tensors[name] = new Uint8Array(bytes);
-    else throw new Error("unsupported dtype " + info.dtype);
-    tensors[name].shape = info.shape;
-  }
-  return tensors;
-}
-
-function fetchTensors(url) {
-  return fetch(url).then((r) => {
-    if (!r.ok) throw new Error("HTTP " + r.status);
-    return r.arrayBuffer();
-  }).then(parseSafetensors);
-}
-
-function loadNet(url) {
-  if (!NETS.has(url)) NETS.set(url, fetchTensors(url));
-  return NETS.get(url);
-}
-
 function loadMap(url) {
   if (!MAPS.has(url)) {
     MAPS.set(url, fetchTensors(url).then((t) =>
@@ -79,57 +29,6 @@ function loadMap(url) {
       }))));
   }
   return MAPS.get(url);
-}
-
-// z (Float32Array) -> 784 pixel intensities in [0, 1]
-export function decode(layers, t, z) {
-  let x = Float32Array.from(z), shape = [x.length];
-  for (const L of layers) {
-    if (L.type === "linear") {
-      const W = t[L.weight], b = t[L.bias], y = new Float32Array(L.out), n = L.in;
-      for (let o = 0; o < L.out; o++) {
-        let s = b[o];
-        const row = o * n;
-        for (let i = 0; i < n; i++) s += W[row + i] * x[i];
-        y[o] = s;
-      }
-      x = y; shape = [L.out];
-    } else if (L.type === "relu") {
-      for (let i = 0; i < x.length; i++) if (x[i] < 0) x[i] = 0;
-    } else if (L.type === "unflatten") {
-      shape = L.shape;
-    } else if (L.type === "conv_transpose2d") {
-      const [C, H, Wd] = shape, k = L.kernel, s = L.stride, p = L.padding, Co = L.out;
-      const Ho = (H - 1) * s - 2 * p + k, Wo = (Wd - 1) * s - 2 * p + k;
-      const W = t[L.weight], b = t[L.bias], y = new Float32Array(Co * Ho * Wo);
-      for (let co = 0; co < Co; co++) y.fill(b[co], co * Ho * Wo, (co + 1) * Ho * Wo);
-      for (let ci = 0; ci < C; ci++) {
-        for (let iy = 0; iy < H; iy++) {
-          for (let ix = 0; ix < Wd; ix++) {
-            const v = x[(ci * H + iy) * Wd + ix];
-            if (v === 0) continue;  // after a ReLU most inputs are zero
-            for (let co = 0; co < Co; co++) {
-              const wBase = (ci * Co + co) * k * k, yBase = co * Ho * Wo;
-              for (let ky = 0; ky < k; ky++) {
-                const oy = iy * s - p + ky;
-                if (oy < 0 || oy >= Ho) continue;
-                for (let kx = 0; kx < k; kx++) {
-                  const ox = ix * s - p + kx;
-                  if (ox < 0 || ox >= Wo) continue;
-                  y[yBase + oy * Wo + ox] += v * W[wBase + ky * k + kx];
-                }
-              }
-            }
-          }
-        }
-      }
-      x = y; shape = [Co, Ho, Wo];
-    } else {
-      throw new Error("unknown layer " + L.type);
-    }
-  }
-  for (let i = 0; i < x.length; i++) x[i] = 1 / (1 + Math.exp(-x[i]));
-  return x;
 }
 
 // Where z lands on the map, as vae.projection.LatentMap.place: the distance-weighted mean of the
@@ -181,8 +80,10 @@ function build(root, data) {
   const side = el("div", "side");
   const canvas = document.createElement("canvas"); canvas.width = 28; canvas.height = 28;
   canvas.className = "digit"; canvas.setAttribute("data-testid", "latent-pad-canvas");
+  const label = el("div", "label");
+  label.setAttribute("data-testid", "latent-pad-label");
   const note = el("div", "note");
-  side.append(canvas, note);
+  side.append(canvas, label, note);
   const rows = {};
   const addRow = (parent, dim) => {
     const row = el("label", "row");
@@ -239,7 +140,7 @@ function build(root, data) {
   below.append(mapCol, travCol);
 
   root.append(wrap, below);
-  return { canvas, note, rows, mapCanvas, select, span, steps, strip, stripCaption, caption, zLink, stripLink,
+  return { canvas, label, note, rows, mapCanvas, select, span, steps, strip, stripCaption, caption, zLink, stripLink,
            seq: null, z: new Float32Array(data.z_dim), net: null, map: null, frame: null };
 }
 
@@ -276,14 +177,22 @@ export default function (component) {
   const ui = root.__ui;
   ui.data = data;
 
-  const redraw = () => {  // the digit
+  const redraw = () => {  // the digit, and what the classifier makes of it
     if (!ui.net) return;
     const t0 = performance.now();
     const pixels = decode(ui.data.layers, ui.net, ui.z);
     const t1 = performance.now();
     paint(ui, pixels);
     const t2 = performance.now();
-    record("decodeMs", t1 - t0); record("paintMs", t2 - t0);
+    if (ui.clf) {
+      const probs = classify(ui.data.classifier.layers, ui.clf, pixels);
+      let best = 0;
+      for (let c = 1; c < probs.length; c++) if (probs[c] > probs[best]) best = c;
+      ui.label.textContent = `looks like ${ui.data.classifier.class_names[best]} (${Math.round(100 * probs[best])}%)`;
+      ui.label.dataset.probabilities = Array.from(probs, (p) => p.toFixed(4)).join(",");
+    }
+    const t3 = performance.now();
+    record("decodeMs", t1 - t0); record("paintMs", t2 - t0); record("classifyMs", t3 - t2); record("eventMs", t3 - t0);
   };
 
   const follow = () => {  // the star on the map and the caption
@@ -393,6 +302,14 @@ export default function (component) {
       expose("decode", (z) => Array.from(decode(ui.data.layers, tensors, Float32Array.from(z))));
       redraw(); traverse();
     }).catch((e) => { ui.note.textContent = "Could not load the decoder: " + e.message; });
+  }
+  if (!ui.loadingClassifier && data.classifier) {
+    ui.loadingClassifier = true;
+    loadNet(data.classifier.url).then((tensors) => {
+      ui.clf = tensors;
+      expose("classify", (x) => Array.from(classify(ui.data.classifier.layers, tensors, Float32Array.from(x))));
+      redraw();
+    }).catch((e) => { ui.label.textContent = "Could not load the classifier: " + e.message; });
   }
   if (!ui.loadingMap) {
     ui.loadingMap = true;

@@ -1,0 +1,75 @@
+"""The article's chapters as pages (issue #12), through AppTest: EM steps on the model's codes with
+the decomposition shown, the mixture as a prior on the sliders, the gradient estimators compared,
+the bound's gap for one digit, and the classifier's labels under an interpolation."""
+import shutil
+from pathlib import Path
+
+import pytest
+
+import ui.common
+from tests.app_support import open_app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def checkpoints(tmp_path, monkeypatch):
+    shutil.copytree(ROOT / "checkpoints" / "default", tmp_path / "default")
+    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", tmp_path)
+    return tmp_path
+
+
+def metric(at, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_em_steps_show_the_decomposition_and_the_components(checkpoints):
+    at = open_app("views/em.py", query_params={"k": "4"})
+    assert metric(at, "EM iterations") == "0"
+    start = float(metric(at, "log p(X) per code"))
+    for _ in range(2):
+        next(b for b in at.button if b.label == "One EM step").click().run()
+    assert not at.exception and metric(at, "EM iterations") == "2"
+    assert float(metric(at, "log p(X) per code")) > start
+    table = at.dataframe[0].value
+    assert list(table["step"])[-4:] == ["E", "M", "E", "M"]
+    assert (table["KL"][table["step"] == "E"].abs() < 1e-9).all() and (table["KL"][table["step"] == "M"] > 0).all()
+    assert abs(table["log p(X)"] - table["ELBO"] - table["KL"]).max() < 1e-9
+    assert 0 < float(metric(at, "Purity against the labels")) <= 1
+    captions = [i.caption for e in at.get("image") for i in e.proto.imgs]
+    assert "each component's mean, heaviest first" in captions and "z ~ the mixture" in captions
+    assert any(m.label == "gap: bound at K = 1000 − ELBO" for m in at.metric)
+    at.slider(key="widget.k").set_value(3).run()  # other settings: a new run
+    assert metric(at, "EM iterations") == "0" and at.query_params["k"] == "3"
+
+
+def test_the_sliders_sample_from_the_em_pages_mixture(checkpoints):
+    at = open_app("views/em.py", query_params={"k": "3"})
+    next(b for b in at.button if b.label == "One EM step").click().run()
+    at.switch_page("views/sliders.py").run()
+    at.radio(key="widget.sample_from").set_value("mixture").run()
+    captions = [i.caption for e in at.get("image") for i in e.proto.imgs]
+    assert any("the EM page's mixture: 3 components, full covariances, test codes, after 1 EM iterations" in c
+               for c in captions), captions
+    before = at.get("bidi_component")[0].proto.json
+    next(b for b in at.button if b.label == "Random mixture sample").click().run()
+    assert not at.exception and at.get("bidi_component")[0].proto.json != before
+
+
+def test_why_reparameterize_compares_the_estimators(checkpoints):
+    at = open_app("views/reparam.py", query_params={"digits": "1", "largest": "10"})
+    assert not at.get("plotly_chart")  # nothing heavy runs before it is asked for
+    next(b for b in at.button if b.label == "Compare the estimators").click().run()
+    assert not at.exception
+    ratio = float(metric(at, "Variance of the score function ÷ variance of the reparameterization, at L = 1")
+                  .rstrip("×").replace(",", ""))
+    assert ratio > 10
+    assert len(at.get("plotly_chart")) == 2
+    rows = at.dataframe[0].value
+    assert set(rows["estimator"]) == {"score function", "score function + baseline", "reparameterization"}
+    assert sorted(set(rows["samples"])) == [1, 3, 10]
+
+
+def test_interpolation_steps_carry_the_classifiers_labels(checkpoints):
+    at = open_app("views/interpolate.py")
+    assert any("classifier" in c.value for c in at.caption)

@@ -1,0 +1,55 @@
+"""The Gaussian mixture fitted to the selected model's codes, shared by the EM page (which steps
+it) and the sliders (which sample from it as a prior): the session's own EM run when the EM page
+has one for this model, else a default mixture fitted once per model for every session."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ui.common import current_model, encodings, full_data_available
+from vae.gmm import Mixture, MixtureEM, fit_mixture
+
+DEFAULT_K, DEFAULT_COVARIANCE = 10, "full"
+EM_RUN = "em_run"  # session key: (model hash, k, covariance, codes, seed) and its MixtureEM
+
+
+def code_sources(dataset_name: str) -> dict[str, str]:
+    sources = {"test": "test set (10,000)"}
+    if full_data_available(dataset_name):
+        sources["train"] = "training set (60,000)"
+    return sources
+
+
+def codes(split: str) -> np.ndarray:
+    checkpoint, hash_ = current_model()
+    return encodings(checkpoint.model, hash_, checkpoint.config.dataset, split)[0]
+
+
+def em_run(k: int, covariance: str, split: str, seed: int = 0, restart: bool = False) -> MixtureEM:
+    """The session's EM run with these settings (a new one when they change, or on `restart`)."""
+    _, hash_ = current_model()
+    key = (hash_, k, covariance, split, seed)
+    kept = st.session_state.get(EM_RUN)
+    if restart or kept is None or kept[0] != key:
+        with st.spinner(f"Starting EM: k-means for {k} components"):
+            kept = (key, MixtureEM(codes(split), k=k, covariance=covariance, seed=seed))
+        st.session_state[EM_RUN] = kept
+    return kept[1]
+
+
+@st.cache_resource(max_entries=4, show_spinner="Fitting a Gaussian mixture to the codes")
+def _default_mixture(hash_: str, split: str) -> Mixture:
+    return fit_mixture(codes(split), DEFAULT_K, DEFAULT_COVARIANCE)
+
+
+def current_mixture() -> tuple[Mixture, str]:
+    """The mixture to sample from, and a few words on it."""
+    checkpoint, hash_ = current_model()
+    kept = st.session_state.get(EM_RUN)
+    if kept is not None and kept[0][0] == hash_:
+        (_, k, covariance, split, _), em = kept
+        return em.mixture, f"the EM page's mixture: {k} components, {covariance} covariances, {split} codes, " \
+                           f"after {em.iteration} EM iterations"
+    split = "train" if "train" in code_sources(checkpoint.config.dataset) else "test"
+    return _default_mixture(hash_, split), f"{DEFAULT_K} components, {DEFAULT_COVARIANCE} covariances, " \
+                                          f"fitted to the {split} set's codes"

@@ -1,0 +1,146 @@
+"""EM and a Gaussian mixture in the latent space: the article's derivation, run on the loaded model's
+codes one step at a time; what the mixture finds (components against labels, BIC), samples from it
+as a prior, and the gap between the ELBO and log p(x) for one digit."""
+import numpy as np
+import streamlit as st
+import torch
+
+from ui import article_charts, state
+from ui.common import class_names, current_model, dataset, latent_map, page_header, show_digit
+from ui.mixtures import code_sources, codes, em_run
+from vae.evaluate import bound_gap
+from vae.gmm import COVARIANCES, agreement, bic_curve
+from vae.images import grid
+from vae.latent import decode_numpy
+from vae.quality import sample_quality
+
+page_header("EM and mixtures", "The article derives the VAE from EM for a Gaussian mixture. Here EM fits a mixture "
+            "of K Gaussians to this model's codes (the posterior means μ(x)), one step at a time. For any Q(Z) "
+            "over the components, log p(X) = ELBO(Q, θ) + KL(Q(Z) ‖ P(Z|X)): the E-step sets Q to the posterior, "
+            "so the KL is 0 and the ELBO touches log p(X); the M-step raises the ELBO, and log p(X) with it.")
+
+checkpoint, hash_ = current_model()
+names = class_names()
+sources = code_sources(checkpoint.config.dataset)
+K = state.Setting("k", 10, state.int_range(1, 30))
+COVARIANCE = state.Setting("covariance", "full", state.text_choice(COVARIANCES))
+CODES = state.Setting("codes", "test", state.text_choice(tuple(sources)))
+
+with st.container(border=True):
+    c1, c2, c3 = st.columns([2, 1, 1])
+    k = K.widget(c1.slider, "Components K", 1, 30)
+    covariance = COVARIANCE.widget(c2.radio, "Covariances", list(COVARIANCES), horizontal=True)
+    split = CODES.widget(c3.radio, "Codes of the", list(sources), format_func=sources.get, horizontal=True)
+    b1, b2, b3 = st.columns(3)
+    restart = b3.button("Start over", icon=":material/restart_alt:", width="stretch")
+    em = em_run(k, covariance, split, restart=restart)
+    if b1.button("One EM step", type="primary", icon=":material/skip_next:", width="stretch"):
+        em.step()
+    if b2.button("Run to convergence", icon=":material/fast_forward:", width="stretch"):
+        bar = st.progress(0.0, text="EM")
+        em.run(progress=lambda i: bar.progress(min(1.0, i / 100), text=f"EM iteration {i}"))
+        bar.empty()
+
+last = em.records[-1]
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("EM iterations", em.iteration)
+m2.metric("log p(X) per code", f"{last.log_likelihood:.3f}")
+m3.metric("ELBO(Q, θ) per code", f"{last.elbo:.3f}")
+m4.metric("KL(Q ‖ P(Z|X)) per code", f"{last.kl:.2e}")
+st.plotly_chart(article_charts.em_progress(em.records), width="stretch")
+st.caption("log p(X) never falls. After every E-step the KL is 0 (to rounding); after every M-step it opens, "
+           "by how much the old Q no longer fits the new θ. The last half-steps, in nats per code:")
+st.dataframe([{"iteration": r.iteration, "step": r.half, "log p(X)": r.log_likelihood, "ELBO": r.elbo,
+               "KL": r.kl} for r in em.records[-6:]], hide_index=True, width="stretch")
+
+st.subheader("The components on the latent map")
+lmap = latent_map("test")
+test_mu = codes("test")
+q = em.mixture.responsibilities(test_mu)
+assigned = q.argmax(1)
+scores = agreement(assigned, lmap.labels)
+c1, c2 = st.columns(2)
+c1.metric("Purity against the labels", f"{scores['purity']:.3f}",
+          help="The share of test codes whose component's most common label is their own")
+c2.metric("Adjusted Rand index", f"{scores['adjusted_rand_index']:.3f}",
+          help="Agreement of the components with the labels: 1 is the same partition, 0 is chance")
+event = st.plotly_chart(article_charts.component_scatter(lmap.xy, assigned, em.mixture.k), key="em_map",
+                        on_select="rerun", selection_mode="points", width="stretch")
+picked = [int(p["customdata"]) for p in event.selection.points if "customdata" in p]
+if picked:
+    i = picked[0]
+    left, right = st.columns([1, 3])
+    with left:
+        show_digit(dataset(checkpoint.config.dataset, "test")[0][i].float().div(255).numpy(),
+                   f"#{i}, a {names[lmap.labels[i]]}")
+    right.plotly_chart(article_charts.responsibilities(q[i], f"Responsibilities of #{i}"), width="stretch")
+else:
+    st.caption("Each code is colored by its most responsible component. Click one to see all its responsibilities.")
+
+st.subheader("What each component decodes to")
+order = np.argsort(-em.mixture.weights)
+means = decode_numpy(checkpoint.model, torch.from_numpy(em.mixture.means[order].astype(np.float32)))
+show_digit(grid(means, cols=min(em.mixture.k, 15)), "each component's mean, heaviest first", scale=3)
+per = 8
+samples = np.concatenate([em.mixture.sample(per, seed=int(c), component=int(c)) for c in order])
+show_digit(grid(decode_numpy(checkpoint.model, torch.from_numpy(samples)), cols=per * 2),
+           f"{per} samples of each component, two components a row, heaviest first", scale=2)
+st.caption("Weights, heaviest first: " + ", ".join(f"{c}: {em.mixture.weights[c]:.2f}" for c in order))
+
+st.subheader("How many components? BIC against K")
+bic_key = ("bic", hash_, covariance, split)
+if st.button("Fit K = 1 to 30 and compare", icon=":material/query_stats:",
+             help="One fit to convergence for each K; about a minute on a laptop's CPU"):
+    bar = st.progress(0.0, text="Fitting mixtures")
+    ks = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30]
+    st.session_state[bic_key] = bic_curve(codes(split), ks, covariance,
+                                          progress=lambda i, n: bar.progress(i / n, text=f"K = {ks[i - 1]} done"))
+    bar.empty()
+if bic_key in st.session_state:
+    st.plotly_chart(article_charts.bic(st.session_state[bic_key]), width="stretch")
+
+st.subheader("Sampling from the mixture instead of N(0, I)")
+st.caption("Decoding draws of the fitted mixture rather than of the prior (ex-post density estimation, Ghosh et "
+           "al. 2019) avoids the holes of the prior that no training digit's code fills. Measured with the bundled "
+           "digit classifier: the Fréchet distance of its features to the test images' (lower is better) and "
+           "the mean entropy of its labels (lower: clearer digits).")
+c1, c2 = st.columns(2)
+with c1:
+    z = torch.randn(16, checkpoint.config.latent_dim, generator=torch.Generator().manual_seed(0))
+    show_digit(grid(decode_numpy(checkpoint.model, z), cols=8), "z ~ N(0, I)", scale=3)
+with c2:
+    show_digit(grid(decode_numpy(checkpoint.model, torch.from_numpy(em.mixture.sample(16, seed=0))), cols=8),
+               "z ~ the mixture", scale=3)
+quality_key = ("quality", hash_, k, covariance, split, em.iteration)
+if st.button("Measure sample quality (10,000 images of each)", icon=":material/speed:"):
+    bar = st.progress(0.0, text="Decoding and classifying")
+    st.session_state[quality_key] = sample_quality(
+        checkpoint.model, dataset(checkpoint.config.dataset, "test")[0], 10_000, em.mixture,
+        progress=lambda i, n: bar.progress(i / n, text=f"{i} of {n} sets"))
+    bar.empty()
+if quality_key in st.session_state:
+    report = st.session_state[quality_key]
+    st.dataframe([{"decoded from": {"prior": "N(0, I) samples", "mixture": "mixture samples",
+                                    "reconstruction": "test codes (reconstructions)"}[name],
+                   "Fréchet distance": round(figures["frechet_distance"], 2),
+                   "label entropy (nats)": round(figures["label_entropy"], 3)} for name, figures in report.items()],
+                 hide_index=True, width="stretch")
+
+st.subheader("The VAE's own E-step gap, for one digit")
+st.caption("The encoder's q(z|x) stands in for the posterior p(z|x) that an exact E-step would use, so the ELBO "
+           "falls short of log p(x) by KL(q(z|x) ‖ p(z|x)). Importance sampling with K draws of q tightens the "
+           "bound towards log p(x): how far it rises estimates that KL.")
+index = st.number_input("Test digit", 0, len(test_mu) - 1, 0)
+
+
+@st.cache_data(max_entries=64, show_spinner="Importance sampling")
+def gap_of(_model, hash_: str, index: int) -> dict:
+    return bound_gap(_model, dataset(checkpoint.config.dataset, "test")[0][index])
+
+
+gap = gap_of(checkpoint.model, hash_, index)
+c1, c2 = st.columns([1, 3])
+with c1:
+    show_digit(dataset(checkpoint.config.dataset, "test")[0][index].float().div(255).numpy(), f"#{index}")
+    st.metric("gap: bound at K = 1000 − ELBO", f"{gap[1000][0] - gap[1][0]:.2f} nats")
+c2.plotly_chart(article_charts.bound_gap(gap), width="stretch")
