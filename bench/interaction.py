@@ -1,7 +1,8 @@
 """Interaction on the Latent sliders page, in Chromium:
 
   decode + paint   browser time per input event while a slider is dragged (the latent pad's own
-                   timings, performance.now() around decode and putImageData)
+                   timings, performance.now() around decode and putImageData), and with the digit
+                   classifier's label of the decoded digit (issue #12)
   star + caption   browser time per input event to place z on the map (the 10 nearest of the
                    10,000 test codes), redraw the overview map with its star and rewrite the caption
   traversal        browser time to decode and draw the traversal strip (9 digits), once per release
@@ -34,8 +35,9 @@ async def measure(url: str, events: int, releases: int) -> dict[str, list]:
         box = await slider.bounding_box()
         y, left, width = box["y"] + box["height"] / 2, box["x"], box["width"]
 
-        await page.evaluate("() => { for (const k of ['decodeMs', 'paintMs', 'placeMs', 'traversalMs'])"
-                            " window.__latentPadProbe[k] = []; }")
+        await page.wait_for_function("() => window.__latentPadProbe.classify", timeout=120_000)
+        await page.evaluate("() => { for (const k of ['decodeMs', 'paintMs', 'classifyMs', 'eventMs', 'placeMs',"
+                            " 'traversalMs']) window.__latentPadProbe[k] = []; }")
         await page.mouse.move(left + width / 2, y)
         await page.mouse.down()
         for i in range(events):  # sweep back and forth across the slider
@@ -43,8 +45,8 @@ async def measure(url: str, events: int, releases: int) -> dict[str, list]:
             frac = 0.1 + 0.8 * (phase * 2 if phase < 0.5 else 2 - phase * 2)
             await page.mouse.move(left + width * frac, y)
         await page.mouse.up()
-        r = await page.evaluate("() => ({decode: window.__latentPadProbe.decodeMs, paint: window.__latentPadProbe.paintMs,"
-                                " place: window.__latentPadProbe.placeMs})")
+        r = await page.evaluate("() => { const p = window.__latentPadProbe; return {decode: p.decodeMs,"
+                                " paint: p.paintMs, classify: p.classifyMs, event: p.eventMs, place: p.placeMs}; }")
         await wait_idle_async(page)
 
         await page.evaluate("() => { window.__latentPadProbe.traversalMs = []; }")
@@ -78,7 +80,9 @@ def main() -> None:
     row = lambda name, values, target: [name, percentile(values, 0.5), percentile(values, 0.95), target]  # noqa: E731
     print(table(["measure", "p50 (ms)", "p95 (ms)", "target p95 (ms)"],
                 [row("decode per input event", r["decode"], "-"),
-                 row("decode + paint per input event", r["paint"], 16),
+                 row("decode + paint per input event", r["paint"], "-"),
+                 row("classify the decoded digit per input event", r["classify"], "-"),
+                 row("decode + paint + classify per input event", r["event"], 16),
                  row("star + caption per input event", r["place"], 3),
                  row("traversal strip per release (9 digits)", r["traversal"], "-"),
                  row("release to updated page", r["trips"], 150),

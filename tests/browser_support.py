@@ -112,9 +112,11 @@ def run_finished(page, timeout=90_000):
 
 
 def settle(page, timeout=90_000):
-    """Wait until Streamlit has finished running the script, and check nothing raised."""
+    """Wait until Streamlit has finished running the script (its status widget gone, which a phone's
+    layout may not show, and the app's own marker), and check nothing raised."""
     page.wait_for_timeout(300)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+                           " && document.querySelector('[data-testid=stApp][data-test-script-state=notRunning]')",
                            timeout=timeout)
     page.wait_for_timeout(300)
     no_exception(page)

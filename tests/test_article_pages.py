@@ -24,7 +24,7 @@ def metric(at, label: str) -> str:
 
 
 def test_em_steps_show_the_decomposition_and_the_components(checkpoints):
-    at = open_app("views/em.py", query_params={"k": "4"})
+    at = open_app("views/em.py", query_params={"k": "4", "codes": "test"})
     assert metric(at, "EM iterations") == "0"
     start = float(metric(at, "log p(X) per code"))
     for _ in range(2):
@@ -44,7 +44,7 @@ def test_em_steps_show_the_decomposition_and_the_components(checkpoints):
 
 
 def test_the_sliders_sample_from_the_em_pages_mixture(checkpoints):
-    at = open_app("views/em.py", query_params={"k": "3"})
+    at = open_app("views/em.py", query_params={"k": "3", "codes": "test"})
     next(b for b in at.button if b.label == "One EM step").click().run()
     at.switch_page("views/sliders.py").run()
     at.radio(key="widget.sample_from").set_value("mixture").run()

@@ -56,9 +56,12 @@ def test_every_page_fits_a_phone_in_both_themes(server, phone, path, heading):
     page.wait_for_timeout(1000)  # components and charts draw after the script run
     overflow = page.evaluate("""() => [...document.querySelectorAll('[data-testid=stMain] *')]
         .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && e.getClientRects().length
-                && !e.closest('.js-plotly-plot, [data-testid=stDataFrame]'))
+                && !e.closest('.js-plotly-plot, [data-testid=stDataFrame]')
+                && !e.matches('[data-testid=stSlider] input'))  // the slider's own input sits under its thumb
         .map(e => e.tagName + '.' + e.className).slice(0, 5)""")
     assert not overflow, f"wider than the phone: {overflow}"
+    assert page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
+                         " return m.scrollWidth <= m.clientWidth + 1; }"), "the page scrolls sideways"
     background = page.evaluate("() => getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor")
     assert (luminance(background) < 0.2) == (scheme == "dark"), background
     whole_page_shot(page, f"phone-{scheme}-{path or 'map'}")

@@ -23,7 +23,7 @@ def em_progress(records) -> go.Figure:
                              hovertemplate="ELBO %{y:.4f}<br>KL %{customdata:.4f}<extra></extra>"))
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="nats per code",
                       xaxis_title="after each half-step (E: Q ← posterior, M: θ ← argmax ELBO)",
-                      legend=dict(orientation="h", y=1.02, yanchor="bottom"), hovermode="x unified")
+                      legend=dict(orientation="h", y=-0.35), hovermode="x unified")
     return fig
 
 

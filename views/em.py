@@ -24,7 +24,8 @@ names = class_names()
 sources = code_sources(checkpoint.config.dataset)
 K = state.Setting("k", 10, state.int_range(1, 30))
 COVARIANCE = state.Setting("covariance", "full", state.text_choice(COVARIANCES))
-CODES = state.Setting("codes", "test", state.text_choice(tuple(sources)))
+# The training set's codes when the training set is here (EM's data), else the test set's.
+CODES = state.Setting("codes", "train" if "train" in sources else "test", state.text_choice(tuple(sources)))
 
 with st.container(border=True):
     c1, c2, c3 = st.columns([2, 1, 1])
@@ -88,16 +89,25 @@ show_digit(grid(decode_numpy(checkpoint.model, torch.from_numpy(samples)), cols=
 st.caption("Weights, heaviest first: " + ", ".join(f"{c}: {em.mixture.weights[c]:.2f}" for c in order))
 
 st.subheader("How many components? BIC against K")
-bic_key = ("bic", hash_, covariance, split)
-if st.button("Fit K = 1 to 30 and compare", icon=":material/query_stats:",
-             help="One fit to convergence for each K; about a minute on a laptop's CPU"):
+BIC_KS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def bic_of(hash_: str, covariance: str, split: str) -> dict:
+    """Cached per model, covariance and codes, for every session."""
     bar = st.progress(0.0, text="Fitting mixtures")
-    ks = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30]
-    st.session_state[bic_key] = bic_curve(codes(split), ks, covariance,
-                                          progress=lambda i, n: bar.progress(i / n, text=f"K = {ks[i - 1]} done"))
+    curve = bic_curve(codes(split), list(BIC_KS), covariance,
+                      progress=lambda i, n: bar.progress(i / n, text=f"K = {BIC_KS[i - 1]} done"))
     bar.empty()
-if bic_key in st.session_state:
-    st.plotly_chart(article_charts.bic(st.session_state[bic_key]), width="stretch")
+    return curve
+
+
+bic_key = ("bic", hash_, covariance, split)
+if st.session_state.get(bic_key) or st.button(
+        "Fit K = 1 to 30 and compare", icon=":material/query_stats:",
+        help="One fit to convergence for each K; a minute or two on a laptop's CPU, once per model"):
+    st.session_state[bic_key] = True
+    st.plotly_chart(article_charts.bic(bic_of(hash_, covariance, split)), width="stretch")
 
 st.subheader("Sampling from the mixture instead of N(0, I)")
 st.caption("Decoding draws of the fitted mixture rather than of the prior (ex-post density estimation, Ghosh et "
@@ -111,15 +121,23 @@ with c1:
 with c2:
     show_digit(grid(decode_numpy(checkpoint.model, torch.from_numpy(em.mixture.sample(16, seed=0))), cols=8),
                "z ~ the mixture", scale=3)
-quality_key = ("quality", hash_, k, covariance, split, em.iteration)
-if st.button("Measure sample quality (10,000 images of each)", icon=":material/speed:"):
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def quality_of(_mixture, hash_: str, mixture_key: tuple) -> dict:
+    """Cached per model and mixture (its settings and EM iteration), for every session."""
     bar = st.progress(0.0, text="Decoding and classifying")
-    st.session_state[quality_key] = sample_quality(
-        checkpoint.model, dataset(checkpoint.config.dataset, "test")[0], 10_000, em.mixture,
-        progress=lambda i, n: bar.progress(i / n, text=f"{i} of {n} sets"))
+    report = sample_quality(checkpoint.model, dataset(checkpoint.config.dataset, "test")[0], 10_000, _mixture,
+                            progress=lambda i, n: bar.progress(i / n, text=f"{i} of {n} sets"))
     bar.empty()
-if quality_key in st.session_state:
-    report = st.session_state[quality_key]
+    return report
+
+
+quality_key = ("quality", hash_, k, covariance, split, em.iteration)
+if st.session_state.get(quality_key) or st.button("Measure sample quality (10,000 images of each)",
+                                                  icon=":material/speed:"):
+    st.session_state[quality_key] = True
+    report = quality_of(em.mixture, hash_, quality_key)
     st.dataframe([{"decoded from": {"prior": "N(0, I) samples", "mixture": "mixture samples",
                                     "reconstruction": "test codes (reconstructions)"}[name],
                    "Fréchet distance": round(figures["frechet_distance"], 2),

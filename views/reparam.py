@@ -21,7 +21,7 @@ c1, c2 = st.columns(2)
 count = DIGITS.widget(c1.slider, "Test digits in the batch", 1, 16, help="The first test images")
 largest = LARGEST.widget(c2.select_slider, "Largest L", [10, 30, 100, 300, 1000],
                          help="L = 1, 3, 10, ... up to this many samples per digit")
-show_digit(grid(images[:count].float().div(255).numpy(), cols=16), "the batch", scale=2)
+show_digit(grid(images[:count].float().div(255).numpy(), cols=min(count, 8)), "the batch", scale=2)
 ls = tuple(n for n in (1, 3, 10, 30, 100, 300, 1000) if n <= largest)
 
 
