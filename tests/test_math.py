@@ -93,3 +93,15 @@ def test_iwae_falls_as_k_grows_and_stays_below_the_elbo(briefly_trained, mnist_t
     assert abs(estimates[0] - float(elbo)) < 2.0  # k = 1 is the one-sample -ELBO
     assert estimates[1] < estimates[0] and estimates[2] < estimates[1] and estimates[3] < estimates[2]
     assert estimates[3] <= float(elbo)
+
+
+def test_the_bound_rises_with_k_towards_log_p_for_one_digit(briefly_trained, mnist_test):
+    from vae.evaluate import bound_gap
+
+    gap = bound_gap(briefly_trained, mnist_test.images[5], ks=(1, 10, 100, 1000), repeats=8)
+    means = [gap[k][0] for k in (1, 10, 100, 1000)]
+    assert means == sorted(means) and means[-1] - means[0] > 0  # the gap to log p(x) closes as k grows
+    assert gap[1000][1] < gap[1][1]  # and the bound's spread shrinks
+    elbo = -float(iwae_nll(briefly_trained, mnist_test.images[5:6].unsqueeze(1).float() / 255, 1,
+                           generator=torch.Generator().manual_seed(9)))
+    assert abs(elbo - gap[1][0]) < 4 * gap[1][1] + 1  # k = 1 is a one-sample ELBO
