@@ -1,0 +1,151 @@
+"""The two kinds of latent variable, behind one interface: what the encoder's output means, how a
+code is sampled, its KL from the prior and its log-densities.
+
+  gaussian      z in R^D; q(z|x) = N(mu, diag sigma^2) (the encoder gives mu and log sigma^2);
+                prior N(0, I); z = mu + sigma * eps (Kingma & Welling)
+  categorical   N variables of K categories each; q(z|x) = prod_i Cat(softmax(logits_i)); a uniform
+                prior; relaxed by Gumbel-softmax (Concrete) samples at temperature tau during
+                training (Jang, Gu & Poole 2016; Maddison, Mnih & Teh 2016), one-hot when evaluated
+
+The decoder reads a code of `code_dim` numbers: z itself, or the N one-hot (or relaxed) vectors
+side by side. `Posterior.code` is a deterministic code for maps and neighbours: the mean mu, or the
+N probability vectors.
+
+    latent = latent_of(cfg)
+    posterior = latent.posterior(encoder_output)     # Gaussian or Categorical
+    z = posterior.sample(generator, temperature)     # (B, code_dim), differentiable
+    kl = posterior.kl_per_unit()                     # (B, units): per dimension or per variable
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+LOG_2PI = math.log(2 * math.pi)
+ACTIVE_THRESHOLD = 0.01  # Burda et al. 2015: a unit is active when its posterior varies across data
+
+
+def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, diag(exp(logvar))) summed over the last dim."""
+    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(-1)
+
+
+class Gaussian:
+    """q(z|x) = N(mu, diag exp(logvar)): mu, logvar (B, D)."""
+
+    def __init__(self, mu: torch.Tensor, logvar: torch.Tensor):
+        self.mu, self.logvar = mu, logvar
+
+    @property
+    def code(self) -> torch.Tensor:
+        return self.mu
+
+    def sample(self, generator: torch.Generator | None = None, temperature=None, hard: bool = False,
+               shape: tuple = ()) -> torch.Tensor:
+        """z = mu + sigma * eps, eps ~ N(0, I): (*shape, B, D), differentiable in mu and logvar."""
+        eps = torch.randn((*shape, *self.mu.shape), generator=generator, device=self.mu.device, dtype=self.mu.dtype)
+        return self.mu + torch.exp(0.5 * self.logvar) * eps
+
+    def kl_per_unit(self) -> torch.Tensor:
+        """Closed-form KL(N(mu, sigma^2) || N(0, 1)) per dimension: (B, D)."""
+        return 0.5 * (self.mu.pow(2) + self.logvar.exp() - 1.0 - self.logvar)
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log q(z|x) for z (..., B, D): (..., B)."""
+        return log_normal(z, self.mu, self.logvar)
+
+
+class Categorical:
+    """q(z|x) = prod_i Cat(p_i), p_i = softmax(logits_i): logits (B, N, K)."""
+
+    def __init__(self, logits: torch.Tensor):
+        self.logits = logits
+        self.log_probs = F.log_softmax(logits.float(), -1).to(logits.dtype)
+
+    @property
+    def probs(self) -> torch.Tensor:
+        return self.log_probs.exp()  # (B, N, K)
+
+    @property
+    def code(self) -> torch.Tensor:
+        return self.probs.flatten(1)  # (B, N * K)
+
+    def sample(self, generator: torch.Generator | None = None, temperature: float | torch.Tensor | None = None,
+               hard: bool = False, shape: tuple = ()) -> torch.Tensor:
+        """A Gumbel-softmax (Concrete) sample at `temperature`, one-hot rows when it is None (exact
+        samples of q, as evaluation uses); `hard`: one-hot forward, the relaxed sample's gradient
+        backward (straight-through). (*shape, B, N * K)."""
+        u = torch.rand((*shape, *self.logits.shape), generator=generator, device=self.logits.device,
+                       dtype=self.logits.dtype).clamp_(1e-10, 1.0)
+        perturbed = self.log_probs - torch.log(-torch.log(u))  # + Gumbel(0, 1) noise
+        if temperature is None:
+            return F.one_hot(perturbed.argmax(-1), self.logits.shape[-1]).to(self.logits.dtype).flatten(-2)
+        relaxed = torch.softmax(perturbed / temperature, -1)
+        if hard:
+            one_hot = F.one_hot(relaxed.argmax(-1), self.logits.shape[-1]).to(relaxed.dtype)
+            relaxed = one_hot - relaxed.detach() + relaxed
+        return relaxed.flatten(-2)
+
+    def kl_per_unit(self) -> torch.Tensor:
+        """Closed-form KL(q_i || Uniform(K)) = sum_k p_ik log p_ik + log K, per variable: (B, N)."""
+        k = self.logits.shape[-1]
+        return (self.probs * self.log_probs).sum(-1) + math.log(k)
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log q(z|x) for one-hot codes z (..., B, N * K): (..., B)."""
+        z = z.unflatten(-1, self.logits.shape[-2:])
+        return (z * self.log_probs).sum((-1, -2))
+
+
+class GaussianLatent:
+    kind = "gaussian"
+
+    def __init__(self, dim: int):
+        self.units = self.code_dim = dim
+        self.encoder_out = 2 * dim
+        self.categories = None
+
+    def posterior(self, h: torch.Tensor) -> Gaussian:
+        mu, logvar = h.chunk(2, dim=-1)
+        return Gaussian(mu, logvar)
+
+    def prior_sample(self, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+        return torch.randn(n, self.code_dim, generator=generator, device=device)
+
+    def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        return -0.5 * (LOG_2PI + z.pow(2)).sum(-1)
+
+    def activity(self, codes: torch.Tensor) -> torch.Tensor:
+        """Which dimensions are active: the posterior mean varies across the data. (D,) bool."""
+        return codes.var(dim=0) > ACTIVE_THRESHOLD
+
+
+class CategoricalLatent:
+    kind = "categorical"
+
+    def __init__(self, variables: int, categories: int):
+        self.units, self.categories = variables, categories
+        self.code_dim = self.encoder_out = variables * categories
+
+    def posterior(self, h: torch.Tensor) -> Categorical:
+        return Categorical(h.unflatten(-1, (self.units, self.categories)))
+
+    def prior_sample(self, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+        idx = torch.randint(self.categories, (n, self.units), generator=generator, device=device)
+        return F.one_hot(idx, self.categories).float().flatten(1)
+
+    def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.full(z.shape[:-1], -self.units * math.log(self.categories), device=z.device, dtype=z.dtype)
+
+    def activity(self, codes: torch.Tensor) -> torch.Tensor:
+        """Which variables are active: their probability vector varies across the data (summed over
+        the categories, the same threshold as the Gaussian dimensions'). (N,) bool."""
+        return codes.unflatten(-1, (self.units, self.categories)).var(dim=0).sum(-1) > ACTIVE_THRESHOLD
+
+
+def latent_of(cfg) -> GaussianLatent | CategoricalLatent:
+    if cfg.latent == "categorical":
+        return CategoricalLatent(cfg.latent_dim, cfg.categories)
+    return GaussianLatent(cfg.latent_dim)
