@@ -77,7 +77,8 @@ with st.sidebar:
             elbo = checkpoint.history[-1]["test_elbo"] if checkpoint.history else None
             cols = st.columns(2)
             cols[0].metric("Architecture", cfg.arch)
-            cols[1].metric("Latent size", cfg.latent_dim)
+            cols[1].metric("Latent size", f"{cfg.latent_dim} × {cfg.categories}" if cfg.latent == "categorical"
+                           else cfg.latent_dim, help="Dimensions, or categorical variables × categories")
             st.metric("Test -ELBO (nats per image)", f"{elbo:.2f}" if elbo is not None else "–",
                       help="Negative evidence lower bound on the test set (lower is better).")
             st.text(checkpoint.path.name)  # a folder name is user text: never markdown

@@ -25,11 +25,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-dev-shm-usage"]
 
 
-def app_folder(tmp: Path) -> tuple[dict, Path]:
-    """A private checkpoints folder holding a copy of the bundled model, and a 2,000-image training
-    set (the first test images), under `tmp`: the server's environment and the checkpoints folder."""
+def app_folder(tmp: Path, bundled: tuple[str, ...] = ("default",)) -> tuple[dict, Path]:
+    """A private checkpoints folder holding copies of bundled models (the default one unless told),
+    and a 2,000-image training set (the first test images), under `tmp`: the server's environment
+    and the checkpoints folder."""
     checkpoints = tmp / "checkpoints"
-    shutil.copytree(ROOT / "checkpoints" / "default", checkpoints / "default")
+    for name in bundled:
+        shutil.copytree(ROOT / "checkpoints" / name, checkpoints / name)
     raw = tmp / "data" / "MNIST" / "raw"  # train files only: the test set stays the bundled 10k
     raw.mkdir(parents=True)
     test = load_split("mnist", "test")

@@ -41,11 +41,11 @@ def require_browser() -> None:
 
 
 @contextmanager
-def streamlit_app(tmp: Path):
+def streamlit_app(tmp: Path, bundled: tuple[str, ...] = ("default",)):
     """The app on a free port, with a private checkpoints folder (a copy of the bundled model) and a
     2,000-image training set (bench/browser.app_folder); yields (url, checkpoints folder). On the
     way out, fails if the server's log holds a traceback through the project's own code."""
-    env, checkpoints = app_folder(tmp)
+    env, checkpoints = app_folder(tmp, bundled)
     log_path = tmp / "streamlit.log"
     with streamlit_process(env, log=log_path) as (url, _, _):
         yield url, checkpoints

@@ -43,7 +43,23 @@ def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
         if log_y:  # the first epochs dwarf the rest on a linear axis
             fig.update_yaxes(type="log")
         figures.append(fig)
+    if any("temperature" in r for run in runs for r in run.history + run.steps):
+        figures.append(temperature_curve(runs))
     return figures
+
+
+def temperature_curve(runs: list) -> go.Figure:
+    """The Gumbel-softmax temperature of categorical runs against epochs, as logged."""
+    fig = go.Figure()
+    for k, run in enumerate(runs):
+        logged = [r for r in run.steps or run.history if "temperature" in r]
+        if logged:
+            fig.add_trace(go.Scatter(x=[r["epoch"] for r in logged], y=[r["temperature"] for r in logged],
+                                     mode="lines", name=run.name, line=dict(color=PALETTE[k % len(PALETTE)])))
+    fig.update_layout(title="Gumbel-softmax temperature τ", height=380, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis_title="epoch", yaxis_title="τ", showlegend=len(runs) > 1,
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
 
 
 def _faint(color: str) -> str:
@@ -51,12 +67,13 @@ def _faint(color: str) -> str:
     return f"rgba({r}, {g}, {b}, 0.3)"
 
 
-def kl_per_dimension(kl: list[float], order: list[int]) -> go.Figure:
-    """Test KL of each latent dimension, most informative first."""
-    fig = go.Figure(go.Bar(x=[f"z{d}" for d in order], y=[kl[d] for d in order], marker_color=TEST))
+def kl_per_dimension(kl: list[float], order: list[int], categorical: bool = False) -> go.Figure:
+    """Test KL of each latent dimension (or categorical variable), most informative first."""
+    letter, unit = ("v", "variable") if categorical else ("z", "dimension")
+    fig = go.Figure(go.Bar(x=[f"{letter}{d}" for d in order], y=[kl[d] for d in order], marker_color=TEST))
     fig.add_hline(y=0.01, line_dash="dot", annotation_text="inactive below", annotation_position="top right")
     fig.update_layout(height=280, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="nats per image",
-                      title="KL per latent dimension (test)", xaxis_type="category")
+                      title=f"KL per latent {unit} (test)", xaxis_type="category")
     return fig
 
 
@@ -145,3 +162,32 @@ def with_star(base, to_pixels, point, radius: int = 9):
              cy - (radius if i % 2 == 0 else radius * 0.45) * math.cos(i * math.pi / 5)) for i in range(10)]
     draw.polygon(star, fill="black", outline="white", width=2)
     return np.asarray(img)
+
+
+def posterior_chart(q, order: list[int], height: int = 460) -> go.Figure:
+    """q(z|x) of one image, its latent units in `order`: μ ± σ per dimension (a Gaussian latent), or
+    one small bar chart of the category probabilities per variable (a categorical one)."""
+    from plotly.subplots import make_subplots
+
+    if hasattr(q, "mu"):
+        mu, sigma = q.mu[0].cpu().numpy(), q.logvar[0].mul(0.5).exp().cpu().numpy()
+        fig = go.Figure(go.Scatter(x=[f"z{d}" for d in order], y=mu[order], mode="markers",
+                                   error_y=dict(type="data", array=sigma[order]), name="μ ± σ"))
+        fig.add_hline(y=0, line_color="#999")
+        fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="μ ± σ",
+                          xaxis_type="category")
+        return fig
+    probs = q.probs[0].cpu().numpy()  # (N, K)
+    cols = 5
+    rows = -(-len(order) // cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"v{d}" for d in order], shared_yaxes=True,
+                        vertical_spacing=min(0.08, 0.5 / rows), horizontal_spacing=0.03)
+    for i, d in enumerate(order):
+        fig.add_trace(go.Bar(x=list(range(probs.shape[1])), y=probs[d], marker_color=TEST, showlegend=False,
+                             hovertemplate=f"v{d} = %{{x}}: %{{y:.2f}}<extra></extra>"),
+                      row=i // cols + 1, col=i % cols + 1)
+    fig.update_yaxes(range=[0, 1], showticklabels=False)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_annotations(font_size=11)
+    fig.update_layout(height=max(height, 110 * rows), margin=dict(l=10, r=10, t=30, b=10), bargap=0.15)
+    return fig

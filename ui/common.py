@@ -134,9 +134,10 @@ def page_header(title: str, help_text: str) -> None:
 
 @st.cache_data(max_entries=6, show_spinner="Encoding the images")
 def encodings(_model, hash_: str, dataset_name: str, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means and log-variances of a split: (N, z) each, numpy."""
-    mu, logvar = encode_all(_model, dataset(dataset_name, split)[0])
-    return mu.numpy(), logvar.numpy()
+    """Posterior codes (mu, or the categorical variables' probabilities) of a split, and each latent
+    unit's KL from the prior: (N, code_dim) and (N, units), numpy."""
+    codes, kl = encode_all(_model, dataset(dataset_name, split)[0])
+    return codes.numpy(), kl.numpy()
 
 
 def test_encodings(_model, hash_: str, dataset_name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -144,8 +145,8 @@ def test_encodings(_model, hash_: str, dataset_name: str) -> tuple[np.ndarray, n
 
 
 def kl_and_activity() -> tuple[np.ndarray, np.ndarray]:
-    """Per-dimension test KL and whether each dimension is active (vae.evaluate.dimension_summary)."""
+    """Per-unit test KL and whether each unit is active (vae.evaluate.dimension_summary)."""
     checkpoint, hash_ = current_model()
-    mu, logvar = test_encodings(checkpoint.model, hash_, checkpoint.config.dataset)
-    kl, active = dimension_summary(torch.from_numpy(mu), torch.from_numpy(logvar))
+    codes, kl_units = test_encodings(checkpoint.model, hash_, checkpoint.config.dataset)
+    kl, active = dimension_summary(checkpoint.model, torch.from_numpy(codes), torch.from_numpy(kl_units))
     return kl.numpy(), active.numpy()

@@ -77,16 +77,20 @@ def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, ord
                start: np.ndarray, seq: int, lmap, class_names: list[str], checkpoint: str,
                key: str) -> np.ndarray | None:
     """Draw the pad with the map, traversal and caption that follow z; returns the z the user
-    last released from this starting point (`seq`), or None before any release.
+    last released from this starting point (`seq`), or None before any release. z is the code the
+    decoder reads: for a categorical latent, its variables' one-hot vectors side by side (the pad
+    shows one picker per variable instead of a slider).
 
     Keep `key` the same for a checkpoint: a new `seq` resets the pad to `start` in place."""
     url, layers = _exported(model, weights_hash)
-    dims = [{"d": int(d), "label": f"z{d} · KL {kl[d]:.2f}", "kl": float(kl[d]), "active": bool(active[d])}
+    letter = "v" if model.latent.kind == "categorical" else "z"
+    dims = [{"d": int(d), "label": f"{letter}{d} · KL {kl[d]:.2f}", "kl": float(kl[d]), "active": bool(active[d])}
             for d in order]
     result = _pad(key=key, data={"key": weights_hash, "weights_url": url, "layers": layers, "dims": dims,
                                  "z": [float(v) for v in start], "z_dim": len(start), "seq": seq, "range": 4,
                                  "map": _exported_map(lmap, weights_hash), "class_names": list(class_names),
                                  "traversal": TRAVERSAL, "checkpoint": checkpoint,
+                                 "latent": model.latent.kind, "categories": model.latent.categories,
                                  "classifier": exported_classifier(model.config.dataset)},
                   default={"z": None}, on_z_change=lambda: None)
     released = result.get("z") if hasattr(result, "get") else getattr(result, "z", None)

@@ -139,7 +139,8 @@ class Setting:
 
 
 # Settings that one page writes and another reads.
-SLIDERS_Z = Setting("z", None, float_list(low=-4, high=4))  # the latent sliders' z; None: the prior mean
+# The latent sliders' z (a categorical latent's: each variable's category); None: the prior mean.
+SLIDERS_Z = Setting("z", None, float_list(low=-1000, high=1000))
 SLIDERS_START = "sliders_start"  # counts the times z was set from outside the pad: the pad then moves to it
 INTERPOLATE_FROM = Setting("from", "test:3", TEXT)  # interpolation endpoints (views/interpolate.py reads them)
 INTERPOLATE_TO = Setting("to", "test:2", TEXT)
@@ -147,8 +148,9 @@ INTERPOLATE_SENT = "interpolate_sent"  # counts the endpoints sent from other pa
 
 
 def open_in_sliders(z) -> None:
-    """Start the Latent sliders page from `z` (a code of the selected model) and go there."""
-    SLIDERS_Z.set([min(4.0, max(-4.0, float(v))) for v in z])
+    """Start the Latent sliders page from `z` (a code of the selected model: its sliders page keeps
+    what it needs of it) and go there."""
+    SLIDERS_Z.set([float(v) for v in z])
     st.session_state[SLIDERS_START] = st.session_state.get(SLIDERS_START, 0) + 1
     st.switch_page("views/sliders.py")
 

@@ -18,8 +18,8 @@ import signal
 import sys
 from pathlib import Path
 
-from .config import (ARCHITECTURES, DATASETS, DEFAULT_LATENT_DIM, DEVICES, LIKELIHOODS, ModelConfig, TrainConfig,
-                     default_of, model_differences)
+from .config import (ARCHITECTURES, DATASETS, DEFAULT_CATEGORICAL_VARIABLES, DEFAULT_LATENT_DIM, DEVICES, LATENTS,
+                     LIKELIHOODS, ModelConfig, TrainConfig, default_of, model_differences)
 
 
 def _number(kind, low: float, strict: bool):
@@ -49,7 +49,17 @@ MODEL_OPTIONS = [
     ("--arch", "arch", dict(choices=ARCHITECTURES, help=(
         "network: mlp or conv (both decode in the browser), article (the tutorial article's "
         "network), or resnet (the strongest; decoded on the server)"))),
-    ("--latent-dim", "latent_dim", dict(type=positive_int, help="latent size")),
+    ("--latent", "latent", dict(choices=LATENTS, help=(
+        "gaussian, or categorical: N variables of K categories, Gumbel-softmax while training (mlp and conv)"))),
+    ("--latent-dim", "latent_dim", dict(type=positive_int, help="latent size: dimensions, or categorical variables N")),
+    ("--categories", "categories", dict(type=positive_int, help="categories K of each categorical variable")),
+    ("--temperature-start", "temperature_start", dict(type=positive_float,
+                                                      help="Gumbel-softmax temperature at the first step")),
+    ("--temperature-min", "temperature_min", dict(type=positive_float, help="the temperature it anneals to")),
+    ("--temperature-decay", "temperature_decay", dict(type=nonnegative_float, help=(
+        "the temperature after t steps: max(min, start * exp(-decay * t))"))),
+    ("--straight-through", "straight_through", dict(action=argparse.BooleanOptionalAction,
+                                                    help="one-hot categorical samples forward, relaxed backward")),
     ("--hidden", "hidden_dims", dict(type=positive_int, nargs="+", help="mlp hidden layer sizes")),
     ("--beta", "beta", dict(type=nonnegative_float, help="weight of the KL term")),
     ("--likelihood", "likelihood", dict(choices=LIKELIHOODS,
@@ -76,7 +86,8 @@ TRAIN_OPTIONS = [
 
 def _shown_default(cls, name: str) -> str:
     if (cls, name) == (ModelConfig, "latent_dim"):
-        return "per architecture: " + ", ".join(f"{a} {z}" for a, z in DEFAULT_LATENT_DIM.items())
+        return ("per architecture: " + ", ".join(f"{a} {z}" for a, z in DEFAULT_LATENT_DIM.items())
+                + f"; {DEFAULT_CATEGORICAL_VARIABLES} categorical variables")
     value = default_of(cls, name)
     if isinstance(value, bool):
         return "on" if value else "off"
@@ -104,7 +115,9 @@ def train_args(model: ModelConfig, training: TrainConfig) -> list[str]:
     for cls, cfg, options in ((ModelConfig, model, MODEL_OPTIONS), (TrainConfig, training, TRAIN_OPTIONS)):
         for flag, name, _ in options:
             value = getattr(cfg, name)
-            default = DEFAULT_LATENT_DIM[model.arch] if name == "latent_dim" else default_of(cls, name)
+            default = default_of(cls, name)
+            if name == "latent_dim":
+                default = ModelConfig(arch=model.arch, latent=model.latent).latent_dim
             if value is None or value == default:
                 continue
             if isinstance(value, bool):

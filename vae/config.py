@@ -10,15 +10,19 @@ app's Train page and notebooks read them from these classes.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 ARCHITECTURES = ("mlp", "conv", "article", "resnet")
+LATENTS = ("gaussian", "categorical")
 LIKELIHOODS = ("bernoulli", "gaussian")
 DATASETS = ("mnist", "fashion-mnist")
 DEVICES = ("auto", "cpu", "cuda")
 
-# The article's network has a fixed latent size; the others default to 32.
+# The article's network has a fixed latent size; the others default to 32. Categorical latents: 30
+# variables (of `categories` each) whatever the network.
 DEFAULT_LATENT_DIM = {"mlp": 32, "conv": 32, "article": 100, "resnet": 32}
+DEFAULT_CATEGORICAL_VARIABLES = 30
 # Names a config may carry from an earlier version of this project, and what they are now.
 RENAMED_ARCHITECTURES = {"seed": "article"}
 
@@ -26,7 +30,16 @@ RENAMED_ARCHITECTURES = {"seed": "article"}
 @dataclass
 class ModelConfig:
     arch: str = "mlp"
-    latent_dim: int | None = None  # None: the architecture's default (DEFAULT_LATENT_DIM)
+    latent: str = "gaussian"  # or "categorical" (vae/latents.py)
+    latent_dim: int | None = None  # dimensions, or categorical variables; None: the default for the arch and latent
+    categories: int = 10  # categories of each variable (categorical latents)
+    # The Gumbel-softmax temperature of a categorical latent during training, after `step` steps:
+    # max(temperature_min, temperature_start * exp(-temperature_decay * step)), about 1.0 -> 0.5 over
+    # 23,000 steps (50 epochs of batch 128). `straight_through`: one-hot samples forward.
+    temperature_start: float = 1.0
+    temperature_min: float = 0.5
+    temperature_decay: float = 3e-5
+    straight_through: bool = False
     hidden_dims: list[int] = field(default_factory=lambda: [400])  # mlp only
     likelihood: str = "bernoulli"
     # Fixed standard deviation of the Gaussian likelihood p(x|z) = N(decoder(z), sigma^2 I).
@@ -41,8 +54,18 @@ class ModelConfig:
         self.arch = RENAMED_ARCHITECTURES.get(self.arch, self.arch)
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"arch must be one of {ARCHITECTURES}, got {self.arch!r}")
+        if self.latent not in LATENTS:
+            raise ValueError(f"latent must be one of {LATENTS}, got {self.latent!r}")
+        if self.latent == "categorical" and self.arch not in ("mlp", "conv"):
+            raise ValueError(f"categorical latents come with the mlp and conv networks, not {self.arch!r}")
         if self.latent_dim is None:
-            self.latent_dim = DEFAULT_LATENT_DIM[self.arch]
+            self.latent_dim = DEFAULT_CATEGORICAL_VARIABLES if self.latent == "categorical" \
+                else DEFAULT_LATENT_DIM[self.arch]
+        if not (isinstance(self.categories, int) and self.categories >= 2):
+            raise ValueError(f"categories must be an integer >= 2, got {self.categories!r}")
+        if not 0 < self.temperature_min <= self.temperature_start or self.temperature_decay < 0:
+            raise ValueError("the temperature must fall from temperature_start to temperature_min > 0, "
+                             f"got {self.temperature_start} -> {self.temperature_min} at {self.temperature_decay}")
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
         if self.dataset not in DATASETS:
@@ -67,6 +90,11 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown config keys: {unknown}")
         return cls(**d)
+
+
+    def temperature(self, step: int) -> float:
+        """The Gumbel-softmax temperature after `step` training steps (categorical latents)."""
+        return max(self.temperature_min, self.temperature_start * math.exp(-self.temperature_decay * step))
 
 
 # What a resumed run cannot change: all of the model (version aside, which is who wrote it).

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import torch
 
-from .losses import iwae_nll, kl_per_dim, recon_nll
+from .losses import iwae_nll, recon_nll
 from .model import VAE, to_unit
-
-ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. 2015: Cov_x(E_q[z_u]) > 0.01
 
 
 def prepare(images: torch.Tensor, binarize: bool, seed: int = 0) -> torch.Tensor:
@@ -21,50 +19,46 @@ def prepare(images: torch.Tensor, binarize: bool, seed: int = 0) -> torch.Tensor
     return x
 
 
-def active_dims(mu: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> torch.Tensor:
-    """Which latent dims are active: their posterior mean varies across the data. mu (N, z_dim) ->
-    (z_dim,) bool."""
-    return mu.var(dim=0) > threshold
+def active_units(model: VAE, codes: torch.Tensor) -> int:
+    """How many latent units (dimensions, or categorical variables) are active: their posterior
+    varies across the data (Burda et al. 2015). codes (N, code_dim): posterior codes."""
+    return int(model.latent.activity(codes).sum())
 
 
-def active_units(mu: torch.Tensor) -> int:
-    """How many latent dims are active (see active_dims)."""
-    return int(active_dims(mu).sum())
-
-
-def dimension_summary(mu: torch.Tensor, logvar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean KL from the prior of each latent dim, and whether it is active, over a dataset's
-    posteriors: mu, logvar (N, z_dim) -> (z_dim,) float and (z_dim,) bool."""
-    return kl_per_dim(mu, logvar).mean(0), active_dims(mu)
+def dimension_summary(model: VAE, codes: torch.Tensor, kl_units: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean KL from the prior of each latent unit, and whether it is active, over a dataset's
+    posteriors: codes (N, code_dim), kl_units (N, units) -> (units,) float and (units,) bool."""
+    return kl_units.mean(0), model.latent.activity(codes)
 
 
 @torch.no_grad()
 def encode_all(model: VAE, images: torch.Tensor, batch_size: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posterior means and log-variances of uint8 images (N, 28, 28), on the CPU: (N, z) each."""
+    """Posterior codes (mu, or the variables' probabilities) and each unit's KL from the prior, of
+    uint8 images (N, 28, 28), on the CPU: (N, code_dim) and (N, units)."""
     model.eval()
-    mus, logvars = [], []
+    codes, kls = [], []
     for i in range(0, len(images), batch_size):
-        x = prepare(images[i:i + batch_size].to(model.device), False)
-        mu, logvar = model.encode(x)
-        mus.append(mu.cpu())
-        logvars.append(logvar.cpu())
-    return torch.cat(mus), torch.cat(logvars)
+        q = model.posterior(prepare(images[i:i + batch_size].to(model.device), False))
+        codes.append(q.code.cpu())
+        kls.append(q.kl_per_unit().cpu())
+    return torch.cat(codes), torch.cat(kls)
 
 
 @torch.no_grad()
 def evaluate(model: VAE, images: torch.Tensor, batch_size: int = 1000, seed: int = 0) -> dict:
-    """Mean test recon and KL (nats per image, one posterior sample), per-dim KL, active units."""
+    """Mean test recon (one exact sample of q: one-hot for categorical latents) and KL (nats per
+    image), KL per latent unit, active units."""
     model.eval()
     device = model.device
     x_all = prepare(images.to(device), model.config.binarize, seed)
     g = torch.Generator(device=device).manual_seed(seed)
-    recon_sum, kl_sum, mus = 0.0, torch.zeros(model.latent_dim, device=device), []
+    recon_sum, kl_sum, codes = 0.0, torch.zeros(model.latent.units, device=device), []
     for i in range(0, len(x_all), batch_size):
         x = x_all[i:i + batch_size]
         out = model(x, generator=g)
         recon_sum += float(recon_nll(out.logits, x, model.config).sum())
-        kl_sum += kl_per_dim(out.mu, out.logvar).sum(0)
-        mus.append(out.mu)
+        kl_sum += out.posterior.kl_per_unit().sum(0)
+        codes.append(out.posterior.code)
     n = len(x_all)
     recon, kl_dims = recon_sum / n, (kl_sum / n).cpu()
     return {
@@ -72,7 +66,7 @@ def evaluate(model: VAE, images: torch.Tensor, batch_size: int = 1000, seed: int
         "kl": float(kl_dims.sum()),
         "elbo": recon + float(kl_dims.sum()),  # -ELBO, nats per image
         "kl_per_dim": [round(float(v), 5) for v in kl_dims],
-        "active_units": active_units(torch.cat(mus)),
+        "active_units": active_units(model, torch.cat(codes)),
     }
 
 

@@ -44,8 +44,21 @@ def traversal(base: torch.Tensor, dim: int, values: torch.Tensor) -> torch.Tenso
     return z
 
 
-def prior_samples(n: int, z_dim: int, seed: int) -> torch.Tensor:
-    return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))  # (n, z_dim)
+def prior_samples(model: VAE, n: int, seed: int) -> torch.Tensor:
+    """n codes drawn from the model's prior: (n, code_dim)."""
+    return model.latent.prior_sample(n, torch.Generator().manual_seed(seed))
+
+
+def flip_steps(model: VAE, path: torch.Tensor) -> dict[int, list[str]]:
+    """Where a path of categorical codes (steps, N * K) changes its most likely code: {step:
+    ["v3: 2→7", ...]}, the step counted from 0."""
+    cats = model.latent.categories_of(path)  # (steps, N)
+    flips = {}
+    for s in range(1, len(cats)):
+        changed = torch.nonzero(cats[s] != cats[s - 1]).flatten().tolist()
+        if changed:
+            flips[s] = [f"v{v}: {int(cats[s - 1, v])}→{int(cats[s, v])}" for v in changed]
+    return flips
 
 
 def dims_by_kl(kl_per_dim: list[float]) -> list[int]:

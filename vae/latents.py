@@ -43,17 +43,21 @@ class Gaussian:
         return self.mu
 
     def sample(self, generator: torch.Generator | None = None, temperature=None, hard: bool = False,
-               shape: tuple = ()) -> torch.Tensor:
-        """z = mu + sigma * eps, eps ~ N(0, I): (*shape, B, D), differentiable in mu and logvar."""
-        eps = torch.randn((*shape, *self.mu.shape), generator=generator, device=self.mu.device, dtype=self.mu.dtype)
-        return self.mu + torch.exp(0.5 * self.logvar) * eps
+               samples: int | None = None) -> torch.Tensor:
+        """z = mu + sigma * eps, eps ~ N(0, I): (B, D), or (B, samples, D); differentiable in mu and logvar."""
+        mu, logvar = (self.mu, self.logvar) if samples is None else (self.mu[:, None], self.logvar[:, None])
+        shape = self.mu.shape if samples is None else (self.mu.shape[0], samples, self.mu.shape[1])
+        eps = torch.randn(shape, generator=generator, device=self.mu.device, dtype=self.mu.dtype)
+        return mu + torch.exp(0.5 * logvar) * eps
 
     def kl_per_unit(self) -> torch.Tensor:
-        """Closed-form KL(N(mu, sigma^2) || N(0, 1)) per dimension: (B, D)."""
+        """Closed-form KL(N(mu, sigma^2) || N(0, 1)) per dimension: (B, D). (The one place of this formula.)"""
         return 0.5 * (self.mu.pow(2) + self.logvar.exp() - 1.0 - self.logvar)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        """log q(z|x) for z (..., B, D): (..., B)."""
+        """log q(z|x) for z (B, D) or (B, samples, D): (B,) or (B, samples)."""
+        if z.dim() == 3:
+            return log_normal(z, self.mu[:, None], self.logvar[:, None])
         return log_normal(z, self.mu, self.logvar)
 
 
@@ -73,13 +77,15 @@ class Categorical:
         return self.probs.flatten(1)  # (B, N * K)
 
     def sample(self, generator: torch.Generator | None = None, temperature: float | torch.Tensor | None = None,
-               hard: bool = False, shape: tuple = ()) -> torch.Tensor:
+               hard: bool = False, samples: int | None = None) -> torch.Tensor:
         """A Gumbel-softmax (Concrete) sample at `temperature`, one-hot rows when it is None (exact
         samples of q, as evaluation uses); `hard`: one-hot forward, the relaxed sample's gradient
-        backward (straight-through). (*shape, B, N * K)."""
-        u = torch.rand((*shape, *self.logits.shape), generator=generator, device=self.logits.device,
+        backward (straight-through). (B, N * K), or (B, samples, N * K)."""
+        log_probs = self.log_probs if samples is None else self.log_probs[:, None]
+        shape = log_probs.shape if samples is None else (self.logits.shape[0], samples, *self.logits.shape[1:])
+        u = torch.rand(shape, generator=generator, device=self.logits.device,
                        dtype=self.logits.dtype).clamp_(1e-10, 1.0)
-        perturbed = self.log_probs - torch.log(-torch.log(u))  # + Gumbel(0, 1) noise
+        perturbed = log_probs - torch.log(-torch.log(u))  # + Gumbel(0, 1) noise
         if temperature is None:
             return F.one_hot(perturbed.argmax(-1), self.logits.shape[-1]).to(self.logits.dtype).flatten(-2)
         relaxed = torch.softmax(perturbed / temperature, -1)
@@ -94,9 +100,9 @@ class Categorical:
         return (self.probs * self.log_probs).sum(-1) + math.log(k)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        """log q(z|x) for one-hot codes z (..., B, N * K): (..., B)."""
-        z = z.unflatten(-1, self.logits.shape[-2:])
-        return (z * self.log_probs).sum((-1, -2))
+        """log q(z|x) for one-hot codes z (B, N * K) or (B, samples, N * K): (B,) or (B, samples)."""
+        log_probs = self.log_probs if z.dim() == 2 else self.log_probs[:, None]
+        return (z.unflatten(-1, self.logits.shape[-2:]) * log_probs).sum((-1, -2))
 
 
 class GaussianLatent:
@@ -138,6 +144,14 @@ class CategoricalLatent:
 
     def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:
         return torch.full(z.shape[:-1], -self.units * math.log(self.categories), device=z.device, dtype=z.dtype)
+
+    def one_hot(self, categories) -> torch.Tensor:
+        """The code of one category per variable: (N,) ints -> (N * K,)."""
+        return F.one_hot(torch.as_tensor(categories, dtype=torch.long), self.categories).float().flatten()
+
+    def categories_of(self, code) -> torch.Tensor:
+        """Each variable's most likely category in a code (N * K,) (one-hot, or probabilities): (N,)."""
+        return torch.as_tensor(code, dtype=torch.float32).unflatten(-1, (self.units, self.categories)).argmax(-1)
 
     def activity(self, codes: torch.Tensor) -> torch.Tensor:
         """Which variables are active: their probability vector varies across the data (summed over

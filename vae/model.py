@@ -1,5 +1,8 @@
-"""The VAE (Kingma & Welling, arXiv:1312.6114): encoder q(z|x) = N(mu, diag(sigma^2)),
-prior p(z) = N(0, I), decoder p(x|z), and the reparameterization z = mu + sigma * eps.
+"""The VAE (Kingma & Welling, arXiv:1312.6114): encoder q(z|x), prior p(z), decoder p(x|z).
+
+The latent is Gaussian (q = N(mu, diag sigma^2), prior N(0, I), z = mu + sigma * eps) or
+categorical (N variables of K categories, a uniform prior, Gumbel-softmax samples while training):
+vae/latents.py. The networks below map images to the latent's parameters and codes to images.
 
 Four architectures, picked by ModelConfig.arch:
   mlp      784 -> hidden... -> 2z ; z -> hidden... -> 784   (plain MLP decoder: a browser can run it)
@@ -18,15 +21,23 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
+from .latents import Categorical, Gaussian, latent_of
 
 PIXELS = 28 * 28
 
 
 class VAEOutput(NamedTuple):
-    mu: torch.Tensor  # (B, z_dim)
-    logvar: torch.Tensor  # (B, z_dim)
-    z: torch.Tensor  # (B, z_dim)
+    posterior: Gaussian | Categorical  # q(z|x)
+    z: torch.Tensor  # (B, code_dim): the sample decoded
     logits: torch.Tensor  # (B, 784) decoder output before the sigmoid
+
+    @property
+    def mu(self) -> torch.Tensor:  # Gaussian latents: (B, z_dim)
+        return self.posterior.mu
+
+    @property
+    def logvar(self) -> torch.Tensor:
+        return self.posterior.logvar
 
 
 def _mlp(sizes: list[int]) -> list[nn.Module]:
@@ -51,9 +62,9 @@ class ResBlock(nn.Module):
         return x + self.body(x)
 
 
-def build_encoder(cfg: ModelConfig) -> nn.Sequential:
-    """(B, 1, 28, 28) in [0, 1] -> (B, 2 * z_dim): mu and log-variance side by side."""
-    z2 = 2 * cfg.latent_dim
+def build_encoder(cfg: ModelConfig, z2: int) -> nn.Sequential:
+    """(B, 1, 28, 28) in [0, 1] -> (B, z2): the latent's parameters (mu and log-variance side by
+    side, or each categorical variable's logits)."""
     if cfg.arch == "mlp":
         return nn.Sequential(nn.Flatten(), *_mlp([PIXELS, *cfg.hidden_dims, z2]))
     if cfg.arch == "conv":
@@ -79,9 +90,8 @@ def build_encoder(cfg: ModelConfig) -> nn.Sequential:
     raise ValueError(f"unknown architecture {cfg.arch!r}")
 
 
-def build_decoder(cfg: ModelConfig) -> nn.Sequential:
-    """(B, z_dim) -> (B, 784) logits."""
-    z = cfg.latent_dim
+def build_decoder(cfg: ModelConfig, z: int) -> nn.Sequential:
+    """(B, z) codes -> (B, 784) logits."""
     if cfg.arch == "mlp":
         return nn.Sequential(*_mlp([z, *reversed(cfg.hidden_dims), PIXELS]))
     if cfg.arch == "conv":
@@ -109,42 +119,60 @@ class VAE(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.encoder = build_encoder(config)
-        self.decoder = build_decoder(config)
+        self.latent = latent_of(config)
+        self.encoder = build_encoder(config, self.latent.encoder_out)
+        self.decoder = build_decoder(config, self.latent.code_dim)
 
     @property
     def latent_dim(self) -> int:
         return self.config.latent_dim
 
     @property
+    def code_dim(self) -> int:
+        """Numbers the decoder reads: latent_dim, or variables x categories."""
+        return self.latent.code_dim
+
+    @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (B, 1, 28, 28) or (B, 28, 28) floats in [0, 1] -> mu, logvar, each (B, z_dim)."""
+    def posterior(self, x: torch.Tensor) -> Gaussian | Categorical:
+        """q(z|x) for x (B, 1, 28, 28) or (B, 28, 28) floats in [0, 1]."""
         if x.dim() == 3:
             x = x.unsqueeze(1)
-        mu, logvar = self.encoder(x).chunk(2, dim=-1)
-        return mu, logvar
+        return self.latent.posterior(self.encoder(x))
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gaussian latents: x (B, 1, 28, 28) or (B, 28, 28) floats in [0, 1] -> mu, logvar, each (B, z_dim)."""
+        if self.latent.kind != "gaussian":
+            raise ValueError("encode() gives a Gaussian's mu and logvar: use posterior() for a categorical latent")
+        q = self.posterior(x)
+        return q.mu, q.logvar
+
+    def code(self, x: torch.Tensor) -> torch.Tensor:
+        """A deterministic code of x for maps and neighbours: mu, or the variables' probabilities. (B, code_dim)."""
+        return self.posterior(x).code
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)  # (B, 784)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, z_dim) -> mean image (B, 28, 28) in [0, 1]."""
+        """z (B, code_dim) -> mean image (B, 28, 28) in [0, 1]."""
         return torch.sigmoid(self.decoder(z)).view(-1, 28, 28)
 
     @staticmethod
     def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
                        generator: torch.Generator | None = None) -> torch.Tensor:
         """z = mu + sigma * eps, eps ~ N(0, I): a differentiable sample of q(z|x)."""
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        return mu + torch.exp(0.5 * logvar) * eps
+        return Gaussian(mu, logvar).sample(generator)
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> VAEOutput:
-        mu, logvar = self.encode(x)
-        z = self.reparameterize(mu, logvar, generator)
-        return VAEOutput(mu, logvar, z, self.decode_logits(z))
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None,
+                temperature: float | torch.Tensor | None = None) -> VAEOutput:
+        """A sample of q(z|x), decoded: relaxed at `temperature` (categorical latents; straight-through
+        when the config says so), an exact one when it is None."""
+        q = self.posterior(x)
+        z = q.sample(generator, temperature, hard=self.config.straight_through)
+        return VAEOutput(q, z, self.decode_logits(z))
 
 
 def resolve_device(name: str = "auto") -> torch.device:

@@ -92,7 +92,7 @@ def cache_path(cache_dir: str | Path, weights_hash: str, name: str) -> Path:
 def load_cached_map(path: Path) -> LatentMap | None:
     try:
         with np.load(path, allow_pickle=False) as f:
-            return LatentMap(f["mu"], f["labels"], f["xy"])
+            return LatentMap(f["mu"].astype(np.float32), f["labels"], f["xy"])
     except (OSError, ValueError, KeyError):  # missing or damaged: rebuild
         return None
 
@@ -115,7 +115,9 @@ def build_map(model, weights_hash: str, images: torch.Tensor, labels: torch.Tens
     latent_map = LatentMap(mu, labels.numpy().astype(np.int64), xy,
                            time.perf_counter() - started)
     buf = io.BytesIO()
-    np.savez_compressed(buf, mu=mu, labels=latent_map.labels, xy=xy)
+    # The codes as float16 (the neighbours they give are the same; a 300-number categorical code
+    # per image would make a 12 MB file in float32).
+    np.savez_compressed(buf, mu=mu.astype(np.float16), labels=latent_map.labels, xy=xy)
     atomic_write_bytes(path, buf.getvalue())
     for stale in path.parent.glob(f"map-{name}-*.npz"):  # maps of earlier weights of this run
         if stale != path:

@@ -67,12 +67,12 @@ def decode_all(model: VAE, z: np.ndarray | torch.Tensor, batch: int = 1000) -> t
 
 def sample_quality(model: VAE, test_images: torch.Tensor, n: int = 10_000, mixture=None, seed: int = 0,
                    classifier: Classifier | None = None, progress=None) -> dict:
-    """The Fréchet distance and label entropy of `n` decoded N(0, I) samples, of `n` samples of a
+    """The Fréchet distance and label entropy of `n` decoded prior samples, of `n` samples of a
     fitted mixture of the codes (when given; vae.gmm.Mixture), and of the reconstructions (from
     the posterior means) of the test images, each against the test images' features."""
     classifier = classifier or load_classifier(model.config.dataset)
     real, _ = features_and_probabilities(classifier, test_images)
-    sets = {"prior": lambda: torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(seed)),
+    sets = {"prior": lambda: model.latent.prior_sample(n, torch.Generator().manual_seed(seed)),
             "reconstruction": lambda: encode_all(model, test_images[:n])[0]}
     if mixture is not None:
         sets["mixture"] = lambda: mixture.sample(n, seed=seed)

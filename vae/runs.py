@@ -37,7 +37,9 @@ class RunEntry:
         if self.config is None:
             return ""
         elbo = f", -ELBO {self.history[-1]['test_elbo']:.1f}" if self.history else ""
-        return f"{self.config.arch}, z={self.config.latent_dim}{elbo}"
+        c = self.config
+        z = f"{c.latent_dim}×{c.categories} categorical" if c.latent == "categorical" else f"z={c.latent_dim}"
+        return f"{c.arch}, {z}{elbo}"
 
 
 def inspect_run(folder: Path) -> RunEntry:

@@ -14,7 +14,7 @@ import sys
 
 import torch
 
-from .losses import kl_per_dim, recon_nll
+from .losses import recon_nll
 from .model import VAE
 
 EAGER_STEPS_BEFORE_CAPTURE = 3  # cuBLAS/cuDNN set-up and Adam's first state, outside the graph
@@ -48,6 +48,8 @@ class TrainStep:
         device = model.device
         self.use_graph = device.type == "cuda" if graph is None else graph
         self.sums = torch.zeros(2, device=device)  # recon, KL summed over the images since reset()
+        # The Gumbel-softmax temperature of a categorical latent, in a tensor a recorded graph reads.
+        self.temperature = torch.ones((), device=device) if model.latent.kind == "categorical" else None
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static_idx = torch.zeros(batch_size, dtype=torch.long, device=device)
         self.eager_steps = 0
@@ -61,9 +63,9 @@ class TrainStep:
             x = torch.bernoulli(x, generator=self.gen)
         # No autocast weight cache: a graph must not keep casts made while it was recorded.
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp, cache_enabled=False):
-            out = self.model(x, generator=self.gen)
+            out = self.model(x, generator=self.gen, temperature=self.temperature)
         recon = recon_nll(out.logits.float(), x, self.cfg)  # (B,)
-        kl = kl_per_dim(out.mu.float(), out.logvar.float()).sum(-1)  # (B,)
+        kl = out.posterior.kl_per_unit().float().sum(-1)  # (B,)
         loss = (recon + self.cfg.beta * kl).mean()
         loss.backward()
         self.optimizer.step()
@@ -73,8 +75,10 @@ class TrainStep:
         self.optimizer.zero_grad(set_to_none=True)
         self._forward_backward_update(idx)
 
-    def __call__(self, idx: torch.Tensor, lr: float) -> None:
+    def __call__(self, idx: torch.Tensor, lr: float, temperature: float | None = None) -> None:
         set_lr(self.optimizer, lr)
+        if self.temperature is not None:
+            self.temperature.fill_(temperature)  # in place, for the same reason as set_lr
         if not self.use_graph or len(idx) != self.batch_size:  # the CPU, or an epoch's short last batch
             self._eager(idx)
             return

@@ -178,14 +178,14 @@ def train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out_dir: str | 
                        disable=not show_progress, leave=False, mininterval=0.5)
             for i in bar:
                 train_step(perm[i * train_cfg.batch_size:(i + 1) * train_cfg.batch_size],
-                           cosine_lr(train_cfg.lr, step, total_steps))
+                           cosine_lr(train_cfg.lr, step, total_steps), cfg.temperature(step))
                 step += 1
                 if step % train_cfg.log_every == 0:
                     seen = min((i + 1) * train_cfg.batch_size, n) - first * train_cfg.batch_size
                     r, k = (train_step.sums / seen).tolist()
                     append_jsonl(out / ckpt.STEPS, {
                         "step": step, "epoch": round(epoch + (i + 1) / steps_per_epoch, 4),
-                        "train_recon": r, "train_kl": k,
+                        "train_recon": r, "train_kl": k, **_temperature_of(cfg, step),
                         "images_per_second": seen / (time.perf_counter() - started),
                         "time": time.time()})
                     bar.set_postfix(recon=f"{r:.1f}", kl=f"{k:.1f}")
@@ -221,7 +221,8 @@ def train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out_dir: str | 
 
 def epoch_record(model: VAE, test_images: torch.Tensor, epoch: int, step: int,
                  train_means: torch.Tensor, seconds: float, n_train: int) -> dict:
-    """One line of history.jsonl: all losses in nats per image."""
+    """One line of history.jsonl: all losses in nats per image ("kl_per_dim": per latent unit, a
+    dimension or a categorical variable)."""
     test = evaluate(model, test_images)
     train_recon, train_kl = train_means.tolist()
     return {
@@ -229,6 +230,12 @@ def epoch_record(model: VAE, test_images: torch.Tensor, epoch: int, step: int,
         "train_recon": train_recon, "train_kl": train_kl,
         "test_recon": test["recon"], "test_kl": test["kl"], "test_elbo": test["elbo"],
         "kl_per_dim": test["kl_per_dim"], "active_units": test["active_units"],
+        **_temperature_of(model.config, step),
         "seconds": seconds, "images_per_second": n_train / seconds,
         "time": time.time(),
     }
+
+
+def _temperature_of(cfg: ModelConfig, step: int) -> dict:
+    """A log line's temperature, for categorical latents (the curves draw it)."""
+    return {"temperature": cfg.temperature(step)} if cfg.latent == "categorical" else {}

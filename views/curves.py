@@ -57,9 +57,9 @@ def curves(names: list[str], log_y: bool) -> None:
     shown = next((log for log in logs if log.history), None)
     if shown:
         kl = shown.history[-1]["kl_per_dim"]
-        figure = kl_per_dimension(kl, dims_by_kl(kl))
+        figure = kl_per_dimension(kl, dims_by_kl(kl), shown.config is not None and shown.config.latent == "categorical")
         if len(logs) > 1:
-            figure.update_layout(title=f"KL per latent dimension (test), {shown.name}")
+            figure.update_layout(title=f"{figure.layout.title.text}, {shown.name}")
         st.plotly_chart(figure, width="stretch")
 
 

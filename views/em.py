@@ -11,7 +11,7 @@ from ui.mixtures import code_sources, codes, em_run
 from vae.evaluate import bound_gap
 from vae.gmm import COVARIANCES, agreement, bic_curve
 from vae.images import grid
-from vae.latent import decode_numpy
+from vae.latent import decode_numpy, prior_samples
 from vae.quality import sample_quality
 
 page_header("EM and mixtures", "The article derives the VAE from EM for a Gaussian mixture. Here EM fits a mixture "
@@ -109,15 +109,15 @@ if st.session_state.get(bic_key) or st.button(
     st.session_state[bic_key] = True
     st.plotly_chart(article_charts.bic(bic_of(hash_, covariance, split)), width="stretch")
 
-st.subheader("Sampling from the mixture instead of N(0, I)")
+st.subheader("Sampling from the mixture instead of the prior")
 st.caption("Decoding draws of the fitted mixture rather than of the prior (ex-post density estimation, Ghosh et "
            "al. 2019) avoids the holes of the prior that no training digit's code fills. Measured with the bundled "
            "digit classifier: the Fréchet distance of its features to the test images' (lower is better) and "
            "the mean entropy of its labels (lower: clearer digits).")
 c1, c2 = st.columns(2)
 with c1:
-    z = torch.randn(16, checkpoint.config.latent_dim, generator=torch.Generator().manual_seed(0))
-    show_digit(grid(decode_numpy(checkpoint.model, z), cols=8), "z ~ N(0, I)", scale=3)
+    z = prior_samples(checkpoint.model, 16, seed=0)
+    show_digit(grid(decode_numpy(checkpoint.model, z), cols=8), "z ~ the prior", scale=3)
 with c2:
     show_digit(grid(decode_numpy(checkpoint.model, torch.from_numpy(em.mixture.sample(16, seed=0))), cols=8),
                "z ~ the mixture", scale=3)
@@ -138,7 +138,7 @@ if st.session_state.get(quality_key) or st.button("Measure sample quality (10,00
                                                   icon=":material/speed:"):
     st.session_state[quality_key] = True
     report = quality_of(em.mixture, hash_, quality_key)
-    st.dataframe([{"decoded from": {"prior": "N(0, I) samples", "mixture": "mixture samples",
+    st.dataframe([{"decoded from": {"prior": "prior samples", "mixture": "mixture samples",
                                     "reconstruction": "test codes (reconstructions)"}[name],
                    "Fréchet distance": round(figures["frechet_distance"], 2),
                    "label entropy (nats)": round(figures["label_entropy"], 3)} for name, figures in report.items()],

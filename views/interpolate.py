@@ -14,7 +14,7 @@ from ui.common import (class_names, current_model, dataset, digit_classifier, fu
                        page_header, show_digit)
 from ui.uploads import upload_digit
 from vae.images import balanced_columns, captioned_grid_png, gif_bytes, grid, png_bytes, strip
-from vae.latent import decode_numpy, interpolate
+from vae.latent import decode_numpy, flip_steps, interpolate
 
 page_header("Interpolation", "Walk from one digit's posterior mean to another's and decode every step. "
             "Linear follows the straight chord; slerp follows the sphere where prior samples live.")
@@ -97,9 +97,12 @@ for slot, col in enumerate(cols):
             show_digit(image, scale=3)
         ends.append(image)
 
+categorical = model.latent.kind == "categorical"
 c1, c2 = st.columns(2)
 with c1:
-    method = PATH.widget(st.radio, "Path", ["linear", "slerp"], horizontal=True)
+    # A categorical latent's codes are probability vectors: the straight path stays on their simplex.
+    methods = ["linear"] if categorical else ["linear", "slerp"]
+    method = PATH.widget(st.radio, "Path", methods, horizontal=True) if not categorical else "linear"
 with c2:
     steps = STEPS.widget(st.slider, "Steps", 2, 32)
 
@@ -107,17 +110,23 @@ if any(e is None for e in ends):
     st.stop()
 x = torch.from_numpy(np.stack(ends))[:, None].to(model.device)  # (2, 1, 28, 28)
 with torch.no_grad():
-    mu, _ = model.encode(x)
-path = interpolate(mu[0].cpu(), mu[1].cpu(), steps, method)  # (steps, z)
+    mu = model.code(x).cpu()  # the means, or each variable's probabilities
+path = interpolate(mu[0], mu[1], steps, method)  # (steps, code_dim)
 frames = decode_numpy(model, path)
+flips = flip_steps(model, path) if categorical else {}
 clf = digit_classifier(dataset_name)
 if clf is None:
     show_digit(grid(frames, cols=balanced_columns(steps)), f"{method}, {steps} steps", scale=3)
 else:
     probs = clf.probabilities(torch.from_numpy(frames)[:, None]).numpy()
-    captions = [f"{names[p.argmax()]} {100 * p.max():.0f}%" for p in probs]
+    captions = [f"{'* ' if s in flips else ''}{names[p.argmax()]} {100 * p.max():.0f}%" for s, p in enumerate(probs)]
     st.image(captioned_grid_png(frames, captions, balanced_columns(steps)), caption=f"{method}, {steps} steps")
     st.caption("Under each step: the label the bundled digit classifier gives it, and its confidence.")
+if categorical:
+    st.caption("The path moves each variable's probabilities along the simplex from one digit's to the other's. "
+               + ("A * marks the steps where the most likely code flips: " + "; ".join(
+                   f"step {s + 1} ({', '.join(changes)})" for s, changes in flips.items()) + "."
+                  if flips else "The most likely code never flips on this path."))
 d1, d2, d3 = st.columns([1, 1, 2], vertical_alignment="bottom")
 d1.download_button("Download GIF", gif_bytes(frames), "interpolation.gif", "image/gif", icon=":material/gif:")
 d2.download_button("Download PNG strip", png_bytes(strip(frames), 4), "interpolation.png", "image/png",

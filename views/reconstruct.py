@@ -1,10 +1,9 @@
 """Reconstruct: upload a digit, see how the model encodes, reconstructs and places it."""
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 
 from ui import state
-from ui.charts import latent_scatter
+from ui.charts import latent_scatter, posterior_chart
 from ui.common import class_names, current_model, dataset, kl_and_activity, latent_map, page_header, show_digit
 from ui.uploads import upload_digit
 from vae.images import grid, to_gray
@@ -24,11 +23,12 @@ if digit is None:
 
 x = torch.from_numpy(digit)[None, None].to(model.device)  # (1, 1, 28, 28)
 with torch.no_grad():
-    mu, logvar = model.encode(x)
-mu, sigma = mu[0].cpu(), logvar[0].mul(0.5).exp().cpu()
+    q = model.posterior(x)
+mu = q.code[0].cpu()  # the mean, or each variable's probabilities
 recon = decode_numpy(model, mu[None])[0]
 
-if st.button("Open in the sliders", icon=":material/tune:", help="Start the Latent sliders page from this upload's μ"):
+if st.button("Open in the sliders", icon=":material/tune:",
+             help="Start the Latent sliders page from this upload's code"):
     state.open_in_sliders(mu.numpy())
 c1, c2, c3 = st.columns(3)
 with c1:
@@ -54,13 +54,11 @@ with left:
     st.plotly_chart(latent_scatter(lmap.xy, lmap.labels, names, marks={"your digit": (placed, "star")},
                                    height=460), width="stretch")
 with right:
-    st.subheader("Posterior q(z|x) per dimension")
+    categorical = model.latent.kind == "categorical"
+    st.subheader("Posterior q(z|x) per " + ("variable" if categorical else "dimension"))
     kl, active = kl_and_activity()
     order = [d for d in dims_by_kl(list(kl)) if active[d]] or dims_by_kl(list(kl))
-    fig = go.Figure(go.Scatter(x=[f"z{d}" for d in order], y=mu.numpy()[order], mode="markers",
-                               error_y=dict(type="data", array=sigma.numpy()[order]), name="μ ± σ"))
-    fig.add_hline(y=0, line_color="#999")
-    fig.update_layout(height=460, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="μ ± σ",
-                      xaxis_type="category")
-    st.plotly_chart(fig, width="stretch")
-    st.caption("Active dimensions, most informative first. The prior is N(0, 1) in every dimension.")
+    st.plotly_chart(posterior_chart(q, order), width="stretch")
+    st.caption("Active variables, most informative first: each one's probability of each of its categories; the "
+               "prior is uniform." if categorical else
+               "Active dimensions, most informative first. The prior is N(0, 1) in every dimension.")

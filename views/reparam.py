@@ -14,6 +14,11 @@ page_header("Why reparameterize", "The gradient of the ELBO with respect to the 
             "All three are unbiased; their variances are not alike.")
 
 checkpoint, hash_ = current_model()
+if checkpoint.model.latent.kind != "gaussian":
+    st.info("This page compares the estimators for a Gaussian latent, whose samples z = μ + σ·ε can be "
+            "differentiated. This model's latent is categorical: it trains through the Gumbel-softmax "
+            "relaxation instead (see the sidebar). Pick a Gaussian checkpoint to compare the estimators.")
+    st.stop()
 DIGITS = state.Setting("digits", 4, state.int_range(1, 16))
 LARGEST = state.Setting("largest", 1000, state.int_range(10, 1000))
 images = dataset(checkpoint.config.dataset, "test")[0]

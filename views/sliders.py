@@ -12,51 +12,84 @@ from ui.mixtures import current_mixture
 from vae.images import grid, png_bytes
 from vae.latent import decode_numpy, dims_by_kl, prior_samples, traversal, z_json
 
-page_header("Latent sliders", "One slider per latent dimension, most informative first (KL from the prior, "
-            "in nats, beside each). Inactive dimensions, which the decoder ignores, are folded away. "
-            "Arrow keys step a slider by 0.1.")
+page_header("Latent sliders", "One slider per latent dimension (one picker per variable for a categorical "
+            "latent), most informative first (KL from the prior, in nats, beside each). Inactive ones, which "
+            "the decoder ignores, are folded away. Arrow keys step a slider by 0.1, or move a picker.")
 
 checkpoint, hash_ = current_model()
 model, z_dim = checkpoint.model, checkpoint.config.latent_dim
+categorical = model.latent.kind == "categorical"
 kl, active = kl_and_activity()
 order = dims_by_kl(list(kl))
 names = class_names()
 mu, _ = test_encodings(model, hash_, checkpoint.config.dataset)
 images, labels = dataset(checkpoint.config.dataset, "test")
 COUNT = state.Setting("samples", 32, state.int_range(8, 64))
-SOURCES = {"prior": "the prior N(0, I)", "mixture": "a mixture fitted to the codes"}
+SOURCES = {"prior": "the prior", "mixture": "a mixture fitted to the codes"}
 SOURCE = state.Setting("sample_from", "prior", state.text_choice(tuple(SOURCES)))
 SEED = state.Setting("seed", 0, state.int_range(0, 10**6))
 
 
-def start_from(z) -> None:
+def kept_values(code) -> list[float]:
+    """What the session (and the URL) keeps of a code: z itself, clipped to the sliders' range, or
+    for a categorical latent each variable's category (from a code of one-hot vectors or
+    probabilities, or categories already)."""
+    code = np.asarray(code, np.float32)
+    if not categorical:
+        return [float(v) for v in np.clip(code, -4, 4)]
+    if len(code) == model.code_dim:
+        code = model.latent.categories_of(code).numpy()
+    return [float(v) for v in np.clip(np.round(code), 0, model.latent.categories - 1)]
+
+
+def start_from(code) -> None:
     """A new starting point for the pad (it moves there in place)."""
-    state.SLIDERS_Z.set([float(v) for v in np.clip(np.asarray(z, np.float32), -4, 4)])
+    state.SLIDERS_Z.set(kept_values(code))
     st.session_state[state.SLIDERS_START] = st.session_state.get(state.SLIDERS_START, 0) + 1
+
+
+def pad_code(values) -> np.ndarray:
+    """The decoder's code for kept values: z, or the categories' one-hot vectors."""
+    if categorical:
+        return model.latent.one_hot([int(v) for v in values]).numpy()
+    return np.asarray(values, np.float32)
 
 
 if st.session_state.get("sliders_model", hash_) != hash_:  # another model: its z starts at the prior mean
     start_from(np.zeros(z_dim))
 st.session_state["sliders_model"] = hash_
 kept = state.SLIDERS_Z.get()
-if kept is not None and len(kept) != z_dim:
-    st.warning(f"The z kept for the sliders has {len(kept)} numbers, and this model's latent size is {z_dim}: "
-               "starting from z = 0.", icon=":material/warning:")
+if kept is not None and len(kept) not in (z_dim, model.code_dim):
+    what = "categorical variables" if categorical else "latent dimensions"
+    st.warning(f"The z kept for the sliders has {len(kept)} numbers, and this model has {z_dim} {what}: "
+               "starting afresh.", icon=":material/warning:")
     start_from(np.zeros(z_dim))
+elif kept is not None and kept_values(kept) != kept:  # a code sent from another page
+    state.SLIDERS_Z.set(kept_values(kept))
 state.SLIDERS_Z.to_url()
 
-with st.container(border=True):
-    c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 2, 1], vertical_alignment="bottom")
-    if c1.button("Prior mean (z = 0)", width="stretch"):
-        start_from(np.zeros(z_dim))
-    if c2.button("Random prior sample", width="stretch"):
-        start_from(np.random.default_rng().standard_normal(z_dim))
-    if c3.button("Random mixture sample", width="stretch",
-                 help="A draw of the Gaussian mixture fitted to the codes (see EM and mixtures)"):
-        start_from(current_mixture()[0].sample(1, seed=int(np.random.default_rng().integers(2**31)))[0])
-    index = c4.number_input("Test image", 0, len(mu) - 1, 0, help="Start from this digit's posterior mean")
-    if c5.button(f"Start from #{index} ({names[labels[index]]})", width="stretch"):
-        start_from(mu[index])
+if categorical:
+    with st.container(border=True):
+        c1, c2, c3 = st.columns([1, 2, 1], vertical_alignment="bottom")
+        if c1.button("Random prior sample", width="stretch", help="One category per variable, uniformly"):
+            start_from(prior_samples(model, 1, int(np.random.default_rng().integers(2**31)))[0])
+        index = c2.number_input("Test image", 0, len(mu) - 1, 0,
+                                help="Start from this digit's most likely category in each variable")
+        if c3.button(f"Start from #{index} ({names[labels[index]]})", width="stretch"):
+            start_from(mu[index])
+else:
+    with st.container(border=True):
+        c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 2, 1], vertical_alignment="bottom")
+        if c1.button("Prior mean (z = 0)", width="stretch"):
+            start_from(np.zeros(z_dim))
+        if c2.button("Random prior sample", width="stretch"):
+            start_from(np.random.default_rng().standard_normal(z_dim))
+        if c3.button("Random mixture sample", width="stretch",
+                     help="A draw of the Gaussian mixture fitted to the codes (see EM and mixtures)"):
+            start_from(current_mixture()[0].sample(1, seed=int(np.random.default_rng().integers(2**31)))[0])
+        index = c4.number_input("Test image", 0, len(mu) - 1, 0, help="Start from this digit's posterior mean")
+        if c5.button(f"Start from #{index} ({names[labels[index]]})", width="stretch"):
+            start_from(mu[index])
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -93,12 +126,17 @@ def follow_z(start: np.ndarray, seq: int) -> None:
         # Everything that follows z (digit, star on the map, traversal, caption) is drawn by the
         # component in the browser; a release only tells the session its z. The key stays the same
         # for a checkpoint, so that rerun (or a new starting point) never remounts the pad.
-        st.caption("Everything here follows the sliders in your browser: the digit, the star on the map and "
-                   "|z| while you drag, the traversal when you let go.")
+        st.caption("Everything here follows the pickers in your browser: the digit, its label and the star on the "
+                   "map at every pick, the traversal (a variable through its categories) too." if categorical else
+                   "Everything here follows the sliders in your browser: the digit, its label, the star on the map "
+                   "and |z| while you drag, the traversal when you let go.")
         released = latent_pad(model, hash_, kl, active, order, start, seq, latent_map("test"), names,
                               checkpoint.path.name, key=f"pad-{hash_[:8]}")
         if released is not None:
-            state.SLIDERS_Z.set([float(v) for v in released])
+            state.SLIDERS_Z.set(kept_values(released))
+        return
+    if categorical:
+        st.error("This model's decoder cannot run in the browser, and categorical pickers need it to.")
         return
     # A decoder the browser cannot run: Streamlit sliders, decoded on the server on release.
     st.caption("This model's decoder runs on the server: the digit updates when you release a slider.")
@@ -135,8 +173,7 @@ def follow_z(start: np.ndarray, seq: int) -> None:
 
 
 kept = state.SLIDERS_Z.get()
-follow_z(np.asarray(kept if kept is not None else np.zeros(z_dim), np.float32),
-         st.session_state.get(state.SLIDERS_START, 0))
+follow_z(pad_code(kept if kept is not None else np.zeros(z_dim)), st.session_state.get(state.SLIDERS_START, 0))
 
 st.subheader("Samples")
 c1, c2, c3 = st.columns([2, 2, 1])
@@ -144,7 +181,7 @@ source = SOURCE.widget(c1.radio, "From", list(SOURCES), format_func=SOURCES.get,
 count = COUNT.widget(c2.slider, "How many", 8, 64, step=8)
 seed = SEED.widget(c3.number_input, "Seed", 0, 10**6)
 if source == "prior":
-    z, caption = prior_samples(count, z_dim, seed), "z ~ N(0, I)"
+    z, caption = prior_samples(model, count, seed), "z ~ the uniform prior" if categorical else "z ~ N(0, I)"
 else:
     mixture, about = current_mixture()
     z, caption = torch.from_numpy(mixture.sample(count, seed=seed)), f"z ~ a Gaussian mixture of the codes ({about})"

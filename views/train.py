@@ -6,7 +6,7 @@ from ui.charts import loss_curves
 from ui.common import page_header, training_jobs
 from ui.common import literal, show_charts
 from ui.training_status import progress_fraction, progress_text, refresh_seconds, stop_polling_when_done
-from vae.config import ARCHITECTURES, DATASETS, LIKELIHOODS, ModelConfig, TrainConfig
+from vae.config import ARCHITECTURES, DATASETS, LATENTS, LIKELIHOODS, ModelConfig, TrainConfig, default_of
 from vae.data import DATASET_NAMES
 from vae.jobs import JobBusy
 from vae.runs import read_run_log
@@ -27,8 +27,14 @@ with st.form("train"):
     arch = c2.selectbox("Architecture", ARCHITECTURES,
                         help="mlp and conv decode in the browser; article: the network of the tutorial article "
                              "this project started from; resnet: the strongest, slow on a CPU")
-    latent_dim = c3.number_input("Latent size (0 = architecture default)", 0, 256, 0)
+    latent = c3.selectbox("Latent", LATENTS, help="gaussian, or categorical: N variables of K categories "
+                                                  "(Gumbel-softmax; the mlp and conv networks)")
     likelihood = c4.selectbox("Likelihood", LIKELIHOODS)
+    c1, c2, c3, c4 = st.columns(4)
+    latent_dim = c1.number_input("Latent size (0 = the default)", 0, 256, 0,
+                                 help="Dimensions, or categorical variables N")
+    categories = c2.number_input("Categories K (categorical)", 2, 64, default_of(ModelConfig, "categories"))
+    binarize = c3.toggle("Binarized pixels", help="Dynamically binarized training images, as in the literature")
     c1, c2, c3, c4 = st.columns(4)
     beta = c1.number_input("beta (KL weight)", 0.0, 20.0, 1.0, 0.1)
     epochs = c2.number_input("Epochs", 1, 500, defaults.epochs)
@@ -42,7 +48,12 @@ with st.form("train"):
     start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 
 if start:
-    model = ModelConfig(arch=arch, latent_dim=latent_dim or None, likelihood=likelihood, beta=beta, dataset=dataset)
+    try:
+        model = ModelConfig(arch=arch, latent=latent, latent_dim=latent_dim or None, categories=categories,
+                            likelihood=likelihood, beta=beta, dataset=dataset, binarize=binarize)
+    except ValueError as e:
+        st.error(str(e))
+        st.stop()
     training = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, train_limit=limit or None)
     try:
         st.session_state["train_notice"] = ("success", f"Started {literal(jobs.start(model, training).name)}.")

@@ -85,21 +85,37 @@ function build(root, data) {
   const note = el("div", "note");
   side.append(canvas, label, note);
   const rows = {};
+  const categorical = data.latent === "categorical";
   const addRow = (parent, dim) => {
-    const row = el("label", "row");
+    const row = el(categorical ? "div" : "label", "row");
     const name = el("span", "name"); name.textContent = dim.label;
-    const input = document.createElement("input");
-    Object.assign(input, { type: "range", min: -data.range, max: data.range, step: 0.01 });
-    input.dataset.dim = dim.d;
-    const value = el("span", "value");
-    row.append(name, input, value); parent.append(row);
-    rows[dim.d] = { input, value };
+    if (categorical) {  // one button per category: a picker
+      const choices = el("div", "choices");
+      choices.setAttribute("role", "radiogroup"); choices.setAttribute("aria-label", dim.label);
+      choices.style.gridTemplateColumns = `repeat(${data.categories}, 1fr)`;
+      const buttons = [];
+      for (let k = 0; k < data.categories; k++) {
+        const b = el("button", "choice", String(k));
+        b.type = "button"; b.setAttribute("role", "radio"); b.dataset.category = k;
+        buttons.push(b); choices.append(b);
+      }
+      row.append(name, choices); parent.append(row);
+      rows[dim.d] = { buttons };
+    } else {
+      const input = document.createElement("input");
+      Object.assign(input, { type: "range", min: -data.range, max: data.range, step: 0.01 });
+      input.dataset.dim = dim.d;
+      const value = el("span", "value");
+      row.append(name, input, value); parent.append(row);
+      rows[dim.d] = { input, value };
+    }
   };
   data.dims.filter((d) => d.active).forEach((d) => addRow(list, d));
   const inactive = data.dims.filter((d) => !d.active);
   if (inactive.length) {
     const more = document.createElement("details");
-    const summary = el("summary", "", `${inactive.length} inactive dimensions (the decoder ignores them)`);
+    const what = categorical ? "variables" : "dimensions";
+    const summary = el("summary", "", `${inactive.length} inactive ${what} (the decoder ignores them)`);
     more.append(summary); inactive.forEach((d) => addRow(more, d)); list.append(more);
   }
   wrap.append(list, side);
@@ -120,13 +136,14 @@ function build(root, data) {
   dimHead.append(el("span", "control-label", "Dimension"));
   const select = document.createElement("select");
   for (const d of data.dims) {
-    const option = el("option", "", `z${d.d} (KL ${d.kl.toFixed(2)})`);
+    const option = el("option", "", `${categorical ? "v" : "z"}${d.d} (KL ${d.kl.toFixed(2)})`);
     option.value = d.d; select.append(option);
   }
   dimBox.append(dimHead, select);
   const span = rangeControl("Range", 0.5, 4, 0.5, data.traversal.span, "Sweep from -range to +range");
   const steps = rangeControl("Steps", 3, 15, 1, data.traversal.steps);
-  controls.append(dimBox, span.box, steps.box);
+  controls.append(dimBox);
+  if (!categorical) controls.append(span.box, steps.box);  // a categorical variable cycles its K categories
   const strip = document.createElement("canvas");
   strip.className = "strip"; strip.setAttribute("data-testid", "latent-pad-traversal");
   const stripCaption = el("div", "image-caption");
@@ -207,8 +224,10 @@ export default function (component) {
     let norm = 0;
     for (const v of ui.z) norm += v * v;
     const label = ui.data.class_names[m.labels[where.nearest]];
-    ui.caption.textContent = `|z| = ${Math.sqrt(norm).toFixed(2)}; a typical prior sample has ` +
-      `|z| ≈ ${Math.sqrt(ui.z.length).toFixed(1)}. Nearest test digit: #${where.nearest} (${label}).`;
+    ui.caption.textContent = ui.data.latent === "categorical"
+      ? `Nearest test digit (its posterior probabilities nearest this code): #${where.nearest} (${label}).`
+      : `|z| = ${Math.sqrt(norm).toFixed(2)}; a typical prior sample has ` +
+        `|z| ≈ ${Math.sqrt(ui.z.length).toFixed(1)}. Nearest test digit: #${where.nearest} (${label}).`;
     record("placeMs", performance.now() - t0);
   };
 
@@ -216,11 +235,16 @@ export default function (component) {
     if (!ui.net) return;
     const t0 = performance.now();
     const dim = parseInt(ui.select.value, 10), span = parseFloat(ui.span.input.value);
-    const steps = parseInt(ui.steps.input.value, 10), { gap, scale } = ui.data.traversal;
+    const K = ui.data.categories, categorical = ui.data.latent === "categorical";
+    const steps = categorical ? K : parseInt(ui.steps.input.value, 10), { gap, scale } = ui.data.traversal;
     const W = steps * 28 + (steps - 1) * gap, small = new ImageData(W, 28);
     const z = Float32Array.from(ui.z);
     for (let s = 0; s < steps; s++) {
-      z[dim] = steps === 1 ? -span : -span + (2 * span * s) / (steps - 1);  // torch.linspace
+      if (categorical) {  // variable dim in category s, the others as picked
+        z.fill(0, dim * K, (dim + 1) * K); z[dim * K + s] = 1;
+      } else {
+        z[dim] = steps === 1 ? -span : -span + (2 * span * s) / (steps - 1);  // torch.linspace
+      }
       const pixels = decode(ui.data.layers, ui.net, z), x0 = s * (28 + gap);
       for (let r = 0; r < 28; r++) {
         for (let c = 0; c < 28; c++) {
@@ -236,7 +260,8 @@ export default function (component) {
     const ctx = ui.strip.getContext("2d");
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(off, 0, 0, W * scale, 28 * scale);
-    ui.stripCaption.textContent = `z${dim} from ${-span} to ${span}, the others at z`;
+    ui.stripCaption.textContent = categorical ? `v${dim} in each of its ${K} categories, the others as picked`
+      : `z${dim} from ${-span} to ${span}, the others at z`;
     // What the strip shows, for tests and benchmarks: the z it was drawn around.
     ui.strip.dataset.z = Array.from(ui.z, (v) => v.toFixed(2)).join(",");
     record("traversalMs", performance.now() - t0);
@@ -247,17 +272,44 @@ export default function (component) {
     if (!pending) pending = requestAnimationFrame(() => { pending = 0; traverse(); });
   };
 
+  const K = data.categories;
+  const showPick = (d) => {  // a categorical variable's buttons, from z
+    ui.rows[d].buttons.forEach((b, k) => {
+      const on = ui.z[d * K + k] > 0.5;
+      b.classList.toggle("on", on); b.setAttribute("aria-checked", on ? "true" : "false"); b.tabIndex = on ? 0 : -1;
+    });
+  };
   if (ui.seq !== data.seq) {  // a new starting point from Python
     ui.seq = data.seq;
     data.z.forEach((v, d) => { ui.z[d] = v; });
-    for (const [d, r] of Object.entries(ui.rows)) { r.input.value = ui.z[d]; r.value.textContent = ui.z[d].toFixed(2); }
+    for (const [d, r] of Object.entries(ui.rows)) {
+      if (r.buttons) showPick(Number(d));
+      else { r.input.value = ui.z[d]; r.value.textContent = ui.z[d].toFixed(2); }
+    }
     redraw(); follow(); traverse();
   }
   const release = () => {  // the strip follows here first, then the server hears of z
     traverse();
     setStateValue("z", { seq: ui.seq, z: Array.from(ui.z) });
   };
+  const pick = (d, k) => {  // variable d takes category k
+    ui.z.fill(0, d * K, (d + 1) * K); ui.z[d * K + k] = 1;
+    showPick(d); redraw(); follow(); release();
+  };
   for (const [d, r] of Object.entries(ui.rows)) {
+    if (r.buttons) {
+      r.buttons.forEach((b, k) => {
+        b.onclick = () => pick(Number(d), k);
+        b.onkeydown = (e) => {  // arrows move the pick, as in any radio group
+          const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
+          if (step === undefined) return;
+          e.preventDefault();
+          const next = (k + step + K) % K;
+          pick(Number(d), next); r.buttons[next].focus();
+        };
+      });
+      continue;
+    }
     r.input.oninput = () => {
       ui.z[d] = parseFloat(r.input.value); r.value.textContent = ui.z[d].toFixed(2);
       redraw(); follow();
