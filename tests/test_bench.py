@@ -50,7 +50,7 @@ def test_epoch_time_quick(tmp_path, mnist_test):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("script", ["interaction", "cold_start", "many_sessions", "many_sessions --probe",
+@pytest.mark.parametrize("script", ["interaction", "drawing", "cold_start", "many_sessions", "many_sessions --probe",
                                     "training_contention"])
 def test_browser_benchmarks_quick(script):
     if not Path("/usr/bin/chromium").exists() and os.environ.get("CI") != "true":

@@ -80,3 +80,26 @@ def test_strip_grid_png_and_gif():
     assert Image.open(io.BytesIO(png_bytes(frames[0], scale=4))).size == (112, 112)
     gif = Image.open(io.BytesIO(gif_bytes(frames)))
     assert gif.n_frames == 5 + 3  # forward, then back without repeating the ends
+
+
+def test_completion_never_changes_a_known_pixel_and_fills_the_unknown(mnist_test):
+    from pathlib import Path
+
+    from vae.checkpoint import load_checkpoint
+    from vae.completion import complete
+
+    model = load_checkpoint(Path(__file__).resolve().parents[1] / "checkpoints" / "default").model
+    digit = mnist_test.images[0].numpy() / 255.0  # a 7
+    unknown = np.zeros((28, 28), bool)
+    unknown[14:, :] = True  # its lower half
+    for sample in (False, True):
+        steps = complete(model, digit.astype(np.float32), unknown, iterations=10, sample=sample, seed=3)
+        assert len(steps) == 11
+        for step in steps:
+            assert np.array_equal(step[~unknown], digit.astype(np.float32)[~unknown])
+        assert steps[0][unknown].max() == 0 and steps[-1][unknown].max() > 0.5  # ink drawn in the hole
+    mean = complete(model, digit.astype(np.float32), unknown, iterations=10)[-1]
+    assert np.abs(mean - digit).mean() < np.abs(np.zeros_like(digit) - digit).mean()  # nearer the truth than blank
+    others = [complete(model, digit.astype(np.float32), unknown, iterations=10, sample=True, seed=s)[-1]
+              for s in range(3)]
+    assert not np.array_equal(others[0], others[1])  # samples give different completions

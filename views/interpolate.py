@@ -1,8 +1,8 @@
 """Interpolation: decode the path between two digits' posterior means.
 
 Each end is kept as a short text (in the URL too): `test:<index>`, `train:<index>`,
-`class:<class>:<test index>` (a random test digit of that class) or `upload` (kept for the session
-only: a link cannot carry a picture).
+`class:<class>:<test index>` (a random test digit of that class), `draw` or `upload` (the picture
+kept for the session only: a link cannot carry it).
 """
 import numpy as np
 import streamlit as st
@@ -10,11 +10,12 @@ import torch
 
 from ui import state
 from ui.charts import latent_scatter
-from ui.common import (class_names, current_model, dataset, digit_classifier, full_data_available, latent_map, literal,
-                       page_header, show_digit)
+from ui.common import (class_names, current_model, dataset, digit_classifier, full_data_available, kl_and_activity,
+                       latent_map, literal, page_header, show_digit)
+from ui.sketchpad import draw_digit
 from ui.uploads import upload_digit
 from vae.images import balanced_columns, captioned_grid_png, gif_bytes, grid, png_bytes, strip
-from vae.latent import decode_numpy, flip_steps, interpolate
+from vae.latent import decode_numpy, dims_by_kl, flip_steps, interpolate
 
 page_header("Interpolation", "Walk from one digit's posterior mean to another's and decode every step. "
             "Linear follows the straight chord; slerp follows the sphere where prior samples live.")
@@ -26,7 +27,7 @@ dataset_name = checkpoint.config.dataset
 test_images, test_labels = dataset(dataset_name, "test")
 has_train = full_data_available(dataset_name)
 SOURCES = {"test": "Test image by index", "class": "Random from a class", "train": "Training image by index",
-           "upload": "Upload"}
+           "draw": "Draw", "upload": "Upload"}
 if not has_train:
     del SOURCES["train"]
 PATH = state.Setting("path", "linear", state.text_choice(("linear", "slerp")))
@@ -38,7 +39,7 @@ def parse(spec: str) -> tuple[str, list[int]]:
     """An endpoint's kind and numbers; ValueError when the text is not an endpoint of this dataset."""
     kind, *numbers = spec.split(":")
     numbers = [int(n) for n in numbers]
-    count = {"test": 1, "train": 1, "class": 2, "upload": 0}.get(kind)
+    count = {"test": 1, "train": 1, "class": 2, "upload": 0, "draw": 0}.get(kind)
     if count is None or len(numbers) != count or kind not in SOURCES:
         raise ValueError(spec)
     limit = len(dataset(dataset_name, "train")[0]) if kind == "train" else len(test_images)
@@ -77,6 +78,17 @@ def endpoint(slot: int, version: int) -> np.ndarray | None:
             i = random_of_class(c)
         spec, image = f"class:{c}:{i}", test_images[i].float().div(255).numpy()
         st.caption(f"Test image #{i}")
+    elif kind == "draw":
+        _, hash_ = current_model()
+        kl, active = kl_and_activity()
+        drawn = draw_digit(model, hash_, latent_map("test"), active, dims_by_kl(list(kl)),
+                           key=f"draw{slot}-{hash_[:8]}")
+        if drawn is not None:
+            st.session_state[f"interpolate_drawn{slot}"] = drawn
+        image = st.session_state.get(f"interpolate_drawn{slot}")
+        if image is None:
+            st.caption("Draw a digit; a drawing is kept for this session only: a link cannot carry it.")
+        spec = "draw"
     else:
         image = upload_digit(key=f"upload{suffix}", keep=f"interpolate_upload{slot}")
         if image is None:

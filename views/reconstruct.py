@@ -1,25 +1,50 @@
-"""Reconstruct: upload a digit, see how the model encodes, reconstructs and places it."""
+"""Reconstruct: draw or upload a digit, see how the model encodes, reconstructs and places it, and
+have it complete a digit whose part is unknown."""
+import numpy as np
 import streamlit as st
 import torch
 
 from ui import state
 from ui.charts import latent_scatter, posterior_chart
 from ui.common import class_names, current_model, dataset, kl_and_activity, latent_map, page_header, show_digit
+from ui.sketchpad import draw_digit, mark_unknown
 from ui.uploads import upload_digit
+from vae.completion import complete
 from vae.images import grid, to_gray
 from vae.latent import decode_numpy, dims_by_kl
 
-page_header("Reconstruct", "Upload a photo or drawing of one digit. It is prepared the way MNIST was made "
-            "(grayscale, dark-on-light inverted, cropped to the ink, fitted into 20x20, centred by centre "
-            "of mass in 28x28), then encoded, reconstructed and placed on the latent map.")
+page_header("Reconstruct", "Draw a digit, or upload a photo or drawing of one. It is prepared the way MNIST was "
+            "made (grayscale, dark-on-light inverted, cropped to the ink, fitted into 20x20, centred by centre of "
+            "mass in 28x28), then encoded, reconstructed and placed on the latent map; a drawing already while you "
+            "draw, in your browser.")
 
-checkpoint, _ = current_model()
+checkpoint, hash_ = current_model()
 model = checkpoint.model
 names = class_names()
-original, digit = upload_digit("reconstruct_upload", keep="reconstruct_kept", with_original=True)
-if digit is None:
-    st.info("Try a photo of a digit written on paper, or a drawing exported from any paint program.")
-    st.stop()
+categorical = model.latent.kind == "categorical"
+kl, active = kl_and_activity()
+order = [d for d in dims_by_kl(list(kl)) if active[d]] or dims_by_kl(list(kl))
+lmap = latent_map("test")
+SOURCES = {"draw": "Draw", "upload": "Upload"}
+SOURCE = state.Setting("source", "draw", state.text_choice(tuple(SOURCES)))
+source = SOURCE.widget(st.segmented_control, "Your digit", list(SOURCES), format_func=SOURCES.get,
+                       selection_mode="single") or "draw"
+
+original = None
+if source == "draw":
+    drawn = draw_digit(model, hash_, lmap, active, order, key=f"draw-{hash_[:8]}")
+    if drawn is not None:
+        st.session_state["reconstruct_drawn"] = drawn
+    digit = st.session_state.get("reconstruct_drawn")
+    if digit is None:
+        st.info("Draw a digit with the mouse, a finger or a pen: the panels follow every stroke. Lift the pen "
+                "for its nearest test digits and where it lands on the map below.")
+        st.stop()
+else:
+    original, digit = upload_digit("reconstruct_upload", keep="reconstruct_kept", with_original=True)
+    if digit is None:
+        st.info("Try a photo of a digit written on paper, or a drawing exported from any paint program.")
+        st.stop()
 
 x = torch.from_numpy(digit)[None, None].to(model.device)  # (1, 1, 28, 28)
 with torch.no_grad():
@@ -28,19 +53,19 @@ mu = q.code[0].cpu()  # the mean, or each variable's probabilities
 recon = decode_numpy(model, mu[None])[0]
 
 if st.button("Open in the sliders", icon=":material/tune:",
-             help="Start the Latent sliders page from this upload's code"):
+             help="Start the Latent sliders page from this digit's code"):
     state.open_in_sliders(mu.numpy())
 c1, c2, c3 = st.columns(3)
 with c1:
-    # 16-bit, float and CMYK images do not display as they are: show those as the grayscale we read.
-    shown = original if original.mode in ("RGB", "RGBA", "L", "LA", "P") else to_gray(original)
-    st.image(shown, caption="your upload", width=168, clamp=True)
+    if original is not None:
+        # 16-bit, float and CMYK images do not display as they are: show those as the grayscale we read.
+        shown = original if original.mode in ("RGB", "RGBA", "L", "LA", "P") else to_gray(original)
+        st.image(shown, caption="your upload", width=168, clamp=True)
 with c2:
     show_digit(digit, "prepared 28x28 input")
 with c3:
     show_digit(recon, "reconstruction from μ")
 
-lmap = latent_map("test")
 images, _ = dataset(checkpoint.config.dataset, "test")
 neighbours = lmap.nearest(mu.numpy(), 10)[0]
 st.subheader("Nearest test digits in latent space")
@@ -54,11 +79,29 @@ with left:
     st.plotly_chart(latent_scatter(lmap.xy, lmap.labels, names, marks={"your digit": (placed, "star")},
                                    height=460), width="stretch")
 with right:
-    categorical = model.latent.kind == "categorical"
     st.subheader("Posterior q(z|x) per " + ("variable" if categorical else "dimension"))
-    kl, active = kl_and_activity()
-    order = [d for d in dims_by_kl(list(kl)) if active[d]] or dims_by_kl(list(kl))
     st.plotly_chart(posterior_chart(q, order), width="stretch")
     st.caption("Active variables, most informative first: each one's probability of each of its categories; the "
                "prior is uniform." if categorical else
                "Active dimensions, most informative first. The prior is N(0, 1) in every dimension.")
+
+st.subheader("Complete a digit")
+st.caption("Paint over part of the digit: the model fills that part in, keeping the rest. It encodes the picture, "
+           "decodes it, puts the decoded pixels where the picture is unknown, and again (Rezende, Mohamed & "
+           "Wierstra 2014); from the posterior's mean each time one completion, from samples of q(z|x) others.")
+COMPLETE = {"mine": "this digit", "test": "a test digit"}
+c1, c2 = st.columns([1, 1])
+which = c1.radio("Complete", list(COMPLETE), format_func=COMPLETE.get, horizontal=True, key="complete_which")
+index = c2.number_input("Test digit", 0, len(images) - 1, 7, key="complete_index", disabled=which != "test")
+target = digit if which == "mine" else images[index].float().div(255).numpy()
+board_seq = hash((which, int(index), target.tobytes())) % 10**9
+unknown = mark_unknown(target, board_seq, key=f"complete-{hash_[:8]}")
+if unknown is None or not unknown.any():
+    st.caption("Nothing marked unknown yet.")
+    st.stop()
+steps = complete(model, target, unknown, iterations=20)
+shown_steps = [0, 1, 2, 3, 5, 10, 20]
+show_digit(grid(np.stack([steps[s] for s in shown_steps]), cols=len(shown_steps)),
+           "the unknown part at 0, then after 1, 2, 3, 5, 10 and 20 iterations from the posterior's mean", scale=3)
+ends = [complete(model, target, unknown, iterations=20, sample=True, seed=s)[-1] for s in range(8)]
+show_digit(grid(np.stack(ends), cols=8), "eight completions, each from its own samples of q(z|x)", scale=3)

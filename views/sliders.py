@@ -9,6 +9,7 @@ from ui.common import (class_names, current_model, dataset, kl_and_activity, lat
                        test_encodings)
 from ui.latent_pad import browser_decodable, latent_pad
 from ui.mixtures import current_mixture
+from ui.sketchpad import draw_digit
 from vae.images import grid, png_bytes
 from vae.latent import decode_numpy, dims_by_kl, prior_samples, traversal, z_json
 
@@ -90,6 +91,13 @@ else:
         index = c4.number_input("Test image", 0, len(mu) - 1, 0, help="Start from this digit's posterior mean")
         if c5.button(f"Start from #{index} ({names[labels[index]]})", width="stretch"):
             start_from(mu[index])
+
+
+with st.expander("Start from a drawing", icon=":material/draw:"):
+    drawn = draw_digit(model, hash_, latent_map("test"), active, order, key=f"sliders-draw-{hash_[:8]}")
+    if drawn is not None and st.button("Start from this drawing", icon=":material/tune:"):
+        with torch.no_grad():
+            start_from(model.code(torch.from_numpy(drawn)[None, None].to(model.device))[0].cpu().numpy())
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

@@ -9,57 +9,6 @@
 // session keeps it.
 // Every text is set with textContent: nothing from data is parsed as HTML.
 
-const MAPS = new Map();  // map URL -> Promise<{mu, xy, labels, n, zDim, image}>
-// Timings and test hooks only for a page that asks for them, by defining window.__latentPadProbe
-// before the component loads (tests and benchmarks: bench/browser.py's PROBE_PAD); a user's tab
-// keeps nothing.
-function record(name, ms) {
-  const probe = window.__latentPadProbe;
-  if (probe) (probe[name] = probe[name] || []).push(ms);
-}
-function expose(name, fn) {
-  if (window.__latentPadProbe) window.__latentPadProbe[name] = fn;
-}
-
-function loadMap(url) {
-  if (!MAPS.has(url)) {
-    MAPS.set(url, fetchTensors(url).then((t) =>
-      createImageBitmap(new Blob([t.map_png], { type: "image/png" })).then((image) => ({
-        mu: t.mu, xy: t.xy, labels: t.labels, n: t.mu.shape[0], zDim: t.mu.shape[1], image,
-      }))));
-  }
-  return MAPS.get(url);
-}
-
-// Where z lands on the map, as vae.projection.LatentMap.place: the distance-weighted mean of the
-// map positions of its `neighbours` nearest test codes. Also the nearest one's index.
-export function place(m, z, neighbours) {
-  const K = Math.min(neighbours, m.n), D = m.zDim, mu = m.mu;
-  const best = new Float64Array(K).fill(Infinity), idx = new Int32Array(K).fill(-1);
-  for (let i = 0, base = 0; i < m.n; i++, base += D) {
-    let s = 0;
-    for (let j = 0; j < D; j++) { const d = mu[base + j] - z[j]; s += d * d; }
-    if (s < best[K - 1]) {  // insert into the sorted top K
-      let k = K - 1;
-      while (k > 0 && best[k - 1] > s) { best[k] = best[k - 1]; idx[k] = idx[k - 1]; k--; }
-      best[k] = s; idx[k] = i;
-    }
-  }
-  let x = 0, y = 0, total = 0;
-  for (let k = 0; k < K; k++) {
-    const w = 1 / (Math.sqrt(best[k]) + 1e-6);
-    x += w * m.xy[2 * idx[k]]; y += w * m.xy[2 * idx[k] + 1]; total += w;
-  }
-  return { x: x / total, y: y / total, nearest: idx[0], neighbours: Array.from(idx) };
-}
-
-function el(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
 function rangeControl(label, min, max, step, value, help) {
   const box = el("label", "control");
   const head = el("span", "control-head");
@@ -217,6 +166,7 @@ export default function (component) {
     const t0 = performance.now();
     const m = ui.map, f = ui.data.map, where = place(m, ui.z, f.neighbours);
     const ctx = ui.mapCanvas.getContext("2d");
+    ctx.clearRect(0, 0, f.size, f.size);  // the map's picture is transparent around its points
     ctx.drawImage(m.image, 0, 0);
     const px = f.pad + (where.x - f.lo[0]) / f.span * (f.size - 2 * f.pad);
     const py = f.pad + (where.y - f.lo[1]) / f.span * (f.size - 2 * f.pad);

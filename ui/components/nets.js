@@ -54,29 +54,25 @@ function loadNet(url) {
   return NETS.get(url);
 }
 
-function conv2d(L, t, x, [C, H, W]) {  // weight (out, in, k, k)
-  const k = L.kernel, s = L.stride, p = L.padding, Co = L.out;
+function conv2d(L, t, x, [C, H, W]) {  // weight (out, in, k, k), as (out, in * k * k) rows
+  const k = L.kernel, s = L.stride, p = L.padding, Co = L.out, size = C * k * k;
   const Ho = Math.floor((H + 2 * p - k) / s) + 1, Wo = Math.floor((W + 2 * p - k) / s) + 1;
-  const w = t[L.weight], b = t[L.bias], y = new Float32Array(Co * Ho * Wo);
-  for (let co = 0; co < Co; co++) {
-    const yBase = co * Ho * Wo;
-    for (let oy = 0; oy < Ho; oy++) {
-      for (let ox = 0; ox < Wo; ox++) {
-        let sum = b[co];
-        for (let ci = 0; ci < C; ci++) {
-          const wBase = (co * C + ci) * k * k, xBase = ci * H * W;
-          for (let ky = 0; ky < k; ky++) {
-            const iy = oy * s - p + ky;
-            if (iy < 0 || iy >= H) continue;
-            for (let kx = 0; kx < k; kx++) {
-              const ix = ox * s - p + kx;
-              if (ix < 0 || ix >= W) continue;
-              sum += x[xBase + iy * W + ix] * w[wBase + ky * k + kx];
-            }
+  const w = t[L.weight], b = t[L.bias], y = new Float32Array(Co * Ho * Wo), patch = new Float32Array(size);
+  for (let oy = 0; oy < Ho; oy++) {
+    for (let ox = 0; ox < Wo; ox++) {
+      // The input under the kernel at (oy, ox), zero outside the picture: one dot product per output channel.
+      let i = 0;
+      for (let ci = 0; ci < C; ci++) {
+        for (let ky = 0; ky < k; ky++) {
+          const iy = oy * s - p + ky, row = (ci * H + iy) * W;
+          for (let kx = 0; kx < k; kx++) {
+            const ix = ox * s - p + kx;
+            patch[i++] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? x[row + ix] : 0;
           }
         }
-        y[yBase + oy * Wo + ox] = sum;
       }
+      const at = oy * Wo + ox;
+      for (let co = 0; co < Co; co++) y[co * Ho * Wo + at] = b[co] + dot(w, co * size, patch, size);
     }
   }
   return [y, [Co, Ho, Wo]];
@@ -126,19 +122,46 @@ function maxpool2d(L, x, [C, H, W]) {
   return [y, [C, Ho, Wo]];
 }
 
+// sum_j w[base + j] * x[j] for j < n, four at a time (V8 runs this about twice as fast as one at a time).
+function dot(w, base, x, n) {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, j = 0;
+  for (; j + 3 < n; j += 4) {
+    s0 += w[base + j] * x[j]; s1 += w[base + j + 1] * x[j + 1];
+    s2 += w[base + j + 2] * x[j + 2]; s3 += w[base + j + 3] * x[j + 3];
+  }
+  for (; j < n; j++) s0 += w[base + j] * x[j];
+  return s0 + s1 + s2 + s3;
+}
+
+// y = W x + b, W (out, in). A wide input (after a ReLU: many zeros) goes through the weights'
+// columns instead, skipping its zeros: the column-major copy is made once per weights tensor.
+function linear(L, t, x) {
+  const b = t[L.bias], y = Float32Array.from(b), n = L.in, m = L.out;
+  if (n < 256) {
+    const W = t[L.weight];
+    for (let o = 0; o < m; o++) y[o] += dot(W, o * n, x, n);
+    return y;
+  }
+  const W = t[L.weight];
+  if (!W.columns) {
+    W.columns = new Float32Array(n * m);
+    for (let o = 0; o < m; o++) for (let i = 0; i < n; i++) W.columns[i * m + o] = W[o * n + i];
+  }
+  const C = W.columns;
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    if (v === 0) continue;
+    for (let o = 0, base = i * m; o < m; o++) y[o] += v * C[base + o];
+  }
+  return y;
+}
+
 // The layers applied to x (a Float32Array of the given shape): the output values, flat.
 export function run(layers, t, input, inputShape) {
   let x = Float32Array.from(input), shape = inputShape || [x.length];
   for (const L of layers) {
     if (L.type === "linear") {
-      const W = t[L.weight], b = t[L.bias], y = new Float32Array(L.out), n = L.in;
-      for (let o = 0; o < L.out; o++) {
-        let s = b[o];
-        const row = o * n;
-        for (let i = 0; i < n; i++) s += W[row + i] * x[i];
-        y[o] = s;
-      }
-      x = y; shape = [L.out];
+      x = linear(L, t, x); shape = [L.out];
     } else if (L.type === "relu") {
       for (let i = 0; i < x.length; i++) if (x[i] < 0) x[i] = 0;
     } else if (L.type === "unflatten") {

@@ -1,0 +1,104 @@
+"""Drawing a digit (issue #14), in Chromium: with the mouse, and with a finger in a mobile context,
+the model's input and reconstruction follow the pen before it lifts; the browser's preparation of
+the actual drawing is Python's; lifting the pen gives the server's neighbours; a painted-over part
+of the digit is completed; a drawing is an interpolation's end. Screenshots in test-artifacts/."""
+import base64
+import math
+
+import numpy as np
+import pytest
+
+from tests.browser_support import browser, expect, open_page, page, require_browser, server, settle, snap  # noqa: F401
+from vae.images import mnist_style, read_upload
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+require_browser()
+
+
+def pixels(locator) -> str:
+    return locator.evaluate("c => c.toDataURL()")
+
+
+def ellipse_points(box, steps=40):
+    cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] * 0.25
+    return [(cx + r * math.cos(2 * math.pi * i / (steps - 1)), cy + 1.4 * r * math.sin(2 * math.pi * i / (steps - 1)))
+            for i in range(steps)]
+
+
+def test_drawing_with_the_mouse_follows_the_pen_and_matches_pythons_preparation(server, page):
+    url, _ = server
+    open_page(page, url, "reconstruct", "Reconstruct")
+    board = page.get_by_test_id("sketchpad-canvas")
+    recon = page.get_by_test_id("sketchpad-reconstruction")
+    page.wait_for_function("() => window.__latentPadProbe.encode", timeout=30_000)
+    before = pixels(recon)
+    points = ellipse_points(board.bounding_box())
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for p in points[1:]:
+        page.mouse.move(*p)
+    during = pixels(recon)  # the pen is still down
+    assert during != before and page.evaluate("() => window.__latentPadProbe.drawMs.length") >= 30
+    expect(page.get_by_test_id("sketchpad-note")).to_have_text("encoded and decoded in your browser while you draw")
+    page.mouse.up()
+    png = base64.b64decode(board.evaluate("c => c.toDataURL('image/png')").split(",", 1)[1])
+    expected = mnist_style(read_upload(png))
+    got = np.array(page.evaluate("() => window.__latentPadProbe.sketchpadPrepared()")).reshape(28, 28)
+    assert np.abs(np.round(got * 255) - np.round(expected * 255)).max() <= 1
+    expect(page.get_by_text("Nearest test digits in latent space")).to_be_visible(timeout=30_000)
+    settle(page)
+    snap(page, "reconstruct-drawn")
+
+    # Complete it: paint over its right half.
+    mask_board = page.get_by_test_id("sketchpad-canvas").nth(1)
+    mask_board.scroll_into_view_if_needed()
+    box = mask_board.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + 10)
+    page.mouse.down()
+    for i in range(1, 12):
+        page.mouse.move(box["x"] + box["width"] * (0.55 + 0.4 * (i % 2)), box["y"] + 10 + i * box["height"] / 11)
+    page.mouse.up()
+    expect(page.get_by_text("eight completions, each from its own samples of q(z|x)")).to_be_visible(timeout=30_000)
+    settle(page)
+    snap(page, "reconstruct-completed")
+
+
+def test_drawing_by_touch_on_a_phone_follows_the_finger(server, browser):
+    url, _ = server
+    context = browser.new_context(viewport={"width": 400, "height": 800}, is_mobile=True, has_touch=True)
+    context.add_init_script("window.__latentPadProbe = {};")
+    page = context.new_page()
+    try:
+        open_page(page, url, "reconstruct", "Reconstruct")
+        page.wait_for_function("() => window.__latentPadProbe.encode", timeout=30_000)
+        board, recon = page.get_by_test_id("sketchpad-canvas"), page.get_by_test_id("sketchpad-reconstruction")
+        board.scroll_into_view_if_needed()
+        assert board.bounding_box()["width"] >= 250
+        before = pixels(recon)
+        points = ellipse_points(board.bounding_box(), 30)
+        cdp = context.new_cdp_session(page)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]})
+        for x, y in points[1:]:
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+        assert pixels(recon) != before  # before the finger lifts
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        expect(page.get_by_text("Nearest test digits in latent space")).to_be_visible(timeout=30_000)
+        settle(page)
+        snap(page, "phone-reconstruct-drawn")
+    finally:
+        context.close()
+
+
+def test_a_drawing_is_an_interpolations_end(server, page):
+    url, _ = server
+    open_page(page, url, "interpolate?from=draw", "Interpolation")
+    board = page.get_by_test_id("sketchpad-canvas").first
+    page.wait_for_function("() => window.__latentPadProbe.encode", timeout=30_000)
+    points = ellipse_points(board.bounding_box(), 25)
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for p in points[1:]:
+        page.mouse.move(*p)
+    page.mouse.up()
+    expect(page.get_by_text("linear, 10 steps")).to_be_visible(timeout=30_000)
+    settle(page)

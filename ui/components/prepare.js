@@ -1,0 +1,134 @@
+// A picture of one digit -> the 28x28 input the model sees, exactly as vae/images.py's mnist_style
+// prepares an upload (MNIST's own recipe): grayscale, dark-on-light inverted, cropped to the ink,
+// fitted into 20x20 with Pillow's Lanczos resampling (ported below, 8-bit fixed point and all), and
+// centred by centre of mass in 28x28. Prepended to the components that prepare drawings.
+
+const INK_THRESHOLD = 0.15;  // as vae.images.INK_THRESHOLD
+const PRECISION_BITS = 32 - 8 - 2;  // Pillow's fixed point for 8-bit images
+
+// Python's round() of a float: halves to even.
+function roundHalfEven(x) {
+  const r = Math.round(x);
+  return (Math.abs(x % 1) === 0.5 && r % 2 !== 0) ? r - 1 : r;
+}
+
+function lanczos(x) {  // Pillow's lanczos_filter: sinc(x) sinc(x / 3) on [-3, 3)
+  const sinc = (v) => (v === 0 ? 1 : Math.sin(v * Math.PI) / (v * Math.PI));
+  return (-3 <= x && x < 3) ? sinc(x) * sinc(x / 3) : 0;
+}
+
+// Pillow's precompute_coeffs + normalize_coeffs_8bpc for one axis: [{xmin, k: Int32Array}] per output pixel.
+function coefficients(inSize, outSize) {
+  const scale = inSize / outSize, filterscale = Math.max(scale, 1), support = 3 * filterscale;
+  const out = [];
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale, ss = 1 / filterscale;
+    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
+    const xmax = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
+    const w = new Float64Array(xmax);
+    let ww = 0;
+    for (let x = 0; x < xmax; x++) { w[x] = lanczos((x + xmin - center + 0.5) * ss); ww += w[x]; }
+    const k = new Int32Array(xmax);
+    for (let x = 0; x < xmax; x++) {
+      const v = ww !== 0 ? w[x] / ww : w[x];
+      k[x] = Math.trunc(v < 0 ? -0.5 + v * (1 << PRECISION_BITS) : 0.5 + v * (1 << PRECISION_BITS));
+    }
+    out.push({ xmin, k });
+  }
+  return out;
+}
+
+function clip8(sum) {
+  const v = Math.floor(sum / (1 << PRECISION_BITS));
+  return v < 0 ? 0 : v > 255 ? 255 : v;
+}
+
+// Image.resize((outW, outH), LANCZOS) of an 8-bit image (Uint8Array, row-major): horizontal pass, then vertical.
+function resizeLanczos(pixels, w, h, outW, outH) {
+  let src = pixels, width = w;
+  if (outW !== w) {
+    const cs = coefficients(w, outW), tmp = new Uint8Array(outW * h);
+    for (let y = 0; y < h; y++) {
+      for (let xx = 0; xx < outW; xx++) {
+        const { xmin, k } = cs[xx];
+        let ss = 1 << (PRECISION_BITS - 1);
+        for (let x = 0; x < k.length; x++) ss += pixels[y * w + x + xmin] * k[x];
+        tmp[y * outW + xx] = clip8(ss);
+      }
+    }
+    src = tmp; width = outW;
+  }
+  if (outH === h) return src;
+  const cs = coefficients(h, outH), out = new Uint8Array(width * outH);
+  for (let yy = 0; yy < outH; yy++) {
+    const { xmin: ymin, k } = cs[yy];
+    for (let x = 0; x < width; x++) {
+      let ss = 1 << (PRECISION_BITS - 1);
+      for (let y = 0; y < k.length; y++) ss += src[(y + ymin) * width + x] * k[y];
+      out[yy * width + x] = clip8(ss);
+    }
+  }
+  return out;
+}
+
+// RGBA pixels (an ImageData's data) of a w x h picture -> Float32Array(784) in [0, 1], or null when
+// there is no digit (blank, or almost no contrast): mnist_style's steps, one for one.
+export function prepare(rgba, w, h) {
+  const gray = new Float64Array(w * h);
+  for (let i = 0, o = 0; i < w * h; i++, o += 4) {  // composited on white, then Pillow's RGB -> L
+    let r = rgba[o], g = rgba[o + 1], b = rgba[o + 2];
+    const alpha = rgba[o + 3];
+    if (alpha !== 255) {
+      const a = alpha / 255;
+      r = Math.round(r * a + 255 * (1 - a)); g = Math.round(g * a + 255 * (1 - a)); b = Math.round(b * a + 255 * (1 - a));
+    }
+    gray[i] = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) / 255;
+  }
+  const border = [];
+  for (let x = 0; x < w; x++) border.push(gray[x]);
+  for (let x = 0; x < w; x++) border.push(gray[(h - 1) * w + x]);
+  for (let y = 0; y < h; y++) border.push(gray[y * w]);
+  for (let y = 0; y < h; y++) border.push(gray[y * w + w - 1]);
+  border.sort((a, b) => a - b);
+  const mid = border.length >> 1;
+  const background = border.length % 2 ? border[mid] : (border[mid - 1] + border[mid]) / 2;
+  const ink = new Float64Array(w * h);
+  let peak = 0;
+  for (let i = 0; i < w * h; i++) {
+    ink[i] = Math.max(0, background < 0.5 ? gray[i] - background : background - gray[i]);
+    peak = Math.max(peak, ink[i]);
+  }
+  if (peak < 0.1) return null;
+  let top = h, bottom = -1, left = w, right = -1;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      ink[y * w + x] /= peak;
+      if (ink[y * w + x] > INK_THRESHOLD) {
+        top = Math.min(top, y); bottom = Math.max(bottom, y); left = Math.min(left, x); right = Math.max(right, x);
+      }
+    }
+  }
+  const ch = bottom - top + 1, cw = right - left + 1;
+  const crop = new Uint8Array(cw * ch);  // (ink * 255).astype(np.uint8): truncated
+  for (let y = 0; y < ch; y++) {
+    for (let x = 0; x < cw; x++) crop[y * cw + x] = Math.trunc(ink[(y + top) * w + x + left] * 255);
+  }
+  const scale = 20 / Math.max(ch, cw);
+  const nw = Math.max(1, roundHalfEven(cw * scale)), nh = Math.max(1, roundHalfEven(ch * scale));
+  const fitted = resizeLanczos(crop, cw, ch, nw, nh);
+  let mass = 0, cy = 0, cx = 0;
+  for (let y = 0; y < nh; y++) {
+    for (let x = 0; x < nw; x++) {
+      const v = fitted[y * nw + x] / 255;
+      mass += v; cy += v * y; cx += v * x;
+    }
+  }
+  cy /= mass; cx /= mass;
+  const oy = Math.min(Math.max(roundHalfEven(14 - cy), 0), 28 - nh);  // MNIST's centre of mass at (14, 14)
+  const ox = Math.min(Math.max(roundHalfEven(14 - cx), 0), 28 - nw);
+  const field = new Float32Array(784);
+  for (let y = 0; y < nh; y++) {
+    for (let x = 0; x < nw; x++) field[(y + oy) * 28 + x + ox] = fitted[y * nw + x] / 255;
+  }
+  return field;
+}

@@ -1,0 +1,57 @@
+"""The sketchpad: a components.v2 component to draw a digit on, with the encoder following every
+stroke in the browser (ui/components/sketchpad.js), or to mark the unknown part of a digit for
+completing it. The encoder's weights go to the browser once per checkpoint, beside its decoder's."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ui.common import STATIC_DIR, static_url
+from ui.components import source
+from ui.latent_pad import _exported, _exported_map
+from vae.export import browser_layers, write_layers_file
+
+_sketch = st.components.v2.component("sketchpad", js=source("shared.js", "nets.js", "prepare.js", "sketchpad.js"),
+                                     css=source("sketchpad.css"))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _exported_encoder(_model, weights_hash: str) -> dict | None:
+    """The encoder for the browser, written once per checkpoint: its URL and layer list (None when a
+    layer is not one the browser runs)."""
+    exported = browser_layers(_model.encoder)
+    if exported is None:
+        return None
+    path = STATIC_DIR / "decoders" / f"encoder-{weights_hash[:16]}-f16.safetensors"
+    return {"url": static_url(path), "layers": write_layers_file(exported, path)}
+
+
+def draw_digit(model, weights_hash: str, lmap, active: np.ndarray, order: list[int], key: str) -> np.ndarray | None:
+    """A board to draw a digit on; the drawing as the model sees it ((28, 28) in [0, 1], prepared as
+    MNIST was) once the pen has lifted, else None."""
+    encoder = _exported_encoder(model, weights_hash)
+    decoder = _exported(model, weights_hash)
+    data = {"key": weights_hash, "mode": "draw", "seq": 0, "z_dim": model.latent_dim,
+            "latent": model.latent.kind, "categories": model.latent.categories,
+            "encoder": encoder if encoder and decoder else None,
+            "decoder": {"url": decoder[0], "layers": decoder[1]} if decoder else None,
+            "map": _exported_map(lmap, weights_hash) if encoder and decoder else None,
+            "dims": [{"d": int(d), "active": bool(active[d])} for d in order]}
+    result = _sketch(key=key, data=data, default={"drawing": None}, on_drawing_change=lambda: None)
+    drawing = result.get("drawing") if hasattr(result, "get") else getattr(result, "drawing", None)
+    if not isinstance(drawing, dict) or not isinstance(drawing.get("pixels"), list) or len(drawing["pixels"]) != 784:
+        return None
+    return np.clip(np.asarray(drawing["pixels"], np.float32), 0, 1).reshape(28, 28)
+
+
+def mark_unknown(digit: np.ndarray, seq: int, key: str) -> np.ndarray | None:
+    """The digit on a board to paint its unknown region over; that region ((28, 28) bool) once
+    painted, else None. A new `seq` clears the board (a new digit)."""
+    data = {"key": f"mask-{key}", "mode": "mask", "seq": seq, "background": [float(v) for v in digit.ravel()],
+            "z_dim": 0, "latent": "", "categories": 0, "encoder": None, "decoder": None, "map": None, "dims": []}
+    result = _sketch(key=key, data=data, default={"mask": None}, on_mask_change=lambda: None)
+    mask = result.get("mask") if hasattr(result, "get") else getattr(result, "mask", None)
+    if not isinstance(mask, dict) or mask.get("seq") != seq or not isinstance(mask.get("mask"), list) \
+            or len(mask["mask"]) != 784:
+        return None
+    return np.asarray(mask["mask"], bool).reshape(28, 28)
