@@ -120,7 +120,8 @@ class Session:
             await page.wait_for_function(
                 "() => { const gd = document.querySelector('.js-plotly-plot'); return gd && gd._fullData "
                 "&& gd._fullData.length >= 10 && gd.querySelector('.nsewdrag'); }", timeout=120_000)
-        elif view == "reconstruct":
+        elif view == "reconstruct":  # the page opens on drawing: the benchmarks upload
+            await page.locator("[data-testid=stButtonGroup]").get_by_text("Upload", exact=True).click()
             await page.locator("input[type=file]").wait_for(state="attached", timeout=120_000)
         else:
             await page.get_by_role("button", name="Start training").wait_for(timeout=120_000)

@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # An init script that asks the latent pad for its per-event timings and its decode/place hooks
 # (window.__latentPadProbe; ui/components/latent_pad.js keeps none of it otherwise).
 PROBE_PAD = "window.__latentPadProbe = {};"
+# A JavaScript expression: the latent pad's host element (a page may hold other components too,
+# such as the sketchpad on the sliders page, so the first isolated component is not always the pad).
+PAD_HOST = ("[...document.querySelectorAll('[data-testid=stBidiComponentIsolated]')]"
+            ".find(host => host.shadowRoot && host.shadowRoot.querySelector('.latent-pad-root'))")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-dev-shm-usage"]
 
@@ -234,7 +238,7 @@ ROUND_TRIP_HOOK = """(() => {
 
 _ARM_RELEASE = """([caption, stamp, timeout]) => {
     if (!window.__rtLog) throw new Error('ROUND_TRIP_HOOK is not installed in this page');
-    const root = document.querySelector('[data-testid=stBidiComponentIsolated]').shadowRoot;
+    const root = (""" + PAD_HOST + """).shadowRoot;
     const strip = root.querySelector('[data-testid=latent-pad-traversal]');
     const text = root.querySelector('[data-testid=latent-pad-caption]');
     let t0 = null;

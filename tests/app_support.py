@@ -22,3 +22,12 @@ def open_app(page: str | None = None, query_params: dict | None = None) -> AppTe
         at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def latent_pad(at: AppTest) -> tuple[str, dict] | None:
+    """The latent pad's element id and the data it was sent (the page's other components, such
+    as a sketchpad, aside); None when the page has no pad."""
+    import json
+
+    pads = [(c.proto.id, json.loads(c.proto.json)) for c in at.get("bidi_component")]
+    return next(((id_, data) for id_, data in pads if "z" in data), None)

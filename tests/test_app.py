@@ -1,6 +1,5 @@
 """Every page through Streamlit's AppTest: renders without exceptions with the bundled model,
 and changing widgets changes what is shown."""
-import json
 import shutil
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 import ui.common
 import ui.latent_pad
-from tests.app_support import open_app
+from tests.app_support import latent_pad, open_app
 from vae.checkpoint import read_config, weights_hash
 from vae.projection import cache_path, load_cached_map
 
@@ -62,9 +61,9 @@ def test_sidebar_shows_the_bundled_model_and_lists_broken_folders(app):
 
 
 def pad_data(at: AppTest) -> tuple[str, dict]:
-    """The latent pad's element id and the data it was sent."""
-    (pad,) = at.get("bidi_component")
-    return pad.proto.id, json.loads(pad.proto.json)
+    pad = latent_pad(at)
+    assert pad, "no latent pad on the page"
+    return pad
 
 
 def test_start_buttons_move_the_browser_pad_in_place(app):
@@ -92,7 +91,7 @@ def test_server_side_fallback_start_buttons_and_traversal_widgets_change_the_dig
     traversal and caption redrawn on the server."""
     monkeypatch.setattr(ui.latent_pad, "browser_decodable", lambda model, weights_hash: False)
     at = app("views/sliders.py")
-    assert not at.get("bidi_component")
+    assert latent_pad(at) is None
     before = images(at)
     next(b for b in at.button if b.label.startswith("Start from #")).click().run()
     after_start = images(at)

@@ -11,7 +11,7 @@ import pytest
 
 import ui.common
 import ui.latent_pad
-from tests.app_support import open_app
+from tests.app_support import latent_pad, open_app
 from vae.checkpoint import WEIGHTS, weights_hash
 from vae.images import balanced_columns
 from vae.projection import cache_path, load_cached_map
@@ -35,8 +35,7 @@ def test_mu():
 
 
 def pad_data(at) -> dict:
-    (pad,) = at.get("bidi_component")[:1] or [None]
-    return json.loads(pad.proto.json)
+    return latent_pad(at)[1]
 
 
 def texts(elements) -> list[str]:
@@ -195,6 +194,7 @@ def test_an_interpolation_step_and_an_upload_open_in_the_sliders(checkpoints, mn
     expected = interpolate(mu[0], mu[1], 10, "linear")[3]
     assert np.allclose(pad_data(at)["z"], expected.clamp(-4, 4).numpy(), atol=1e-5)
 
+    at.query_params["source"] = "upload"
     at.switch_page("views/reconstruct.py").run()
     original = read_upload(drawn_png(mnist_test.images[0].numpy()))
     digit = mnist_style(original)

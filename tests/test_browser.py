@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.browser import ROUND_TRIP_HOOK
+from bench.browser import PAD_HOST, ROUND_TRIP_HOOK
 from bench.drawn import drawn_png
 from tests.browser_support import (browser, expect, no_exception, open_page, page, require_browser, server,  # noqa: F401
                                    settle, snap)
@@ -48,8 +48,7 @@ def _pad_canvas(page):
 
 # The pad's root inside the component's shadow root (Playwright's locators pierce it; this is for
 # page.evaluate).
-PAD_ROOT = ("document.querySelector('[data-testid=stBidiComponentIsolated]').shadowRoot"
-            ".querySelector('.latent-pad-root')")
+PAD_ROOT = f"({PAD_HOST}).shadowRoot.querySelector('.latent-pad-root')"
 
 
 def _open_pad(page, url):
@@ -89,8 +88,8 @@ def test_dragging_a_slider_redraws_the_digit_star_and_caption_live_and_the_trave
     assert during["map"] != before["map"] and during["caption"] != before["caption"]  # the star and |z| moved
     assert during["strip"] == before["strip"]  # the traversal waits for the release
     # From the release on, watch the pad's element for as long as the server's rerun takes.
-    page.evaluate("""() => { window.__opacity = []; const host = document.querySelector(
-        '[data-testid=stBidiComponentIsolated]').closest('[data-testid=stElementContainer]');
+    page.evaluate("""() => { window.__opacity = []; const host = (""" + PAD_HOST + """).closest(
+        '[data-testid=stElementContainer]');
         const watch = () => { window.__opacity.push(parseFloat(getComputedStyle(host).opacity));
                               if (window.__opacity.length < 600) requestAnimationFrame(watch); };
         watch(); }""")
@@ -233,7 +232,7 @@ def test_selecting_a_map_point_shows_its_digit(server, page):
 
 def test_uploading_a_digit_shows_its_reconstruction(server, page, mnist_test):
     url, _ = server
-    open_page(page, url, "reconstruct", "Reconstruct")
+    open_page(page, url, "reconstruct?source=upload", "Reconstruct")
     page.locator("input[type=file]").set_input_files(
         files=[{"name": "seven.png", "mimeType": "image/png", "buffer": drawn_png(mnist_test.images[0].numpy())}])
     expect(page.get_by_text("reconstruction from μ")).to_be_visible(timeout=60_000)

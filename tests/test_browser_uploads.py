@@ -68,7 +68,7 @@ def upload(page, name: str, data: bytes, mime: str = "image/png") -> None:
 
 
 def open_uploader(page, url: str, path: str) -> None:
-    open_page(page, url, path, PAGES[path][0])
+    open_page(page, url, f"{path}?source=upload" if path == "reconstruct" else path, PAGES[path][0])
     if path == "interpolate":  # the start of the path comes from an upload
         page.locator("[data-testid=stRadio]").first.get_by_text("Upload", exact=True).click()
         settle(page)

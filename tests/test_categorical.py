@@ -111,16 +111,15 @@ def categorical_app(tmp_path, monkeypatch):
 
 
 def test_every_page_explores_the_bundled_categorical_model(categorical_app):
-    import json
 
-    from tests.app_support import open_app
+    from tests.app_support import latent_pad, open_app
 
     at = open_app(query_params={"checkpoint": "mnist-categorical", "codes": "test"})
     for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
     at.switch_page("views/sliders.py").run()
-    data = json.loads(at.get("bidi_component")[0].proto.json)
+    data = latent_pad(at)[1]
     assert data["latent"] == "categorical" and data["categories"] == 10 and data["z_dim"] == 300
     assert sorted({round(v, 3) for v in data["z"]}) == [0.0, 1.0] and sum(data["z"]) == 30  # one-hot per variable
     assert all(d["label"].startswith("v") for d in data["dims"])
