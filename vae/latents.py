@@ -60,6 +60,16 @@ class Gaussian:
             return log_normal(z, self.mu[:, None], self.logvar[:, None])
         return log_normal(z, self.mu, self.logvar)
 
+    def log_prob_each(self, z: torch.Tensor) -> torch.Tensor:
+        """log q(z_m | x_b) of every code z (M, D) under every posterior of the batch: (M, B)."""
+        inv_var = torch.exp(-self.logvar)  # (B, D)
+        squared = (z * z) @ inv_var.T - 2 * z @ (self.mu * inv_var).T + (self.mu * self.mu * inv_var).sum(-1)
+        return -0.5 * (self.mu.shape[1] * LOG_2PI + self.logvar.sum(-1) + squared)
+
+    def uncertainty(self) -> torch.Tensor:
+        """How unsure q(z|x) is, per unit: its standard deviation sigma. (B, D)."""
+        return torch.exp(0.5 * self.logvar)
+
 
 class Categorical:
     """q(z|x) = prod_i Cat(p_i), p_i = softmax(logits_i): logits (B, N, K)."""
@@ -103,6 +113,14 @@ class Categorical:
         """log q(z|x) for one-hot codes z (B, N * K) or (B, samples, N * K): (B,) or (B, samples)."""
         log_probs = self.log_probs if z.dim() == 2 else self.log_probs[:, None]
         return (z.unflatten(-1, self.logits.shape[-2:]) * log_probs).sum((-1, -2))
+
+    def log_prob_each(self, z: torch.Tensor) -> torch.Tensor:
+        """log q(z_m | x_b) of every one-hot code z (M, N * K) under every posterior of the batch: (M, B)."""
+        return z @ self.log_probs.flatten(1).T
+
+    def uncertainty(self) -> torch.Tensor:
+        """How unsure q(z|x) is, per variable: its entropy in nats (0: certain; log K: uniform). (B, N)."""
+        return -(self.probs * self.log_probs).sum(-1)
 
 
 class GaussianLatent:

@@ -36,13 +36,11 @@ def recon_nll(logits: torch.Tensor, x: torch.Tensor, cfg: ModelConfig) -> torch.
 
 
 @torch.no_grad()
-def iwae_nll(model, x: torch.Tensor, k: int, chunk: int = 1000,
-             generator: torch.Generator | None = None) -> torch.Tensor:
-    """Importance-weighted estimate of -log p(x) with k exact samples of q(z|x) as the proposal: (B,).
-
-    -log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x); equals the one-sample -ELBO in expectation at k = 1
-    and falls towards -log p(x) as k grows.
-    """
+def log_importance_weights(model, x: torch.Tensor, k: int, chunk: int = 1000,
+                           generator: torch.Generator | None = None) -> torch.Tensor:
+    """log p(x|z_i) + log p(z_i) - log q(z_i|x) for k exact samples z_i of q(z|x) each: (B, k).
+    Their mean is a one-sample ELBO's expectation estimated k times; their log-mean-exp is the
+    importance-weighted bound (Burda et al. 2015)."""
     q = model.posterior(x)
     B = len(x)
     flat_x = x.reshape(B, -1)
@@ -55,5 +53,20 @@ def iwae_nll(model, x: torch.Tensor, k: int, chunk: int = 1000,
         x_rep = flat_x[:, None].expand(B, n, flat_x.shape[1]).reshape(B * n, -1)
         log_px_z = -recon_nll(logits, x_rep, model.config).view(B, n)
         log_w_parts.append(log_px_z + model.latent.prior_log_prob(z) - q.log_prob(z))  # (B, n)
-    log_w = torch.cat(log_w_parts, dim=1)  # (B, k)
-    return -(torch.logsumexp(log_w, dim=1) - math.log(k))
+    return torch.cat(log_w_parts, dim=1)
+
+
+def importance_weighted_bound(log_w: torch.Tensor) -> torch.Tensor:
+    """log (1/k) sum_i w_i from log weights (B, k): (B,)."""
+    return torch.logsumexp(log_w, dim=1) - math.log(log_w.shape[1])
+
+
+@torch.no_grad()
+def iwae_nll(model, x: torch.Tensor, k: int, chunk: int = 1000,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+    """Importance-weighted estimate of -log p(x) with k exact samples of q(z|x) as the proposal: (B,).
+
+    -log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x); equals the one-sample -ELBO in expectation at k = 1
+    and falls towards -log p(x) as k grows.
+    """
+    return -importance_weighted_bound(log_importance_weights(model, x, k, chunk, generator))

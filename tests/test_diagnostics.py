@@ -1,0 +1,131 @@
+"""Per-image figures, the IWAE gap, the aggregate posterior and prior holes (vae/diagnostics.py)."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from vae.config import ModelConfig
+from vae.diagnostics import (aggregate_log_density, figures_path, image_figures, per_image_figures, per_image_iwae,
+                             posteriors, prior_holes)
+from vae.evaluate import evaluate
+from vae.latents import Categorical, CategoricalLatent, Gaussian, GaussianLatent
+from vae.model import VAE
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return VAE(ModelConfig(arch="mlp", latent_dim=4, hidden_dims=(64,)))
+
+
+@pytest.fixture(scope="module")
+def images():
+    g = torch.Generator().manual_seed(1)
+    return (torch.rand(300, 28, 28, generator=g) ** 3 * 255).to(torch.uint8)
+
+
+# --- per-image figures ------------------------------------------------------------------------
+
+def test_one_sample_figures_average_to_the_evaluation_and_add_up(model, images):
+    figures = per_image_figures(model, images, samples=1, batch_size=100)
+    overall = evaluate(model, images, batch_size=100)
+    assert figures["elbo"].mean() == pytest.approx(overall["elbo"], rel=1e-5)
+    assert figures["kl"].mean() == pytest.approx(overall["kl"], rel=1e-5)
+    np.testing.assert_allclose(figures["elbo"], figures["recon"] + figures["kl"], rtol=1e-6)
+    assert all(v.shape == (300,) for v in figures.values())
+
+
+def test_figures_are_deterministic_with_a_seed_and_more_samples_agree_on_average(model, images):
+    a, b = per_image_figures(model, images, samples=4), per_image_figures(model, images, samples=4)
+    np.testing.assert_array_equal(a["elbo"], b["elbo"])
+    one = per_image_figures(model, images, samples=1, seed=3)
+    assert a["recon"].mean() == pytest.approx(one["recon"].mean(), rel=0.01)  # both unbiased
+    np.testing.assert_allclose(a["kl"], one["kl"], rtol=1e-5)  # in closed form: no noise
+
+
+def test_the_iwae_gap_is_never_negative_and_the_bound_is_tighter_than_the_elbo(model, images):
+    out = per_image_iwae(model, images[:60], k=50)
+    elbo = per_image_figures(model, images[:60], samples=16)["elbo"]
+    assert (out["iwae_gap"] >= 0).all()  # Jensen: log-mean-exp >= mean
+    assert out["iwae"].mean() < elbo.mean()
+    # iwae + gap is the ELBO estimated from the same 50 samples: unbiased, so it agrees on average
+    assert (out["iwae"] + out["iwae_gap"]).mean() == pytest.approx(elbo.mean(), rel=0.01)
+
+
+def test_uncertainty_is_sigma_or_entropy():
+    q = Gaussian(torch.zeros(2, 3), torch.log(torch.tensor([[0.25, 1.0, 4.0]] * 2)))
+    torch.testing.assert_close(q.uncertainty()[0], torch.tensor([0.5, 1.0, 2.0]))
+    uniform = Categorical(torch.zeros(1, 5, 10))
+    torch.testing.assert_close(uniform.uncertainty(), torch.full((1, 5), math.log(10)))
+    certain = Categorical(torch.tensor([[[50.0, 0.0, 0.0]]]))
+    assert float(certain.uncertainty()) < 1e-6
+
+
+# --- the cache --------------------------------------------------------------------------------
+
+def test_figures_are_cached_by_weights_and_extended_with_the_iwae(model, images, tmp_path, monkeypatch):
+    import vae.diagnostics
+
+    first = image_figures(model, "a" * 64, images[:50], tmp_path, "t")
+    monkeypatch.setattr(vae.diagnostics, "per_image_figures", lambda *a, **k: pytest.fail("recomputed"))
+    again = image_figures(model, "a" * 64, images[:50], tmp_path, "t")
+    np.testing.assert_array_equal(first["elbo"], again["elbo"])
+    with_iwae = image_figures(model, "a" * 64, images[:50], tmp_path, "t", iwae_k=10)
+    assert with_iwae["iwae_gap"].shape == (50,) and "iwae" in with_iwae
+    assert "iwae_gap" not in image_figures(model, "a" * 64, images[:50], tmp_path, "t")  # asked: k = 0
+    monkeypatch.undo()
+    image_figures(model, "b" * 64, images[:50], tmp_path, "t")  # new weights: the old cache goes
+    assert [p.name for p in tmp_path.glob("figures-*")] == [figures_path(tmp_path, "b" * 64, "t").name]
+
+
+def test_a_damaged_or_pickled_cache_is_computed_again(model, images, tmp_path):
+    path = figures_path(tmp_path, "c" * 64, "t")
+    path.write_bytes(b"not an npz")
+    assert image_figures(model, "c" * 64, images[:20], tmp_path, "t")["elbo"].shape == (20,)
+    np.savez(path, elbo=np.array([object()] * 20, dtype=object))  # needs pickle to read: never read
+    assert image_figures(model, "c" * 64, images[:20], tmp_path, "t")["elbo"].dtype == np.float32
+
+
+# --- the aggregate posterior and prior holes --------------------------------------------------
+
+def test_log_prob_each_is_every_posteriors_log_prob():
+    g = torch.Generator().manual_seed(0)
+    q = Gaussian(torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g))
+    z = torch.randn(7, 3, generator=g)
+    brute = torch.stack([q.log_prob(z[m].expand(5, 3)) for m in range(7)])  # (M, B)
+    torch.testing.assert_close(q.log_prob_each(z), brute, rtol=1e-4, atol=1e-4)
+    c = Categorical(torch.randn(5, 4, 3, generator=g))
+    one_hot = CategoricalLatent(4, 3).prior_sample(7, g)
+    brute = torch.stack([c.log_prob(one_hot[m].expand(5, 12)) for m in range(7)])
+    torch.testing.assert_close(c.log_prob_each(one_hot), brute)
+
+
+def test_the_aggregate_density_is_the_mean_of_the_posteriors_densities_with_one_left_out():
+    g = torch.Generator().manual_seed(1)
+    q = Gaussian(torch.randn(6, 2, generator=g), torch.randn(6, 2, generator=g) * 0.3)
+    z = torch.randn(4, 2, generator=g)
+    each = torch.stack([q.log_prob(z[m].expand(6, 2)).exp() for m in range(4)])  # (M, N) densities
+    torch.testing.assert_close(aggregate_log_density(q, z), each.mean(1).log(), rtol=1e-5, atol=1e-5)
+    leave = torch.tensor([0, 5, 2, 2])
+    expected = torch.stack([(each[m].sum() - each[m, leave[m]]) / 5 for m in range(4)]).log()
+    torch.testing.assert_close(aggregate_log_density(q, z, leave_out=leave), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_prior_that_the_posteriors_fill_has_few_holes_and_a_collapsed_one_many():
+    g = torch.Generator().manual_seed(2)
+    s = 0.3  # mu ~ N(0, (1 - s^2) I) and sigma = s: the aggregate posterior is N(0, I), the prior
+    filled = Gaussian(torch.randn(4000, 2, generator=g) * math.sqrt(1 - s * s), torch.full((4000, 2), 2 * math.log(s)))
+    holes = prior_holes(filled, GaussianLatent(2), n=2000, quantile=0.05)
+    assert 0.02 <= holes.fraction <= 0.10  # as many as the aggregate posterior's own 5% tail
+    squeezed = Gaussian(filled.mu * 0.2 + 1.0, filled.logvar)  # all its mass in one corner
+    assert prior_holes(squeezed, GaussianLatent(2), n=2000, quantile=0.05).fraction > 0.5
+
+
+def test_holes_of_a_trained_model_work_for_both_latents(model, images):
+    holes = prior_holes(posteriors(model, images), model.latent, n=200)
+    assert holes.prior_z.shape == (200, 4) and holes.in_hole.shape == (200,)
+    torch.manual_seed(0)
+    categorical = VAE(ModelConfig(arch="mlp", latent="categorical", latent_dim=3, categories=4, hidden_dims=(32,)))
+    holes = prior_holes(posteriors(categorical, images), categorical.latent, n=100)
+    assert holes.prior_z.shape == (100, 12) and np.isfinite(holes.log_ratio).all()

@@ -1,0 +1,190 @@
+"""Where a trained VAE fails: what it thinks of each image, and where its prior has holes (issue #15).
+
+    figures = image_figures(model, weights_hash, images, cache_dir="checkpoints/default", name="mnist-test")
+    figures["elbo"]          # (N,) -ELBO of each image, nats; also recon, kl, uncertainty
+    figures = image_figures(..., iwae_k=100)   # adds iwae (-log p(x) estimate) and iwae_gap, (N,) each
+    holes = prior_holes(model, images)         # prior samples where no training image is encoded
+
+Figures are cached beside the map in the checkpoint's folder, keyed by the weights' hash (plain
+.npz arrays, written atomically).
+"""
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .evaluate import prepare
+from .files import atomic_write_bytes
+from .latents import Categorical, Gaussian
+from .losses import importance_weighted_bound, log_importance_weights, recon_nll
+
+# What each per-image figure is, for legends and captions (nats per image unless said).
+FIGURES = {
+    "elbo": "−ELBO (recon + KL), nats",
+    "recon": "reconstruction −log p(x|z), nats",
+    "kl": "KL(q(z|x) ‖ p(z)), nats",
+    "uncertainty": "posterior uncertainty (mean σ, or entropy, over the active units)",
+    "iwae_gap": "IWAE gap: log p(x) bound − ELBO, nats",
+}
+IWAE_K = 100  # samples per image for the importance-weighted figures
+
+
+@torch.no_grad()
+def per_image_figures(model, images: torch.Tensor, samples: int = 4, batch_size: int = 1000,
+                      seed: int = 0) -> dict[str, np.ndarray]:
+    """recon, kl, elbo (= recon + kl, the -ELBO) and uncertainty of each image: (N,) float32 each.
+    uint8 images (N, 28, 28), binarized as `vae.evaluate` does when the model is. The reconstruction
+    term averages `samples` exact samples of q(z|x); with one, the mean over images is
+    `vae.evaluate.evaluate`'s figure (same seed)."""
+    model.eval()
+    device = model.device
+    x_all = prepare(images.to(device), model.config.binarize, seed)
+    g = torch.Generator(device=device).manual_seed(seed)
+    recon, kl, uncertainty, codes = [], [], [], []
+    for i in range(0, len(x_all), batch_size):
+        x = x_all[i:i + batch_size]
+        total = torch.zeros(len(x), device=device)
+        for _ in range(samples):  # the first draw is evaluate()'s: the posterior, then one sample
+            out = model(x, generator=g)
+            total += recon_nll(out.logits, x, model.config)
+        q = out.posterior
+        recon.append(total / samples)
+        kl.append(q.kl_per_unit().sum(-1))
+        uncertainty.append(q.uncertainty())
+        codes.append(q.code)
+    active = model.latent.activity(torch.cat(codes))
+    units = torch.cat(uncertainty)
+    units = units[:, active] if active.any() else units
+    recon, kl = torch.cat(recon), torch.cat(kl)
+    return {name: value.float().cpu().numpy() for name, value in
+            {"recon": recon, "kl": kl, "elbo": recon + kl, "uncertainty": units.mean(1)}.items()}
+
+
+@torch.no_grad()
+def per_image_iwae(model, images: torch.Tensor, k: int = IWAE_K, seed: int = 0,
+                   progress=None) -> dict[str, np.ndarray]:
+    """The importance-weighted estimate of -log p(x) with k samples ("iwae") and the gap between
+    that bound and the ELBO estimated from the same k samples ("iwae_gap", >= 0: how far q(z|x) is
+    from the true posterior p(z|x), in KL): (N,) float32 each."""
+    model.eval()
+    device = model.device
+    x_all = prepare(images.to(device), model.config.binarize, seed)
+    g = torch.Generator(device=device).manual_seed(seed + 1)
+    batch_size = max(1, 20_000 // k)
+    iwae, gap = [], []
+    for i in range(0, len(x_all), batch_size):
+        log_w = log_importance_weights(model, x_all[i:i + batch_size], k, chunk=20_000, generator=g)  # (B, k)
+        bound = importance_weighted_bound(log_w)
+        iwae.append(-bound)
+        gap.append(bound - log_w.mean(1))
+        if progress:
+            progress(min(i + batch_size, len(x_all)) / len(x_all))
+    return {"iwae": torch.cat(iwae).float().cpu().numpy(), "iwae_gap": torch.cat(gap).float().cpu().numpy()}
+
+
+def figures_path(cache_dir: str | Path, weights_hash: str, name: str) -> Path:
+    return Path(cache_dir) / f"figures-{name}-{weights_hash[:16]}.npz"
+
+
+def image_figures(model, weights_hash: str, images: torch.Tensor, cache_dir: str | Path, name: str,
+                  iwae_k: int = 0, progress=None) -> dict[str, np.ndarray]:
+    """per_image_figures (and per_image_iwae with iwae_k samples, when asked), read from the cache
+    in `cache_dir` or computed and added to it."""
+    path = figures_path(cache_dir, weights_hash, name)
+    figures = {}
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            figures = {key: f[key] for key in f.files if len(f[key]) == len(images)}
+    except (OSError, ValueError, KeyError):  # missing or damaged: computed again
+        pass
+    wanted = {"elbo"} | ({f"iwae_gap_k{iwae_k}"} if iwae_k else set())
+    if wanted <= figures.keys():
+        return _named(figures, iwae_k)
+    if "elbo" not in figures:
+        figures.update(per_image_figures(model, images))
+    if iwae_k and f"iwae_gap_k{iwae_k}" not in figures:
+        for key, value in per_image_iwae(model, images, iwae_k, progress=progress).items():
+            figures[f"{key}_k{iwae_k}"] = value
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **figures)
+    atomic_write_bytes(path, buf.getvalue())
+    for stale in path.parent.glob(f"figures-{name}-{'?' * 16}.npz"):  # earlier weights of this run
+        if stale != path:
+            stale.unlink(missing_ok=True)
+    return _named(figures, iwae_k)
+
+
+def _named(figures: dict, iwae_k: int) -> dict[str, np.ndarray]:
+    out = {key: value for key, value in figures.items() if "_k" not in key}
+    if iwae_k:
+        out.update(iwae=figures[f"iwae_k{iwae_k}"], iwae_gap=figures[f"iwae_gap_k{iwae_k}"])
+    return out
+
+
+@torch.no_grad()
+def posteriors(model, images: torch.Tensor, batch_size: int = 2000) -> Gaussian | Categorical:
+    """q(z|x) of every image, as one batch (on the CPU)."""
+    model.eval()
+    parts = []
+    for i in range(0, len(images), batch_size):
+        q = model.posterior(prepare(images[i:i + batch_size].to(model.device), False))
+        parts.append(q)
+    if isinstance(parts[0], Gaussian):
+        return Gaussian(torch.cat([q.mu for q in parts]).cpu(), torch.cat([q.logvar for q in parts]).cpu())
+    return Categorical(torch.cat([q.logits for q in parts]).cpu())
+
+
+def aggregate_log_density(q: Gaussian | Categorical, z: torch.Tensor, leave_out: torch.Tensor | None = None,
+                          chunk: int = 256) -> torch.Tensor:
+    """log q(z) of the aggregate posterior q(z) = (1/N) sum_n q(z|x_n), for codes z (M, code_dim): (M,).
+    `leave_out` (M,): for each code, the index of one posterior to leave out of the sum (the one it
+    was drawn from), so that a code drawn from q(z) is not judged by its own component."""
+    n = len(q.code)
+    out = []
+    for start in range(0, len(z), chunk):
+        each = q.log_prob_each(z[start:start + chunk].float())  # (m, N)
+        if leave_out is not None:
+            each[torch.arange(len(each)), leave_out[start:start + chunk]] = -math.inf
+        out.append(torch.logsumexp(each, dim=1) - math.log(n - (leave_out is not None)))
+    return torch.cat(out)
+
+
+@dataclass
+class PriorHoles:
+    prior_z: torch.Tensor  # (M, code_dim) samples of the prior
+    log_ratio: np.ndarray  # (M,) log q(z) - log p(z) at each prior sample
+    reference: np.ndarray  # (M,) the same at samples of q(z) itself (each without its own component)
+    threshold: float  # a prior sample is in a hole when its log ratio is below this
+    in_hole: np.ndarray  # (M,) bool
+
+    @property
+    def fraction(self) -> float:
+        return float(self.in_hole.mean())
+
+
+def prior_holes(q: Gaussian | Categorical, latent, n: int = 1000, quantile: float = 0.05,
+                seed: int = 0) -> PriorHoles:
+    """Prior samples that land where the aggregate posterior of the images `q` has (almost) no
+    mass: their density ratio q(z) / p(z) is below what `quantile` of the aggregate posterior's own
+    samples reach (Rosca et al. 2018, "Distribution matching in variational inference": a prior
+    sample in such a hole decodes to something the decoder was never trained on). `latent` is the
+    model's (vae.latents): its prior."""
+    g = torch.Generator().manual_seed(seed)
+    prior_z = latent.prior_sample(n, g)
+    log_ratio = aggregate_log_density(q, prior_z) - latent.prior_log_prob(prior_z)
+    picks = torch.randint(len(q.code), (n,), generator=g)
+    own = _subset(q, picks).sample(g)  # (n, code_dim): one exact sample of q(z|x_n) each
+    reference = aggregate_log_density(q, own, leave_out=picks) - latent.prior_log_prob(own)
+    threshold = float(torch.quantile(reference, quantile))
+    return PriorHoles(prior_z, log_ratio.numpy(), reference.numpy(), threshold, (log_ratio < threshold).numpy())
+
+
+def _subset(q: Gaussian | Categorical, index: torch.Tensor) -> Gaussian | Categorical:
+    if isinstance(q, Gaussian):
+        return Gaussian(q.mu[index], q.logvar[index])
+    return Categorical(q.logits[index])
