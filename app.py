@@ -27,6 +27,10 @@ PAGES = {
         st.Page("views/em.py", title="EM and mixtures", icon=":material/bubble_chart:"),
         st.Page("views/reparam.py", title="Why reparameterize", icon=":material/ssid_chart:"),
     ],
+    "Diagnose": [
+        st.Page("views/compare.py", title="Compare models", icon=":material/compare:"),
+        st.Page("views/holes.py", title="Prior holes", icon=":material/blur_on:"),
+    ],
     "Training": [
         st.Page("views/curves.py", title="Loss curves", icon=":material/monitoring:"),
         st.Page("views/train.py", title="Train", icon=":material/model_training:"),

@@ -31,6 +31,11 @@ def test_projection_quick():
     assert "2k test" in run_bench("projection")
 
 
+def test_diagnostics_quick():
+    out = run_bench("diagnostics")
+    assert "IWAE bound and gap, k = 10" in out and "two aligned maps (PCA)" in out
+
+
 def test_time_to_quality_quick(tmp_path, mnist_test):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)

@@ -70,3 +70,48 @@ def test_exact_knn_matches_brute_force():
     assert (idx[:, 0] == np.arange(300)).all()  # itself first
     assert np.array_equal(np.sort(idx, 1), np.sort(np.argsort(brute, 1)[:, :4], 1))
     assert np.allclose(dist, np.sort(brute, 1)[:, :4], atol=1e-3)
+
+
+def test_pca_is_the_two_principal_axes_with_stable_signs():
+    g = np.random.default_rng(0)
+    mu = (g.normal(size=(500, 6)) * [5, 2, 0.5, 0.1, 0.1, 0.1]).astype(np.float32) @ np.linalg.qr(
+        g.normal(size=(6, 6)))[0].astype(np.float32)
+    from vae.projection import project
+
+    xy = project(mu, "pca")
+    centred = mu - mu.mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    np.testing.assert_allclose(np.abs(xy), np.abs(centred @ vt[:2].T), atol=1e-3)
+    assert xy[:, 0].var() > xy[:, 1].var() > 0
+    np.testing.assert_array_equal(project(-mu, "pca"), project(-mu, "pca"))
+    np.testing.assert_allclose(project(mu[::-1].copy(), "pca")[::-1], xy, atol=1e-3)  # not the rows' order
+
+
+def test_every_projection_has_its_own_cache_and_keeps_the_others(small_map):
+    model, cache, images, labels, _, _ = small_map
+    umap_map = build_map(model, "12" * 32, images[:120], labels[:120], cache, "p")
+    pca = build_map(model, "12" * 32, images[:120], labels[:120], cache, "p", projection="pca")
+    tsne = build_map(model, "12" * 32, images[:120], labels[:120], cache, "p", projection="tsne")
+    for projection in ("umap", "pca", "tsne"):
+        assert cache_path(cache, "12" * 32, "p", projection).exists()
+    assert not np.allclose(pca.xy, umap_map.xy) and not np.allclose(tsne.xy, pca.xy)
+    np.testing.assert_array_equal(pca.mu, tsne.mu)
+    # t-SNE keeps neighbours: most codes' nearest neighbour on the map is one of their 10 nearest in latent space
+    latent_nearest = LatentMap(tsne.mu, tsne.labels, tsne.xy).nearest(tsne.mu, 11)[:, 1:]
+    map_nearest = LatentMap(tsne.xy, tsne.labels, tsne.xy).nearest(tsne.xy, 2)[:, 1]
+    assert np.mean([m in row for m, row in zip(map_nearest, latent_nearest)]) > 0.6
+    build_map(model, "34" * 32, images[:120], labels[:120], cache, "p", projection="pca")  # new weights
+    assert not cache_path(cache, "12" * 32, "p", "pca").exists() and cache_path(cache, "12" * 32, "p").exists()
+
+
+def test_alignment_undoes_a_rotation_reflection_scale_and_shift():
+    from vae.projection import align_to
+
+    g = np.random.default_rng(1)
+    reference = g.normal(size=(300, 2)).astype(np.float32)
+    angle = 1.1
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) @ np.diag([1, -1])
+    moved = 3.5 * reference @ rotation + [10.0, -4.0]
+    np.testing.assert_allclose(align_to(moved, reference), reference, atol=1e-4)
+    noisy = moved + g.normal(scale=0.05, size=moved.shape)
+    assert np.abs(align_to(noisy, reference) - reference).mean() < 0.03

@@ -114,6 +114,86 @@ def latent_scatter(xy, labels, class_names: list[str], shown: list[int] | None =
     return fig
 
 
+def metric_scatter(xy, values, labels, shown: list[int], title: str, height: int = 620) -> go.Figure:
+    """The map colored by a per-image figure (one WebGL trace; customdata = dataset index), the
+    images of the `shown` classes only, the highest values drawn last (on top)."""
+    import numpy as np
+
+    idx = np.flatnonzero(np.isin(labels, shown))
+    idx = idx[np.argsort(values[idx], kind="stable")]
+    low, high = np.percentile(values[idx], [1, 99]) if len(idx) else (0.0, 1.0)
+    fig = go.Figure(go.Scattergl(
+        x=xy[idx, 0], y=xy[idx, 1], mode="markers", customdata=idx, name=title, hoverinfo="none",
+        marker=dict(size=4, color=values[idx], colorscale="Viridis", cmin=low, cmax=high, opacity=0.8,
+                    colorbar=dict(title=dict(text=title, side="right"), thickness=12, orientation="h",
+                                  y=-0.02, yanchor="top", len=1.0))))
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0), showlegend=False)
+    fig.update_xaxes(showticklabels=False, title=None, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, title=None, showgrid=False, zeroline=False, scaleanchor="x")
+    return fig
+
+
+def posterior_cloud(xy, labels, class_names: list[str], mean_xy, samples_xy, height: int = 360) -> go.Figure:
+    """Where samples of q(z|x) land on the map, zoomed to them: the dataset's points nearby (faint,
+    by class), the samples (crosses) and the posterior mean (star)."""
+    import numpy as np
+
+    both = np.vstack([samples_xy, mean_xy[None]])
+    lo, hi = both.min(0), both.max(0)
+    margin = np.maximum((hi - lo) * 0.6, (xy.max(0) - xy.min(0)) * 0.04)
+    lo, hi = lo - margin, hi + margin
+    near = np.flatnonzero(((xy >= lo) & (xy <= hi)).all(1))
+    fig = go.Figure()
+    for c in np.unique(labels[near]):
+        idx = near[labels[near] == c]
+        fig.add_trace(go.Scattergl(x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=class_names[c],
+                                   marker=dict(size=5, color=PALETTE[c % 10], opacity=0.35), hoverinfo="skip"))
+    fig.add_trace(go.Scattergl(x=samples_xy[:, 0], y=samples_xy[:, 1], mode="markers", name="samples of q(z|x)",
+                               marker=dict(size=10, symbol="x", color=PATH, line=dict(color="white", width=1)),
+                               hoverinfo="skip"))
+    fig.add_trace(go.Scattergl(x=[mean_xy[0]], y=[mean_xy[1]], mode="markers", name="posterior mean",
+                               marker=dict(size=16, symbol="star", color="black", line=dict(color="white", width=2)),
+                               hoverinfo="skip"))
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0),
+                      legend=dict(itemsizing="constant", orientation="h", y=0, yanchor="top", x=0))
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, range=[lo[0], hi[0]])
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, range=[lo[1], hi[1]], scaleanchor="x")
+    return fig
+
+
+def film_figure(frames: dict, labels, class_names: list[str], height: int = 560) -> go.Figure:
+    """The map through training, played in the browser: one frame per epoch ({epoch: (n, 2)}, the
+    same digits in each, of classes `labels` (n,)), a play button and an epoch slider."""
+    import numpy as np
+
+    epochs = list(frames)
+    every = np.vstack(list(frames.values()))
+    lo, hi = every.min(0), every.max(0)
+    margin = (hi - lo) * 0.05
+
+    def traces(xy):
+        return [go.Scatter(x=xy[labels == c, 0], y=xy[labels == c, 1], mode="markers", name=class_names[c],
+                           marker=dict(size=4, color=PALETTE[c % 10], opacity=0.8), hoverinfo="skip")
+                for c in range(len(class_names))]
+
+    fig = go.Figure(data=traces(frames[epochs[0]]),
+                    frames=[go.Frame(data=traces(frames[e]), name=str(e)) for e in epochs])
+    step = dict(frame=dict(duration=400, redraw=False), transition=dict(duration=300), mode="immediate")
+    fig.update_layout(
+        height=height, margin=dict(l=0, r=0, t=10, b=0),
+        legend=dict(itemsizing="constant", orientation="h", y=1.0, yanchor="bottom", x=0),
+        updatemenus=[dict(type="buttons", showactive=False, x=0, y=0, xanchor="left", yanchor="top",
+                          buttons=[dict(label="▶ Play", method="animate", args=[None, {**step, "fromcurrent": True}]),
+                                   dict(label="❚❚", method="animate",
+                                        args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
+        sliders=[dict(active=0, x=0.15, len=0.85, y=0, yanchor="top", currentvalue=dict(prefix="epoch "),
+                      steps=[dict(label=str(e), method="animate", args=[[str(e)], step]) for e in epochs])])
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, range=[lo[0] - margin[0], hi[0] + margin[0]])
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, range=[lo[1] - margin[1], hi[1] + margin[1]],
+                     scaleanchor="x")
+    return fig
+
+
 MAP_PAD = 12  # pixels around the map raster's points
 
 

@@ -46,7 +46,11 @@ def _load(path: str, stamp: tuple) -> tuple[Checkpoint, str]:
 def current_model() -> tuple[Checkpoint, str]:
     """The selected checkpoint (model on the GPU when there is one) and its weights' hash.
     Cached per weights file, so a new epoch's checkpoint is picked up on the next rerun."""
-    path = selected_folder()
+    return model_in(selected_folder())
+
+
+def model_in(path: Path) -> tuple[Checkpoint, str]:
+    """The checkpoint in a run folder and its weights' hash, cached as current_model()'s."""
     stat = (path / WEIGHTS).stat()
     return _load(str(path), (stat.st_mtime_ns, stat.st_size))
 
@@ -84,19 +88,57 @@ def map_images(dataset_name: str, scope: str) -> tuple[torch.Tensor, torch.Tenso
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def _latent_map(_model, path: str, hash_: str, dataset_name: str, scope: str) -> LatentMap:
+def _latent_map(_model, path: str, hash_: str, dataset_name: str, scope: str, projection: str) -> LatentMap:
     images, labels = map_images(dataset_name, scope)
     bar = st.progress(0.0, text="Building the latent map")
-    result = build_map(_model, hash_, images, labels, path, f"{dataset_name}-{scope}",
+    result = build_map(_model, hash_, images, labels, path, f"{dataset_name}-{scope}", projection,
                        progress=lambda text, frac: bar.progress(frac, text=text))
     bar.empty()
     return result
 
 
-def latent_map(scope: str = "test") -> LatentMap:
-    """Encodings and UMAP coordinates of the selected model's dataset (cached on disk)."""
+def latent_map(scope: str = "test", model: tuple[Checkpoint, str] | None = None) -> LatentMap:
+    """Encodings and 2D coordinates of the selected model's dataset (cached on disk), in the
+    projection the user chose (state.PROJECTION; t-SNE for the test set only: 70,000 points would
+    take many minutes on a CPU). `model`: another (checkpoint, hash) than the selected one."""
+    checkpoint, hash_ = model or current_model()
+    projection = state.PROJECTION.get()
+    if projection == "tsne" and scope != "test":
+        projection = "umap"
+    return _latent_map(checkpoint.model, str(checkpoint.path), hash_, checkpoint.config.dataset, scope, projection)
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _image_figures(_model, path: str, hash_: str, dataset_name: str, scope: str, iwae_k: int) -> dict:
+    from vae.diagnostics import image_figures
+
+    images, _ = map_images(dataset_name, scope)
+    bar = st.progress(0.0, text=f"Scoring {len(images):,} images" + (f" with {iwae_k} samples each" if iwae_k else ""))
+    figures = image_figures(_model, hash_, images, path, f"{dataset_name}-{scope}", iwae_k,
+                            progress=lambda frac: bar.progress(frac))
+    bar.empty()
+    return figures
+
+
+def image_figures(scope: str = "test", iwae_k: int = 0, model: tuple[Checkpoint, str] | None = None
+                  ) -> dict[str, np.ndarray]:
+    """What the selected model (or `model`) thinks of each image of a map's scope
+    (vae.diagnostics.image_figures), cached on disk beside the map."""
+    checkpoint, hash_ = model or current_model()
+    return _image_figures(checkpoint.model, str(checkpoint.path), hash_, checkpoint.config.dataset, scope, iwae_k)
+
+
+def image_figures_cached(scope: str, iwae_k: int) -> bool:
+    """Whether image_figures(scope, iwae_k) is on disk already (no wait)."""
+    from vae.diagnostics import figures_path
+
     checkpoint, hash_ = current_model()
-    return _latent_map(checkpoint.model, str(checkpoint.path), hash_, checkpoint.config.dataset, scope)
+    path = figures_path(checkpoint.path, hash_, f"{checkpoint.config.dataset}-{scope}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return (f"iwae_gap_k{iwae_k}" if iwae_k else "elbo") in f.files
+    except (OSError, ValueError):
+        return False
 
 
 def class_names() -> list[str]:

@@ -37,7 +37,7 @@ def _exported(_model, weights_hash: str) -> tuple[str, list] | None:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _exported_map(_lmap, weights_hash: str) -> dict:
+def _exported_map(_lmap, weights_hash: str, projection: str) -> dict:
     """Write the test map for the browser once per checkpoint (next to its decoder): its URL and
     how map coordinates become pixels of the overview image."""
     from PIL import Image
@@ -89,7 +89,7 @@ def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, ord
             for d in order]
     result = _pad(key=key, data={"key": weights_hash, "weights_url": url, "layers": layers, "dims": dims,
                                  "z": [float(v) for v in start], "z_dim": len(start), "seq": seq, "range": 4,
-                                 "map": _exported_map(lmap, weights_hash), "class_names": list(class_names),
+                                 "map": _exported_map(lmap, weights_hash, lmap.projection), "class_names": list(class_names),
                                  "traversal": TRAVERSAL, "checkpoint": checkpoint,
                                  "latent": model.latent.kind, "categories": model.latent.categories,
                                  "classifier": exported_classifier(model.config.dataset)},

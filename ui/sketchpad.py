@@ -35,7 +35,7 @@ def draw_digit(model, weights_hash: str, lmap, active: np.ndarray, order: list[i
             "latent": model.latent.kind, "categories": model.latent.categories,
             "encoder": encoder if encoder and decoder else None,
             "decoder": {"url": decoder[0], "layers": decoder[1]} if decoder else None,
-            "map": _exported_map(lmap, weights_hash) if encoder and decoder else None,
+            "map": _exported_map(lmap, weights_hash, lmap.projection) if encoder and decoder else None,
             "dims": [{"d": int(d), "active": bool(active[d])} for d in order]}
     result = _sketch(key=key, data=data, default={"drawing": None}, on_drawing_change=lambda: None)
     drawing = result.get("drawing") if hasattr(result, "get") else getattr(result, "drawing", None)

@@ -139,6 +139,8 @@ class Setting:
 
 
 # Settings that one page writes and another reads.
+# How every page's latent map is projected to 2D (vae.projection.PROJECTIONS).
+PROJECTION = Setting("projection", "umap", text_choice(("umap", "pca", "tsne")))
 # The latent sliders' z (a categorical latent's: each variable's category); None: the prior mean.
 SLIDERS_Z = Setting("z", None, float_list(low=-1000, high=1000))
 SLIDERS_START = "sliders_start"  # counts the times z was set from outside the pad: the pad then moves to it

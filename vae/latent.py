@@ -49,6 +49,17 @@ def prior_samples(model: VAE, n: int, seed: int) -> torch.Tensor:
     return model.latent.prior_sample(n, torch.Generator().manual_seed(seed))
 
 
+@torch.no_grad()
+def posterior_samples(model: VAE, image: torch.Tensor, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The code of one uint8 image (28, 28) (mu, or the probabilities) and n exact samples of its
+    q(z|x): (code_dim,) and (n, code_dim), on the CPU."""
+    from .evaluate import prepare
+
+    q = model.posterior(prepare(image[None].to(model.device), False))
+    g = torch.Generator(device=model.device).manual_seed(seed)
+    return q.code[0].cpu(), q.sample(g, samples=n)[0].cpu()
+
+
 def flip_steps(model: VAE, path: torch.Tensor) -> dict[int, list[str]]:
     """Where a path of categorical codes (steps, N * K) changes its most likely code: {step:
     ["v3: 2→7", ...]}, the step counted from 0."""

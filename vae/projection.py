@@ -1,10 +1,11 @@
-"""The 2D latent map: encode a dataset with a model, project the posterior means with UMAP,
-and cache both on disk in the checkpoint's folder, keyed by the weights' hash (the bundled
-model ships its map, so a fresh clone shows it at once).
+"""The 2D latent map: encode a dataset with a model, project the posterior means to 2D (UMAP,
+PCA or t-SNE), and cache both on disk in the checkpoint's folder, keyed by the weights' hash (the
+bundled models ship their UMAP maps, so a fresh clone shows them at once).
 
     latent_map = build_map(model, weights_hash, images, labels, cache_dir="checkpoints/default", name="test")
-    latent_map.xy          # (N, 2) float32 UMAP coordinates
+    latent_map.xy          # (N, 2) float32 map coordinates
     latent_map.place(mu)   # where new codes land on the map, (M, 2)
+    build_map(..., projection="pca")   # instant and linear: distances on the map are honest
 
 Caches are plain .npz arrays (no pickle), written atomically.
 """
@@ -25,14 +26,17 @@ from .evaluate import encode_all
 
 PLACE_NEIGHBOURS = 10
 UMAP_NEIGHBOURS = 15
+# The projections a map can use, and what the app calls them.
+PROJECTIONS = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
 
 
 @dataclass
 class LatentMap:
     mu: np.ndarray  # (N, z_dim) posterior means
     labels: np.ndarray  # (N,)
-    xy: np.ndarray  # (N, 2) UMAP coordinates
+    xy: np.ndarray  # (N, 2) map coordinates
     seconds: float = 0.0  # time the build took (0 when read from the cache)
+    projection: str = "umap"  # one of PROJECTIONS
 
     def nearest(self, mu: np.ndarray, k: int) -> np.ndarray:
         """Indices of the k dataset codes nearest to each row of mu: (M, k), closest first."""
@@ -85,24 +89,60 @@ def project_umap(mu: np.ndarray, seed: int = 42) -> np.ndarray:
         return reducer.fit_transform(mu).astype(np.float32)
 
 
-def cache_path(cache_dir: str | Path, weights_hash: str, name: str) -> Path:
-    return Path(cache_dir) / f"map-{name}-{weights_hash[:16]}.npz"
+def project_pca(mu: np.ndarray) -> np.ndarray:
+    """The posterior means on their two principal axes: (N, 2) float32. Linear, so distances and
+    directions on the map are the latent space's (shrunk to two dimensions)."""
+    centred = torch.from_numpy(np.asarray(mu, np.float32)) - torch.from_numpy(np.asarray(mu, np.float32)).mean(0)
+    _, _, v = torch.linalg.svd(centred, full_matrices=False)
+    xy = (centred @ v[:2].T).numpy()
+    return (xy * np.sign(xy[np.abs(xy).argmax(0), [0, 1]])).astype(np.float32)  # the same signs on every build
 
 
-def load_cached_map(path: Path) -> LatentMap | None:
+def project_tsne(mu: np.ndarray, seed: int = 42) -> np.ndarray:
+    """t-SNE (scikit-learn, PCA start, perplexity 30) of the posterior means: (N, 2) float32."""
+    from sklearn.manifold import TSNE
+
+    return TSNE(2, init="pca", learning_rate="auto", random_state=seed).fit_transform(
+        np.asarray(mu, np.float32)).astype(np.float32)
+
+
+def project(mu: np.ndarray, projection: str = "umap") -> np.ndarray:
+    """The posterior means in 2D by one of PROJECTIONS: (N, 2) float32."""
+    return {"umap": project_umap, "pca": project_pca, "tsne": project_tsne}[projection](mu)
+
+
+def align_to(xy: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """`xy` (N, 2) moved onto `reference` (N, 2), the same images' coordinates on another map, by
+    the similarity (rotation or reflection, one scale, a shift) that brings them closest in least
+    squares (Procrustes): two maps of two models, or of one model at two epochs, then read alike."""
+    xy, reference = np.asarray(xy, np.float64), np.asarray(reference, np.float64)
+    moved, target = xy - xy.mean(0), reference - reference.mean(0)
+    u, singular, vt = np.linalg.svd(moved.T @ target)
+    rotation = u @ vt
+    scale = singular.sum() / max((moved ** 2).sum(), 1e-12)
+    return (scale * moved @ rotation + reference.mean(0)).astype(np.float32)
+
+
+def cache_path(cache_dir: str | Path, weights_hash: str, name: str, projection: str = "umap") -> Path:
+    """The map's cache file; UMAP maps keep the name they always had (the bundled ones ship as such)."""
+    suffix = "" if projection == "umap" else f"-{projection}"
+    return Path(cache_dir) / f"map-{name}{suffix}-{weights_hash[:16]}.npz"
+
+
+def load_cached_map(path: Path, projection: str = "umap") -> LatentMap | None:
     try:
         with np.load(path, allow_pickle=False) as f:
-            return LatentMap(f["mu"].astype(np.float32), f["labels"], f["xy"])
+            return LatentMap(f["mu"].astype(np.float32), f["labels"], f["xy"], projection=projection)
     except (OSError, ValueError, KeyError):  # missing or damaged: rebuild
         return None
 
 
 def build_map(model, weights_hash: str, images: torch.Tensor, labels: torch.Tensor,
-              cache_dir: str | Path, name: str,
+              cache_dir: str | Path, name: str, projection: str = "umap",
               progress: Callable[[str, float], None] | None = None) -> LatentMap:
     """Encode `images` and project them, or read both from the cache when present."""
-    path = cache_path(cache_dir, weights_hash, name)
-    cached = load_cached_map(path)
+    path = cache_path(cache_dir, weights_hash, name, projection)
+    cached = load_cached_map(path, projection)
     if cached is not None and len(cached.labels) == len(labels):
         return cached
     started = time.perf_counter()
@@ -110,16 +150,16 @@ def build_map(model, weights_hash: str, images: torch.Tensor, labels: torch.Tens
         progress(f"Encoding {len(images):,} images", 0.05)
     mu = encode_all(model, images)[0].numpy()
     if progress:
-        progress(f"Projecting {len(images):,} codes with UMAP (first build only)", 0.25)
-    xy = project_umap(mu)
-    latent_map = LatentMap(mu, labels.numpy().astype(np.int64), xy,
-                           time.perf_counter() - started)
+        progress(f"Projecting {len(images):,} codes with {PROJECTIONS[projection]} (first build only)", 0.25)
+    xy = project(mu, projection)
+    latent_map = LatentMap(mu, labels.numpy().astype(np.int64), xy, time.perf_counter() - started, projection)
     buf = io.BytesIO()
     # The codes as float16 (the neighbours they give are the same; a 300-number categorical code
     # per image would make a 12 MB file in float32).
     np.savez_compressed(buf, mu=mu.astype(np.float16), labels=latent_map.labels, xy=xy)
     atomic_write_bytes(path, buf.getvalue())
-    for stale in path.parent.glob(f"map-{name}-*.npz"):  # maps of earlier weights of this run
+    stem = path.name[:-len(f"{weights_hash[:16]}.npz")]
+    for stale in path.parent.glob(f"{stem}{'?' * 16}.npz"):  # maps of earlier weights of this run
         if stale != path:
             stale.unlink(missing_ok=True)
     if progress:

@@ -9,6 +9,7 @@ Files written into the run folder:
   history.jsonl       after every epoch: train and test recon/KL, per-dim KL, active units,
                       seconds, images per second (see `epoch_record`)
   model.safetensors, config.json, optimizer.safetensors   after every epoch (atomic)
+  film/epoch-NNNN.safetensors   the test set's posterior codes after every epoch (vae/film.py)
 
 A run may be killed at any moment (kill -9, the out-of-memory killer, a power cut):
 `--resume` continues from the last saved epoch, and cuts the logs back to it first, so each
@@ -33,6 +34,7 @@ from . import checkpoint as ckpt
 from .config import ModelConfig, TrainConfig, model_differences
 from .data import load_split
 from .evaluate import evaluate
+from .film import drop_epochs_after, save_epoch_codes
 from .files import append_jsonl, atomic_write_json, read_jsonl, remove_temp_files, write_jsonl
 from .model import VAE, resolve_device
 from .runs import TRAIN_CONFIG
@@ -98,6 +100,7 @@ def _prepare_run(out: Path, checkpoint: ckpt.Checkpoint | None, model_cfg: Model
         write_jsonl(out / ckpt.HISTORY, history)
     if (out / ckpt.STEPS).exists():
         write_jsonl(out / ckpt.STEPS, [s for s in read_jsonl(out / ckpt.STEPS) if s.get("step", 0) <= step])
+    drop_epochs_after(out, epoch)
     return model, epoch, step, history
 
 
@@ -196,6 +199,7 @@ def train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out_dir: str | 
             with _signals_deferred():
                 record = epoch_record(model, test_images, epoch + 1, step, train_step.sums / trained,
                                       train_seconds, trained)
+                save_epoch_codes(model, test_images, out, epoch + 1)
                 epoch += 1
                 # The weights (holding `record`) commit the epoch; the history line follows. A kill
                 # between the two is repaired on resume (see ckpt.checkpoint_history).

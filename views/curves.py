@@ -1,12 +1,16 @@
 """Loss curves of one run or several side by side (the selected checkpoint, the run being trained,
-any run in the checkpoints folder), with a table of their final figures; live while a run trains."""
+any run in the checkpoints folder), with a table of their final figures; live while a run trains.
+Below them, the map through training: the test digits' codes after every epoch, played."""
+import numpy as np
 import streamlit as st
 
 from ui import state
-from ui.charts import kl_per_dimension, loss_curves
-from ui.common import CHECKPOINTS_DIR, literal, page_header, show_charts, training_jobs
+from ui.charts import film_figure, kl_per_dimension, loss_curves
+from ui.common import CHECKPOINTS_DIR, dataset, literal, page_header, show_charts, training_jobs
 from ui.training_status import stop_polling_when_done
 from vae.checkpoint import HISTORY, STEPS
+from vae.data import CLASS_NAMES
+from vae.film import film_frames, read_film
 from vae.latent import dims_by_kl
 from vae.runs import list_runs, read_run_log, run_folder
 
@@ -68,3 +72,33 @@ read = [f"`{CHECKPOINTS_DIR}/{name}/{file}`" for name in chosen for file in (HIS
         if (run_folder(CHECKPOINTS_DIR, name) / file).exists()]
 if read:
     st.caption("Read from " + ", ".join(read) + ".")
+
+
+@st.cache_data(max_entries=4, show_spinner="Aligning the maps of every epoch")
+def frames_of(name: str, epochs: tuple[int, ...], categories: int | None):
+    """The run's film ({epoch: (n, 2)}) and which test digits it follows; keyed by its epochs, so a
+    run in training gets a new film with each one."""
+    film = read_film(run_folder(CHECKPOINTS_DIR, name), categories)
+    return (*film_frames(film), len(next(iter(film.values()))))
+
+
+st.subheader("The map through training")
+FILM_RUN = state.Setting("film", "", state.TEXT)
+filmed = FILM_RUN.widget(st.selectbox, "Run", chosen, help="Its test digits' codes after every epoch, "
+                         "each epoch on its own two principal axes, aligned to the next (Procrustes)") if len(
+    chosen) > 1 else chosen[0]
+log = read_run_log(run_folder(CHECKPOINTS_DIR, filmed))
+categories = log.config.categories if log.config and log.config.latent == "categorical" else None
+epochs = tuple(sorted(read_film(run_folder(CHECKPOINTS_DIR, filmed), categories)))
+if len(epochs) < 2:
+    st.caption(f"{literal(filmed)} has no map per epoch" + (" yet: it appears from its second epoch on." if epochs
+               else ": runs trained before the app saved the codes of every epoch (the bundled models among "
+               "them) have none."))
+else:
+    pick, frames, count = frames_of(filmed, epochs, categories)
+    dataset_name = log.config.dataset if log.config else "mnist"
+    test_labels = dataset(dataset_name, "test")[1].numpy()
+    labels = test_labels[pick] if len(test_labels) == count else np.zeros(len(pick), np.int64)
+    st.plotly_chart(film_figure(frames, labels, CLASS_NAMES[dataset_name]), width="stretch", key="film")
+    st.caption(f"{len(pick):,} test digits (the same in every frame), epochs {epochs[0]} to {epochs[-1]}; "
+               "press Play, or drag the epoch slider.")

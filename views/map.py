@@ -1,6 +1,8 @@
-"""The latent map: every digit's posterior mean, projected to 2D with UMAP, colored by class.
-Hover a point to see the digit; click one (shift-click or box/lasso for more) to inspect it, its
-reconstruction and its nearest neighbours; two picked points can be interpolated."""
+"""The latent map: every digit's posterior mean, projected to 2D (UMAP, PCA or t-SNE), colored by
+class or by what the model thinks of each digit (its -ELBO, reconstruction, KL, posterior
+uncertainty, IWAE gap), with the worst-modelled digits listed. Hover a point to see the digit; click
+one (shift-click or box/lasso for more) to inspect it, its reconstruction, samples of its posterior
+and its nearest neighbours; two picked points can be interpolated."""
 import io
 
 import numpy as np
@@ -8,15 +10,18 @@ import streamlit as st
 import torch
 
 from ui import state
-from ui.charts import latent_scatter
-from ui.common import class_names, current_model, full_data_available, latent_map, map_images, page_header, show_digit
+from ui.charts import latent_scatter, metric_scatter, posterior_cloud
+from ui.common import (class_names, current_model, full_data_available, image_figures, image_figures_cached,
+                       latent_map, map_images, page_header, show_digit)
 from ui.map_overlay import map_overlay
+from vae.diagnostics import FIGURES, IWAE_K
 from vae.images import grid
-from vae.latent import decode_numpy
+from vae.latent import decode_numpy, posterior_samples
+from vae.projection import PROJECTIONS
 
-page_header("Latent map", "Each dot is one image's posterior mean μ(x), projected from the latent space to 2D "
-            "with UMAP. Hover a dot to see the digit; click one (shift-click, box or lasso for more) to inspect "
-            "it; two picked dots can be interpolated.")
+page_header("Latent map", "Each dot is one image's posterior mean μ(x), projected from the latent space to 2D. "
+            "Hover a dot to see the digit; click one (shift-click, box or lasso for more) to inspect it; two picked "
+            "dots can be interpolated. Color it by what the model thinks of each digit to find where it fails.")
 
 checkpoint, hash_ = current_model()
 dataset_name = checkpoint.config.dataset
@@ -28,19 +33,51 @@ SCOPE = state.Setting("scope", "test", state.text_choice(tuple(scopes)))
 CLASSES = state.Setting("classes", list(range(len(names))), state.int_list(0, len(names) - 1))
 PICKED = state.Setting("picked", [], state.int_list(0, 70_000 - 1))  # indices into the scope, in picking order
 
-scope = SCOPE.widget(st.radio, "Images", list(scopes), format_func=scopes.get, horizontal=True,
-                     on_change=lambda: PICKED.set([]))  # indices of one scope mean nothing in the other
+COLOR = state.Setting("color", "class", state.text_choice(("class", *FIGURES)))
+COLORS = {"class": "Class", "elbo": "−ELBO", "recon": "Reconstruction", "kl": "KL", "uncertainty": "Posterior σ"
+          if checkpoint.config.latent == "gaussian" else "Posterior entropy", "iwae_gap": f"IWAE gap (k = {IWAE_K})"}
+
+c1, c2 = st.columns(2)
+with c1:
+    scope = SCOPE.widget(st.radio, "Images", list(scopes), format_func=scopes.get, horizontal=True,
+                         on_change=lambda: PICKED.set([]))  # indices of one scope mean nothing in the other
+with c2:
+    projection = state.PROJECTION.widget(
+        st.radio, "Projection", list(PROJECTIONS), format_func=PROJECTIONS.get, horizontal=True,
+        help="UMAP keeps neighbourhoods; PCA is linear, so distances and directions are the latent space's; "
+             "t-SNE (test set only) separates clusters most. Every page's map follows this choice.")
+if projection == "tsne" and scope != "test":
+    st.info("t-SNE of 70,000 points would take many minutes on a CPU: this map is UMAP's.")
 lmap = latent_map(scope)
 images, labels = map_images(dataset_name, scope)
-shown = CLASSES.widget(st.multiselect, "Classes shown", list(range(len(names))), format_func=lambda c: names[c])
+c1, c2 = st.columns(2)
+shown = CLASSES.widget(c1.multiselect, "Classes shown", list(range(len(names))), format_func=lambda c: names[c])
+color = COLOR.widget(c2.selectbox, "Color by", list(COLORS), format_func=COLORS.get,
+                     help="What the model thinks of each digit: " + "; ".join(FIGURES.values()))
+figures = None
+if color == "iwae_gap" and scope != "test":
+    st.info("The IWAE gap is computed for the test set only.")
+    color = "class"
+elif color == "iwae_gap" and not image_figures_cached(scope, IWAE_K):
+    st.caption(f"The IWAE gap takes {IWAE_K} samples of q(z|x) per digit: about 4 minutes on a 2-core CPU, "
+               "once per checkpoint.")
+    if not st.button(f"Compute the IWAE gap (k = {IWAE_K})", icon=":material/calculate:"):
+        color = "class"
+if color != "class":
+    figures = image_figures(scope, IWAE_K if color == "iwae_gap" else 0)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def map_figure(_lmap, hash_: str, scope: str, shown: tuple[int, ...], names: tuple[str, ...]):
+def map_figure(_lmap, hash_: str, scope: str, projection: str, shown: tuple[int, ...], names: tuple[str, ...]):
     """The figure, built once per checkpoint, scope and class filter for every session: building
     10,000 points' worth of plotly objects is most of a rerun's time, and every session's reruns
     share one interpreter (BENCHMARKS.md section 7). Streamlit only reads it (to_dict)."""
     return latent_scatter(_lmap.xy, _lmap.labels, list(names), shown=list(shown))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def colored_figure(_lmap, _values, hash_: str, scope: str, projection: str, color: str, shown: tuple[int, ...]):
+    return metric_scatter(_lmap.xy, _values, _lmap.labels, list(shown), COLORS[color])
 
 
 def keep_picking_order() -> None:
@@ -57,7 +94,10 @@ PICKED.to_url()
 if not shown:
     st.info("No class is shown: pick at least one in Classes shown.")
 else:
-    figure = map_figure(lmap, hash_, scope, tuple(sorted(shown)), tuple(names))
+    if figures is None:
+        figure = map_figure(lmap, hash_, scope, lmap.projection, tuple(sorted(shown)), tuple(names))
+    else:
+        figure = colored_figure(lmap, figures[color], hash_, scope, lmap.projection, color, tuple(sorted(shown)))
     st.plotly_chart(figure, key="latent_map", on_select=keep_picking_order,
                     selection_mode=("points", "box", "lasso"), width="stretch")
     map_overlay(images, dataset_name, scope, picked, lmap.xy, chart_key="latent_map")
@@ -68,6 +108,18 @@ np.savetxt(csv, np.column_stack([np.arange(len(lmap.xy)), lmap.xy, lmap.labels])
            delimiter=",", header="index,x,y,label", comments="")
 c1.download_button("Download the map (CSV)", csv.getvalue(), f"latent-map-{dataset_name}-{scope}.csv", "text/csv",
                    icon=":material/download:", help="Every point's index, map coordinates and class label")
+
+if figures is not None and shown:
+    st.subheader(f"Worst modelled: highest {COLORS[color]}")
+    candidates = np.flatnonzero(np.isin(lmap.labels, shown))
+    worst = candidates[np.argsort(-figures[color][candidates], kind="stable")[:12]].tolist()
+    show_digit(grid(images[worst].float().div(255).numpy(), cols=12), scale=2)
+    st.caption(f"Mean over the shown digits: {figures[color][candidates].mean():.2f}. Pick one to inspect it:")
+    choice = st.pills("Inspect", worst, format_func=lambda i: f"#{i} {names[lmap.labels[i]]} "
+                      f"({figures[color][i]:.1f})", key=f"worst-{color}-{scope}", label_visibility="collapsed")
+    if choice is not None and (not picked or picked[0] != choice):
+        PICKED.set([choice])
+        st.rerun()
 
 if not picked:
     st.info("Click a point on the map to see that digit, its reconstruction and its nearest neighbours.")
@@ -95,9 +147,20 @@ with c3:
     st.caption("Nearest neighbours in latent space: "
                + ", ".join(f"#{i} ({names[lmap.labels[i]]})" for i in neighbours))
     show_digit(grid(images[neighbours].float().div(255).numpy(), cols=8), scale=3)
+if figures is not None:
+    st.caption(" · ".join(f"{COLORS[k]} {v[first]:.2f}" for k, v in figures.items() if k in COLORS))
 if st.button(f"Open #{first} in the sliders", icon=":material/tune:",
              help="Start the Latent sliders page from this digit's posterior mean"):
     state.open_in_sliders(lmap.mu[first])
+
+st.markdown("**How sure the encoder is**: 16 samples of q(z|x) placed on the map, and decoded")
+code, samples = posterior_samples(checkpoint.model, images[first], 16, seed=first)
+c1, c2 = st.columns([3, 2])
+with c1:
+    st.plotly_chart(posterior_cloud(lmap.xy, lmap.labels, names, lmap.place(code.numpy())[0],
+                                    lmap.place(samples.numpy())), width="stretch", key="posterior_cloud")
+with c2:
+    show_digit(grid(decode_numpy(checkpoint.model, samples), cols=4), scale=3)
 
 if len(picked) >= 2:
     st.subheader(f"{len(picked)} points picked")

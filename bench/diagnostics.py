@@ -1,0 +1,70 @@
+"""Diagnose and compare (issue #15): how long the per-image figures, the IWAE gap, the prior holes
+and two aligned maps take for the bundled models, nothing cached.
+
+  per-image figures   recon (4 samples of q(z|x) each), KL, -ELBO, posterior uncertainty
+  IWAE gap            the importance-weighted bound with k samples per image, and its gap to the ELBO
+  prior holes         1,000 prior samples against the aggregate posterior of the training digits
+  two aligned maps    both models' test maps (encode + projection) and the Procrustes alignment
+
+    python -m bench.diagnostics            # 10k test digits, IWAE k = 100, UMAP maps
+    python -m bench.diagnostics --quick    # 1,000 digits, IWAE k = 10, PCA maps
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import torch
+
+from bench.common import machine, table
+from vae.checkpoint import load_checkpoint, weights_hash
+from vae.data import has_split, load_split
+from vae.diagnostics import per_image_figures, per_image_iwae, posteriors, prior_holes
+from vae.projection import align_to, build_map
+
+
+def timed(work):
+    started = time.perf_counter()
+    result = work()
+    return result, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default="checkpoints/default", help="the model measured")
+    parser.add_argument("--other", default="checkpoints/mnist-categorical", help="the model its map is aligned with")
+    parser.add_argument("--iwae-k", type=int, default=100, help="samples per image for the IWAE gap")
+    parser.add_argument("--quick", action="store_true", help="1,000 digits, k = 10, PCA maps")
+    args = parser.parse_args()
+    a, b = load_checkpoint(args.checkpoint), load_checkpoint(args.other)
+    test = load_split(a.config.dataset, "test")
+    count, k, projection = (1000, 10, "pca") if args.quick else (len(test.images), args.iwae_k, "umap")
+    images, labels = test.images[:count], test.labels[:count]
+    rows = []
+    for samples in (1, 4):
+        figures, seconds = timed(lambda: per_image_figures(a.model, images, samples=samples))
+        rows.append([f"per-image figures, {samples} sample(s) of q(z|x) per digit", f"{count:,}", seconds,
+                     f"mean -ELBO {figures['elbo'].mean():.2f}"])
+    iwae, seconds = timed(lambda: per_image_iwae(a.model, images, k))
+    rows.append([f"IWAE bound and gap, k = {k}", f"{count:,}", seconds,
+                 f"mean -log p(x) {iwae['iwae'].mean():.2f}, mean gap {iwae['iwae_gap'].mean():.2f}"])
+    split = "train" if has_split(a.config.dataset, "train") and not args.quick else "test"
+    digits = load_split(a.config.dataset, split).images
+    holes, seconds = timed(lambda: prior_holes(posteriors(a.model, digits), a.model.latent, n=1000))
+    rows.append([f"prior holes: 1,000 prior samples against the {split} set's aggregate posterior",
+                 f"{len(digits):,}", seconds, f"{holes.fraction:.1%} of prior samples in holes"])
+    with tempfile.TemporaryDirectory() as cache:
+        def two_maps():
+            first = build_map(a.model, weights_hash(args.checkpoint), images, labels, cache, "a", projection)
+            second = build_map(b.model, weights_hash(args.other), images, labels, cache, "b", projection)
+            return first, align_to(second.xy, first.xy)
+        (first, aligned), seconds = timed(two_maps)
+    rows.append([f"two aligned maps ({projection.upper()}), nothing cached", f"{count:,}", seconds,
+                 f"{args.checkpoint} and {args.other}"])
+    print(f"machine: {machine()}\nmodel: {args.checkpoint} ({a.config.arch}, {a.config.latent})\n")
+    print(table(["what", "digits", "seconds", "result"], rows))
+
+
+if __name__ == "__main__":
+    main()

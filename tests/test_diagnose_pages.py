@@ -1,0 +1,108 @@
+"""Diagnose and compare (issue #15), through AppTest: the map colored by per-image figures with the
+worst-modelled digits one click from the inspector, posterior samples of a picked digit, the
+projection choice on every page, prior holes, and two models compared."""
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ui.common
+from tests.app_support import open_app
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """One folder for the module: the figures each page computes are cached in it once."""
+    root = tmp_path_factory.mktemp("checkpoints")
+    for name in ("default", "mnist-categorical"):
+        shutil.copytree(ROOT / "checkpoints" / name, root / name)
+    return root
+
+
+@pytest.fixture
+def checkpoints(folder, monkeypatch):
+    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", folder)
+    return folder
+
+
+def plotly_figures(at):
+    import json
+
+    return [json.loads(c.proto.figure.spec) for c in at.get("plotly_chart")]
+
+
+def test_the_map_colored_by_the_elbo_lists_the_worst_digits_one_click_from_the_inspector(checkpoints):
+    at = open_app("views/map.py", query_params={"color": "elbo"})
+    spec = plotly_figures(at)[0]
+    colors = np.asarray(spec["data"][0]["marker"]["color"])
+    assert len(spec["data"]) == 1 and colors.shape == (10_000,) and np.all(np.diff(colors) >= 0)  # worst on top
+    pills = at.get("button_group")[0]
+    worst = pills.proto.options
+    assert len(worst) == 12
+    figures = np.load(next(checkpoints.glob("default/figures-mnist-test-*.npz")))
+    first = int(np.argmax(figures["elbo"]))
+    assert worst[0].content.startswith(f"#{first} ")
+    at.button_group[0].set_value(first).run()
+    assert not at.exception and at.query_params["picked"] == str(first)
+    assert any(s.value.startswith(f"#{first}: a ") for s in at.subheader)
+    cloud = plotly_figures(at)[-1]  # samples of q(z|x) on the map, and the mean
+    assert [t["name"] for t in cloud["data"][-2:]] == ["samples of q(z|x)", "posterior mean"]
+    assert len(cloud["data"][-2]["x"]) == 16
+
+
+def test_the_iwae_gap_waits_for_a_click_and_is_cached(checkpoints, monkeypatch):
+    import vae.diagnostics
+
+    monkeypatch.setattr(vae.diagnostics, "IWAE_K", 3)  # the page's k: 3 samples keep the test short
+    at = open_app("views/map.py", query_params={"color": "iwae_gap"})
+    button = next(b for b in at.button if b.label.startswith("Compute the IWAE gap"))
+    assert len(plotly_figures(at)[0]["data"]) == 10  # by class until asked
+    button.click().run()
+    assert not at.exception
+    gap = np.asarray(plotly_figures(at)[0]["data"][0]["marker"]["color"])
+    assert gap.shape == (10_000,) and (gap >= 0).all()
+    again = open_app("views/map.py", query_params={"color": "iwae_gap"})
+    assert not any(b.label.startswith("Compute the IWAE gap") for b in again.button)
+
+
+def test_a_pca_map_is_every_pages_map(checkpoints):
+    at = open_app("views/map.py", query_params={"projection": "pca"})
+    assert list(checkpoints.glob("default/map-mnist-test-pca-*.npz"))
+    for page in ("views/sliders.py", "views/interpolate.py", "views/reconstruct.py", "views/em.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert at.query_params["projection"] == "pca"
+
+
+def test_prior_holes_of_both_bundled_models(checkpoints):
+    for name in ("default", "mnist-categorical"):
+        at = open_app("views/holes.py", query_params={"checkpoint": name, "holes_n": "200"})
+        share = next(m.value for m in at.metric if m.label.startswith("Prior samples in a hole"))
+        assert 0 <= int(share.rstrip("%")) <= 100
+        markdown = " ".join(m.value for m in at.markdown)
+        assert "deepest in holes" in markdown and "mean confidence" in markdown
+        assert len(plotly_figures(at)) == 2
+
+
+def test_two_models_compared_with_a_linked_selection(checkpoints):
+    at = open_app("views/compare.py", query_params={"compare_picked": "3,2,1"})
+    rd = plotly_figures(at)[0]
+    runs = [name for trace in rd["data"] for name in trace["text"]]
+    assert sorted(runs) == ["default", "mnist-categorical"]
+    assert at.selectbox[0].value == "mnist-categorical" and at.warning  # gray against binarized pixels
+    maps = plotly_figures(at)[2:4]
+    for spec in maps:  # the picked digits are marked on both maps
+        assert spec["data"][-1]["name"] == "picked" and len(spec["data"][-1]["x"]) == 3
+    assert any("3 of the 3 selected digits" in m.value for m in at.markdown)
+    assert any(m.label.startswith("Digits mnist-categorical models better") for m in at.metric)
+
+
+def test_compare_asks_for_a_second_model_when_there_is_none(tmp_path, monkeypatch):
+    shutil.copytree(ROOT / "checkpoints" / "default", tmp_path / "default")
+    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", tmp_path)
+    at = open_app("views/compare.py")
+    assert any("Train another model" in i.value for i in at.info)

@@ -1,0 +1,87 @@
+"""The map through training: training saves the test set's posterior codes after every epoch, and
+these become one aligned map per epoch, so a user watches the latent space organize (issue #15).
+
+    save_epoch_codes(model, test_images, run_folder, epoch)   # by vae/train.py, after each epoch
+    epochs = read_film(run_folder)                            # {epoch: (N, code_dim) float32}
+    frames = film_frames(epochs, count=2000)                  # {epoch: (count, 2)}, aligned
+
+Gaussian codes are kept as float16 (10,000 x 32: 0.6 MB an epoch); a categorical latent's as each
+variable's most likely category (uint8: 0.3 MB for 30 variables), read back as one-hot codes. Runs
+trained before this existed have no film and load as before.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+
+from .evaluate import encode_all
+from .files import atomic_write_bytes
+from .projection import align_to, project_pca
+
+FILM = "film"  # the run folder's subfolder of per-epoch codes
+_NAME = re.compile(r"epoch-(\d{4,})\.safetensors")
+
+
+def epoch_path(run_folder: str | Path, epoch: int) -> Path:
+    return Path(run_folder) / FILM / f"epoch-{epoch:04d}.safetensors"
+
+
+def save_epoch_codes(model, test_images: torch.Tensor, run_folder: str | Path, epoch: int) -> None:
+    """The test set's posterior codes after `epoch`, written atomically."""
+    codes = encode_all(model, test_images)[0]  # (N, code_dim) on the CPU
+    if model.latent.kind == "categorical":
+        tensors = {"categories": model.latent.categories_of(codes).to(torch.uint8)}  # (N, variables)
+    else:
+        tensors = {"codes": codes.half()}
+    atomic_write_bytes(epoch_path(run_folder, epoch), save_tensors(tensors))
+
+
+def drop_epochs_after(run_folder: str | Path, epoch: int) -> None:
+    """Forget the codes of epochs a resumed run will train again (and a killed write's leftovers)."""
+    for tmp in (Path(run_folder) / FILM).glob(".epoch-*.tmp"):
+        tmp.unlink(missing_ok=True)
+    for path in (Path(run_folder) / FILM).glob("epoch-*.safetensors"):
+        match = _NAME.fullmatch(path.name)
+        if match and int(match.group(1)) > epoch:
+            path.unlink(missing_ok=True)
+
+
+def read_film(run_folder: str | Path, categories: int | None = None) -> dict[int, np.ndarray]:
+    """Every saved epoch's codes, (N, code_dim) float32 each, by epoch; damaged files are skipped.
+    `categories`: K of a categorical latent, to turn its saved categories back into one-hot codes."""
+    out = {}
+    for path in sorted((Path(run_folder) / FILM).glob("epoch-*.safetensors")):
+        match = _NAME.fullmatch(path.name)
+        if not match:
+            continue
+        try:
+            tensors = load_tensors(path.read_bytes())
+        except (OSError, SafetensorError, ValueError, RuntimeError):
+            continue
+        if "codes" in tensors:
+            out[int(match.group(1))] = tensors["codes"].float().numpy()
+        elif "categories" in tensors and categories:
+            one_hot = torch.nn.functional.one_hot(tensors["categories"].long(), categories)
+            out[int(match.group(1))] = one_hot.flatten(1).float().numpy()
+    return out
+
+
+def film_frames(epochs: dict[int, np.ndarray], count: int = 2000, seed: int = 0) -> tuple[np.ndarray, dict]:
+    """The same `count` test digits (a seeded choice) on one map per epoch: each epoch's codes on
+    their own two principal axes (vae.projection.project_pca), each frame aligned to the next one
+    (from the last epoch backwards), so that between frames only the latent space moves, not the
+    view. (count,) indices and {epoch: (count, 2)}."""
+    n = len(next(iter(epochs.values())))
+    pick = np.sort(np.random.default_rng(seed).choice(n, size=min(count, n), replace=False))
+    frames, following = {}, None
+    for epoch in sorted(epochs, reverse=True):
+        xy = project_pca(epochs[epoch][pick])
+        frames[epoch] = xy if following is None else align_to(xy, following)
+        following = frames[epoch]
+    return pick, dict(sorted(frames.items()))

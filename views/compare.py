@@ -1,0 +1,130 @@
+"""Compare two models on the same test digits: every run's place on the rate-distortion plane, the
+per-image -ELBO difference, the two maps aligned (Procrustes) with one linked selection, and
+reconstructions side by side."""
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from ui import state
+from ui.charts import PALETTE, latent_scatter
+from ui.common import (CHECKPOINTS_DIR, class_names, current_model, dataset, image_figures, latent_map, literal,
+                       model_in, page_header, show_digit)
+from vae.images import grid
+from vae.latent import decode_numpy
+from vae.projection import PROJECTIONS, align_to
+from vae.runs import list_runs, run_folder
+
+page_header("Compare models", "Two checkpoints on the same 10,000 test digits: where each run sits between rate "
+            "(KL) and distortion (reconstruction), which digits one models better than the other, and their maps "
+            "aligned so that one selection shows the same digits on both.")
+
+checkpoint, hash_ = current_model()
+names = class_names()
+runs = [e for e in list_runs(CHECKPOINTS_DIR) if e.ok]
+me = st.session_state.get(state.CHECKPOINT)
+
+
+def rate_distortion() -> go.Figure:
+    """One point per run: its last epoch's test KL against its test reconstruction."""
+    fig = go.Figure()
+    for pixels, symbol, color in (("gray", "circle", PALETTE[0]), ("binarized", "diamond", PALETTE[1])):
+        chosen = [e for e in runs if e.history and e.config.binarize == (pixels == "binarized")]
+        if chosen:
+            fig.add_trace(go.Scatter(
+                x=[e.history[-1]["test_kl"] for e in chosen], y=[e.history[-1]["test_recon"] for e in chosen],
+                mode="markers+text", text=[e.name for e in chosen], textposition="top center", name=f"{pixels} pixels",
+                marker=dict(size=[16 if e.name == me else 10 for e in chosen], symbol=symbol, color=color,
+                            line=dict(color="#808080", width=[3 if e.name == me else 0 for e in chosen])),
+                customdata=[e.config.beta for e in chosen],
+                hovertemplate="%{text}: KL %{x:.1f}, recon %{y:.1f} nats (β = %{customdata})<extra></extra>"))
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), title=f"Rate–distortion, every run (test; ringed: {me})",
+                      xaxis_title="rate: KL (nats)", yaxis_title="distortion: reconstruction (nats)",
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def per_image_rd(figures: dict, labels: np.ndarray) -> go.Figure:
+    """One point per test digit of the selected model: its KL against its reconstruction."""
+    fig = go.Figure()
+    for c in range(len(names)):
+        idx = np.flatnonzero(labels == c)
+        fig.add_trace(go.Scattergl(x=figures["kl"][idx], y=figures["recon"][idx], mode="markers", name=names[c],
+                                   marker=dict(size=3, color=PALETTE[c % 10], opacity=0.6), customdata=idx,
+                                   hovertemplate="#%{customdata}: KL %{x:.1f}, recon %{y:.1f}<extra></extra>"))
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), title=f"Per digit, {me} (test)",
+                      xaxis_title="KL (nats)", yaxis_title="reconstruction (nats)",
+                      legend=dict(orientation="h", y=-0.25, itemsizing="constant"))
+    return fig
+
+
+labels = dataset(checkpoint.config.dataset, "test")[1].numpy()
+mine = image_figures("test")
+c1, c2 = st.columns(2)
+c1.plotly_chart(rate_distortion(), width="stretch")
+c2.plotly_chart(per_image_rd(mine, labels), width="stretch")
+
+others = [e.name for e in runs if e.name != me and e.config.dataset == checkpoint.config.dataset]
+if not others:
+    st.info("Train another model on this dataset (the Train page) to compare it with this one.")
+    st.stop()
+OTHER = state.Setting("other", others[0], state.TEXT)
+if OTHER.get() not in others:
+    OTHER.set(others[0])
+other = OTHER.widget(st.selectbox, f"Compare {me} with", others,
+                     help="Any usable run in the checkpoints folder trained on the same dataset")
+theirs_model = model_in(run_folder(CHECKPOINTS_DIR, other))
+theirs = image_figures("test", model=theirs_model)
+if theirs_model[0].config.binarize != checkpoint.config.binarize:
+    st.warning(f"{literal(me)} and {literal(other)} score different pixels (binarized and gray): their "
+               "per-digit figures are not on the same scale.")
+
+difference = theirs["elbo"] - mine["elbo"]
+a, b, c = st.columns(3)
+a.metric(f"−ELBO, {me}", f"{mine['elbo'].mean():.2f}")
+b.metric(f"−ELBO, {other}", f"{theirs['elbo'].mean():.2f}", f"{difference.mean():+.2f}", delta_color="inverse")
+c.metric(f"Digits {other} models better", f"{(difference < 0).mean():.0%}")
+
+MAP_HEIGHT = 460
+mine_map = latent_map("test")
+theirs_map = latent_map("test", model=theirs_model)
+aligned = align_to(theirs_map.xy, mine_map.xy)
+PICKED = state.Setting("compare_picked", [], state.int_list(0, len(labels) - 1))
+
+
+def picked_on(key: str) -> None:
+    points = st.session_state[key].selection.points
+    PICKED.set([int(p["customdata"]) for p in points if "customdata" in p][:200])
+
+
+picked = PICKED.get()
+st.subheader(f"The two maps ({PROJECTIONS[mine_map.projection]}), {other}'s aligned to {me}'s")
+st.caption("Select digits on either map (click, shift-click, box or lasso): they are marked on both.")
+c1, c2 = st.columns(2)
+for column, key, name, xy in ((c1, "compare_a", me, mine_map.xy), (c2, "compare_b", other, aligned)):
+    marks = {"picked": (xy[picked], "circle-open")} if picked else None
+    with column:
+        st.caption(name)
+        st.plotly_chart(latent_scatter(xy, labels, names, marks=marks, height=MAP_HEIGHT), key=key,
+                        on_select=lambda key=key: picked_on(key), selection_mode=("points", "box", "lasso"),
+                        width="stretch")
+
+
+def side_by_side(indices: list[int], title: str) -> None:
+    images = dataset(checkpoint.config.dataset, "test")[0][indices]
+    rows = [images.float().div(255).numpy()]
+    for model_and_hash, figures in (((checkpoint, hash_), mine), (theirs_model, theirs)):
+        with torch.no_grad():
+            rows.append(decode_numpy(model_and_hash[0].model, model_and_hash[0].model.code(
+                images.float().div(255)[:, None].to(model_and_hash[0].model.device))))
+    st.markdown(title)
+    show_digit(grid(np.concatenate(rows), cols=len(indices)), scale=2)
+    st.caption(f"Rows: the digit, {me}'s reconstruction, {other}'s. −ELBO {me} / {other}: "
+               + ", ".join(f"#{i} {mine['elbo'][i]:.0f}/{theirs['elbo'][i]:.0f}" for i in indices))
+
+
+if picked:
+    side_by_side(picked[:12], f"**{min(len(picked), 12)} of the {len(picked)} selected digits**")
+order = np.argsort(difference)
+side_by_side(order[:8].tolist(), f"**Where {other} is better** (its −ELBO lowest against {me}'s)")
+side_by_side(order[::-1][:8].tolist(), f"**Where {me} is better**")

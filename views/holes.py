@@ -1,0 +1,110 @@
+"""Prior holes: the aggregate posterior q(z) = (1/N) sum_n q(z|x_n) against the prior p(z). Prior
+samples that land where q(z) has almost no mass decode to something the decoder never learned:
+why some prior samples look bad (vae/diagnostics.py)."""
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from ui import state
+from ui.charts import PALETTE
+from ui.common import current_model, dataset, digit_classifier, full_data_available, kl_and_activity, page_header
+from ui.common import show_digit
+from vae.diagnostics import posteriors, prior_holes
+from vae.images import grid
+from vae.latent import decode_numpy
+
+page_header("Prior holes", "Where the prior p(z) puts mass that the encoder never uses. The aggregate posterior "
+            "q(z) is the mixture of every training digit's q(z|x); a prior sample z in a hole has a density ratio "
+            "q(z) / p(z) lower than almost all of q(z)'s own samples, and decodes to no digit in particular.")
+
+checkpoint, hash_ = current_model()
+model = checkpoint.model
+split = "train" if full_data_available(checkpoint.config.dataset) else "test"
+SAMPLES = state.Setting("holes_n", 1000, state.int_range(100, 5000))
+n = SAMPLES.widget(st.select_slider, "Prior samples", [100, 200, 500, 1000, 2000, 5000])
+
+
+@st.cache_resource(max_entries=4, show_spinner="Comparing the prior with the aggregate posterior")
+def holes_of(_model, hash_: str, dataset_name: str, split: str, n: int):
+    q = posteriors(_model, dataset(dataset_name, split)[0])
+    holes = prior_holes(q, _model.latent, n=n)
+    aggregate = q.sample(torch.Generator().manual_seed(1))  # one sample of q(z|x) per image: q(z)'s
+    return holes, aggregate.numpy(), q
+
+
+holes, aggregate, q = holes_of(model, hash_, checkpoint.config.dataset, split, n)
+st.metric(f"Prior samples in a hole (of {n:,})", f"{holes.fraction:.0%}",
+          help="Their log q(z)/p(z) is below what 95% of the aggregate posterior's own samples reach "
+               f"(each judged without its own digit's posterior): threshold {holes.threshold:.1f} nats")
+st.caption(f"The aggregate posterior is that of the {len(aggregate):,} {split}ing digits" if split == "train"
+           else f"The aggregate posterior is that of the {len(aggregate):,} test digits (no training set here).")
+
+histogram = go.Figure()
+histogram.add_trace(go.Histogram(x=holes.reference, name="samples of q(z)", opacity=0.6, histnorm="probability",
+                                 marker_color=PALETTE[0]))
+histogram.add_trace(go.Histogram(x=holes.log_ratio, name="samples of p(z)", opacity=0.6, histnorm="probability",
+                                 marker_color=PALETTE[1]))
+histogram.add_vline(x=holes.threshold, line_dash="dot", annotation_text="hole below")
+histogram.update_layout(barmode="overlay", height=300, margin=dict(l=10, r=10, t=30, b=10),
+                        title="log q(z) − log p(z) at samples of each", xaxis_title="nats",
+                        legend=dict(orientation="h", y=-0.3))
+
+kl, active = kl_and_activity()
+top = [int(d) for d in np.argsort(-kl)[:2]]
+letter = "v" if checkpoint.config.latent == "categorical" else "z"
+density = go.Figure()
+if checkpoint.config.latent == "gaussian":
+    density.add_trace(go.Histogram2d(x=aggregate[:, top[0]], y=aggregate[:, top[1]], nbinsx=60, nbinsy=60,
+                                     colorscale="Blues", showscale=False, name="q(z)",
+                                     xbins=dict(start=-4, end=4), ybins=dict(start=-4, end=4)))
+    angle = np.linspace(0, 2 * np.pi, 100)
+    for r in (1, 2, 3):
+        density.add_trace(go.Scatter(x=r * np.cos(angle), y=r * np.sin(angle), mode="lines", hoverinfo="skip",
+                                     line=dict(color="#808080", width=1, dash="dot"), showlegend=r == 1,
+                                     name="p(z): 1, 2, 3 σ"))
+    z = holes.prior_z.numpy()
+    for name, mask, color in (("prior sample", ~holes.in_hole, "#2ca02c"), ("in a hole", holes.in_hole, "#d62728")):
+        density.add_trace(go.Scatter(x=z[mask, top[0]], y=z[mask, top[1]], mode="markers", name=name,
+                                     marker=dict(size=5, color=color, symbol="x" if name == "in a hole" else "circle")))
+    density.update_xaxes(range=[-4, 4], title=f"{letter}{top[0]}")
+    density.update_yaxes(range=[-4, 4], title=f"{letter}{top[1]}", scaleanchor="x")
+    title = f"q(z) (blue) and prior samples, z{top[0]} × z{top[1]}"
+else:
+    probs = q.probs  # (N, variables, K)
+    joint = torch.einsum("ni,nj->ij", probs[:, top[0]], probs[:, top[1]]) / len(probs)  # q(v_a, v_b)
+    density.add_trace(go.Heatmap(z=np.log(joint.numpy() * probs.shape[-1] ** 2), colorscale="RdBu", zmid=0,
+                                 colorbar=dict(title="log q/p", thickness=10)))
+    k = probs.shape[-1]
+    density.update_xaxes(title=f"v{top[1]} category", dtick=1, range=[-0.5, k - 0.5], constrain="domain")
+    density.update_yaxes(title=f"v{top[0]} category", dtick=1, range=[-0.5, k - 0.5], constrain="domain",
+                         scaleanchor="x")
+    title = f"log q(z)/p(z), v{top[0]} × v{top[1]} (red: a hole)"
+density.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10), title=title,
+                      legend=dict(orientation="h", y=-0.2))
+c1, c2 = st.columns(2)
+c1.plotly_chart(density, width="stretch")
+c2.plotly_chart(histogram, width="stretch")
+
+order = np.argsort(holes.log_ratio)
+deepest, fullest = order[:16], order[::-1][:16].copy()
+images = {name: decode_numpy(model, holes.prior_z[idx]) for name, idx in (("holes", deepest), ("full", fullest))}
+classifier = digit_classifier(checkpoint.config.dataset)
+
+
+def confidence(pictures: np.ndarray) -> str:
+    if classifier is None:
+        return ""
+    probs = classifier.probabilities(torch.from_numpy(pictures).float())
+    return f" (the classifier's mean confidence: {float(probs.max(-1).values.mean()):.0%})"
+
+
+c1, c2 = st.columns(2)
+with c1:
+    st.markdown("**The 16 prior samples deepest in holes**" + confidence(images["holes"]))
+    show_digit(grid(images["holes"], cols=8), scale=2)
+with c2:
+    st.markdown("**The 16 where training digits are densest**" + confidence(images["full"]))
+    show_digit(grid(images["full"], cols=8), scale=2)
+if st.button("Open the deepest hole in the sliders", icon=":material/tune:"):
+    state.open_in_sliders(holes.prior_z[deepest[0]].numpy())
