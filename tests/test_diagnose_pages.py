@@ -32,13 +32,22 @@ def checkpoints(folder, monkeypatch):
 def plotly_figures(at):
     import json
 
-    return [json.loads(c.proto.figure.spec) for c in at.get("plotly_chart")]
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def values(array) -> np.ndarray:
+    """A plotly figure's array: a list, or base64-packed typed data ({"dtype", "bdata"})."""
+    import base64
+
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+    return np.asarray(array)
 
 
 def test_the_map_colored_by_the_elbo_lists_the_worst_digits_one_click_from_the_inspector(checkpoints):
     at = open_app("views/map.py", query_params={"color": "elbo"})
     spec = plotly_figures(at)[0]
-    colors = np.asarray(spec["data"][0]["marker"]["color"])
+    colors = values(spec["data"][0]["marker"]["color"])
     assert len(spec["data"]) == 1 and colors.shape == (10_000,) and np.all(np.diff(colors) >= 0)  # worst on top
     pills = at.get("button_group")[0]
     worst = pills.proto.options
@@ -51,7 +60,7 @@ def test_the_map_colored_by_the_elbo_lists_the_worst_digits_one_click_from_the_i
     assert any(s.value.startswith(f"#{first}: a ") for s in at.subheader)
     cloud = plotly_figures(at)[-1]  # samples of q(z|x) on the map, and the mean
     assert [t["name"] for t in cloud["data"][-2:]] == ["samples of q(z|x)", "posterior mean"]
-    assert len(cloud["data"][-2]["x"]) == 16
+    assert len(values(cloud["data"][-2]["x"])) == 16
 
 
 def test_the_iwae_gap_waits_for_a_click_and_is_cached(checkpoints, monkeypatch):
@@ -63,7 +72,7 @@ def test_the_iwae_gap_waits_for_a_click_and_is_cached(checkpoints, monkeypatch):
     assert len(plotly_figures(at)[0]["data"]) == 10  # by class until asked
     button.click().run()
     assert not at.exception
-    gap = np.asarray(plotly_figures(at)[0]["data"][0]["marker"]["color"])
+    gap = values(plotly_figures(at)[0]["data"][0]["marker"]["color"])
     assert gap.shape == (10_000,) and (gap >= 0).all()
     again = open_app("views/map.py", query_params={"color": "iwae_gap"})
     assert not any(b.label.startswith("Compute the IWAE gap") for b in again.button)
@@ -96,7 +105,7 @@ def test_two_models_compared_with_a_linked_selection(checkpoints):
     assert at.selectbox[0].value == "mnist-categorical" and at.warning  # gray against binarized pixels
     maps = plotly_figures(at)[2:4]
     for spec in maps:  # the picked digits are marked on both maps
-        assert spec["data"][-1]["name"] == "picked" and len(spec["data"][-1]["x"]) == 3
+        assert spec["data"][-1]["name"] == "picked" and len(values(spec["data"][-1]["x"])) == 3
     assert any("3 of the 3 selected digits" in m.value for m in at.markdown)
     assert any(m.label.startswith("Digits mnist-categorical models better") for m in at.metric)
 
