@@ -15,7 +15,6 @@ import argparse
 import tempfile
 import time
 
-import torch
 
 from bench.common import machine, table
 from vae.checkpoint import load_checkpoint, weights_hash

@@ -25,6 +25,10 @@ from bench.browser import CHROMIUM_ARGS, PROBE_PAD, app_folder, streamlit_proces
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
+# Every page of the app: (its path, its heading).
+PAGES = [("", "Latent map"), ("sliders", "Latent sliders"), ("interpolate", "Interpolation"),
+         ("reconstruct", "Reconstruct"), ("em", "EM and mixtures"), ("reparam", "Why reparameterize"),
+         ("compare", "Compare models"), ("holes", "Prior holes"), ("curves", "Loss curves"), ("train", "Train")]
 
 try:
     from playwright.sync_api import expect, sync_playwright

@@ -14,7 +14,7 @@ import pytest
 
 from bench.browser import PAD_HOST, ROUND_TRIP_HOOK
 from bench.drawn import drawn_png
-from tests.browser_support import (browser, expect, no_exception, open_page, page, require_browser, server,  # noqa: F401
+from tests.browser_support import (PAGES, browser, expect, no_exception, open_page, page, require_browser, server,  # noqa: F401
                                    settle, snap)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -30,9 +30,6 @@ def test_a_deep_link_as_the_first_request_shows_the_whole_app(server, page):
     expect(sidebar.get_by_role("link", name="Interpolation")).to_be_visible()
 
 
-PAGES = [("", "Latent map"), ("sliders", "Latent sliders"), ("interpolate", "Interpolation"),
-         ("reconstruct", "Reconstruct"), ("em", "EM and mixtures"), ("reparam", "Why reparameterize"),
-         ("curves", "Loss curves"), ("train", "Train")]
 
 
 @pytest.mark.parametrize("path,heading", PAGES)

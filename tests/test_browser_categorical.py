@@ -8,15 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from tests.browser_support import (ROOT, browser, expect, open_page, page, require_browser, settle, snap,  # noqa: F401
+from tests.browser_support import (PAGES, ROOT, browser, expect, open_page, page, require_browser, settle, snap,  # noqa: F401
                                    streamlit_app)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()
 CATEGORICAL = "mnist-categorical"
-PAGES = [("", "Latent map"), ("sliders", "Latent sliders"), ("interpolate", "Interpolation"),
-         ("reconstruct", "Reconstruct"), ("em", "EM and mixtures"), ("reparam", "Why reparameterize"),
-         ("curves", "Loss curves"), ("train", "Train")]
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,12 @@ import re
 import pytest
 
 from bench.browser import PROBE_PAD
-from tests.browser_support import ARTIFACTS, browser, expect, open_page, require_browser, server, settle  # noqa: F401
+from tests.browser_support import PAGES, ARTIFACTS, browser, expect, open_page, require_browser, server, settle  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()
 
 PHONE = {"width": 400, "height": 800}
-PAGES = [("", "Latent map"), ("sliders", "Latent sliders"), ("interpolate", "Interpolation"),
-         ("reconstruct", "Reconstruct"), ("em", "EM and mixtures"), ("reparam", "Why reparameterize"),
-         ("curves", "Loss curves"), ("train", "Train")]
 
 
 @pytest.fixture(params=["light", "dark"])

@@ -103,7 +103,9 @@ def test_two_models_compared_with_a_linked_selection(checkpoints):
     runs = [name for trace in rd["data"] for name in trace["text"]]
     assert sorted(runs) == ["default", "mnist-categorical"]
     assert at.selectbox[0].value == "mnist-categorical" and at.warning  # gray against binarized pixels
-    maps = plotly_figures(at)[2:4]
+    difference = values(plotly_figures(at)[2]["data"][0]["x"])  # per digit, one model's -ELBO minus the other's
+    assert difference.shape == (10_000,) and np.isfinite(difference).all()
+    maps = plotly_figures(at)[3:5]
     for spec in maps:  # the picked digits are marked on both maps
         assert spec["data"][-1]["name"] == "picked" and len(values(spec["data"][-1]["x"])) == 3
     assert any("3 of the 3 selected digits" in m.value for m in at.markdown)

@@ -84,6 +84,12 @@ a, b, c = st.columns(3)
 a.metric(f"−ELBO, {me}", f"{mine['elbo'].mean():.2f}")
 b.metric(f"−ELBO, {other}", f"{theirs['elbo'].mean():.2f}", f"{difference.mean():+.2f}", delta_color="inverse")
 c.metric(f"Digits {other} models better", f"{(difference < 0).mean():.0%}")
+spread = go.Figure(go.Histogram(x=difference, nbinsx=80, marker_color=PALETTE[0]))
+spread.add_vline(x=0, line_dash="dot")
+spread.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), bargap=0.05,
+                     title=f"Per digit: −ELBO of {other} − −ELBO of {me} (left of 0: {other} is better)",
+                     xaxis_title="nats", yaxis_title="digits")
+st.plotly_chart(spread, width="stretch")
 
 MAP_HEIGHT = 460
 mine_map = latent_map("test")
