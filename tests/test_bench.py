@@ -55,7 +55,8 @@ def test_epoch_time_quick(tmp_path, mnist_test):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("script", ["interaction", "drawing", "cold_start", "many_sessions", "many_sessions --probe",
+# many_sessions without --probe runs in full in tests/test_many_sessions.py.
+@pytest.mark.parametrize("script", ["interaction", "drawing", "cold_start", "many_sessions --probe",
                                     "training_contention"])
 def test_browser_benchmarks_quick(script):
     if not Path("/usr/bin/chromium").exists() and os.environ.get("CI") != "true":

@@ -55,7 +55,9 @@ def test_every_page_fits_a_phone_in_both_themes(server, phone, path, heading):
         .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && e.getClientRects().length
                 && !e.closest('.js-plotly-plot, [data-testid=stDataFrame]')
                 && !e.matches('[data-testid=stSlider] input'))  // the slider's own input sits under its thumb
-        .map(e => e.tagName + '.' + e.className).slice(0, 5)""")
+        .map(e => `${e.tagName} in ${(e.closest('[data-testid]') || {dataset: {}}).dataset.testid}: `
+                  + `${(e.textContent || '').slice(0, 30)} (right ${Math.round(e.getBoundingClientRect().right)})`)
+        .slice(0, 5)""")
     assert not overflow, f"wider than the phone: {overflow}"
     assert page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
                          " return m.scrollWidth <= m.clientWidth + 1; }"), "the page scrolls sideways"

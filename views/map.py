@@ -50,9 +50,8 @@ if projection == "tsne" and scope != "test":
     st.info("t-SNE of 70,000 points would take many minutes on a CPU: this map is UMAP's.")
 lmap = latent_map(scope)
 images, labels = map_images(dataset_name, scope)
-c1, c2 = st.columns(2)
-shown = CLASSES.widget(c1.multiselect, "Classes shown", list(range(len(names))), format_func=lambda c: names[c])
-color = COLOR.widget(c2.selectbox, "Color by", list(COLORS), format_func=COLORS.get,
+shown = CLASSES.widget(st.multiselect, "Classes shown", list(range(len(names))), format_func=lambda c: names[c])
+color = COLOR.widget(st.selectbox, "Color by", list(COLORS), format_func=COLORS.get,
                      help="What the model thinks of each digit: " + "; ".join(FIGURES.values()))
 figures = None
 if color == "iwae_gap" and scope != "test":
