@@ -1,7 +1,7 @@
 """Diagnose and compare (issue #15): how long the per-image figures, the IWAE gap, the prior holes
 and two aligned maps take for the bundled models, nothing cached.
 
-  per-image figures   recon (4 samples of q(z|x) each), KL, -ELBO, posterior uncertainty
+  per-image figures   recon (1, 2 (the app's) or 4 samples of q(z|x) each), KL, -ELBO, posterior uncertainty
   IWAE gap            the importance-weighted bound with k samples per image, and its gap to the ELBO
   prior holes         1,000 prior samples against the aggregate posterior of the training digits
   two aligned maps    both models' test maps (encode + projection) and the Procrustes alignment
@@ -41,7 +41,7 @@ def main() -> None:
     count, k, projection = (1000, 10, "pca") if args.quick else (len(test.images), args.iwae_k, "umap")
     images, labels = test.images[:count], test.labels[:count]
     rows = []
-    for samples in (1, 4):
+    for samples in (1, 2, 4):
         figures, seconds = timed(lambda: per_image_figures(a.model, images, samples=samples))
         rows.append([f"per-image figures, {samples} sample(s) of q(z|x) per digit", f"{count:,}", seconds,
                      f"mean -ELBO {figures['elbo'].mean():.2f}"])

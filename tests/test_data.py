@@ -80,5 +80,15 @@ def test_missing_data_tries_a_download_first(tmp_path, monkeypatch):
     monkeypatch.setattr(vae.download, "download", refuse)
     monkeypatch.setattr(vae.data, "FASHION_SYSTEM_DIR", tmp_path / "not-installed")
     with pytest.raises(DataMissingError, match=r"could not be downloaded \(no network here\)"):
-        load_split("fashion-mnist", "test", tmp_path)
-    assert tried == [("fashion-mnist", tmp_path, ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"])]
+        load_split("fashion-mnist", "train", tmp_path)
+    assert tried == [("fashion-mnist", tmp_path, ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"])]
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+def test_both_test_sets_ship_with_the_project(tmp_path, monkeypatch, dataset):
+    import vae.data
+
+    monkeypatch.setattr(vae.data, "FASHION_SYSTEM_DIR", tmp_path / "not-installed")
+    split = load_split(dataset, "test", tmp_path, download=False)
+    assert split.images.shape == (10_000, 28, 28) and sorted(set(split.labels.tolist())) == list(range(10))
+    assert dataset == "mnist" or (split.labels.bincount() == 1000).all()  # Fashion-MNIST: 1,000 of each

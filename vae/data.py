@@ -99,8 +99,8 @@ def _candidate_folders(dataset: str, split: str, root: Path) -> list[Path]:
     folders = [raw_folder(dataset, root)]
     if dataset == "fashion-mnist":
         folders.append(FASHION_SYSTEM_DIR)
-    if dataset == "mnist" and split == "test":
-        folders.append(BUNDLED_ROOT / "MNIST" / "raw")
+    if split == "test":  # both test sets ship with the project
+        folders.append(raw_folder(dataset, BUNDLED_ROOT))
     return folders
 
 

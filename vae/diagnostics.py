@@ -35,7 +35,7 @@ IWAE_K = 100  # samples per image for the importance-weighted figures
 
 
 @torch.no_grad()
-def per_image_figures(model, images: torch.Tensor, samples: int = 4, batch_size: int = 1000,
+def per_image_figures(model, images: torch.Tensor, samples: int = 2, batch_size: int = 1000,
                       seed: int = 0) -> dict[str, np.ndarray]:
     """recon, kl, elbo (= recon + kl, the -ELBO) and uncertainty of each image: (N,) float32 each.
     uint8 images (N, 28, 28), binarized as `vae.evaluate` does when the model is. The reconstruction
