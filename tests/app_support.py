@@ -10,6 +10,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
+VIEWS = [f"views/{p.name}" for p in sorted((ROOT / "views").glob("*.py"))]  # every page, as switch_page names it
 
 
 def open_app(page: str | None = None, query_params: dict | None = None) -> AppTest:

@@ -92,8 +92,6 @@ def test_training_logs_the_temperature_and_the_bound_tightens_with_k(tiny_data_d
     assert bounds[2] < bounds[1] < bounds[0]
 
 
-PAGES = ["views/map.py", "views/sliders.py", "views/interpolate.py", "views/reconstruct.py", "views/em.py",
-         "views/reparam.py", "views/curves.py", "views/train.py"]
 
 
 @pytest.fixture
@@ -112,10 +110,10 @@ def categorical_app(tmp_path, monkeypatch):
 
 def test_every_page_explores_the_bundled_categorical_model(categorical_app):
 
-    from tests.app_support import latent_pad, open_app
+    from tests.app_support import VIEWS, latent_pad, open_app
 
     at = open_app(query_params={"checkpoint": "mnist-categorical", "codes": "test"})
-    for page in PAGES:
+    for page in VIEWS:
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
     at.switch_page("views/sliders.py").run()

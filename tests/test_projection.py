@@ -115,3 +115,11 @@ def test_alignment_undoes_a_rotation_reflection_scale_and_shift():
     np.testing.assert_allclose(align_to(moved, reference), reference, atol=1e-4)
     noisy = moved + g.normal(scale=0.05, size=moved.shape)
     assert np.abs(align_to(noisy, reference) - reference).mean() < 0.03
+
+
+def test_pca_of_a_one_dimensional_latent_is_its_axis():
+    from vae.projection import project
+
+    mu = np.arange(10, dtype=np.float32)[:, None]
+    xy = project(mu, "pca")
+    assert xy.shape == (10, 2) and (xy[:, 1] == 0).all() and np.allclose(np.abs(xy[:, 0]), np.abs(mu[:, 0] - 4.5))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -137,7 +138,7 @@ def image_figures_cached(scope: str, iwae_k: int) -> bool:
     try:
         with np.load(path, allow_pickle=False) as f:
             return (f"iwae_gap_k{iwae_k}" if iwae_k else "elbo") in f.files
-    except (OSError, ValueError):
+    except (OSError, ValueError, zipfile.BadZipFile):
         return False
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import math
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def image_figures(model, weights_hash: str, images: torch.Tensor, cache_dir: str
     try:
         with np.load(path, allow_pickle=False) as f:
             figures = {key: f[key] for key in f.files if len(f[key]) == len(images)}
-    except (OSError, ValueError, KeyError):  # missing or damaged: computed again
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # missing or damaged: computed again
         pass
     wanted = {"elbo"} | ({f"iwae_gap_k{iwae_k}"} if iwae_k else set())
     if wanted <= figures.keys():
@@ -145,6 +146,8 @@ def aggregate_log_density(q: Gaussian | Categorical, z: torch.Tensor, leave_out:
     `leave_out` (M,): for each code, the index of one posterior to leave out of the sum (the one it
     was drawn from), so that a code drawn from q(z) is not judged by its own component."""
     n = len(q.code)
+    if leave_out is not None and n < 2:
+        raise ValueError("leaving one posterior out needs at least two")
     out = []
     for start in range(0, len(z), chunk):
         each = q.log_prob_each(z[start:start + chunk].float())  # (m, N)

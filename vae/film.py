@@ -3,6 +3,7 @@ these become one aligned map per epoch, so a user watches the latent space organ
 
     save_epoch_codes(model, test_images, run_folder, epoch)   # by vae/train.py, after each epoch
     epochs = read_film(run_folder)                            # {epoch: (N, code_dim) float32}
+    film_stamps(run_folder)                                   # ((epoch, mtime), ...), without reading
     frames = film_frames(epochs, count=2000)                  # {epoch: (count, 2)}, aligned
 
 Gaussian codes are kept as float16 (10,000 x 32: 0.6 MB an epoch); a categorical latent's as each
@@ -50,6 +51,20 @@ def drop_epochs_after(run_folder: str | Path, epoch: int) -> None:
         match = _NAME.fullmatch(path.name)
         if match and int(match.group(1)) > epoch:
             path.unlink(missing_ok=True)
+
+
+def film_stamps(run_folder: str | Path) -> tuple[tuple[int, int], ...]:
+    """The saved epochs and their files' modification times, from the folder listing alone (a
+    cache key that changes when an epoch is added or written again): ((epoch, mtime_ns), ...)."""
+    stamps = []
+    for path in (Path(run_folder) / FILM).glob("epoch-*.safetensors"):
+        match = _NAME.fullmatch(path.name)
+        if match:
+            try:
+                stamps.append((int(match.group(1)), path.stat().st_mtime_ns))
+            except OSError:  # removed meanwhile
+                pass
+    return tuple(sorted(stamps))
 
 
 def read_film(run_folder: str | Path, categories: int | None = None) -> dict[int, np.ndarray]:

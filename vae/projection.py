@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import time
+import zipfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +96,8 @@ def project_pca(mu: np.ndarray) -> np.ndarray:
     centred = torch.from_numpy(np.asarray(mu, np.float32)) - torch.from_numpy(np.asarray(mu, np.float32)).mean(0)
     _, _, v = torch.linalg.svd(centred, full_matrices=False)
     xy = (centred @ v[:2].T).numpy()
+    if xy.shape[1] < 2:  # a one-dimensional latent: its axis, and zeros
+        xy = np.column_stack([xy, np.zeros(len(xy), np.float32)])
     return (xy * np.sign(xy[np.abs(xy).argmax(0), [0, 1]])).astype(np.float32)  # the same signs on every build
 
 
@@ -133,7 +136,7 @@ def load_cached_map(path: Path, projection: str = "umap") -> LatentMap | None:
     try:
         with np.load(path, allow_pickle=False) as f:
             return LatentMap(f["mu"].astype(np.float32), f["labels"], f["xy"], projection=projection)
-    except (OSError, ValueError, KeyError):  # missing or damaged: rebuild
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # missing or damaged: rebuild
         return None
 
 

@@ -1,6 +1,8 @@
 """Compare two models on the same test digits: every run's place on the rate-distortion plane, the
 per-image -ELBO difference, the two maps aligned (Procrustes) with one linked selection, and
 reconstructions side by side."""
+from html import escape
+
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -33,12 +35,12 @@ def rate_distortion() -> go.Figure:
         if chosen:
             fig.add_trace(go.Scatter(
                 x=[e.history[-1]["test_kl"] for e in chosen], y=[e.history[-1]["test_recon"] for e in chosen],
-                mode="markers+text", text=[e.name for e in chosen], textposition="top center", name=f"{pixels} pixels",
+                mode="markers+text", text=[escape(e.name) for e in chosen], textposition="top center", name=f"{pixels} pixels",
                 marker=dict(size=[16 if e.name == me else 10 for e in chosen], symbol=symbol, color=color,
                             line=dict(color="#808080", width=[3 if e.name == me else 0 for e in chosen])),
                 customdata=[e.config.beta for e in chosen],
                 hovertemplate="%{text}: KL %{x:.1f}, recon %{y:.1f} nats (β = %{customdata})<extra></extra>"))
-    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), title=f"Rate–distortion, every run (test; ringed: {me})",
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), title=f"Rate–distortion, every run (test; ringed: {escape(me)})",
                       xaxis_title="rate: KL (nats)", yaxis_title="distortion: reconstruction (nats)",
                       legend=dict(orientation="h", y=-0.25))
     return fig
@@ -52,7 +54,7 @@ def per_image_rd(figures: dict, labels: np.ndarray) -> go.Figure:
         fig.add_trace(go.Scattergl(x=figures["kl"][idx], y=figures["recon"][idx], mode="markers", name=names[c],
                                    marker=dict(size=3, color=PALETTE[c % 10], opacity=0.6), customdata=idx,
                                    hovertemplate="#%{customdata}: KL %{x:.1f}, recon %{y:.1f}<extra></extra>"))
-    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), title=f"Per digit, {me} (test)",
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), title=f"Per digit, {escape(me)} (test)",
                       xaxis_title="KL (nats)", yaxis_title="reconstruction (nats)",
                       legend=dict(orientation="h", y=-0.25, itemsizing="constant"))
     return fig
@@ -71,7 +73,7 @@ if not others:
 OTHER = state.Setting("other", others[0], state.TEXT)
 if OTHER.get() not in others:
     OTHER.set(others[0])
-other = OTHER.widget(st.selectbox, f"Compare {me} with", others,
+other = OTHER.widget(st.selectbox, f"Compare {literal(me)} with", others,
                      help="Any usable run in the checkpoints folder trained on the same dataset")
 theirs_model = model_in(run_folder(CHECKPOINTS_DIR, other))
 theirs = image_figures("test", model=theirs_model)
@@ -81,13 +83,15 @@ if theirs_model[0].config.binarize != checkpoint.config.binarize:
 
 difference = theirs["elbo"] - mine["elbo"]
 a, b, c = st.columns(3)
-a.metric(f"−ELBO, {me}", f"{mine['elbo'].mean():.2f}")
-b.metric(f"−ELBO, {other}", f"{theirs['elbo'].mean():.2f}", f"{difference.mean():+.2f}", delta_color="inverse")
-c.metric(f"Digits {other} models better", f"{(difference < 0).mean():.0%}")
+a.metric(f"−ELBO, {literal(me)}", f"{mine['elbo'].mean():.2f}")
+b.metric(f"−ELBO, {literal(other)}", f"{theirs['elbo'].mean():.2f}", f"{difference.mean():+.2f}",
+         delta_color="inverse")
+c.metric(f"Digits {literal(other)} models better", f"{(difference < 0).mean():.0%}")
 spread = go.Figure(go.Histogram(x=difference, nbinsx=80, marker_color=PALETTE[0]))
 spread.add_vline(x=0, line_dash="dot")
 spread.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), bargap=0.05,
-                     title=f"Per digit: −ELBO of {other} − −ELBO of {me} (left of 0: {other} is better)",
+                     title=f"Per digit: −ELBO of {escape(other)} − −ELBO of {escape(me)} (left of 0: "
+                           f"{escape(other)} is better)",
                      xaxis_title="nats", yaxis_title="digits")
 st.plotly_chart(spread, width="stretch")
 
@@ -104,13 +108,13 @@ def picked_on(key: str) -> None:
 
 
 picked = PICKED.get()
-st.subheader(f"The two maps ({PROJECTIONS[mine_map.projection]}), {other}'s aligned to {me}'s")
+st.subheader(f"The two maps ({PROJECTIONS[mine_map.projection]}): {literal(other)}'s aligned to {literal(me)}'s")
 st.caption("Select digits on either map (click, shift-click, box or lasso): they are marked on both.")
 c1, c2 = st.columns(2)
 for column, key, name, xy in ((c1, "compare_a", me, mine_map.xy), (c2, "compare_b", other, aligned)):
     marks = {"picked": (xy[picked], "circle-open")} if picked else None
     with column:
-        st.caption(name)
+        st.caption(literal(name))
         st.plotly_chart(latent_scatter(xy, labels, names, marks=marks, height=MAP_HEIGHT), key=key,
                         on_select=lambda key=key: picked_on(key), selection_mode=("points", "box", "lasso"),
                         width="stretch")
@@ -125,12 +129,13 @@ def side_by_side(indices: list[int], title: str) -> None:
                 images.float().div(255)[:, None].to(model_and_hash[0].model.device))))
     st.markdown(title)
     show_digit(grid(np.concatenate(rows), cols=len(indices)), scale=2)
-    st.caption(f"Rows: the digit, {me}'s reconstruction, {other}'s. −ELBO {me} / {other}: "
+    st.caption(f"Rows: the digit, {literal(me)}'s reconstruction, {literal(other)}'s. −ELBO {literal(me)} / "
+               f"{literal(other)}: "
                + ", ".join(f"#{i} {mine['elbo'][i]:.0f}/{theirs['elbo'][i]:.0f}" for i in indices))
 
 
 if picked:
     side_by_side(picked[:12], f"**{min(len(picked), 12)} of the {len(picked)} selected digits**")
 order = np.argsort(difference)
-side_by_side(order[:8].tolist(), f"**Where {other} is better** (its −ELBO lowest against {me}'s)")
-side_by_side(order[::-1][:8].tolist(), f"**Where {me} is better**")
+side_by_side(order[:8].tolist(), f"**Where {literal(other)} is better** (its −ELBO lowest against {literal(me)}'s)")
+side_by_side(order[::-1][:8].tolist(), f"**Where {literal(me)} is better**")

@@ -10,7 +10,7 @@ from ui.common import CHECKPOINTS_DIR, dataset, literal, page_header, show_chart
 from ui.training_status import stop_polling_when_done
 from vae.checkpoint import HISTORY, STEPS
 from vae.data import CLASS_NAMES
-from vae.film import film_frames, read_film
+from vae.film import film_frames, film_stamps, read_film
 from vae.latent import dims_by_kl
 from vae.runs import list_runs, read_run_log, run_folder
 
@@ -75,27 +75,31 @@ if read:
 
 
 @st.cache_data(max_entries=4, show_spinner="Aligning the maps of every epoch")
-def frames_of(name: str, epochs: tuple[int, ...], categories: int | None):
-    """The run's film ({epoch: (n, 2)}) and which test digits it follows; keyed by its epochs, so a
-    run in training gets a new film with each one."""
+def frames_of(name: str, stamps: tuple[tuple[int, int], ...], categories: int | None):
+    """The run's film ({epoch: (n, 2)}), which test digits it follows and how many there are; keyed
+    by its files' epochs and times, so a run in training (or trained again) gets a new film."""
     film = read_film(run_folder(CHECKPOINTS_DIR, name), categories)
-    return (*film_frames(film), len(next(iter(film.values()))))
+    return (*film_frames(film), len(next(iter(film.values())))) if len(film) >= 2 else None
 
 
 st.subheader("The map through training")
 FILM_RUN = state.Setting("film", "", state.TEXT)
+if len(chosen) > 1 and FILM_RUN.get() not in chosen:
+    FILM_RUN.set(chosen[0])
 filmed = FILM_RUN.widget(st.selectbox, "Run", chosen, help="Its test digits' codes after every epoch, "
                          "each epoch on its own two principal axes, aligned to the next (Procrustes)") if len(
     chosen) > 1 else chosen[0]
 log = read_run_log(run_folder(CHECKPOINTS_DIR, filmed))
 categories = log.config.categories if log.config and log.config.latent == "categorical" else None
-epochs = tuple(sorted(read_film(run_folder(CHECKPOINTS_DIR, filmed), categories)))
-if len(epochs) < 2:
+stamps = film_stamps(run_folder(CHECKPOINTS_DIR, filmed))
+epochs = [epoch for epoch, _ in stamps]
+film = frames_of(filmed, stamps, categories) if len(epochs) >= 2 else None
+if film is None:
     st.caption(f"{literal(filmed)} has no map per epoch" + (" yet: it appears from its second epoch on." if epochs
                else ": runs trained before the app saved the codes of every epoch (the bundled models among "
                "them) have none."))
 else:
-    pick, frames, count = frames_of(filmed, epochs, categories)
+    pick, frames, count = film
     dataset_name = log.config.dataset if log.config else "mnist"
     test_labels = dataset(dataset_name, "test")[1].numpy()
     labels = test_labels[pick] if len(test_labels) == count else np.zeros(len(pick), np.int64)

@@ -114,11 +114,13 @@ if figures is not None and shown:
     worst = candidates[np.argsort(-figures[color][candidates], kind="stable")[:12]].tolist()
     show_digit(grid(images[worst].float().div(255).numpy(), cols=12), scale=2)
     st.caption(f"Mean over the shown digits: {figures[color][candidates].mean():.2f}. Pick one to inspect it:")
-    choice = st.pills("Inspect", worst, format_func=lambda i: f"#{i} {names[lmap.labels[i]]} "
-                      f"({figures[color][i]:.1f})", key=f"worst-{color}-{scope}", label_visibility="collapsed")
-    if choice is not None and (not picked or picked[0] != choice):
-        PICKED.set([choice])
-        st.rerun()
+    def inspect(key: str) -> None:  # a callback: the pill's value stays chosen, later map clicks still count
+        if st.session_state[key] is not None:
+            PICKED.set([st.session_state[key]])
+
+    key = f"worst-{color}-{scope}"
+    st.pills("Inspect", worst, format_func=lambda i: f"#{i} {names[lmap.labels[i]]} ({figures[color][i]:.1f})",
+             key=key, on_change=inspect, args=(key,), label_visibility="collapsed")
 
 if not picked:
     st.info("Click a point on the map to see that digit, its reconstruction and its nearest neighbours.")

@@ -1,0 +1,32 @@
+"""Fashion-MNIST end to end (issue #16): the bundled model explored on every page, with the
+classes' names wherever labels show."""
+import shutil
+from pathlib import Path
+
+import pytest
+
+import ui.common
+from tests.app_support import VIEWS, open_app
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def checkpoints(tmp_path, monkeypatch):
+    for name in ("default", "fashion-mnist"):
+        shutil.copytree(ROOT / "checkpoints" / name, tmp_path / name)
+    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", tmp_path)
+    return tmp_path
+
+
+def test_every_page_explores_the_bundled_fashion_model_by_class_name(checkpoints):
+    import json
+
+    at = open_app(query_params={"checkpoint": "fashion-mnist", "codes": "test"})
+    assert any("Fashion-MNIST" in c.value for c in at.sidebar.caption)
+    legend = [trace["name"] for trace in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]]
+    assert legend[:3] == ["T-shirt/top", "Trouser", "Pullover"]
+    for page in VIEWS:
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
