@@ -60,3 +60,13 @@ def test_reconstructions_beat_mixture_samples_beat_prior_samples(mnist_test):
     fid = {name: figures["frechet_distance"] for name, figures in report.items()}
     assert fid["reconstruction"] < fid["mixture"] < fid["prior"], fid
     assert report["reconstruction"]["label_entropy"] < report["prior"]["label_entropy"]
+
+
+def test_the_bundled_fashion_classifier_is_small_and_as_accurate_as_recorded():
+    from vae.data import load_split
+
+    path = bundled_path("fashion-mnist")
+    assert path.stat().st_size < 1_000_000 and classifier_accuracy(path) >= 0.90  # a small CNN's usual ~91%
+    test = load_split("fashion-mnist", "test", download=False)
+    assert accuracy(load_classifier("fashion-mnist"), test.images, test.labels) == pytest.approx(
+        classifier_accuracy(path), abs=2e-3)  # float16 weights: the recorded figure within 0.2 points

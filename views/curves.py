@@ -96,8 +96,8 @@ epochs = [epoch for epoch, _ in stamps]
 film = frames_of(filmed, stamps, categories) if len(epochs) >= 2 else None
 if film is None:
     st.caption(f"{literal(filmed)} has no map per epoch" + (" yet: it appears from its second epoch on." if epochs
-               else ": runs trained before the app saved the codes of every epoch (the bundled models among "
-               "them) have none."))
+               else ": runs trained before the app saved the codes of every epoch (the bundled MNIST models "
+               "among them) have none; the bundled fashion-mnist has one."))
 else:
     pick, frames, count = film
     dataset_name = log.config.dataset if log.config else "mnist"
