@@ -210,6 +210,7 @@ def test_selecting_a_map_point_shows_its_digit(server, page):
     open_page(page, url, "", "Latent map")
     plot = page.locator(".js-plotly-plot").first
     plot.wait_for(timeout=60_000)
+    plot.scroll_into_view_if_needed()
     # Pixel position of the first point of the first trace, from plotly's own axes.
     x, y = page.evaluate("""() => {
         const gd = document.querySelector('.js-plotly-plot');
@@ -374,6 +375,7 @@ def test_hovering_a_map_point_shows_that_digit(server, page, mnist_test):
     url, _ = server
     open_page(page, url, "", "Latent map")
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
     x, y, index = _point(page, 3, 10)
     page.mouse.move(x, y)
     expect(page.get_by_test_id("map-hover-label")).to_have_text(f"3 · #{index}", timeout=10_000)

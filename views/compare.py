@@ -36,6 +36,7 @@ def rate_distortion() -> go.Figure:
             fig.add_trace(go.Scatter(
                 x=[e.history[-1]["test_kl"] for e in chosen], y=[e.history[-1]["test_recon"] for e in chosen],
                 mode="markers+text", text=[escape(e.name) for e in chosen], textposition="top center", name=f"{pixels} pixels",
+                cliponaxis=False,
                 marker=dict(size=[16 if e.name == me else 10 for e in chosen], symbol=symbol, color=color,
                             line=dict(color="#808080", width=[3 if e.name == me else 0 for e in chosen])),
                 customdata=[e.config.beta for e in chosen],

@@ -37,7 +37,7 @@ COLOR = state.Setting("color", "class", state.text_choice(("class", *FIGURES)))
 COLORS = {"class": "Class", "elbo": "−ELBO", "recon": "Reconstruction", "kl": "KL", "uncertainty": "Posterior σ"
           if checkpoint.config.latent == "gaussian" else "Posterior entropy", "iwae_gap": f"IWAE gap (k = {IWAE_K})"}
 
-c1, c2 = st.columns(2)
+c1, c2, c3 = st.columns(3)
 with c1:
     scope = SCOPE.widget(st.radio, "Images", list(scopes), format_func=scopes.get, horizontal=True,
                          on_change=lambda: PICKED.set([]))  # indices of one scope mean nothing in the other
@@ -50,9 +50,9 @@ if projection == "tsne" and scope != "test":
     st.info("t-SNE of 70,000 points would take many minutes on a CPU: this map is UMAP's.")
 lmap = latent_map(scope)
 images, labels = map_images(dataset_name, scope)
-shown = CLASSES.widget(st.multiselect, "Classes shown", list(range(len(names))), format_func=lambda c: names[c])
-color = COLOR.widget(st.selectbox, "Color by", list(COLORS), format_func=COLORS.get,
+color = COLOR.widget(c3.selectbox, "Color by", list(COLORS), format_func=COLORS.get,
                      help="What the model thinks of each digit: " + "; ".join(FIGURES.values()))
+shown = CLASSES.widget(st.multiselect, "Classes shown", list(range(len(names))), format_func=lambda c: names[c])
 figures = None
 if color == "iwae_gap" and scope != "test":
     st.info("The IWAE gap is computed for the test set only.")
