@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -131,15 +130,11 @@ def image_figures(scope: str = "test", iwae_k: int = 0, model: tuple[Checkpoint,
 
 def image_figures_cached(scope: str, iwae_k: int) -> bool:
     """Whether image_figures(scope, iwae_k) is on disk already (no wait)."""
-    from vae.diagnostics import figures_path
+    from vae.diagnostics import cached_figures, figures_path
 
     checkpoint, hash_ = current_model()
     path = figures_path(checkpoint.path, hash_, f"{checkpoint.config.dataset}-{scope}")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return (f"iwae_gap_k{iwae_k}" if iwae_k else "elbo") in f.files
-    except (OSError, ValueError, zipfile.BadZipFile):
-        return False
+    return (f"iwae_gap_k{iwae_k}" if iwae_k else "elbo") in cached_figures(path)
 
 
 def class_names() -> list[str]:

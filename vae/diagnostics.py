@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .evaluate import prepare
+from .evaluate import posteriors, prepare  # noqa: F401 (posteriors: part of this module's API)
 from .files import atomic_write_bytes
 from .latents import Categorical, Gaussian
 from .losses import importance_weighted_bound, log_importance_weights, recon_nll
@@ -49,11 +49,10 @@ def per_image_figures(model, images: torch.Tensor, samples: int = 2, batch_size:
     recon, kl, uncertainty, codes = [], [], [], []
     for i in range(0, len(x_all), batch_size):
         x = x_all[i:i + batch_size]
+        q = model.posterior(x)  # then the samples: the first is the one evaluate() draws
         total = torch.zeros(len(x), device=device)
-        for _ in range(samples):  # the first draw is evaluate()'s: the posterior, then one sample
-            out = model(x, generator=g)
-            total += recon_nll(out.logits, x, model.config)
-        q = out.posterior
+        for _ in range(samples):
+            total += recon_nll(model.decode_logits(q.sample(g)), x, model.config)
         recon.append(total / samples)
         kl.append(q.kl_per_unit().sum(-1))
         uncertainty.append(q.uncertainty())
@@ -92,17 +91,21 @@ def figures_path(cache_dir: str | Path, weights_hash: str, name: str) -> Path:
     return Path(cache_dir) / f"figures-{name}-{weights_hash[:16]}.npz"
 
 
+def cached_figures(path: Path) -> dict[str, np.ndarray]:
+    """What a figures cache holds ({} when it is missing or damaged; never unpickled)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {key: f[key] for key in f.files}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return {}
+
+
 def image_figures(model, weights_hash: str, images: torch.Tensor, cache_dir: str | Path, name: str,
                   iwae_k: int = 0, progress=None) -> dict[str, np.ndarray]:
     """per_image_figures (and per_image_iwae with iwae_k samples, when asked), read from the cache
     in `cache_dir` or computed and added to it."""
     path = figures_path(cache_dir, weights_hash, name)
-    figures = {}
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            figures = {key: f[key] for key in f.files if len(f[key]) == len(images)}
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # missing or damaged: computed again
-        pass
+    figures = {key: value for key, value in cached_figures(path).items() if len(value) == len(images)}
     wanted = {"elbo"} | ({f"iwae_gap_k{iwae_k}"} if iwae_k else set())
     if wanted <= figures.keys():
         return _named(figures, iwae_k)
@@ -125,19 +128,6 @@ def _named(figures: dict, iwae_k: int) -> dict[str, np.ndarray]:
     if iwae_k:
         out.update(iwae=figures[f"iwae_k{iwae_k}"], iwae_gap=figures[f"iwae_gap_k{iwae_k}"])
     return out
-
-
-@torch.no_grad()
-def posteriors(model, images: torch.Tensor, batch_size: int = 2000) -> Gaussian | Categorical:
-    """q(z|x) of every image, as one batch (on the CPU)."""
-    model.eval()
-    parts = []
-    for i in range(0, len(images), batch_size):
-        q = model.posterior(prepare(images[i:i + batch_size].to(model.device), False))
-        parts.append(q)
-    if isinstance(parts[0], Gaussian):
-        return Gaussian(torch.cat([q.mu for q in parts]).cpu(), torch.cat([q.logvar for q in parts]).cpu())
-    return Categorical(torch.cat([q.logits for q in parts]).cpu())
 
 
 def aggregate_log_density(q: Gaussian | Categorical, z: torch.Tensor, leave_out: torch.Tensor | None = None,

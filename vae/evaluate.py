@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch
 
+from .latents import Categorical, Gaussian
 from .losses import iwae_nll, recon_nll
 from .model import VAE, to_unit
 
@@ -32,16 +33,21 @@ def dimension_summary(model: VAE, codes: torch.Tensor, kl_units: torch.Tensor) -
 
 
 @torch.no_grad()
+def posteriors(model: VAE, images: torch.Tensor, batch_size: int = 2000) -> Gaussian | Categorical:
+    """q(z|x) of every uint8 image (N, 28, 28), encoded in batches, as one batch on the CPU."""
+    model.eval()
+    parts = [model.posterior(prepare(images[i:i + batch_size].to(model.device), False))
+             for i in range(0, len(images), batch_size)]
+    if isinstance(parts[0], Gaussian):
+        return Gaussian(torch.cat([q.mu for q in parts]).cpu(), torch.cat([q.logvar for q in parts]).cpu())
+    return Categorical(torch.cat([q.logits for q in parts]).cpu())
+
+
 def encode_all(model: VAE, images: torch.Tensor, batch_size: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
     """Posterior codes (mu, or the variables' probabilities) and each unit's KL from the prior, of
     uint8 images (N, 28, 28), on the CPU: (N, code_dim) and (N, units)."""
-    model.eval()
-    codes, kls = [], []
-    for i in range(0, len(images), batch_size):
-        q = model.posterior(prepare(images[i:i + batch_size].to(model.device), False))
-        codes.append(q.code.cpu())
-        kls.append(q.kl_per_unit().cpu())
-    return torch.cat(codes), torch.cat(kls)
+    q = posteriors(model, images, batch_size)
+    return q.code, q.kl_per_unit()
 
 
 @torch.no_grad()

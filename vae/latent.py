@@ -50,14 +50,12 @@ def prior_samples(model: VAE, n: int, seed: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def posterior_samples(model: VAE, image: torch.Tensor, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """The code of one uint8 image (28, 28) (mu, or the probabilities) and n exact samples of its
-    q(z|x): (code_dim,) and (n, code_dim), on the CPU."""
+def posterior_samples(model: VAE, image: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """n exact samples of q(z|x) of one uint8 image (28, 28): (n, code_dim), on the CPU."""
     from .evaluate import prepare
 
     q = model.posterior(prepare(image[None].to(model.device), False))
-    g = torch.Generator(device=model.device).manual_seed(seed)
-    return q.code[0].cpu(), q.sample(g, samples=n)[0].cpu()
+    return q.sample(torch.Generator(device=model.device).manual_seed(seed), samples=n)[0].cpu()
 
 
 def flip_steps(model: VAE, path: torch.Tensor) -> dict[int, list[str]]:

@@ -155,11 +155,11 @@ if st.button(f"Open #{first} in the sliders", icon=":material/tune:",
     state.open_in_sliders(lmap.mu[first])
 
 st.markdown("**How sure the encoder is**: 16 samples of q(z|x) placed on the map, and decoded")
-code, samples = posterior_samples(checkpoint.model, images[first], 16, seed=first)
+samples = posterior_samples(checkpoint.model, images[first], 16, seed=first)
 c1, c2 = st.columns([3, 2])
 with c1:
-    st.plotly_chart(posterior_cloud(lmap.xy, lmap.labels, names, lmap.place(code.numpy())[0],
-                                    lmap.place(samples.numpy())), width="stretch", key="posterior_cloud")
+    st.plotly_chart(posterior_cloud(lmap.xy, lmap.labels, names, lmap.xy[first], lmap.place(samples.numpy())),
+                    width="stretch", key="posterior_cloud")
 with c2:
     show_digit(grid(decode_numpy(checkpoint.model, samples), cols=4), scale=3)
 
