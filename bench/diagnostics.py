@@ -8,6 +8,7 @@ and two aligned maps take for the bundled models, nothing cached.
 
     python -m bench.diagnostics            # 10k test digits, IWAE k = 100, UMAP maps
     python -m bench.diagnostics --quick    # 1,000 digits, IWAE k = 10, PCA maps
+    python -m bench.diagnostics --only maps   # one part (the IWAE gap alone takes minutes)
 """
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from vae.diagnostics import per_image_figures, per_image_iwae, posteriors, prior
 from vae.projection import align_to, build_map
 
 
+PARTS = ["figures", "iwae", "holes", "maps"]
+
+
 def timed(work):
     started = time.perf_counter()
     result = work()
@@ -35,31 +39,35 @@ def main() -> None:
     parser.add_argument("--other", default="checkpoints/mnist-categorical", help="the model its map is aligned with")
     parser.add_argument("--iwae-k", type=int, default=100, help="samples per image for the IWAE gap")
     parser.add_argument("--quick", action="store_true", help="1,000 digits, k = 10, PCA maps")
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=PARTS, help="the parts measured (default: all)")
     args = parser.parse_args()
     a, b = load_checkpoint(args.checkpoint), load_checkpoint(args.other)
     test = load_split(a.config.dataset, "test")
     count, k, projection = (1000, 10, "pca") if args.quick else (len(test.images), args.iwae_k, "umap")
     images, labels = test.images[:count], test.labels[:count]
     rows = []
-    for samples in (1, 2, 4):
+    for samples in (1, 2, 4) if "figures" in args.only else ():
         figures, seconds = timed(lambda: per_image_figures(a.model, images, samples=samples))
         rows.append([f"per-image figures, {samples} sample(s) of q(z|x) per digit", f"{count:,}", seconds,
                      f"mean -ELBO {figures['elbo'].mean():.2f}"])
-    iwae, seconds = timed(lambda: per_image_iwae(a.model, images, k))
-    rows.append([f"IWAE bound and gap, k = {k}", f"{count:,}", seconds,
-                 f"mean -log p(x) {iwae['iwae'].mean():.2f}, mean gap {iwae['iwae_gap'].mean():.2f}"])
-    split = "train" if has_split(a.config.dataset, "train") and not args.quick else "test"
-    digits = load_split(a.config.dataset, split).images
-    holes, seconds = timed(lambda: prior_holes(posteriors(a.model, digits), a.model.latent, n=1000))
-    rows.append([f"prior holes: 1,000 prior samples against the {split} set's aggregate posterior",
-                 f"{len(digits):,}", seconds, f"{holes.fraction:.1%} of prior samples in holes"])
+    if "iwae" in args.only:
+        iwae, seconds = timed(lambda: per_image_iwae(a.model, images, k))
+        rows.append([f"IWAE bound and gap, k = {k}", f"{count:,}", seconds,
+                     f"mean -log p(x) {iwae['iwae'].mean():.2f}, mean gap {iwae['iwae_gap'].mean():.2f}"])
+    if "holes" in args.only:
+        split = "train" if has_split(a.config.dataset, "train") and not args.quick else "test"
+        digits = load_split(a.config.dataset, split).images
+        holes, seconds = timed(lambda: prior_holes(posteriors(a.model, digits), a.model.latent, n=1000))
+        rows.append([f"prior holes: 1,000 prior samples against the {split} set's aggregate posterior",
+                     f"{len(digits):,}", seconds, f"{holes.fraction:.1%} of prior samples in holes"])
     def two_maps():
         with tempfile.TemporaryDirectory() as cache:
             first = build_map(a.model, weights_hash(args.checkpoint), images, labels, cache, "a", projection)
             second = build_map(b.model, weights_hash(args.other), images, labels, cache, "b", projection)
             return first, align_to(second.xy, first.xy)
-    # The first UMAP in a process also pays numba's compilation of UMAP; a running app pays it once.
-    for when in ("in a fresh process", "again in the same process"):
+    # The first UMAP in a process also imports umap-learn and loads numba's compiled code of it
+    # (compiles it, the first time on a machine); a running app pays that once.
+    for when in ("in a fresh process", "again in the same process") if "maps" in args.only else ():
         _, seconds = timed(two_maps)
         rows.append([f"two aligned maps ({projection.upper()}), nothing cached, {when}", f"{count:,}", seconds,
                      f"{args.checkpoint} and {args.other}"])

@@ -1,4 +1,6 @@
 """The latent map: UMAP build, the on-disk cache keyed by the weights, placing new codes, neighbours."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -123,3 +125,15 @@ def test_pca_of_a_one_dimensional_latent_is_its_axis():
     mu = np.arange(10, dtype=np.float32)[:, None]
     xy = project(mu, "pca")
     assert xy.shape == (10, 2) and (xy[:, 1] == 0).all() and np.allclose(np.abs(xy[:, 0]), np.abs(mu[:, 0] - 4.5))
+
+
+def test_umaps_compiled_code_is_kept_on_disk(small_map):
+    """numba's cache for UMAP's layout (about 10 s of compiling in every fresh process otherwise),
+    written by the map built above."""
+    from numba.core.caching import NullCache
+
+    from vae.projection import _umap
+
+    layout = _umap().layouts._nb_optimize_layout_euclidean_single_epoch
+    assert not isinstance(layout._cache, NullCache)
+    assert any(Path(layout._cache.cache_path).glob("layouts._optimize_layout_euclidean_single_epoch*.nbi"))

@@ -11,6 +11,7 @@ Caches are plain .npz arrays (no pickle), written atomically.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 import zipfile
@@ -76,10 +77,27 @@ def exact_knn(x: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.
     return torch.cat(indices).numpy(), torch.cat(distances).numpy()
 
 
+def _umap():
+    """umap-learn, with numba's compiled code of its functions kept on disk.
+
+    numba compiles UMAP's layout and graph functions afresh in every process (about 10 s on two
+    cores: more than the layout of a 10k map itself) because umap-learn does not ask for numba's
+    cache; enabling it here makes every process after the first load them in well under a second.
+    numba keys the cache by the source file, so a new umap-learn compiles again."""
+    import umap  # imported here: it takes seconds (numba) and only map builds need it
+    from numba.core.registry import CPUDispatcher
+
+    for module in (umap.umap_, umap.layouts, umap.spectral, umap.utils):
+        for function in vars(module).values():
+            if isinstance(function, CPUDispatcher):
+                with contextlib.suppress(RuntimeError):  # nowhere writable for a cache: compile as before
+                    function.enable_caching()
+    return umap
+
+
 def project_umap(mu: np.ndarray, seed: int = 42) -> np.ndarray:
     """UMAP of the posterior means to 2D: (N, 2) float32."""
-    import umap  # imported here: it takes seconds (numba) and only map builds need it
-
+    umap = _umap()
     knn = exact_knn(mu, UMAP_NEIGHBOURS)
     # 200 optimisation epochs (UMAP's own choice above 10,000 points) look the same as 500 here
     # and take half the time. A fixed random_state makes the map the same on every build.
