@@ -136,3 +136,22 @@ def test_training_progress_says_starting_until_the_first_logged_step():
     status = JobStatus("running", Path("run"), epochs=8, steps=[{"step": 50}])
     status.epoch, status.step, status.images_per_second, status.seconds_left = 0.5, 50, 20000.0, 75.0
     assert progress_text(status) == "epoch 0.50 of 8 · step 50 · 20,000 images/s · 1:15 left"
+
+
+def test_the_train_page_offers_gpus_only_where_there_are_several_and_starts_torchrun_over_them(app, monkeypatch):
+    import vae.jobs
+    import vae.model
+
+    started = []
+    monkeypatch.setattr(vae.jobs.TrainingJobs, "start",
+                        lambda self, model, training, processes=1: started.append(processes) or Path("run-x"))
+    monkeypatch.setattr(vae.model, "gpu_count", lambda: 1)
+    assert not [n for n in app("views/train.py").number_input if n.label == "GPUs to use"]
+    monkeypatch.setattr(vae.model, "gpu_count", lambda: 4)
+    at = app("views/train.py")
+    gpus = next(n for n in at.number_input if n.label == "GPUs to use")
+    assert gpus.value == 4
+    gpus.set_value(2)
+    at.button[0].click().run()
+    assert started == [2]
+    assert any("on 2 GPUs" in s.value for s in at.success)

@@ -13,23 +13,23 @@ from PIL import Image, ImageDraw
 from safetensors.torch import save as safetensors_bytes
 
 from tests.browser_support import ROOT, browser, require_browser  # noqa: F401
+from ui.components import HERE as COMPONENTS, build_kernels, source
 from vae.checkpoint import load_checkpoint
 from vae.config import ModelConfig
 from vae.export import browser_layers
-from vae.images import mnist_style, read_upload
+from vae.images import FRAMINGS, framing_for_browser, mnist_style, read_upload
 from vae.model import VAE
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()
-COMPONENTS = ROOT / "ui" / "components"
 
 
 @pytest.fixture(scope="module")
 def blank(browser):
-    """A page running nets.js and prepare.js as plain scripts (their `export`s dropped)."""
+    """A page running nets.js (with its WebAssembly kernels) and prepare.js as one plain script, as
+    the components get them (their `export`s dropped)."""
     page = browser.new_page()
-    for name in ("nets.js", "prepare.js"):
-        page.add_script_tag(content=re.sub(r"^export ", "", (COMPONENTS / name).read_text(), flags=re.M))
+    page.add_script_tag(content=re.sub(r"^export ", "", source("kernels.wasm", "nets.js", "prepare.js"), flags=re.M))
     yield page
     page.close()
 
@@ -49,22 +49,25 @@ def drawings() -> list[Image.Image]:
     return out
 
 
-def test_the_browsers_preparation_is_mnist_styles(blank):
+@pytest.mark.parametrize("dataset", FRAMINGS)
+def test_the_browsers_preparation_is_mnist_styles(blank, dataset):
     for img in drawings():
         buf = io.BytesIO()
         img.save(buf, format="PNG")
-        expected = mnist_style(read_upload(buf.getvalue()))
+        expected = mnist_style(read_upload(buf.getvalue()), FRAMINGS[dataset])
         rgba = base64.b64encode(np.asarray(img).tobytes()).decode()
-        got = np.array(blank.evaluate("""([b64, w, h]) => Array.from(prepare(
-            Uint8ClampedArray.from(atob(b64), c => c.charCodeAt(0)), w, h))""", [rgba, img.width, img.height]))
+        got = np.array(blank.evaluate("""([b64, w, h, framing]) => Array.from(prepare(
+            Uint8ClampedArray.from(atob(b64), c => c.charCodeAt(0)), w, h, framing))""",
+                                      [rgba, img.width, img.height, framing_for_browser(dataset)]))
         got = got.reshape(28, 28)
         assert np.abs(np.round(got * 255) - np.round(expected * 255)).max() <= 1
 
 
 def test_a_blank_board_is_no_digit(blank):
     rgba = base64.b64encode(np.asarray(Image.new("RGBA", (280, 280), (0, 0, 0, 255))).tobytes()).decode()
-    assert blank.evaluate("""([b64, w, h]) => prepare(Uint8ClampedArray.from(atob(b64), c => c.charCodeAt(0)), w, h)""",
-                          [rgba, 280, 280]) is None
+    assert blank.evaluate("""([b64, w, h, framing]) => prepare(Uint8ClampedArray.from(atob(b64), c => c.charCodeAt(0)),
+                                                               w, h, framing)""",
+                          [rgba, 280, 280, framing_for_browser("mnist")]) is None
 
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])
@@ -80,9 +83,9 @@ def test_the_browsers_encoders_are_torchs(blank, arch, mnist_test):
             p.copy_(p.half().float())  # the weights as sent
         x = mnist_test.images[:4].float() / 255
         mu, logvar = model.encode(x)
-    # The weights as the browser fetches them: a float16 safetensors file, parsed by nets.js.
-    blank.evaluate("""b64 => { const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
-                               window.__weights = parseSafetensors(bytes.buffer); }""",
+    # The weights as the browser fetches them: a float16 safetensors file, loaded by nets.js.
+    blank.evaluate("""async b64 => { const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+                                     window.__weights = await netFromBuffer(bytes.buffer); }""",
                    base64.b64encode(safetensors_bytes(tensors)).decode())
     for i in range(4):
         got = np.array(blank.evaluate("""([layers, x]) =>
@@ -91,3 +94,8 @@ def test_the_browsers_encoders_are_torchs(blank, arch, mnist_test):
         d = model.latent_dim
         assert np.abs(got[:d] - mu[i].numpy()).max() <= 1e-3
         assert np.abs(got[d:] - logvar[i].numpy()).max() <= 1e-3
+
+
+@pytest.mark.skipif(not build_kernels.compiler(), reason="needs clang and lld to build kernels.c")
+def test_the_committed_kernels_are_what_kernels_c_builds():
+    assert build_kernels.build() == (COMPONENTS / "kernels.wasm").read_bytes()

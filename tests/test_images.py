@@ -7,7 +7,7 @@ from PIL import Image
 
 from bench.drawn import as_drawn, encode, png_header_only
 from tests.upload_corpus import correlation
-from vae.images import ImageError, gif_bytes, grid, mnist_style, png_bytes, read_upload, strip
+from vae.images import FRAMINGS, ImageError, gif_bytes, grid, mnist_style, png_bytes, read_upload, strip
 
 
 def test_a_drawn_digit_comes_back_like_the_mnist_original(mnist_test):
@@ -25,6 +25,26 @@ def test_mnist_geometry_ink_in_20x20_centred_by_mass(mnist_test):
     mass = digit.sum()
     cy, cx = (digit.sum(1) * np.arange(28)).sum() / mass, (digit.sum(0) * np.arange(28)).sum() / mass
     assert abs(cy - 14) < 1.0 and abs(cx - 14) < 1.0
+
+
+def test_a_photographed_garment_comes_back_like_fashion_mnists_own():
+    """Fashion-MNIST's framing: no 20x20 box, no centre of mass; the garment's longest side fills
+    28 pixels and its box sits in the middle. A test image, photographed dark on a white table
+    (8x larger, off centre), comes back as it was."""
+    from vae.data import load_split
+
+    fashion = FRAMINGS["fashion-mnist"]
+    for i in (0, 1, 7):  # an ankle boot, a pullover, a shirt
+        original = load_split("fashion-mnist", "test").images[i].numpy()
+        garment = mnist_style(read_upload(encode(as_drawn(original, offset=(9, 60)))), fashion)
+        ys, xs = np.nonzero(garment > 0.1)
+        assert max(ys.max() - ys.min(), xs.max() - xs.min()) >= 26
+        assert abs((ys.min() + ys.max()) / 2 - 13.5) <= 1 and abs((xs.min() + xs.max()) / 2 - 13.5) <= 1
+        assert correlation(garment, original / 255.0) > 0.85
+        assert correlation(mnist_style(read_upload(encode(as_drawn(original))), FRAMINGS["mnist"]),
+                           original / 255.0) < correlation(garment, original / 255.0)
+    with pytest.raises(ImageError, match="No garment found"):
+        mnist_style(read_upload(encode(Image.new("L", (64, 64), 255))), fashion)
 
 
 def test_light_on_dark_is_not_inverted(mnist_test):

@@ -76,6 +76,30 @@ def test_stop_saves_and_reports_stopped(tmp_path, tiny_data_dir):
     assert load_checkpoint(run_dir).epoch >= 1
 
 
+def test_a_job_over_two_processes_runs_through_torchrun_and_stop_ends_every_rank(tmp_path, tiny_data_dir):
+    """What the Train page starts with "GPUs to use" at 2 (here 2 CPU processes joined by gloo):
+    the Stop button's SIGTERM goes to torchrun, which passes it on; rank 0 saves."""
+    jobs = TrainingJobs(tmp_path)
+    run_dir = jobs.start(TINY, tiny_training(tiny_data_dir, 500), processes=2)
+    assert "torch.distributed.run" in json.loads(jobs.job_file.read_text())["command"]
+    assert wait_until(lambda: jobs.status().history)
+    assert json.loads((run_dir / "train_config.json").read_text())["processes"] == 2
+    assert jobs.stop()
+    assert wait_until(lambda: not jobs.status().running, timeout=60)
+    assert jobs.status().state == "stopped"
+    assert load_checkpoint(run_dir).epoch >= 1
+    if Path("/proc").is_dir():  # no rank left behind
+        assert not [p for p in Path("/proc").glob("[0-9]*/cmdline")
+                    if str(run_dir) in p.read_bytes().decode(errors="replace")]
+
+
+def test_a_batch_that_does_not_split_over_the_processes_starts_nothing(tmp_path, tiny_data_dir):
+    jobs = TrainingJobs(tmp_path)
+    with pytest.raises(ValueError, match="--batch-size 50 does not split into 3 processes"):
+        jobs.start(TINY, tiny_training(tiny_data_dir, 1), processes=3)
+    assert jobs.status().state == "idle"
+
+
 def test_a_failing_run_shows_its_error(tmp_path):
     jobs = TrainingJobs(tmp_path)
     jobs.start(ModelConfig(), TrainConfig(data_dir=str(tmp_path / "no-data"), epochs=1))

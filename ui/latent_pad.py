@@ -24,7 +24,7 @@ from vae.projection import PLACE_NEIGHBOURS
 # draws strips: vae.images.grid's gap, shown at show_digit's scale 3).
 TRAVERSAL = {"span": 3.0, "steps": 9, "gap": GRID_GAP, "scale": 3}
 
-_pad = st.components.v2.component("latent_pad", js=source("shared.js", "nets.js", "latent_pad.js"),
+_pad = st.components.v2.component("latent_pad", js=source("shared.js", "kernels.wasm", "nets.js", "latent_pad.js"),
                                   css=source("latent_pad.css"))
 
 

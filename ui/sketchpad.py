@@ -10,8 +10,9 @@ from ui.common import STATIC_DIR, static_url
 from ui.components import source
 from ui.latent_pad import _exported, _exported_map
 from vae.export import browser_layers, write_layers_file
+from vae.images import framing_for_browser
 
-_sketch = st.components.v2.component("sketchpad", js=source("shared.js", "nets.js", "prepare.js", "sketchpad.js"),
+_sketch = st.components.v2.component("sketchpad", js=source("shared.js", "kernels.wasm", "nets.js", "prepare.js", "sketchpad.js"),
                                      css=source("sketchpad.css"))
 
 
@@ -36,7 +37,8 @@ def draw_digit(model, weights_hash: str, lmap, active: np.ndarray, order: list[i
             "encoder": encoder if encoder and decoder else None,
             "decoder": {"url": decoder[0], "layers": decoder[1]} if decoder else None,
             "map": _exported_map(lmap, weights_hash, lmap.projection) if encoder and decoder else None,
-            "dims": [{"d": int(d), "active": bool(active[d])} for d in order]}
+            "dims": [{"d": int(d), "active": bool(active[d])} for d in order],
+            "framing": framing_for_browser(model.config.dataset)}
     result = _sketch(key=key, data=data, default={"drawing": None}, on_drawing_change=lambda: None)
     drawing = result.get("drawing") if hasattr(result, "get") else getattr(result, "drawing", None)
     if not isinstance(drawing, dict) or not isinstance(drawing.get("pixels"), list) or len(drawing["pixels"]) != 784:

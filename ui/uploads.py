@@ -6,14 +6,15 @@ from PIL import Image
 
 from ui.common import literal
 from ui.components import source
-from vae.images import MAX_UPLOAD_BYTES, ImageError, mnist_style, read_upload
+from vae.images import FRAMINGS, MAX_UPLOAD_BYTES, ImageError, mnist_style, read_upload
 
 TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 _guard = st.components.v2.component("upload_guard", js=source("upload_guard.js"))
 
 
-def upload_digit(key: str, keep: str, with_original: bool = False):
-    """A file uploader that returns the upload as an MNIST-style (28, 28) digit, or None.
+def upload_digit(key: str, keep: str, dataset: str, with_original: bool = False):
+    """A file uploader that returns the upload as an MNIST-style (28, 28) digit, or None (framed
+    as `dataset`'s pictures were: a garment for Fashion-MNIST).
 
     The last good upload is kept for the session under `keep`, so it outlasts the uploader (which
     Streamlit empties when the page is left) and is shown again on return. A file that is not a
@@ -21,7 +22,9 @@ def upload_digit(key: str, keep: str, with_original: bool = False):
     kept one is dropped, not shown in its place. With `with_original`, returns (original image,
     digit) instead.
     """
-    file = st.file_uploader("Upload a picture of one digit (PNG, JPEG, GIF, BMP or WebP)", type=TYPES, key=key)
+    framing = FRAMINGS[dataset]
+    file = st.file_uploader(f"Upload a picture of one {framing.thing} (PNG, JPEG, GIF, BMP or WebP)", type=TYPES,
+                            key=key)
     latest = _guard(key=f"{key}-guard", data={"uploader_key": key}, default={"latest": None},
                     on_latest_change=lambda: None)
     latest = latest.get("latest") if hasattr(latest, "get") else getattr(latest, "latest", None)
@@ -33,11 +36,14 @@ def upload_digit(key: str, keep: str, with_original: bool = False):
     elif file is not None:
         try:
             original: Image.Image = read_upload(file.getvalue())
-            st.session_state[keep] = (original, mnist_style(original))
+            mnist_style(original, framing)  # refuses a picture with nothing on it
+            st.session_state[keep] = original
         except ImageError as e:
             problem = str(e)
     if problem:
         st.error(problem, icon=":material/broken_image:")
         st.session_state.pop(keep, None)
-    original, digit = st.session_state.get(keep, (None, None))
+    original = st.session_state.get(keep)
+    # Framed afresh each run (milliseconds): another model may frame the same picture otherwise.
+    digit = None if original is None else mnist_style(original, framing)
     return (original, digit) if with_original else digit

@@ -3,14 +3,20 @@ PNG strips and animated GIFs.
 
     digit = mnist_style(read_upload(open("my7.png", "rb").read()))   # (28, 28) float, ink = 1
 
+    garment = mnist_style(picture, FRAMINGS["fashion-mnist"])
+
 MNIST's digits were made like this (LeCun et al.): light ink on black, cropped to the ink,
 fitted into 20x20 keeping the aspect ratio (anti-aliased), then centred by centre of mass
-in a 28x28 field. `mnist_style` repeats those steps for any photo or drawing.
+in a 28x28 field. `mnist_style` repeats those steps for any photo or drawing. Fashion-MNIST's
+products were framed otherwise (Xiao et al. 2017): trimmed to the object, its longest side
+resized to 28, the shorter one extended to 28 around it (the object's box in the middle, no
+centre of mass), intensities negated; a `Framing` says which.
 """
 from __future__ import annotations
 
 import io
 import math
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -20,7 +26,22 @@ MAX_PIXELS = 80_000_000  # an 8000x8000 photo fits; a 30000x30000 decompression 
 MIN_SIDE = 8  # pixels: anything narrower or lower cannot hold a digit (MNIST's own are 28x28)
 WORKING_SIZE = 512  # big photos are shrunk to this before any pixel work
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
-INK_THRESHOLD = 0.15
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How a dataset's pictures sit in their 28x28 field (the browser's prepare.js gets these too)."""
+    box: int  # the longest side of the object after fitting, in pixels
+    centre: str  # "mass": its centre of mass at (14, 14); "box": its bounding box in the middle
+    trim: float  # what counts as the object when cropping: above this share of the peak contrast
+    thing: str  # what one picture shows, for messages
+
+
+FRAMINGS = {
+    "mnist": Framing(box=20, centre="mass", trim=0.15, thing="digit"),
+    # Fashion-MNIST trimmed edges within 5% of the corner colour; no digit-style 20x20 box.
+    "fashion-mnist": Framing(box=28, centre="box", trim=0.05, thing="garment"),
+}
 GRID_GAP = 2  # pixels between the digits of a strip or grid
 
 
@@ -81,8 +102,8 @@ def to_gray(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
 
 
-def mnist_style(img: Image.Image) -> np.ndarray:
-    """A picture of one digit -> (28, 28) float32 in [0, 1], light ink on black, MNIST-style."""
+def mnist_style(img: Image.Image, framing: Framing = FRAMINGS["mnist"]) -> np.ndarray:
+    """A picture of one digit (or garment: `framing`) -> (28, 28) float32 in [0, 1], light on black."""
     gray = to_gray(img)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = float(np.median(border))
@@ -90,26 +111,32 @@ def mnist_style(img: Image.Image) -> np.ndarray:
     ink = np.clip(ink, 0, None)
     peak = float(ink.max())
     if peak < 0.1:
-        raise ImageError("No digit found: the image is blank or has almost no contrast.")
+        raise ImageError(f"No {framing.thing} found: the image is blank or has almost no contrast.")
     ink = ink / peak
-    ys, xs = np.nonzero(ink > INK_THRESHOLD)
+    ys, xs = np.nonzero(ink > framing.trim)
     ink = ink[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]  # crop to the ink
-
     h, w = ink.shape
-    scale = 20.0 / max(h, w)
+    scale = framing.box / max(h, w)
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
     fitted = Image.fromarray((ink * 255).astype(np.uint8)).resize((new_w, new_h), Image.Resampling.LANCZOS)
-    box = np.asarray(fitted, dtype=np.float64) / 255.0  # (<=20, <=20)
-
+    box = np.asarray(fitted, dtype=np.float64) / 255.0  # (<= box, <= box)
     field = np.zeros((28, 28))
-    mass = box.sum()
-    cy = (box.sum(1) * np.arange(new_h)).sum() / mass
-    cx = (box.sum(0) * np.arange(new_w)).sum() / mass
-    # MNIST's digits have their centre of mass at pixel (14, 14) of the 28x28 field.
-    top = int(np.clip(round(14 - cy), 0, 28 - new_h))
-    left = int(np.clip(round(14 - cx), 0, 28 - new_w))
+    if framing.centre == "mass":
+        mass = box.sum()
+        cy = (box.sum(1) * np.arange(new_h)).sum() / mass
+        cx = (box.sum(0) * np.arange(new_w)).sum() / mass
+        # MNIST's digits have their centre of mass at pixel (14, 14) of the 28x28 field.
+        top = int(np.clip(round(14 - cy), 0, 28 - new_h))
+        left = int(np.clip(round(14 - cx), 0, 28 - new_w))
+    else:
+        top, left = (28 - new_h) // 2, (28 - new_w) // 2
     field[top: top + new_h, left: left + new_w] = box
     return field.astype(np.float32)
+
+
+def framing_for_browser(dataset: str) -> dict:
+    """A dataset's framing as prepare.js takes it."""
+    return asdict(FRAMINGS[dataset])
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:

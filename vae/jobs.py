@@ -24,6 +24,7 @@ from pathlib import Path
 from .checkpoint import STEPS, read_history
 from .cli import train_args
 from .config import ModelConfig, TrainConfig
+from .distributed import Ranks, check_batch_size
 from .files import atomic_write_json, read_json, read_jsonl
 from .download import parse_progress
 from .runs import TRAIN_CONFIG
@@ -143,9 +144,12 @@ class TrainingJobs:
     def _read_job(self) -> dict | None:
         return read_json(self.job_file)
 
-    def start(self, model: ModelConfig, training: TrainConfig, run_name: str | None = None) -> Path:
-        """Start `python -m vae train --out <checkpoints>/<run_name>` with these configs. The run
+    def start(self, model: ModelConfig, training: TrainConfig, run_name: str | None = None,
+              processes: int = 1) -> Path:
+        """Start `python -m vae train --out <checkpoints>/<run_name>` with these configs, through
+        torchrun in `processes` data-parallel processes (one a GPU) when more than one. The run
         makes its folder once its data is there (downloading it first when it is missing)."""
+        check_batch_size(training.batch_size, Ranks(0, processes))
         with self._lock:
             if self.running():
                 raise JobBusy("A training run is already in progress; stop it or wait for it to finish.")
@@ -156,7 +160,9 @@ class TrainingJobs:
             log_path = self.root / LOGS / f"{name}.log"
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log = open(log_path, "wb")
-            cmd = [sys.executable, "-m", "vae", "train", "--out", str(run_dir), *train_args(model, training)]
+            launcher = [sys.executable] if processes == 1 else [
+                sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
+            cmd = [*launcher, "-m", "vae", "train", "--out", str(run_dir), *train_args(model, training)]
             proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
             log.close()

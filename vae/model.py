@@ -175,6 +175,11 @@ class VAE(nn.Module):
         return VAEOutput(q, z, self.decode_logits(z))
 
 
+def gpu_count() -> int:
+    """CUDA devices on this machine (the Train page offers data-parallel runs over them)."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """'auto' takes CUDA when present, else the CPU."""
     if name == "auto":

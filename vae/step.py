@@ -7,6 +7,10 @@ Replaying the recorded step launches all of them at once. The CPU runs the same 
 
     step = TrainStep(model, optimizer, images, generator, amp=False, batch_size=128)
     step(idx, lr)            # idx (B,) int64 indices into images; adds to step.sums
+
+Under DistributedDataParallel (`ddp`, see vae/distributed.py) the step runs eagerly: a recorded
+graph would need PyTorch's recipe for DDP in CUDA graphs (static buckets, a side-stream warm-up of
+the all-reduce), which this project does not follow or test.
 """
 from __future__ import annotations
 
@@ -40,13 +44,15 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 
 class TrainStep:
     def __init__(self, model: VAE, optimizer: torch.optim.Optimizer, images: torch.Tensor,
-                 generator: torch.Generator, amp: bool, batch_size: int, graph: bool | None = None):
+                 generator: torch.Generator, amp: bool, batch_size: int, graph: bool | None = None,
+                 ddp: torch.nn.Module | None = None):
         self.model, self.optimizer, self.images, self.gen = model, optimizer, images, generator
+        self.net = model if ddp is None else ddp  # DDP's forward sets up the all-reduce of the gradients
         self.cfg = model.config
         self.amp = amp
         self.batch_size = batch_size
         device = model.device
-        self.use_graph = device.type == "cuda" if graph is None else graph
+        self.use_graph = device.type == "cuda" and ddp is None if graph is None else graph
         self.sums = torch.zeros(2, device=device)  # recon, KL summed over the images since reset()
         # The Gumbel-softmax temperature of a categorical latent, in a tensor a recorded graph reads.
         self.temperature = torch.ones((), device=device) if model.latent.kind == "categorical" else None
@@ -63,7 +69,7 @@ class TrainStep:
             x = torch.bernoulli(x, generator=self.gen)
         # No autocast weight cache: a graph must not keep casts made while it was recorded.
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp, cache_enabled=False):
-            out = self.model(x, generator=self.gen, temperature=self.temperature)
+            out = self.net(x, generator=self.gen, temperature=self.temperature)
         recon = recon_nll(out.logits.float(), x, self.cfg)  # (B,)
         kl = out.posterior.kl_per_unit().float().sum(-1)  # (B,)
         loss = (recon + self.cfg.beta * kl).mean()

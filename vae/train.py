@@ -14,6 +14,9 @@ Files written into the run folder:
 A run may be killed at any moment (kill -9, the out-of-memory killer, a power cut):
 `--resume` continues from the last saved epoch, and cuts the logs back to it first, so each
 epoch and step appears once (see `_prepare_run`). Ctrl-C and SIGTERM save before exiting.
+
+Started by torchrun, the same loop trains data-parallel (vae/distributed.py): every process
+takes its share of each batch, and global rank 0 alone evaluates and writes these files.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ import torch
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
+from . import distributed
 from .config import ModelConfig, TrainConfig, model_differences
 from .data import load_split
 from .evaluate import evaluate
@@ -82,20 +86,24 @@ def _resumable(out: Path, model_cfg: ModelConfig | None, resume: bool,
     return checkpoint
 
 
-def _prepare_run(out: Path, checkpoint: ckpt.Checkpoint | None, model_cfg: ModelConfig, device: torch.device):
-    """The model, epoch, step and history this run starts from, its folder ready for them.
+def _prepare_run(out: Path, checkpoint: ckpt.Checkpoint | None, model_cfg: ModelConfig, device: torch.device,
+                 writes: bool = True):
+    """The model, epoch, step and history this run starts from, its folder ready for them (by the
+    process that `writes`: one process alone, or global rank 0).
 
     What a killed run wrote after its last checkpoint is dropped: the partial epoch's lines of
     steps.jsonl (they would repeat once the epoch is run again), a partial last line, and the
     temporary files of interrupted atomic writes. A history line that the kill kept from being
     appended is restored from the weights' metadata (see ckpt.checkpoint_history).
     """
-    out.mkdir(parents=True, exist_ok=True)
-    remove_temp_files(out, (ckpt.WEIGHTS, ckpt.CONFIG, ckpt.HISTORY, ckpt.OPTIMIZER, ckpt.STEPS, TRAIN_CONFIG))
     if checkpoint is not None:
         model, epoch, step, history = checkpoint.model, checkpoint.epoch, checkpoint.step, checkpoint.history
     else:
         model, epoch, step, history = VAE(model_cfg).to(device), 0, 0, []
+    if not writes:
+        return model, epoch, step, history
+    out.mkdir(parents=True, exist_ok=True)
+    remove_temp_files(out, (ckpt.WEIGHTS, ckpt.CONFIG, ckpt.HISTORY, ckpt.OPTIMIZER, ckpt.STEPS, TRAIN_CONFIG))
     if history or (out / ckpt.HISTORY).exists():
         write_jsonl(out / ckpt.HISTORY, history)
     if (out / ckpt.STEPS).exists():
@@ -133,29 +141,47 @@ def train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out_dir: str | 
     `train_cfg.epochs` is the total epoch count: resuming a 5-epoch run with epochs=8 runs 3 more.
     Resuming keeps the checkpoint's model (`model_cfg` None takes it as it is; one that differs
     is refused). Nothing is written before the data is loaded and the run is known to be valid.
-    Ctrl-C (KeyboardInterrupt) saves the current weights and returns.
+    Ctrl-C (KeyboardInterrupt) saves the current weights and returns. Under torchrun every
+    process calls this; see vae/distributed.py.
     """
-    out = Path(out_dir)
-    device = resolve_device(train_cfg.device)
+    ranks = distributed.ranks_from_env()
+    distributed.check_batch_size(train_cfg.batch_size, ranks)
+    device = distributed.device_of(ranks, resolve_device(train_cfg.device))
+    with distributed.process_group(ranks, device):
+        try:
+            return _train(model_cfg, train_cfg, Path(out_dir), resume, show_progress and ranks.writer,
+                          on_epoch, ranks, device)
+        except RuntimeError as error:  # gloo and NCCL say so when another process of the job died
+            if not ranks.parallel:
+                raise
+            raise SystemExit(f"rank {ranks.rank}: training stopped, another process of this job failed "
+                             f"({str(error).splitlines()[0]}); the last checkpoint is kept, --resume "
+                             "continues from it") from error
+
+
+def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, resume: bool, show_progress: bool,
+           on_epoch: Callable[[dict], None] | None, ranks: distributed.Ranks, device: torch.device) -> list[dict]:
     checkpoint = _resumable(out, model_cfg, resume, device)
     cfg = checkpoint.config if checkpoint is not None else (model_cfg or ModelConfig())
     if checkpoint is not None and checkpoint.epoch >= train_cfg.epochs:
-        _note(f"{out} is already at epoch {checkpoint.epoch}, and {train_cfg.epochs} were asked for: "
-              "nothing to train (pass a larger --epochs to continue)")
+        if ranks.writer:
+            _note(f"{out} is already at epoch {checkpoint.epoch}, and {train_cfg.epochs} were asked for: "
+                  "nothing to train (pass a larger --epochs to continue)")
         return checkpoint.history
     train_images, test_images = load_training_data(cfg, train_cfg, device)
     torch.manual_seed(train_cfg.seed)
-    model, epoch, step, history = _prepare_run(out, checkpoint, cfg, device)
-    n = len(train_images)
-    steps_per_epoch = math.ceil(n / train_cfg.batch_size)
+    model, epoch, step, history = _prepare_run(out, checkpoint, cfg, device, writes=ranks.writer)
+    n, batch = len(train_images), train_cfg.batch_size
+    steps_per_epoch = math.ceil(n / batch)
     total_steps = train_cfg.epochs * steps_per_epoch
-    atomic_write_json(out / TRAIN_CONFIG, {
-        **dataclasses.asdict(train_cfg), "model": cfg.to_dict(), "train_images": n,
-        "steps_per_epoch": steps_per_epoch, "device": str(device), "started_at": time.time(),
-        "start_epoch": epoch})
+    if ranks.writer:
+        atomic_write_json(out / TRAIN_CONFIG, {
+            **dataclasses.asdict(train_cfg), "model": cfg.to_dict(), "train_images": n,
+            "steps_per_epoch": steps_per_epoch, "device": str(device), "processes": ranks.world,
+            "started_at": time.time(), "start_epoch": epoch})
 
     optimizer = make_optimizer(model, train_cfg.lr)
-    if step and not ckpt.load_optimizer_state(out, optimizer, step):
+    if step and not ckpt.load_optimizer_state(out, optimizer, step) and ranks.writer:
         _note(f"no optimizer state saved at step {step} (the run was killed while saving?); "
               "Adam's moments start afresh")
     # A run stopped mid-epoch (Ctrl-C, the app's Stop button) saved the steps it had taken into
@@ -166,7 +192,7 @@ def train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out_dir: str | 
     # One generator per run and epoch keeps runs reproducible for a given seed, resumed or not.
     gen = torch.Generator(device=device)
     train_step = TrainStep(model, optimizer, train_images, gen, train_cfg.amp and device.type == "cuda",
-                           train_cfg.batch_size)
+                           batch // ranks.world, ddp=distributed.wrap(model, ranks) if ranks.parallel else None)
 
     try:
         while epoch < train_cfg.epochs:
@@ -174,50 +200,58 @@ def train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out_dir: str | 
             model.train()
             started = time.perf_counter()
             train_step.reset()
-            perm = torch.randperm(n, generator=gen, device=device)
+            order = distributed.epoch_order(torch.randperm(n, generator=gen, device=device), batch, ranks)
+            if ranks.rank:
+                gen.manual_seed(distributed.noise_seed(train_cfg.seed, epoch, ranks.rank))
             first, skip = skip, 0
-            trained = n - first * train_cfg.batch_size  # images this epoch trains on
+            trained = len(order) - first * batch  # images this epoch trains on (all ranks)
             bar = tqdm(range(first, steps_per_epoch), desc=f"epoch {epoch + 1}/{train_cfg.epochs}",
                        disable=not show_progress, leave=False, mininterval=0.5)
             for i in bar:
-                train_step(perm[i * train_cfg.batch_size:(i + 1) * train_cfg.batch_size],
+                train_step(distributed.rank_share(order[i * batch:(i + 1) * batch], ranks),
                            cosine_lr(train_cfg.lr, step, total_steps), cfg.temperature(step))
                 step += 1
                 if step % train_cfg.log_every == 0:
-                    seen = min((i + 1) * train_cfg.batch_size, n) - first * train_cfg.batch_size
-                    r, k = (train_step.sums / seen).tolist()
-                    append_jsonl(out / ckpt.STEPS, {
-                        "step": step, "epoch": round(epoch + (i + 1) / steps_per_epoch, 4),
-                        "train_recon": r, "train_kl": k, **_temperature_of(cfg, step),
-                        "images_per_second": seen / (time.perf_counter() - started),
-                        "time": time.time()})
+                    seen = min((i + 1) * batch, len(order)) - first * batch
+                    r, k = (distributed.summed(train_step.sums, ranks) / seen).tolist()
+                    if ranks.writer:
+                        append_jsonl(out / ckpt.STEPS, {
+                            "step": step, "epoch": round(epoch + (i + 1) / steps_per_epoch, 4),
+                            "train_recon": r, "train_kl": k, **_temperature_of(cfg, step),
+                            "images_per_second": seen / (time.perf_counter() - started),
+                            "time": time.time()})
                     bar.set_postfix(recon=f"{r:.1f}", kl=f"{k:.1f}")
             bar.close()
             if device.type == "cuda":
                 torch.cuda.synchronize()  # the clock must include the queued GPU work
             train_seconds = time.perf_counter() - started
-            with _signals_deferred():
-                record = epoch_record(model, test_images, epoch + 1, step, train_step.sums / trained,
-                                      train_seconds, trained)
-                save_epoch_codes(model, test_images, out, epoch + 1)
+            train_means = distributed.summed(train_step.sums, ranks) / trained
+            if ranks.writer:
+                with _signals_deferred():
+                    record = epoch_record(model, test_images, epoch + 1, step, train_means, train_seconds, trained)
+                    save_epoch_codes(model, test_images, out, epoch + 1)
+                    epoch += 1
+                    # The weights (holding `record`) commit the epoch; the history line follows. A kill
+                    # between the two is repaired on resume (see ckpt.checkpoint_history).
+                    ckpt.save_checkpoint(model, out, epoch, step, optimizer, record=record)
+                    append_jsonl(out / ckpt.HISTORY, record)
+                    history.append(record)
+                if show_progress:
+                    tqdm.write(f"epoch {epoch}: train -ELBO {record['train_recon'] + record['train_kl']:.2f}"
+                               f"  test -ELBO {record['test_elbo']:.2f} (recon {record['test_recon']:.2f},"
+                               f" KL {record['test_kl']:.2f})  active {record['active_units']}"
+                               f"  {record['images_per_second']:.0f} img/s")
+                if on_epoch:
+                    on_epoch(record)
+            else:
                 epoch += 1
-                # The weights (holding `record`) commit the epoch; the history line follows. A kill
-                # between the two is repaired on resume (see ckpt.checkpoint_history).
-                ckpt.save_checkpoint(model, out, epoch, step, optimizer, record=record)
-                append_jsonl(out / ckpt.HISTORY, record)
-                history.append(record)
-            if show_progress:
-                tqdm.write(f"epoch {epoch}: train -ELBO {record['train_recon'] + record['train_kl']:.2f}"
-                           f"  test -ELBO {record['test_elbo']:.2f} (recon {record['test_recon']:.2f},"
-                           f" KL {record['test_kl']:.2f})  active {record['active_units']}"
-                           f"  {record['images_per_second']:.0f} img/s")
-            if on_epoch:
-                on_epoch(record)
+            distributed.barrier(ranks)  # the others wait for rank 0's evaluation and files
     except KeyboardInterrupt:
         # Mid-epoch weights, labelled with the last finished epoch (and its history line) and the
         # step actually reached: --resume skips the batches already trained.
-        ckpt.save_checkpoint(model, out, epoch, step, optimizer,
-                             record=history[-1] if history and history[-1].get("epoch") == epoch else None)
+        if ranks.writer:
+            ckpt.save_checkpoint(model, out, epoch, step, optimizer,
+                                 record=history[-1] if history and history[-1].get("epoch") == epoch else None)
         if show_progress:
             tqdm.write(f"interrupted: saved {out} at epoch {epoch}, step {step}")
     return history

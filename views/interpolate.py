@@ -90,7 +90,7 @@ def endpoint(slot: int, version: int) -> np.ndarray | None:
             st.caption("Draw a digit; a drawing is kept for this session only: a link cannot carry it.")
         spec = "draw"
     else:
-        image = upload_digit(key=f"upload{suffix}", keep=f"interpolate_upload{slot}")
+        image = upload_digit(key=f"upload{suffix}", keep=f"interpolate_upload{slot}", dataset=model.config.dataset)
         if image is None:
             st.caption("An upload is kept for this session only: a link cannot carry it.")
         spec = "upload"

@@ -41,7 +41,8 @@ if source == "draw":
                 "for its nearest test digits and where it lands on the map below.")
         st.stop()
 else:
-    original, digit = upload_digit("reconstruct_upload", keep="reconstruct_kept", with_original=True)
+    original, digit = upload_digit("reconstruct_upload", keep="reconstruct_kept", dataset=model.config.dataset,
+                                   with_original=True)
     if digit is None:
         st.info("Try a photo of a digit written on paper, or a drawing exported from any paint program.")
         st.stop()

@@ -9,6 +9,7 @@ from ui.training_status import progress_fraction, progress_text, refresh_seconds
 from vae.config import ARCHITECTURES, DATASETS, LATENTS, LIKELIHOODS, ModelConfig, TrainConfig, default_of
 from vae.data import DATASET_NAMES
 from vae.jobs import JobBusy
+from vae.model import gpu_count
 from vae.runs import read_run_log
 
 page_header("Train", "Starts `python -m vae train` as a background process (on the GPU when there is one), "
@@ -41,10 +42,15 @@ with st.form("train"):
     batch_size = c3.number_input("Batch size", 8, 4096, defaults.batch_size, 8)
     lr = c4.select_slider("Learning rate", LEARNING_RATES, value=defaults.lr, format_func=lambda v: f"{v:.0e}",
                           help="Adam's learning rate, decayed on a cosine schedule")
-    c1, c2, _ = st.columns([1, 1, 2])
+    c1, c2, c3, _ = st.columns(4)
     limit = c1.number_input("Training images (0 = all)", 0, 60000, 0, 1000,
                             help="Train on the first N images only, for a quick run")
     seed = c2.number_input("Seed", 0, 2**31 - 1, defaults.seed)
+    gpus = 1
+    if (available := gpu_count()) > 1:
+        gpus = c3.number_input("GPUs to use", 1, available, available,
+                               help="More than one trains data-parallel through torchrun, one process a GPU; "
+                                    "the batch size is split between them")
     start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 
 if start:
@@ -56,9 +62,11 @@ if start:
         st.stop()
     training = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, train_limit=limit or None)
     try:
-        st.session_state["train_notice"] = ("success", f"Started {literal(jobs.start(model, training).name)}.")
+        run_dir = jobs.start(model, training, processes=gpus)
+        st.session_state["train_notice"] = ("success", f"Started {literal(run_dir.name)}" +
+                                            (f" on {gpus} GPUs." if gpus > 1 else "."))
         st.rerun()  # the sidebar, drawn before this page, starts following the run
-    except JobBusy as e:
+    except (JobBusy, ValueError) as e:
         st.session_state["train_notice"] = ("warning", str(e))
 if notice := st.session_state.get("train_notice"):  # until the next press of Start
     kind, text = notice

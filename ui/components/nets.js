@@ -42,72 +42,62 @@ function parseSafetensors(buffer) {
   return tensors;
 }
 
-function fetchTensors(url) {
+// The arithmetic runs in WebAssembly SIMD (kernels.c, built into kernels.wasm and prepended as
+// KERNELS_WASM, base64). Weights live in its memory from loading on (t[name].at: a byte offset);
+// a run's activations are taken above them and given back when it returns.
+const KERNELS = WebAssembly.instantiate(Uint8Array.from(atob(KERNELS_WASM), (c) => c.charCodeAt(0)))
+  .then(({ instance }) => ({ fn: instance.exports, memory: instance.exports.memory, top: instance.exports.__heap_base.value }));
+let WASM = null;  // the instantiated KERNELS, once ready (runs are synchronous)
+
+function alloc(floats) {  // byte offset of `floats` new float32s (16-byte aligned), growing the memory as needed
+  const at = (WASM.top + 15) & ~15, short = at + 4 * floats - WASM.memory.buffer.byteLength;
+  if (short > 0) WASM.memory.grow(Math.ceil(short / 65536));
+  WASM.top = at + 4 * floats;
+  return at;
+}
+
+function view(at, floats) {  // made anew each time: growing the memory detaches older views
+  return new Float32Array(WASM.memory.buffer, at, floats);
+}
+
+// A network's weights from a safetensors file's bytes, copied into the kernels' memory.
+function netFromBuffer(buffer) {
+  return KERNELS.then((kernels) => {
+    WASM = kernels;
+    const tensors = parseSafetensors(buffer);
+    for (const t of Object.values(tensors)) {
+      if (!(t instanceof Float32Array)) continue;
+      t.at = alloc(t.length);
+      view(t.at, t.length).set(t);
+    }
+    return tensors;
+  });
+}
+
+function fetchBytes(url) {
   return fetch(url).then((r) => {
     if (!r.ok) throw new Error("HTTP " + r.status);
     return r.arrayBuffer();
-  }).then(parseSafetensors);
+  });
+}
+
+function fetchTensors(url) {
+  return fetchBytes(url).then(parseSafetensors);
 }
 
 function loadNet(url) {
-  if (!NETS.has(url)) NETS.set(url, fetchTensors(url));
+  if (!NETS.has(url)) NETS.set(url, fetchBytes(url).then(netFromBuffer));
   return NETS.get(url);
 }
 
-function conv2d(L, t, x, [C, H, W]) {  // weight (out, in, k, k), as (out, in * k * k) rows
-  const k = L.kernel, s = L.stride, p = L.padding, Co = L.out, size = C * k * k;
-  const Ho = Math.floor((H + 2 * p - k) / s) + 1, Wo = Math.floor((W + 2 * p - k) / s) + 1;
-  const w = t[L.weight], b = t[L.bias], y = new Float32Array(Co * Ho * Wo), patch = new Float32Array(size);
-  for (let oy = 0; oy < Ho; oy++) {
-    for (let ox = 0; ox < Wo; ox++) {
-      // The input under the kernel at (oy, ox), zero outside the picture: one dot product per output channel.
-      let i = 0;
-      for (let ci = 0; ci < C; ci++) {
-        for (let ky = 0; ky < k; ky++) {
-          const iy = oy * s - p + ky, row = (ci * H + iy) * W;
-          for (let kx = 0; kx < k; kx++) {
-            const ix = ox * s - p + kx;
-            patch[i++] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? x[row + ix] : 0;
-          }
-        }
-      }
-      const at = oy * Wo + ox;
-      for (let co = 0; co < Co; co++) y[co * Ho * Wo + at] = b[co] + dot(w, co * size, patch, size);
-    }
-  }
-  return [y, [Co, Ho, Wo]];
+function outputSize(L, [C, H, W]) {  // conv2d and conv_transpose2d: the output's (channels, height, width)
+  const k = L.kernel, s = L.stride, p = L.padding;
+  if (L.type === "conv2d") return [L.out, Math.floor((H + 2 * p - k) / s) + 1, Math.floor((W + 2 * p - k) / s) + 1];
+  return [L.out, (H - 1) * s - 2 * p + k, (W - 1) * s - 2 * p + k];
 }
 
-function convTranspose2d(L, t, x, [C, H, W]) {  // weight (in, out, k, k)
-  const k = L.kernel, s = L.stride, p = L.padding, Co = L.out;
-  const Ho = (H - 1) * s - 2 * p + k, Wo = (W - 1) * s - 2 * p + k;
-  const w = t[L.weight], b = t[L.bias], y = new Float32Array(Co * Ho * Wo);
-  for (let co = 0; co < Co; co++) y.fill(b[co], co * Ho * Wo, (co + 1) * Ho * Wo);
-  for (let ci = 0; ci < C; ci++) {
-    for (let iy = 0; iy < H; iy++) {
-      for (let ix = 0; ix < W; ix++) {
-        const v = x[(ci * H + iy) * W + ix];
-        if (v === 0) continue;  // after a ReLU most inputs are zero
-        for (let co = 0; co < Co; co++) {
-          const wBase = (ci * Co + co) * k * k, yBase = co * Ho * Wo;
-          for (let ky = 0; ky < k; ky++) {
-            const oy = iy * s - p + ky;
-            if (oy < 0 || oy >= Ho) continue;
-            for (let kx = 0; kx < k; kx++) {
-              const ox = ix * s - p + kx;
-              if (ox < 0 || ox >= Wo) continue;
-              y[yBase + oy * Wo + ox] += v * w[wBase + ky * k + kx];
-            }
-          }
-        }
-      }
-    }
-  }
-  return [y, [Co, Ho, Wo]];
-}
-
-function maxpool2d(L, x, [C, H, W]) {
-  const k = L.kernel, Ho = Math.floor(H / k), Wo = Math.floor(W / k), y = new Float32Array(C * Ho * Wo);
+function maxpool2d(L, x, [C, H, W], y) {  // y: C * floor(H / k) * floor(W / k) floats
+  const k = L.kernel, Ho = Math.floor(H / k), Wo = Math.floor(W / k);
   for (let c = 0; c < C; c++) {
     for (let oy = 0; oy < Ho; oy++) {
       for (let ox = 0; ox < Wo; ox++) {
@@ -119,66 +109,48 @@ function maxpool2d(L, x, [C, H, W]) {
       }
     }
   }
-  return [y, [C, Ho, Wo]];
+  return [C, Ho, Wo];
 }
 
-// sum_j w[base + j] * x[j] for j < n, four at a time (V8 runs this about twice as fast as one at a time).
-function dot(w, base, x, n) {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, j = 0;
-  for (; j + 3 < n; j += 4) {
-    s0 += w[base + j] * x[j]; s1 += w[base + j + 1] * x[j + 1];
-    s2 += w[base + j + 2] * x[j + 2]; s3 += w[base + j + 3] * x[j + 3];
-  }
-  for (; j < n; j++) s0 += w[base + j] * x[j];
-  return s0 + s1 + s2 + s3;
-}
-
-// y = W x + b, W (out, in). A wide input (after a ReLU: many zeros) goes through the weights'
-// columns instead, skipping its zeros: the column-major copy is made once per weights tensor.
-function linear(L, t, x) {
-  const b = t[L.bias], y = Float32Array.from(b), n = L.in, m = L.out;
-  if (n < 256) {
-    const W = t[L.weight];
-    for (let o = 0; o < m; o++) y[o] += dot(W, o * n, x, n);
-    return y;
-  }
-  const W = t[L.weight];
-  if (!W.columns) {
-    W.columns = new Float32Array(n * m);
-    for (let o = 0; o < m; o++) for (let i = 0; i < n; i++) W.columns[i * m + o] = W[o * n + i];
-  }
-  const C = W.columns;
-  for (let i = 0; i < n; i++) {
-    const v = x[i];
-    if (v === 0) continue;
-    for (let o = 0, base = i * m; o < m; o++) y[o] += v * C[base + o];
-  }
-  return y;
-}
-
-// The layers applied to x (a Float32Array of the given shape): the output values, flat.
+// The layers applied to x (a Float32Array of the given shape): the output values, flat (a copy).
 export function run(layers, t, input, inputShape) {
-  let x = Float32Array.from(input), shape = inputShape || [x.length];
-  for (const L of layers) {
-    if (L.type === "linear") {
-      x = linear(L, t, x); shape = [L.out];
-    } else if (L.type === "relu") {
-      for (let i = 0; i < x.length; i++) if (x[i] < 0) x[i] = 0;
-    } else if (L.type === "unflatten") {
-      shape = L.shape;
-    } else if (L.type === "flatten") {
-      shape = [x.length];
-    } else if (L.type === "conv2d") {
-      [x, shape] = conv2d(L, t, x, shape);
-    } else if (L.type === "conv_transpose2d") {
-      [x, shape] = convTranspose2d(L, t, x, shape);
-    } else if (L.type === "maxpool2d") {
-      [x, shape] = maxpool2d(L, x, shape);
-    } else {
-      throw new Error("unknown layer " + L.type);
+  const fn = WASM.fn, mark = WASM.top, size = (shape) => shape.reduce((a, b) => a * b, 1);
+  let shape = inputShape || [input.length], x = alloc(input.length);
+  view(x, input.length).set(input);
+  try {
+    for (const L of layers) {
+      if (L.type === "relu") {
+        const v = view(x, size(shape));
+        for (let i = 0; i < v.length; i++) if (v[i] < 0) v[i] = 0;
+        continue;
+      } else if (L.type === "unflatten" || L.type === "flatten") {
+        shape = L.type === "flatten" ? [size(shape)] : L.shape;
+        continue;
+      }
+      let y;
+      if (L.type === "linear") {
+        y = alloc(L.out);
+        fn.linear(t[L.weight].at, t[L.bias].at, x, y, L.in, L.out);
+        shape = [L.out];
+      } else if (L.type === "conv2d" || L.type === "conv_transpose2d") {
+        const [C, H, W] = shape, out = outputSize(L, shape);
+        y = alloc(size(out));
+        const scratch = alloc(L.type === "conv2d" ? C * L.kernel * L.kernel : L.out * L.kernel * L.kernel);
+        fn[L.type](t[L.weight].at, t[L.bias].at, x, y, scratch, C, H, W, L.out, L.kernel, L.stride, L.padding);
+        shape = out;
+      } else if (L.type === "maxpool2d") {
+        const [C, H, W] = shape, floats = C * Math.floor(H / L.kernel) * Math.floor(W / L.kernel);
+        y = alloc(floats);
+        shape = maxpool2d(L, view(x, size(shape)), shape, view(y, floats));
+      } else {
+        throw new Error("unknown layer " + L.type);
+      }
+      x = y;
     }
+    return view(x, size(shape)).slice();
+  } finally {
+    WASM.top = mark;
   }
-  return x;
 }
 
 // z (Float32Array) -> 784 pixel intensities in [0, 1]

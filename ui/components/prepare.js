@@ -1,9 +1,9 @@
 // A picture of one digit -> the 28x28 input the model sees, exactly as vae/images.py's mnist_style
 // prepares an upload (MNIST's own recipe): grayscale, dark-on-light inverted, cropped to the ink,
 // fitted into 20x20 with Pillow's Lanczos resampling (ported below, 8-bit fixed point and all), and
-// centred by centre of mass in 28x28. Prepended to the components that prepare drawings.
-
-const INK_THRESHOLD = 0.15;  // as vae.images.INK_THRESHOLD
+// centred by centre of mass in 28x28; or as the dataset's framing (vae.images.FRAMINGS, sent by
+// Python) says: Fashion-MNIST's garments fill 28x28 and sit by their box. Prepended to the
+// components that prepare drawings.
 const PRECISION_BITS = 32 - 8 - 2;  // Pillow's fixed point for 8-bit images
 
 // Python's round() of a float: halves to even.
@@ -71,10 +71,18 @@ function resizeLanczos(pixels, w, h, outW, outH) {
   return out;
 }
 
+let SCRATCH = null;  // {gray, ink}: reused from one movement to the next (fresh ones cost the pen's frame a GC)
+
+function scratch(n) {
+  if (!SCRATCH || SCRATCH.gray.length !== n) SCRATCH = { gray: new Float64Array(n), ink: new Float64Array(n) };
+  return SCRATCH;
+}
+
 // RGBA pixels (an ImageData's data) of a w x h picture -> Float32Array(784) in [0, 1], or null when
-// there is no digit (blank, or almost no contrast): mnist_style's steps, one for one.
-export function prepare(rgba, w, h) {
-  const gray = new Float64Array(w * h);
+// there is nothing drawn (blank, or almost no contrast): mnist_style's steps, one for one.
+// framing: {box, centre: "mass" or "box", trim}, as vae.images.Framing.
+export function prepare(rgba, w, h, framing) {
+  const { gray, ink } = scratch(w * h);
   for (let i = 0, o = 0; i < w * h; i++, o += 4) {  // composited on white, then Pillow's RGB -> L
     let r = rgba[o], g = rgba[o + 1], b = rgba[o + 2];
     const alpha = rgba[o + 3];
@@ -84,27 +92,28 @@ export function prepare(rgba, w, h) {
     }
     gray[i] = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) / 255;
   }
-  const border = [];
-  for (let x = 0; x < w; x++) border.push(gray[x]);
-  for (let x = 0; x < w; x++) border.push(gray[(h - 1) * w + x]);
-  for (let y = 0; y < h; y++) border.push(gray[y * w]);
-  for (let y = 0; y < h; y++) border.push(gray[y * w + w - 1]);
-  border.sort((a, b) => a - b);
+  const border = new Float64Array(2 * (w + h));
+  for (let x = 0; x < w; x++) { border[x] = gray[x]; border[w + x] = gray[(h - 1) * w + x]; }
+  for (let y = 0; y < h; y++) { border[2 * w + y] = gray[y * w]; border[2 * w + h + y] = gray[y * w + w - 1]; }
+  border.sort();
   const mid = border.length >> 1;
   const background = border.length % 2 ? border[mid] : (border[mid - 1] + border[mid]) / 2;
-  const ink = new Float64Array(w * h);
   let peak = 0;
   for (let i = 0; i < w * h; i++) {
     ink[i] = Math.max(0, background < 0.5 ? gray[i] - background : background - gray[i]);
-    peak = Math.max(peak, ink[i]);
+    if (ink[i] > peak) peak = ink[i];
   }
   if (peak < 0.1) return null;
   let top = h, bottom = -1, left = w, right = -1;
   for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      ink[y * w + x] /= peak;
-      if (ink[y * w + x] > INK_THRESHOLD) {
-        top = Math.min(top, y); bottom = Math.max(bottom, y); left = Math.min(left, x); right = Math.max(right, x);
+    for (let x = 0, i = y * w; x < w; x++, i++) {
+      if (ink[i] === 0) continue;  // most of the board: no ink, nothing to scale
+      ink[i] /= peak;
+      if (ink[i] > framing.trim) {
+        if (y < top) top = y;
+        bottom = y;
+        if (x < left) left = x;
+        if (x > right) right = x;
       }
     }
   }
@@ -113,19 +122,22 @@ export function prepare(rgba, w, h) {
   for (let y = 0; y < ch; y++) {
     for (let x = 0; x < cw; x++) crop[y * cw + x] = Math.trunc(ink[(y + top) * w + x + left] * 255);
   }
-  const scale = 20 / Math.max(ch, cw);
+  const scale = framing.box / Math.max(ch, cw);
   const nw = Math.max(1, roundHalfEven(cw * scale)), nh = Math.max(1, roundHalfEven(ch * scale));
   const fitted = resizeLanczos(crop, cw, ch, nw, nh);
-  let mass = 0, cy = 0, cx = 0;
-  for (let y = 0; y < nh; y++) {
-    for (let x = 0; x < nw; x++) {
-      const v = fitted[y * nw + x] / 255;
-      mass += v; cy += v * y; cx += v * x;
+  let oy = (28 - nh) >> 1, ox = (28 - nw) >> 1;  // "box": the object's box in the middle
+  if (framing.centre === "mass") {
+    let mass = 0, cy = 0, cx = 0;
+    for (let y = 0; y < nh; y++) {
+      for (let x = 0; x < nw; x++) {
+        const v = fitted[y * nw + x] / 255;
+        mass += v; cy += v * y; cx += v * x;
+      }
     }
+    cy /= mass; cx /= mass;
+    oy = Math.min(Math.max(roundHalfEven(14 - cy), 0), 28 - nh);  // MNIST's centre of mass at (14, 14)
+    ox = Math.min(Math.max(roundHalfEven(14 - cx), 0), 28 - nw);
   }
-  cy /= mass; cx /= mass;
-  const oy = Math.min(Math.max(roundHalfEven(14 - cy), 0), 28 - nh);  // MNIST's centre of mass at (14, 14)
-  const ox = Math.min(Math.max(roundHalfEven(14 - cx), 0), 28 - nw);
   const field = new Float32Array(784);
   for (let y = 0; y < nh; y++) {
     for (let x = 0; x < nw; x++) field[(y + oy) * 28 + x + ox] = fitted[y * nw + x] / 255;

@@ -191,12 +191,12 @@ export default function (component) {
   const analyse = () => {
     if (mask) return;
     const t0 = performance.now();
-    const pixels = prepare(ctx.getImageData(0, 0, SIZE, SIZE).data, SIZE, SIZE);
+    const pixels = prepare(ctx.getImageData(0, 0, SIZE, SIZE).data, SIZE, SIZE, data.framing);
     const t1 = performance.now();
     ui.prepared = pixels;
     if (!pixels) {
       ui.q = null;
-      ui.note.textContent = "Draw a digit: nothing on the board yet.";
+      ui.note.textContent = `Draw a ${data.framing.thing}: nothing on the board yet.`;
       return;
     }
     paintDigit(ui.seen, pixels);
@@ -339,6 +339,6 @@ export default function (component) {
       ui.map = m; ui.mapCanvas.width = ui.mapCanvas.height = data.map.size; extrasSoon();
     });
   }
-  expose("prepare", (rgba, w, h) => { const p = prepare(Uint8ClampedArray.from(rgba), w, h); return p ? Array.from(p) : null; });
+  expose("prepare", (rgba, w, h) => { const p = prepare(Uint8ClampedArray.from(rgba), w, h, data.framing); return p ? Array.from(p) : null; });
   expose("sketchpadPrepared", () => (ui.prepared ? Array.from(ui.prepared) : null));
 }
