@@ -34,14 +34,16 @@ COLLECTIVE_TIMEOUT = datetime.timedelta(minutes=10)
 
 @dataclass(frozen=True)
 class Ranks:
-    """This process's place in the job: global rank, number of processes, rank on this machine."""
+    """This process's place in the job: global rank, number of processes, rank on this machine, and
+    whether torchrun started it (then DDP runs even over one process, which measures its overhead)."""
     rank: int = 0
     world: int = 1
     local: int = 0
+    torchrun: bool = False
 
     @property
     def parallel(self) -> bool:
-        return self.world > 1
+        return self.torchrun or self.world > 1
 
     @property
     def writer(self) -> bool:
@@ -53,7 +55,8 @@ def ranks_from_env() -> Ranks:
     """What torchrun says this process is; one process alone without it."""
     if "WORLD_SIZE" not in os.environ:
         return Ranks()
-    return Ranks(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0)))
+    return Ranks(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0)),
+                 torchrun=True)
 
 
 def check_batch_size(batch_size: int, ranks: Ranks) -> None:
