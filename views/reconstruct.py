@@ -10,16 +10,19 @@ from ui.common import class_names, current_model, dataset, kl_and_activity, late
 from ui.sketchpad import draw_digit, mark_unknown
 from ui.uploads import upload_digit
 from vae.completion import complete
-from vae.images import grid, to_gray
+from vae.images import FRAMINGS, grid, to_gray
 from vae.latent import decode_numpy, dims_by_kl
-
-page_header("Reconstruct", "Draw a digit, or upload a photo or drawing of one. It is prepared the way MNIST was "
-            "made (grayscale, dark-on-light inverted, cropped to the ink, fitted into 20x20, centred by centre of "
-            "mass in 28x28), then encoded, reconstructed and placed on the latent map; a drawing already while you "
-            "draw, in your browser.")
 
 checkpoint, hash_ = current_model()
 model = checkpoint.model
+framing = FRAMINGS[model.config.dataset]
+thing = framing.thing
+PREPARED = {"mass": "fitted into 20x20, centred by centre of mass in 28x28, as MNIST was made",
+            "box": "its longest side fitted to 28 pixels, centred in 28x28, as Fashion-MNIST was made"}
+page_header("Reconstruct", f"Draw a {thing}, or upload a photo or drawing of one. It is prepared the way the "
+            f"model's training pictures were (grayscale, dark-on-light inverted, cropped to the ink, "
+            f"{PREPARED[framing.centre]}), then encoded, reconstructed and placed on the latent map; a drawing "
+            "already while you draw, in your browser.")
 names = class_names()
 categorical = model.latent.kind == "categorical"
 kl, active = kl_and_activity()
@@ -27,7 +30,7 @@ order = [d for d in dims_by_kl(list(kl)) if active[d]] or dims_by_kl(list(kl))
 lmap = latent_map("test")
 SOURCES = {"draw": "Draw", "upload": "Upload"}
 SOURCE = state.Setting("source", "draw", state.text_choice(tuple(SOURCES)))
-source = SOURCE.widget(st.segmented_control, "Your digit", list(SOURCES), format_func=SOURCES.get,
+source = SOURCE.widget(st.segmented_control, f"Your {thing}", list(SOURCES), format_func=SOURCES.get,
                        selection_mode="single") or "draw"
 
 original = None
@@ -37,14 +40,15 @@ if source == "draw":
         st.session_state["reconstruct_drawn"] = drawn
     digit = st.session_state.get("reconstruct_drawn")
     if digit is None:
-        st.info("Draw a digit with the mouse, a finger or a pen: the panels follow every stroke. Lift the pen "
-                "for its nearest test digits and where it lands on the map below.")
+        st.info(f"Draw a {thing} with the mouse, a finger or a pen: the panels follow every stroke. Lift the pen "
+                f"for its nearest test {thing}s and where it lands on the map below.")
         st.stop()
 else:
     original, digit = upload_digit("reconstruct_upload", keep="reconstruct_kept", dataset=model.config.dataset,
                                    with_original=True)
     if digit is None:
-        st.info("Try a photo of a digit written on paper, or a drawing exported from any paint program.")
+        st.info("Try a photo of a digit written on paper, or a drawing exported from any paint program." if thing == "digit"
+                else f"Try a photo of a {thing} on a plain background, or a drawing of one.")
         st.stop()
 
 x = torch.from_numpy(digit)[None, None].to(model.device)  # (1, 1, 28, 28)
@@ -69,7 +73,7 @@ with c3:
 
 images, _ = dataset(checkpoint.config.dataset, "test")
 neighbours = lmap.nearest(mu.numpy(), 10)[0]
-st.subheader("Nearest test digits in latent space")
+st.subheader(f"Nearest test {thing}s in latent space")
 st.caption(", ".join(f"#{i} ({names[lmap.labels[i]]})" for i in neighbours))
 show_digit(grid(images[neighbours].float().div(255).numpy(), cols=10), scale=3)
 
