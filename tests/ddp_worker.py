@@ -71,7 +71,7 @@ if __name__ == "__main__":
     vae.step.TrainStep.__init__ = record_step(vae.step.TrainStep.__init__)
     writes = audited_writes(out)
     code = main(argv)
-    if report := os.environ.get("DDP_REPORT"):
+    if (report := os.environ.get("DDP_REPORT")) and steps:
         params = {k: v.detach().clone().contiguous() for k, v in steps[0].model.state_dict().items()}
         save_file(params, f"{report}/rank-{RANK}.safetensors")
         Path(f"{report}/rank-{RANK}.json").write_text(json.dumps(writes))

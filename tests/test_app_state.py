@@ -198,7 +198,7 @@ def test_an_interpolation_step_and_an_upload_open_in_the_sliders(checkpoints, mn
     at.switch_page("views/reconstruct.py").run()
     original = read_upload(drawn_png(mnist_test.images[0].numpy()))
     digit = mnist_style(original)
-    at.session_state["reconstruct_kept"] = (original, digit)  # what an upload keeps (see ui/uploads.py)
+    at.session_state["reconstruct_kept"] = original  # what an upload keeps (see ui/uploads.py)
     at.run()
     assert not at.exception and any(i.caption == "reconstruction from μ" for e in at.get("image") for i in e.proto.imgs)
     next(b for b in at.button if b.label == "Open in the sliders").click().run()

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 from safetensors.torch import save as safetensors_bytes
 
 from tests.browser_support import ROOT, browser, require_browser  # noqa: F401
-from ui.components import HERE as COMPONENTS, build_kernels, source
+from ui.components import source
 from vae.checkpoint import load_checkpoint
 from vae.config import ModelConfig
 from vae.export import browser_layers
@@ -95,7 +95,3 @@ def test_the_browsers_encoders_are_torchs(blank, arch, mnist_test):
         assert np.abs(got[:d] - mu[i].numpy()).max() <= 1e-3
         assert np.abs(got[d:] - logvar[i].numpy()).max() <= 1e-3
 
-
-@pytest.mark.skipif(not build_kernels.compiler(), reason="needs clang and lld to build kernels.c")
-def test_the_committed_kernels_are_what_kernels_c_builds():
-    assert build_kernels.build() == (COMPONENTS / "kernels.wasm").read_bytes()

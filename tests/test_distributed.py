@@ -138,6 +138,5 @@ def test_ctrl_c_to_the_launcher_stops_every_rank_and_saves(tiny_data_dir, tmp_pa
     assert read_history(tmp_path / "run"), proc.communicate(timeout=60)[0]
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=90)
-    assert "interrupted: saved" in output, output
     checkpoint = load_checkpoint(tmp_path / "run")
     assert 1 <= checkpoint.epoch < 50 and checkpoint.step >= 60

@@ -1,4 +1,5 @@
 """Background training jobs: one at a time, live status from the run's files, stop, failure."""
+import dataclasses
 import json
 import os
 import time
@@ -80,7 +81,8 @@ def test_a_job_over_two_processes_runs_through_torchrun_and_stop_ends_every_rank
     """What the Train page starts with "GPUs to use" at 2 (here 2 CPU processes joined by gloo):
     the Stop button's SIGTERM goes to torchrun, which passes it on; rank 0 saves."""
     jobs = TrainingJobs(tmp_path)
-    run_dir = jobs.start(TINY, tiny_training(tiny_data_dir, 500), processes=2)
+    training = dataclasses.replace(tiny_training(tiny_data_dir, 500), device="cpu")  # gloo, on any machine
+    run_dir = jobs.start(TINY, training, processes=2)
     assert "torch.distributed.run" in json.loads(jobs.job_file.read_text())["command"]
     assert wait_until(lambda: jobs.status().history)
     assert json.loads((run_dir / "train_config.json").read_text())["processes"] == 2

@@ -238,10 +238,13 @@ def test_component_code_is_constant_files_and_data_goes_in_as_data(module):
 
 
 def test_component_sources_are_read_from_files_only():
-    """ui.components.source joins the files' text and does nothing else."""
+    """ui.components.source joins the files' text (a .wasm file's bytes as a base64 string) and does
+    nothing else."""
     tree = ast.parse((ROOT / "ui" / "components" / "__init__.py").read_text())
-    (function,) = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
-    assert ast.unparse(function.body[-1]) == "return '\\n'.join(((HERE / name).read_text() for name in names))"
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert set(functions) == {"_text", "source"}
+    assert ast.unparse(functions["source"].body[-1]) == "return '\\n'.join((_text(name) for name in names))"
+    assert ast.unparse(functions["_text"].body[-1]) == "return (HERE / name).read_text()"
 
 
 # --- pickles posing as checkpoints and caches --------------------------------------------------

@@ -27,6 +27,9 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+# What torchrun sets; a process that the app starts alone must not inherit them (vae/jobs.py).
+TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR",
+                      "MASTER_PORT", "TORCHELASTIC_RUN_ID")
 # A collective that waits longer than this ends the job (rank 0's evaluation and writes at an
 # epoch's end are what the others wait for longest); a rank that dies is noticed by torchrun at once.
 COLLECTIVE_TIMEOUT = datetime.timedelta(minutes=10)
@@ -69,6 +72,9 @@ def device_of(ranks: Ranks, device: torch.device) -> torch.device:
     """One GPU per process on a machine (its local rank's); the CPU stays the CPU."""
     if device.type != "cuda" or not ranks.parallel:
         return device
+    if ranks.local >= torch.cuda.device_count():
+        raise ValueError(f"process {ranks.local} of this machine has no GPU of its own ({torch.cuda.device_count()} "
+                         "here): start at most that many processes a machine (--nproc-per-node), or --device cpu")
     torch.cuda.set_device(ranks.local)
     return torch.device("cuda", ranks.local)
 

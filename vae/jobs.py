@@ -24,7 +24,7 @@ from pathlib import Path
 from .checkpoint import STEPS, read_history
 from .cli import train_args
 from .config import ModelConfig, TrainConfig
-from .distributed import Ranks, check_batch_size
+from .distributed import TORCHRUN_VARIABLES, Ranks, check_batch_size
 from .files import atomic_write_json, read_json, read_jsonl
 from .download import parse_progress
 from .runs import TRAIN_CONFIG
@@ -163,7 +163,9 @@ class TrainingJobs:
             launcher = [sys.executable] if processes == 1 else [
                 sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
             cmd = [*launcher, "-m", "vae", "train", "--out", str(run_dir), *train_args(model, training)]
-            proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+            # A server that itself runs under torchrun must not hand its job membership to the run.
+            env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARIABLES}
+            proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
             log.close()
             _lower_priority(proc.pid)

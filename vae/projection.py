@@ -89,7 +89,9 @@ def _umap():
 
     for module in (umap.umap_, umap.layouts, umap.spectral, umap.utils):
         for function in vars(module).values():
-            if isinstance(function, CPUDispatcher):
+            # Not the parallel twins: numba keys its cache by the Python function, which the serial
+            # and parallel layouts share, and the maps use the serial (reproducible) one.
+            if isinstance(function, CPUDispatcher) and not function.targetoptions.get("parallel"):
                 with contextlib.suppress(RuntimeError):  # nowhere writable for a cache: compile as before
                     function.enable_caching()
     return umap

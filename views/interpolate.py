@@ -87,7 +87,7 @@ def endpoint(slot: int, version: int) -> np.ndarray | None:
             st.session_state[f"interpolate_drawn{slot}"] = drawn
         image = st.session_state.get(f"interpolate_drawn{slot}")
         if image is None:
-            st.caption("Draw a digit; a drawing is kept for this session only: a link cannot carry it.")
+            st.caption("Draw one; a drawing is kept for this session only: a link cannot carry it.")
         spec = "draw"
     else:
         image = upload_digit(key=f"upload{suffix}", keep=f"interpolate_upload{slot}", dataset=model.config.dataset)

@@ -12,7 +12,8 @@ from vae.jobs import JobBusy
 from vae.model import gpu_count
 from vae.runs import read_run_log
 
-page_header("Train", "Starts `python -m vae train` as a background process (on the GPU when there is one), "
+page_header("Train", "Starts `python -m vae train` as a background process (on the GPU when there is one; through torchrun "
+            "over several when you choose more than one), "
             "downloading the training set first when it is not on this machine. One run at a time for the "
             "whole server; every open session sees it. Each finished epoch saves a checkpoint you can "
             "explore at once from the sidebar.")
@@ -50,7 +51,7 @@ with st.form("train"):
     if (available := gpu_count()) > 1:
         gpus = c3.number_input("GPUs to use", 1, available, available,
                                help="More than one trains data-parallel through torchrun, one process a GPU; "
-                                    "the batch size is split between them")
+                                    "the batch size is split between them, so it must divide evenly")
     start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 
 if start:

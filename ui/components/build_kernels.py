@@ -3,7 +3,7 @@
     python -m ui.components.build_kernels      # needs clang and lld (Debian: apt-get install clang lld)
 
 The .wasm is committed, so only a change to kernels.c needs this (tests/test_browser_nets.py checks
-that the two agree where clang is installed).
+what it computes against torch).
 """
 import shutil
 import subprocess

@@ -46,7 +46,9 @@ function parseSafetensors(buffer) {
 // KERNELS_WASM, base64). Weights live in its memory from loading on (t[name].at: a byte offset);
 // a run's activations are taken above them and given back when it returns.
 const KERNELS = WebAssembly.instantiate(Uint8Array.from(atob(KERNELS_WASM), (c) => c.charCodeAt(0)))
-  .then(({ instance }) => ({ fn: instance.exports, memory: instance.exports.memory, top: instance.exports.__heap_base.value }));
+  .then(({ instance }) => ({ fn: instance.exports, memory: instance.exports.memory, top: instance.exports.__heap_base.value }))
+  .catch(() => { throw new Error("this browser cannot run WebAssembly SIMD (Chrome 91, Firefox 89, Safari 16.4 or later can)"); });
+KERNELS.catch(() => {});  // reported by each loadNet that needs them
 let WASM = null;  // the instantiated KERNELS, once ready (runs are synchronous)
 
 function alloc(floats) {  // byte offset of `floats` new float32s (16-byte aligned), growing the memory as needed
