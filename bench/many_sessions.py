@@ -26,7 +26,7 @@ from /proc every 0.25 s) and run folders; the server's resident memory every sec
 full garbage collection at the start, middle and end of the load; the CPU time of the server,
 Chromium, the training job and everything else on the machine during the load.
 
-    python -m bench.many_sessions [--sessions 10] [--seconds 60] [--baseline 20] [--think 2] [--quick]
+    python -m bench.many_sessions [--sessions 10] [--seconds 60 | --rounds 2] [--baseline 20] [--think 2] [--quick]
 """
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ class Result:
 
 
 async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int, think: float, probe: bool,
-                 sampler: Sampler) -> tuple:
+                 sampler: Sampler, rounds: int = 0) -> tuple:
     live = {}  # the server's heap after a full collection (MB): start, mid, end of the load
     pngs = digit_pngs(UPLOAD_DIGITS)
     async with contextlib.AsyncExitStack() as stack:
@@ -132,6 +132,18 @@ async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int
             actions = [("slider visit", lambda k: s.sliders(url, k)), ("map click", lambda k: s.map_click(url, k)),
                        ("upload", lambda k: s.upload(url, k, pngs, expected))]
             step = s.index % 3  # sessions start at different pages, as people would
+            if rounds:  # a fixed amount of work, however long the machine takes for it
+                for _ in range(rounds * 3):
+                    name, action = actions[step % 3]
+                    await s.act(name, lambda: action(step // 3))
+                    step += 1
+                    if step - s.index % 3 == rounds * 3 // 2:  # all wait for the heap's middle reading
+                        halfway.append(s.index)
+                        if len(halfway) == len(group):
+                            live["mid"] = await collect_garbage(sampler.server_pid)
+                            resume.set()
+                        await resume.wait()
+                return
             while time.perf_counter() < deadline:
                 # The probe only drags sliders: enough releases for a p95, timed by a browser of its own.
                 name, action = actions[0 if probe and s.index == 0 else step % 3]
@@ -144,7 +156,11 @@ async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int
                 if not s.done[name] and not any(e.startswith(name) for e in s.errors):
                     await s.act(name, lambda: action(step // 3))
 
+        halfway, resume = [], asyncio.Event()  # with `rounds`: the sessions that have done half of them
+
         async def collect_midway(at: float) -> None:
+            if rounds:
+                return  # the last session to reach half its rounds collects
             await asyncio.sleep(max(0.0, at - time.perf_counter()))
             live["mid"] = await collect_garbage(sampler.server_pid)
 
@@ -162,9 +178,12 @@ async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int
 
 
 def run(sessions: int = 10, seconds: float = 60, baseline_releases: int = 20, think: float = THINK_SECONDS,
-        keep: Path | None = None, probe: bool = False) -> Result:
+        keep: Path | None = None, probe: bool = False, rounds: int = 0) -> Result:
     """The whole scenario; `keep` (a folder) keeps the server's log there; with `probe`, session 0
-    only drags sliders, in a Chromium of its own, and the others' Chromium runs at nice 19."""
+    only drags sliders, in a Chromium of its own, and the others' Chromium runs at nice 19. With
+    `rounds` (an even number), each session visits each page exactly that many times instead of
+    looping for `seconds`: the same work on any machine (tests/test_many_sessions.py), the heap's
+    middle reading taken once every session has done half of it."""
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="many-sessions-") as tmp:
         tmp = Path(tmp)
@@ -175,7 +194,7 @@ def run(sessions: int = 10, seconds: float = 60, baseline_releases: int = 20, th
             sampler.start()
             try:
                 baseline, group, load_start, load_end, cpu, live = asyncio.run(
-                    _drive(url, sessions, seconds, baseline_releases, think, probe, sampler))
+                    _drive(url, sessions, seconds, baseline_releases, think, probe, sampler, rounds))
                 time.sleep(1.0)  # one more RSS sample after the last action
             finally:
                 sampler.stop()
@@ -227,7 +246,7 @@ def run(sessions: int = 10, seconds: float = 60, baseline_releases: int = 20, th
     cores = {k: max(0.0, v) / wall for k, v in cores.items()}
     return Result(group, baseline, loaded, sampler.training, runs, rss, ours, others,
                   time.perf_counter() - began, load_end - load_start,
-                  cores, seconds,
+                  cores, load_end - load_start if rounds else seconds,
                   [(t - load_start, mb, anon) for t, mb, anon in sampler.rss], load_start,
                   {**live, "growth_second_half": live["end"] - live["mid"]}, think, probe)
 
@@ -333,11 +352,16 @@ def main() -> None:
     parser.add_argument("--probe", action="store_true",
                         help="session 0 only drags sliders, timed in a Chromium of its own; the other sessions' "
                              "Chromium runs at nice 19, standing in for users on machines of their own")
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="each session visits each page this many times (even), instead of looping for --seconds")
     parser.add_argument("--quick", action="store_true", help="3 sessions for 10 s, 5 baseline releases")
     args = parser.parse_args()
     if args.quick:
         args.sessions, args.seconds, args.baseline = 3, 10, 5
-    r = run(args.sessions, args.seconds, args.baseline, args.think, keep=args.keep_log, probe=args.probe)
+    if args.rounds % 2:
+        parser.error("--rounds must be even (the heap is read after half of them)")
+    r = run(args.sessions, args.seconds, args.baseline, args.think, keep=args.keep_log, probe=args.probe,
+            rounds=args.rounds)
     if args.keep_log:
         (args.keep_log / "many-sessions-rss.csv").write_text(
             "seconds_from_load_start,rss_mb,anonymous_mb\n"

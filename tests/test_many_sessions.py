@@ -1,14 +1,17 @@
-"""Ten browser sessions at once for 60 s against one server (bench/many_sessions.py's scenario):
-sliders, map and upload in every session, and all ten pressing "Start training" together.
+"""Several browser sessions at once against one server (bench/many_sessions.py's scenario, in its
+fixed-work mode): each session visits the sliders (three releases), the map (one click) and
+Reconstruct (one upload) twice, starting at different pages, and all press "Start training"
+together.
 
 Asserted: no errors of any kind (exception boxes, images still broken on a settled page, page
 and console errors, tracebacks through the project's code in the server log, timeouts), exactly
 one training job, no session seeing another's state (the bench checks each map heading and upload
-result against what that session did), every session using every page, and the server's memory
-settling (read after a full garbage collection). Not asserted, printed (and in BENCHMARKS.md):
-the release round trip under load against a single session (the issue's "p95 at most twice"),
-which on a 2-core machine running ten software-rendered browsers measures the machine; and the
-actions whose rerun Streamlit itself dropped (a race inside Streamlit 1.67, see
+result against what that session did), every session doing all its work, and the server's memory
+settling (read after a full garbage collection once every session has done half its work, and at
+the end). The amount of work is fixed, not the time: how much a session fits into a minute, and
+how long a release takes under load, measure the machine and belong to the benchmark
+(`python -m bench.many_sessions`, 10 sessions for 60 s, in BENCHMARKS.md). Not asserted, printed:
+the actions whose rerun Streamlit itself dropped (a race inside Streamlit 1.67, see
 bench/app_user.StreamlitDropped and BENCHMARKS.md).
 
 Under CI (CI=true) this must run: a missing Chromium or Playwright is an error there, not a skip.
@@ -33,25 +36,23 @@ if playwright is None or not Path("/usr/bin/chromium").exists():
 
 from bench import many_sessions  # noqa: E402  (after the skip: it imports playwright)
 
-SESSIONS, SECONDS = 10, 60
+SESSIONS, ROUNDS = 4, 2
 
-# How much the server's memory may grow over the second half of the load, read just after the
+# How much the server's memory may grow over the second half of the work, read just after the
 # bench makes the server run a full garbage collection and malloc_trim (server_probes.
-# collect_garbage), at the middle of the load and at its end, all ten sessions still connected.
-# Without that collection the reading mostly measures garbage: Streamlit's collection after every
-# run is off (.streamlit/config.toml), so the heap saws between the interpreter's own collections by
-# 30-90 MB; the raw second-half growth of 60 s runs was 5-79 MB, and a 300 s run showed it level
-# (550-650 MB, lower at the end than at 90 s). After the collection the second half grew by 2, 14
-# and 24 MB in three runs: what sessions whose first visit to a page falls in the second half still
-# add (their widget state, media files, Streamlit's per-session message cache). A leak of what
-# every action makes (a rerun's images, an upload, the 10,000-point map figure: 0.1-1 MB each,
-# 50-150 actions in the second half) would pass 60 MB.
+# collect_garbage), once every session has done half its work (they wait for the reading) and at
+# the end, all sessions still connected. Without that collection the reading mostly measures
+# garbage: Streamlit's collection after every run is off (.streamlit/config.toml), so the heap saws
+# between the interpreter's own collections by 30-90 MB. What a second round still adds (widget
+# state, media files, Streamlit's per-session message cache) measured 16 MB with 4 sessions. Here
+# this guards against a gross leak (a rerun's figures or images kept for good: several MB a page);
+# the slow leaks of a long load are the benchmark's to show (BENCHMARKS.md, 10 sessions, 60-300 s).
 GROWTH_LIMIT_MB = 60
 
 
 @pytest.fixture(scope="module")
 def result():
-    r = many_sessions.run(SESSIONS, SECONDS, baseline_releases=10, keep=ARTIFACTS)
+    r = many_sessions.run(SESSIONS, baseline_releases=5, think=0.5, keep=ARTIFACTS, rounds=ROUNDS)
     print("\n" + many_sessions.report(r))  # shown with -s, and kept in the log of a failure
     return r
 
@@ -73,12 +74,12 @@ def test_all_sessions_pressing_start_training_at_once_start_exactly_one_job(resu
     assert {s.sidebar_run for s in result.sessions} == set(result.run_folders)
 
 
-def test_every_session_used_every_page(result):
+def test_every_session_did_all_its_work(result):
     for s in result.sessions:
-        assert s.done["slider release"] >= 3 and s.done["map click"] >= 1 and s.done["upload"] >= 1, (
-            f"session {s.index} did {dict(s.done)}")
-    total = sum(s.done["slider release"] + s.done["map click"] + s.done["upload"] for s in result.sessions)
-    assert total >= 5 * SESSIONS, total
+        dropped = sum(s.dropped.values())  # Streamlit's race, not the app's: that action is not redone
+        done = s.done["slider visit"] + s.done["map click"] + s.done["upload"]
+        assert done + dropped == 3 * ROUNDS and s.done["slider release"] >= 3 * s.done["slider visit"], (
+            f"session {s.index} did {dict(s.done)}, {dict(s.dropped)} dropped")
 
 
 def test_server_memory_settles(result):

@@ -30,8 +30,9 @@ order = [d for d in dims_by_kl(list(kl)) if active[d]] or dims_by_kl(list(kl))
 lmap = latent_map("test")
 SOURCES = {"draw": "Draw", "upload": "Upload"}
 SOURCE = state.Setting("source", "draw", state.text_choice(tuple(SOURCES)))
+# required: a click on the chosen source keeps it (it would otherwise switch to nothing, and so to drawing).
 source = SOURCE.widget(st.segmented_control, f"Your {thing}", list(SOURCES), format_func=SOURCES.get,
-                       selection_mode="single") or "draw"
+                       selection_mode="single", required=True)
 
 original = None
 if source == "draw":
