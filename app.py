@@ -9,6 +9,7 @@ import streamlit as st
 
 from ui import state
 from ui.common import CHECKPOINTS_DIR, current_model, literal, training_jobs
+from ui.plotly_touch import plotly_touch
 from ui.training_status import refresh_seconds, status_line
 from vae.data import DATASET_NAMES
 from vae.runs import DEFAULT_RUN, list_runs
@@ -95,6 +96,7 @@ with st.sidebar:
     jobs = training_jobs()
     every = refresh_seconds(jobs, 2)
     st.fragment(run_every=every)(status_line)(jobs, polling=every is not None)
+    plotly_touch()
 
 page = st.navigation(PAGES)
 if model_error and page.title != "Train":  # the Train page needs no model; the others would fail on it

@@ -95,3 +95,37 @@ def test_the_sliders_take_the_width_and_a_touch_drag_redraws_the_digit(server, p
     assert float(moved) > 0.5 and during != before  # redrawn while the finger is still down
     settle(page)
     expect(page).to_have_url(re.compile(r"[?&]z="))  # the released z went into the link
+
+
+TAPPED = """(index) => {
+    // The screen position of the map's point with this customdata, and a record of plotly's clicks.
+    const gd = document.querySelector('.st-key-latent_map .js-plotly-plot');
+    if (!gd.__tapTest) { gd.__tapTest = true; gd.on('plotly_click', d => { window.__clicked = d.points[0].customdata; }); }
+    window.__clicked = null;
+    const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
+    for (const t of gd._fullData) {
+        const i = Array.from(t.customdata || []).findIndex(c => Number(c) === index);
+        if (i >= 0) return [r.left + gd._fullLayout.xaxis.l2p(t.x[i]), r.top + gd._fullLayout.yaxis.l2p(t.y[i])];
+    }
+    return null;
+}"""
+
+
+def test_a_tap_on_the_map_opens_the_tapped_digit_and_no_toolbar_covers_a_title(server, phone):
+    """Issue #20: each tap opened the digit of the tap before (plotly selected from its last hover,
+    which a finger never makes), and plotly's toolbar covered the charts' titles on a phone."""
+    url, _ = server
+    page, _, _ = phone
+    open_page(page, url, "", "Latent map")
+    chart = page.locator(".st-key-latent_map .js-plotly-plot")
+    chart.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    assert chart.locator(".modebar-container").evaluate("e => getComputedStyle(e).display") == "none"
+    for index in (0, 3, 100, 500):
+        x, y = page.evaluate(TAPPED, index)
+        page.touchscreen.tap(x, y)
+        page.wait_for_function("() => window.__clicked !== null", timeout=10_000)
+        clicked = page.evaluate("() => window.__clicked")  # the point under the finger (a neighbour may be nearer)
+        expect(page.get_by_role("heading", name=re.compile(rf"^#{clicked}: a "))).to_be_visible(timeout=60_000)
+        settle(page)
+        chart.scroll_into_view_if_needed()

@@ -1,0 +1,26 @@
+// Plotly charts on touch screens, for every page (mounted once, in the sidebar):
+//   - A tap selects the point under the finger. Plotly's click-to-select takes the point of the
+//     last hover, and a finger hovers nothing before it taps: each tap selected the point of the
+//     tap before (issue #20). A touch on a plot's drag layer first moves plotly's hover to it, as a
+//     mouse arriving there would (plotly listens for mousemove on that layer).
+//   - On a narrow screen plotly's toolbar (zoom, pan, download) is hidden: it covered the charts'
+//     titles. Pinch and drag still zoom and pan; a double tap resets.
+
+const NARROW = "@media (max-width: 640px) { .js-plotly-plot .modebar-container { display: none !important; } }";
+
+function hoverWhereTouched(event) {
+  const target = event.target;
+  if (!(target instanceof Element) || !target.classList.contains("nsewdrag") || event.touches.length !== 1) return;
+  const touch = event.touches[0];
+  target.dispatchEvent(new MouseEvent("mousemove", { clientX: touch.clientX, clientY: touch.clientY,
+                                                     bubbles: true, cancelable: true, view: window }));
+}
+
+export default function () {
+  if (window.__plotlyTouch) return;  // one listener and one style for the whole tab
+  window.__plotlyTouch = true;
+  document.addEventListener("touchstart", hoverWhereTouched, { capture: true, passive: true });
+  const style = document.createElement("style");
+  style.textContent = NARROW;
+  document.head.append(style);
+}
