@@ -112,20 +112,50 @@ def test_help_shows_each_default_once_from_the_configs():
     (["--log-every", "0"], "argument --log-every: must be a whole number >= 1, got 0"),
     (["--arch", "transformer"],
      "argument --arch: invalid choice: 'transformer' (choose from 'mlp', 'conv', 'article', 'resnet')"),
+    (["--lr", "inf"], "argument --lr: must be a finite number, got inf"),
+    (["--lr", "nan"], "argument --lr: must be a finite number, got nan"),
+    (["--beta", "inf"], "argument --beta: must be a finite number, got inf"),
+    (["--gaussian-sigma=-inf"], "argument --gaussian-sigma: must be a finite number, got -inf"),
 ])
 def test_bad_training_options_are_one_argparse_line_and_make_no_folder(tmp_path, args, message):
     out = tmp_path / "run"
     result = run_cli("train", "--out", out, *args)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1] == f"python -m vae train: error: {message}"
+    assert result.returncode == 2 and not result.stdout
+    # One line, no usage block before it.
+    assert result.stderr == f"python -m vae train: error: {message} (see python -m vae train --help)\n"
     assert not out.exists()
+
+
+@pytest.mark.parametrize("where,message", [
+    ("file/run", r"cannot be made: Not a directory \(.*file/run\)$"),
+    ("file", r"is a file, not a folder$"),
+    ("/proc/no-such-process/run", r"cannot be made: .*\(/proc/no-such-process\)$"),
+])
+def test_an_unusable_out_folder_is_one_line_and_leaves_nothing(tmp_path, tiny_data_dir, where, message):
+    (tmp_path / "file").write_text("not a folder")
+    out = tmp_path / where
+    result = run_cli("train", "--out", out, "--data-dir", tiny_data_dir, "--epochs", 1)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert re.search(r"^error: --out .*" + message, result.stderr.strip()), result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_the_out_probe_leaves_no_folder_when_the_data_is_missing(tmp_path):
+    out = tmp_path / "a" / "b" / "run"
+    result = run_cli("train", "--out", out, "--data-dir", tmp_path / "no-data", "--epochs", 1)
+    assert result.returncode == 2 and not (tmp_path / "a").exists()
+
+
+def test_the_top_level_help_is_for_users():
+    text = run_cli("--help").stdout
+    assert "python -m vae train --out" in text and "train_args" not in text and "ModelConfig" not in text
 
 
 @pytest.mark.parametrize("args,message", [(["--iwae-k", "-3"], "argument --iwae-k: must be a whole number >= 0"),
                                           (["--limit", "0"], "argument --limit: must be a whole number >= 1")])
 def test_bad_eval_options_are_one_argparse_line(args, message):
     result = run_cli("eval", ROOT / "checkpoints" / "default", *args)
-    assert result.returncode == 2 and message in result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1 and message in result.stderr
 
 
 def test_resume_refuses_other_model_options_naming_each(trained_run, tiny_data_dir):

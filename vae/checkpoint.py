@@ -16,6 +16,7 @@ step and history line, and the others are checked against it (see `load_checkpoi
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -123,13 +124,29 @@ def _check_fit(shapes: dict[str, tuple[int, ...]], config: ModelConfig, weights:
 
 
 def check_weights_file(folder: str | Path, config: ModelConfig | None = None) -> None:
-    """CheckpointError unless model.safetensors is safetensors whose header fits the file and, when
-    `config` is given, holds exactly the tensors that config builds. Cheap (the header only): for
-    listing folders before anyone picks one."""
+    """CheckpointError unless model.safetensors is safetensors whose header fits the file, holds
+    finite numbers only and, when `config` is given, exactly the tensors that config builds. For
+    listing folders before anyone picks one: the header is read each time, the tensors once per
+    version of the file."""
     path = Path(folder) / WEIGHTS
     shapes = _weights_header(path)
     if config is not None:
         _check_fit(shapes, config, path)
+    stat = path.stat()
+    if not _finite_file(str(path), stat.st_mtime_ns, stat.st_size):
+        raise CheckpointError(NOT_FINITE.format(path=path))
+
+
+NOT_FINITE = "{path} holds weights that are not finite numbers (NaN or inf): the run diverged"
+
+
+@functools.lru_cache(maxsize=256)
+def _finite_file(path: str, mtime_ns: int, size: int) -> bool:
+    return _all_finite(_read_safetensors(Path(path), "cpu")[0])
+
+
+def _all_finite(tensors: dict[str, torch.Tensor]) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in tensors.values() if t.is_floating_point())
 
 
 def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
@@ -140,6 +157,8 @@ def load_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> C
     config = read_config(folder)
     tensors, meta = _read_safetensors(folder / WEIGHTS, "cpu")
     _check_fit({k: tuple(v.shape) for k, v in tensors.items()}, config, folder / WEIGHTS)
+    if not _all_finite(tensors):
+        raise CheckpointError(NOT_FINITE.format(path=folder / WEIGHTS))
     model = VAE(config)
     model.load_state_dict(tensors, strict=True)
     model.to(device).eval()

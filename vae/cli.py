@@ -7,13 +7,15 @@
 
 The training options map one to one onto the fields of ModelConfig and TrainConfig, whose
 defaults they show; `train_args` turns configs back into this command line (the app starts its
-runs with it).
+runs with it). HELP, not this docstring, is what `--help` shows.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import math
+import os
 import signal
 import sys
 from pathlib import Path
@@ -32,6 +34,8 @@ def _number(kind, low: float, strict: bool):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
         if value < low or (strict and value == low):
             raise argparse.ArgumentTypeError(f"must be {what} {bound}, got {text}")
         return value
@@ -186,9 +190,25 @@ def run_train_classifier(args) -> int:
     return 0
 
 
+HELP = """Train, evaluate and pack VAEs.
+
+    python -m vae train --out runs/mnist --epochs 10
+    python -m vae train --out runs/mnist --epochs 20 --resume      # 10 more epochs
+    python -m vae eval runs/mnist --iwae-k 1000 --json
+    python -m vae pack runs/mnist checkpoints/mnist                # float16 copy for sharing
+
+`python -m vae COMMAND --help` lists a command's options and their defaults."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """A bad argument is one line (and where to read more), not the whole usage block first."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m vae", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="python -m vae", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     _eval_parser(sub)
@@ -203,10 +223,13 @@ def _sigterm_as_interrupt(signum, frame):
 
 def run_train(args) -> int:
     from .checkpoint import WEIGHTS, read_config
+    from .distributed import ranks_from_env
     from .train import train
 
     model_given, train_cfg = configs_from_args(args)
     out = Path(args.out)
+    if ranks_from_env().writer:  # one process probes: others making and removing it too would race
+        _check_out_folder(out)
     if args.resume and (out / WEIGHTS).exists():
         saved = read_config(out)
         flags = {name: flag for flag, name, _ in MODEL_OPTIONS}
@@ -222,6 +245,28 @@ def run_train(args) -> int:
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     train(model_cfg, train_cfg, out, resume=args.resume)
     return 0
+
+
+def _check_out_folder(out: Path) -> None:
+    """ValueError unless `out` is a writable folder or can be made one. The folders it would make
+    are made and removed again: a run that fails before training (no data, say) leaves nothing."""
+    if out.exists():
+        if not out.is_dir():
+            raise ValueError(f"--out {out} is a file, not a folder")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise ValueError(f"--out {out} is a folder this user cannot write to")
+        return
+    made = []
+    try:
+        for folder in [*reversed(out.parents), out]:
+            if not folder.exists():
+                folder.mkdir()
+                made.append(folder)
+    except OSError as e:
+        raise ValueError(f"--out {out} cannot be made: {e.strerror or e} ({e.filename or folder})") from None
+    finally:
+        for folder in reversed(made):
+            folder.rmdir()
 
 
 def run_eval(args) -> int:
@@ -287,6 +332,7 @@ def _sample_quality(checkpoint, test_images, args) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from .checkpoint import CheckpointError, pack_checkpoint
     from .data import DataMissingError
+    from .train import TrainingDiverged
 
     args = build_parser().parse_args(argv)
     try:
@@ -300,3 +346,6 @@ def main(argv: list[str] | None = None) -> int:
         # Problems with the user's input: one clear line, no traceback.
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except TrainingDiverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1

@@ -72,6 +72,7 @@ class ModelConfig:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if not (isinstance(self.latent_dim, int) and self.latent_dim >= 1):
             raise ValueError(f"latent_dim must be a positive integer, got {self.latent_dim!r}")
+        _finite(self, ("temperature_start", "temperature_min", "temperature_decay", "gaussian_sigma", "beta"))
         if self.beta < 0:
             raise ValueError(f"beta must be >= 0, got {self.beta}")
         if self.gaussian_sigma <= 0:
@@ -126,10 +127,19 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.train_limit is not None and not (isinstance(self.train_limit, int) and self.train_limit >= 1):
             raise ValueError(f"train_limit must be a positive integer or None, got {self.train_limit!r}")
+        _finite(self, ("lr",))
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
+
+
+def _finite(config, names: tuple[str, ...]) -> None:
+    """ValueError unless each field in `names` is a finite number (inf or nan train nothing)."""
+    for name in names:
+        value = getattr(config, name)
+        if not (isinstance(value, (int, float)) and math.isfinite(value)):
+            raise ValueError(f"{name} must be a finite number, got {value!r}")
 
 
 def default_of(cls, name: str):

@@ -8,10 +8,11 @@ is broken, and names resolved safely inside it.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import STEPS, WEIGHTS, CheckpointError, check_weights_file, read_config, read_history
+from .checkpoint import HISTORY, STEPS, WEIGHTS, CheckpointError, check_weights_file, read_config, read_history
 from .config import ModelConfig
 from .files import read_json, read_jsonl
 
@@ -53,6 +54,8 @@ def inspect_run(folder: Path) -> RunEntry:
         entry.config = read_config(folder)
         check_weights_file(folder, entry.config)
         entry.history = read_history(folder)
+        if any(not math.isfinite(h.get("test_elbo", 0.0)) for h in entry.history):
+            raise CheckpointError(f"{HISTORY} holds a test -ELBO that is not a finite number: the run diverged")
     except CheckpointError as e:
         entry.error = str(e).replace(str(folder) + "/", "")
     return entry

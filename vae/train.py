@@ -47,6 +47,11 @@ from .step import TrainStep, make_optimizer
 MIN_LR_FRACTION = 0.05  # cosine decay from lr to 5% of lr over the asked epochs
 
 
+class TrainingDiverged(Exception):
+    """The loss or the weights stopped being finite numbers. Training stops there, before anything
+    non-finite is written: the last checkpoint, history line and step line are the last finite ones."""
+
+
 def cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
     progress = min(1.0, step / max(1, total_steps))
     low = base_lr * MIN_LR_FRACTION
@@ -214,6 +219,7 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                 if step % train_cfg.log_every == 0:
                     seen = min((i + 1) * batch, len(order)) - first * batch
                     r, k = (distributed.summed(train_step.sums, ranks) / seen).tolist()
+                    _stop_if_diverged(r + k, "the training loss", out, epoch, step, train_cfg.lr)
                     if ranks.writer:
                         append_jsonl(out / ckpt.STEPS, {
                             "step": step, "epoch": round(epoch + (i + 1) / steps_per_epoch, 4),
@@ -226,9 +232,13 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                 torch.cuda.synchronize()  # the clock must include the queued GPU work
             train_seconds = time.perf_counter() - started
             train_means = distributed.summed(train_step.sums, ranks) / trained
+            # Every rank alike (their losses are all-reduced, their weights the same): all stop together.
+            _stop_if_diverged(train_means.sum().item(), "the training loss", out, epoch, step, train_cfg.lr)
+            _stop_if_diverged(0.0 if _weights_finite(model) else math.nan, "a weight", out, epoch, step, train_cfg.lr)
             if ranks.writer:
                 with _signals_deferred():
                     record = epoch_record(model, test_images, epoch + 1, step, train_means, train_seconds, trained)
+                    _stop_if_diverged(record["test_elbo"], "the test -ELBO", out, epoch, step, train_cfg.lr)
                     save_epoch_codes(model, test_images, out, epoch + 1)
                     epoch += 1
                     # The weights (holding `record`) commit the epoch; the history line follows. A kill
@@ -255,6 +265,20 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
         if show_progress:
             tqdm.write(f"interrupted: saved {out} at epoch {epoch}, step {step}")
     return history
+
+
+def _weights_finite(model: torch.nn.Module) -> bool:
+    return bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all())
+
+
+def _stop_if_diverged(value: float, what: str, out: Path, epoch: int, step: int, lr: float) -> None:
+    """TrainingDiverged, saying where and what is kept, unless `value` is finite. Checked at every
+    logged step (a non-finite loss stays in the step's running sums) and at each epoch's end."""
+    if math.isfinite(value):
+        return
+    kept = f"the checkpoint of epoch {epoch} is kept" if epoch else "no checkpoint was saved"
+    raise TrainingDiverged(f"training diverged in epoch {epoch + 1} (step {step}): {what} is {value}; {kept} "
+                           f"in {out}. Try a lower learning rate than {lr:g}.")
 
 
 def epoch_record(model: VAE, test_images: torch.Tensor, epoch: int, step: int,
