@@ -30,5 +30,5 @@ def latent_pad(at: AppTest) -> tuple[str, dict] | None:
     as a sketchpad, aside); None when the page has no pad."""
     import json
 
-    pads = [(c.proto.id, json.loads(c.proto.json)) for c in at.get("bidi_component")]
+    pads = [(c.proto.id, json.loads(c.proto.json)) for c in at.get("bidi_component") if c.proto.json]
     return next(((id_, data) for id_, data in pads if "z" in data), None)

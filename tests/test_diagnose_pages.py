@@ -97,19 +97,62 @@ def test_prior_holes_of_both_bundled_models(checkpoints):
         assert len(plotly_figures(at)) == 2
 
 
-def test_two_models_compared_with_a_linked_selection(checkpoints):
-    at = open_app("views/compare.py", query_params={"compare_picked": "3,2,1"})
+@pytest.fixture
+def comparable(folder):
+    """An untrained model scored as the default is (gray pixels, Bernoulli): a like-for-like partner."""
+    from vae.checkpoint import load_checkpoint, save_checkpoint
+    from vae.model import VAE
+
+    save_checkpoint(VAE(load_checkpoint(folder / "default").config), folder / "untrained", 1, 1)
+    (folder / "untrained" / "history.jsonl").write_text(
+        '{"epoch": 1, "step": 1, "test_recon": 540.0, "test_kl": 0.1, "test_elbo": 540.1}\n')
+    yield folder
+    shutil.rmtree(folder / "untrained")
+
+
+def test_two_comparable_models_with_a_linked_selection(checkpoints, comparable):
+    shutil.copytree(ROOT / "checkpoints" / "fashion-mnist", checkpoints / "fashion-mnist")
+    try:
+        at = open_app("views/compare.py", query_params={"compare_picked": "3,2,1", "projection": "pca"})
+    finally:
+        shutil.rmtree(checkpoints / "fashion-mnist")
     rd = plotly_figures(at)[0]
     runs = [name for trace in rd["data"] for name in trace["text"]]
-    assert sorted(runs) == ["default", "mnist-categorical"]
-    assert at.selectbox[0].value == "mnist-categorical" and at.warning  # gray against binarized pixels
+    assert sorted(runs) == ["default", "mnist-categorical", "untrained"]  # MNIST's runs only
+    assert len(rd["data"]) == 2  # gray and binarized pixels apart
+    # The comparable run is the default partner, though another comes first by name.
+    assert at.selectbox[0].value == "untrained" and not at.main.warning
     difference = values(plotly_figures(at)[2]["data"][0]["x"])  # per digit, one model's -ELBO minus the other's
-    assert difference.shape == (10_000,) and np.isfinite(difference).all()
+    assert difference.shape == (10_000,) and np.isfinite(difference).all() and (difference > 0).mean() > 0.99
     maps = plotly_figures(at)[3:5]
     for spec in maps:  # the picked digits are marked on both maps
         assert spec["data"][-1]["name"] == "picked" and len(values(spec["data"][-1]["x"])) == 3
     assert any("3 of the 3 selected digits" in m.value for m in at.markdown)
-    assert any("mnist-categorical" in m.label and m.label.endswith("models better") for m in at.metric)
+    better = next(m for m in at.metric if m.label.endswith("models better"))
+    assert "untrained" in better.label and better.value in ("0.0%", "< 0.1%")
+    assert any("± " in (m.delta or "") for m in at.metric)
+
+
+def test_an_incomparable_model_is_never_the_default_and_never_ranked(checkpoints):
+    at = open_app("views/compare.py", query_params={"projection": "pca"})
+    assert at.selectbox[0].value is None  # mnist-categorical scores binarized pixels
+    assert any("No other run on this dataset scores" in i.value for i in at.info)
+    at.selectbox[0].set_value("mnist-categorical").run()
+    assert not at.exception and any("neither is ranked" in w.value for w in at.main.warning)
+    assert not any(m.label.endswith("models better") for m in at.metric) and not any(m.delta for m in at.metric)
+    assert len(plotly_figures(at)) == 4  # the plane, per digit, two maps: no histogram of differences
+
+
+def test_a_share_never_rounds_to_all_or_none():
+    import importlib.util
+
+    source = (ROOT / "views" / "compare.py").read_text()
+    namespace = {}
+    exec(source[source.index("def share"):source.index("def rate_distortion")], namespace)  # the function alone
+    share = namespace["share"]
+    assert share(0.997) == "99.7%" and share(0.9996) == "> 99.9%" and share(1.0) == "100.0%"
+    assert share(0.0004) == "< 0.1%" and share(0.0) == "0.0%"
+    assert importlib.util is not None
 
 
 def test_compare_asks_for_a_second_model_when_there_is_none(tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ from ui.common import (CHECKPOINTS_DIR, class_names, current_model, dataset, ima
 from vae.images import grid
 from vae.latent import decode_numpy
 from vae.projection import PROJECTIONS, align_to
+from vae.data import DATASET_NAMES
 from vae.runs import list_runs, run_folder
 
 page_header("Compare models", "Two checkpoints on the same 10,000 test digits: where each run sits between rate "
@@ -27,21 +28,48 @@ runs = [e for e in list_runs(CHECKPOINTS_DIR) if e.ok]
 me = st.session_state.get(state.CHECKPOINT)
 
 
+def scoring(config) -> tuple:
+    """What a model's -ELBO is measured on: its dataset, its pixels, its likelihood. Two models'
+    figures compare only when these agree."""
+    return (config.dataset, config.binarize, config.likelihood,
+            config.gaussian_sigma if config.likelihood == "gaussian" else None)
+
+
+def scoring_text(config) -> str:
+    pixels = "binarized" if config.binarize else "gray"
+    likelihood = f"Gaussian (σ = {config.gaussian_sigma:g})" if config.likelihood == "gaussian" else "Bernoulli"
+    return f"{pixels} pixels, {likelihood} likelihood"
+
+
+def share(fraction: float) -> str:
+    """A share as a percentage that never rounds to all or none when it is not."""
+    if 0 < fraction < 0.001:
+        return "< 0.1%"
+    if 0.999 < fraction < 1:
+        return "> 99.9%"
+    return f"{fraction:.1%}"
+
+
 def rate_distortion() -> go.Figure:
-    """One point per run: its last epoch's test KL against its test reconstruction."""
+    """One point per run on this dataset: its last epoch's test KL against its test reconstruction,
+    in one group per way of scoring (pixels and likelihood: their nats are not on one scale)."""
     fig = go.Figure()
-    for pixels, symbol, color in (("gray", "circle", PALETTE[0]), ("binarized", "diamond", PALETTE[1])):
-        chosen = [e for e in runs if e.history and e.config.binarize == (pixels == "binarized")]
+    mine = checkpoint.config.dataset
+    groups = sorted({scoring(e.config) for e in runs if e.config.dataset == mine}, key=str)
+    for g, group in enumerate(groups):
+        chosen = [e for e in runs if e.history and scoring(e.config) == group]
         if chosen:
             fig.add_trace(go.Scatter(
                 x=[e.history[-1]["test_kl"] for e in chosen], y=[e.history[-1]["test_recon"] for e in chosen],
-                mode="markers+text", text=[escape(e.name) for e in chosen], textposition="top center", name=f"{pixels} pixels",
+                mode="markers+text", text=[escape(e.name) for e in chosen], textposition="top center",
+                name=scoring_text(chosen[0].config),
                 cliponaxis=False,
-                marker=dict(size=[16 if e.name == me else 10 for e in chosen], symbol=symbol, color=color,
+                marker=dict(size=[16 if e.name == me else 10 for e in chosen],
+                            symbol=("circle", "diamond", "square", "triangle-up")[g % 4], color=PALETTE[g % 10],
                             line=dict(color="#808080", width=[3 if e.name == me else 0 for e in chosen])),
                 customdata=[e.config.beta for e in chosen],
                 hovertemplate="%{text}: KL %{x:.1f}, recon %{y:.1f} nats (β = %{customdata})<extra></extra>"))
-    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), title=f"Rate–distortion, every run (test; ringed: {escape(me)})",
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), title=f"Rate–distortion, every {DATASET_NAMES[mine]} run (test; ringed: {escape(me)})",
                       xaxis_title="rate: KL (nats)", yaxis_title="distortion: reconstruction (nats)",
                       legend=dict(orientation="h", y=-0.25))
     return fig
@@ -67,34 +95,57 @@ c1, c2 = st.columns(2)
 c1.plotly_chart(rate_distortion(), width="stretch")
 c2.plotly_chart(per_image_rd(mine, labels), width="stretch")
 
-others = [e.name for e in runs if e.name != me and e.config.dataset == checkpoint.config.dataset]
-if not others:
+same_data = [e for e in runs if e.name != me and e.config.dataset == checkpoint.config.dataset]
+if not same_data:
     st.info("Train another model on this dataset (the Train page) to compare it with this one.")
     st.stop()
-OTHER = state.Setting("other", others[0], state.TEXT)
-if OTHER.get() not in others:
-    OTHER.set(others[0])
-other = OTHER.widget(st.selectbox, f"Compare {literal(me)} with", others,
-                     help="Any usable run in the checkpoints folder trained on the same dataset")
+comparable = [e.name for e in same_data if scoring(e.config) == scoring(checkpoint.config)]
+others = comparable + [e.name for e in same_data if e.name not in comparable]
+OTHER = state.Setting("other", comparable[0] if comparable else None, state.TEXT)
+if OTHER.current() not in [*others, None]:  # a run gone since, or a link's name of none
+    OTHER.set(OTHER.default)
+entries = {e.name: e for e in same_data}
+other = OTHER.widget(st.selectbox, f"Compare {literal(me)} with", others, index=None,
+                     placeholder="Choose a run", format_func=lambda n: n if n in comparable else
+                     f"{n} (scored otherwise: {scoring_text(entries[n].config)})",
+                     help="Runs on the same dataset; those scored like this one (the same pixels and likelihood) "
+                          "first, since only their −ELBOs compare")
+if other is None:
+    st.info(f"No other run on this dataset scores {scoring_text(checkpoint.config)} as {literal(me)} does, so "
+            "none has a −ELBO to compare with its own. Choose one anyway to compare their maps and reconstructions.")
+    st.stop()
 theirs_model = model_in(run_folder(CHECKPOINTS_DIR, other))
 theirs = image_figures("test", model=theirs_model)
-if theirs_model[0].config.binarize != checkpoint.config.binarize:
-    st.warning(f"{literal(me)} and {literal(other)} score different pixels (binarized and gray): their "
-               "per-digit figures are not on the same scale.")
+like_with_like = other in comparable
+if not like_with_like:
+    st.warning(f"{literal(me)} is scored on {scoring_text(checkpoint.config)}, {literal(other)} on "
+               f"{scoring_text(theirs_model[0].config)}: their −ELBOs are in nats of different things (a Gaussian "
+               "likelihood's perfect reconstruction scores about −1,085 nats), so neither is ranked above the other. "
+               "Their maps and reconstructions below still compare.", icon=":material/warning:")
 
 difference = theirs["elbo"] - mine["elbo"]
+error = difference.std(ddof=1) / np.sqrt(len(difference))  # of the mean difference, over the test digits
 a, b, c = st.columns(3)
 a.metric(f"−ELBO, {literal(me)}", f"{mine['elbo'].mean():.2f}")
-b.metric(f"−ELBO, {literal(other)}", f"{theirs['elbo'].mean():.2f}", f"{difference.mean():+.2f}",
-         delta_color="inverse")
-c.metric(f"Digits {literal(other)} models better", f"{(difference < 0).mean():.0%}")
-spread = go.Figure(go.Histogram(x=difference, nbinsx=80, marker_color=PALETTE[0]))
+b.metric(f"−ELBO, {literal(other)}", f"{theirs['elbo'].mean():.2f}",
+         f"{difference.mean():+.2f} ± {error:.2f}" if like_with_like else None, delta_color="inverse",
+         help="The difference with its standard error over the test digits")
+if like_with_like:
+    c.metric(f"Digits {literal(other)} models better", share(float((difference < 0).mean())))
+st.caption("Each −ELBO here is the mean over the 10,000 test digits of each digit's −ELBO, itself averaged over 2 "
+           "samples of q(z|x): a Monte Carlo estimate. The sidebar's figure is the evaluation at the end of "
+           "training, from the first of these samples alone, so the two differ by sampling noise (hundredths of a "
+           "nat).")
+if not like_with_like:
+    difference = None
+spread = go.Figure(go.Histogram(x=difference if difference is not None else [], nbinsx=80, marker_color=PALETTE[0]))
 spread.add_vline(x=0, line_dash="dot")
 spread.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), bargap=0.05,
                      title=f"Per digit: −ELBO of {escape(other)} − −ELBO of {escape(me)} (left of 0: "
                            f"{escape(other)} is better)",
                      xaxis_title="nats", yaxis_title="digits")
-st.plotly_chart(spread, width="stretch")
+if difference is not None:
+    st.plotly_chart(spread, width="stretch")
 
 MAP_HEIGHT = 460
 mine_map = latent_map("test")
@@ -137,6 +188,9 @@ def side_by_side(indices: list[int], title: str) -> None:
 
 if picked:
     side_by_side(picked[:12], f"**{min(len(picked), 12)} of the {len(picked)} selected digits**")
-order = np.argsort(difference)
-side_by_side(order[:8].tolist(), f"**Where {literal(other)} is better** (its −ELBO lowest against {literal(me)}'s)")
-side_by_side(order[::-1][:8].tolist(), f"**Where {literal(me)} is better**")
+if difference is not None:
+    order = np.argsort(difference)
+    side_by_side(order[:8].tolist(), f"**Where {literal(other)} is better** (its −ELBO lowest against {literal(me)}'s)")
+    side_by_side(order[::-1][:8].tolist(), f"**Where {literal(me)} is better**")
+elif not picked:
+    side_by_side(list(range(8)), "**The first 8 test digits**")
