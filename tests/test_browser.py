@@ -296,7 +296,13 @@ def test_a_training_run_joins_the_picker_after_its_first_epoch_and_its_curves_st
 
     sidebar.get_by_role("link", name="Loss curves").click()
     expect(page.get_by_text(f"{run} is training now")).to_be_visible(timeout=30_000)
-    assert run in page.get_by_test_id("stMultiSelect").inner_text()
+    chips = page.get_by_test_id("stMultiSelect").inner_text()
+    assert run in chips and "default" not in chips, chips  # issue #20: the run alone, on its own ranges
+    # Its map through training grows by a frame per epoch, with no click.
+    growing = page.get_by_text(re.compile(r"epochs 1 to \d+, a frame more after every epoch"))
+    expect(growing).to_be_visible(timeout=60_000)
+    first = int(re.search(r"epochs 1 to (\d+)", growing.inner_text()).group(1))
+    expect(page.get_by_text(re.compile(rf"epochs 1 to (?!{first}\b)\d+, a frame more"))).to_be_visible(timeout=60_000)
     jobs.stop()
     expect(sidebar.get_by_text(f"Last run {run} stopped", exact=False)).to_be_visible(timeout=60_000)
     settle(page)

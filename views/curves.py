@@ -29,9 +29,13 @@ RUNS = state.Setting("runs", [], state.Codec(",".join, lambda t: [n for n in t.s
 chosen = [r for r in RUNS.current() if r in runs]
 if not chosen and RUNS.widget_key not in st.session_state:  # a first visit: the selected checkpoint
     chosen = [st.session_state.get(state.CHECKPOINT)]
+FILM_RUN = state.Setting("film", "", state.TEXT)
 if training and st.session_state.get("curves_watched") != training:
-    st.session_state["curves_watched"] = training  # shown from now on, also once it has finished
-    chosen = [r for r in chosen if r != training] + [training]
+    # A run that starts training has the page to itself (its own curves and ranges, its KL per
+    # dimension, its map through training), also once it has finished; others can be added back.
+    st.session_state["curves_watched"] = training
+    chosen = [training]
+    FILM_RUN.set(training)
 chosen = [r for r in chosen if r in runs]
 if chosen != RUNS.current():
     RUNS.set(chosen)
@@ -58,7 +62,8 @@ def curves(names: list[str], log_y: bool) -> None:
     show_charts(loss_curves(logs, log_y))
     if len(logs) > 1:
         st.caption("Each run in its own color: test solid, train dashed, the faint line per logged step.")
-    shown = next((log for log in logs if log.history), None)
+    with_epochs = [log for log in logs if log.history]
+    shown = next((log for log in with_epochs if log.name == training), with_epochs[0] if with_epochs else None)
     if shown:
         kl = shown.history[-1]["kl_per_dim"]
         figure = kl_per_dimension(kl, dims_by_kl(kl), shown.config is not None and shown.config.latent == "categorical")
@@ -83,26 +88,34 @@ def frames_of(name: str, stamps: tuple[tuple[int, int], ...], categories: int | 
 
 
 st.subheader("The map through training")
-FILM_RUN = state.Setting("film", "", state.TEXT)
 if len(chosen) > 1 and FILM_RUN.get() not in chosen:
     FILM_RUN.set(chosen[0])
 filmed = FILM_RUN.widget(st.selectbox, "Run", chosen, help="Its test digits' codes after every epoch, "
                          "each epoch on its own two principal axes, aligned to the next (Procrustes)") if len(
     chosen) > 1 else chosen[0]
-log = read_run_log(run_folder(CHECKPOINTS_DIR, filmed))
-categories = log.config.categories if log.config and log.config.latent == "categorical" else None
-stamps = film_stamps(run_folder(CHECKPOINTS_DIR, filmed))
-epochs = [epoch for epoch, _ in stamps]
-film = frames_of(filmed, stamps, categories) if len(epochs) >= 2 else None
-if film is None:
-    st.caption(f"{literal(filmed)} has no map per epoch" + (" yet: it appears from its second epoch on." if epochs
-               else ": runs trained before the app saved the codes of every epoch (the bundled MNIST models "
-               "among them) have none; the bundled fashion-mnist has one."))
-else:
+
+
+@st.fragment(run_every=2 if filmed == training else None)
+def map_through_training(filmed: str) -> None:
+    """The film of `filmed`, growing by a frame per epoch while it trains (cached by its files)."""
+    log = read_run_log(run_folder(CHECKPOINTS_DIR, filmed))
+    categories = log.config.categories if log.config and log.config.latent == "categorical" else None
+    stamps = film_stamps(run_folder(CHECKPOINTS_DIR, filmed))
+    epochs = [epoch for epoch, _ in stamps]
+    film = frames_of(filmed, stamps, categories) if len(epochs) >= 2 else None
+    if film is None:
+        st.caption(f"{literal(filmed)} has no map per epoch" + (" yet: it appears from its second epoch on." if
+                   epochs or filmed == training else ": runs trained before the app saved the codes of every epoch "
+                   "(the bundled MNIST models among them) have none; the bundled fashion-mnist has one."))
+        return
     pick, frames, count = film
     dataset_name = log.config.dataset if log.config else "mnist"
     test_labels = dataset(dataset_name, "test")[1].numpy()
     labels = test_labels[pick] if len(test_labels) == count else np.zeros(len(pick), np.int64)
     st.plotly_chart(film_figure(frames, labels, CLASS_NAMES[dataset_name]), width="stretch", key="film")
-    st.caption(f"{len(pick):,} test digits (the same in every frame), epochs {epochs[0]} to {epochs[-1]}; "
-               "press Play, or drag the epoch slider.")
+    st.caption(f"{len(pick):,} test digits (the same in every frame), epochs {epochs[0]} to {epochs[-1]}"
+               + (", a frame more after every epoch while it trains" if filmed == training else "")
+               + "; press Play, or drag the epoch slider.")
+
+
+map_through_training(filmed)
