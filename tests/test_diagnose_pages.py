@@ -93,8 +93,13 @@ def test_prior_holes_of_both_bundled_models(checkpoints):
         share = next(m.value for m in at.metric if m.label.startswith("Prior samples in a hole"))
         assert 0 <= int(share.rstrip("%")) <= 100
         markdown = " ".join(m.value for m in at.markdown)
-        assert "deepest in holes" in markdown and "mean confidence" in markdown
+        assert "deepest in holes" in markdown and "mean confidence" in markdown and "codes are densest" in markdown
         assert len(plotly_figures(at)) == 2
+        if name == "default":  # issue #20: what the density plot shows is not hidden
+            density = plotly_figures(at)[0]["data"]
+            assert density[0]["colorscale"][0][1].endswith(",0)")  # empty bins transparent (dark theme)
+            assert [t["name"] for t in density[1:]] == ["prior sample", "in a hole"] + ["p(z): 1, 2, 3 σ"] * 3
+            assert any("judged in all of them" in c.value for c in at.caption)
 
 
 @pytest.fixture

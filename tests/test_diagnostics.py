@@ -122,6 +122,16 @@ def test_a_prior_that_the_posteriors_fill_has_few_holes_and_a_collapsed_one_many
     assert prior_holes(squeezed, GaussianLatent(2), n=2000, quantile=0.05).fraction > 0.5
 
 
+def test_holes_keep_the_aggregate_density_at_each_prior_sample():
+    """log q(z) (what "densest" sorts by) and the ratio to the prior that a hole is judged by."""
+    g = torch.Generator().manual_seed(3)
+    q = Gaussian(torch.randn(300, 2, generator=g), torch.full((300, 2), -1.0))
+    holes = prior_holes(q, GaussianLatent(2), n=50)
+    torch.testing.assert_close(torch.from_numpy(holes.log_q), aggregate_log_density(q, holes.prior_z))
+    np.testing.assert_allclose(holes.log_ratio, holes.log_q - GaussianLatent(2).prior_log_prob(holes.prior_z).numpy(),
+                               rtol=1e-5, atol=1e-5)
+
+
 def test_holes_of_a_trained_model_work_for_both_latents(model, images):
     holes = prior_holes(posteriors(model, images), model.latent, n=200)
     assert holes.prior_z.shape == (200, 4) and holes.in_hole.shape == (200,)

@@ -151,6 +151,7 @@ def aggregate_log_density(q: Gaussian | Categorical, z: torch.Tensor, leave_out:
 class PriorHoles:
     prior_z: torch.Tensor  # (M, code_dim) samples of the prior
     log_ratio: np.ndarray  # (M,) log q(z) - log p(z) at each prior sample
+    log_q: np.ndarray  # (M,) log q(z) at each prior sample: where the training digits' codes are densest
     reference: np.ndarray  # (M,) the same at samples of q(z) itself (each without its own component)
     threshold: float  # a prior sample is in a hole when its log ratio is below this
     in_hole: np.ndarray  # (M,) bool
@@ -169,12 +170,14 @@ def prior_holes(q: Gaussian | Categorical, latent, n: int = 1000, quantile: floa
     model's (vae.latents): its prior."""
     g = torch.Generator().manual_seed(seed)
     prior_z = latent.prior_sample(n, g)
-    log_ratio = aggregate_log_density(q, prior_z) - latent.prior_log_prob(prior_z)
+    log_q = aggregate_log_density(q, prior_z)
+    log_ratio = log_q - latent.prior_log_prob(prior_z)
     picks = torch.randint(len(q.code), (n,), generator=g)
     own = _subset(q, picks).sample(g)  # (n, code_dim): one exact sample of q(z|x_n) each
     reference = aggregate_log_density(q, own, leave_out=picks) - latent.prior_log_prob(own)
     threshold = float(torch.quantile(reference, quantile))
-    return PriorHoles(prior_z, log_ratio.numpy(), reference.numpy(), threshold, (log_ratio < threshold).numpy())
+    return PriorHoles(prior_z, log_ratio.numpy(), log_q.numpy(), reference.numpy(), threshold,
+                      (log_ratio < threshold).numpy())
 
 
 def _subset(q: Gaussian | Categorical, index: torch.Tensor) -> Gaussian | Categorical:

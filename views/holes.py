@@ -55,18 +55,22 @@ top = ([int(d) for d in np.argsort(-kl)[:2]] * 2)[:2]  # a model with one latent
 letter = "v" if checkpoint.config.latent == "categorical" else "z"
 density = go.Figure()
 if checkpoint.config.latent == "gaussian":
+    # Empty bins transparent: a white square would glare in the dark theme.
     density.add_trace(go.Histogram2d(x=aggregate[:, top[0]], y=aggregate[:, top[1]], nbinsx=60, nbinsy=60,
-                                     colorscale="Blues", showscale=False, name="q(z)",
+                                     colorscale=[[0, "rgba(76,120,168,0)"], [0.02, "rgba(76,120,168,0.25)"],
+                                                 [1, "rgba(31,70,140,1)"]], showscale=False, name="q(z)",
                                      xbins=dict(start=-4, end=4), ybins=dict(start=-4, end=4)))
-    angle = np.linspace(0, 2 * np.pi, 100)
-    for r in (1, 2, 3):
-        density.add_trace(go.Scatter(x=r * np.cos(angle), y=r * np.sin(angle), mode="lines", hoverinfo="skip",
-                                     line=dict(color="#808080", width=1, dash="dot"), showlegend=r == 1,
-                                     name="p(z): 1, 2, 3 σ"))
     z = holes.prior_z.numpy()
-    for name, mask, color in (("prior sample", ~holes.in_hole, "#2ca02c"), ("in a hole", holes.in_hole, "#d62728")):
-        density.add_trace(go.Scatter(x=z[mask, top[0]], y=z[mask, top[1]], mode="markers", name=name,
-                                     marker=dict(size=5, color=color, symbol="x" if name == "in a hole" else "circle")))
+    # The prior samples light and small; those in a hole above them; the prior's rings on top.
+    density.add_trace(go.Scatter(x=z[~holes.in_hole, top[0]], y=z[~holes.in_hole, top[1]], mode="markers",
+                                 name="prior sample", marker=dict(size=3, color="#2ca02c", opacity=0.35)))
+    density.add_trace(go.Scatter(x=z[holes.in_hole, top[0]], y=z[holes.in_hole, top[1]], mode="markers",
+                                 name="in a hole", marker=dict(size=5, color="#d62728", symbol="x", opacity=0.8)))
+    angle = np.linspace(0, 2 * np.pi, 100)
+    for r in (1, 2, 3):  # on top of every marker
+        density.add_trace(go.Scatter(x=r * np.cos(angle), y=r * np.sin(angle), mode="lines", hoverinfo="skip",
+                                     line=dict(color="#808080", width=1.5, dash="dot"), showlegend=r == 1,
+                                     name="p(z): 1, 2, 3 σ"))
     density.update_xaxes(range=[-4, 4], title=f"{letter}{top[0]}")
     density.update_yaxes(range=[-4, 4], title=f"{letter}{top[1]}", scaleanchor="x")
     title = f"q(z) (blue) and prior samples, z{top[0]} × z{top[1]}"
@@ -84,10 +88,13 @@ density.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10), title=tit
                       legend=dict(orientation="h", y=-0.2))
 c1, c2 = st.columns(2)
 c1.plotly_chart(density, width="stretch")
+if checkpoint.config.latent == "gaussian":
+    c1.caption(f"Two of the {len(kl)} dimensions, the two with the most KL. Whether a sample is in a hole is judged in "
+               "all of them: a red cross can sit where q(z) is dense in these two, and be in a hole in the others.")
 c2.plotly_chart(histogram, width="stretch")
 
-order = np.argsort(holes.log_ratio)
-deepest, fullest = order[:16], order[::-1][:16].copy()
+deepest = np.argsort(holes.log_ratio)[:16]
+fullest = np.argsort(-holes.log_q)[:16]
 images = {name: decode_numpy(model, holes.prior_z[idx]) for name, idx in (("holes", deepest), ("full", fullest))}
 classifier = digit_classifier(checkpoint.config.dataset)
 
@@ -104,7 +111,7 @@ with c1:
     st.markdown("**The 16 prior samples deepest in holes**" + confidence(images["holes"]))
     show_digit(grid(images["holes"], cols=8), scale=2)
 with c2:
-    st.markdown("**The 16 where training digits are densest**" + confidence(images["full"]))
+    st.markdown(f"**The 16 where the {'training' if split == 'train' else 'test'} digits' codes are densest** (highest q(z))" + confidence(images["full"]))
     show_digit(grid(images["full"], cols=8), scale=2)
 if st.button("Open the deepest hole in the sliders", icon=":material/tune:"):
     state.open_in_sliders(holes.prior_z[deepest[0]].numpy())
