@@ -136,6 +136,9 @@ def test_training_progress_says_starting_until_the_first_logged_step():
     status = JobStatus("running", Path("run"), epochs=8, steps=[{"step": 50}])
     status.epoch, status.step, status.images_per_second, status.seconds_left = 0.5, 50, 20000.0, 75.0
     assert progress_text(status) == "epoch 0.50 of 8 · step 50 · 20,000 images/s · 1:15 left"
+    from ui.training_status import epoch_text
+
+    assert epoch_text(2.0, 30) == "epoch 2 of 30" and epoch_text(2.1322, 30) == "13% into epoch 3 of 30"
 
 
 def test_the_train_page_offers_gpus_only_where_there_are_several_and_starts_torchrun_over_them(app, monkeypatch):
@@ -145,6 +148,9 @@ def test_the_train_page_offers_gpus_only_where_there_are_several_and_starts_torc
     started = []
     monkeypatch.setattr(vae.jobs.TrainingJobs, "start",
                         lambda self, model, training, processes=1: started.append(processes) or Path("run-x"))
+    # The notice stays while that run trains.
+    monkeypatch.setattr(vae.jobs.TrainingJobs, "status", lambda self: vae.jobs.JobStatus(
+        "running" if started else "idle", Path("run-x") if started else None, epochs=8))
     monkeypatch.setattr(vae.model, "gpu_count", lambda: 1)
     assert not [n for n in app("views/train.py").number_input if n.label == "GPUs to use"]
     monkeypatch.setattr(vae.model, "gpu_count", lambda: 4)

@@ -123,7 +123,9 @@ def test_a_job_downloading_its_data_shows_the_progress(tmp_path):
                                                          "log": str(log)}))
     status = TrainingJobs(tmp_path).status()
     assert status.running and status.download == ("train-images-idx3-ubyte.gz", 3_100_000, 9_900_000)
-    assert progress_text(status) == "downloading the training data: train-images-idx3-ubyte.gz, 3.1 of 9.9 MB"
+    assert progress_text(status) == "downloading the training data: train-images-idx3-ubyte.gz, 3.1 MB of 9.9 MB"
+    status.download = ("train-labels-idx1-ubyte.gz", 8_000, 28_881)  # issue #20: not "0.0 of 0.0 MB"
+    assert progress_text(status) == "downloading the training data: train-labels-idx1-ubyte.gz, 8 kB of 29 kB"
 
 
 @pytest.mark.slow
@@ -165,3 +167,28 @@ def test_the_train_page_downloads_with_progress_then_trains(tmp_path, monkeypatc
                                               "MNIST/raw/train-labels-idx1-ubyte.gz"]
     at.run()
     assert any(status.run_dir.name in o for o in at.sidebar.selectbox(key="checkpoint").options)
+
+
+@pytest.mark.slow
+def test_a_run_whose_download_fails_is_said_once_and_the_started_notice_goes(tmp_path, monkeypatch):
+    """Issue #20: the failure was shown three times (the sidebar's copy on every page), below a
+    green "Started" that stayed."""
+    root = tmp_path / "checkpoints"
+    shutil.copytree(ROOT / "checkpoints" / "default", root / "default")
+    jobs = TrainingJobs(root)
+    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", root)
+    monkeypatch.setattr(ui.common, "training_jobs", lambda: jobs)
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv(MIRROR_ENV, f"http://127.0.0.1:{closed_port()}/")
+    at = open_app("views/train.py")
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert any(s.value.startswith("Started") for s in at.main.success)
+    deadline = time.time() + 120
+    while jobs.running() and time.time() < deadline:
+        time.sleep(0.1)
+    at.run()
+    assert jobs.status().state == "failed" and not at.main.success
+    reason = jobs.status().error_line
+    assert "could not be downloaded" in reason
+    assert [e.value for e in at.main.error if reason in e.value] and reason not in at.sidebar.error[0].value
+    assert len(at.main.code) == len(at.main.expander[0].code) == 1  # the log's end, folded away

@@ -15,10 +15,22 @@ def format_seconds(seconds: float | None) -> str:
         else f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def _bytes(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 1e6 else f"{count / 1e3:.0f} kB"
+
+
+def epoch_text(epoch: float, epochs: int) -> str:
+    """"epoch 2 of 30", or inside an epoch "13% into epoch 3 of 30" (a run stopped mid-epoch)."""
+    whole = int(epoch)
+    if epoch == whole:
+        return f"epoch {whole} of {epochs}"
+    return f"{epoch - whole:.0%} into epoch {whole + 1} of {epochs}"
+
+
 def progress_text(status: JobStatus) -> str:
     if status.download is not None:
         name, done, total = status.download
-        size = f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+        size = f"{_bytes(done)} of {_bytes(total)}" if total else _bytes(done)
         return f"downloading the training data: {name}, {size}"
     if not status.steps and not status.history:  # its first logged step is a few seconds away
         return "starting: reading the data and building the model"
@@ -71,8 +83,8 @@ def status_line(jobs: TrainingJobs, polling: bool = False) -> None:
     elif status.running:
         st.markdown(f"**Training** {literal(name)}")
         st.progress(progress_fraction(status), text=progress_text(status))
-    elif status.state == "failed":
-        st.error(f"Training run {literal(name)} failed: {literal(status.error_line)}  \nSee the Train page; the "
-                 "explorer carries on with the saved checkpoints.", icon=":material/error:")
+    elif status.state == "failed":  # why, on the Train page: a long line here would follow every page
+        st.error(f"Training run {literal(name)} failed. The Train page says why; the explorer carries on with the "
+                 "saved checkpoints.", icon=":material/error:")
     else:
-        st.caption(f"Last run {literal(name)} {status.state} at epoch {status.epoch:g} of {status.epochs}.")
+        st.caption(f"Last run {literal(name)} {status.state} at {epoch_text(status.epoch, status.epochs)}.")

@@ -5,7 +5,8 @@ from ui import state
 from ui.charts import loss_curves
 from ui.common import page_header, training_jobs
 from ui.common import literal, show_charts
-from ui.training_status import progress_fraction, progress_text, refresh_seconds, stop_polling_when_done
+from ui.training_status import (epoch_text, progress_fraction, progress_text, refresh_seconds,
+                                stop_polling_when_done)
 from vae.config import ARCHITECTURES, DATASETS, LATENTS, LIKELIHOODS, ModelConfig, TrainConfig, default_of
 from vae.data import DATASET_NAMES
 from vae.jobs import JobBusy
@@ -65,13 +66,17 @@ if start:
     try:
         run_dir = jobs.start(model, training, processes=gpus)
         st.session_state["train_notice"] = ("success", f"Started {literal(run_dir.name)}" +
-                                            (f" on {gpus} GPUs." if gpus > 1 else "."))
+                                            (f" on {gpus} GPUs." if gpus > 1 else "."), run_dir.name)
         st.rerun()  # the sidebar, drawn before this page, starts following the run
     except (JobBusy, ValueError) as e:
-        st.session_state["train_notice"] = ("warning", str(e))
-if notice := st.session_state.get("train_notice"):  # until the next press of Start
-    kind, text = notice
-    (st.success if kind == "success" else st.warning)(text)
+        st.session_state["train_notice"] = ("warning", str(e), None)
+if notice := st.session_state.get("train_notice"):  # until the next press of Start, or the run's end
+    kind, text, run = notice
+    current = jobs.status()
+    if run is not None and not (current.running and current.run_dir and current.run_dir.name == run):
+        del st.session_state["train_notice"]  # its outcome, below, says the rest
+    else:
+        (st.success if kind == "success" else st.warning)(text)
 
 
 every = refresh_seconds(jobs, 1)
@@ -93,16 +98,16 @@ def live_status(polling: bool) -> None:
             st.toast("Asked the run to save and stop")
     elif status.state == "failed":
         st.subheader(f"Run {literal(name)} failed")
-        st.error(f"The training process ended with an error: {literal(status.error_line)}  \n"
-                 "The explorer carries on with the last saved checkpoint. The end of its log:")
-        st.code(status.error, language=None)
+        st.error(f"{literal(status.error_line)}  \nThe explorer carries on with the last saved checkpoint.")
+        with st.expander("The end of its log"):
+            st.code(status.error, language=None, wrap_lines=True)
     else:
         st.subheader(f"Run {literal(name)} {status.state}")
-        st.caption(f"Epoch {status.epoch:g} of {status.epochs}.")
+        st.caption(f"At {epoch_text(status.epoch, status.epochs)}.")
         if status.history and st.button("Explore this run", icon=":material/explore:"):
             st.session_state[state.EXPLORE_RUN] = name  # the sidebar picks it up before it draws
             st.rerun(scope="app")
-    if status.history or status.steps:
+    if status.history or len(status.steps) >= 2:  # a line needs two points
         show_charts(loss_curves([read_run_log(status.run_dir)]))
 
 
