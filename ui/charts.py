@@ -37,15 +37,34 @@ def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
                 fig.add_trace(go.Scatter(x=epochs, y=[test_value(h, run.beta) for h in run.history],
                                          mode="lines+markers", line=dict(color=test_color),
                                          name=prefix + "test (epoch)"))
-        fig.update_layout(title=title, height=380, margin=dict(l=10, r=10, t=40, b=10), hovermode="x unified",
-                          legend=dict(orientation="h", y=-0.25), xaxis_title="epoch", yaxis_title="nats per image",
-                          showlegend=not figures)  # one legend, under the first figure
+        # One legend, under the first figure's axis title; every figure keeps the room, so all align.
+        fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=40, b=90), hovermode="x unified",
+                          legend=dict(orientation="h", yref="container", y=0, yanchor="bottom"),
+                          xaxis_title="epoch", yaxis_title="nats per image", showlegend=not figures)
+        fig.update_xaxes(rangemode="nonnegative")
         if log_y:  # the first epochs dwarf the rest on a linear axis
-            fig.update_yaxes(type="log")
+            values = [v for trace in fig.data for v in trace.y if v is not None and v > 0]
+            fig.update_yaxes(type="log", **(log_ticks(min(values), max(values)) if values else {}))
         figures.append(fig)
     if any("temperature" in r for run in runs for r in run.history + run.steps):
         figures.append(temperature_curve(runs))
     return figures
+
+
+def log_ticks(low: float, high: float) -> dict:
+    """Ticks for a log axis at 1, 2 and 5 times powers of ten, written out in full: plotly's own
+    label 20 and 30 as "2" and "3" above a "10" between decades."""
+    import math
+
+    def within(mantissas: tuple[int, ...]) -> list[float]:
+        values = [m * 10.0 ** e for e in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
+                  for m in mantissas]
+        return [v for v in values if low / 1.5 <= v <= high * 1.5]
+
+    inside = within((1, 2, 5))
+    if len(inside) < 4:  # less than about a decade: every whole mantissa
+        inside = within(tuple(range(1, 10)))
+    return dict(tickmode="array", tickvals=inside, ticktext=[f"{v:g}" for v in inside])
 
 
 def temperature_curve(runs: list) -> go.Figure:

@@ -112,7 +112,9 @@ def map_through_training(filmed: str) -> None:
     dataset_name = log.config.dataset if log.config else "mnist"
     test_labels = dataset(dataset_name, "test")[1].numpy()
     labels = test_labels[pick] if len(test_labels) == count else np.zeros(len(pick), np.int64)
-    st.plotly_chart(film_figure(frames, labels, CLASS_NAMES[dataset_name]), width="stretch", key="film")
+    # No toolbar: it covered the legend's last class, and the film has nothing to zoom.
+    st.plotly_chart(film_figure(frames, labels, CLASS_NAMES[dataset_name]), width="stretch", key="film",
+                    config={"displayModeBar": False})
     st.caption(f"{len(pick):,} test digits (the same in every frame), epochs {epochs[0]} to {epochs[-1]}"
                + (", a frame more after every epoch while it trains" if filmed == training else "")
                + "; press Play, or drag the epoch slider.")
