@@ -21,3 +21,11 @@ def test_loss_curves_start_at_epoch_zero_with_one_legend_below_the_axis_title():
         assert figure.layout.xaxis.rangemode == "nonnegative"
         assert figure.layout.legend.yref == "container" and figure.layout.margin.b >= 80
         assert all("." not in t or t.startswith("0.") for t in figure.layout.yaxis.ticktext)
+
+
+def test_mixture_components_have_colors_readable_on_both_themes():
+    """Issue #20: component 5 was near-black, invisible on the dark theme."""
+    from ui.article_charts import COMPONENT_COLORS, luminance
+
+    assert len(set(COMPONENT_COLORS)) == 30  # the EM page's largest K
+    assert all(0.2 <= luminance(c) <= 0.8 for c in COMPONENT_COLORS)

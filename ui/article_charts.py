@@ -6,7 +6,13 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-COMPONENT_COLORS = qualitative.Dark24 + qualitative.Light24  # enough for 30 components
+def luminance(color: str) -> float:
+    r, g, b = (int(color[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+# 30 components' colors, none too dark for the dark theme nor too light for the light one.
+COMPONENT_COLORS = [c for c in dict.fromkeys(qualitative.Dark24 + qualitative.Light24) if 0.2 <= luminance(c) <= 0.8][:30]
 ESTIMATOR_COLORS = {"score function": "#d62728", "score function + baseline": "#ff7f0e",
                     "reparameterization": "#1f77b4"}
 
@@ -33,7 +39,7 @@ def component_scatter(xy: np.ndarray, components: np.ndarray, k: int, height: in
     for c in range(k):
         idx = np.flatnonzero(components == c)
         fig.add_trace(go.Scattergl(x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=f"component {c}",
-                                   customdata=idx, marker=dict(size=4, color=COMPONENT_COLORS[c % 48], opacity=0.8),
+                                   customdata=idx, marker=dict(size=4, color=COMPONENT_COLORS[c % len(COMPONENT_COLORS)], opacity=0.8),
                                    hovertemplate=f"component {c} · #%{{customdata}}<extra></extra>"))
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0),
                       legend=dict(itemsizing="constant", orientation="h", y=0, yanchor="top"))
@@ -44,7 +50,7 @@ def component_scatter(xy: np.ndarray, components: np.ndarray, k: int, height: in
 
 def responsibilities(q: np.ndarray, title: str) -> go.Figure:
     fig = go.Figure(go.Bar(x=[str(c) for c in range(len(q))], y=q,
-                           marker_color=[COMPONENT_COLORS[c % 48] for c in range(len(q))]))
+                           marker_color=[COMPONENT_COLORS[c % len(COMPONENT_COLORS)] for c in range(len(q))]))
     fig.update_layout(height=260, margin=dict(l=10, r=10, t=40, b=10), title=title, yaxis_range=[0, 1],
                       yaxis_title="P(Z = k | x)", xaxis_title="component k", xaxis_type="category")
     return fig
@@ -81,6 +87,6 @@ def bound_gap(gap: dict) -> go.Figure:
     fig = go.Figure(go.Scatter(x=ks, y=[gap[k][0] for k in ks], mode="lines+markers",
                                error_y=dict(type="data", array=[gap[k][1] for k in ks]), name="bound"))
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10),
-                      xaxis=dict(type="log", title="importance samples K (K = 1: the ELBO)"),
-                      yaxis_title="lower bound on log p(x), nats")
+                      xaxis=dict(type="log", title="importance samples S (S = 1: the ELBO)"),
+                      yaxis_title="lower bound on log p(x), nats (± standard error)")
     return fig

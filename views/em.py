@@ -8,9 +8,9 @@ import torch
 from ui import article_charts, state
 from ui.common import class_names, current_model, dataset, latent_map, page_header, show_digit
 from ui.mixtures import code_sources, codes, em_run
-from vae.evaluate import bound_gap
+from vae.evaluate import bound_gap, prepare
 from vae.gmm import COVARIANCES, agreement, bic_curve
-from vae.images import grid
+from vae.images import grid, png_bytes
 from vae.latent import decode_numpy, prior_samples
 from vae.quality import sample_quality
 
@@ -42,17 +42,26 @@ with st.container(border=True):
         em.run(progress=lambda i: bar.progress(min(1.0, i / 100), text=f"EM iteration {i}"))
         bar.empty()
 
+def rounded_kl(kl: float) -> float:
+    """A KL within float rounding of 0 (it cannot be negative) as 0."""
+    return 0.0 if abs(kl) < 1e-9 else kl
+
+
 last = em.records[-1]
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("EM iterations", em.iteration)
 m2.metric("log p(X) per code", f"{last.log_likelihood:.3f}")
 m3.metric("ELBO(Q, θ) per code", f"{last.elbo:.3f}")
-m4.metric("KL(Q ‖ P(Z|X)) per code", f"{last.kl:.2e}")
+m4.metric("KL(Q ‖ P(Z|X)) per code", f"{rounded_kl(last.kl):.2g}",
+          help="Exactly 0 after an E-step in exact arithmetic; rounding leaves up to about 1e-12, shown as 0")
 st.plotly_chart(article_charts.em_progress(em.records), width="stretch")
 st.caption("log p(X) never falls. After every E-step the KL is 0 (to rounding); after every M-step it opens, "
            "by how much the old Q no longer fits the new θ. The last half-steps, in nats per code:")
 st.dataframe([{"iteration": r.iteration, "step": r.half, "log p(X)": r.log_likelihood, "ELBO": r.elbo,
-               "KL": r.kl} for r in em.records[-6:]], hide_index=True, width="stretch")
+               "KL": rounded_kl(r.kl)} for r in em.records[-6:]], hide_index=True, width="stretch",
+             column_config={"log p(X)": st.column_config.NumberColumn(format="%.4f"),
+                            "ELBO": st.column_config.NumberColumn(format="%.4f"),
+                            "KL": st.column_config.NumberColumn(format="%.2e")})
 
 st.subheader("The components on the latent map")
 lmap = latent_map("test")
@@ -81,12 +90,13 @@ else:
 st.subheader("What each component decodes to")
 order = np.argsort(-em.mixture.weights)
 means = decode_numpy(checkpoint.model, torch.from_numpy(em.mixture.means[order].astype(np.float32)))
-show_digit(grid(means, cols=min(em.mixture.k, 15)), "each component's mean, heaviest first", scale=3)
+st.image([png_bytes(m, 3) for m in means], width=84,
+         caption=[f"component {c} · weight {em.mixture.weights[c]:.2f}" for c in order])
+st.caption("Each component's mean decoded, heaviest first (the component numbers are the map's colors).")
 per = 8
 samples = np.concatenate([em.mixture.sample(per, seed=int(c), component=int(c)) for c in order])
 show_digit(grid(decode_numpy(checkpoint.model, torch.from_numpy(samples)), cols=per * 2),
            f"{per} samples of each component, two components a row, heaviest first", scale=2)
-st.caption("Weights, heaviest first: " + ", ".join(f"{c}: {em.mixture.weights[c]:.2f}" for c in order))
 
 st.subheader("How many components? BIC against K")
 BIC_KS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30)
@@ -145,9 +155,12 @@ if st.session_state.get(quality_key) or st.button("Measure sample quality (10,00
                  hide_index=True, width="stretch")
 
 st.subheader("The VAE's own E-step gap, for one digit")
+binarized = " (binarized, as this model's pixels are)" if checkpoint.config.binarize else ""
 st.caption("The encoder's q(z|x) stands in for the posterior p(z|x) that an exact E-step would use, so the ELBO "
-           "falls short of log p(x) by KL(q(z|x) ‖ p(z|x)). Importance sampling with K draws of q tightens the "
-           "bound towards log p(x): how far it rises estimates that KL.")
+           "falls short of log p(x) by KL(q(z|x) ‖ p(z|x)). Importance sampling with S draws of q tightens the "
+           "bound towards log p(x): how far it rises estimates that KL. (S counts samples of q, not the mixture's "
+           "K components above.) Each bound is the mean of independent estimates using at least 1,000 draws of q "
+           "in all, with its standard error.")
 index = st.number_input("Test digit", 0, len(test_mu) - 1, 0)
 
 
@@ -159,6 +172,9 @@ def gap_of(_model, hash_: str, index: int) -> dict:
 gap = gap_of(checkpoint.model, hash_, index)
 c1, c2 = st.columns([1, 3])
 with c1:
-    show_digit(dataset(checkpoint.config.dataset, "test")[0][index].float().div(255).numpy(), f"#{index}")
-    st.metric("gap: bound at K = 1000 − ELBO", f"{gap[1000][0] - gap[1][0]:.2f} nats")
+    scored = prepare(dataset(checkpoint.config.dataset, "test")[0][index][None], checkpoint.config.binarize)
+    show_digit(scored[0, 0].numpy(), f"#{index}{binarized}")
+    (high, high_se), (elbo, elbo_se) = gap[1000], gap[1]
+    st.metric("gap: bound at S = 1000 − ELBO", f"{high - elbo:.2f} ± {(high_se ** 2 + elbo_se ** 2) ** 0.5:.2f} nats",
+              help="± one standard error of the difference of the two estimates")
 c2.plotly_chart(article_charts.bound_gap(gap), width="stretch")
