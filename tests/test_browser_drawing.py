@@ -31,6 +31,8 @@ def test_drawing_with_the_mouse_follows_the_pen_and_matches_pythons_preparation(
     board = page.get_by_test_id("sketchpad-canvas")
     recon = page.get_by_test_id("sketchpad-reconstruction")
     page.wait_for_function("() => window.__latentPadProbe.encode", timeout=30_000)
+    posterior = page.get_by_test_id("sketchpad-posterior").first
+    expect(posterior).to_be_hidden()  # issue #20: no empty boxes before anything is drawn
     before = pixels(recon)
     points = ellipse_points(board.bounding_box())
     page.mouse.move(*points[0])
@@ -47,6 +49,10 @@ def test_drawing_with_the_mouse_follows_the_pen_and_matches_pythons_preparation(
     assert np.abs(np.round(got * 255) - np.round(expected * 255)).max() <= 1
     expect(page.get_by_text("Nearest test digits in latent space")).to_be_visible(timeout=30_000)
     settle(page)
+    expect(posterior).to_be_visible()
+    # Issue #20: what the board shows, the server does not show again below it.
+    expect(page.get_by_text("reconstruction from μ")).to_have_count(0)
+    expect(page.get_by_text("Where it lands on the map")).to_have_count(0)
     snap(page, "reconstruct-drawn")
 
     # Complete it: paint over its right half.

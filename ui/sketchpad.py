@@ -27,6 +27,12 @@ def _exported_encoder(_model, weights_hash: str) -> dict | None:
     return {"url": static_url(path), "layers": write_layers_file(exported, path)}
 
 
+def encodes_in_browser(model, weights_hash: str) -> bool:
+    """Whether the drawing board shows the model's input, reconstruction and posterior itself
+    (mlp and conv networks), so the page need not show them again."""
+    return _exported_encoder(model, weights_hash) is not None and _exported(model, weights_hash) is not None
+
+
 def draw_digit(model, weights_hash: str, lmap, active: np.ndarray, order: list[int], key: str) -> np.ndarray | None:
     """A board to draw a digit on; the drawing as the model sees it ((28, 28) in [0, 1], prepared as
     MNIST was) once the pen has lifted, else None."""

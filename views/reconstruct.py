@@ -7,7 +7,7 @@ import torch
 from ui import state
 from ui.charts import latent_scatter, posterior_chart
 from ui.common import class_names, current_model, dataset, kl_and_activity, latent_map, page_header, show_digit
-from ui.sketchpad import draw_digit, mark_unknown
+from ui.sketchpad import draw_digit, encodes_in_browser, mark_unknown
 from ui.uploads import upload_digit
 from vae.completion import complete
 from vae.images import FRAMINGS, grid, to_gray
@@ -61,16 +61,20 @@ recon = decode_numpy(model, mu[None])[0]
 if st.button("Open in the sliders", icon=":material/tune:",
              help="Start the Latent sliders page from this digit's code"):
     state.open_in_sliders(mu.numpy())
-c1, c2, c3 = st.columns(3)
-with c1:
-    if original is not None:
-        # 16-bit, float and CMYK images do not display as they are: show those as the grayscale we read.
-        shown = original if original.mode in ("RGB", "RGBA", "L", "LA", "P") else to_gray(original)
-        st.image(shown, caption="your upload", width=168, clamp=True)
-with c2:
-    show_digit(digit, "prepared 28x28 input")
-with c3:
-    show_digit(recon, "reconstruction from μ")
+# A drawing's input, reconstruction, posterior and place on the map are on the board already (the
+# browser's, for mlp and conv networks): the server adds what the browser cannot, its neighbours.
+shown_by_the_board = source == "draw" and encodes_in_browser(model, hash_)
+if not shown_by_the_board:
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        if original is not None:
+            # 16-bit, float and CMYK images do not display as they are: show those as the grayscale we read.
+            shown = original if original.mode in ("RGB", "RGBA", "L", "LA", "P") else to_gray(original)
+            st.image(shown, caption="your upload", width=168, clamp=True)
+    with c2:
+        show_digit(digit, "prepared 28x28 input")
+    with c3:
+        show_digit(recon, "reconstruction from μ")
 
 images, _ = dataset(checkpoint.config.dataset, "test")
 neighbours = lmap.nearest(mu.numpy(), 10)[0]
@@ -78,18 +82,19 @@ st.subheader(f"Nearest test {thing}s in latent space")
 st.caption(", ".join(f"#{i} ({names[lmap.labels[i]]})" for i in neighbours))
 show_digit(grid(images[neighbours].float().div(255).numpy(), cols=10), scale=3)
 
-left, right = st.columns(2)
-with left:
-    st.subheader("Where it lands on the map")
-    placed = lmap.place(mu.numpy())
-    st.plotly_chart(latent_scatter(lmap.xy, lmap.labels, names, marks={"your digit": (placed, "star")},
-                                   height=460), width="stretch")
-with right:
-    st.subheader("Posterior q(z|x) per " + ("variable" if categorical else "dimension"))
-    st.plotly_chart(posterior_chart(q, order), width="stretch")
-    st.caption("Active variables, most informative first: each one's probability of each of its categories; the "
-               "prior is uniform." if categorical else
-               "Active dimensions, most informative first. The prior is N(0, 1) in every dimension.")
+if not shown_by_the_board:
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Where it lands on the map")
+        placed = lmap.place(mu.numpy())
+        st.plotly_chart(latent_scatter(lmap.xy, lmap.labels, names, marks={"your digit": (placed, "star")},
+                                       height=460), width="stretch")
+    with right:
+        st.subheader("Posterior q(z|x) per " + ("variable" if categorical else "dimension"))
+        st.plotly_chart(posterior_chart(q, order), width="stretch")
+        st.caption("Active variables, most informative first: each one's probability of each of its categories; the "
+                   "prior is uniform." if categorical else
+                   "Active dimensions, most informative first. The prior is N(0, 1) in every dimension.")
 
 st.subheader("Complete a digit")
 st.caption("Paint over part of the digit: the model fills that part in, keeping the rest. It encodes the picture, "

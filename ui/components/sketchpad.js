@@ -77,7 +77,9 @@ function build(root, data) {
   const samples = document.createElement("canvas");
   samples.className = "samples"; samples.setAttribute("data-testid", "sketchpad-samples");
   const analysis = el("div", "analysis");
-  analysis.append(el("div", "head", "Posterior q(z|x) per active unit"), bars,
+  const isCategorical = data.latent === "categorical";
+  analysis.append(el("div", "head", isCategorical ? "Posterior q(z|x): each active variable's most likely category's probability"
+                                                  : "Posterior q(z|x) per active dimension: μ (dot) ± σ (bar); the prior is N(0, 1)"), bars,
                   el("div", "head", "Where it lands: samples of q(z|x) on the map, ★ at its mean"), mapCanvas,
                   el("div", "head", "Samples of q(z|x), decoded"), samples);
   panel.append(pair, note);
@@ -85,7 +87,8 @@ function build(root, data) {
   const wrap = el("div", "sketch" + (mask ? " masking" : ""));
   wrap.append(left, mask ? el("div", "note", "Paint over the part of the digit the model should fill in.") : panel);
   root.append(wrap);
-  return { canvas, pen, eraser, size, undo, clear, seen, recon, note, bars, mapCanvas, samples, tool: "pen",
+  analysis.hidden = true;  // until something is drawn: empty boxes say nothing
+  return { canvas, pen, eraser, size, undo, clear, seen, recon, note, bars, mapCanvas, samples, analysis, tool: "pen",
            strokes: [], drawing: null, seq: null };
 }
 
@@ -194,6 +197,7 @@ export default function (component) {
     const pixels = prepare(ctx.getImageData(0, 0, SIZE, SIZE).data, SIZE, SIZE, data.framing);
     const t1 = performance.now();
     ui.prepared = pixels;
+    ui.analysis.hidden = !pixels;
     if (!pixels) {
       ui.q = null;
       ui.note.textContent = `Draw a ${data.framing.thing}: nothing on the board yet.`;
@@ -228,24 +232,41 @@ export default function (component) {
     const q = ui.q, units = data.dims.filter((d) => d.active).map((d) => d.d);
     const b = ui.bars.getContext("2d"), W = ui.bars.width, H = ui.bars.height;
     b.clearRect(0, 0, W, H);
-    const color = getComputedStyle(root).getPropertyValue("--st-primary-color").trim() || "#f58518";
-    const n = units.length, cw = W / Math.max(1, n);
+    const style = getComputedStyle(root);
+    const color = style.getPropertyValue("--st-primary-color").trim() || "#f58518";
+    // Axes: values on the left, each unit's number below (z3, or v3 for a categorical variable).
+    const left = 26, bottom = 14, top = 6, plotW = W - left, plotH = H - bottom - top;
+    const n = units.length, cw = plotW / Math.max(1, n);
+    b.font = "10px sans-serif"; b.fillStyle = style.color; b.textBaseline = "middle";
+    const axis = (value, y) => {
+      b.textAlign = "right"; b.fillText(value, left - 4, y);
+      b.globalAlpha = 0.25; b.fillRect(left, y, plotW, 1); b.globalAlpha = 1;
+    };
+    const every = Math.ceil(22 / cw);  // a label every so many units, so that they do not collide
+    b.textAlign = "center"; b.textBaseline = "bottom";
+    units.forEach((d, i) => { if (i % every === 0) b.fillText((q.sigma ? "z" : "v") + d, left + i * cw + cw / 2, H); });
+    b.textBaseline = "middle";
     b.fillStyle = color; b.strokeStyle = color;
     if (q.sigma) {  // mu +- sigma, the axis from -4 to 4
-      const y = (v) => H / 2 - (Math.max(-4, Math.min(4, v)) / 4) * (H / 2 - 4);
-      b.globalAlpha = 0.3; b.fillRect(0, H / 2, W, 1); b.globalAlpha = 1;
+      const y = (v) => top + plotH / 2 - (Math.max(-4, Math.min(4, v)) / 4) * (plotH / 2);
+      b.fillStyle = style.color;
+      for (const v of [4, 0, -4]) axis(v === 0 ? "0" : (v > 0 ? "+" : "−") + Math.abs(v), y(v));
+      b.fillStyle = color;
       units.forEach((d, i) => {
-        const x = i * cw + cw / 2;
+        const x = left + i * cw + cw / 2;
         b.fillRect(x - 1, y(q.mu[d] + q.sigma[d]), 2, y(q.mu[d] - q.sigma[d]) - y(q.mu[d] + q.sigma[d]));
         b.beginPath(); b.arc(x, y(q.mu[d]), Math.min(4, cw / 3), 0, 2 * Math.PI); b.fill();
       });
     } else {  // each active variable's most likely category's probability, as a bar
-      const K = data.categories;
+      const K = data.categories, y = (p) => top + plotH - p * plotH;
+      b.fillStyle = style.color;
+      for (const p of [1, 0.5, 0]) axis(String(p), y(p));
+      b.fillStyle = color;
       units.forEach((d, i) => {
         let best = 0;
         for (let k = 1; k < K; k++) if (q.code[d * K + k] > q.code[d * K + best]) best = k;
         const p = q.code[d * K + best];
-        b.fillRect(i * cw + 1, H - p * (H - 2), cw - 2, p * (H - 2));
+        b.fillRect(left + i * cw + 1, y(p), cw - 2, p * plotH);
       });
     }
     let seed = 12345;
