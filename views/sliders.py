@@ -79,8 +79,8 @@ if categorical:
         if c3.button(f"Start from #{index} ({names[labels[index]]})", width="stretch"):
             start_from(mu[index])
 else:
-    with st.container(border=True):
-        c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 2, 1], vertical_alignment="bottom")
+    with st.container(border=True):  # two rows: five controls in one cut their labels at desktop width
+        c1, c2, c3 = st.columns(3, vertical_alignment="bottom")
         if c1.button("Prior mean (z = 0)", width="stretch"):
             start_from(np.zeros(z_dim))
         if c2.button("Random prior sample", width="stretch"):
@@ -88,8 +88,9 @@ else:
         if c3.button("Random mixture sample", width="stretch",
                      help="A draw of the Gaussian mixture fitted to the codes (see EM and mixtures)"):
             start_from(current_mixture()[0].sample(1, seed=int(np.random.default_rng().integers(2**31)))[0])
-        index = c4.number_input("Test image", 0, len(mu) - 1, 0, help="Start from this digit's posterior mean")
-        if c5.button(f"Start from #{index} ({names[labels[index]]})", width="stretch"):
+        c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+        index = c1.number_input("Test image", 0, len(mu) - 1, 0, help="Start from this digit's posterior mean")
+        if c2.button(f"Start from #{index} ({names[labels[index]]})", width="stretch"):
             start_from(mu[index])
 
 
