@@ -73,6 +73,14 @@ def test_why_reparameterize_compares_the_estimators(checkpoints):
     rows = at.dataframe[0].value
     assert set(rows["estimator"]) == {"score function", "score function + baseline", "reparameterization"}
     assert sorted(set(rows["samples"])) == [1, 3, 10]
+    import json
+
+    assert all(json.loads(c.proto.spec)["layout"]["yaxis"]["title"]["text"] for c in at.get("plotly_chart"))
+    assert any("repeated independent estimates" in c.value for c in at.caption)
+    # Issue #20: a reload (a new session from the address) shows the comparison again, no click.
+    assert at.query_params["compared"] == "1"
+    again = open_app("views/reparam.py", query_params={k: at.query_params[k] for k in at.query_params})
+    assert len(again.get("plotly_chart")) == 2 and not [b for b in again.button if b.label == "Compare the estimators"]
 
 
 def test_interpolation_steps_carry_the_classifiers_labels(checkpoints):

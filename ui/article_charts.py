@@ -67,7 +67,7 @@ def bic(curve: dict) -> go.Figure:
     return fig
 
 
-def estimator_lines(rows: list[dict], group: str, measure: str, title: str) -> go.Figure:
+def estimator_lines(rows: list[dict], group: str, measure: str, title: str, y_title: str) -> go.Figure:
     """One line per estimator, `measure` ("variance" or "rmse") against the number of samples L,
     on log-log axes."""
     fig = go.Figure()
@@ -77,7 +77,8 @@ def estimator_lines(rows: list[dict], group: str, measure: str, title: str) -> g
         fig.add_trace(go.Scatter(x=[r["samples"] for r in mine], y=[r[measure] for r in mine], name=estimator,
                                  mode="lines+markers", line=dict(color=color)))
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10), title=title,
-                      xaxis=dict(type="log", title="samples L"), yaxis=dict(type="log", exponentformat="power"),
+                      xaxis=dict(type="log", title="samples L"),
+                      yaxis=dict(type="log", exponentformat="power", title=y_title),
                       legend=dict(orientation="h", y=-0.2))
     return fig
 

@@ -39,23 +39,32 @@ def study_of(_model, hash_: str, count: int, ls: tuple[int, ...]):
     return study
 
 
-key = ("reparam", hash_, count, ls)
-if key not in st.session_state and not st.button("Compare the estimators", type="primary",
-                                                 icon=":material/play_arrow:",
-                                                 help="Repeated estimates at each L, against a 10,000-sample "
-                                                      "reference: from seconds (mlp) to a minute (conv) on a CPU"):
+# Once asked for, the comparison stays: for the session and in the address, so a reload or a link
+# shows it again (from the cache of every session, or computed afresh with its progress).
+COMPARED = state.Setting("compared", False, state.BOOLEAN)
+COMPARED.to_url()
+if not COMPARED.get() and not st.button("Compare the estimators", type="primary", icon=":material/play_arrow:",
+                                        help="Repeated estimates at each L, against a 10,000-sample "
+                                             "reference: from seconds (mlp) to a minute (conv) on a CPU"):
     st.stop()
-study = st.session_state[key] = study_of(checkpoint.model, hash_, count, ls)
+COMPARED.set(True)
+study = study_of(checkpoint.model, hash_, count, ls)
 
 st.metric("Variance of the score function ÷ variance of the reparameterization, at L = 1",
           f"{study.ratio_at_one():,.0f}×", help="Over all the encoder's parameters: the article's point in a number")
 group = st.selectbox("Parameters", ["all", *study.groups],
                      format_func=lambda g: "all of the encoder's" if g == "all" else g)
 c1, c2 = st.columns(2)
-c1.plotly_chart(article_charts.estimator_lines(study.rows, group, "variance", "Variance: E|ĝ − E ĝ|²"),
-                width="stretch")
-c2.plotly_chart(article_charts.estimator_lines(study.rows, group, "rmse",
-                                               "Error against the reference: √E|ĝ − g|²"), width="stretch")
+c1.plotly_chart(article_charts.estimator_lines(study.rows, group, "variance", "Variance: E|ĝ − E ĝ|²",
+                                               "variance (summed over the parameters)"), width="stretch")
+c2.plotly_chart(article_charts.estimator_lines(study.rows, group, "rmse", "Error against the reference: √E|ĝ − g|²",
+                                               "root-mean-square error"), width="stretch")
+repeats = {r["samples"]: r["repeats"] for r in study.rows}
+st.caption(f"Each point comes from repeated independent estimates: {repeats[min(repeats)]} at L = {min(repeats)}, "
+           f"down to {repeats[max(repeats)]} at L = {max(repeats)} (a budget of samples), so the points at large L are "
+           f"rough: from r repeats, one coordinate's variance is uncertain by √(2/(r − 1)), "
+           f"{(2 / (repeats[max(repeats)] - 1)) ** 0.5:.0%} at r = {repeats[max(repeats)]} (a sum over many parameters "
+           "is steadier).")
 st.caption("Every line falls as 1/L (variance) or 1/√L (error): more samples help all three alike, so the gap "
            "between them stays. A reparameterized gradient from one sample is about as good as a score-function "
            f"one from {study.ratio_at_one():,.0f}.")
