@@ -129,3 +129,17 @@ def test_a_tap_on_the_map_opens_the_tapped_digit_and_no_toolbar_covers_a_title(s
         expect(page.get_by_role("heading", name=re.compile(rf"^#{clicked}: a "))).to_be_visible(timeout=60_000)
         settle(page)
         chart.scroll_into_view_if_needed()
+
+
+def test_interpolation_steps_wrap_on_a_phone_with_readable_captions(server, phone):
+    """Issue #20: all ten steps sat in one row on a phone, their labels about 4 px tall."""
+    url, _ = server
+    page, _, _ = phone
+    open_page(page, url, "interpolate", "Interpolation")
+    steps = page.evaluate("""() => [...document.querySelectorAll('[data-testid=stImageCaption]')]
+        .filter(c => /%$/.test(c.textContent.trim()))
+        .map(c => ({top: Math.round(c.getBoundingClientRect().top), size: parseFloat(getComputedStyle(c).fontSize),
+                    right: c.closest('[data-testid=stImage], div').getBoundingClientRect().right}))""")
+    assert len(steps) == 10, steps
+    assert len({s["top"] for s in steps}) >= 2  # wrapped into rows
+    assert min(s["size"] for s in steps) >= 11 and max(s["right"] for s in steps) <= 400

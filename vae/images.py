@@ -15,7 +15,6 @@ centre of mass), intensities negated; a `Framing` says which.
 from __future__ import annotations
 
 import io
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -152,11 +151,6 @@ def strip(images: np.ndarray, gap: int = GRID_GAP) -> np.ndarray:
     return out
 
 
-def balanced_columns(count: int, most: int = 12) -> int:
-    """Columns for a grid of `count` images in rows of at most `most`, the rows as even as they come."""
-    return math.ceil(count / math.ceil(count / most))
-
-
 def grid(images: np.ndarray, cols: int, gap: int = GRID_GAP) -> np.ndarray:
     """(N, 28, 28) -> a mosaic of rows of `cols` images."""
     rows = -(-len(images) // cols)
@@ -165,26 +159,6 @@ def grid(images: np.ndarray, cols: int, gap: int = GRID_GAP) -> np.ndarray:
     row_images = [strip(padded[r * cols:(r + 1) * cols], gap) for r in range(rows)]
     spacer = np.zeros((gap, row_images[0].shape[1]), dtype=images.dtype)
     return np.concatenate([part for row in row_images for part in (row, spacer)][:-1], axis=0)
-
-
-def captioned_grid_png(images: np.ndarray, captions: list[str], cols: int, scale: int = 3,
-                      gap: int = GRID_GAP) -> bytes:
-    """grid(images, cols) scaled up, with a short caption under each image: a PNG."""
-    from PIL import ImageDraw, ImageFont
-
-    rows = -(-len(images) // cols)
-    cell, text = 28 * scale, 16
-    canvas = Image.new("L", (cols * cell + (cols - 1) * gap * scale, rows * (cell + text) + (rows - 1) * gap * scale))
-    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default(size=12)
-    for i, (image, caption) in enumerate(zip(images, captions)):
-        r, c = divmod(i, cols)
-        x, y = c * (cell + gap * scale), r * (cell + text + gap * scale)
-        canvas.paste(Image.fromarray(to_uint8(image)).resize((cell, cell), Image.Resampling.NEAREST), (x, y))
-        width = draw.textlength(caption, font=font)
-        draw.text((x + (cell - width) / 2, y + cell + 1), caption, fill=255, font=font)
-    buf = io.BytesIO()
-    canvas.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def png_bytes(image: np.ndarray, scale: int = 4) -> bytes:

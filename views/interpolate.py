@@ -14,7 +14,7 @@ from ui.common import (class_names, current_model, dataset, digit_classifier, fu
                        latent_map, literal, page_header, show_digit)
 from ui.sketchpad import draw_digit
 from ui.uploads import upload_digit
-from vae.images import balanced_columns, captioned_grid_png, gif_bytes, grid, png_bytes, strip
+from vae.images import gif_bytes, png_bytes, strip
 from vae.latent import decode_numpy, dims_by_kl, flip_steps, interpolate
 
 page_header("Interpolation", "Walk from one digit's posterior mean to another's and decode every step. "
@@ -128,11 +128,14 @@ frames = decode_numpy(model, path)
 flips = flip_steps(model, path) if categorical else {}
 clf = digit_classifier(dataset_name)
 if clf is None:
-    show_digit(grid(frames, cols=balanced_columns(steps)), f"{method}, {steps} steps", scale=3)
+    captions = [f"{'* ' if s in flips else ''}step {s + 1}" for s in range(steps)]
 else:
     probs = clf.probabilities(torch.from_numpy(frames)[:, None]).numpy()
     captions = [f"{'* ' if s in flips else ''}{names[p.argmax()]} {100 * p.max():.0f}%" for s, p in enumerate(probs)]
-    st.image(captioned_grid_png(frames, captions, balanced_columns(steps)), caption=f"{method}, {steps} steps")
+# One image a step, its caption as text: the row wraps to the screen's width, the captions stay readable.
+st.image([png_bytes(frame, 3) for frame in frames], caption=captions, width=84)
+st.caption(f"{method}, {steps} steps")
+if clf is not None:
     st.caption("Under each step: the label the bundled digit classifier gives it, and its confidence.")
 if categorical:
     st.caption("The path moves each variable's probabilities along the simplex from one digit's to the other's. "
