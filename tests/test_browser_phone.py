@@ -118,6 +118,7 @@ def test_a_tap_on_the_map_opens_the_tapped_digit_and_no_toolbar_covers_a_title(s
     page, _, _ = phone
     open_page(page, url, "", "Latent map")
     chart = page.locator(".st-key-latent_map .js-plotly-plot")
+    assert chart.bounding_box()["y"] < PHONE["height"] / 2  # the map first, its settings folded above it
     chart.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     assert chart.locator(".modebar-container").evaluate("e => getComputedStyle(e).display") == "none"

@@ -19,9 +19,9 @@ from vae.images import grid
 from vae.latent import decode_numpy, posterior_samples
 from vae.projection import PROJECTIONS
 
-page_header("Latent map", "Each dot is one image's posterior mean μ(x), projected from the latent space to 2D. "
-            "Hover a dot to see the digit; click one (shift-click, box or lasso for more) to inspect it; two picked "
-            "dots can be interpolated. Color it by what the model thinks of each digit to find where it fails.")
+page_header("Latent map", "Each dot is one image's posterior mean μ(x), projected from the latent space to 2D. Point "
+            "at a dot to see the digit; click or tap one to inspect it (shift-click, box or lasso for more; two picked "
+            "can be interpolated).")
 
 checkpoint, hash_ = current_model()
 dataset_name = checkpoint.config.dataset
@@ -37,22 +37,28 @@ COLOR = state.Setting("color", "class", state.text_choice(("class", *FIGURES)))
 COLORS = {"class": "Class", "elbo": "−ELBO", "recon": "Reconstruction", "kl": "KL", "uncertainty": "Posterior σ"
           if checkpoint.config.latent == "gaussian" else "Posterior entropy", "iwae_gap": f"IWAE gap (k = {IWAE_K})"}
 
-c1, c2, c3 = st.columns(3)
-with c1:
-    scope = SCOPE.widget(st.radio, "Images", list(scopes), format_func=scopes.get, horizontal=True,
-                         on_change=lambda: PICKED.set([]))  # indices of one scope mean nothing in the other
-with c2:
-    projection = state.PROJECTION.widget(
-        st.radio, "Projection", list(PROJECTIONS), format_func=PROJECTIONS.get, horizontal=True,
-        help="UMAP keeps neighbourhoods; PCA is linear, so distances and directions are the latent space's; "
-             "t-SNE (test set only) separates clusters most. Every page's map follows this choice.")
+# The map comes first (on a phone the controls filled the screen above it): its settings fold into
+# one row that names them.
+summary = (f"{scopes.get(SCOPE.current(), scopes['test'])} · {PROJECTIONS[state.PROJECTION.current()]} · "
+           f"colored by {COLORS.get(COLOR.current(), 'class').lower()} · "
+           f"{len(CLASSES.current())} of {len(names)} classes")
+with st.expander(f"Map settings: {summary}", icon=":material/tune:"):
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        scope = SCOPE.widget(st.radio, "Images", list(scopes), format_func=scopes.get, horizontal=True,
+                             on_change=lambda: PICKED.set([]))  # indices of one scope mean nothing in the other
+    with c2:
+        projection = state.PROJECTION.widget(
+            st.radio, "Projection", list(PROJECTIONS), format_func=PROJECTIONS.get, horizontal=True,
+            help="UMAP keeps neighbourhoods; PCA is linear, so distances and directions are the latent space's; "
+                 "t-SNE (test set only) separates clusters most. Every page's map follows this choice.")
+    color = COLOR.widget(c3.selectbox, "Color by", list(COLORS), format_func=COLORS.get,
+                         help="What the model thinks of each digit: " + "; ".join(FIGURES.values()))
+    shown = CLASSES.widget(st.multiselect, "Classes shown", list(range(len(names))), format_func=lambda c: names[c])
 if projection == "tsne" and scope != "test":
     st.info("t-SNE of 70,000 points would take many minutes on a CPU: this map is UMAP's.")
 lmap = latent_map(scope)
 images, labels = map_images(dataset_name, scope)
-color = COLOR.widget(c3.selectbox, "Color by", list(COLORS), format_func=COLORS.get,
-                     help="What the model thinks of each digit: " + "; ".join(FIGURES.values()))
-shown = CLASSES.widget(st.multiselect, "Classes shown", list(range(len(names))), format_func=lambda c: names[c])
 figures = None
 if color == "iwae_gap" and scope != "test":
     st.info("The IWAE gap is computed for the test set only.")
@@ -123,7 +129,7 @@ if figures is not None and shown:
              key=key, on_change=inspect, args=(key,), label_visibility="collapsed")
 
 if not picked:
-    st.info("Click a point on the map to see that digit, its reconstruction and its nearest neighbours.")
+    st.info("Click or tap a point on the map to see that digit, its reconstruction and its nearest neighbours.")
     st.stop()
 
 
