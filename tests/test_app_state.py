@@ -101,6 +101,13 @@ def test_the_map_keeps_picking_order_and_interpolates_in_it(checkpoints):
     assert at.number_input(key="idxtest1-1").value == 9
 
 
+def test_a_digit_is_picked_by_typing_its_index(checkpoints):
+    """Issue #20: the keyboard's way to pick a point on the map."""
+    at = open_app()
+    at.number_input(key="pick_index").set_value(42).run()
+    assert any(s.startswith("#42: a ") for s in texts(at.subheader)) and at.query_params["picked"] == "42"
+
+
 def test_many_picked_points_ask_which_two(checkpoints):
     at = open_app(query_params={"picked": "30,10,20"})
     assert at.selectbox(key="interpolate_start").value == 30  # the first picked

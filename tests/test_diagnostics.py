@@ -139,3 +139,11 @@ def test_holes_of_a_trained_model_work_for_both_latents(model, images):
     categorical = VAE(ModelConfig(arch="mlp", latent="categorical", latent_dim=3, categories=4, hidden_dims=(32,)))
     holes = prior_holes(posteriors(categorical, images), categorical.latent, n=100)
     assert holes.prior_z.shape == (100, 12) and np.isfinite(holes.log_ratio).all()
+
+
+def test_per_image_figures_report_their_progress(model, images):
+    """Issue #20: the bar stood at 0% while a slow model scored its images."""
+    seen = []
+    figures = per_image_figures(model, images, batch_size=len(images) // 4, progress=seen.append)
+    assert seen == sorted(seen) and len(seen) >= 4 and seen[-1] == 1.0
+    assert np.array_equal(figures["elbo"], per_image_figures(model, images, batch_size=len(images) // 4)["elbo"])

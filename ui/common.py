@@ -113,9 +113,11 @@ def _image_figures(_model, path: str, hash_: str, dataset_name: str, scope: str,
     from vae.diagnostics import image_figures
 
     images, _ = map_images(dataset_name, scope)
-    bar = st.progress(0.0, text=f"Scoring {len(images):,} images" + (f" with {iwae_k} samples each" if iwae_k else ""))
+    text = f"{Path(path).name} scores {len(images):,} images" + (
+        f" with {iwae_k} samples each" if iwae_k else ", once per checkpoint")
+    bar = st.progress(0.0, text=text)
     figures = image_figures(_model, hash_, images, path, f"{dataset_name}-{scope}", iwae_k,
-                            progress=lambda frac: bar.progress(frac))
+                            progress=lambda frac: bar.progress(frac, text=f"{text}: {frac:.0%}"))
     bar.empty()
     return figures
 

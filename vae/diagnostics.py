@@ -37,7 +37,7 @@ IWAE_K = 100  # samples per image for the importance-weighted figures
 
 @torch.no_grad()
 def per_image_figures(model, images: torch.Tensor, samples: int = 2, batch_size: int = 1000,
-                      seed: int = 0) -> dict[str, np.ndarray]:
+                      seed: int = 0, progress=None) -> dict[str, np.ndarray]:
     """recon, kl, elbo (= recon + kl, the -ELBO) and uncertainty of each image: (N,) float32 each.
     uint8 images (N, 28, 28), binarized as `vae.evaluate` does when the model is. The reconstruction
     term averages `samples` exact samples of q(z|x); with one, the mean over images is
@@ -57,6 +57,8 @@ def per_image_figures(model, images: torch.Tensor, samples: int = 2, batch_size:
         kl.append(q.kl_per_unit().sum(-1))
         uncertainty.append(q.uncertainty())
         codes.append(q.code)
+        if progress:
+            progress(min(1.0, (i + batch_size) / len(x_all)))  # the share of images done
     active = model.latent.activity(torch.cat(codes))
     units = torch.cat(uncertainty)
     units = units[:, active] if active.any() else units
@@ -110,7 +112,7 @@ def image_figures(model, weights_hash: str, images: torch.Tensor, cache_dir: str
     if wanted <= figures.keys():
         return _named(figures, iwae_k)
     if "elbo" not in figures:
-        figures.update(per_image_figures(model, images))
+        figures.update(per_image_figures(model, images, progress=progress if not iwae_k else None))
     if iwae_k and f"iwae_gap_k{iwae_k}" not in figures:
         for key, value in per_image_iwae(model, images, iwae_k, progress=progress).items():
             figures[f"{key}_k{iwae_k}"] = value

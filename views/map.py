@@ -114,6 +114,16 @@ np.savetxt(csv, np.column_stack([np.arange(len(lmap.xy)), lmap.xy, lmap.labels])
 c1.download_button("Download the map (CSV)", csv.getvalue(), f"latent-map-{dataset_name}-{scope}.csv", "text/csv",
                    icon=":material/download:", help="Every point's index, map coordinates and class label")
 
+
+def pick_typed() -> None:  # a callback, so that a later click on the map still counts
+    if (typed := st.session_state["pick_index"]) is not None:
+        PICKED.set([int(typed)])
+
+
+c2.number_input("Pick a digit by its index", 0, len(images) - 1, None, step=1, key="pick_index",
+                on_change=pick_typed, placeholder="e.g. 42, then Enter",
+                help="The keyboard's way to the inspector below: the same as clicking that digit's dot")
+
 if figures is not None and shown:
     st.subheader(f"Worst modelled: highest {COLORS[color]}")
     candidates = np.flatnonzero(np.isin(lmap.labels, shown))
