@@ -28,7 +28,7 @@ def em_progress(records) -> go.Figure:
                              line=dict(color="#ff7f0e", dash="dot"), customdata=[r.kl for r in records],
                              hovertemplate="ELBO %{y:.4f}<br>KL %{customdata:.4f}<extra></extra>"))
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="nats per code",
-                      xaxis_title="after each half-step (E: Q ← posterior, M: θ ← argmax ELBO)",
+                      xaxis_title="half-steps (E: Q ← posterior · M: θ ← argmax)",  # short: a phone cut it
                       legend=dict(orientation="h", y=-0.35), hovermode="x unified")
     return fig
 

@@ -69,7 +69,7 @@ def rate_distortion() -> go.Figure:
                             line=dict(color="#808080", width=[3 if e.name == me else 0 for e in chosen])),
                 customdata=[e.config.beta for e in chosen],
                 hovertemplate="%{text}: KL %{x:.1f}, recon %{y:.1f} nats (β = %{customdata})<extra></extra>"))
-    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), title=f"Rate–distortion, every {DATASET_NAMES[mine]} run (test; ringed: {escape(me)})",
+    fig.update_layout(height=360, margin=dict(l=10, r=80, t=30, b=10), title=f"Rate–distortion, every {DATASET_NAMES[mine]} run (test; ringed: {escape(me)})",
                       xaxis_title="rate: KL (nats)", yaxis_title="distortion: reconstruction (nats)",
                       legend=dict(orientation="h", y=-0.25))
     return fig
@@ -129,7 +129,7 @@ a, b, c = st.columns(3)
 a.metric(f"−ELBO, {literal(me)}", f"{mine['elbo'].mean():.2f}")
 b.metric(f"−ELBO, {literal(other)}", f"{theirs['elbo'].mean():.2f}",
          f"{difference.mean():+.2f} ± {error:.2f}" if like_with_like else None, delta_color="inverse",
-         help="The difference with its standard error over the test digits")
+         help="The difference with its standard error over the test digits" if like_with_like else None)
 if like_with_like:
     c.metric(f"Digits {literal(other)} models better", share(float((difference < 0).mean())))
 st.caption("Each −ELBO here is the mean over the 10,000 test digits of each digit's −ELBO, itself averaged over 2 "
@@ -181,9 +181,9 @@ def side_by_side(indices: list[int], title: str) -> None:
                 images.float().div(255)[:, None].to(model_and_hash[0].model.device))))
     st.markdown(title)
     show_digit(grid(np.concatenate(rows), cols=len(indices)), scale=2)
-    st.caption(f"Rows: the digit, {literal(me)}'s reconstruction, {literal(other)}'s. −ELBO {literal(me)} / "
-               f"{literal(other)}: "
-               + ", ".join(f"#{i} {mine['elbo'][i]:.0f}/{theirs['elbo'][i]:.0f}" for i in indices))
+    st.caption(f"Rows: the digit, {literal(me)}'s reconstruction, {literal(other)}'s." + (
+        f" −ELBO {literal(me)} / {literal(other)}: "
+        + ", ".join(f"#{i} {mine['elbo'][i]:.0f}/{theirs['elbo'][i]:.0f}" for i in indices) if like_with_like else ""))
 
 
 if picked:
