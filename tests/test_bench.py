@@ -34,6 +34,7 @@ def test_projection_quick():
 def test_diagnostics_quick():
     out = run_bench("diagnostics")
     assert "IWAE bound and gap, k = 10" in out and "two aligned maps (PCA), nothing cached, again" in out
+    assert "excess, points [95% interval]" in out
 
 
 def test_time_to_quality_quick(tmp_path, mnist_test):

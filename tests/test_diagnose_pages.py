@@ -1,6 +1,7 @@
 """Diagnose and compare (issue #15), through AppTest: the map colored by per-image figures with the
 worst-modelled digits one click from the inspector, posterior samples of a picked digit, the
 projection choice on every page, prior holes, and two models compared."""
+import re
 import shutil
 from pathlib import Path
 
@@ -91,7 +92,12 @@ def test_prior_holes_of_both_bundled_models(checkpoints):
     for name in ("default", "mnist-categorical"):
         at = open_app("views/holes.py", query_params={"checkpoint": name, "holes_n": "200"})
         share = next(m.value for m in at.metric if m.label.startswith("Prior samples in a hole"))
-        assert 0 <= int(share.rstrip("%")) <= 100
+        assert 0 <= float(share.rstrip("%")) <= 100
+        # Issue #21: against the criterion's own null, with an interval.
+        excess = next(m.value for m in at.metric if m.label.startswith("Beyond what the criterion flags"))
+        assert re.fullmatch(r"[+-]\d+\.\d points", excess), excess
+        assert any(re.search(r"95% interval of the excess: [+-]\d+\.\d to [+-]\d+\.\d points", c.value)
+                   for c in at.caption)
         markdown = " ".join(m.value for m in at.markdown)
         assert "deepest in holes" in markdown and "mean confidence" in markdown and "codes are densest" in markdown
         assert len(plotly_figures(at)) == 2

@@ -112,22 +112,47 @@ def test_the_aggregate_density_is_the_mean_of_the_posteriors_densities_with_one_
     torch.testing.assert_close(aggregate_log_density(q, z, leave_out=leave), expected, rtol=1e-5, atol=1e-5)
 
 
+def filled_prior(seed: int) -> Gaussian:
+    """Posteriors whose aggregate is the prior N(0, I): mu ~ N(0, (1 - s^2) I), sigma = s."""
+    g = torch.Generator().manual_seed(seed)
+    s = 0.3
+    return Gaussian(torch.randn(4000, 2, generator=g) * math.sqrt(1 - s * s), torch.full((4000, 2), 2 * math.log(s)))
+
+
 def test_a_prior_that_the_posteriors_fill_has_few_holes_and_a_collapsed_one_many():
-    g = torch.Generator().manual_seed(2)
-    s = 0.3  # mu ~ N(0, (1 - s^2) I) and sigma = s: the aggregate posterior is N(0, I), the prior
-    filled = Gaussian(torch.randn(4000, 2, generator=g) * math.sqrt(1 - s * s), torch.full((4000, 2), 2 * math.log(s)))
+    filled = filled_prior(2)
     holes = prior_holes(filled, GaussianLatent(2), n=2000, quantile=0.05)
     assert 0.02 <= holes.fraction <= 0.10  # as many as the aggregate posterior's own 5% tail
     squeezed = Gaussian(filled.mu * 0.2 + 1.0, filled.logvar)  # all its mass in one corner
     assert prior_holes(squeezed, GaussianLatent(2), n=2000, quantile=0.05).fraction > 0.5
 
 
+def test_when_q_is_the_prior_the_excess_over_the_null_holds_zero():
+    """Issue #21: the criterion flags about 5% of samples even when q = p; the excess over that
+    null must be 0 on average then, and its 95% bootstrap interval must hold 0 about 95% of the
+    time (20 independent draws of the posteriors and of every sample set)."""
+    results = [prior_holes(filled_prior(seed), GaussianLatent(2), n=1000, seed=seed) for seed in range(20)]
+    excesses = [h.excess() for h in results]
+    assert abs(np.mean([e for e, _, _ in excesses])) < 0.01
+    assert sum(low <= 0 <= high for _, low, high in excesses) >= 17, excesses
+    assert all(high - low < 0.06 for _, low, high in excesses)
+    assert 0.035 <= np.mean([h.fraction for h in results]) <= 0.065  # the criterion's own 5% tail
+
+
+def test_a_squeezed_aggregate_posterior_has_a_large_excess():
+    filled = filled_prior(0)
+    holes = prior_holes(Gaussian(filled.mu * 0.5, filled.logvar), GaussianLatent(2), n=1000)
+    excess, low, high = holes.excess()
+    assert low > 0.2 and low <= excess <= high
+
+
 def test_holes_keep_the_aggregate_density_at_each_prior_sample():
-    """log q(z) (what "densest" sorts by) and the ratio to the prior that a hole is judged by."""
-    g = torch.Generator().manual_seed(3)
-    q = Gaussian(torch.randn(300, 2, generator=g), torch.full((300, 2), -1.0))
+    """log q(z) (what "densest" sorts by) and the ratio to the prior that a hole is judged by. With
+    every posterior alike, q(z) is that one Gaussian, whichever half makes the density."""
+    q = Gaussian(torch.full((300, 2), 0.5), torch.full((300, 2), -1.0))
     holes = prior_holes(q, GaussianLatent(2), n=50)
-    torch.testing.assert_close(torch.from_numpy(holes.log_q), aggregate_log_density(q, holes.prior_z))
+    one = Gaussian(q.mu[:1], q.logvar[:1])
+    torch.testing.assert_close(torch.from_numpy(holes.log_q), one.log_prob(holes.prior_z), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(holes.log_ratio, holes.log_q - GaussianLatent(2).prior_log_prob(holes.prior_z).numpy(),
                                rtol=1e-5, atol=1e-5)
 
