@@ -85,9 +85,12 @@ with st.sidebar:
             cols[1].metric("Latent size", f"{cfg.latent_dim} × {cfg.categories}" if cfg.latent == "categorical"
                            else cfg.latent_dim, help="Dimensions, or categorical variables × categories")
             st.metric("Test -ELBO (nats per image)", f"{elbo:.2f}" if elbo is not None else "–",
-                      help="Negative evidence lower bound on the test set (lower is better).")
+                      help="Negative evidence lower bound on the test set (lower is better), one sample of q(z|x) "
+                           "per image" + (": of a Bernoulli pseudo-likelihood of gray pixels, comparable only with "
+                                          "models scored the same way, not with binarized-MNIST likelihoods"
+                                          if cfg.pseudo_likelihood else "."))
             st.text(checkpoint.path.name)  # a folder name is user text: never markdown
-            st.caption(f"{DATASET_NAMES[cfg.dataset]}, {cfg.likelihood} likelihood, beta={cfg.beta:g}, "
+            st.caption(f"{DATASET_NAMES[cfg.dataset]}, {cfg.likelihood_text}, beta={cfg.beta:g}, "
                        f"epoch {checkpoint.epoch}")
         except Exception as e:  # a checkpoint that broke after it was listed: say so, keep the app up
             model_error = f"Cannot load this checkpoint: {e}"

@@ -67,8 +67,11 @@ def test_eval_json_prints_exactly_one_object(trained_run):
     result = run_cli("eval", trained_run, "--iwae-k", 5, "--limit", 200, "--json")
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
-    assert set(figures) == {"test_recon", "test_kl", "test_elbo", "active_units", "iwae_k", "iwae_nll"}
+    assert set(figures) == {"test_recon", "test_kl", "test_elbo", "active_units", "iwae_k", "iwae_nll",
+                            "likelihood", "pseudo_likelihood"}
     assert figures["iwae_k"] == 5
+    # Issue #21: a Bernoulli of gray pixels is named a pseudo-likelihood.
+    assert figures["pseudo_likelihood"] is True and figures["likelihood"] == "Bernoulli pseudo-likelihood of gray pixels"
     assert figures["iwae_nll"] <= figures["test_elbo"] + 1.0
     assert abs(figures["test_recon"] + figures["test_kl"] - figures["test_elbo"]) < 1e-6
 

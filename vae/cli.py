@@ -284,8 +284,11 @@ def run_eval(args) -> int:
     if args.iwae_k > 0:
         with tqdm(total=len(images), desc=f"IWAE k={args.iwae_k}", disable=args.json) as bar:
             iwae = evaluate_iwae(checkpoint.model, images, args.iwae_k, progress=bar.update)
+    # A Bernoulli of gray pixels is a pseudo-likelihood: its "NLL" is not a density's (see ModelConfig).
     result = {"test_recon": figures["recon"], "test_kl": figures["kl"], "test_elbo": figures["elbo"],
-              "active_units": figures["active_units"], "iwae_k": args.iwae_k, "iwae_nll": iwae}
+              "active_units": figures["active_units"], "iwae_k": args.iwae_k, "iwae_nll": iwae,
+              "likelihood": checkpoint.config.likelihood_text,
+              "pseudo_likelihood": checkpoint.config.pseudo_likelihood}
     if args.fid:
         result.update(_sample_quality(checkpoint, images, args))
     if args.json:
@@ -295,12 +298,15 @@ def run_eval(args) -> int:
     print(f"checkpoint   {args.checkpoint} ({c.arch}, z={c.latent_dim}, {c.likelihood}, beta={c.beta}, "
           f"epoch {checkpoint.epoch})")
     print(f"test images  {len(images)} ({c.dataset}{', binarized' if c.binarize else ''})")
+    print(f"scored by    {c.likelihood_text}" + (": its -log p(x) is a pseudo-likelihood, comparable only with "
+                                                  "models scored the same way" if c.pseudo_likelihood else ""))
     print(f"recon        {result['test_recon']:.2f} nats/image")
     print(f"KL           {result['test_kl']:.2f} nats/image")
     print(f"-ELBO        {result['test_elbo']:.2f} nats/image")
     print(f"active units {result['active_units']} of {c.latent_dim}")
     if iwae is not None:
-        print(f"IWAE NLL     {iwae:.2f} nats/image (k={args.iwae_k})")
+        print(f"IWAE NLL     {iwae:.2f} nats/image (k={args.iwae_k}; an estimate, an upper bound in expectation"
+              + (", of a pseudo-likelihood)" if c.pseudo_likelihood else ")"))
     if args.fid:
         for name in ("prior", "mixture", "reconstruction"):
             print(f"FID {name:<15}{result[f'fid_{name}']:8.2f}   "

@@ -93,6 +93,21 @@ class ModelConfig:
         return cls(**d)
 
 
+    @property
+    def pseudo_likelihood(self) -> bool:
+        """Whether p(x|z) is a Bernoulli of gray [0, 1] pixels: no normalized density of the image,
+        so its -log p(x) is a pseudo-likelihood, comparable only with others scored the same way
+        (not with the literature's binarized-MNIST likelihoods)."""
+        return self.likelihood == "bernoulli" and not self.binarize
+
+    @property
+    def likelihood_text(self) -> str:
+        """How this model's nats are scored, in words: "Bernoulli pseudo-likelihood of gray pixels"."""
+        pixels = "binarized pixels" if self.binarize else "gray pixels"
+        if self.likelihood == "gaussian":
+            return f"Gaussian likelihood (σ = {self.gaussian_sigma:g}) of {pixels}"
+        return f"Bernoulli {'pseudo-' if self.pseudo_likelihood else ''}likelihood of {pixels}"
+
     def temperature(self, step: int) -> float:
         """The Gumbel-softmax temperature after `step` training steps (categorical latents)."""
         return max(self.temperature_min, self.temperature_start * math.exp(-self.temperature_decay * step))

@@ -35,12 +35,6 @@ def scoring(config) -> tuple:
             config.gaussian_sigma if config.likelihood == "gaussian" else None)
 
 
-def scoring_text(config) -> str:
-    pixels = "binarized" if config.binarize else "gray"
-    likelihood = f"Gaussian (σ = {config.gaussian_sigma:g})" if config.likelihood == "gaussian" else "Bernoulli"
-    return f"{pixels} pixels, {likelihood} likelihood"
-
-
 def share(fraction: float) -> str:
     """A share as a percentage that never rounds to all or none when it is not."""
     if 0 < fraction < 0.001:
@@ -62,7 +56,7 @@ def rate_distortion() -> go.Figure:
             fig.add_trace(go.Scatter(
                 x=[e.history[-1]["test_kl"] for e in chosen], y=[e.history[-1]["test_recon"] for e in chosen],
                 mode="markers+text", text=[escape(e.name) for e in chosen], textposition="top center",
-                name=scoring_text(chosen[0].config),
+                name=chosen[0].config.likelihood_text,
                 cliponaxis=False,
                 marker=dict(size=[16 if e.name == me else 10 for e in chosen],
                             symbol=("circle", "diamond", "square", "triangle-up")[g % 4], color=PALETTE[g % 10],
@@ -107,19 +101,19 @@ if OTHER.current() not in [*others, None]:  # a run gone since, or a link's name
 entries = {e.name: e for e in same_data}
 other = OTHER.widget(st.selectbox, f"Compare {literal(me)} with", others, index=None,
                      placeholder="Choose a run", format_func=lambda n: n if n in comparable else
-                     f"{n} (scored otherwise: {scoring_text(entries[n].config)})",
+                     f"{n} (scored otherwise: {entries[n].config.likelihood_text})",
                      help="Runs on the same dataset; those scored like this one (the same pixels and likelihood) "
                           "first, since only their −ELBOs compare")
 if other is None:
-    st.info(f"No other run on this dataset scores {scoring_text(checkpoint.config)} as {literal(me)} does, so "
+    st.info(f"No other run on this dataset scores {checkpoint.config.likelihood_text} as {literal(me)} does, so "
             "none has a −ELBO to compare with its own. Choose one anyway to compare their maps and reconstructions.")
     st.stop()
 theirs_model = model_in(run_folder(CHECKPOINTS_DIR, other))
 theirs = image_figures("test", model=theirs_model)
 like_with_like = other in comparable
 if not like_with_like:
-    st.warning(f"{literal(me)} is scored on {scoring_text(checkpoint.config)}, {literal(other)} on "
-               f"{scoring_text(theirs_model[0].config)}: their −ELBOs are in nats of different things (a Gaussian "
+    st.warning(f"{literal(me)} is scored on {checkpoint.config.likelihood_text}, {literal(other)} on "
+               f"{theirs_model[0].config.likelihood_text}: their −ELBOs are in nats of different things (a Gaussian "
                "likelihood's perfect reconstruction scores about −1,085 nats), so neither is ranked above the other. "
                "Their maps and reconstructions below still compare.", icon=":material/warning:")
 

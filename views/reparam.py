@@ -50,8 +50,12 @@ if not COMPARED.get() and not st.button("Compare the estimators", type="primary"
 COMPARED.set(True)
 study = study_of(checkpoint.model, hash_, count, ls)
 
-st.metric("Variance of the score function ÷ variance of the reparameterization, at L = 1",
+m1, m2 = st.columns(2)
+m1.metric("Variance of the score function ÷ variance of the reparameterization, at L = 1",
           f"{study.ratio_at_one():,.0f}×", help="Over all the encoder's parameters: the article's point in a number")
+m2.metric("Variance of the score function ÷ the same with a baseline, at L = 1",
+          f"{study.ratio_at_one('score function + baseline'):,.1f}×",
+          help="What the baseline (a control variate) saves: far less than the reparameterization does")
 group = st.selectbox("Parameters", ["all", *study.groups],
                      format_func=lambda g: "all of the encoder's" if g == "all" else g)
 c1, c2 = st.columns(2)
