@@ -92,6 +92,9 @@ with st.sidebar:
             st.text(checkpoint.path.name)  # a folder name is user text: never markdown
             st.caption(f"{DATASET_NAMES[cfg.dataset]}, {cfg.likelihood_text}, beta={cfg.beta:g}, "
                        f"epoch {checkpoint.epoch}")
+            if cfg.eps == "uniform":
+                st.warning("Trained with uniform ε, the article's bug (z = μ + σ·ε, ε ~ U[0, 1)): kept to show what "
+                           "it does. Its figures are evaluated with Gaussian ε.", icon=":material/bug_report:")
         except Exception as e:  # a checkpoint that broke after it was listed: say so, keep the app up
             model_error = f"Cannot load this checkpoint: {e}"
             st.error(model_error)

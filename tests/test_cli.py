@@ -201,7 +201,7 @@ def test_train_args_give_back_the_same_configs():
                           dataset="fashion-mnist"),
               TrainConfig(epochs=3, batch_size=64, lr=1e-4, seed=7, device="cpu", train_limit=1000,
                           data_dir="/data", log_every=5, amp=True)),
-             (ModelConfig(arch="mlp", latent_dim=8, hidden_dims=[256, 128]), TrainConfig(lr=0.00123456789))]
+             (ModelConfig(arch="mlp", latent_dim=8, hidden_dims=[256, 128], eps="uniform"), TrainConfig(lr=0.00123456789))]
     for model, training in cases:
         args = build_parser().parse_args(["train", "--out", "x", *train_args(model, training)])
         given, parsed_training = configs_from_args(args)

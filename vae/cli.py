@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from .config import (ARCHITECTURES, DATASETS, DEFAULT_CATEGORICAL_VARIABLES, DEFAULT_LATENT_DIM, DEVICES, LATENTS,
-                     LIKELIHOODS, ModelConfig, TrainConfig, default_of, model_differences)
+                     LIKELIHOODS, NOISES, ModelConfig, TrainConfig, default_of, model_differences)
 
 
 def _number(kind, low: float, strict: bool):
@@ -72,6 +72,9 @@ MODEL_OPTIONS = [
                                                 help="standard deviation of the gaussian likelihood")),
     ("--binarize", "binarize", dict(action=argparse.BooleanOptionalAction, help=(
         "dynamically binarized pixels (train) and a fixed binarization (test)"))),
+    ("--eps", "eps", dict(choices=NOISES, help=(
+        "the noise of z = mu + sigma * eps while training: uniform is the article's bug (rand_like), for "
+        "teaching; evaluation always draws Gaussian eps"))),
 ]
 TRAIN_OPTIONS = [
     ("--epochs", "epochs", dict(type=positive_int, help="total epochs (also when resuming)")),

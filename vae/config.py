@@ -18,6 +18,7 @@ LATENTS = ("gaussian", "categorical")
 LIKELIHOODS = ("bernoulli", "gaussian")
 DATASETS = ("mnist", "fashion-mnist")
 DEVICES = ("auto", "cpu", "cuda")
+NOISES = ("gaussian", "uniform")  # eps of z = mu + sigma * eps while training (ModelConfig.eps)
 
 # The article's network has a fixed latent size; the others default to 32. Categorical latents: 30
 # variables (of `categories` each) whatever the network.
@@ -48,6 +49,9 @@ class ModelConfig:
     dataset: str = "mnist"
     # Trained on dynamically binarized pixels (x ~ Bernoulli(gray)); evaluated on a fixed binarization.
     binarize: bool = False
+    # The noise of training's z = mu + sigma * eps: "gaussian", or "uniform", the article's bug
+    # (eps drawn with rand_like, U[0, 1)), kept to measure it. Evaluation always draws Gaussian eps.
+    eps: str = "gaussian"
     version: str = ""  # package version that wrote it; filled in on save
 
     def __post_init__(self) -> None:
@@ -68,6 +72,10 @@ class ModelConfig:
                              f"got {self.temperature_start} -> {self.temperature_min} at {self.temperature_decay}")
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+        if self.eps not in NOISES:
+            raise ValueError(f"eps must be one of {NOISES}, got {self.eps!r}")
+        if self.eps == "uniform" and self.latent != "gaussian":
+            raise ValueError("uniform eps (the article's bug) is a Gaussian latent's reparameterization")
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if not (isinstance(self.latent_dim, int) and self.latent_dim >= 1):

@@ -171,7 +171,11 @@ class VAE(nn.Module):
         """A sample of q(z|x), decoded: relaxed at `temperature` (categorical latents; straight-through
         when the config says so), an exact one when it is None."""
         q = self.posterior(x)
-        z = q.sample(generator, temperature, hard=self.config.straight_through)
+        if self.training and self.config.eps == "uniform":  # the article's bug, trained on purpose (ModelConfig.eps)
+            eps = torch.rand(q.mu.shape, generator=generator, device=q.mu.device, dtype=q.mu.dtype)  # U[0, 1)
+            z = q.mu + torch.exp(0.5 * q.logvar) * eps
+        else:
+            z = q.sample(generator, temperature, hard=self.config.straight_through)
         return VAEOutput(q, z, self.decode_logits(z))
 
 

@@ -40,7 +40,7 @@ class RunEntry:
         elbo = f", -ELBO {self.history[-1]['test_elbo']:.1f}" if self.history else ""
         c = self.config
         z = f"{c.latent_dim}×{c.categories} categorical" if c.latent == "categorical" else f"z={c.latent_dim}"
-        return f"{c.arch}, {z}{elbo}"
+        return f"{c.arch}, {z}{elbo}" + (", uniform ε: the article's bug" if c.eps == "uniform" else "")
 
 
 def inspect_run(folder: Path) -> RunEntry:

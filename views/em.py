@@ -6,6 +6,7 @@ import streamlit as st
 import torch
 
 from ui import article_charts, state
+from ui.article_errors import article_errors
 from ui.common import class_names, current_model, dataset, latent_map, page_header, show_digit
 from ui.mixtures import code_sources, codes, em_run
 from vae.evaluate import bound_gap, prepare
@@ -178,3 +179,5 @@ with c1:
     st.metric("gap: bound at S = 1000 − ELBO", f"{high - elbo:.2f} ± {(high_se ** 2 + elbo_se ** 2) ** 0.5:.2f} nats",
               help="± one standard error of the difference of the two estimates")
 c2.plotly_chart(article_charts.bound_gap(gap), width="stretch")
+
+article_errors()

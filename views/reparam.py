@@ -4,6 +4,7 @@ encoder's parameters meet on the loaded model and a few test digits (vae/gradien
 import streamlit as st
 
 from ui import article_charts, state
+from ui.article_errors import article_errors
 from ui.common import current_model, dataset, page_header, show_digit
 from vae.gradients import ESTIMATORS, variance_study
 from vae.images import grid
@@ -12,67 +13,73 @@ page_header("Why reparameterize", "The gradient of the ELBO with respect to the 
             "samples of q(z|x), three ways: the score function (REINFORCE: f(z) ∇ log q(z|x)), the same with a "
             "baseline (a control variate), and the reparameterization z = μ + σ·ε (the gradient flows through z). "
             "All three are unbiased; their variances are not alike.")
-
-checkpoint, hash_ = current_model()
-if checkpoint.model.latent.kind != "gaussian":
-    st.info("This page compares the estimators for a Gaussian latent, whose samples z = μ + σ·ε can be "
-            "differentiated. This model's latent is categorical: it trains through the Gumbel-softmax "
-            "relaxation instead (see the sidebar). Pick a Gaussian checkpoint to compare the estimators.")
-    st.stop()
 DIGITS = state.Setting("digits", 4, state.int_range(1, 16))
 LARGEST = state.Setting("largest", 1000, state.int_range(10, 1000))
-images = dataset(checkpoint.config.dataset, "test")[0]
-c1, c2 = st.columns(2)
-count = DIGITS.widget(c1.slider, "Test digits in the batch", 1, 16, help="The first test images")
-largest = LARGEST.widget(c2.select_slider, "Largest L", [10, 30, 100, 300, 1000],
-                         help="L = 1, 3, 10, ... up to this many samples per digit")
-show_digit(grid(images[:count].float().div(255).numpy(), cols=min(count, 8)), "the batch", scale=2)
-ls = tuple(n for n in (1, 3, 10, 30, 100, 300, 1000) if n <= largest)
+# Once asked for, the comparison stays: for the session and in the address, so a reload or a link
+# shows it again (from the cache of every session, or computed afresh with its progress).
+COMPARED = state.Setting("compared", False, state.BOOLEAN)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def study_of(_model, hash_: str, count: int, ls: tuple[int, ...]):
+def study_of(_model, hash_: str, _images, count: int, ls: tuple[int, ...]):
     bar = st.progress(0.0, text="Estimating gradients")
-    study = variance_study(_model, images[:count].unsqueeze(1).float().div(255).to(_model.device), ls,
+    study = variance_study(_model, _images[:count].unsqueeze(1).float().div(255).to(_model.device), ls,
                            progress=lambda i, n: bar.progress(i / n, text=f"{i} of {n}: estimator × L"))
     bar.empty()
     return study
 
 
-# Once asked for, the comparison stays: for the session and in the address, so a reload or a link
-# shows it again (from the cache of every session, or computed afresh with its progress).
-COMPARED = state.Setting("compared", False, state.BOOLEAN)
-COMPARED.to_url()
-if not COMPARED.get() and not st.button("Compare the estimators", type="primary", icon=":material/play_arrow:",
-                                        help="Repeated estimates at each L, against a 10,000-sample "
-                                             "reference: from seconds (mlp) to a minute (conv) on a CPU"):
-    st.stop()
-COMPARED.set(True)
-study = study_of(checkpoint.model, hash_, count, ls)
+def estimators() -> None:
+    """The three estimators compared on the loaded model (a Gaussian latent's)."""
+    images = dataset(checkpoint.config.dataset, "test")[0]
+    c1, c2 = st.columns(2)
+    count = DIGITS.widget(c1.slider, "Test digits in the batch", 1, 16, help="The first test images")
+    largest = LARGEST.widget(c2.select_slider, "Largest L", [10, 30, 100, 300, 1000],
+                             help="L = 1, 3, 10, ... up to this many samples per digit")
+    show_digit(grid(images[:count].float().div(255).numpy(), cols=min(count, 8)), "the batch", scale=2)
+    ls = tuple(n for n in (1, 3, 10, 30, 100, 300, 1000) if n <= largest)
+    COMPARED.to_url()
+    if not COMPARED.get() and not st.button("Compare the estimators", type="primary", icon=":material/play_arrow:",
+                                            help="Repeated estimates at each L, against a 10,000-sample "
+                                                 "reference: from seconds (mlp) to a minute (conv) on a CPU"):
+        return
+    COMPARED.set(True)
+    study = study_of(checkpoint.model, hash_, images, count, ls)
 
-m1, m2 = st.columns(2)
-m1.metric("Variance of the score function ÷ variance of the reparameterization, at L = 1",
-          f"{study.ratio_at_one():,.0f}×", help="Over all the encoder's parameters: the article's point in a number")
-m2.metric("Variance of the score function ÷ the same with a baseline, at L = 1",
-          f"{study.ratio_at_one('score function + baseline'):,.1f}×",
-          help="What the baseline (a control variate) saves: far less than the reparameterization does")
-group = st.selectbox("Parameters", ["all", *study.groups],
-                     format_func=lambda g: "all of the encoder's" if g == "all" else g)
-c1, c2 = st.columns(2)
-c1.plotly_chart(article_charts.estimator_lines(study.rows, group, "variance", "Variance: E|ĝ − E ĝ|²",
-                                               "variance (summed over the parameters)"), width="stretch")
-c2.plotly_chart(article_charts.estimator_lines(study.rows, group, "rmse", "Error against the reference: √E|ĝ − g|²",
-                                               "root-mean-square error"), width="stretch")
-repeats = {r["samples"]: r["repeats"] for r in study.rows}
-st.caption(f"Each point comes from repeated independent estimates: {repeats[min(repeats)]} at L = {min(repeats)}, "
-           f"down to {repeats[max(repeats)]} at L = {max(repeats)} (a budget of samples), so the points at large L are "
-           f"rough: from r repeats, one coordinate's variance is uncertain by √(2/(r − 1)), "
-           f"{(2 / (repeats[max(repeats)] - 1)) ** 0.5:.0%} at r = {repeats[max(repeats)]} (a sum over many parameters "
-           "is steadier).")
-st.caption("Every line falls as 1/L (variance) or 1/√L (error): more samples help all three alike, so the gap "
-           "between them stays. A reparameterized gradient from one sample is about as good as a score-function "
-           f"one from {study.ratio_at_one():,.0f}.")
-st.dataframe([{**r, "variance": float(f"{r['variance']:.4g}"), "rmse": float(f"{r['rmse']:.4g}")}
-              for r in study.rows if r["group"] == group], hide_index=True, width="stretch",
-             column_order=["estimator", "samples", "repeats", "variance", "rmse"])
-st.caption(f"Estimators: {', '.join(ESTIMATORS)}. The baseline is each digit's ELBO from 64 separate draws.")
+    m1, m2 = st.columns(2)
+    m1.metric("Variance of the score function ÷ variance of the reparameterization, at L = 1",
+              f"{study.ratio_at_one():,.0f}×", help="Over all the encoder's parameters: the article's point in a number")
+    m2.metric("Variance of the score function ÷ the same with a baseline, at L = 1",
+              f"{study.ratio_at_one('score function + baseline'):,.1f}×",
+              help="What the baseline (a control variate) saves: far less than the reparameterization does")
+    group = st.selectbox("Parameters", ["all", *study.groups],
+                         format_func=lambda g: "all of the encoder's" if g == "all" else g)
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(article_charts.estimator_lines(study.rows, group, "variance", "Variance: E|ĝ − E ĝ|²",
+                                                   "variance (summed over the parameters)"), width="stretch")
+    c2.plotly_chart(article_charts.estimator_lines(study.rows, group, "rmse", "Error against the reference: √E|ĝ − g|²",
+                                                   "root-mean-square error"), width="stretch")
+    repeats = {r["samples"]: r["repeats"] for r in study.rows}
+    st.caption(f"Each point comes from repeated independent estimates: {repeats[min(repeats)]} at L = {min(repeats)}, "
+               f"down to {repeats[max(repeats)]} at L = {max(repeats)} (a budget of samples), so the points at large L are "
+               f"rough: from r repeats, one coordinate's variance is uncertain by √(2/(r − 1)), "
+               f"{(2 / (repeats[max(repeats)] - 1)) ** 0.5:.0%} at r = {repeats[max(repeats)]} (a sum over many parameters "
+               "is steadier).")
+    st.caption("Every line falls as 1/L (variance) or 1/√L (error): more samples help all three alike, so the gap "
+               "between them stays. A reparameterized gradient from one sample is about as good as a score-function "
+               f"one from {study.ratio_at_one():,.0f}.")
+    st.dataframe([{**r, "variance": float(f"{r['variance']:.4g}"), "rmse": float(f"{r['rmse']:.4g}")}
+                  for r in study.rows if r["group"] == group], hide_index=True, width="stretch",
+                 column_order=["estimator", "samples", "repeats", "variance", "rmse"])
+    st.caption(f"Estimators: {', '.join(ESTIMATORS)}. The baseline is each digit's ELBO from 64 separate draws.")
+
+
+checkpoint, hash_ = current_model()
+if checkpoint.model.latent.kind == "gaussian":
+    estimators()
+else:
+    st.info("This page compares the estimators for a Gaussian latent, whose samples z = μ + σ·ε can be "
+            "differentiated. This model's latent is categorical: it trains through the Gumbel-softmax "
+            "relaxation instead (see the sidebar). Pick a Gaussian checkpoint to compare the estimators.")
+
+article_errors()

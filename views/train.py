@@ -7,7 +7,7 @@ from ui.common import page_header, training_jobs
 from ui.common import literal, show_charts
 from ui.training_status import (epoch_text, progress_fraction, progress_text, refresh_seconds,
                                 stop_polling_when_done)
-from vae.config import ARCHITECTURES, DATASETS, LATENTS, LIKELIHOODS, ModelConfig, TrainConfig, default_of
+from vae.config import ARCHITECTURES, DATASETS, LATENTS, LIKELIHOODS, NOISES, ModelConfig, TrainConfig, default_of
 from vae.data import DATASET_NAMES
 from vae.jobs import JobBusy
 from vae.model import gpu_count
@@ -38,6 +38,10 @@ with st.form("train"):
                                  help="Dimensions, or categorical variables N")
     categories = c2.number_input("Categories K (categorical)", 2, 64, default_of(ModelConfig, "categories"))
     binarize = c3.toggle("Binarized pixels", help="Dynamically binarized training images, as in the literature")
+    eps = c4.selectbox("Noise ε while training", NOISES, format_func=lambda n: {
+        "gaussian": "Gaussian", "uniform": "uniform: the article's bug"}[n],
+                       help="z = μ + σ·ε. The article drew ε uniformly (rand_like): train that to see what it does; "
+                            "evaluation always draws Gaussian ε")
     c1, c2, c3, c4 = st.columns(4)
     beta = c1.number_input("beta (KL weight)", 0.0, 20.0, 1.0, 0.1)
     epochs = c2.number_input("Epochs", 1, 500, defaults.epochs)
@@ -58,7 +62,7 @@ with st.form("train"):
 if start:
     try:
         model = ModelConfig(arch=arch, latent=latent, latent_dim=latent_dim or None, categories=categories,
-                            likelihood=likelihood, beta=beta, dataset=dataset, binarize=binarize)
+                            likelihood=likelihood, beta=beta, dataset=dataset, binarize=binarize, eps=eps)
     except ValueError as e:
         st.error(str(e))
         st.stop()
