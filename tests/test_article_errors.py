@@ -70,3 +70,9 @@ def test_every_correction_names_code_that_exists():
             thing = importlib.import_module(path.removesuffix(".py").replace("/", "."))
             for attribute in name.split()[0].split("."):
                 thing = getattr(thing, attribute)  # AttributeError: the table names code that is not there
+
+
+def test_the_readme_lists_the_same_errors():
+    readme = (ROOT / "README.md").read_text()
+    for row in ERRORS:
+        assert f"| {' | '.join(row)} |" in readme, row[0]
