@@ -127,3 +127,26 @@ def test_every_page_explores_the_bundled_categorical_model(categorical_app):
     assert any("simplex" in c.value for c in at.caption)
     at.switch_page("views/reparam.py").run()
     assert any("categorical" in i.value for i in at.info)
+
+
+def test_a_categorical_run_logs_its_exact_train_elbo_beside_the_relaxed_objective(tiny_data_dir, tmp_path):
+    """Issue #21: the logged train figures of a Gumbel-softmax run are the relaxed objective; the
+    exact train -ELBO (one-hot samples, on a fixed subset) is what compares with the test's."""
+    from ui.charts import loss_curves
+    from vae.checkpoint import load_checkpoint, read_history
+    from vae.config import TrainConfig
+    from vae.data import load_split
+    from vae.evaluate import evaluate
+    from vae.runs import read_run_log
+    from vae.train import EXACT_TRAIN_IMAGES, train
+
+    out = tmp_path / "run"
+    train(ModelConfig(latent="categorical", latent_dim=4, categories=5, hidden_dims=[32]),
+          TrainConfig(data_dir=str(tiny_data_dir), epochs=1, batch_size=50, log_every=4), out, show_progress=False)
+    (record,) = read_history(out)
+    images = load_split("mnist", "train", str(tiny_data_dir)).images[:EXACT_TRAIN_IMAGES]
+    assert record["train_exact_images"] == len(images) == 600  # the tiny set has fewer than 5,000
+    expected = evaluate(load_checkpoint(out).model, images)
+    assert record["train_exact_elbo"] == pytest.approx(expected["elbo"], abs=1e-4)
+    names = [trace.name for trace in loss_curves([read_run_log(out)])[0].data]
+    assert "train, relaxed objective (epoch)" in names and "train, exact one-hot samples (600 images)" in names

@@ -17,23 +17,35 @@ def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
     series = [(lambda r, b: r["train_recon"], lambda r, b: r["test_recon"]),
               (lambda r, b: r["train_kl"], lambda r, b: r["test_kl"]),
               (lambda r, b: r["train_recon"] + b * r["train_kl"], lambda r, b: r["test_recon"] + b * r["test_kl"])]
+    exact = [lambda r, b: r["train_exact_recon"], lambda r, b: r["train_exact_kl"],
+             lambda r, b: r["train_exact_recon"] + b * r["train_exact_kl"]]
     single = len(runs) == 1
     figures = []
-    for title, (train_value, test_value) in zip(titles, series):
+    for title, (train_value, test_value), exact_value in zip(titles, series, exact):
         fig = go.Figure()
         for k, run in enumerate(runs):
             color = PALETTE[k % len(PALETTE)]
             train_color, test_color, step_color = (TRAIN, TEST, STEP) if single else (color, color, _faint(color))
             prefix = "" if single else f"{run.name}: "
+            # A categorical run trains on the Gumbel-softmax relaxation: its train figures are that
+            # objective at the step's temperature, not an ELBO; its exact train -ELBO is drawn apart.
+            trained = "train, relaxed objective" if run.config is not None and run.config.latent == "categorical" \
+                else "train"
             if run.steps:
                 fig.add_trace(go.Scatter(x=[s["epoch"] for s in run.steps],
                                          y=[train_value(s, run.beta) for s in run.steps], mode="lines",
-                                         line=dict(color=step_color, width=1), name=prefix + "train (per step)"))
+                                         line=dict(color=step_color, width=1), name=prefix + f"{trained} (per step)"))
             if run.history:
                 epochs = [h["epoch"] for h in run.history]
                 fig.add_trace(go.Scatter(x=epochs, y=[train_value(h, run.beta) for h in run.history],
-                                         mode="lines+markers", name=prefix + "train (epoch)",
+                                         mode="lines+markers", name=prefix + f"{trained} (epoch)",
                                          line=dict(color=train_color, dash=None if single else "dash")))
+                measured = [h for h in run.history if "train_exact_elbo" in h]
+                if measured:
+                    fig.add_trace(go.Scatter(
+                        x=[h["epoch"] for h in measured], y=[exact_value(h, run.beta) for h in measured],
+                        mode="lines+markers", line=dict(color=train_color, dash="dot"), marker=dict(symbol="diamond"),
+                        name=prefix + f"train, exact one-hot samples ({measured[-1]['train_exact_images']:,} images)"))
                 fig.add_trace(go.Scatter(x=epochs, y=[test_value(h, run.beta) for h in run.history],
                                          mode="lines+markers", line=dict(color=test_color),
                                          name=prefix + "test (epoch)"))

@@ -45,6 +45,7 @@ from .runs import TRAIN_CONFIG
 from .step import TrainStep, make_optimizer
 
 MIN_LR_FRACTION = 0.05  # cosine decay from lr to 5% of lr over the asked epochs
+EXACT_TRAIN_IMAGES = 5000  # a categorical run's exact train -ELBO is evaluated on the first this many
 
 
 class TrainingDiverged(Exception):
@@ -237,7 +238,8 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
             _stop_if_diverged(0.0 if _weights_finite(model) else math.nan, "a weight", out, epoch, step, train_cfg.lr)
             if ranks.writer:
                 with _signals_deferred():
-                    record = epoch_record(model, test_images, epoch + 1, step, train_means, train_seconds, trained)
+                    record = epoch_record(model, test_images, epoch + 1, step, train_means, train_seconds, trained,
+                                          train_images[:EXACT_TRAIN_IMAGES])
                     _stop_if_diverged(record["test_elbo"], "the test -ELBO", out, epoch, step, train_cfg.lr)
                     save_epoch_codes(model, test_images, out, epoch + 1)
                     epoch += 1
@@ -247,8 +249,11 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                     append_jsonl(out / ckpt.HISTORY, record)
                     history.append(record)
                 if show_progress:
-                    tqdm.write(f"epoch {epoch}: train -ELBO {record['train_recon'] + record['train_kl']:.2f}"
-                               f"  test -ELBO {record['test_elbo']:.2f} (recon {record['test_recon']:.2f},"
+                    trained_on = "relaxed objective" if cfg.latent == "categorical" else "-ELBO"
+                    exact = (f"  train -ELBO (exact, {record['train_exact_images']:,} images) "
+                             f"{record['train_exact_elbo']:.2f}" if "train_exact_elbo" in record else "")
+                    tqdm.write(f"epoch {epoch}: train {trained_on} {record['train_recon'] + record['train_kl']:.2f}"
+                               f"{exact}  test -ELBO {record['test_elbo']:.2f} (recon {record['test_recon']:.2f},"
                                f" KL {record['test_kl']:.2f})  active {record['active_units']}"
                                f"  {record['images_per_second']:.0f} img/s")
                 if on_epoch:
@@ -282,14 +287,25 @@ def _stop_if_diverged(value: float, what: str, out: Path, epoch: int, step: int,
 
 
 def epoch_record(model: VAE, test_images: torch.Tensor, epoch: int, step: int,
-                 train_means: torch.Tensor, seconds: float, n_train: int) -> dict:
+                 train_means: torch.Tensor, seconds: float, n_train: int,
+                 exact_train_images: torch.Tensor | None = None) -> dict:
     """One line of history.jsonl: all losses in nats per image ("kl_per_dim": per latent unit, a
-    dimension or a categorical variable)."""
+    dimension or a categorical variable).
+
+    train_recon and train_kl are the epoch's running means of what training optimized: for a
+    categorical latent the relaxed (Gumbel-softmax) objective at the temperature of each step, not
+    an ELBO. So a categorical run also records train_exact_*: the ELBO with exact one-hot samples
+    of q(z|x), evaluated as the test set's is, on the first `exact_train_images`."""
     test = evaluate(model, test_images)
     train_recon, train_kl = train_means.tolist()
+    exact = {}
+    if model.config.latent == "categorical" and exact_train_images is not None:
+        figures = evaluate(model, exact_train_images)
+        exact = {"train_exact_recon": figures["recon"], "train_exact_kl": figures["kl"],
+                 "train_exact_elbo": figures["elbo"], "train_exact_images": len(exact_train_images)}
     return {
         "epoch": epoch, "step": step,
-        "train_recon": train_recon, "train_kl": train_kl,
+        "train_recon": train_recon, "train_kl": train_kl, **exact,
         "test_recon": test["recon"], "test_kl": test["kl"], "test_elbo": test["elbo"],
         "kl_per_dim": test["kl_per_dim"], "active_units": test["active_units"],
         **_temperature_of(model.config, step),
