@@ -86,3 +86,22 @@ def test_why_reparameterize_compares_the_estimators(checkpoints):
 def test_interpolation_steps_carry_the_classifiers_labels(checkpoints):
     at = open_app("views/interpolate.py")
     assert any("classifier" in c.value for c in at.caption)
+
+
+def test_a_categorical_models_mixture_is_of_categoricals_and_samples_valid_codes(checkpoints):
+    """Issue #21: a Gaussian mixture on probability vectors drew no codes at all (17% of its samples
+    had negative entries)."""
+    import numpy as np
+
+    from ui.mixtures import EM_RUN
+    from vae.categorical_mixture import CategoricalMixture
+
+    shutil.copytree(ROOT / "checkpoints" / "mnist-categorical", checkpoints / "mnist-categorical")
+    at = open_app("views/em.py", query_params={"k": "4", "codes": "test", "checkpoint": "mnist-categorical"})
+    next(b for b in at.button if b.label == "One EM step").click().run()
+    assert not at.exception and metric(at, "EM iterations") == "1"
+    assert at.radio(key="widget.covariance").disabled
+    mixture = at.session_state[EM_RUN][1].mixture
+    assert isinstance(mixture, CategoricalMixture)
+    z = mixture.sample(200, seed=0).reshape(200, 30, 10)
+    assert set(np.unique(z)) == {0.0, 1.0} and (z.sum(-1) == 1).all()

@@ -1,13 +1,15 @@
-"""The Gaussian mixture fitted to the selected model's codes, shared by the EM page (which steps
-it) and the sliders (which sample from it as a prior): the session's own EM run when the EM page
-has one for this model, else a default mixture fitted once per model for every session."""
+"""The mixture fitted to the selected model's codes (Gaussian components, or for a categorical
+latent products of categoricals), shared by the EM page (which steps it) and the sliders (which
+sample from it as a prior): the session's own EM run when the EM page has one for this model,
+else a default mixture fitted once per model for every session."""
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
 from ui.common import current_model, encodings, full_data_available
-from vae.gmm import Mixture, MixtureEM, fit_mixture
+from vae.categorical_mixture import fit_latent_mixture, mixture_em
+from vae.gmm import MixtureDensity, MixtureEM
 
 DEFAULT_K, DEFAULT_COVARIANCE = 10, "full"
 EM_RUN = "em_run"  # session key: (model hash, k, covariance, codes, seed) and its MixtureEM
@@ -32,24 +34,29 @@ def em_run(k: int, covariance: str, split: str, seed: int = 0, restart: bool = F
     kept = st.session_state.get(EM_RUN)
     if restart or kept is None or kept[0] != key:
         with st.spinner(f"Starting EM: k-means for {k} components"):
-            kept = (key, MixtureEM(codes(split), k=k, covariance=covariance, seed=seed))
+            kept = (key, mixture_em(codes(split), current_model()[0].model.latent, k, covariance, seed))
         st.session_state[EM_RUN] = kept
     return kept[1]
 
 
-@st.cache_resource(max_entries=4, show_spinner="Fitting a Gaussian mixture to the codes")
-def _default_mixture(hash_: str, split: str) -> Mixture:
-    return fit_mixture(codes(split), DEFAULT_K, DEFAULT_COVARIANCE)
+@st.cache_resource(max_entries=4, show_spinner="Fitting a mixture to the codes")
+def _default_mixture(hash_: str, split: str) -> MixtureDensity:
+    return fit_latent_mixture(codes(split), current_model()[0].model.latent, DEFAULT_K, DEFAULT_COVARIANCE)
 
 
-def current_mixture() -> tuple[Mixture, str]:
+def describe(k: int, covariance: str, categorical: bool) -> str:
+    return f"{k} components, " + ("each a product of categoricals" if categorical else f"{covariance} covariances")
+
+
+def current_mixture() -> tuple[MixtureDensity, str]:
     """The mixture to sample from, and a few words on it."""
     checkpoint, hash_ = current_model()
+    categorical = checkpoint.model.latent.kind == "categorical"
     kept = st.session_state.get(EM_RUN)
     if kept is not None and kept[0][0] == hash_:
         (_, k, covariance, split, _), em = kept
-        return em.mixture, f"the EM page's mixture: {k} components, {covariance} covariances, {split} codes, " \
+        return em.mixture, f"the EM page's mixture: {describe(k, covariance, categorical)}, {split} codes, " \
                            f"after {em.iteration} EM iterations"
     split = "train" if "train" in code_sources(checkpoint.config.dataset) else "test"
-    return _default_mixture(hash_, split), f"{DEFAULT_K} components, {DEFAULT_COVARIANCE} covariances, " \
+    return _default_mixture(hash_, split), f"{describe(DEFAULT_K, DEFAULT_COVARIANCE, categorical)}, " \
                                           f"fitted to the {split} set's codes"

@@ -159,8 +159,9 @@ def _eval_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.add_argument("--fid", action="store_true",
                    help="sample quality too: the Fréchet distance (in the bundled classifier's features) to the test "
-                        "images, and the mean label entropy, of N(0, I) samples, of samples of a Gaussian mixture "
-                        "fitted to the codes, and of the reconstructions")
+                        "images, and the mean label entropy, of prior samples, of samples of a mixture fitted to "
+                        "the codes (Gaussian components, or products of categoricals for a categorical latent), and "
+                        "of the reconstructions")
     p.add_argument("--fid-samples", type=positive_int, default=10_000,
                    help="decoded images per set (default: 10000)")
     p.add_argument("--mixture-k", type=positive_int, default=10,
@@ -323,13 +324,13 @@ def _sample_quality(checkpoint, test_images, args) -> dict:
     """The --fid figures: keys fid_<set> and label_entropy_<set> for prior, mixture, reconstruction."""
     from .data import has_split, load_split
     from .evaluate import encode_all
-    from .gmm import fit_mixture
+    from .categorical_mixture import fit_latent_mixture
     from .quality import sample_quality
 
     source = "train" if has_split(checkpoint.config.dataset, "train", args.data_dir) else "test"
     codes = encode_all(checkpoint.model, load_split(checkpoint.config.dataset, source, args.data_dir,
                                                     download=False).images)[0].numpy()
-    mixture = fit_mixture(codes, args.mixture_k)
+    mixture = fit_latent_mixture(codes, checkpoint.model.latent, args.mixture_k)
     report = sample_quality(checkpoint.model, test_images, args.fid_samples, mixture)
     out = {"mixture_codes": source, "mixture_k": args.mixture_k, "fid_samples": args.fid_samples}
     for name, figures in report.items():

@@ -29,8 +29,32 @@ COVARIANCES = ("full", "diag")
 LOG_2PI = math.log(2 * math.pi)
 
 
+class MixtureDensity:
+    """What every mixture here derives from its joint_log_density(x) = log pi_k + log p(x_i | k):
+    log p(x), the responsibilities, and the ELBO of any Q over the components."""
+
+    def joint_log_density(self, x: np.ndarray) -> np.ndarray:  # (N, K)
+        raise NotImplementedError
+
+    def log_likelihood(self, x: np.ndarray) -> np.ndarray:
+        """log p(x_i): (N,)."""
+        return _logsumexp(self.joint_log_density(x))
+
+    def responsibilities(self, x: np.ndarray) -> np.ndarray:
+        """P(Z = k | x_i): (N, K), rows summing to 1."""
+        joint = self.joint_log_density(x)
+        return np.exp(joint - _logsumexp(joint)[:, None])
+
+    def elbo(self, x: np.ndarray, q: np.ndarray, joint: np.ndarray | None = None) -> float:
+        """sum_i sum_k q_ik (log pi_k + log p(x_i | k) - log q_ik), for any Q (N, K)
+        (`joint`: this mixture's joint_log_density(x), when already at hand)."""
+        joint = self.joint_log_density(x) if joint is None else joint
+        entropy = -np.where(q > 0, q * np.log(np.where(q > 0, q, 1.0)), 0.0).sum()
+        return float((q * joint).sum() + entropy)
+
+
 @dataclass
-class Mixture:
+class Mixture(MixtureDensity):
     weights: np.ndarray  # (K,)
     means: np.ndarray  # (K, D)
     covariances: np.ndarray  # (K, D, D) full, or (K, D) diagonal
@@ -58,15 +82,6 @@ class Mixture:
             out[:, k] = math.log(self.weights[k]) - 0.5 * (x.shape[1] * LOG_2PI + logdet + maha)
         return out
 
-    def log_likelihood(self, x: np.ndarray) -> np.ndarray:
-        """log p(x_i): (N,)."""
-        return _logsumexp(self.joint_log_density(x))
-
-    def responsibilities(self, x: np.ndarray) -> np.ndarray:
-        """P(Z = k | x_i): (N, K), rows summing to 1."""
-        joint = self.joint_log_density(x)
-        return np.exp(joint - _logsumexp(joint)[:, None])
-
     def sample(self, n: int, seed: int = 0, component: int | None = None) -> np.ndarray:
         """n draws of the mixture (or of one component): (n, D) float32."""
         rng = np.random.default_rng(seed)
@@ -78,13 +93,6 @@ class Mixture:
             chol = np.linalg.cholesky(self.covariances)
             z = self.means[ks] + np.einsum("nij,nj->ni", chol[ks], eps)
         return z.astype(np.float32)
-
-    def elbo(self, x: np.ndarray, q: np.ndarray, joint: np.ndarray | None = None) -> float:
-        """sum_i sum_k q_ik (log pi_k + log N(x_i; mu_k, Sigma_k) - log q_ik), for any Q (N, K)
-        (`joint`: this mixture's joint_log_density(x), when already at hand)."""
-        joint = self.joint_log_density(x) if joint is None else joint
-        entropy = -np.where(q > 0, q * np.log(np.where(q > 0, q, 1.0)), 0.0).sum()
-        return float((q * joint).sum() + entropy)
 
 
 def _logsumexp(a: np.ndarray) -> np.ndarray:
@@ -140,10 +148,10 @@ class MixtureEM:
         if not 1 <= self.k <= len(self.codes):
             raise ValueError(f"k must be from 1 to the number of codes, got {self.k}")
         self.codes = np.asarray(self.codes, np.float64)
-        # The start sklearn makes (k-means, then each cluster's share, mean and covariance), made
+        # The start sklearn makes (k-means, then each cluster's share and its component), made
         # here so that theta_0 is known and shown.
         labels = KMeans(self.k, n_init=1, random_state=self.seed).fit(self.codes).labels_
-        self.mixture = _hard_assignment_mixture(self.codes, labels, self.k, self.covariance)
+        self.mixture = self._start(labels)
         self.q = self.mixture.responsibilities(self.codes)
         ll = float(self.mixture.log_likelihood(self.codes).mean())
         self.records.append(EMRecord(0, "start", ll, ll, 0.0))
@@ -161,7 +169,7 @@ class MixtureEM:
         q = np.exp(joint - log_px[:, None])
         ll, elbo = float(log_px.mean()), self.mixture.elbo(self.codes, q, joint) / n
         e_record = EMRecord(t, "E", ll, elbo, ll - elbo)
-        mixture = self._m_step()
+        mixture = self._m_step(q)
         joint = mixture.joint_log_density(self.codes)
         ll, elbo = float(_logsumexp(joint).mean()), mixture.elbo(self.codes, q, joint) / n
         # Changed together at the end: a step cut short (an app's rerun stops a script anywhere)
@@ -169,10 +177,13 @@ class MixtureEM:
         self.mixture, self.q = mixture, q
         self.records += [e_record, EMRecord(t, "M", ll, elbo, ll - elbo)]
 
-    def _m_step(self) -> Mixture:
-        """theta maximizing ELBO(Q, theta) for the posterior Q under the current theta: scikit-learn's
-        GaussianMixture started at the current theta and run for one iteration (its own E-step
-        gives the same Q)."""
+    def _start(self, labels: np.ndarray) -> MixtureDensity:
+        return _hard_assignment_mixture(self.codes, labels, self.k, self.covariance)
+
+    def _m_step(self, q: np.ndarray) -> MixtureDensity:
+        """theta maximizing ELBO(Q, theta) for Q (N, K), the posterior under the current theta:
+        scikit-learn's GaussianMixture started at the current theta and run for one iteration (its
+        own E-step gives the same Q)."""
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.mixture import GaussianMixture
 

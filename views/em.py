@@ -10,13 +10,15 @@ from ui.article_errors import article_errors
 from ui.common import class_names, current_model, dataset, latent_map, page_header, show_digit
 from ui.mixtures import code_sources, codes, em_run
 from vae.evaluate import bound_gap, prepare
-from vae.gmm import COVARIANCES, agreement, bic_curve
+from vae.categorical_mixture import bic_curve_for
+from vae.gmm import COVARIANCES, agreement
 from vae.images import grid, png_bytes
 from vae.latent import decode_numpy, prior_samples
 from vae.quality import sample_quality
 
 page_header("EM and mixtures", "The article derives the VAE from EM for a Gaussian mixture. Here EM fits a mixture "
-            "of K Gaussians to this model's codes (the posterior means μ(x)), one step at a time. For any Q(Z) "
+            "of K components to this model's codes (the posterior means μ(x): Gaussians; for a categorical latent, "
+            "each variable's probabilities: products of categoricals), one step at a time. For any Q(Z) "
             "over the components, log p(X) = ELBO(Q, θ) + KL(Q(Z) ‖ P(Z|X)): the E-step sets Q to the posterior, "
             "so the KL is 0 and the ELBO touches log p(X); the M-step raises the ELBO, and log p(X) with it.")
 
@@ -31,7 +33,10 @@ CODES = state.Setting("codes", "train" if "train" in sources else "test", state.
 with st.container(border=True):
     c1, c2, c3 = st.columns([2, 1, 1])
     k = K.widget(c1.slider, "Components K", 1, 30)
-    covariance = COVARIANCE.widget(c2.radio, "Covariances", list(COVARIANCES), horizontal=True)
+    categorical = checkpoint.model.latent.kind == "categorical"
+    covariance = COVARIANCE.widget(c2.radio, "Covariances", list(COVARIANCES), horizontal=True, disabled=categorical,
+                                   help="Each component of a categorical latent's mixture is a product of categoricals "
+                                        "(one per variable): it has no covariance" if categorical else None)
     split = CODES.widget(c3.radio, "Codes of the", list(sources), format_func=sources.get, horizontal=True)
     b1, b2, b3 = st.columns(3)
     restart = b3.button("Start over", icon=":material/restart_alt:", width="stretch")
@@ -107,7 +112,7 @@ BIC_KS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30)
 def bic_of(hash_: str, covariance: str, split: str) -> dict:
     """Cached per model, covariance and codes, for every session."""
     bar = st.progress(0.0, text="Fitting mixtures")
-    curve = bic_curve(codes(split), list(BIC_KS), covariance,
+    curve = bic_curve_for(codes(split), checkpoint.model.latent, list(BIC_KS), covariance,
                       progress=lambda i, n: bar.progress(i / n, text=f"K = {BIC_KS[i - 1]} done"))
     bar.empty()
     return curve

@@ -193,7 +193,7 @@ if source == "prior":
     z, caption = prior_samples(model, count, seed), "z ~ the uniform prior" if categorical else "z ~ N(0, I)"
 else:
     mixture, about = current_mixture()
-    z, caption = torch.from_numpy(mixture.sample(count, seed=seed)), f"z ~ a Gaussian mixture of the codes ({about})"
+    z, caption = torch.from_numpy(mixture.sample(count, seed=seed)), f"z ~ a mixture of the codes ({about})"
 samples = grid(decode_numpy(model, z), cols=16)
 show_digit(samples, caption, scale=3)
 st.download_button("Download the samples (PNG)", png_bytes(samples, 4), f"prior-samples-seed{seed}.png", "image/png",

@@ -1,0 +1,59 @@
+"""The mixture of products of categoricals (vae/categorical_mixture.py, issue #21): EM never lowers
+the log-likelihood and keeps the article's decomposition, and every sample is a valid code."""
+import numpy as np
+import pytest
+
+from vae.categorical_mixture import CategoricalMixtureEM, fit_latent_mixture, mixture_em
+from vae.gmm import MixtureEM
+from vae.latents import CategoricalLatent, GaussianLatent
+
+V, C = 6, 4
+
+
+@pytest.fixture
+def codes():
+    """Soft codes from three clusters: each a distinct most likely category per variable."""
+    rng = np.random.default_rng(0)
+    centres = rng.integers(0, C, (3, V))
+    out = []
+    for n in range(600):
+        logits = rng.normal(0, 0.5, (V, C))
+        logits[np.arange(V), centres[n % 3]] += 3.0
+        p = np.exp(logits)
+        out.append((p / p.sum(-1, keepdims=True)).ravel())
+    return np.array(out)
+
+
+def test_em_never_lowers_the_log_likelihood_and_keeps_the_decomposition(codes):
+    em = mixture_em(codes, CategoricalLatent(V, C), k=3)
+    assert isinstance(em, CategoricalMixtureEM)
+    for _ in range(15):
+        em.step()
+    ll = [r.log_likelihood for r in em.records]
+    assert all(b >= a - 1e-6 for a, b in zip(ll, ll[1:])), ll
+    for r in em.records:
+        assert r.kl >= -1e-9 and abs(r.log_likelihood - r.elbo - r.kl) < 1e-9
+        if r.half == "E":
+            assert abs(r.kl) < 1e-9  # the E-step closes the gap
+
+
+def test_every_mixture_sample_is_a_valid_code(codes):
+    mixture = fit_latent_mixture(codes, CategoricalLatent(V, C), k=3)
+    z = mixture.sample(500, seed=1).reshape(500, V, C)
+    assert set(np.unique(z)) == {0.0, 1.0} and (z.sum(-1) == 1).all()
+    assert np.allclose(mixture.weights.sum(), 1) and np.allclose(mixture.probs.sum(-1), 1)
+    one = mixture.sample(50, seed=2, component=0).reshape(50, V, C)
+    assert (one.sum(-1) == 1).all()
+
+
+def test_the_components_find_the_clusters(codes):
+    from vae.gmm import agreement
+
+    em = mixture_em(codes, CategoricalLatent(V, C), k=3)
+    em.run()
+    assert agreement(em.mixture.responsibilities(codes).argmax(1), np.arange(600) % 3)["purity"] == 1.0
+
+
+def test_a_gaussian_latent_gets_a_gaussian_mixture():
+    codes = np.random.default_rng(0).normal(size=(200, 2))
+    assert type(mixture_em(codes, GaussianLatent(2), k=2)) is MixtureEM

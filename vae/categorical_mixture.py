@@ -1,0 +1,107 @@
+"""EM for a mixture of products of categoricals on a categorical latent's codes: the article's EM
+with categorical components, whose samples are valid codes (one category per variable), where a
+Gaussian mixture on probability vectors draws vectors with negative entries that are no codes.
+
+    p(z) = sum_k pi_k prod_v Cat(z_v; theta_kv)        z: V variables, one-hot over C categories each
+
+The codes EM is fitted to are the posteriors' probability vectors (each variable's q(z_v|x)), used
+as soft counts: log p(x | k) = sum_v sum_c x_vc log theta_kvc, exact for one-hot x. Both steps are
+closed forms: the responsibilities, then pi_k and theta_kvc as responsibility-weighted means (with
+a pseudo-count that keeps every category possible). The decomposition log p(X) = ELBO(Q, theta) +
+KL(Q || P(Z|X)) and the stepping are vae.gmm's.
+
+    em = mixture_em(codes, latent, k=10)         # a MixtureEM or CategoricalMixtureEM, as the latent is
+    em.run()
+    em.mixture.sample(16, seed=0)               # (16, V * C) one-hot rows
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .gmm import MixtureDensity, MixtureEM, bic_curve, fit_mixture
+
+PSEUDO_COUNT = 1e-3  # added to every category's weighted count in the M-step: no probability is ever 0
+
+
+@dataclass
+class CategoricalMixture(MixtureDensity):
+    weights: np.ndarray  # (K,)
+    probs: np.ndarray  # (K, V, C): each component's probability of each variable's categories
+
+    @property
+    def k(self) -> int:
+        return len(self.weights)
+
+    @property
+    def means(self) -> np.ndarray:
+        """Each component's mean code: its probability vectors, (K, V * C) (what a decoder takes)."""
+        return self.probs.reshape(self.k, -1).astype(np.float32)
+
+    def joint_log_density(self, x: np.ndarray) -> np.ndarray:
+        """log pi_k + sum_v sum_c x_vc log theta_kvc: (N, K)."""
+        x = np.asarray(x, np.float64).reshape(len(x), -1)  # (N, V * C)
+        return np.log(self.weights)[None] + x @ np.log(self.probs).reshape(self.k, -1).T
+
+    def sample(self, n: int, seed: int = 0, component: int | None = None) -> np.ndarray:
+        """n draws of the mixture (or of one component): (n, V * C) float32, one-hot per variable."""
+        rng = np.random.default_rng(seed)
+        ks = np.full(n, component) if component is not None else rng.choice(self.k, n, p=self.weights)
+        cumulative = np.cumsum(self.probs[ks], axis=-1)  # (n, V, C)
+        u = rng.random(cumulative.shape[:2] + (1,))
+        chosen = np.minimum((u > cumulative).sum(-1), self.probs.shape[-1] - 1)  # (n, V)
+        return np.eye(self.probs.shape[-1], dtype=np.float32)[chosen].reshape(n, -1)
+
+
+def _categorical_m_step(codes: np.ndarray, q: np.ndarray, variables: int) -> CategoricalMixture:
+    """pi and theta maximizing the ELBO for Q (N, K): responsibility-weighted means."""
+    x = codes.reshape(len(codes), variables, -1)  # (N, V, C)
+    counts = np.einsum("nk,nvc->kvc", q, x) + PSEUDO_COUNT
+    return CategoricalMixture(q.sum(0) / len(codes), counts / counts.sum(-1, keepdims=True))
+
+
+@dataclass
+class CategoricalMixtureEM(MixtureEM):
+    """MixtureEM with categorical components; `variables` splits each code (N, V * C) into V."""
+    variables: int = 1
+
+    def _start(self, labels: np.ndarray) -> CategoricalMixture:
+        return _categorical_m_step(self.codes, np.eye(self.k)[labels], self.variables)
+
+    def _m_step(self, q: np.ndarray) -> CategoricalMixture:
+        return _categorical_m_step(self.codes, q, self.variables)
+
+
+def mixture_em(codes: np.ndarray, latent, k: int = 10, covariance: str = "full", seed: int = 0) -> MixtureEM:
+    """EM for the mixture that fits the latent (vae.latents): Gaussian components for a Gaussian
+    latent, products of categoricals for a categorical one (`covariance` then means nothing)."""
+    if latent.kind == "categorical":
+        return CategoricalMixtureEM(codes, k=k, seed=seed, variables=latent.units)
+    return MixtureEM(codes, k=k, covariance=covariance, seed=seed)
+
+
+def fit_latent_mixture(codes: np.ndarray, latent, k: int = 10, covariance: str = "full", seed: int = 0):
+    """A mixture fitted to convergence, of the kind that fits the latent."""
+    if latent.kind != "categorical":
+        return fit_mixture(codes, k, covariance, seed)
+    em = mixture_em(codes, latent, k, seed=seed)
+    em.run(tol=1e-4)
+    return em.mixture
+
+
+def bic_curve_for(codes: np.ndarray, latent, ks: list[int], covariance: str = "full", seed: int = 0,
+                  progress=None) -> dict:
+    """The Bayesian information criterion (lower is better) of a mixture of the latent's kind fitted
+    for each k: -2 log p(X) + (free parameters) log N, a product of categoricals having
+    V (C - 1) of them."""
+    if latent.kind != "categorical":
+        return bic_curve(codes, ks, covariance, seed, progress)
+    out = {}
+    for i, k in enumerate(ks):
+        mixture = fit_latent_mixture(codes, latent, k, seed=seed)
+        free = (k - 1) + k * latent.units * (latent.categories - 1)
+        out[k] = float(-2 * mixture.log_likelihood(codes).sum() + free * np.log(len(codes)))
+        if progress:
+            progress(i + 1, len(ks))
+    return out
