@@ -8,8 +8,8 @@ from pathlib import Path
 import streamlit as st
 
 from ui import state
+from ui.browser_fixes import browser_fixes
 from ui.common import CHECKPOINTS_DIR, current_model, literal, training_jobs
-from ui.plotly_touch import plotly_touch
 from ui.training_status import refresh_seconds, status_line
 from vae.data import DATASET_NAMES
 from vae.runs import DEFAULT_RUN, list_runs
@@ -55,7 +55,7 @@ def checkpoint_picker() -> None:
                                                         f"{literal(why)}. Showing {literal(fallback)} instead.")
         wanted = fallback
     st.session_state[state.CHECKPOINT] = wanted
-    st.selectbox("Checkpoint", usable, key=state.CHECKPOINT, format_func=lambda n: f"{n} ({entries[n].summary})",
+    st.selectbox("Checkpoint", usable, key=state.CHECKPOINT, format_func=lambda n: f"{n} · {entries[n].summary}",
                  help="Folders under checkpoints/. A run being trained appears here after its first epoch.",
                  on_change=lambda: st.session_state.pop(state.BROKEN_SELECTION, None))
     if wanted is not None:
@@ -102,7 +102,7 @@ with st.sidebar:
     jobs = training_jobs()
     every = refresh_seconds(jobs, 2)
     st.fragment(run_every=every)(status_line)(jobs, polling=every is not None)
-    plotly_touch()
+    browser_fixes()
 
 page = st.navigation(PAGES)
 if model_error and page.title != "Train":  # the Train page needs no model; the others would fail on it

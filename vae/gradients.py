@@ -102,12 +102,12 @@ class Study:
     groups: list[str]
     rows: list[dict] = field(default_factory=list)  # estimator, samples, group, variance, rmse, repeats
 
-    def ratio_at_one(self, over: str = "reparameterization") -> float:
+    def ratio_at_one(self, of: str = "score function", over: str = "reparameterization") -> float:
         """The article's point as one number: the score function's variance over the
-        reparameterization's (or `over` another estimator's), with one sample, over all the
+        reparameterization's (or `of` one estimator's over another's), with one sample, over all the
         encoder's parameters."""
         total = {r["estimator"]: r["variance"] for r in self.rows if r["samples"] == 1 and r["group"] == "all"}
-        return total["score function"] / total[over]
+        return total[of] / total[over]
 
 
 def variance_study(model: VAE, x: torch.Tensor, ls=(1, 3, 10, 30, 100, 300, 1000), reference_samples: int = 10_000,

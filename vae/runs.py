@@ -34,13 +34,12 @@ class RunEntry:
 
     @property
     def summary(self) -> str:
-        """"conv, z=32, -ELBO 96.9" for the checkpoint picker."""
+        """"−ELBO 96.9" for the checkpoint picker, short enough for the sidebar beside the name (the
+        sidebar shows the selected run's architecture and latent below it)."""
         if self.config is None:
             return ""
-        elbo = f", -ELBO {self.history[-1]['test_elbo']:.1f}" if self.history else ""
-        c = self.config
-        z = f"{c.latent_dim}×{c.categories} categorical" if c.latent == "categorical" else f"z={c.latent_dim}"
-        return f"{c.arch}, {z}{elbo}" + (", uniform ε: the article's bug" if c.eps == "uniform" else "")
+        elbo = f"−ELBO {self.history[-1]['test_elbo']:.1f}" if self.history else "no test −ELBO logged"
+        return elbo + (" · uniform ε (the article's bug)" if self.config.eps == "uniform" else "")
 
 
 def inspect_run(folder: Path) -> RunEntry:

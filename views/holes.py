@@ -49,8 +49,9 @@ m2.metric("Beyond what the criterion flags anyway", f"{100 * excess:+.1f} points
                "95% bootstrap interval over the prior samples and q(z)'s")
 st.caption(f"95% interval of the excess: {100 * low:+.1f} to {100 * high:+.1f} points. The aggregate posterior here is "
            f"that of {len(aggregate) // 2:,} of the {len(aggregate):,} {SPLITS[split]}; the other half's posteriors give "
-           "q(z)'s own samples. A mixture of fewer posteriors has more gaps between them, so the share in holes "
-           "grows as the number of digits falls: compare the training and the test digits (BENCHMARKS.md, section 3).")
+           "q(z)'s own samples. The share depends on how many digits make the density: for the bundled model it rose "
+           "from 10-16% with 1,000 to 22-26% with 30,000 (BENCHMARKS.md, section 3), so compare shares of equally "
+           "many digits.")
 
 histogram = go.Figure()
 histogram.add_trace(go.Histogram(x=holes.reference, name="samples of q(z)", opacity=0.6, histnorm="probability",

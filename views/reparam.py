@@ -49,9 +49,11 @@ def estimators() -> None:
     m1, m2 = st.columns(2)
     m1.metric("Variance of the score function ÷ variance of the reparameterization, at L = 1",
               f"{study.ratio_at_one():,.0f}×", help="Over all the encoder's parameters: the article's point in a number")
-    m2.metric("Variance of the score function ÷ the same with a baseline, at L = 1",
-              f"{study.ratio_at_one('score function + baseline'):,.1f}×",
-              help="What the baseline (a control variate) saves: far less than the reparameterization does")
+    m2.metric("Variance of the score function with a baseline ÷ the reparameterization's, at L = 1",
+              f"{study.ratio_at_one(of='score function + baseline'):,.1f}×",
+              help="A baseline (a control variate) removes most of the score function's variance "
+                   f"({study.ratio_at_one(over='score function + baseline'):,.0f}× less); the reparameterization "
+                   "still has this many times less than that")
     group = st.selectbox("Parameters", ["all", *study.groups],
                          format_func=lambda g: "all of the encoder's" if g == "all" else g)
     c1, c2 = st.columns(2)
