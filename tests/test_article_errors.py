@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def noise(model: VAE, x: torch.Tensor) -> torch.Tensor:
     """The eps of the z a forward pass drew: (z - mu) / sigma."""
-    out = model(x, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = model(x, generator=torch.Generator().manual_seed(0))
     return (out.z - out.posterior.mu) / torch.exp(0.5 * out.posterior.logvar)
 
 
@@ -53,7 +54,7 @@ def test_the_articles_pages_list_its_errors_and_a_uniform_run_is_marked(tmp_path
     monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", tmp_path)
     for page in ("views/em.py", "views/reparam.py"):
         at = open_app(page, query_params={"codes": "test"} if page.endswith("em.py") else None)
-        table = at.dataframe[-1].value
+        table = at.table[-1].value
         assert list(table.columns) == ["the article", "correction", "in this project"] and len(table) == len(ERRORS)
         assert any("rand_like" in a for a in table["the article"])
     at = open_app(query_params={"checkpoint": "buggy"})
@@ -76,3 +77,15 @@ def test_the_readme_lists_the_same_errors():
     readme = (ROOT / "README.md").read_text()
     for row in ERRORS:
         assert f"| {' | '.join(row)} |" in readme, row[0]
+
+
+def test_the_uniform_eps_is_shown_measured_beside_the_same_recipe(tmp_path, monkeypatch):
+    for name in ("default", "article-eps-uniform", "article-eps-gaussian"):
+        shutil.copytree(ROOT / "checkpoints" / name, tmp_path / name)
+    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", tmp_path)
+    at = open_app("views/reparam.py")
+    figures = {m.label: float(m.value) for m in at.metric if "ε" in m.label}
+    uniform_test = figures["uniform ε (the article): test −ELBO (Gaussian ε)"]
+    gaussian_test = figures["Gaussian ε: test −ELBO (Gaussian ε)"]
+    assert uniform_test > gaussian_test + 50  # far worse when used as the VAE it claims to be
+    assert figures["uniform ε (the article): training loss (as trained)"] < figures["Gaussian ε: training loss (as trained)"]

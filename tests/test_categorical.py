@@ -146,6 +146,7 @@ def test_a_categorical_run_logs_its_exact_train_elbo_beside_the_relaxed_objectiv
     (record,) = read_history(out)
     images = load_split("mnist", "train", str(tiny_data_dir)).images[:EXACT_TRAIN_IMAGES]
     assert record["train_exact_images"] == len(images) == 600  # the tiny set has fewer than 5,000
+    assert record["train_objective"] == "relaxed"
     expected = evaluate(load_checkpoint(out).model, images)
     assert record["train_exact_elbo"] == pytest.approx(expected["elbo"], abs=1e-4)
     names = [trace.name for trace in loss_curves([read_run_log(out)])[0].data]

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui.charts import TEST, TRAIN
-from ui.common import CHECKPOINTS_DIR
+from ui import common
 from vae.runs import read_run_log
 
 # (what the article writes, what is right, where this project does it: "file: name", "; " between)
@@ -45,9 +45,11 @@ def article_errors() -> None:
     """The list, and the uniform eps measured."""
     st.subheader("The article's own errors")
     st.caption("What the article writes, what is right, and where this project does it right.")
-    st.dataframe([{"the article": a, "correction": b, "in this project": c} for a, b, c in ERRORS],
-                 hide_index=True, width="stretch")
-    logs = {name: read_run_log(CHECKPOINTS_DIR / name) for name in RUNS if (CHECKPOINTS_DIR / name).is_dir()}
+    # A static table: its cells wrap (an interactive one cut these sentences short).
+    st.table([{"the article": a, "correction": b, "in this project": c} for a, b, c in ERRORS], border="horizontal",
+             hide_index=True)
+    folder = common.CHECKPOINTS_DIR  # read when drawn: tests point it elsewhere
+    logs = {name: read_run_log(folder / name) for name in RUNS if (folder / name).is_dir()}
     if len(logs) < 2 or not all(log.history for log in logs.values()):
         st.caption("The uniform ε measured: train `python -m vae train --eps uniform` and the same recipe without "
                    "it, into checkpoints/article-eps-uniform and checkpoints/article-eps-gaussian.")

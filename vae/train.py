@@ -305,6 +305,8 @@ def epoch_record(model: VAE, test_images: torch.Tensor, epoch: int, step: int,
                  "train_exact_elbo": figures["elbo"], "train_exact_images": len(exact_train_images)}
     return {
         "epoch": epoch, "step": step,
+        # What train_recon and train_kl are the terms of: an ELBO, or the relaxed objective.
+        "train_objective": "relaxed" if model.config.latent == "categorical" else "elbo",
         "train_recon": train_recon, "train_kl": train_kl, **exact,
         "test_recon": test["recon"], "test_kl": test["kl"], "test_elbo": test["elbo"],
         "kl_per_dim": test["kl_per_dim"], "active_units": test["active_units"],

@@ -15,7 +15,7 @@ from vae.images import grid
 from vae.latent import decode_numpy
 
 page_header("Prior holes", "Where the prior p(z) puts mass that the encoder never uses. The aggregate posterior "
-            "q(z) is the mixture of every training digit's q(z|x); a prior sample z in a hole has a density ratio "
+            "q(z) is the mixture of the digits' posteriors q(z|x); a prior sample z in a hole has a density ratio "
             "q(z) / p(z) lower than almost all of q(z)'s own samples, and decodes to no digit in particular.")
 
 checkpoint, hash_ = current_model()
