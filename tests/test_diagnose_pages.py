@@ -147,7 +147,7 @@ def test_two_comparable_models_with_a_linked_selection(checkpoints, comparable):
 def test_an_incomparable_model_is_never_the_default_and_never_ranked(checkpoints):
     at = open_app("views/compare.py", query_params={"projection": "pca"})
     assert at.selectbox[0].value is None  # mnist-categorical scores binarized pixels
-    assert any("No other run on this dataset scores" in i.value for i in at.info)
+    assert any("No other run on this dataset is scored as" in i.value for i in at.info)
     at.selectbox[0].set_value("mnist-categorical").run()
     assert not at.exception and any("neither is ranked" in w.value for w in at.main.warning)
     assert not any(m.label.endswith("models better") for m in at.metric) and not any(m.delta for m in at.metric)

@@ -63,7 +63,7 @@ def rate_distortion() -> go.Figure:
                             line=dict(color="#808080", width=[3 if e.name == me else 0 for e in chosen])),
                 customdata=[e.config.beta for e in chosen],
                 hovertemplate="%{text}: KL %{x:.1f}, recon %{y:.1f} nats (β = %{customdata})<extra></extra>"))
-    fig.update_layout(height=360, margin=dict(l=10, r=80, t=30, b=10), title=f"Rate–distortion, every {DATASET_NAMES[mine]} run (test; ringed: {escape(me)})",
+    fig.update_layout(height=360, margin=dict(l=10, r=80, t=30, b=10), title=f"Rate–distortion, {DATASET_NAMES[mine]} runs (ringed: {escape(me)})",
                       xaxis_title="rate: KL (nats)", yaxis_title="distortion: reconstruction (nats)",
                       legend=dict(orientation="h", y=-0.25))
     return fig
@@ -105,8 +105,9 @@ other = OTHER.widget(st.selectbox, f"Compare {literal(me)} with", others, index=
                      help="Runs on the same dataset; those scored like this one (the same pixels and likelihood) "
                           "first, since only their −ELBOs compare")
 if other is None:
-    st.info(f"No other run on this dataset scores {checkpoint.config.likelihood_text} as {literal(me)} does, so "
-            "none has a −ELBO to compare with its own. Choose one anyway to compare their maps and reconstructions.")
+    st.info(f"No other run on this dataset is scored as {literal(me)} is (a {checkpoint.config.likelihood_text}), "
+            "so none has a −ELBO to compare with its own. Choose one anyway to compare their maps and "
+            "reconstructions.")
     st.stop()
 theirs_model = model_in(run_folder(CHECKPOINTS_DIR, other))
 theirs = image_figures("test", model=theirs_model)
