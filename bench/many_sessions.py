@@ -142,7 +142,7 @@ async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int
                         if len(halfway) == len(group):
                             live["mid"] = await collect_garbage(sampler.server_pid)
                             resume.set()
-                        await resume.wait()
+                        await asyncio.wait_for(resume.wait(), 600)  # a session lost before halfway fails, not hangs
                 return
             while time.perf_counter() < deadline:
                 # The probe only drags sliders: enough releases for a p95, timed by a browser of its own.

@@ -57,3 +57,12 @@ def test_the_components_find_the_clusters(codes):
 def test_a_gaussian_latent_gets_a_gaussian_mixture():
     codes = np.random.default_rng(0).normal(size=(200, 2))
     assert type(mixture_em(codes, GaussianLatent(2), k=2)) is MixtureEM
+
+
+def test_em_fits_one_hot_samples_and_its_means_are_codes(codes):
+    """log p(X) is a likelihood of codes only for one-hot codes: EM fits exact samples of q(z|x)."""
+    em = mixture_em(codes, CategoricalLatent(V, C), k=3)
+    x = em.codes.reshape(len(codes), V, C)
+    assert set(np.unique(x)) == {0.0, 1.0} and (x.sum(-1) == 1).all()
+    means = em.mixture.means.reshape(3, V, C)
+    assert (means.sum(-1) == 1).all() and set(np.unique(means)) == {0.0, 1.0}

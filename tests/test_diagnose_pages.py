@@ -142,6 +142,8 @@ def test_two_comparable_models_with_a_linked_selection(checkpoints, comparable):
     better = next(m for m in at.metric if m.label.endswith("models better"))
     assert "untrained" in better.label and better.value in ("0.0%", "< 0.1%")
     assert any("± " in (m.delta or "") for m in at.metric)
+    at.selectbox[0].set_value(None).run()  # a cleared box: the comparable partner again, no "None" in the link
+    assert at.selectbox[0].value == "untrained" and "other" not in at.query_params
 
 
 def test_an_incomparable_model_is_never_the_default_and_never_ranked(checkpoints):
@@ -155,15 +157,10 @@ def test_an_incomparable_model_is_never_the_default_and_never_ranked(checkpoints
 
 
 def test_a_share_never_rounds_to_all_or_none():
-    import importlib.util
+    from ui.common import share_text
 
-    source = (ROOT / "views" / "compare.py").read_text()
-    namespace = {}
-    exec(source[source.index("def share"):source.index("def rate_distortion")], namespace)  # the function alone
-    share = namespace["share"]
-    assert share(0.997) == "99.7%" and share(0.9996) == "> 99.9%" and share(1.0) == "100.0%"
-    assert share(0.0004) == "< 0.1%" and share(0.0) == "0.0%"
-    assert importlib.util is not None
+    assert share_text(0.997) == "99.7%" and share_text(0.9996) == "> 99.9%" and share_text(1.0) == "100.0%"
+    assert share_text(0.0004) == "< 0.1%" and share_text(0.0) == "0.0%"
 
 
 def test_compare_asks_for_a_second_model_when_there_is_none(tmp_path, monkeypatch):

@@ -76,10 +76,11 @@ def test_all_sessions_pressing_start_training_at_once_start_exactly_one_job(resu
 
 def test_every_session_did_all_its_work(result):
     for s in result.sessions:
-        dropped = sum(s.dropped.values())  # Streamlit's race, not the app's: that action is not redone
-        done = s.done["slider visit"] + s.done["map click"] + s.done["upload"]
-        assert done + dropped == 3 * ROUNDS and s.done["slider release"] >= 3 * s.done["slider visit"], (
-            f"session {s.index} did {dict(s.done)}, {dict(s.dropped)} dropped")
+        for page in ("slider visit", "map click", "upload"):
+            # A rerun Streamlit dropped (its race, not the app's) is not redone; every other visit was done.
+            assert s.done[page] + s.dropped[page] == ROUNDS and s.done[page] >= 1, (
+                f"session {s.index}, {page}: did {dict(s.done)}, {dict(s.dropped)} dropped")
+        assert s.done["slider release"] >= 3 * s.done["slider visit"]
 
 
 def test_server_memory_settles(result):

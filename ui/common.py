@@ -155,6 +155,15 @@ def show_digit(image: np.ndarray, caption: str | None = None, scale: int = 6) ->
     st.image(png_bytes(image, scale), caption=caption)
 
 
+def share_text(fraction: float) -> str:
+    """A share as a percentage that never rounds to all or none when it is not."""
+    if 0 < fraction < 0.001:
+        return "< 0.1%"
+    if 0.999 < fraction < 1:
+        return "> 99.9%"
+    return f"{fraction:.1%}"
+
+
 def literal(text: str) -> str:
     """Markdown that shows `text` exactly as it is: a code span (its fence longer than any run of
     backticks inside). Text from users (folder names, file names, links, error messages) goes into

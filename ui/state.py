@@ -109,7 +109,7 @@ class Setting:
 
     def to_url(self) -> None:
         value = self.get()
-        if value == self.default:
+        if value == self.default or value is None:  # None: nothing chosen, which no link needs to say
             st.query_params.pop(self.name, None)
         else:
             st.query_params[self.name] = self.codec.to_text(value)

@@ -4,11 +4,12 @@ Gaussian mixture on probability vectors draws vectors with negative entries that
 
     p(z) = sum_k pi_k prod_v Cat(z_v; theta_kv)        z: V variables, one-hot over C categories each
 
-The codes EM is fitted to are the posteriors' probability vectors (each variable's q(z_v|x)), used
-as soft counts: log p(x | k) = sum_v sum_c x_vc log theta_kvc, exact for one-hot x. Both steps are
-closed forms: the responsibilities, then pi_k and theta_kvc as responsibility-weighted means (with
-a pseudo-count that keeps every category possible). The decomposition log p(X) = ELBO(Q, theta) +
-KL(Q || P(Z|X)) and the stepping are vae.gmm's.
+EM is fitted to codes: one exact one-hot sample of each posterior q(z|x) (drawn from the
+probability vectors it is given, seeded), so that log p(X) is a log-likelihood of codes, and
+log p(z | k) = sum_v log theta_{k, v, z_v}. Both steps are closed forms: the responsibilities,
+then pi_k and theta_kvc as responsibility-weighted means (with a pseudo-count that keeps every
+category possible). The decomposition log p(X) = ELBO(Q, theta) + KL(Q || P(Z|X)) and the
+stepping are vae.gmm's.
 
     em = mixture_em(codes, latent, k=10)         # a MixtureEM or CategoricalMixtureEM, as the latent is
     em.run()
@@ -36,8 +37,9 @@ class CategoricalMixture(MixtureDensity):
 
     @property
     def means(self) -> np.ndarray:
-        """Each component's mean code: its probability vectors, (K, V * C) (what a decoder takes)."""
-        return self.probs.reshape(self.k, -1).astype(np.float32)
+        """Each component's most likely code, (K, V * C) one-hot: each variable's most likely
+        category (a valid code, as a decoder was trained on; its probability vectors are none)."""
+        return np.eye(self.probs.shape[-1], dtype=np.float32)[self.probs.argmax(-1)].reshape(self.k, -1)
 
     def joint_log_density(self, x: np.ndarray) -> np.ndarray:
         """log pi_k + sum_v sum_c x_vc log theta_kvc: (N, K)."""
@@ -58,7 +60,16 @@ def _categorical_m_step(codes: np.ndarray, q: np.ndarray, variables: int) -> Cat
     """pi and theta maximizing the ELBO for Q (N, K): responsibility-weighted means."""
     x = codes.reshape(len(codes), variables, -1)  # (N, V, C)
     counts = np.einsum("nk,nvc->kvc", q, x) + PSEUDO_COUNT
-    return CategoricalMixture(q.sum(0) / len(codes), counts / counts.sum(-1, keepdims=True))
+    weights = q.sum(0) + PSEUDO_COUNT  # an emptied component keeps a tiny weight: log 0 would make NaNs
+    return CategoricalMixture(weights / weights.sum(), counts / counts.sum(-1, keepdims=True))
+
+
+def one_hot_samples(probabilities: np.ndarray, variables: int, seed: int = 0) -> np.ndarray:
+    """One exact sample of each row's categoricals: (N, V * C) probabilities -> (N, V * C) one-hot."""
+    p = np.asarray(probabilities, np.float64).reshape(len(probabilities), variables, -1)
+    u = np.random.default_rng(seed).random(p.shape[:2] + (1,))
+    chosen = np.minimum((u > np.cumsum(p, -1)).sum(-1), p.shape[-1] - 1)
+    return np.eye(p.shape[-1])[chosen].reshape(len(p), -1)
 
 
 @dataclass
@@ -77,7 +88,8 @@ def mixture_em(codes: np.ndarray, latent, k: int = 10, covariance: str = "full",
     """EM for the mixture that fits the latent (vae.latents): Gaussian components for a Gaussian
     latent, products of categoricals for a categorical one (`covariance` then means nothing)."""
     if latent.kind == "categorical":
-        return CategoricalMixtureEM(codes, k=k, seed=seed, variables=latent.units)
+        return CategoricalMixtureEM(one_hot_samples(codes, latent.units, seed), k=k, seed=seed,
+                                    variables=latent.units)
     return MixtureEM(codes, k=k, covariance=covariance, seed=seed)
 
 
@@ -97,11 +109,11 @@ def bic_curve_for(codes: np.ndarray, latent, ks: list[int], covariance: str = "f
     V (C - 1) of them."""
     if latent.kind != "categorical":
         return bic_curve(codes, ks, covariance, seed, progress)
-    out = {}
+    out, samples = {}, one_hot_samples(codes, latent.units, seed)  # the codes EM fits (mixture_em)
     for i, k in enumerate(ks):
         mixture = fit_latent_mixture(codes, latent, k, seed=seed)
         free = (k - 1) + k * latent.units * (latent.categories - 1)
-        out[k] = float(-2 * mixture.log_likelihood(codes).sum() + free * np.log(len(codes)))
+        out[k] = float(-2 * mixture.log_likelihood(samples).sum() + free * np.log(len(samples)))
         if progress:
             progress(i + 1, len(ks))
     return out

@@ -109,6 +109,12 @@ class ModelConfig:
         return self.likelihood == "bernoulli" and not self.binarize
 
     @property
+    def scored_as(self) -> tuple:
+        """What this model's -ELBO is measured on: two models' nats compare only when these agree."""
+        return (self.dataset, self.binarize, self.likelihood,
+                self.gaussian_sigma if self.likelihood == "gaussian" else None)
+
+    @property
     def likelihood_text(self) -> str:
         """How this model's nats are scored, in words: "Bernoulli pseudo-likelihood of gray pixels"."""
         pixels = "binarized pixels" if self.binarize else "gray pixels"

@@ -159,6 +159,7 @@ class PriorHoles:
     in_hole: np.ndarray  # (M,) bool
     null: np.ndarray  # (M,) log ratios of a second, independent set of q(z)'s own samples, judged alike
     quantile: float = 0.05
+    density_images: int = 0  # how many images' posteriors make the density q(z) (half of those given)
 
     @property
     def fraction(self) -> float:
@@ -175,8 +176,9 @@ class PriorHoles:
     def excess(self, resamples: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
         """The share in holes beyond the null's, with a bootstrap interval: (excess, low, high).
         Each resample draws the prior samples, the reference samples (so the threshold) and the
-        null samples anew with replacement: the interval covers what another draw of each set, or
-        another seed, would give."""
+        null samples anew with replacement: the interval covers what another draw of each set
+        would give, for this split of the digits into density and samples. Another seed also
+        redraws the split, and moves the figure more (BENCHMARKS.md, section 3)."""
         rng = np.random.default_rng(seed)
         pick = lambda values: values[rng.integers(0, len(values), (resamples, len(values)))]  # noqa: E731
         thresholds = np.quantile(pick(self.reference), self.quantile, axis=1)[:, None]  # (B, 1)
@@ -220,7 +222,7 @@ def prior_holes(q: Gaussian | Categorical, latent, n: int = 1000, quantile: floa
     null = own_samples()
     threshold = float(torch.quantile(reference, quantile))
     return PriorHoles(prior_z, log_ratio.numpy(), log_q.numpy(), reference.numpy(), threshold,
-                      (log_ratio < threshold).numpy(), null.numpy(), quantile)
+                      (log_ratio < threshold).numpy(), null.numpy(), quantile, half)
 
 
 def _subset(q: Gaussian | Categorical, index: torch.Tensor) -> Gaussian | Categorical:

@@ -87,8 +87,9 @@ def bound_gap(model: VAE, x: torch.Tensor, ks=(1, 10, 100, 1000), draws: int = 1
     E-step (q = the true posterior) would close. A uint8 image is scored as the model's pixels
     are: binarized (a fixed binarization, from `seed`) for a model trained on binarized digits."""
     model.eval()
-    x = prepare(x.reshape(1, 28, 28).to(model.device), model.config.binarize, seed) if x.dtype == torch.uint8 \
-        else x.reshape(1, 1, 28, 28).to(model.device)
+    # Binarized on the CPU, whatever the model's device: the same bits as prepare() gives a page.
+    x = (prepare(x.reshape(1, 28, 28).cpu(), model.config.binarize, seed) if x.dtype == torch.uint8
+         else x.reshape(1, 1, 28, 28)).to(model.device)
     g = torch.Generator(device=model.device).manual_seed(seed)
     out = {}
     for k in ks:

@@ -236,20 +236,24 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
             # Every rank alike (their losses are all-reduced, their weights the same): all stop together.
             _stop_if_diverged(train_means.sum().item(), "the training loss", out, epoch, step, train_cfg.lr)
             _stop_if_diverged(0.0 if _weights_finite(model) else math.nan, "a weight", out, epoch, step, train_cfg.lr)
-            if ranks.writer:
-                with _signals_deferred():
-                    record = epoch_record(model, test_images, epoch + 1, step, train_means, train_seconds, trained,
-                                          train_images[:EXACT_TRAIN_IMAGES])
-                    _stop_if_diverged(record["test_elbo"], "the test -ELBO", out, epoch, step, train_cfg.lr)
-                    save_epoch_codes(model, test_images, out, epoch + 1)
-                    epoch += 1
+            with _signals_deferred():
+                # Rank 0 evaluates; its verdict on the test -ELBO reaches every rank, so all stop together.
+                record = epoch_record(model, test_images, epoch + 1, step, train_means, train_seconds, trained,
+                                      train_images[:EXACT_TRAIN_IMAGES]) if ranks.writer else None
+                test_elbo = distributed.summed(torch.tensor(record["test_elbo"] if record else 0.0, device=device), ranks)
+                _stop_if_diverged(float(test_elbo), "the test -ELBO", out, epoch, step, train_cfg.lr)
+                epoch += 1
+                if ranks.writer:
+                    save_epoch_codes(model, test_images, out, epoch)
                     # The weights (holding `record`) commit the epoch; the history line follows. A kill
                     # between the two is repaired on resume (see ckpt.checkpoint_history).
                     ckpt.save_checkpoint(model, out, epoch, step, optimizer, record=record)
                     append_jsonl(out / ckpt.HISTORY, record)
                     history.append(record)
+            if ranks.writer:
                 if show_progress:
-                    trained_on = "relaxed objective" if cfg.latent == "categorical" else "-ELBO"
+                    trained_on = ("relaxed objective" if cfg.latent == "categorical" else
+                                  "loss (uniform eps: no ELBO)" if cfg.eps == "uniform" else "-ELBO")
                     exact = (f"  train -ELBO (exact, {record['train_exact_images']:,} images) "
                              f"{record['train_exact_elbo']:.2f}" if "train_exact_elbo" in record else "")
                     tqdm.write(f"epoch {epoch}: train {trained_on} {record['train_recon'] + record['train_kl']:.2f}"
@@ -258,12 +262,13 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                                f"  {record['images_per_second']:.0f} img/s")
                 if on_epoch:
                     on_epoch(record)
-            else:
-                epoch += 1
             distributed.barrier(ranks)  # the others wait for rank 0's evaluation and files
     except KeyboardInterrupt:
         # Mid-epoch weights, labelled with the last finished epoch (and its history line) and the
-        # step actually reached: --resume skips the batches already trained.
+        # step actually reached: --resume skips the batches already trained. Weights that have gone
+        # non-finite since the last check are not saved over the last good checkpoint.
+        if not _weights_finite(model):
+            _stop_if_diverged(math.nan, "a weight (found when the run was stopped)", out, epoch, step, train_cfg.lr)
         if ranks.writer:
             ckpt.save_checkpoint(model, out, epoch, step, optimizer,
                                  record=history[-1] if history and history[-1].get("epoch") == epoch else None)
@@ -305,8 +310,10 @@ def epoch_record(model: VAE, test_images: torch.Tensor, epoch: int, step: int,
                  "train_exact_elbo": figures["elbo"], "train_exact_images": len(exact_train_images)}
     return {
         "epoch": epoch, "step": step,
-        # What train_recon and train_kl are the terms of: an ELBO, or the relaxed objective.
-        "train_objective": "relaxed" if model.config.latent == "categorical" else "elbo",
+        # What train_recon and train_kl are the terms of: an ELBO, the relaxed objective (categorical
+        # latents), or the loss of uniform eps (the article's bug: its z is no sample of q(z|x)).
+        "train_objective": "relaxed" if model.config.latent == "categorical" else (
+            "uniform-eps" if model.config.eps == "uniform" else "elbo"),
         "train_recon": train_recon, "train_kl": train_kl, **exact,
         "test_recon": test["recon"], "test_kl": test["kl"], "test_elbo": test["elbo"],
         "kl_per_dim": test["kl_per_dim"], "active_units": test["active_units"],

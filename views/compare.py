@@ -11,7 +11,7 @@ import torch
 from ui import state
 from ui.charts import PALETTE, latent_scatter
 from ui.common import (CHECKPOINTS_DIR, class_names, current_model, dataset, image_figures, latent_map, literal,
-                       model_in, page_header, show_digit)
+                       model_in, page_header, share_text, show_digit)
 from vae.images import grid
 from vae.latent import decode_numpy
 from vae.projection import PROJECTIONS, align_to
@@ -28,30 +28,14 @@ runs = [e for e in list_runs(CHECKPOINTS_DIR) if e.ok]
 me = st.session_state.get(state.CHECKPOINT)
 
 
-def scoring(config) -> tuple:
-    """What a model's -ELBO is measured on: its dataset, its pixels, its likelihood. Two models'
-    figures compare only when these agree."""
-    return (config.dataset, config.binarize, config.likelihood,
-            config.gaussian_sigma if config.likelihood == "gaussian" else None)
-
-
-def share(fraction: float) -> str:
-    """A share as a percentage that never rounds to all or none when it is not."""
-    if 0 < fraction < 0.001:
-        return "< 0.1%"
-    if 0.999 < fraction < 1:
-        return "> 99.9%"
-    return f"{fraction:.1%}"
-
-
 def rate_distortion() -> go.Figure:
     """One point per run on this dataset: its last epoch's test KL against its test reconstruction,
     in one group per way of scoring (pixels and likelihood: their nats are not on one scale)."""
     fig = go.Figure()
     mine = checkpoint.config.dataset
-    groups = sorted({scoring(e.config) for e in runs if e.config.dataset == mine}, key=str)
+    groups = sorted({e.config.scored_as for e in runs if e.config.dataset == mine}, key=str)
     for g, group in enumerate(groups):
-        chosen = [e for e in runs if e.history and scoring(e.config) == group]
+        chosen = [e for e in runs if e.history and e.config.scored_as == group]
         if chosen:
             fig.add_trace(go.Scatter(
                 x=[e.history[-1]["test_kl"] for e in chosen], y=[e.history[-1]["test_recon"] for e in chosen],
@@ -93,10 +77,12 @@ same_data = [e for e in runs if e.name != me and e.config.dataset == checkpoint.
 if not same_data:
     st.info("Train another model on this dataset (the Train page) to compare it with this one.")
     st.stop()
-comparable = [e.name for e in same_data if scoring(e.config) == scoring(checkpoint.config)]
+comparable = [e.name for e in same_data if e.config.scored_as == checkpoint.config.scored_as]
 others = comparable + [e.name for e in same_data if e.name not in comparable]
 OTHER = state.Setting("other", comparable[0] if comparable else None, state.TEXT)
-if OTHER.current() not in [*others, None]:  # a run gone since, or a link's name of none
+# A run gone since, a link's name of none, or nothing chosen while a comparable run exists (the box
+# was cleared, or the sidebar switched to a model that has one): the default partner.
+if OTHER.current() not in others and not (OTHER.current() is None and not comparable):
     OTHER.set(OTHER.default)
 entries = {e.name: e for e in same_data}
 other = OTHER.widget(st.selectbox, f"Compare {literal(me)} with", others, index=None,
@@ -104,7 +90,7 @@ other = OTHER.widget(st.selectbox, f"Compare {literal(me)} with", others, index=
                      f"{n} (scored otherwise: {entries[n].config.likelihood_text})",
                      help="Runs on the same dataset; those scored like this one (the same pixels and likelihood) "
                           "first, since only their −ELBOs compare")
-if other is None:
+if other is None:  # only when no run is comparable (above)
     st.info(f"No other run on this dataset is scored as {literal(me)} is (a {checkpoint.config.likelihood_text}), "
             "so none has a −ELBO to compare with its own. Choose one anyway to compare their maps and "
             "reconstructions.")
@@ -126,11 +112,11 @@ b.metric(f"−ELBO, {literal(other)}", f"{theirs['elbo'].mean():.2f}",
          f"{difference.mean():+.2f} ± {error:.2f}" if like_with_like else None, delta_color="inverse",
          help="The difference with its standard error over the test digits" if like_with_like else None)
 if like_with_like:
-    c.metric(f"Digits {literal(other)} models better", share(float((difference < 0).mean())))
+    c.metric(f"Digits {literal(other)} models better", share_text(float((difference < 0).mean())))
 st.caption("Each −ELBO here is the mean over the 10,000 test digits of each digit's −ELBO, itself averaged over 2 "
-           "samples of q(z|x): a Monte Carlo estimate. The sidebar's figure is the evaluation at the end of "
-           "training, from the first of these samples alone, so the two differ by sampling noise (hundredths of a "
-           "nat).")
+           f"samples of q(z|x): a Monte Carlo estimate. The sidebar's figure is a separate evaluation at the end of "
+           "training, from one sample per digit (for a bundled model, of its weights before they were stored in "
+           "float16), so the two differ by sampling noise, hundredths of a nat.")
 if not like_with_like:
     difference = None
 spread = go.Figure(go.Histogram(x=difference if difference is not None else [], nbinsx=80, marker_color=PALETTE[0]))

@@ -14,7 +14,7 @@ from vae.categorical_mixture import bic_curve_for
 from vae.gmm import COVARIANCES, agreement
 from vae.images import grid, png_bytes
 from vae.latent import decode_numpy, prior_samples
-from vae.quality import sample_quality
+from vae.quality import RECONSTRUCTED_FROM, sample_quality
 
 page_header("EM and mixtures", "The article derives the VAE from EM for a Gaussian mixture. Here EM fits a mixture "
             "of K components to this model's codes (the posterior means μ(x): Gaussians; for a categorical latent, "
@@ -98,7 +98,8 @@ order = np.argsort(-em.mixture.weights)
 means = decode_numpy(checkpoint.model, torch.from_numpy(em.mixture.means[order].astype(np.float32)))
 st.image([png_bytes(m, 3) for m in means], width=84,
          caption=[f"component {c} · weight {em.mixture.weights[c]:.2f}" for c in order])
-st.caption("Each component's mean decoded, heaviest first (the component numbers are the map's colors).")
+st.caption("Each component's mean decoded (for a categorical latent its most likely code), heaviest first (the "
+           "component numbers are the map's colors).")
 per = 8
 samples = np.concatenate([em.mixture.sample(per, seed=int(c), component=int(c)) for c in order])
 show_digit(grid(decode_numpy(checkpoint.model, torch.from_numpy(samples)), cols=per * 2),
@@ -155,7 +156,8 @@ if st.session_state.get(quality_key) or st.button("Measure sample quality (10,00
     st.session_state[quality_key] = True
     report = quality_of(em.mixture, hash_, quality_key)
     st.dataframe([{"decoded from": {"prior": "prior samples", "mixture": "mixture samples",
-                                    "reconstruction": "test codes (reconstructions)"}[name],
+                                    "reconstruction": "test images' reconstructions, from "
+                                                      + RECONSTRUCTED_FROM[checkpoint.model.latent.kind]}[name],
                    "Fréchet distance": round(figures["frechet_distance"], 2),
                    "label entropy (nats)": round(figures["label_entropy"], 3)} for name, figures in report.items()],
                  hide_index=True, width="stretch")

@@ -39,7 +39,10 @@ COLORS = {"class": "Class", "elbo": "−ELBO", "recon": "Reconstruction", "kl": 
 
 # The map comes first (on a phone the controls filled the screen above it): its settings fold into
 # one row that names them.
-summary = (f"{scopes.get(SCOPE.current(), scopes['test'])} · {PROJECTIONS[state.PROJECTION.current()]} · "
+shown_projection = state.PROJECTION.current()
+if shown_projection == "tsne" and SCOPE.current() != "test":
+    shown_projection = "umap"  # t-SNE is for the test set only (below)
+summary = (f"{scopes.get(SCOPE.current(), scopes['test'])} · {PROJECTIONS[shown_projection]} · "
            f"colored by {COLORS.get(COLOR.current(), 'class').lower()} · "
            f"{len(CLASSES.current())} of {len(names)} classes")
 with st.expander(f"Map settings: {summary}", icon=":material/tune:"):
