@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from bench.common import machine, median, table
 from vae.checkpoint import read_history
+from vae.distributed import launcher
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,9 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def run(setup: tuple[str, int, bool], args: argparse.Namespace, out: Path) -> list[float]:
     """A run's images per second, each epoch's; setup: (name, processes, through torchrun)."""
     _, processes, torchrun = setup
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                f"--nproc-per-node={processes}"] if torchrun else [sys.executable]
-    cmd = [*launcher, "-m", "vae", "train", "--out", str(out), "--arch", args.arch, "--device", args.device,
+    start = launcher(processes, torchrun)
+    cmd = [*start, "-m", "vae", "train", "--out", str(out), "--arch", args.arch, "--device", args.device,
            "--epochs", str(args.epochs), "--train-limit", str(args.images), "--batch-size", str(args.batch_size)]
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     return [h["images_per_second"] for h in read_history(out)]

@@ -52,7 +52,6 @@ def test_sidebar_shows_the_bundled_model_and_lists_broken_folders(app):
     at = app("views/curves.py")
     picker = at.sidebar.selectbox(key="checkpoint")
     assert picker.value == "default"
-    cfg = read_config(ROOT / "checkpoints" / "default")
     assert len(picker.options) == 1
     assert picker.options[0].startswith("default · −ELBO ")  # short: the sidebar is narrow (issue #20)
     assert any("Test -ELBO" in m.label for m in at.sidebar.metric)

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from safetensors.torch import load_file
 
 from vae.checkpoint import STEPS, load_checkpoint, read_history
 from vae.config import ModelConfig
-from vae.distributed import Ranks, check_batch_size, epoch_order, rank_share
+from vae.distributed import Ranks, check_batch_size, epoch_order, launcher, rank_share
 from vae.files import read_jsonl
 from vae.model import VAE
 
@@ -28,9 +27,7 @@ MODEL = ["--latent-dim", "4", "--hidden", "32", "--device", "cpu", "--log-every"
 
 def launch(args, data_dir, out: Path, processes: int = 2, report: Path | None = None, wait: bool = True, **env):
     """`torchrun --nproc-per-node N tests/ddp_worker.py train ...` (plain python for one process)."""
-    launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
-                if processes > 1 else [sys.executable])
-    cmd = [*launcher, str(WORKER), "train", "--out", str(out), "--data-dir", str(data_dir), *MODEL, *map(str, args)]
+    cmd = [*launcher(processes), str(WORKER), "train", "--out", str(out), "--data-dir", str(data_dir), *MODEL, *map(str, args)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **env}
     if report:
         report.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -52,6 +53,16 @@ class Ranks:
     def writer(self) -> bool:
         """Whether this process writes the run's files (global rank 0)."""
         return self.rank == 0
+
+
+def launcher(processes: int, torchrun: bool | None = None) -> list[str]:
+    """The start of a command line that runs a Python program in `processes` data-parallel
+    processes: torchrun (standalone, one node) when more than one, or when `torchrun` asks for it
+    with one (DDP's own overhead, measured); plain Python otherwise. Append the program and its
+    arguments (`-m vae train ...`, or a script)."""
+    if torchrun or (torchrun is None and processes > 1):
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
+    return [sys.executable]
 
 
 def ranks_from_env() -> Ranks:

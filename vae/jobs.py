@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from pathlib import Path
 from .checkpoint import STEPS, read_history
 from .cli import train_args
 from .config import ModelConfig, TrainConfig
-from .distributed import TORCHRUN_VARIABLES, Ranks, check_batch_size
+from .distributed import TORCHRUN_VARIABLES, Ranks, check_batch_size, launcher
 from .files import atomic_write_json, read_json, read_jsonl
 from .download import parse_progress
 from .runs import TRAIN_CONFIG
@@ -160,9 +159,7 @@ class TrainingJobs:
             log_path = self.root / LOGS / f"{name}.log"
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log = open(log_path, "wb")
-            launcher = [sys.executable] if processes == 1 else [
-                sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
-            cmd = [*launcher, "-m", "vae", "train", "--out", str(run_dir), *train_args(model, training)]
+            cmd = [*launcher(processes), "-m", "vae", "train", "--out", str(run_dir), *train_args(model, training)]
             # A server that itself runs under torchrun must not hand its job membership to the run.
             env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARIABLES}
             proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

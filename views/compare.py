@@ -114,7 +114,7 @@ b.metric(f"−ELBO, {literal(other)}", f"{theirs['elbo'].mean():.2f}",
 if like_with_like:
     c.metric(f"Digits {literal(other)} models better", share_text(float((difference < 0).mean())))
 st.caption("Each −ELBO here is the mean over the 10,000 test digits of each digit's −ELBO, itself averaged over 2 "
-           f"samples of q(z|x): a Monte Carlo estimate. The sidebar's figure is a separate evaluation at the end of "
+           "samples of q(z|x): a Monte Carlo estimate. The sidebar's figure is a separate evaluation at the end of "
            "training, from one sample per digit (for a bundled model, of its weights before they were stored in "
            "float16), so the two differ by sampling noise, hundredths of a nat.")
 if not like_with_like:
