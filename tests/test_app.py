@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 import ui.common
 import ui.latent_pad
 from tests.app_support import latent_pad, open_app
-from vae.checkpoint import read_config, weights_hash
+from vae.checkpoint import weights_hash
 from vae.projection import cache_path, load_cached_map
 
 ROOT = Path(__file__).resolve().parents[1]
