@@ -54,9 +54,9 @@ def test_the_articles_pages_list_its_errors_and_a_uniform_run_is_marked(tmp_path
     monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", tmp_path)
     for page in ("views/em.py", "views/reparam.py"):
         at = open_app(page, query_params={"codes": "test"} if page.endswith("em.py") else None)
-        table = at.table[-1].value
-        assert list(table.columns) == ["the article", "correction", "in this project"] and len(table) == len(ERRORS)
-        assert any("rand_like" in a for a in table["the article"])
+        items = [m.value for m in at.markdown if "**The article:**" in m.value]
+        assert len(items) == len(ERRORS) and all(wrong in item for item, (wrong, _, _) in zip(items, ERRORS))
+        assert "rand_like" in items[-1] and "`vae/latents.py: Gaussian.sample`" in items[-1]
     at = open_app(query_params={"checkpoint": "buggy"})
     assert any("the article's bug" in w.value for w in at.sidebar.warning)
     assert any("uniform ε" in o for o in at.sidebar.selectbox(key="checkpoint").options)

@@ -35,8 +35,8 @@ ERRORS = [
      "that is the argument for reparameterizing (the Why reparameterize page measures it).",
      "vae/gradients.py: estimate"),
     ("ε is drawn uniformly (torch.rand_like) in the code.",
-     "ε ~ N(0, I) (torch.randn): z = μ + σ·ε is then a sample of q(z|x).",
-     "vae/latents.py: Gaussian.sample; vae/model.py: VAE.forward (`--eps uniform` trains the bug on purpose)"),
+     "ε ~ N(0, I) (torch.randn): z = μ + σ·ε is then a sample of q(z|x). (`--eps uniform` trains the bug on purpose.)",
+     "vae/latents.py: Gaussian.sample; vae/model.py: VAE.forward"),
 ]
 RUNS = ("article-eps-uniform", "article-eps-gaussian")  # the same recipe, the article's eps and the right one
 
@@ -45,9 +45,10 @@ def article_errors() -> None:
     """The list, and the uniform eps measured."""
     st.subheader("The article's own errors")
     st.caption("What the article writes, what is right, and where this project does it right.")
-    # A static table: its cells wrap (an interactive one cut these sentences short).
-    st.table([{"the article": a, "correction": b, "in this project": c} for a, b, c in ERRORS], border="horizontal",
-             hide_index=True)
+    # One item each rather than a table: three columns of sentences do not fit a phone.
+    for number, (wrong, right, where) in enumerate(ERRORS, 1):
+        code = "; ".join(f"`{part}`" for part in where.split("; "))
+        st.markdown(f"{number}. **The article:** {wrong}  \n**Correction:** {right}  \n**In this project:** {code}")
     folder = common.CHECKPOINTS_DIR  # read when drawn: tests point it elsewhere
     logs = {name: read_run_log(folder / name) for name in RUNS if (folder / name).is_dir()}
     if len(logs) < 2 or not all(log.history for log in logs.values()):
