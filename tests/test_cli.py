@@ -120,13 +120,27 @@ def test_help_shows_each_default_once_from_the_configs():
     (["--beta", "inf"], "argument --beta: must be a finite number, got inf"),
     (["--gaussian-sigma=-inf"], "argument --gaussian-sigma: must be a finite number, got -inf"),
 ])
-def test_bad_training_options_are_one_argparse_line_and_make_no_folder(tmp_path, args, message):
+def test_bad_training_options_are_one_argparse_line_and_make_no_folder(tmp_path, capsys, args, message):
+    """In this process (cli.main), as `python -m vae` runs it: a subprocess each would cost a second."""
+    from vae.cli import main
+
     out = tmp_path / "run"
-    result = run_cli("train", "--out", out, *args)
-    assert result.returncode == 2 and not result.stdout
+    with pytest.raises(SystemExit) as exited:
+        main(["train", "--out", str(out), *args])
+    assert exited.value.code == 2
+    printed = capsys.readouterr()
+    assert not printed.out
     # One line, no usage block before it.
-    assert result.stderr == f"python -m vae train: error: {message} (see python -m vae train --help)\n"
+    assert printed.err == f"python -m vae train: error: {message} (see python -m vae train --help)\n"
     assert not out.exists()
+
+
+def test_python_m_vae_is_cli_main():
+    """The in-process tests above hold for the command: one refusal through a real process."""
+    result = run_cli("train", "--out", "unused", "--lr", "inf")
+    assert result.returncode == 2
+    assert result.stderr == ("python -m vae train: error: argument --lr: must be a finite number, got inf "
+                             "(see python -m vae train --help)\n")
 
 
 @pytest.mark.parametrize("where,message", [
@@ -156,9 +170,13 @@ def test_the_top_level_help_is_for_users():
 
 @pytest.mark.parametrize("args,message", [(["--iwae-k", "-3"], "argument --iwae-k: must be a whole number >= 0"),
                                           (["--limit", "0"], "argument --limit: must be a whole number >= 1")])
-def test_bad_eval_options_are_one_argparse_line(args, message):
-    result = run_cli("eval", ROOT / "checkpoints" / "default", *args)
-    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1 and message in result.stderr
+def test_bad_eval_options_are_one_argparse_line(capsys, args, message):
+    from vae.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["eval", str(ROOT / "checkpoints" / "default"), *args])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and len(err.splitlines()) == 1 and message in err
 
 
 def test_resume_refuses_other_model_options_naming_each(trained_run, tiny_data_dir):

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from vae.checkpoint import CONFIG, WEIGHTS, CheckpointError, save_checkpoint
+from vae.checkpoint import CONFIG, TRAIN_CONFIG, WEIGHTS, CheckpointError, save_checkpoint
 from vae.config import ModelConfig
 from vae.model import VAE
-from vae.runs import TRAIN_CONFIG, list_runs, run_folder
+from vae.runs import list_runs, run_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -33,6 +33,7 @@ from .model import VAE
 
 WEIGHTS, CONFIG, HISTORY, OPTIMIZER, STEPS = (
     "model.safetensors", "config.json", "history.jsonl", "optimizer.safetensors", "steps.jsonl")
+TRAIN_CONFIG = "train_config.json"  # what a run was asked to do, written once its data is loaded
 
 
 class CheckpointError(Exception):

@@ -20,13 +20,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import STEPS, read_history
+from .checkpoint import STEPS, TRAIN_CONFIG, read_history
 from .cli import train_args
 from .config import ModelConfig, TrainConfig
 from .distributed import TORCHRUN_VARIABLES, Ranks, check_batch_size, launcher
 from .files import atomic_write_json, read_json, read_jsonl
 from .download import parse_progress
-from .runs import TRAIN_CONFIG
 
 JOB_FILE = ".training.json"
 LOGS = ".logs"  # <checkpoints>/.logs/<run>.log: a job's output, also when it ends before its folder exists

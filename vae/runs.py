@@ -12,11 +12,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import HISTORY, STEPS, WEIGHTS, CheckpointError, check_weights_file, read_config, read_history
+from .checkpoint import (HISTORY, STEPS, TRAIN_CONFIG, WEIGHTS, CheckpointError, check_weights_file, read_config,
+                         read_history)
 from .config import ModelConfig
 from .files import read_json, read_jsonl
 
-TRAIN_CONFIG = "train_config.json"  # what a run was asked to do, written once its data is loaded
 DEFAULT_RUN = "default"  # the bundled model, listed first
 
 

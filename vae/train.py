@@ -41,7 +41,6 @@ from .evaluate import evaluate
 from .film import drop_epochs_after, save_epoch_codes
 from .files import append_jsonl, atomic_write_json, read_jsonl, remove_temp_files, write_jsonl
 from .model import VAE, resolve_device
-from .runs import TRAIN_CONFIG
 from .step import TrainStep, make_optimizer
 
 MIN_LR_FRACTION = 0.05  # cosine decay from lr to 5% of lr over the asked epochs
@@ -109,7 +108,7 @@ def _prepare_run(out: Path, checkpoint: ckpt.Checkpoint | None, model_cfg: Model
     if not writes:
         return model, epoch, step, history
     out.mkdir(parents=True, exist_ok=True)
-    remove_temp_files(out, (ckpt.WEIGHTS, ckpt.CONFIG, ckpt.HISTORY, ckpt.OPTIMIZER, ckpt.STEPS, TRAIN_CONFIG))
+    remove_temp_files(out, (ckpt.WEIGHTS, ckpt.CONFIG, ckpt.HISTORY, ckpt.OPTIMIZER, ckpt.STEPS, ckpt.TRAIN_CONFIG))
     if history or (out / ckpt.HISTORY).exists():
         write_jsonl(out / ckpt.HISTORY, history)
     if (out / ckpt.STEPS).exists():
@@ -181,7 +180,7 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
     steps_per_epoch = math.ceil(n / batch)
     total_steps = train_cfg.epochs * steps_per_epoch
     if ranks.writer:
-        atomic_write_json(out / TRAIN_CONFIG, {
+        atomic_write_json(out / ckpt.TRAIN_CONFIG, {
             **dataclasses.asdict(train_cfg), "model": cfg.to_dict(), "train_images": n,
             "steps_per_epoch": steps_per_epoch, "device": str(device), "processes": ranks.world,
             "started_at": time.time(), "start_epoch": epoch})
