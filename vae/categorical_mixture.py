@@ -50,10 +50,14 @@ class CategoricalMixture(MixtureDensity):
         """n draws of the mixture (or of one component): (n, V * C) float32, one-hot per variable."""
         rng = np.random.default_rng(seed)
         ks = np.full(n, component) if component is not None else rng.choice(self.k, n, p=self.weights)
-        cumulative = np.cumsum(self.probs[ks], axis=-1)  # (n, V, C)
-        u = rng.random(cumulative.shape[:2] + (1,))
-        chosen = np.minimum((u > cumulative).sum(-1), self.probs.shape[-1] - 1)  # (n, V)
-        return np.eye(self.probs.shape[-1], dtype=np.float32)[chosen].reshape(n, -1)
+        return _draw(self.probs[ks], rng).astype(np.float32)
+
+
+def _draw(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One category of each variable, by its probabilities: (N, V, C) -> (N, V * C) one-hot."""
+    u = rng.random(probs.shape[:2] + (1,))
+    chosen = np.minimum((u > np.cumsum(probs, -1)).sum(-1), probs.shape[-1] - 1)  # (N, V)
+    return np.eye(probs.shape[-1])[chosen].reshape(len(probs), -1)
 
 
 def _categorical_m_step(codes: np.ndarray, q: np.ndarray, variables: int) -> CategoricalMixture:
@@ -67,9 +71,7 @@ def _categorical_m_step(codes: np.ndarray, q: np.ndarray, variables: int) -> Cat
 def one_hot_samples(probabilities: np.ndarray, variables: int, seed: int = 0) -> np.ndarray:
     """One exact sample of each row's categoricals: (N, V * C) probabilities -> (N, V * C) one-hot."""
     p = np.asarray(probabilities, np.float64).reshape(len(probabilities), variables, -1)
-    u = np.random.default_rng(seed).random(p.shape[:2] + (1,))
-    chosen = np.minimum((u > np.cumsum(p, -1)).sum(-1), p.shape[-1] - 1)
-    return np.eye(p.shape[-1])[chosen].reshape(len(p), -1)
+    return _draw(p, np.random.default_rng(seed))
 
 
 @dataclass
@@ -97,9 +99,13 @@ def fit_latent_mixture(codes: np.ndarray, latent, k: int = 10, covariance: str =
     """A mixture fitted to convergence, of the kind that fits the latent."""
     if latent.kind != "categorical":
         return fit_mixture(codes, k, covariance, seed)
+    return _converged(codes, latent, k, seed).mixture
+
+
+def _converged(codes: np.ndarray, latent, k: int, seed: int) -> CategoricalMixtureEM:
     em = mixture_em(codes, latent, k, seed=seed)
     em.run(tol=1e-4)
-    return em.mixture
+    return em
 
 
 def bic_curve_for(codes: np.ndarray, latent, ks: list[int], covariance: str = "full", seed: int = 0,
@@ -109,11 +115,11 @@ def bic_curve_for(codes: np.ndarray, latent, ks: list[int], covariance: str = "f
     V (C - 1) of them."""
     if latent.kind != "categorical":
         return bic_curve(codes, ks, covariance, seed, progress)
-    out, samples = {}, one_hot_samples(codes, latent.units, seed)  # the codes EM fits (mixture_em)
+    out = {}
     for i, k in enumerate(ks):
-        mixture = fit_latent_mixture(codes, latent, k, seed=seed)
+        em = _converged(codes, latent, k, seed)  # em.codes: the one-hot codes it was fitted to
         free = (k - 1) + k * latent.units * (latent.categories - 1)
-        out[k] = float(-2 * mixture.log_likelihood(samples).sum() + free * np.log(len(samples)))
+        out[k] = float(-2 * em.mixture.log_likelihood(em.codes).sum() + free * np.log(len(em.codes)))
         if progress:
             progress(i + 1, len(ks))
     return out

@@ -109,6 +109,13 @@ class ModelConfig:
         return self.likelihood == "bernoulli" and not self.binarize
 
     @property
+    def train_objective(self) -> str:
+        """What training optimizes, so what its logged train figures are the terms of: "elbo",
+        "relaxed" (a categorical latent's Gumbel-softmax objective) or "uniform-eps" (the article's
+        bug: its z are no samples of q(z|x), so its loss is no ELBO)."""
+        return "relaxed" if self.latent == "categorical" else "uniform-eps" if self.eps == "uniform" else "elbo"
+
+    @property
     def scored_as(self) -> tuple:
         """What this model's -ELBO is measured on: two models' nats compare only when these agree."""
         return (self.dataset, self.binarize, self.likelihood,

@@ -45,9 +45,12 @@ class Gaussian:
     def sample(self, generator: torch.Generator | None = None, temperature=None, hard: bool = False,
                samples: int | None = None) -> torch.Tensor:
         """z = mu + sigma * eps, eps ~ N(0, I): (B, D), or (B, samples, D); differentiable in mu and logvar."""
-        mu, logvar = (self.mu, self.logvar) if samples is None else (self.mu[:, None], self.logvar[:, None])
         shape = self.mu.shape if samples is None else (self.mu.shape[0], samples, self.mu.shape[1])
-        eps = torch.randn(shape, generator=generator, device=self.mu.device, dtype=self.mu.dtype)
+        return self.at(torch.randn(shape, generator=generator, device=self.mu.device, dtype=self.mu.dtype))
+
+    def at(self, eps: torch.Tensor) -> torch.Tensor:
+        """The reparameterization z = mu + sigma * eps, for noise eps (B, D) or (B, samples, D)."""
+        mu, logvar = (self.mu, self.logvar) if eps.dim() == 2 else (self.mu[:, None], self.logvar[:, None])
         return mu + torch.exp(0.5 * logvar) * eps
 
     def kl_per_unit(self) -> torch.Tensor:

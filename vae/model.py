@@ -172,8 +172,7 @@ class VAE(nn.Module):
         when the config says so), an exact one when it is None."""
         q = self.posterior(x)
         if self.training and self.config.eps == "uniform":  # the article's bug, trained on purpose (ModelConfig.eps)
-            eps = torch.rand(q.mu.shape, generator=generator, device=q.mu.device, dtype=q.mu.dtype)  # U[0, 1)
-            z = q.mu + torch.exp(0.5 * q.logvar) * eps
+            z = q.at(torch.rand(q.mu.shape, generator=generator, device=q.mu.device, dtype=q.mu.dtype))  # U[0, 1)
         else:
             z = q.sample(generator, temperature, hard=self.config.straight_through)
         return VAEOutput(q, z, self.decode_logits(z))

@@ -251,8 +251,8 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                     history.append(record)
             if ranks.writer:
                 if show_progress:
-                    trained_on = ("relaxed objective" if cfg.latent == "categorical" else
-                                  "loss (uniform eps: no ELBO)" if cfg.eps == "uniform" else "-ELBO")
+                    trained_on = {"elbo": "-ELBO", "relaxed": "relaxed objective",
+                                  "uniform-eps": "loss (uniform eps: no ELBO)"}[cfg.train_objective]
                     exact = (f"  train -ELBO (exact, {record['train_exact_images']:,} images) "
                              f"{record['train_exact_elbo']:.2f}" if "train_exact_elbo" in record else "")
                     tqdm.write(f"epoch {epoch}: train {trained_on} {record['train_recon'] + record['train_kl']:.2f}"
@@ -309,10 +309,7 @@ def epoch_record(model: VAE, test_images: torch.Tensor, epoch: int, step: int,
                  "train_exact_elbo": figures["elbo"], "train_exact_images": len(exact_train_images)}
     return {
         "epoch": epoch, "step": step,
-        # What train_recon and train_kl are the terms of: an ELBO, the relaxed objective (categorical
-        # latents), or the loss of uniform eps (the article's bug: its z is no sample of q(z|x)).
-        "train_objective": "relaxed" if model.config.latent == "categorical" else (
-            "uniform-eps" if model.config.eps == "uniform" else "elbo"),
+        "train_objective": model.config.train_objective,  # what train_recon and train_kl are the terms of
         "train_recon": train_recon, "train_kl": train_kl, **exact,
         "test_recon": test["recon"], "test_kl": test["kl"], "test_elbo": test["elbo"],
         "kl_per_dim": test["kl_per_dim"], "active_units": test["active_units"],

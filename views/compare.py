@@ -117,15 +117,13 @@ st.caption("Each −ELBO here is the mean over the 10,000 test digits of each di
            "samples of q(z|x): a Monte Carlo estimate. The sidebar's figure is a separate evaluation at the end of "
            "training, from one sample per digit (for a bundled model, of its weights before they were stored in "
            "float16), so the two differ by sampling noise, hundredths of a nat.")
-if not like_with_like:
-    difference = None
-spread = go.Figure(go.Histogram(x=difference if difference is not None else [], nbinsx=80, marker_color=PALETTE[0]))
-spread.add_vline(x=0, line_dash="dot")
-spread.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), bargap=0.05,
-                     title=f"Per digit: −ELBO of {escape(other)} − −ELBO of {escape(me)} (left of 0: "
-                           f"{escape(other)} is better)",
-                     xaxis_title="nats", yaxis_title="digits")
-if difference is not None:
+if like_with_like:  # a histogram of differences only where they mean something
+    spread = go.Figure(go.Histogram(x=difference, nbinsx=80, marker_color=PALETTE[0]))
+    spread.add_vline(x=0, line_dash="dot")
+    spread.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), bargap=0.05,
+                         title=f"Per digit: −ELBO of {escape(other)} − −ELBO of {escape(me)} (left of 0: "
+                               f"{escape(other)} is better)",
+                         xaxis_title="nats", yaxis_title="digits")
     st.plotly_chart(spread, width="stretch")
 
 MAP_HEIGHT = 460
@@ -169,7 +167,7 @@ def side_by_side(indices: list[int], title: str) -> None:
 
 if picked:
     side_by_side(picked[:12], f"**{min(len(picked), 12)} of the {len(picked)} selected digits**")
-if difference is not None:
+if like_with_like:
     order = np.argsort(difference)
     side_by_side(order[:8].tolist(), f"**Where {literal(other)} is better** (its −ELBO lowest against {literal(me)}'s)")
     side_by_side(order[::-1][:8].tolist(), f"**Where {literal(me)} is better**")

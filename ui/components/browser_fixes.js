@@ -1,4 +1,4 @@
-// Plotly charts on touch screens, for every page (mounted once, in the sidebar):
+// What every page needs in the browser (mounted once, in the sidebar), for plotly's charts:
 //   - A tap selects the point under the finger. Plotly's click-to-select takes the point of the
 //     last hover, and a finger hovers nothing before it taps: each tap selected the point of the
 //     tap before (issue #20). A touch on a plot's drag layer first moves plotly's hover to it, as a
@@ -17,8 +17,8 @@ function hoverWhereTouched(event) {
 }
 
 export default function () {
-  if (window.__plotlyTouch) return;  // one listener and one style for the whole tab
-  window.__plotlyTouch = true;
+  if (window.__browserFixes) return;  // one listener and one style for the whole tab
+  window.__browserFixes = true;
   document.addEventListener("touchstart", hoverWhereTouched, { capture: true, passive: true });
   const style = document.createElement("style");
   style.textContent = NARROW;
