@@ -9,9 +9,10 @@ import streamlit as st
 
 from ui import state
 from ui.browser_fixes import browser_fixes
-from ui.common import CHECKPOINTS_DIR, current_model, literal, training_jobs
+from ui.caches import CHECKPOINTS_DIR, current_model, training_jobs
+from ui.text import literal
 from ui.training_status import refresh_seconds, status_line
-from vae.data import DATASET_NAMES
+from vae.datasets import dataset_info
 from vae.runs import DEFAULT_RUN, list_runs
 
 ICON = str(Path(__file__).parent / "ui" / "icon.png")  # a local file: the app fetches nothing from the web
@@ -82,15 +83,15 @@ with st.sidebar:
             elbo = checkpoint.history[-1]["test_elbo"] if checkpoint.history else None
             cols = st.columns(2)
             cols[0].metric("Architecture", cfg.arch)
-            cols[1].metric("Latent size", f"{cfg.latent_dim} × {cfg.categories}" if cfg.latent == "categorical"
-                           else cfg.latent_dim, help="Dimensions, or categorical variables × categories")
+            cols[1].metric("Latent size", checkpoint.model.latent.size_text,
+                           help="Dimensions, or categorical variables × categories")
             st.metric("Test -ELBO (nats per image)", f"{elbo:.2f}" if elbo is not None else "–",
                       help="Negative evidence lower bound on the test set (lower is better), one sample of q(z|x) "
                            "per image" + (": of a Bernoulli pseudo-likelihood of gray pixels, comparable only with "
                                           "models scored the same way, not with binarized-MNIST likelihoods"
                                           if cfg.pseudo_likelihood else "."))
             st.text(checkpoint.path.name)  # a folder name is user text: never markdown
-            st.caption(f"{DATASET_NAMES[cfg.dataset]}, {cfg.likelihood_text}, beta={cfg.beta:g}, "
+            st.caption(f"{dataset_info(cfg.dataset).title}, {cfg.likelihood_text}, beta={cfg.beta:g}, "
                        f"epoch {checkpoint.epoch}")
             if cfg.eps == "uniform":
                 st.warning("Trained with uniform ε, the article's bug (z = μ + σ·ε, ε ~ U[0, 1)): kept to show what "

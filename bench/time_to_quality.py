@@ -41,7 +41,7 @@ def run_default(target: float, max_epochs: int, limit: int | None, seed: int,
     """Our own training loop with its defaults; stops at the first epoch at or under target."""
     seconds, best, epochs = [0.0], [float("inf")], [0]
 
-    def on_epoch(record):
+    def on_epoch(record, *_):
         seconds[0] += record["seconds"]
         best[0] = min(best[0], record["test_elbo"])
         epochs[0] = record["epoch"]

@@ -1,5 +1,5 @@
 """The app through Streamlit's AppTest, in this process: pages render as a browser would ask for
-them, without a browser. Point ui.common.CHECKPOINTS_DIR at a test's folder first (monkeypatch).
+them, without a browser. Point ui.caches.CHECKPOINTS_DIR at a test's folder first (monkeypatch).
 
     at = open_app("views/sliders.py")     # app.py, then the page; no exception on the way
 """

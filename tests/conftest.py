@@ -1,10 +1,20 @@
 """Shared fixtures: a tiny offline MNIST folder made from the bundled test set, and small models."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
 from vae.data import load_split, write_idx
+from vae.datasets import REGISTRY
+
+
+@pytest.fixture
+def no_system_datasets(monkeypatch):
+    """The datasets as on a machine without an operating system's copies (Debian's Fashion-MNIST)."""
+    for name, info in list(REGISTRY.items()):
+        monkeypatch.setitem(REGISTRY, name, dataclasses.replace(info, system_folders=()))
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 
-import ui.common
+import ui.caches
 import ui.latent_pad
 from tests.app_support import latent_pad, open_app
 from vae.checkpoint import weights_hash
@@ -31,7 +31,7 @@ def checkpoints(tmp_path_factory):
 
 @pytest.fixture
 def app(checkpoints, monkeypatch):
-    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", checkpoints)
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", checkpoints)
 
     return open_app
 

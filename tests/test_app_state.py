@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import ui.common
+import ui.caches
 import ui.latent_pad
 from tests.app_support import latent_pad, open_app
 from vae.checkpoint import WEIGHTS, weights_hash
@@ -24,7 +24,7 @@ def checkpoints(tmp_path, monkeypatch):
     """The bundled model twice: as `default` and as `mine`."""
     for name in ("default", "mine"):
         shutil.copytree(BUNDLED, tmp_path / name)
-    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", tmp_path)
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
     return tmp_path
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import ui.common
+import ui.caches
 from tests.app_support import open_app
 from ui.article_errors import ERRORS
 from vae.checkpoint import read_config, save_checkpoint
@@ -51,7 +51,7 @@ def test_a_run_records_its_eps(tiny_data_dir, tmp_path):
 def test_the_articles_pages_list_its_errors_and_a_uniform_run_is_marked(tmp_path, monkeypatch):
     shutil.copytree(ROOT / "checkpoints" / "default", tmp_path / "default")
     save_checkpoint(VAE(ModelConfig(latent_dim=4, hidden_dims=[32], eps="uniform")), tmp_path / "buggy", 1, 1)
-    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", tmp_path)
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
     for page in ("views/em.py", "views/reparam.py"):
         at = open_app(page, query_params={"codes": "test"} if page.endswith("em.py") else None)
         items = [m.value for m in at.markdown if "**The article:**" in m.value]
@@ -82,7 +82,7 @@ def test_the_readme_lists_the_same_errors():
 def test_the_uniform_eps_is_shown_measured_beside_the_same_recipe(tmp_path, monkeypatch):
     for name in ("default", "article-eps-uniform", "article-eps-gaussian"):
         shutil.copytree(ROOT / "checkpoints" / name, tmp_path / name)
-    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", tmp_path)
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
     at = open_app("views/reparam.py")
     figures = {m.label: float(m.value) for m in at.metric if "ε" in m.label}
     uniform_test = figures["uniform ε (the article): test −ELBO (Gaussian ε)"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import ui.common
+import ui.caches
 from tests.app_support import latent_pad, open_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def checkpoints(tmp_path, monkeypatch):
     shutil.copytree(ROOT / "checkpoints" / "default", tmp_path / "default")
-    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", tmp_path)
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
     return tmp_path
 
 

@@ -99,12 +99,12 @@ def categorical_app(tmp_path, monkeypatch):
     import shutil
     from pathlib import Path
 
-    import ui.common
+    import ui.caches
 
     root = Path(__file__).resolve().parents[1] / "checkpoints"
     for name in ("default", "mnist-categorical"):
         shutil.copytree(root / name, tmp_path / name)
-    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", tmp_path)
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
     return tmp_path
 
 

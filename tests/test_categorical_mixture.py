@@ -3,7 +3,7 @@ the log-likelihood and keeps the article's decomposition, and every sample is a 
 import numpy as np
 import pytest
 
-from vae.categorical_mixture import CategoricalMixtureEM, fit_latent_mixture, mixture_em
+from vae.categorical_mixture import CategoricalMixtureEM
 from vae.gmm import MixtureEM
 from vae.latents import CategoricalLatent, GaussianLatent
 
@@ -25,7 +25,7 @@ def codes():
 
 
 def test_em_never_lowers_the_log_likelihood_and_keeps_the_decomposition(codes):
-    em = mixture_em(codes, CategoricalLatent(V, C), k=3)
+    em = CategoricalLatent(V, C).mixture_em(codes, k=3)
     assert isinstance(em, CategoricalMixtureEM)
     for _ in range(15):
         em.step()
@@ -38,7 +38,7 @@ def test_em_never_lowers_the_log_likelihood_and_keeps_the_decomposition(codes):
 
 
 def test_every_mixture_sample_is_a_valid_code(codes):
-    mixture = fit_latent_mixture(codes, CategoricalLatent(V, C), k=3)
+    mixture = CategoricalLatent(V, C).fit_mixture(codes, k=3)
     z = mixture.sample(500, seed=1).reshape(500, V, C)
     assert set(np.unique(z)) == {0.0, 1.0} and (z.sum(-1) == 1).all()
     assert np.allclose(mixture.weights.sum(), 1) and np.allclose(mixture.probs.sum(-1), 1)
@@ -49,19 +49,19 @@ def test_every_mixture_sample_is_a_valid_code(codes):
 def test_the_components_find_the_clusters(codes):
     from vae.gmm import agreement
 
-    em = mixture_em(codes, CategoricalLatent(V, C), k=3)
+    em = CategoricalLatent(V, C).mixture_em(codes, k=3)
     em.run()
     assert agreement(em.mixture.responsibilities(codes).argmax(1), np.arange(600) % 3)["purity"] == 1.0
 
 
 def test_a_gaussian_latent_gets_a_gaussian_mixture():
     codes = np.random.default_rng(0).normal(size=(200, 2))
-    assert type(mixture_em(codes, GaussianLatent(2), k=2)) is MixtureEM
+    assert type(GaussianLatent(2).mixture_em(codes, k=2)) is MixtureEM
 
 
 def test_em_fits_one_hot_samples_and_its_means_are_codes(codes):
     """log p(X) is a likelihood of codes only for one-hot codes: EM fits exact samples of q(z|x)."""
-    em = mixture_em(codes, CategoricalLatent(V, C), k=3)
+    em = CategoricalLatent(V, C).mixture_em(codes, k=3)
     x = em.codes.reshape(len(codes), V, C)
     assert set(np.unique(x)) == {0.0, 1.0} and (x.sum(-1) == 1).all()
     means = em.mixture.means.reshape(3, V, C)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from vae.checkpoint import load_checkpoint, read_history, save_checkpoint
-from vae.cli import build_parser, configs_from_args, train_args
+from vae.cli import build_parser
+from vae.options import configs_from_args, train_args
 from vae.config import ModelConfig, TrainConfig
 from vae.files import read_jsonl
 from vae.model import VAE

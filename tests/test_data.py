@@ -59,16 +59,12 @@ def test_fashion_mnist_from_torchvisions_layout(tmp_path, mnist_test):
     assert split.images.shape == (30, 28, 28)
 
 
-def test_fashion_mnist_missing_names_its_folder(tmp_path, monkeypatch):
-    import vae.data
-
-    monkeypatch.setattr(vae.data, "FASHION_SYSTEM_DIR", tmp_path / "not-installed")
+def test_fashion_mnist_missing_names_its_folder(no_system_datasets, tmp_path):
     with pytest.raises(DataMissingError, match="FashionMNIST"):
         load_split("fashion-mnist", "train", tmp_path, download=False)
 
 
-def test_missing_data_tries_a_download_first(tmp_path, monkeypatch):
-    import vae.data
+def test_missing_data_tries_a_download_first(no_system_datasets, tmp_path, monkeypatch):
     import vae.download
 
     tried = []
@@ -78,17 +74,13 @@ def test_missing_data_tries_a_download_first(tmp_path, monkeypatch):
         raise vae.download.DownloadError("no network here")
 
     monkeypatch.setattr(vae.download, "download", refuse)
-    monkeypatch.setattr(vae.data, "FASHION_SYSTEM_DIR", tmp_path / "not-installed")
     with pytest.raises(DataMissingError, match=r"could not be downloaded \(no network here\)"):
         load_split("fashion-mnist", "train", tmp_path)
     assert tried == [("fashion-mnist", tmp_path, ["train-images-idx3-ubyte", "train-labels-idx1-ubyte"])]
 
 
 @pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
-def test_both_test_sets_ship_with_the_project(tmp_path, monkeypatch, dataset):
-    import vae.data
-
-    monkeypatch.setattr(vae.data, "FASHION_SYSTEM_DIR", tmp_path / "not-installed")
+def test_both_test_sets_ship_with_the_project(no_system_datasets, tmp_path, dataset):
     split = load_split(dataset, "test", tmp_path, download=False)
     assert split.images.shape == (10_000, 28, 28) and sorted(set(split.labels.tolist())) == list(range(10))
     assert dataset == "mnist" or (split.labels.bincount() == 1000).all()  # Fashion-MNIST: 1,000 of each

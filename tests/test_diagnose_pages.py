@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import ui.common
+import ui.caches
 from tests.app_support import open_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +26,7 @@ def folder(tmp_path_factory):
 
 @pytest.fixture
 def checkpoints(folder, monkeypatch):
-    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", folder)
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", folder)
     return folder
 
 
@@ -157,7 +157,7 @@ def test_an_incomparable_model_is_never_the_default_and_never_ranked(checkpoints
 
 
 def test_a_share_never_rounds_to_all_or_none():
-    from ui.common import share_text
+    from ui.text import share_text
 
     assert share_text(0.997) == "99.7%" and share_text(0.9996) == "> 99.9%" and share_text(1.0) == "100.0%"
     assert share_text(0.0004) == "< 0.1%" and share_text(0.0) == "0.0%"
@@ -165,6 +165,6 @@ def test_a_share_never_rounds_to_all_or_none():
 
 def test_compare_asks_for_a_second_model_when_there_is_none(tmp_path, monkeypatch):
     shutil.copytree(ROOT / "checkpoints" / "default", tmp_path / "default")
-    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", tmp_path)
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
     at = open_app("views/compare.py")
     assert any("Train another model" in i.value for i in at.info)

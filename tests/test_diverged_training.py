@@ -14,7 +14,7 @@ import time
 import pytest
 import torch
 
-import ui.common
+import ui.caches
 from tests.app_support import VIEWS, open_app
 from tests.killed_run_checks import ROOT, listed
 from vae.checkpoint import CheckpointError, load_checkpoint, read_history, save_checkpoint
@@ -76,8 +76,8 @@ def test_a_diverging_job_fails_with_its_reason_and_the_app_carries_on(tiny_data_
     assert "no checkpoint was saved" in status.error_line
     assert not listed(run_dir).ok  # nothing to explore: it never finished an epoch
 
-    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", root)
-    monkeypatch.setattr(ui.common, "training_jobs", lambda: jobs)
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", root)
+    monkeypatch.setattr(ui.caches, "training_jobs", lambda: jobs)
     at = open_app("views/train.py")
     assert any("training diverged" in e.value for e in at.main.error), [e.value for e in at.main.error]
 
@@ -120,7 +120,7 @@ def test_non_finite_weights_or_figures_are_listed_as_unusable_with_the_reason(br
 @pytest.mark.parametrize("view", VIEWS)
 def test_no_page_meets_a_diverged_checkpoint(broken_runs, monkeypatch, view):
     """Asked for by a link, it is refused with its reason and the bundled model is shown instead."""
-    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", broken_runs)
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", broken_runs)
     at = open_app(view, query_params={"checkpoint": "nan-weights"})
     assert any("nan-weights" in w.value and "diverged" in w.value for w in at.sidebar.warning)
     assert at.sidebar.selectbox(key="checkpoint").value == "default"

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-import ui.common
+import ui.caches
 from tests.app_support import open_app
 from tests.mirror import SHARED_MNIST, mirror
 from ui.training_status import progress_text
 from vae.data import DataMissingError, load_split
-from vae.download import IDX_MD5, MIRROR_ENV, DownloadError, download, parse_progress, print_progress
+from vae.datasets import dataset_info
+from vae.download import MIRROR_ENV, DownloadError, download, parse_progress, print_progress
 from vae.jobs import TrainingJobs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +52,7 @@ def test_a_file_is_downloaded_checked_and_kept(tmp_path, monkeypatch):
     assert served == [f"{LABELS}.gz"] and folder == tmp_path / "MNIST" / "raw"
     assert files_under(tmp_path) == [f"MNIST/raw/{LABELS}.gz"]
     raw = gzip.decompress((folder / f"{LABELS}.gz").read_bytes())
-    assert hashlib.md5(raw).hexdigest() == IDX_MD5["mnist"][LABELS]
+    assert hashlib.md5(raw).hexdigest() == dataset_info("mnist").idx_md5[LABELS]
     done = [s[2] for s in seen]
     assert done[0] == 0 and done == sorted(done)
     assert done[-1] == seen[-1][3] == (SHARED_MNIST / f"{LABELS}.gz").stat().st_size
@@ -93,10 +94,7 @@ def test_an_unreachable_mirror_is_the_offline_error_at_once(tmp_path, monkeypatc
     assert str((tmp_path / "MNIST" / "raw").resolve()) in message and files_under(tmp_path) == []
 
 
-def test_the_offline_error_names_the_chosen_datasets_folder(tmp_path, monkeypatch):
-    import vae.data
-
-    monkeypatch.setattr(vae.data, "FASHION_SYSTEM_DIR", tmp_path / "not-installed")
+def test_the_offline_error_names_the_chosen_datasets_folder(no_system_datasets, tmp_path, monkeypatch):
     monkeypatch.setenv(MIRROR_ENV, f"http://127.0.0.1:{closed_port()}/")
     with pytest.raises(DataMissingError) as err:
         load_split("fashion-mnist", "train", tmp_path)
@@ -146,8 +144,8 @@ def test_the_train_page_downloads_with_progress_then_trains(tmp_path, monkeypatc
     root = tmp_path / "checkpoints"
     shutil.copytree(ROOT / "checkpoints" / "default", root / "default")
     jobs = TrainingJobs(root)
-    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", root)
-    monkeypatch.setattr(ui.common, "training_jobs", lambda: jobs)
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", root)
+    monkeypatch.setattr(ui.caches, "training_jobs", lambda: jobs)
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "data"))  # empty: nothing downloaded yet
     with mirror(SHARED_MNIST, delay=0.01) as (url, _):
         monkeypatch.setenv(MIRROR_ENV, url)
@@ -176,8 +174,8 @@ def test_a_run_whose_download_fails_is_said_once_and_the_started_notice_goes(tmp
     root = tmp_path / "checkpoints"
     shutil.copytree(ROOT / "checkpoints" / "default", root / "default")
     jobs = TrainingJobs(root)
-    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", root)
-    monkeypatch.setattr(ui.common, "training_jobs", lambda: jobs)
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", root)
+    monkeypatch.setattr(ui.caches, "training_jobs", lambda: jobs)
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv(MIRROR_ENV, f"http://127.0.0.1:{closed_port()}/")
     at = open_app("views/train.py")

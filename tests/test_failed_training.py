@@ -10,7 +10,7 @@ import time
 import pytest
 from tests.killed_run_checks import ROOT, listed
 
-import ui.common
+import ui.caches
 from tests.app_support import open_app
 from vae.checkpoint import load_checkpoint
 from vae.config import ModelConfig, TrainConfig
@@ -67,8 +67,8 @@ def test_a_failed_job_reports_its_error_and_keeps_its_last_checkpoint(failed_run
 @pytest.mark.slow
 def test_the_app_shows_the_error_and_the_explorer_carries_on(failed_run, monkeypatch):
     root, _ = failed_run
-    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", root)
-    monkeypatch.setattr(ui.common, "training_jobs", lambda: TrainingJobs(root))  # not the cached one
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", root)
+    monkeypatch.setattr(ui.caches, "training_jobs", lambda: TrainingJobs(root))  # not the cached one
     message = "CUDA out of memory. Tried to allocate 2.00 GiB (simulated)"
 
     at = open_app("views/train.py")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-import ui.common
+import ui.caches
 from tests.app_support import VIEWS, open_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 def checkpoints(tmp_path, monkeypatch):
     for name in ("default", "fashion-mnist"):
         shutil.copytree(ROOT / "checkpoints" / name, tmp_path / name)
-    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", tmp_path)
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
     return tmp_path
 
 

@@ -21,7 +21,7 @@ from tests.killed_run_checks import ROOT, assert_consistent, assert_same_run, li
 from tests.killed_run_checks import one_thread  # noqa: F401 (an autouse fixture)
 
 from vae.checkpoint import HISTORY, STEPS, WEIGHTS
-from vae.cli import train_args
+from vae.options import train_args
 from vae.config import ModelConfig, TrainConfig
 from vae.files import read_jsonl
 from vae.jobs import TrainingJobs

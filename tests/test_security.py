@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 
-import ui.common
+import ui.caches
 import vae.runs
 from tests.app_support import open_app
 from vae.checkpoint import (CONFIG, OPTIMIZER, WEIGHTS, CheckpointError, load_checkpoint, load_optimizer_state,
@@ -331,7 +331,7 @@ def evil_checkpoint(tmp_path, marker, monkeypatch):
     shutil.copytree(ROOT / "checkpoints" / "default", root / "default")
     folder = _checkpoint_folder(root, "evil")
     (folder / WEIGHTS).write_bytes(pickle.dumps(Payload(marker)))
-    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", root)
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", root)
     return folder
 
 
@@ -431,13 +431,13 @@ def hostile_checkpoints(tmp_path, monkeypatch):
     shutil.copytree(ROOT / "checkpoints" / "default", root / HOSTILE_OK)
     (root / HOSTILE_BROKEN).mkdir()
     (root / HOSTILE_BROKEN / CONFIG).write_text("{nope")
-    monkeypatch.setattr(ui.common, "CHECKPOINTS_DIR", root)
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", root)
     return root
 
 
 def _markdown_bodies(at) -> list[str]:
     """Everything the app rendered through markdown (which Streamlit parses), code spans left out:
-    their text is shown as it is (ui.common.literal puts user text in them)."""
+    their text is shown as it is (ui.caches.literal puts user text in them)."""
     kinds = ["markdown", "caption", "title", "header", "subheader", "error", "warning", "info", "success"]
     return [_without_code_spans(element.value) for kind in kinds for element in at.get(kind)]
 
@@ -448,7 +448,7 @@ def _without_code_spans(markdown: str) -> str:
 
 @pytest.mark.parametrize("text", ["plain", "a `tick`", "``double``", "<img src=x onerror=alert(1)>", "`", "![x](http://e/x.png)"])
 def test_literal_is_one_code_span_holding_the_text(text):
-    from ui.common import literal
+    from ui.text import literal
 
     span = literal(text)
     assert _without_code_spans(span) == ""

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ui.charts import TEST, TRAIN
-from ui import common
+from ui import caches
 from vae.runs import read_run_log
 
 # (what the article writes, what is right, where this project does it: "file: name", "; " between)
@@ -49,7 +49,7 @@ def article_errors() -> None:
     for number, (wrong, right, where) in enumerate(ERRORS, 1):
         code = "; ".join(f"`{part}`" for part in where.split("; "))
         st.markdown(f"{number}. **The article:** {wrong}  \n**Correction:** {right}  \n**In this project:** {code}")
-    folder = common.CHECKPOINTS_DIR  # read when drawn: tests point it elsewhere
+    folder = caches.CHECKPOINTS_DIR  # read when drawn: tests point it elsewhere
     logs = {name: read_run_log(folder / name) for name in RUNS if (folder / name).is_dir()}
     if len(logs) < 2 or not all(log.history for log in logs.values()):
         st.caption("The uniform ε measured: train `python -m vae train --eps uniform` and the same recipe without "

@@ -99,9 +99,10 @@ def _faint(color: str) -> str:
     return f"rgba({r}, {g}, {b}, 0.3)"
 
 
-def kl_per_dimension(kl: list[float], order: list[int], categorical: bool = False) -> go.Figure:
-    """Test KL of each latent dimension (or categorical variable), most informative first."""
-    letter, unit = ("v", "variable") if categorical else ("z", "dimension")
+def kl_per_dimension(kl: list[float], order: list[int], latent=None) -> go.Figure:
+    """Test KL of each latent unit (a dimension, or a categorical variable; `latent`: vae.latents,
+    None for a run whose config is unknown), most informative first."""
+    letter, unit = (latent.letter, latent.unit) if latent else ("z", "dimension")
     fig = go.Figure(go.Bar(x=[f"{letter}{d}" for d in order], y=[kl[d] for d in order], marker_color=TEST))
     fig.add_hline(y=0.01, line_dash="dot", annotation_text="inactive below", annotation_position="top right")
     fig.update_layout(height=280, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="nats per image",

@@ -14,10 +14,11 @@ import numpy as np
 import streamlit as st
 
 from ui.charts import map_frame, map_raster
-from ui.common import STATIC_DIR, static_url
+from ui.static_files import STATIC_DIR, static_url
 from ui.components import source
 from vae.export import map_file_name, write_decoder_file, write_map_file
 from vae.images import GRID_GAP
+from vae.latents import SLIDER_RANGE
 from vae.projection import PLACE_NEIGHBOURS
 
 # The traversal strip: its starting range and number of steps, and how it is drawn (as the server
@@ -29,7 +30,7 @@ _pad = st.components.v2.component("latent_pad", js=source("shared.js", "kernels.
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _exported(_model, weights_hash: str) -> tuple[str, list] | None:
+def exported_decoder(_model, weights_hash: str) -> tuple[str, list] | None:
     """Write the decoder for the browser once per checkpoint; its URL and layer list."""
     path = STATIC_DIR / "decoders" / f"decoder-{weights_hash[:16]}-f16.safetensors"
     layers = write_decoder_file(_model, path)
@@ -37,7 +38,7 @@ def _exported(_model, weights_hash: str) -> tuple[str, list] | None:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _exported_map(_lmap, weights_hash: str, projection: str) -> dict:
+def exported_map(_lmap, weights_hash: str, projection: str) -> dict:
     """Write the test map for the browser once per checkpoint (next to its decoder): its URL and
     how map coordinates become pixels of the overview image."""
     from PIL import Image
@@ -58,7 +59,7 @@ def exported_classifier(dataset: str) -> dict | None:
     import hashlib
 
     from vae.classifier import bundled_path, load_classifier
-    from vae.data import CLASS_NAMES
+    from vae.datasets import dataset_info
     from vae.export import browser_classifier, write_layers_file
 
     weights = bundled_path(dataset)
@@ -67,11 +68,11 @@ def exported_classifier(dataset: str) -> dict | None:
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
     path = STATIC_DIR / "decoders" / f"classifier-{dataset}-{digest}.safetensors"
     layers = write_layers_file(browser_classifier(load_classifier(dataset)), path)
-    return {"url": static_url(path), "layers": layers, "class_names": CLASS_NAMES[dataset]}
+    return {"url": static_url(path), "layers": layers, "class_names": list(dataset_info(dataset).class_names)}
 
 
 def browser_decodable(model, weights_hash: str) -> bool:
-    return _exported(model, weights_hash) is not None
+    return exported_decoder(model, weights_hash) is not None
 
 
 def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, order: list[int],
@@ -83,13 +84,13 @@ def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, ord
     shows one picker per variable instead of a slider).
 
     Keep `key` the same for a checkpoint: a new `seq` resets the pad to `start` in place."""
-    url, layers = _exported(model, weights_hash)
-    letter = "v" if model.latent.kind == "categorical" else "z"
+    url, layers = exported_decoder(model, weights_hash)
+    letter = model.latent.letter
     dims = [{"d": int(d), "label": f"{letter}{d} · KL {kl[d]:.2f}", "kl": float(kl[d]), "active": bool(active[d])}
             for d in order]
     result = _pad(key=key, data={"key": weights_hash, "weights_url": url, "layers": layers, "dims": dims,
-                                 "z": [float(v) for v in start], "z_dim": len(start), "seq": seq, "range": 4,
-                                 "map": _exported_map(lmap, weights_hash, lmap.projection), "class_names": list(class_names),
+                                 "z": [float(v) for v in start], "z_dim": len(start), "seq": seq, "range": SLIDER_RANGE,
+                                 "map": exported_map(lmap, weights_hash, lmap.projection), "class_names": list(class_names),
                                  "traversal": TRAVERSAL, "checkpoint": checkpoint,
                                  "latent": model.latent.kind, "categories": model.latent.categories,
                                  "classifier": exported_classifier(model.config.dataset)},

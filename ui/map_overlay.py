@@ -10,7 +10,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from ui.common import STATIC_DIR, static_url
+from ui.static_files import STATIC_DIR, static_url
 from ui.components import source
 from vae.files import atomic_write_bytes
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui.common import current_model, encodings, full_data_available
-from vae.categorical_mixture import fit_latent_mixture, mixture_em
+from ui.caches import current_model, encodings, full_data_available
 from vae.gmm import MixtureDensity, MixtureEM
 
 DEFAULT_K, DEFAULT_COVARIANCE = 10, "full"
@@ -34,29 +33,25 @@ def em_run(k: int, covariance: str, split: str, seed: int = 0, restart: bool = F
     kept = st.session_state.get(EM_RUN)
     if restart or kept is None or kept[0] != key:
         with st.spinner(f"Starting EM: k-means for {k} components"):
-            kept = (key, mixture_em(codes(split), current_model()[0].model.latent, k, covariance, seed))
+            kept = (key, current_model()[0].model.latent.mixture_em(codes(split), k, covariance, seed))
         st.session_state[EM_RUN] = kept
     return kept[1]
 
 
 @st.cache_resource(max_entries=4, show_spinner="Fitting a mixture to the codes")
 def _default_mixture(hash_: str, split: str) -> MixtureDensity:
-    return fit_latent_mixture(codes(split), current_model()[0].model.latent, DEFAULT_K, DEFAULT_COVARIANCE)
-
-
-def describe(k: int, covariance: str, categorical: bool) -> str:
-    return f"{k} components, " + ("each a product of categoricals" if categorical else f"{covariance} covariances")
+    return current_model()[0].model.latent.fit_mixture(codes(split), DEFAULT_K, DEFAULT_COVARIANCE)
 
 
 def current_mixture() -> tuple[MixtureDensity, str]:
     """The mixture to sample from, and a few words on it."""
     checkpoint, hash_ = current_model()
-    categorical = checkpoint.model.latent.kind == "categorical"
+    describe = checkpoint.model.latent.mixture_text
     kept = st.session_state.get(EM_RUN)
     if kept is not None and kept[0][0] == hash_:
         (_, k, covariance, split, _), em = kept
-        return em.mixture, f"the EM page's mixture: {describe(k, covariance, categorical)}, {split} codes, " \
+        return em.mixture, f"the EM page's mixture: {describe(k, covariance)}, {split} codes, " \
                            f"after {em.iteration} EM iterations"
     split = "train" if "train" in code_sources(checkpoint.config.dataset) else "test"
-    return _default_mixture(hash_, split), f"{describe(DEFAULT_K, DEFAULT_COVARIANCE, categorical)}, " \
+    return _default_mixture(hash_, split), f"{describe(DEFAULT_K, DEFAULT_COVARIANCE)}, " \
                                           f"fitted to the {split} set's codes"

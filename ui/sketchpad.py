@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui.common import STATIC_DIR, static_url
+from ui.static_files import STATIC_DIR, static_url
 from ui.components import source
-from ui.latent_pad import _exported, _exported_map
+from ui.latent_pad import exported_decoder, exported_map
 from vae.export import browser_layers, write_layers_file
 from vae.images import framing_for_browser
 
@@ -30,19 +30,19 @@ def _exported_encoder(_model, weights_hash: str) -> dict | None:
 def encodes_in_browser(model, weights_hash: str) -> bool:
     """Whether the drawing board shows the model's input, reconstruction and posterior itself
     (mlp and conv networks), so the page need not show them again."""
-    return _exported_encoder(model, weights_hash) is not None and _exported(model, weights_hash) is not None
+    return _exported_encoder(model, weights_hash) is not None and exported_decoder(model, weights_hash) is not None
 
 
 def draw_digit(model, weights_hash: str, lmap, active: np.ndarray, order: list[int], key: str) -> np.ndarray | None:
     """A board to draw a digit on; the drawing as the model sees it ((28, 28) in [0, 1], prepared as
     MNIST was) once the pen has lifted, else None."""
     encoder = _exported_encoder(model, weights_hash)
-    decoder = _exported(model, weights_hash)
+    decoder = exported_decoder(model, weights_hash)
     data = {"key": weights_hash, "mode": "draw", "seq": 0, "z_dim": model.latent_dim,
             "latent": model.latent.kind, "categories": model.latent.categories,
             "encoder": encoder if encoder and decoder else None,
             "decoder": {"url": decoder[0], "layers": decoder[1]} if decoder else None,
-            "map": _exported_map(lmap, weights_hash, lmap.projection) if encoder and decoder else None,
+            "map": exported_map(lmap, weights_hash, lmap.projection) if encoder and decoder else None,
             "dims": [{"d": int(d), "active": bool(active[d])} for d in order],
             "framing": framing_for_browser(model.config.dataset)}
     result = _sketch(key=key, data=data, default={"drawing": None}, on_drawing_change=lambda: None)

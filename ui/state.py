@@ -19,6 +19,8 @@ from typing import Any, Callable
 
 import streamlit as st
 
+from ui.text import literal
+
 CHECKPOINT = "checkpoint"  # the sidebar's checkpoint picker (its widget key): the run every page explores
 EXPLORE_RUN = "explore_run"  # Train page -> sidebar: select this run at the next rerun
 BROKEN_SELECTION = "broken_selection"  # the sidebar's note on a selected checkpoint that broke
@@ -131,8 +133,6 @@ class Setting:
         try:
             return self.codec.from_text(text)
         except (ValueError, KeyError, TypeError):
-            from ui.common import literal
-
             st.warning(f"The link's {self.name}={literal(text[:60])} was ignored: it must be {self.codec.what}.",
                        icon=":material/link_off:")
             return self.default

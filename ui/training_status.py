@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.common import literal
+from ui.text import literal
 from vae.jobs import JobStatus, TrainingJobs
 
 

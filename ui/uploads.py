@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 from PIL import Image
 
-from ui.common import literal
+from ui.text import literal
 from ui.components import source
 from vae.images import FRAMINGS, MAX_UPLOAD_BYTES, ImageError, mnist_style, read_upload
 

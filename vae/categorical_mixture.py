@@ -11,7 +11,7 @@ then pi_k and theta_kvc as responsibility-weighted means (with a pseudo-count th
 category possible). The decomposition log p(X) = ELBO(Q, theta) + KL(Q || P(Z|X)) and the
 stepping are vae.gmm's.
 
-    em = mixture_em(codes, latent, k=10)         # a MixtureEM or CategoricalMixtureEM, as the latent is
+    em = latent.mixture_em(codes, k=10)          # a MixtureEM or CategoricalMixtureEM, as the latent is
     em.run()
     em.mixture.sample(16, seed=0)               # (16, V * C) one-hot rows
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .gmm import MixtureDensity, MixtureEM, bic_curve, fit_mixture
+from .gmm import MixtureDensity, MixtureEM
 
 PSEUDO_COUNT = 1e-3  # added to every category's weighted count in the M-step: no probability is ever 0
 
@@ -84,42 +84,3 @@ class CategoricalMixtureEM(MixtureEM):
 
     def _m_step(self, q: np.ndarray) -> CategoricalMixture:
         return _categorical_m_step(self.codes, q, self.variables)
-
-
-def mixture_em(codes: np.ndarray, latent, k: int = 10, covariance: str = "full", seed: int = 0) -> MixtureEM:
-    """EM for the mixture that fits the latent (vae.latents): Gaussian components for a Gaussian
-    latent, products of categoricals for a categorical one (`covariance` then means nothing)."""
-    if latent.kind == "categorical":
-        return CategoricalMixtureEM(one_hot_samples(codes, latent.units, seed), k=k, seed=seed,
-                                    variables=latent.units)
-    return MixtureEM(codes, k=k, covariance=covariance, seed=seed)
-
-
-def fit_latent_mixture(codes: np.ndarray, latent, k: int = 10, covariance: str = "full", seed: int = 0):
-    """A mixture fitted to convergence, of the kind that fits the latent."""
-    if latent.kind != "categorical":
-        return fit_mixture(codes, k, covariance, seed)
-    return _converged(codes, latent, k, seed).mixture
-
-
-def _converged(codes: np.ndarray, latent, k: int, seed: int) -> CategoricalMixtureEM:
-    em = mixture_em(codes, latent, k, seed=seed)
-    em.run(tol=1e-4)
-    return em
-
-
-def bic_curve_for(codes: np.ndarray, latent, ks: list[int], covariance: str = "full", seed: int = 0,
-                  progress=None) -> dict:
-    """The Bayesian information criterion (lower is better) of a mixture of the latent's kind fitted
-    for each k: -2 log p(X) + (free parameters) log N, a product of categoricals having
-    V (C - 1) of them."""
-    if latent.kind != "categorical":
-        return bic_curve(codes, ks, covariance, seed, progress)
-    out = {}
-    for i, k in enumerate(ks):
-        em = _converged(codes, latent, k, seed)  # em.codes: the one-hot codes it was fitted to
-        free = (k - 1) + k * latent.units * (latent.categories - 1)
-        out[k] = float(-2 * em.mixture.log_likelihood(em.codes).sum() + free * np.log(len(em.codes)))
-        if progress:
-            progress(i + 1, len(ks))
-    return out

@@ -20,14 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .datasets import dataset_info
 from .files import atomic_write_bytes
-
-BUNDLED = Path(__file__).parent / "bundled"
 FEATURES = 128
 
 
 def bundled_path(dataset: str) -> Path:
-    return BUNDLED / f"classifier-{dataset}.safetensors"
+    return dataset_info(dataset).classifier_path
 
 
 class Classifier(nn.Module):

@@ -6,144 +6,29 @@
     python -m vae pack runs/mnist checkpoints/mnist                # float16 copy for sharing
 
 The training options map one to one onto the fields of ModelConfig and TrainConfig, whose
-defaults they show; `train_args` turns configs back into this command line (the app starts its
-runs with it). HELP, not this docstring, is what `--help` shows.
+defaults they show (vae/options.py, which also turns configs back into this command line for the
+app). HELP, not this docstring, is what `--help` shows.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
-import math
 import os
 import signal
 import sys
 from pathlib import Path
 
-from .config import (ARCHITECTURES, DATASETS, DEFAULT_CATEGORICAL_VARIABLES, DEFAULT_LATENT_DIM, DEVICES, LATENTS,
-                     LIKELIHOODS, NOISES, ModelConfig, TrainConfig, default_of, model_differences)
-
-
-def _number(kind, low: float, strict: bool):
-    """An argparse type: a number of `kind` above `low` (`strict`) or at least `low`."""
-    what = "a whole number" if kind is int else "a number"
-    bound = f">= {low + 1 if kind is int else low}" if strict and kind is int else f"{'>' if strict else '>='} {low}"
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-        if value < low or (strict and value == low):
-            raise argparse.ArgumentTypeError(f"must be {what} {bound}, got {text}")
-        return value
-    return parse
-
-
-positive_int, nonnegative_int = _number(int, 0, True), _number(int, 0, False)
-positive_float, nonnegative_float = _number(float, 0, True), _number(float, 0, False)
-
-# The command line's one mapping onto the configs: (flag, config field, argparse keywords). Every
-# option's argparse default is None, so that a run knows which options were given (a resume refuses
-# model options that differ from its checkpoint's); the configs supply the defaults.
-MODEL_OPTIONS = [
-    ("--dataset", "dataset", dict(choices=DATASETS, help="training data")),
-    ("--arch", "arch", dict(choices=ARCHITECTURES, help=(
-        "network: mlp or conv (both decode in the browser), article (the tutorial article's "
-        "network), or resnet (the strongest; decoded on the server)"))),
-    ("--latent", "latent", dict(choices=LATENTS, help=(
-        "gaussian, or categorical: N variables of K categories, Gumbel-softmax while training (mlp and conv)"))),
-    ("--latent-dim", "latent_dim", dict(type=positive_int, help="latent size: dimensions, or categorical variables N")),
-    ("--categories", "categories", dict(type=positive_int, help="categories K of each categorical variable")),
-    ("--temperature-start", "temperature_start", dict(type=positive_float,
-                                                      help="Gumbel-softmax temperature at the first step")),
-    ("--temperature-min", "temperature_min", dict(type=positive_float, help="the temperature it anneals to")),
-    ("--temperature-decay", "temperature_decay", dict(type=nonnegative_float, help=(
-        "the temperature after t steps: max(min, start * exp(-decay * t))"))),
-    ("--straight-through", "straight_through", dict(action=argparse.BooleanOptionalAction,
-                                                    help="one-hot categorical samples forward, relaxed backward")),
-    ("--hidden", "hidden_dims", dict(type=positive_int, nargs="+", help="mlp hidden layer sizes")),
-    ("--beta", "beta", dict(type=nonnegative_float, help="weight of the KL term")),
-    ("--likelihood", "likelihood", dict(choices=LIKELIHOODS,
-                                        help="p(x|z): bernoulli (BCE) or fixed-variance gaussian")),
-    ("--gaussian-sigma", "gaussian_sigma", dict(type=positive_float,
-                                                help="standard deviation of the gaussian likelihood")),
-    ("--binarize", "binarize", dict(action=argparse.BooleanOptionalAction, help=(
-        "dynamically binarized pixels (train) and a fixed binarization (test)"))),
-    ("--eps", "eps", dict(choices=NOISES, help=(
-        "the noise of z = mu + sigma * eps while training: uniform is the article's bug (rand_like), for "
-        "teaching; evaluation always draws Gaussian eps"))),
-]
-TRAIN_OPTIONS = [
-    ("--epochs", "epochs", dict(type=positive_int, help="total epochs (also when resuming)")),
-    ("--batch-size", "batch_size", dict(type=positive_int, help="images per step")),
-    ("--lr", "lr", dict(type=positive_float, help="Adam learning rate (cosine-decayed)")),
-    ("--seed", "seed", dict(type=int, help="seed for weights, shuffling and eps")),
-    ("--device", "device", dict(choices=DEVICES, help="auto takes CUDA when present")),
-    ("--train-limit", "train_limit", dict(type=positive_int,
-                                          help="train on the first N training images only (smoke runs)")),
-    ("--data-dir", "data_dir", dict(help="folder holding MNIST/raw/ (default: $VAE_DATA_DIR, else ./data)")),
-    ("--log-every", "log_every", dict(type=positive_int, help="steps between steps.jsonl lines")),
-    ("--amp", "amp", dict(action=argparse.BooleanOptionalAction,
-                          help="bfloat16 autocast on CUDA (ignored on the CPU)")),
-]
-
-
-def _shown_default(cls, name: str) -> str:
-    if (cls, name) == (ModelConfig, "latent_dim"):
-        return ("per architecture: " + ", ".join(f"{a} {z}" for a, z in DEFAULT_LATENT_DIM.items())
-                + f"; {DEFAULT_CATEGORICAL_VARIABLES} categorical variables")
-    value = default_of(cls, name)
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
-
-
-def _add_config_options(parser: argparse.ArgumentParser, cls, options) -> None:
-    for flag, name, kwargs in options:
-        kwargs = dict(kwargs)
-        if default_of(cls, name) is not None or (cls, name) == (ModelConfig, "latent_dim"):
-            kwargs["help"] += f" (default: {_shown_default(cls, name)})"
-        if "choices" not in kwargs and "action" not in kwargs:
-            kwargs["metavar"] = flag[2:].replace("-", "_").upper()
-        parser.add_argument(flag, dest=name, default=None, **kwargs)
-
-
-def _given(args: argparse.Namespace, options) -> dict:
-    """The options of `options` given on the command line, by config field."""
-    return {name: getattr(args, name) for _, name, _ in options if getattr(args, name) is not None}
-
-
-def train_args(model: ModelConfig, training: TrainConfig) -> list[str]:
-    """`python -m vae train` options that make these configs (those at their defaults left out)."""
-    args = []
-    for cls, cfg, options in ((ModelConfig, model, MODEL_OPTIONS), (TrainConfig, training, TRAIN_OPTIONS)):
-        for flag, name, _ in options:
-            value = getattr(cfg, name)
-            default = default_of(cls, name)
-            if name == "latent_dim":
-                default = ModelConfig(arch=model.arch, latent=model.latent).latent_dim
-            if value is None or value == default:
-                continue
-            if isinstance(value, bool):
-                args.append(flag if value else "--no-" + flag[2:])
-            else:
-                args += [flag, *map(str, value if isinstance(value, list) else [value])]
-    return args
-
-
-def configs_from_args(args: argparse.Namespace) -> tuple[dict, TrainConfig]:
-    """The model options given (by ModelConfig field) and the TrainConfig, from parsed `train` args."""
-    return _given(args, MODEL_OPTIONS), TrainConfig(**_given(args, TRAIN_OPTIONS))
+from .config import DATASETS, DEVICES, ModelConfig, ResumeConflict, TrainConfig
+from .options import (MODEL_FLAGS, MODEL_OPTIONS, TRAIN_OPTIONS, add_config_options, configs_from_args,
+                      nonnegative_int, positive_int)
 
 
 def _train_parser(sub) -> None:
     p = sub.add_parser("train", help="train a VAE into a checkpoint folder")
     p.add_argument("--out", required=True, help="checkpoint folder to write")
-    _add_config_options(p, ModelConfig, MODEL_OPTIONS)
-    _add_config_options(p, TrainConfig, TRAIN_OPTIONS)
+    add_config_options(p, ModelConfig, MODEL_OPTIONS)
+    add_config_options(p, TrainConfig, TRAIN_OPTIONS)
     p.add_argument("--resume", action="store_true",
                    help="continue the checkpoint in --out, with its model (model options must match it)")
 
@@ -228,26 +113,25 @@ def _sigterm_as_interrupt(signum, frame):
 def run_train(args) -> int:
     from .checkpoint import WEIGHTS, read_config
     from .distributed import ranks_from_env
+    from .film import film_recorder
     from .train import train
 
     model_given, train_cfg = configs_from_args(args)
     out = Path(args.out)
     if ranks_from_env().writer:  # one process probes: others making and removing it too would race
         _check_out_folder(out)
-    if args.resume and (out / WEIGHTS).exists():
-        saved = read_config(out)
-        flags = {name: flag for flag, name, _ in MODEL_OPTIONS}
-        conflicts = model_differences(saved, dataclasses.replace(saved, **model_given))
-        if conflicts:
-            raise ValueError(f"cannot --resume {out} with other model options: " + ", ".join(
-                f"{flags[name]} {model_given[name]} (the checkpoint has {getattr(saved, name)})"
-                for name in conflicts) + "; leave them out to continue the run, or train into a new --out")
-        model_cfg = saved
-    else:
-        model_cfg = ModelConfig(**model_given)
+    # A resume takes the checkpoint's model with the options given; train() refuses a change.
+    resumed = args.resume and (out / WEIGHTS).exists()
+    model_cfg = dataclasses.replace(read_config(out), **model_given) if resumed else ModelConfig(**model_given)
     # The app stops a run with SIGTERM: save like Ctrl-C does.
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
-    train(model_cfg, train_cfg, out, resume=args.resume)
+    try:
+        train(model_cfg, train_cfg, out, resume=args.resume, on_epoch=film_recorder(out))
+    except ResumeConflict as conflict:
+        raise ValueError(f"cannot --resume {out} with other model options: " + ", ".join(
+            f"{MODEL_FLAGS[name]} {' '.join(map(str, asked)) if isinstance(asked, list) else asked} "
+            f"(the checkpoint has {saved})" for name, asked, saved in conflict.fields)
+            + "; leave them out to continue the run, or train into a new --out") from None
     return 0
 
 
@@ -324,13 +208,12 @@ def _sample_quality(checkpoint, test_images, args) -> dict:
     """The --fid figures: keys fid_<set> and label_entropy_<set> for prior, mixture, reconstruction."""
     from .data import has_split, load_split
     from .evaluate import encode_all
-    from .categorical_mixture import fit_latent_mixture
     from .quality import sample_quality
 
     source = "train" if has_split(checkpoint.config.dataset, "train", args.data_dir) else "test"
     codes = encode_all(checkpoint.model, load_split(checkpoint.config.dataset, source, args.data_dir,
                                                     download=False).images)[0].numpy()
-    mixture = fit_latent_mixture(codes, checkpoint.model.latent, args.mixture_k)
+    mixture = checkpoint.model.latent.fit_mixture(codes, args.mixture_k)
     report = sample_quality(checkpoint.model, test_images, args.fid_samples, mixture)
     out = {"mixture_codes": source, "mixture_k": args.mixture_k, "fid_samples": args.fid_samples}
     for name, figures in report.items():

@@ -13,10 +13,12 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from .datasets import NAMES
+
 ARCHITECTURES = ("mlp", "conv", "article", "resnet")
 LATENTS = ("gaussian", "categorical")
 LIKELIHOODS = ("bernoulli", "gaussian")
-DATASETS = ("mnist", "fashion-mnist")
+DATASETS = NAMES  # vae/datasets.py
 DEVICES = ("auto", "cpu", "cuda")
 NOISES = ("gaussian", "uniform")  # eps of z = mu + sigma * eps while training (ModelConfig.eps)
 
@@ -26,6 +28,16 @@ DEFAULT_LATENT_DIM = {"mlp": 32, "conv": 32, "article": 100, "resnet": 32}
 DEFAULT_CATEGORICAL_VARIABLES = 30
 # Names a config may carry from an earlier version of this project, and what they are now.
 RENAMED_ARCHITECTURES = {"seed": "article"}
+
+
+def default_latent_dim(arch: str, latent: str) -> int:
+    """The latent size a model gets when none is given: per network, or for a categorical latent
+    DEFAULT_CATEGORICAL_VARIABLES whatever the network."""
+    return DEFAULT_CATEGORICAL_VARIABLES if latent == "categorical" else DEFAULT_LATENT_DIM[arch]
+
+
+DEFAULT_LATENT_DIMS_TEXT = ("per architecture: " + ", ".join(f"{a} {z}" for a, z in DEFAULT_LATENT_DIM.items())
+                            + f"; {DEFAULT_CATEGORICAL_VARIABLES} categorical variables")
 
 
 @dataclass
@@ -63,8 +75,7 @@ class ModelConfig:
         if self.latent == "categorical" and self.arch not in ("mlp", "conv"):
             raise ValueError(f"categorical latents come with the mlp and conv networks, not {self.arch!r}")
         if self.latent_dim is None:
-            self.latent_dim = DEFAULT_CATEGORICAL_VARIABLES if self.latent == "categorical" \
-                else DEFAULT_LATENT_DIM[self.arch]
+            self.latent_dim = default_latent_dim(self.arch, self.latent)
         if not (isinstance(self.categories, int) and self.categories >= 2):
             raise ValueError(f"categories must be an integer >= 2, got {self.categories!r}")
         if not 0 < self.temperature_min <= self.temperature_start or self.temperature_decay < 0:
@@ -138,9 +149,23 @@ class ModelConfig:
 FIXED_ON_RESUME = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "version")
 
 
-def model_differences(saved: ModelConfig, asked: ModelConfig) -> list[str]:
-    """The fields of FIXED_ON_RESUME in which `asked` differs from `saved`."""
-    return [name for name in FIXED_ON_RESUME if getattr(saved, name) != getattr(asked, name)]
+class ResumeConflict(ValueError):
+    """A resume asked for another model than its checkpoint's: `fields`, [(name, asked, saved)], the
+    fields of FIXED_ON_RESUME that differ. The command line names them by their flags."""
+
+    def __init__(self, out, fields: list[tuple[str, object, object]]):
+        self.out, self.fields = out, fields
+        super().__init__(f"cannot resume {out} with another model: " + ", ".join(
+            f"{name} {asked!r} (the checkpoint has {saved!r})" for name, asked, saved in fields))
+
+
+def check_resume(saved: ModelConfig, asked: ModelConfig, out) -> None:
+    """ResumeConflict unless `asked` keeps every field of FIXED_ON_RESUME of `saved`, the
+    checkpoint's model in folder `out`: the one check of what a resumed run may change."""
+    fields = [(name, getattr(asked, name), getattr(saved, name)) for name in FIXED_ON_RESUME
+              if getattr(saved, name) != getattr(asked, name)]
+    if fields:
+        raise ResumeConflict(out, fields)
 
 
 @dataclass

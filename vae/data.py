@@ -1,4 +1,4 @@
-"""MNIST and Fashion-MNIST as uint8 tensors, read straight from IDX files.
+"""The datasets of vae/datasets.py as uint8 tensors, read straight from IDX files.
 
     from vae.data import load_split
     images, labels = load_split("mnist", "test")   # (10000, 28, 28) uint8, (10000,) int64
@@ -18,20 +18,10 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-BUNDLED_ROOT = Path(__file__).parent / "bundled"
-FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
+from .datasets import BUNDLED_ROOT, dataset_info, raw_folder
 
-_SUBDIR = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 _PREFIX = {"train": "train", "test": "t10k"}
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}  # as people write them
-CLASS_NAMES = {
-    "mnist": [str(d) for d in range(10)],
-    "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
-}
-
 
 class DataMissingError(FileNotFoundError):
     """The IDX files of a dataset are not where we looked, and could not be downloaded."""
@@ -90,16 +80,9 @@ def _find(folder: Path, name: str) -> Path | None:
     return None
 
 
-def raw_folder(dataset: str, root: Path) -> Path:
-    """Where torchvision's layout keeps the dataset's files under `root`."""
-    return Path(root) / _SUBDIR[dataset] / "raw"
-
-
 def _candidate_folders(dataset: str, split: str, root: Path) -> list[Path]:
-    folders = [raw_folder(dataset, root)]
-    if dataset == "fashion-mnist":
-        folders.append(FASHION_SYSTEM_DIR)
-    if split == "test":  # both test sets ship with the project
+    folders = [raw_folder(dataset, root), *dataset_info(dataset).system_folders]
+    if split == "test":  # every test set ships with the project
         folders.append(raw_folder(dataset, BUNDLED_ROOT))
     return folders
 
@@ -116,8 +99,7 @@ def _locate(dataset: str, split: str, root: Path) -> tuple[Path, Path] | None:
 def load_split(dataset: str = "mnist", split: str = "test",
                data_dir: str | Path | None = None, download: bool = True) -> Split:
     """Load one split of a dataset as uint8 images and int64 labels."""
-    if dataset not in _SUBDIR:
-        raise ValueError(f"dataset must be one of {sorted(_SUBDIR)}, got {dataset!r}")
+    info = dataset_info(dataset)
     if split not in _PREFIX:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     root = default_root(data_dir)
@@ -137,7 +119,7 @@ def load_split(dataset: str = "mnist", split: str = "test",
         raise DataMissingError(
             f"{dataset} {split} data not found in {folder} {how}. Put its IDX files there (gzipped or not): "
             f"{', '.join(file_names(split))}; or point --data-dir / VAE_DATA_DIR at a folder holding "
-            f"{_SUBDIR[dataset]}/raw/, or VAE_DATA_MIRROR at a mirror of the files.")
+            f"{info.subdir}/raw/, or VAE_DATA_MIRROR at a mirror of the files.")
     images, labels = (read_idx(p) for p in found)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise ValueError(f"{found[0]} and {found[1]} do not make a dataset: "

@@ -208,14 +208,14 @@ def prior_holes(q: Gaussian | Categorical, latent, n: int = 1000, quantile: floa
     g = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(q.code), generator=g)
     half = len(order) // 2
-    density, held_out = _subset(q, order[:half]), order[half:]
+    density, held_out = q.subset(order[:half]), order[half:]
     prior_z = latent.prior_sample(n, g)
     log_q = aggregate_log_density(density, prior_z)
     log_ratio = log_q - latent.prior_log_prob(prior_z)
 
     def own_samples() -> torch.Tensor:  # (n,) log ratios at samples of q(z) from the held-out posteriors
         picks = held_out[torch.randint(len(held_out), (n,), generator=g)]
-        own = _subset(q, picks).sample(g)  # (n, code_dim): one exact sample of q(z|x) each
+        own = q.subset(picks).sample(g)  # (n, code_dim): one exact sample of q(z|x) each
         return aggregate_log_density(density, own) - latent.prior_log_prob(own)
 
     reference = own_samples()
@@ -223,9 +223,3 @@ def prior_holes(q: Gaussian | Categorical, latent, n: int = 1000, quantile: floa
     threshold = float(torch.quantile(reference, quantile))
     return PriorHoles(prior_z, log_ratio.numpy(), log_q.numpy(), reference.numpy(), threshold,
                       (log_ratio < threshold).numpy(), null.numpy(), quantile, half)
-
-
-def _subset(q: Gaussian | Categorical, index: torch.Tensor) -> Gaussian | Categorical:
-    if isinstance(q, Gaussian):
-        return Gaussian(q.mu[index], q.logvar[index])
-    return Categorical(q.logits[index])

@@ -1,11 +1,11 @@
-"""Downloading MNIST and Fashion-MNIST into torchvision's layout `<root>/<MNIST|FashionMNIST>/raw/`.
+"""Downloading the datasets of vae/datasets.py into torchvision's layout `<root>/<subdir>/raw/`.
 
     from vae.download import download
     download("mnist", Path("data"))         # the files not there yet; each checked, then renamed in
 
-The files come from torchvision's mirrors for the dataset, or from `$VAE_DATA_MIRROR` (a base URL
+The files come from the dataset's mirrors (those torchvision lists), or from `$VAE_DATA_MIRROR` (a base URL
 holding them under their usual names, for machines behind a firewall). Each file's decompressed
-IDX bytes are checked against the dataset's own md5 (a mirror may recompress the .gz), and it is
+IDX bytes are checked against the dataset's own md5 (its record's `idx_md5`) (a mirror may recompress the .gz), and it is
 written only once it passes, atomically: a failed or cut-off download leaves no file behind.
 Progress goes to a callback, or as lines `downloading <file> from <url>: <done> of <total> bytes`
 to stderr, which the app reads back from a training job's log (`parse_progress`).
@@ -23,22 +23,11 @@ import zlib
 from pathlib import Path
 from typing import Callable
 
+from .datasets import dataset_info, raw_folder
 from .files import atomic_write_bytes
 
 MIRROR_ENV = "VAE_DATA_MIRROR"
 TIMEOUT_SECONDS = 10  # per connection attempt and read: an unreachable mirror fails in seconds
-# md5 of each file's decompressed bytes: MNIST's own (as ../shared/data/README.md lists them) and
-# Fashion-MNIST's (zalandoresearch/fashion-mnist's release, as Debian ships it).
-IDX_MD5 = {
-    "mnist": {"train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
-              "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
-              "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
-              "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637"},
-    "fashion-mnist": {"train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
-                      "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
-                      "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
-                      "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965"},
-}
 PROGRESS_LINE = "downloading {name} from {url}: {done} of {total} bytes"
 _PROGRESS = re.compile(r"downloading (\S+) from (\S+): (\d+) of (\d+|\?) bytes")
 
@@ -50,12 +39,10 @@ class DownloadError(OSError):
 
 
 def mirrors(dataset: str) -> list[str]:
-    """Base URLs to try, in order: $VAE_DATA_MIRROR alone when set, else torchvision's list."""
+    """Base URLs to try, in order: $VAE_DATA_MIRROR alone when set, else the dataset's own."""
     if os.environ.get(MIRROR_ENV):
         return [os.environ[MIRROR_ENV].rstrip("/") + "/"]
-    from torchvision import datasets
-
-    return list((datasets.MNIST if dataset == "mnist" else datasets.FashionMNIST).mirrors)
+    return list(dataset_info(dataset).mirrors)
 
 
 def print_progress(name: str, url: str, done: int, total: int | None) -> None:
@@ -104,11 +91,9 @@ def _checked(data: bytes, expected_md5: str) -> None:
 def download(dataset: str, root: Path, progress: Progress | None = None, names: list[str] | None = None) -> Path:
     """Download the dataset's files missing from `<root>/<subdir>/raw/` (or just `names`); returns
     that folder. DownloadError names the folder, the mirrors tried and what went wrong with each."""
-    from .data import raw_folder
-
     folder = raw_folder(dataset, root)
     progress = progress or print_progress
-    for name, md5 in IDX_MD5[dataset].items():
+    for name, md5 in dataset_info(dataset).idx_md5.items():
         if names is not None and name not in names:
             continue
         if (folder / name).is_file() or (folder / f"{name}.gz").is_file():

@@ -40,9 +40,7 @@ def posteriors(model: VAE, images: torch.Tensor, batch_size: int = 2000) -> Gaus
     model.eval()
     parts = [model.posterior(prepare(images[i:i + batch_size].to(model.device), False))
              for i in range(0, len(images), batch_size)]
-    if isinstance(parts[0], Gaussian):
-        return Gaussian(torch.cat([q.mu for q in parts]).cpu(), torch.cat([q.logvar for q in parts]).cpu())
-    return Categorical(torch.cat([q.logits for q in parts]).cpu())
+    return parts[0].cat(parts)
 
 
 def encode_all(model: VAE, images: torch.Tensor, batch_size: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:

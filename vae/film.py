@@ -1,8 +1,8 @@
 """The map through training: training saves the test set's posterior codes after every epoch, and
 these become one aligned map per epoch, so a user watches the latent space organize (issue #15).
 
-    save_epoch_codes(model, test_images, run_folder, epoch)   # by vae/train.py, after each epoch
-    epochs = read_film(run_folder)                            # {epoch: (N, code_dim) float32}
+    train(..., on_epoch=film_recorder(run_folder))            # saves each epoch's codes (the CLI does)
+    epochs = read_film(run_folder, model.latent)              # {epoch: (N, code_dim) float32}
     film_stamps(run_folder)                                   # ((epoch, mtime), ...), without reading
     frames = film_frames(epochs, count=2000)                  # {epoch: (count, 2)}, aligned
 
@@ -36,11 +36,21 @@ def epoch_path(run_folder: str | Path, epoch: int) -> Path:
 def save_epoch_codes(model, test_images: torch.Tensor, run_folder: str | Path, epoch: int) -> None:
     """The test set's posterior codes after `epoch`, written atomically."""
     codes = encode_all(model, test_images)[0]  # (N, code_dim) on the CPU
-    if model.latent.kind == "categorical":
-        tensors = {"categories": model.latent.categories_of(codes).to(torch.uint8)}  # (N, variables)
-    else:
-        tensors = {"codes": codes.half()}
-    atomic_write_bytes(epoch_path(run_folder, epoch), save_tensors(tensors))
+    atomic_write_bytes(epoch_path(run_folder, epoch), save_tensors(model.latent.pack_codes(codes)))
+
+
+def film_recorder(run_folder: str | Path):
+    """An on_epoch hook for vae.train.train that saves the test set's codes after every epoch. Its
+    first call also drops the codes of later epochs that a killed run left (a resumed run trains
+    them again)."""
+    started = []
+
+    def on_epoch(record: dict, model, test_images: torch.Tensor) -> None:
+        if not started:
+            drop_epochs_after(run_folder, record["epoch"] - 1)
+            started.append(True)
+        save_epoch_codes(model, test_images, run_folder, record["epoch"])
+    return on_epoch
 
 
 def drop_epochs_after(run_folder: str | Path, epoch: int) -> None:
@@ -67,9 +77,9 @@ def film_stamps(run_folder: str | Path) -> tuple[tuple[int, int], ...]:
     return tuple(sorted(stamps))
 
 
-def read_film(run_folder: str | Path, categories: int | None = None) -> dict[int, np.ndarray]:
-    """Every saved epoch's codes, (N, code_dim) float32 each, by epoch; damaged files are skipped.
-    `categories`: K of a categorical latent, to turn its saved categories back into one-hot codes."""
+def read_film(run_folder: str | Path, latent) -> dict[int, np.ndarray]:
+    """Every saved epoch's codes, (N, code_dim) float32 each, by epoch, as `latent` (vae.latents)
+    packed them; damaged files are skipped."""
     out = {}
     for path in sorted((Path(run_folder) / FILM).glob("epoch-*.safetensors")):
         match = _NAME.fullmatch(path.name)
@@ -79,11 +89,9 @@ def read_film(run_folder: str | Path, categories: int | None = None) -> dict[int
             tensors = load_tensors(path.read_bytes())
         except (OSError, SafetensorError, ValueError, RuntimeError):
             continue
-        if "codes" in tensors:
-            out[int(match.group(1))] = tensors["codes"].float().numpy()
-        elif "categories" in tensors and categories:
-            one_hot = torch.nn.functional.one_hot(tensors["categories"].long(), categories)
-            out[int(match.group(1))] = one_hot.flatten(1).float().numpy()
+        codes = latent.unpack_codes(tensors)
+        if codes is not None:
+            out[int(match.group(1))] = codes
     return out
 
 

@@ -15,10 +15,12 @@ centre of mass), intensities negated; a `Framing` says which.
 from __future__ import annotations
 
 import io
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .datasets import REGISTRY, Framing
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 80_000_000  # an 8000x8000 photo fits; a 30000x30000 decompression bomb does not
@@ -27,20 +29,7 @@ WORKING_SIZE = 512  # big photos are shrunk to this before any pixel work
 ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 
 
-@dataclass(frozen=True)
-class Framing:
-    """How a dataset's pictures sit in their 28x28 field (the browser's prepare.js gets these too)."""
-    box: int  # the longest side of the object after fitting, in pixels
-    centre: str  # "mass": its centre of mass at (14, 14); "box": its bounding box in the middle
-    trim: float  # what counts as the object when cropping: above this share of the peak contrast
-    thing: str  # what one picture shows, for messages
-
-
-FRAMINGS = {
-    "mnist": Framing(box=20, centre="mass", trim=0.15, thing="digit"),
-    # Fashion-MNIST trimmed edges within 5% of the corner colour; no digit-style 20x20 box.
-    "fashion-mnist": Framing(box=28, centre="box", trim=0.05, thing="garment"),
-}
+FRAMINGS = {name: info.framing for name, info in REGISTRY.items()}  # each dataset's (vae/datasets.py)
 GRID_GAP = 2  # pixels between the digits of a strip or grid
 
 

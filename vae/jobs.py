@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoint import STEPS, TRAIN_CONFIG, read_history
-from .cli import train_args
+from .options import train_args
 from .config import ModelConfig, TrainConfig
 from .distributed import TORCHRUN_VARIABLES, Ranks, check_batch_size, launcher
 from .files import atomic_write_json, read_json, read_jsonl

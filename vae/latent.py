@@ -58,18 +58,6 @@ def posterior_samples(model: VAE, image: torch.Tensor, n: int, seed: int = 0) ->
     return q.sample(torch.Generator(device=model.device).manual_seed(seed), samples=n)[0].cpu()
 
 
-def flip_steps(model: VAE, path: torch.Tensor) -> dict[int, list[str]]:
-    """Where a path of categorical codes (steps, N * K) changes its most likely code: {step:
-    ["v3: 2→7", ...]}, the step counted from 0."""
-    cats = model.latent.categories_of(path)  # (steps, N)
-    flips = {}
-    for s in range(1, len(cats)):
-        changed = torch.nonzero(cats[s] != cats[s - 1]).flatten().tolist()
-        if changed:
-            flips[s] = [f"v{v}: {int(cats[s - 1, v])}→{int(cats[s, v])}" for v in changed]
-    return flips
-
-
 def dims_by_kl(kl_per_dim: list[float]) -> list[int]:
     """Latent dimensions, most informative (largest KL from the prior) first."""
     return sorted(range(len(kl_per_dim)), key=lambda d: -kl_per_dim[d])

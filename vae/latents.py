@@ -15,16 +15,25 @@ N probability vectors.
     posterior = latent.posterior(encoder_output)     # Gaussian or Categorical
     z = posterior.sample(generator, temperature)     # (B, code_dim), differentiable
     kl = posterior.kl_per_unit()                     # (B, units): per dimension or per variable
+
+The rest of the project asks the latent, never its kind's name: its words (`letter`, `unit`,
+`size_text`), whether its codes are `continuous` (sliders, slerp, covariances, z = mu + sigma * eps)
+or pick categories, whether it trains on a `relaxed` stand-in of its ELBO, what the browser keeps
+of a code (`kept_values`, `code_of`), how an epoch's codes are stored (`pack_codes`), and which
+mixture fits its codes (`mixture_em`, `fit_mixture`, `bic_curve`). A new kind is one class here
+(and its control in ui/components/latent_pad.js).
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 LOG_2PI = math.log(2 * math.pi)
 ACTIVE_THRESHOLD = 0.01  # Burda et al. 2015: a unit is active when its posterior varies across data
+SLIDER_RANGE = 4.0  # the latent sliders span z in [-4, 4]: beyond 4 sigma of the prior
 
 
 def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -72,6 +81,14 @@ class Gaussian:
     def uncertainty(self) -> torch.Tensor:
         """How unsure q(z|x) is, per unit: its standard deviation sigma. (B, D)."""
         return torch.exp(0.5 * self.logvar)
+
+    def subset(self, index: torch.Tensor) -> Gaussian:
+        return Gaussian(self.mu[index], self.logvar[index])
+
+    @staticmethod
+    def cat(parts: list[Gaussian]) -> Gaussian:
+        """Batches of posteriors as one, on the CPU."""
+        return Gaussian(torch.cat([q.mu for q in parts]).cpu(), torch.cat([q.logvar for q in parts]).cpu())
 
 
 class Categorical:
@@ -125,14 +142,37 @@ class Categorical:
         """How unsure q(z|x) is, per variable: its entropy in nats (0: certain; log K: uniform). (B, N)."""
         return -(self.probs * self.log_probs).sum(-1)
 
+    def subset(self, index: torch.Tensor) -> Categorical:
+        return Categorical(self.logits[index])
+
+    @staticmethod
+    def cat(parts: list[Categorical]) -> Categorical:
+        """Batches of posteriors as one, on the CPU."""
+        return Categorical(torch.cat([q.logits for q in parts]).cpu())
+
 
 class GaussianLatent:
     kind = "gaussian"
+    continuous = True  # codes are points of R^D: sliders, slerp, covariances, z = mu + sigma * eps
+    relaxed = False  # trains on its ELBO
+    letter, unit = "z", "dimension"
+    prior_text = "N(0, I)"
+    reconstructed_from = "the posterior means"  # the code a reconstruction decodes (vae.quality)
+    uncertainty_label = "Posterior σ"  # what Gaussian.uncertainty() measures
+    paths = ("linear", "slerp")  # interpolations between two codes (vae.latent.interpolate)
 
     def __init__(self, dim: int):
         self.units = self.code_dim = dim
         self.encoder_out = 2 * dim
         self.categories = None
+
+    @classmethod
+    def from_config(cls, cfg) -> GaussianLatent:
+        return cls(cfg.latent_dim)
+
+    @property
+    def size_text(self) -> str:
+        return f"{self.units}"
 
     def posterior(self, h: torch.Tensor) -> Gaussian:
         mu, logvar = h.chunk(2, dim=-1)
@@ -148,13 +188,68 @@ class GaussianLatent:
         """Which dimensions are active: the posterior mean varies across the data. (D,) bool."""
         return codes.var(dim=0) > ACTIVE_THRESHOLD
 
+    def reconstruction_codes(self, q: Gaussian, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The codes reconstructions are decoded from: the means. (B, code_dim)."""
+        return q.code
+
+    def kept_values(self, code) -> list[float]:
+        """What the sliders keep of a code (and the page address carries): z, clipped to their range."""
+        return [float(v) for v in np.clip(np.asarray(code, np.float32), -SLIDER_RANGE, SLIDER_RANGE)]
+
+    def code_of(self, values) -> np.ndarray:
+        """The decoder's code for kept values: z itself. (code_dim,)."""
+        return np.asarray(values, np.float32)
+
+    def path_changes(self, path: torch.Tensor) -> dict[int, list[str]]:
+        """Where a path of codes changes discretely: nowhere, for a continuous latent."""
+        return {}
+
+    def pack_codes(self, codes: torch.Tensor) -> dict[str, torch.Tensor]:
+        """An epoch's codes (N, code_dim) as tensors to save: float16 (0.6 MB for 10,000 x 32)."""
+        return {"codes": codes.half()}
+
+    def unpack_codes(self, tensors: dict[str, torch.Tensor]) -> np.ndarray | None:
+        return tensors["codes"].float().numpy() if "codes" in tensors else None
+
+    def mixture_em(self, codes: np.ndarray, k: int = 10, covariance: str = "full", seed: int = 0):
+        """EM for a Gaussian mixture of the codes (vae.gmm.MixtureEM), not yet run."""
+        from .gmm import MixtureEM
+        return MixtureEM(codes, k=k, covariance=covariance, seed=seed)
+
+    def fit_mixture(self, codes: np.ndarray, k: int = 10, covariance: str = "full", seed: int = 0):
+        from .gmm import fit_mixture
+        return fit_mixture(codes, k, covariance, seed)
+
+    def bic_curve(self, codes: np.ndarray, ks: list[int], covariance: str = "full", seed: int = 0,
+                  progress=None) -> dict:
+        from .gmm import bic_curve
+        return bic_curve(codes, ks, covariance, seed, progress)
+
+    def mixture_text(self, k: int, covariance: str) -> str:
+        return f"{k} components, {covariance} covariances"
+
 
 class CategoricalLatent:
     kind = "categorical"
+    continuous = False  # codes pick a category per variable: pickers, straight paths on the simplex
+    relaxed = True  # trains on Gumbel-softmax samples at a falling temperature (ModelConfig.temperature)
+    letter, unit = "v", "variable"
+    prior_text = "the uniform prior"
+    reconstructed_from = "one-hot samples of q(z|x)"  # valid codes, not probability vectors
+    uncertainty_label = "Posterior entropy"  # what Categorical.uncertainty() measures
+    paths = ("linear",)  # a straight path between probability vectors stays on their simplex
 
     def __init__(self, variables: int, categories: int):
         self.units, self.categories = variables, categories
         self.code_dim = self.encoder_out = variables * categories
+
+    @classmethod
+    def from_config(cls, cfg) -> CategoricalLatent:
+        return cls(cfg.latent_dim, cfg.categories)
+
+    @property
+    def size_text(self) -> str:
+        return f"{self.units} × {self.categories}"
 
     def posterior(self, h: torch.Tensor) -> Categorical:
         return Categorical(h.unflatten(-1, (self.units, self.categories)))
@@ -179,8 +274,78 @@ class CategoricalLatent:
         the categories, the same threshold as the Gaussian dimensions'). (N,) bool."""
         return codes.unflatten(-1, (self.units, self.categories)).var(dim=0).sum(-1) > ACTIVE_THRESHOLD
 
+    def reconstruction_codes(self, q: Categorical, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The codes reconstructions are decoded from: one exact one-hot sample of q. (B, code_dim)."""
+        return q.sample(generator)
+
+    def kept_values(self, code) -> list[float]:
+        """What the pickers keep of a code: each variable's category, from a code of one-hot vectors
+        or probabilities (code_dim numbers), or of categories already (units numbers)."""
+        code = np.asarray(code, np.float32)
+        if len(code) == self.code_dim:
+            code = self.categories_of(code).numpy()
+        return [float(v) for v in np.clip(np.round(code), 0, self.categories - 1)]
+
+    def code_of(self, values) -> np.ndarray:
+        """The decoder's code for kept values: the categories' one-hot vectors. (code_dim,)."""
+        return self.one_hot([int(v) for v in values]).numpy()
+
+    def path_changes(self, path: torch.Tensor) -> dict[int, list[str]]:
+        """Where a path of codes (steps, N * K) changes its most likely code: {step: ["v3: 2→7", ...]},
+        the step counted from 0."""
+        cats = self.categories_of(path)  # (steps, N)
+        flips = {}
+        for s in range(1, len(cats)):
+            changed = torch.nonzero(cats[s] != cats[s - 1]).flatten().tolist()
+            if changed:
+                flips[s] = [f"{self.letter}{v}: {int(cats[s - 1, v])}→{int(cats[s, v])}" for v in changed]
+        return flips
+
+    def pack_codes(self, codes: torch.Tensor) -> dict[str, torch.Tensor]:
+        """An epoch's codes (N, code_dim) as tensors to save: each variable's most likely category,
+        one byte each, where the probabilities would be 300 floats an image."""
+        return {"categories": self.categories_of(codes).to(torch.uint8)}  # (N, variables)
+
+    def unpack_codes(self, tensors: dict[str, torch.Tensor]) -> np.ndarray | None:
+        if "categories" not in tensors:
+            return None
+        return F.one_hot(tensors["categories"].long(), self.categories).flatten(1).float().numpy()
+
+    def mixture_em(self, codes: np.ndarray, k: int = 10, covariance: str = "full", seed: int = 0):
+        """EM for a mixture of products of categoricals (vae.categorical_mixture), fitted to one
+        one-hot sample of each posterior; `covariance` means nothing here."""
+        from .categorical_mixture import CategoricalMixtureEM, one_hot_samples
+        return CategoricalMixtureEM(one_hot_samples(codes, self.units, seed), k=k, seed=seed, variables=self.units)
+
+    def fit_mixture(self, codes: np.ndarray, k: int = 10, covariance: str = "full", seed: int = 0):
+        return self._converged(codes, k, seed).mixture
+
+    def _converged(self, codes: np.ndarray, k: int, seed: int):
+        em = self.mixture_em(codes, k, seed=seed)
+        em.run(tol=1e-4)
+        return em
+
+    def bic_curve(self, codes: np.ndarray, ks: list[int], covariance: str = "full", seed: int = 0,
+                  progress=None) -> dict:
+        """The Bayesian information criterion (lower is better) of the mixture fitted for each k:
+        -2 log p(X) + (free parameters) log N, a product of categoricals having V (C - 1) of them,
+        scored on the one-hot codes EM was fitted to."""
+        out = {}
+        for i, k in enumerate(ks):
+            em = self._converged(codes, k, seed)
+            free = (k - 1) + k * self.units * (self.categories - 1)
+            out[k] = float(-2 * em.mixture.log_likelihood(em.codes).sum() + free * np.log(len(em.codes)))
+            if progress:
+                progress(i + 1, len(ks))
+        return out
+
+    def mixture_text(self, k: int, covariance: str) -> str:
+        return f"{k} components, each a product of categoricals"
+
+
+KINDS = {kind.kind: kind for kind in (GaussianLatent, CategoricalLatent)}
+
 
 def latent_of(cfg) -> GaussianLatent | CategoricalLatent:
-    if cfg.latent == "categorical":
-        return CategoricalLatent(cfg.latent_dim, cfg.categories)
-    return GaussianLatent(cfg.latent_dim)
+    """The latent a ModelConfig (or anything with its latent fields) describes."""
+    return KINDS[cfg.latent].from_config(cfg)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
-from .latents import Categorical, Gaussian, latent_of
+from .latents import Categorical, Gaussian, GaussianLatent, latent_of
 
 PIXELS = 28 * 28
 
@@ -144,7 +144,7 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Gaussian latents: x (B, 1, 28, 28) or (B, 28, 28) floats in [0, 1] -> mu, logvar, each (B, z_dim)."""
-        if self.latent.kind != "gaussian":
+        if not isinstance(self.latent, GaussianLatent):
             raise ValueError("encode() gives a Gaussian's mu and logvar: use posterior() for a categorical latent")
         q = self.posterior(x)
         return q.mu, q.logvar

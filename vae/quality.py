@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .classifier import Classifier, load_classifier
-from .evaluate import encode_all, posteriors
+from .evaluate import posteriors
 from .model import VAE
 
 
@@ -65,23 +65,18 @@ def decode_all(model: VAE, z: np.ndarray | torch.Tensor, batch: int = 1000) -> t
     return torch.cat([model.decode(z[i:i + batch].to(model.device)).cpu() for i in range(0, len(z), batch)])
 
 
-RECONSTRUCTED_FROM = {"gaussian": "the posterior means", "categorical": "one-hot samples of q(z|x)"}
-
-
 def sample_quality(model: VAE, test_images: torch.Tensor, n: int = 10_000, mixture=None, seed: int = 0,
                    classifier: Classifier | None = None, progress=None) -> dict:
     """The Fréchet distance and label entropy of `n` decoded prior samples, of `n` samples of a
     fitted mixture of the codes (when given; vae.gmm.Mixture, or for a categorical latent
     vae.categorical_mixture.CategoricalMixture), and of the reconstructions of the test images
-    (RECONSTRUCTED_FROM: from the posterior means, or for a categorical latent from one-hot samples
-    of q(z|x), valid codes rather than probability vectors), each against the test images' features."""
+    (decoded from the latent's reconstruction_codes: the posterior means, or for a categorical latent
+    one-hot samples of q(z|x), valid codes rather than probability vectors), each against the test images' features."""
     classifier = classifier or load_classifier(model.config.dataset)
     real, _ = features_and_probabilities(classifier, test_images)
 
-    def reconstruction_codes():
-        if model.latent.kind != "categorical":
-            return encode_all(model, test_images[:n])[0]
-        return posteriors(model, test_images[:n]).sample(torch.Generator().manual_seed(seed))  # on the CPU
+    def reconstruction_codes():  # on the CPU
+        return model.latent.reconstruction_codes(posteriors(model, test_images[:n]), torch.Generator().manual_seed(seed))
 
     sets = {"prior": lambda: model.latent.prior_sample(n, torch.Generator().manual_seed(seed)),
             "reconstruction": reconstruction_codes}

@@ -54,8 +54,8 @@ class TrainStep:
         device = model.device
         self.use_graph = device.type == "cuda" and ddp is None if graph is None else graph
         self.sums = torch.zeros(2, device=device)  # recon, KL summed over the images since reset()
-        # The Gumbel-softmax temperature of a categorical latent, in a tensor a recorded graph reads.
-        self.temperature = torch.ones((), device=device) if model.latent.kind == "categorical" else None
+        # The temperature of a relaxed latent's samples (Gumbel-softmax), in a tensor a recorded graph reads.
+        self.temperature = torch.ones((), device=device) if model.latent.relaxed else None
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static_idx = torch.zeros(batch_size, dtype=torch.long, device=device)
         self.eager_steps = 0

@@ -9,7 +9,8 @@ Files written into the run folder:
   history.jsonl       after every epoch: train and test recon/KL, per-dim KL, active units,
                       seconds, images per second (see `epoch_record`)
   model.safetensors, config.json, optimizer.safetensors   after every epoch (atomic)
-  film/epoch-NNNN.safetensors   the test set's posterior codes after every epoch (vae/film.py)
+  film/epoch-NNNN.safetensors   the test set's posterior codes after every epoch, written by the
+                      CLI's on_epoch hook (vae.film.film_recorder)
 
 A run may be killed at any moment (kill -9, the out-of-memory killer, a power cut):
 `--resume` continues from the last saved epoch, and cuts the logs back to it first, so each
@@ -35,15 +36,16 @@ from tqdm import tqdm
 
 from . import checkpoint as ckpt
 from . import distributed
-from .config import ModelConfig, TrainConfig, model_differences
+from .config import ModelConfig, TrainConfig, check_resume
 from .data import load_split
 from .evaluate import evaluate
-from .film import drop_epochs_after, save_epoch_codes
+from .latents import latent_of
 from .files import append_jsonl, atomic_write_json, read_jsonl, remove_temp_files, write_jsonl
 from .model import VAE, resolve_device
 from .step import TrainStep, make_optimizer
 
 MIN_LR_FRACTION = 0.05  # cosine decay from lr to 5% of lr over the asked epochs
+OnEpoch = Callable[[dict, VAE, torch.Tensor], None]  # (history line, model, test images) after each epoch
 EXACT_TRAIN_IMAGES = 5000  # a categorical run's exact train -ELBO is evaluated on the first this many
 
 
@@ -74,7 +76,7 @@ def _resumable(out: Path, model_cfg: ModelConfig | None, resume: bool,
                device: torch.device) -> ckpt.Checkpoint | None:
     """The checkpoint in `out` that this run continues, or None for a fresh run. Refuses (before
     anything is written) to overwrite a checkpoint without `resume`, and to resume one with another
-    model: a resumed run keeps every field of FIXED_ON_RESUME."""
+    model: a resumed run keeps every field of FIXED_ON_RESUME (config.check_resume)."""
     has_weights = (out / ckpt.WEIGHTS).exists()
     if has_weights and not resume:
         raise FileExistsError(f"{out} already holds a checkpoint: pass --resume to continue it, "
@@ -84,10 +86,8 @@ def _resumable(out: Path, model_cfg: ModelConfig | None, resume: bool,
             _note(f"{out} holds no checkpoint yet: --resume starts a fresh run there")
         return None
     checkpoint = ckpt.load_checkpoint(out, device)
-    if model_cfg is not None and (fields := model_differences(checkpoint.config, model_cfg)):
-        raise ValueError(f"cannot resume {out} with another model: " + ", ".join(
-            f"{name} {getattr(model_cfg, name)!r} (the checkpoint has {getattr(checkpoint.config, name)!r})"
-            for name in fields))
+    if model_cfg is not None:
+        check_resume(checkpoint.config, model_cfg, out)
     return checkpoint
 
 
@@ -113,7 +113,6 @@ def _prepare_run(out: Path, checkpoint: ckpt.Checkpoint | None, model_cfg: Model
         write_jsonl(out / ckpt.HISTORY, history)
     if (out / ckpt.STEPS).exists():
         write_jsonl(out / ckpt.STEPS, [s for s in read_jsonl(out / ckpt.STEPS) if s.get("step", 0) <= step])
-    drop_epochs_after(out, epoch)
     return model, epoch, step, history
 
 
@@ -140,7 +139,7 @@ def _signals_deferred():
 
 
 def train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
-          show_progress: bool = True, on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
+          show_progress: bool = True, on_epoch: OnEpoch | None = None) -> list[dict]:
     """Train (or continue training) a VAE into `out_dir`; returns the epoch history.
 
     `train_cfg.epochs` is the total epoch count: resuming a 5-epoch run with epochs=8 runs 3 more.
@@ -148,6 +147,9 @@ def train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out_dir: str | 
     is refused). Nothing is written before the data is loaded and the run is known to be valid.
     Ctrl-C (KeyboardInterrupt) saves the current weights and returns. Under torchrun every
     process calls this; see vae/distributed.py.
+
+    `on_epoch(record, model, test_images)` is called after each epoch is saved (by the process that
+    writes), with its history line; vae.film.film_recorder(out_dir) saves the map through training.
     """
     ranks = distributed.ranks_from_env()
     distributed.check_batch_size(train_cfg.batch_size, ranks)
@@ -165,7 +167,7 @@ def train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out_dir: str | 
 
 
 def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, resume: bool, show_progress: bool,
-           on_epoch: Callable[[dict], None] | None, ranks: distributed.Ranks, device: torch.device) -> list[dict]:
+           on_epoch: OnEpoch | None, ranks: distributed.Ranks, device: torch.device) -> list[dict]:
     checkpoint = _resumable(out, model_cfg, resume, device)
     cfg = checkpoint.config if checkpoint is not None else (model_cfg or ModelConfig())
     if checkpoint is not None and checkpoint.epoch >= train_cfg.epochs:
@@ -243,7 +245,6 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                 _stop_if_diverged(float(test_elbo), "the test -ELBO", out, epoch, step, train_cfg.lr)
                 epoch += 1
                 if ranks.writer:
-                    save_epoch_codes(model, test_images, out, epoch)
                     # The weights (holding `record`) commit the epoch; the history line follows. A kill
                     # between the two is repaired on resume (see ckpt.checkpoint_history).
                     ckpt.save_checkpoint(model, out, epoch, step, optimizer, record=record)
@@ -260,7 +261,7 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                                f" KL {record['test_kl']:.2f})  active {record['active_units']}"
                                f"  {record['images_per_second']:.0f} img/s")
                 if on_epoch:
-                    on_epoch(record)
+                    on_epoch(record, model, test_images)
             distributed.barrier(ranks)  # the others wait for rank 0's evaluation and files
     except KeyboardInterrupt:
         # Mid-epoch weights, labelled with the last finished epoch (and its history line) and the
@@ -303,7 +304,7 @@ def epoch_record(model: VAE, test_images: torch.Tensor, epoch: int, step: int,
     test = evaluate(model, test_images)
     train_recon, train_kl = train_means.tolist()
     exact = {}
-    if model.config.latent == "categorical" and exact_train_images is not None:
+    if model.latent.relaxed and exact_train_images is not None:
         figures = evaluate(model, exact_train_images)
         exact = {"train_exact_recon": figures["recon"], "train_exact_kl": figures["kl"],
                  "train_exact_elbo": figures["elbo"], "train_exact_images": len(exact_train_images)}
@@ -320,5 +321,5 @@ def epoch_record(model: VAE, test_images: torch.Tensor, epoch: int, step: int,
 
 
 def _temperature_of(cfg: ModelConfig, step: int) -> dict:
-    """A log line's temperature, for categorical latents (the curves draw it)."""
-    return {"temperature": cfg.temperature(step)} if cfg.latent == "categorical" else {}
+    """A log line's temperature, for relaxed (categorical) latents (the curves draw it)."""
+    return {"temperature": cfg.temperature(step)} if latent_of(cfg).relaxed else {}

@@ -10,12 +10,13 @@ import torch
 
 from ui import state
 from ui.charts import PALETTE, latent_scatter
-from ui.common import (CHECKPOINTS_DIR, class_names, current_model, dataset, image_figures, latent_map, literal,
-                       model_in, page_header, share_text, show_digit)
+from ui.caches import CHECKPOINTS_DIR, class_names, current_model, dataset, image_figures, latent_map, model_in
+from ui.page import page_header, show_digit
+from ui.text import literal, share_text
 from vae.images import grid
 from vae.latent import decode_numpy
 from vae.projection import PROJECTIONS, align_to
-from vae.data import DATASET_NAMES
+from vae.datasets import dataset_info
 from vae.runs import list_runs, run_folder
 
 page_header("Compare models", "Two checkpoints on the same 10,000 test digits: where each run sits between rate "
@@ -47,7 +48,7 @@ def rate_distortion() -> go.Figure:
                             line=dict(color="#808080", width=[3 if e.name == me else 0 for e in chosen])),
                 customdata=[e.config.beta for e in chosen],
                 hovertemplate="%{text}: KL %{x:.1f}, recon %{y:.1f} nats (β = %{customdata})<extra></extra>"))
-    fig.update_layout(height=360, margin=dict(l=10, r=80, t=30, b=10), title=f"Rate–distortion, {DATASET_NAMES[mine]} runs (ringed: {escape(me)})",
+    fig.update_layout(height=360, margin=dict(l=10, r=80, t=30, b=10), title=f"Rate–distortion, {dataset_info(mine).title} runs (ringed: {escape(me)})",
                       xaxis_title="rate: KL (nats)", yaxis_title="distortion: reconstruction (nats)",
                       legend=dict(orientation="h", y=-0.25))
     return fig

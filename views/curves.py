@@ -6,12 +6,15 @@ import streamlit as st
 
 from ui import state
 from ui.charts import film_figure, kl_per_dimension, loss_curves
-from ui.common import CHECKPOINTS_DIR, dataset, literal, page_header, show_charts, training_jobs
+from ui.caches import CHECKPOINTS_DIR, dataset, training_jobs
+from ui.page import page_header, show_charts
+from ui.text import literal
 from ui.training_status import stop_polling_when_done
 from vae.checkpoint import HISTORY, STEPS
-from vae.data import CLASS_NAMES
+from vae.datasets import dataset_info
 from vae.film import film_frames, film_stamps, read_film
 from vae.latent import dims_by_kl
+from vae.latents import latent_of
 from vae.runs import list_runs, read_run_log, run_folder
 
 page_header("Loss curves", "Reconstruction and KL in nats per image, per epoch (train and test) and per logged "
@@ -66,7 +69,7 @@ def curves(names: list[str], log_y: bool) -> None:
     shown = next((log for log in with_epochs if log.name == training), with_epochs[0] if with_epochs else None)
     if shown:
         kl = shown.history[-1]["kl_per_dim"]
-        figure = kl_per_dimension(kl, dims_by_kl(kl), shown.config is not None and shown.config.latent == "categorical")
+        figure = kl_per_dimension(kl, dims_by_kl(kl), latent_of(shown.config) if shown.config else None)
         if len(logs) > 1:
             figure.update_layout(title=f"{figure.layout.title.text}, {shown.name}")
         st.plotly_chart(figure, width="stretch")
@@ -80,10 +83,10 @@ if read:
 
 
 @st.cache_data(max_entries=4, show_spinner="Aligning the maps of every epoch")
-def frames_of(name: str, stamps: tuple[tuple[int, int], ...], categories: int | None):
+def frames_of(name: str, stamps: tuple[tuple[int, int], ...], _latent):
     """The run's film ({epoch: (n, 2)}), which test digits it follows and how many there are; keyed
     by its files' epochs and times, so a run in training (or trained again) gets a new film."""
-    film = read_film(run_folder(CHECKPOINTS_DIR, name), categories)
+    film = read_film(run_folder(CHECKPOINTS_DIR, name), _latent)
     return (*film_frames(film), len(next(iter(film.values())))) if len(film) >= 2 else None
 
 
@@ -99,10 +102,9 @@ filmed = FILM_RUN.widget(st.selectbox, "Run", chosen, help="Its test digits' cod
 def map_through_training(filmed: str) -> None:
     """The film of `filmed`, growing by a frame per epoch while it trains (cached by its files)."""
     log = read_run_log(run_folder(CHECKPOINTS_DIR, filmed))
-    categories = log.config.categories if log.config and log.config.latent == "categorical" else None
-    stamps = film_stamps(run_folder(CHECKPOINTS_DIR, filmed))
+    stamps = film_stamps(run_folder(CHECKPOINTS_DIR, filmed)) if log.config else ()  # no config: no codes to read
     epochs = [epoch for epoch, _ in stamps]
-    film = frames_of(filmed, stamps, categories) if len(epochs) >= 2 else None
+    film = frames_of(filmed, stamps, latent_of(log.config)) if len(epochs) >= 2 else None
     if film is None:
         st.caption(f"{literal(filmed)} has no map per epoch" + (" yet: it appears from its second epoch on." if
                    epochs or filmed == training else ": runs trained before the app saved the codes of every epoch "
@@ -113,7 +115,7 @@ def map_through_training(filmed: str) -> None:
     test_labels = dataset(dataset_name, "test")[1].numpy()
     labels = test_labels[pick] if len(test_labels) == count else np.zeros(len(pick), np.int64)
     # No toolbar: it covered the legend's last class, and the film has nothing to zoom.
-    st.plotly_chart(film_figure(frames, labels, CLASS_NAMES[dataset_name]), width="stretch", key="film",
+    st.plotly_chart(film_figure(frames, labels, list(dataset_info(dataset_name).class_names)), width="stretch", key="film",
                     config={"displayModeBar": False})
     st.caption(f"{len(pick):,} test digits (the same in every frame), epochs {epochs[0]} to {epochs[-1]}"
                + (", a frame more after every epoch while it trains" if filmed == training else "")

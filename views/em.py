@@ -7,14 +7,14 @@ import torch
 
 from ui import article_charts, state
 from ui.article_errors import article_errors
-from ui.common import class_names, current_model, dataset, latent_map, page_header, show_digit
+from ui.caches import class_names, current_model, dataset, latent_map
+from ui.page import page_header, show_digit
 from ui.mixtures import code_sources, codes, em_run
 from vae.evaluate import bound_gap, prepare
-from vae.categorical_mixture import bic_curve_for
 from vae.gmm import COVARIANCES, agreement
 from vae.images import grid, png_bytes
 from vae.latent import decode_numpy, prior_samples
-from vae.quality import RECONSTRUCTED_FROM, sample_quality
+from vae.quality import sample_quality
 
 page_header("EM and mixtures", "The article derives the VAE from EM for a Gaussian mixture. Here EM fits a mixture "
             "of K components to this model's codes (the posterior means μ(x): Gaussians; for a categorical latent, "
@@ -33,10 +33,10 @@ CODES = state.Setting("codes", "train" if "train" in sources else "test", state.
 with st.container(border=True):
     c1, c2, c3 = st.columns([2, 1, 1])
     k = K.widget(c1.slider, "Components K", 1, 30)
-    categorical = checkpoint.model.latent.kind == "categorical"
-    covariance = COVARIANCE.widget(c2.radio, "Covariances", list(COVARIANCES), horizontal=True, disabled=categorical,
-                                   help="Each component of a categorical latent's mixture is a product of categoricals "
-                                        "(one per variable): it has no covariance" if categorical else None)
+    continuous = checkpoint.model.latent.continuous
+    covariance = COVARIANCE.widget(c2.radio, "Covariances", list(COVARIANCES), horizontal=True, disabled=not continuous,
+                                   help=None if continuous else "Each component of a categorical latent's mixture is "
+                                        "a product of categoricals (one per variable): it has no covariance")
     split = CODES.widget(c3.radio, "Codes of the", list(sources), format_func=sources.get, horizontal=True)
     b1, b2, b3 = st.columns(3)
     restart = b3.button("Start over", icon=":material/restart_alt:", width="stretch")
@@ -113,8 +113,8 @@ BIC_KS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30)
 def bic_of(hash_: str, covariance: str, split: str) -> dict:
     """Cached per model, covariance and codes, for every session."""
     bar = st.progress(0.0, text="Fitting mixtures")
-    curve = bic_curve_for(codes(split), checkpoint.model.latent, list(BIC_KS), covariance,
-                      progress=lambda i, n: bar.progress(i / n, text=f"K = {BIC_KS[i - 1]} done"))
+    curve = checkpoint.model.latent.bic_curve(codes(split), list(BIC_KS), covariance,
+                                              progress=lambda i, n: bar.progress(i / n, text=f"K = {BIC_KS[i - 1]} done"))
     bar.empty()
     return curve
 
@@ -157,7 +157,7 @@ if st.session_state.get(quality_key) or st.button("Measure sample quality (10,00
     report = quality_of(em.mixture, hash_, quality_key)
     st.dataframe([{"decoded from": {"prior": "prior samples", "mixture": "mixture samples",
                                     "reconstruction": "test images' reconstructions, from "
-                                                      + RECONSTRUCTED_FROM[checkpoint.model.latent.kind]}[name],
+                                                      + checkpoint.model.latent.reconstructed_from}[name],
                    "Fréchet distance": round(figures["frechet_distance"], 2),
                    "label entropy (nats)": round(figures["label_entropy"], 3)} for name, figures in report.items()],
                  hide_index=True, width="stretch")

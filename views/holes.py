@@ -8,8 +8,9 @@ import torch
 
 from ui import state
 from ui.charts import PALETTE
-from ui.common import current_model, dataset, digit_classifier, full_data_available, kl_and_activity, page_header
-from ui.common import show_digit
+from ui.caches import current_model, dataset, digit_classifier, full_data_available, kl_and_activity
+from ui.page import page_header
+from ui.page import show_digit
 from vae.diagnostics import posteriors, prior_holes
 from vae.images import grid
 from vae.latent import decode_numpy
@@ -66,9 +67,9 @@ histogram.update_layout(barmode="overlay", height=300, margin=dict(l=10, r=10, t
 
 kl, active = kl_and_activity()
 top = ([int(d) for d in np.argsort(-kl)[:2]] * 2)[:2]  # a model with one latent unit: it against itself
-letter = "v" if checkpoint.config.latent == "categorical" else "z"
+letter = checkpoint.model.latent.letter
 density = go.Figure()
-if checkpoint.config.latent == "gaussian":
+if checkpoint.model.latent.continuous:
     # Empty bins transparent: a white square would glare in the dark theme.
     density.add_trace(go.Histogram2d(x=aggregate[:, top[0]], y=aggregate[:, top[1]], nbinsx=60, nbinsy=60,
                                      colorscale=[[0, "rgba(76,120,168,0)"], [0.02, "rgba(76,120,168,0.25)"],
@@ -87,22 +88,22 @@ if checkpoint.config.latent == "gaussian":
                                      name="p(z): 1, 2, 3 σ"))
     density.update_xaxes(range=[-4, 4], title=f"{letter}{top[0]}")
     density.update_yaxes(range=[-4, 4], title=f"{letter}{top[1]}", scaleanchor="x")
-    title = f"q(z) (blue) and prior samples, z{top[0]} × z{top[1]}"
+    title = f"q(z) (blue) and prior samples, {letter}{top[0]} × {letter}{top[1]}"
 else:
     probs = q.probs  # (N, variables, K)
     joint = torch.einsum("ni,nj->ij", probs[:, top[0]], probs[:, top[1]]) / len(probs)  # q(v_a, v_b)
     density.add_trace(go.Heatmap(z=np.log(joint.numpy() * probs.shape[-1] ** 2), colorscale="RdBu", zmid=0,
                                  colorbar=dict(title="log q/p", thickness=10)))
     k = probs.shape[-1]
-    density.update_xaxes(title=f"v{top[1]} category", dtick=1, range=[-0.5, k - 0.5], constrain="domain")
-    density.update_yaxes(title=f"v{top[0]} category", dtick=1, range=[-0.5, k - 0.5], constrain="domain",
+    density.update_xaxes(title=f"{letter}{top[1]} category", dtick=1, range=[-0.5, k - 0.5], constrain="domain")
+    density.update_yaxes(title=f"{letter}{top[0]} category", dtick=1, range=[-0.5, k - 0.5], constrain="domain",
                          scaleanchor="x")
-    title = f"log q(z)/p(z), v{top[0]} × v{top[1]} (red: a hole)"
+    title = f"log q(z)/p(z), {letter}{top[0]} × {letter}{top[1]} (red: a hole)"
 density.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10), title=title,
                       legend=dict(orientation="h", y=-0.2))
 c1, c2 = st.columns(2)
 c1.plotly_chart(density, width="stretch")
-if checkpoint.config.latent == "gaussian":
+if checkpoint.model.latent.continuous:
     c1.caption(f"Two of the {len(kl)} dimensions, the two with the most KL. Whether a sample is in a hole is judged in "
                "all of them: a red cross can sit where q(z) is dense in these two, and be in a hole in the others.")
 c2.plotly_chart(histogram, width="stretch")

@@ -10,12 +10,14 @@ import torch
 
 from ui import state
 from ui.charts import latent_scatter
-from ui.common import (class_names, current_model, dataset, digit_classifier, full_data_available, kl_and_activity,
-                       latent_map, literal, page_header, show_digit)
+from ui.caches import (class_names, current_model, dataset, digit_classifier, full_data_available, kl_and_activity,
+                       latent_map)
+from ui.page import page_header, show_digit
+from ui.text import literal
 from ui.sketchpad import draw_digit
 from ui.uploads import upload_digit
 from vae.images import gif_bytes, png_bytes, strip
-from vae.latent import decode_numpy, dims_by_kl, flip_steps, interpolate
+from vae.latent import decode_numpy, dims_by_kl, interpolate
 
 page_header("Interpolation", "Walk from one digit's posterior mean to another's and decode every step. "
             "Linear follows the straight chord; slerp follows the sphere where prior samples live.")
@@ -109,12 +111,10 @@ for slot, col in enumerate(cols):
             show_digit(image, scale=3)
         ends.append(image)
 
-categorical = model.latent.kind == "categorical"
 c1, c2 = st.columns(2)
 with c1:
-    # A categorical latent's codes are probability vectors: the straight path stays on their simplex.
-    methods = ["linear"] if categorical else ["linear", "slerp"]
-    method = PATH.widget(st.radio, "Path", methods, horizontal=True) if not categorical else "linear"
+    paths = list(model.latent.paths)
+    method = PATH.widget(st.radio, "Path", paths, horizontal=True) if len(paths) > 1 else paths[0]
 with c2:
     steps = STEPS.widget(st.slider, "Steps", 2, 32)
 
@@ -125,7 +125,7 @@ with torch.no_grad():
     mu = model.code(x).cpu()  # the means, or each variable's probabilities
 path = interpolate(mu[0], mu[1], steps, method)  # (steps, code_dim)
 frames = decode_numpy(model, path)
-flips = flip_steps(model, path) if categorical else {}
+flips = model.latent.path_changes(path)
 clf = digit_classifier(dataset_name)
 if clf is None:
     captions = [f"{'* ' if s in flips else ''}step {s + 1}" for s in range(steps)]
@@ -137,7 +137,7 @@ st.image([png_bytes(frame, 3) for frame in frames], caption=captions, width=84)
 st.caption(f"{method}, {steps} steps")
 if clf is not None:
     st.caption("Under each step: the label the bundled digit classifier gives it, and its confidence.")
-if categorical:
+if not model.latent.continuous:
     st.caption("The path moves each variable's probabilities along the simplex from one digit's to the other's. "
                + ("A * marks the steps where the most likely code flips: " + "; ".join(
                    f"step {s + 1} ({', '.join(changes)})" for s, changes in flips.items()) + "."

@@ -11,8 +11,9 @@ import torch
 
 from ui import state
 from ui.charts import latent_scatter, metric_scatter, posterior_cloud
-from ui.common import (class_names, current_model, full_data_available, image_figures, image_figures_cached,
-                       latent_map, map_images, page_header, show_digit)
+from ui.caches import (class_names, current_model, full_data_available, image_figures, image_figures_cached, latent_map,
+                       map_images)
+from ui.page import page_header, show_digit
 from ui.map_overlay import map_overlay
 from vae.diagnostics import FIGURES, IWAE_K
 from vae.images import grid
@@ -34,8 +35,8 @@ CLASSES = state.Setting("classes", list(range(len(names))), state.int_list(0, le
 PICKED = state.Setting("picked", [], state.int_list(0, 70_000 - 1))  # indices into the scope, in picking order
 
 COLOR = state.Setting("color", "class", state.text_choice(("class", *FIGURES)))
-COLORS = {"class": "Class", "elbo": "−ELBO", "recon": "Reconstruction", "kl": "KL", "uncertainty": "Posterior σ"
-          if checkpoint.config.latent == "gaussian" else "Posterior entropy", "iwae_gap": f"IWAE gap (k = {IWAE_K})"}
+COLORS = {"class": "Class", "elbo": "−ELBO", "recon": "Reconstruction", "kl": "KL", "uncertainty":
+          checkpoint.model.latent.uncertainty_label, "iwae_gap": f"IWAE gap (k = {IWAE_K})"}
 
 # The map comes first (on a phone the controls filled the screen above it): its settings fold into
 # one row that names them.

@@ -6,7 +6,8 @@ import torch
 
 from ui import state
 from ui.charts import latent_scatter, posterior_chart
-from ui.common import class_names, current_model, dataset, kl_and_activity, latent_map, page_header, show_digit
+from ui.caches import class_names, current_model, dataset, kl_and_activity, latent_map
+from ui.page import page_header, show_digit
 from ui.sketchpad import draw_digit, encodes_in_browser, mark_unknown
 from ui.uploads import upload_digit
 from vae.completion import complete
@@ -24,7 +25,6 @@ page_header("Reconstruct", f"Draw a {thing}, or upload a photo or drawing of one
             f"{PREPARED[framing.centre]}), then encoded, reconstructed and placed on the latent map; a drawing "
             "already while you draw, in your browser.")
 names = class_names()
-categorical = model.latent.kind == "categorical"
 kl, active = kl_and_activity()
 order = [d for d in dims_by_kl(list(kl)) if active[d]] or dims_by_kl(list(kl))
 lmap = latent_map("test")
@@ -90,10 +90,10 @@ if not shown_by_the_board:
         st.plotly_chart(latent_scatter(lmap.xy, lmap.labels, names, marks={"your digit": (placed, "star")},
                                        height=460), width="stretch")
     with right:
-        st.subheader("Posterior q(z|x) per " + ("variable" if categorical else "dimension"))
+        st.subheader(f"Posterior q(z|x) per {model.latent.unit}")
         st.plotly_chart(posterior_chart(q, order), width="stretch")
         st.caption("Active variables, most informative first: each one's probability of each of its categories; the "
-                   "prior is uniform." if categorical else
+                   "prior is uniform." if not model.latent.continuous else
                    "Active dimensions, most informative first. The prior is N(0, 1) in every dimension.")
 
 st.subheader("Complete a digit")

@@ -5,7 +5,8 @@ import streamlit as st
 
 from ui import article_charts, state
 from ui.article_errors import article_errors
-from ui.common import current_model, dataset, page_header, show_digit
+from ui.caches import current_model, dataset
+from ui.page import page_header, show_digit
 from vae.gradients import ESTIMATORS, variance_study
 from vae.images import grid
 
@@ -77,7 +78,7 @@ def estimators() -> None:
 
 
 checkpoint, hash_ = current_model()
-if checkpoint.model.latent.kind == "gaussian":
+if checkpoint.model.latent.continuous:
     estimators()
 else:
     st.info("This page compares the estimators for a Gaussian latent, whose samples z = μ + σ·ε can be "

@@ -5,13 +5,14 @@ import torch
 
 from ui import state
 from ui.charts import map_raster, with_star
-from ui.common import (class_names, current_model, dataset, kl_and_activity, latent_map, page_header, show_digit,
-                       test_encodings)
+from ui.caches import class_names, current_model, dataset, kl_and_activity, latent_map, test_encodings
+from ui.page import page_header, show_digit
 from ui.latent_pad import browser_decodable, latent_pad
 from ui.mixtures import current_mixture
 from ui.sketchpad import draw_digit
 from vae.images import grid, png_bytes
 from vae.latent import decode_numpy, dims_by_kl, prior_samples, traversal, z_json
+from vae.latents import SLIDER_RANGE
 
 page_header("Latent sliders", "One slider per latent dimension (one picker per variable for a categorical "
             "latent), most informative first (KL from the prior, in nats, beside each). Inactive ones, which "
@@ -19,7 +20,6 @@ page_header("Latent sliders", "One slider per latent dimension (one picker per v
 
 checkpoint, hash_ = current_model()
 model, z_dim = checkpoint.model, checkpoint.config.latent_dim
-categorical = model.latent.kind == "categorical"
 kl, active = kl_and_activity()
 order = dims_by_kl(list(kl))
 names = class_names()
@@ -31,16 +31,7 @@ SOURCE = state.Setting("sample_from", "prior", state.text_choice(tuple(SOURCES))
 SEED = state.Setting("seed", 0, state.int_range(0, 10**6))
 
 
-def kept_values(code) -> list[float]:
-    """What the session (and the URL) keeps of a code: z itself, clipped to the sliders' range, or
-    for a categorical latent each variable's category (from a code of one-hot vectors or
-    probabilities, or categories already)."""
-    code = np.asarray(code, np.float32)
-    if not categorical:
-        return [float(v) for v in np.clip(code, -4, 4)]
-    if len(code) == model.code_dim:
-        code = model.latent.categories_of(code).numpy()
-    return [float(v) for v in np.clip(np.round(code), 0, model.latent.categories - 1)]
+kept_values = model.latent.kept_values  # what the session (and the address) keeps of a code
 
 
 def start_from(code) -> None:
@@ -49,27 +40,20 @@ def start_from(code) -> None:
     st.session_state[state.SLIDERS_START] = st.session_state.get(state.SLIDERS_START, 0) + 1
 
 
-def pad_code(values) -> np.ndarray:
-    """The decoder's code for kept values: z, or the categories' one-hot vectors."""
-    if categorical:
-        return model.latent.one_hot([int(v) for v in values]).numpy()
-    return np.asarray(values, np.float32)
-
-
 if st.session_state.get("sliders_model", hash_) != hash_:  # another model: its z starts at the prior mean
     start_from(np.zeros(z_dim))
 st.session_state["sliders_model"] = hash_
 kept = state.SLIDERS_Z.get()
 if kept is not None and len(kept) not in (z_dim, model.code_dim):
-    what = "categorical variables" if categorical else "latent dimensions"
-    st.warning(f"The z kept for the sliders has {len(kept)} numbers, and this model has {z_dim} {what}: "
+    st.warning(f"The z kept for the sliders has {len(kept)} numbers, and this model has {z_dim} latent "
+               f"{model.latent.unit}s: "
                "starting afresh.", icon=":material/warning:")
     start_from(np.zeros(z_dim))
 elif kept is not None and kept_values(kept) != kept:  # a code sent from another page
     state.SLIDERS_Z.set(kept_values(kept))
 state.SLIDERS_Z.to_url()
 
-if categorical:
+if not model.latent.continuous:  # pickers: start from a prior sample or a test digit's code
     with st.container(border=True):
         c1, c2, c3 = st.columns([1, 2, 1], vertical_alignment="bottom")
         if c1.button("Random prior sample", width="stretch", help="One category per variable, uniformly"):
@@ -114,7 +98,7 @@ def server_sliders(start: np.ndarray, seq: int) -> np.ndarray:
 
     def slider(d: int) -> None:
         label = f"z{d} · KL {kl[d]:.2f}"
-        values[d] = st.slider(label, -4.0, 4.0, float(round(start[d], 1)), 0.1, key=f"z{d}-{seq}")
+        values[d] = st.slider(label, -SLIDER_RANGE, SLIDER_RANGE, float(round(start[d], 1)), 0.1, key=f"z{d}-{seq}")
 
     inactive = [d for d in order if not active[d]]
     with st.container(height=520):
@@ -136,7 +120,8 @@ def follow_z(start: np.ndarray, seq: int) -> None:
         # component in the browser; a release only tells the session its z. The key stays the same
         # for a checkpoint, so that rerun (or a new starting point) never remounts the pad.
         st.caption("Everything here follows the pickers in your browser: the digit, its label and the star on the "
-                   "map at every pick, the traversal (a variable through its categories) too." if categorical else
+                   "map at every pick, the traversal (a variable through its categories) too."
+                   if not model.latent.continuous else
                    "Everything here follows the sliders in your browser: the digit, its label, the star on the map "
                    "and |z| while you drag, the traversal when you let go.")
         released = latent_pad(model, hash_, kl, active, order, start, seq, latent_map("test"), names,
@@ -144,8 +129,8 @@ def follow_z(start: np.ndarray, seq: int) -> None:
         if released is not None:
             state.SLIDERS_Z.set(kept_values(released))
         return
-    if categorical:
-        st.error("This model's decoder cannot run in the browser, and categorical pickers need it to.")
+    if not model.latent.continuous:
+        st.error("This model's decoder cannot run in the browser, and its pickers need it to.")
         return
     # A decoder the browser cannot run: Streamlit sliders, decoded on the server on release.
     st.caption("This model's decoder runs on the server: the digit updates when you release a slider.")
@@ -182,7 +167,7 @@ def follow_z(start: np.ndarray, seq: int) -> None:
 
 
 kept = state.SLIDERS_Z.get()
-follow_z(pad_code(kept if kept is not None else np.zeros(z_dim)), st.session_state.get(state.SLIDERS_START, 0))
+follow_z(model.latent.code_of(kept if kept is not None else np.zeros(z_dim)), st.session_state.get(state.SLIDERS_START, 0))
 
 st.subheader("Samples")
 c1, c2, c3 = st.columns([2, 2, 1])
@@ -190,7 +175,7 @@ source = SOURCE.widget(c1.radio, "From", list(SOURCES), format_func=SOURCES.get,
 count = COUNT.widget(c2.slider, "How many", 8, 64, step=8)
 seed = SEED.widget(c3.number_input, "Seed", 0, 10**6)
 if source == "prior":
-    z, caption = prior_samples(model, count, seed), "z ~ the uniform prior" if categorical else "z ~ N(0, I)"
+    z, caption = prior_samples(model, count, seed), f"z ~ {model.latent.prior_text}"
 else:
     mixture, about = current_mixture()
     z, caption = torch.from_numpy(mixture.sample(count, seed=seed)), f"z ~ a mixture of the codes ({about})"

@@ -3,12 +3,14 @@ import streamlit as st
 
 from ui import state
 from ui.charts import loss_curves
-from ui.common import page_header, training_jobs
-from ui.common import literal, show_charts
+from ui.caches import training_jobs
+from ui.page import page_header
+from ui.page import show_charts
+from ui.text import literal
 from ui.training_status import (epoch_text, progress_fraction, progress_text, refresh_seconds,
                                 stop_polling_when_done)
 from vae.config import ARCHITECTURES, DATASETS, LATENTS, LIKELIHOODS, NOISES, ModelConfig, TrainConfig, default_of
-from vae.data import DATASET_NAMES
+from vae.datasets import dataset_info
 from vae.jobs import JobBusy
 from vae.model import gpu_count
 from vae.runs import read_run_log
@@ -26,7 +28,7 @@ LEARNING_RATES = [round(m * 10.0 ** e, 10) for e in range(-5, -1) for m in (1, 2
 
 with st.form("train"):
     c1, c2, c3, c4 = st.columns(4)
-    dataset = c1.selectbox("Dataset", DATASETS, format_func=DATASET_NAMES.get)
+    dataset = c1.selectbox("Dataset", DATASETS, format_func=lambda name: dataset_info(name).title)
     arch = c2.selectbox("Architecture", ARCHITECTURES,
                         help="mlp and conv decode in the browser; article: the network of the tutorial article "
                              "this project started from; resnet: the strongest, slow on a CPU")

@@ -5,7 +5,6 @@ Streamlit lives here and in the pages only; all the work is done by the `vae` pa
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -14,25 +13,15 @@ import torch
 
 from ui import state
 from vae.checkpoint import WEIGHTS, Checkpoint, load_checkpoint, weights_hash
-from vae.data import CLASS_NAMES, has_split, load_split
+from vae.data import has_split, load_split
+from vae.datasets import dataset_info
 from vae.evaluate import dimension_summary, encode_all
-from vae.images import png_bytes
 from vae.jobs import TrainingJobs
 from vae.model import resolve_device
 from vae.projection import LatentMap, build_map
 from vae.runs import DEFAULT_RUN, run_folder
 
 CHECKPOINTS_DIR = Path(os.environ.get("VAE_CHECKPOINTS_DIR", "checkpoints"))
-# Files the browser fetches (decoders, maps, images), written on demand and served at app/static/
-# (server.enableStaticServing).
-STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
-
-
-def static_url(path: Path) -> str:
-    """The URL the browser fetches a file under STATIC_DIR from."""
-    return "app/static/" + path.relative_to(STATIC_DIR).as_posix()
-
-
 def selected_folder() -> Path:
     """The folder of the checkpoint picked in the sidebar (CheckpointError when it is gone)."""
     return run_folder(CHECKPOINTS_DIR, st.session_state.get(state.CHECKPOINT, DEFAULT_RUN))
@@ -141,44 +130,7 @@ def image_figures_cached(scope: str, iwae_k: int) -> bool:
 
 def class_names() -> list[str]:
     checkpoint, _ = current_model()
-    return CLASS_NAMES[checkpoint.config.dataset]
-
-
-def show_charts(figures: list) -> None:
-    """Figures side by side in columns (one under the other on a narrow screen)."""
-    for column, figure in zip(st.columns(len(figures)), figures):
-        column.plotly_chart(figure, width="stretch")
-
-
-def show_digit(image: np.ndarray, caption: str | None = None, scale: int = 6) -> None:
-    """A 28x28 float image, scaled up with crisp square pixels."""
-    st.image(png_bytes(image, scale), caption=caption)
-
-
-def share_text(fraction: float) -> str:
-    """A share as a percentage that never rounds to all or none when it is not."""
-    if 0 < fraction < 0.001:
-        return "< 0.1%"
-    if 0.999 < fraction < 1:
-        return "> 99.9%"
-    return f"{fraction:.1%}"
-
-
-def literal(text: str) -> str:
-    """Markdown that shows `text` exactly as it is: a code span (its fence longer than any run of
-    backticks inside). Text from users (folder names, file names, links, error messages) goes into
-    st.markdown, st.error and the like only through this: never parsed as markdown or HTML."""
-    text = str(text).replace("\n", " ")
-    if not text:
-        return ""
-    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def page_header(title: str, help_text: str) -> None:
-    st.title(title)
-    st.caption(help_text)
+    return list(dataset_info(checkpoint.config.dataset).class_names)
 
 
 @st.cache_data(max_entries=6, show_spinner="Encoding the images")

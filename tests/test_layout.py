@@ -1,0 +1,104 @@
+"""The architecture's seams, checked on the source: the rest of the project asks a latent what it
+can do instead of naming its kind, and no module imports one that imports it back."""
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = sorted(p for folder in ("vae", "ui", "views", "bench") for p in (ROOT / folder).rglob("*.py")) \
+    + [ROOT / "app.py"]
+KIND_NAMES = {"gaussian", "categorical"}
+# Where a latent kind is named: its classes (vae/latents.py) and the config that chooses one. The
+# browser's controls (ui/components/*.js) name them too.
+NAMING_KINDS = {"vae/config.py"}
+
+
+def _names_a_kind(tree: ast.AST) -> list[int]:
+    """Lines that compare something's latent (or its kind) with a kind's name, or name "categorical"."""
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and node.value == "categorical":
+            lines.append(node.lineno)
+        if isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            kinds = any(isinstance(o, ast.Constant) and o.value in KIND_NAMES for o in operands)
+            latent = any(isinstance(o, ast.Attribute) and o.attr in ("latent", "kind") for o in operands)
+            if kinds and latent:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_latents_and_the_config_name_a_latent_kind():
+    naming = {}
+    for path in SOURCES:
+        name = path.relative_to(ROOT).as_posix()
+        if name.startswith("vae/latents"):
+            continue
+        lines = _names_a_kind(ast.parse(path.read_text(), name))
+        if lines:
+            naming[name] = lines
+    assert set(naming) == NAMING_KINDS, naming
+
+
+@pytest.mark.parametrize("snippet", ['if model.latent.kind == "categorical": pass',
+                                     'x = cfg.latent != "gaussian"', 'KINDS = ("categorical",)'])
+def test_the_check_sees_a_kind_named(snippet):
+    assert _names_a_kind(ast.parse(snippet))
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in SOURCES if not p.is_relative_to(ROOT / "bench")}
+
+
+def _imports(name: str, path: Path) -> dict[str, list[str]]:
+    """The project's modules `name` imports anywhere in it (at the top or inside a function), each
+    with the names it takes from it."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = {}
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[:len(package.split(".")) - (node.level - 1)]
+                base = ".".join(parent + ([node.module] if node.module else []))
+            for alias in node.names:
+                target = f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base
+                if target in MODULES and target != name:
+                    found.setdefault(target, []).append(alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name in MODULES and alias.name != name:
+                    found.setdefault(alias.name, [])
+    return found
+
+
+IMPORTS = {name: _imports(name, path) for name, path in MODULES.items()}
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    def reachable(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in IMPORTS.get(todo.pop(), {}):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return seen
+
+    assert [name for name in MODULES if name in reachable(name)] == []
+
+
+def test_no_module_takes_another_ones_private_names():
+    private = {(name, target, taken) for name, imports in IMPORTS.items() for target, names in imports.items()
+               for taken in names if taken.startswith("_") and not taken.startswith("__")}
+    assert private == set()
+
+
+def test_the_import_checks_see_the_project():
+    assert "vae.data" in IMPORTS["vae.train"] and "ui.caches" in IMPORTS["app"]
+    assert IMPORTS["ui.sketchpad"]["ui.latent_pad"] == ["exported_decoder", "exported_map"]

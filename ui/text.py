@@ -1,0 +1,26 @@
+"""Text helpers every page uses, with no Streamlit in them: user text shown as it is, and shares
+that never round to all or none."""
+from __future__ import annotations
+
+import re
+
+
+def share_text(fraction: float) -> str:
+    """A share as a percentage that never rounds to all or none when it is not."""
+    if 0 < fraction < 0.001:
+        return "< 0.1%"
+    if 0.999 < fraction < 1:
+        return "> 99.9%"
+    return f"{fraction:.1%}"
+
+
+def literal(text: str) -> str:
+    """Markdown that shows `text` exactly as it is: a code span (its fence longer than any run of
+    backticks inside). Text from users (folder names, file names, links, error messages) goes into
+    st.markdown, st.error and the like only through this: never parsed as markdown or HTML."""
+    text = str(text).replace("\n", " ")
+    if not text:
+        return ""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
