@@ -24,7 +24,8 @@ from PIL import Image
 from vae.checkpoint import load_checkpoint, weights_hash
 from vae.data import has_split, load_split
 from vae.images import mnist_style, read_upload
-from vae.projection import build_map, cache_path, load_cached_map
+from vae.projection import build_map, load_cached_map
+from vae.run_files import map_cache_path
 
 
 def upload_bytes(images: torch.Tensor) -> bytes:
@@ -63,7 +64,7 @@ def main() -> None:
                 builds.append(time.perf_counter() - started)
                 first = first or builds[0]
                 started = time.perf_counter()
-                load_cached_map(cache_path(cache, hash_, "bench"))
+                load_cached_map(map_cache_path(cache, hash_, "bench"))
                 reads.append(time.perf_counter() - started)
             started = time.perf_counter()
             digit = mnist_style(read_upload(upload))

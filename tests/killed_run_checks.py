@@ -13,7 +13,8 @@ import torch
 from safetensors import safe_open
 
 from vae.runs import RunEntry, list_runs
-from vae.checkpoint import HISTORY, OPTIMIZER, STEPS, WEIGHTS, load_checkpoint, read_history
+from vae.checkpoint import load_checkpoint, read_history
+from vae.run_files import HISTORY, OPTIMIZER, STEPS, WEIGHTS
 from vae.files import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]

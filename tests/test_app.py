@@ -12,7 +12,8 @@ import ui.caches
 import ui.latent_pad
 from tests.app_support import latent_pad, open_app
 from vae.checkpoint import weights_hash
-from vae.projection import cache_path, load_cached_map
+from vae.projection import load_cached_map
+from vae.run_files import map_cache_path
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["views/map.py", "views/sliders.py", "views/interpolate.py", "views/reconstruct.py", "views/em.py",
@@ -79,7 +80,7 @@ def test_start_buttons_move_the_browser_pad_in_place(app):
     same_id, moved = pad_data(at)
     assert same_id == pad_id and moved["seq"] == data["seq"] + 1
     folder = ROOT / "checkpoints" / "default"
-    first = load_cached_map(cache_path(folder, weights_hash(folder), "mnist-test")).mu[0]
+    first = load_cached_map(map_cache_path(folder, weights_hash(folder), "mnist-test")).mu[0]
     assert np.allclose(moved["z"], np.clip(first, -4, 4), atol=1e-6)  # test image #0's posterior mean
     next(b for b in at.button if b.label.startswith("Prior mean")).click().run()
     assert pad_data(at)[1]["z"] == [0.0] * data["z_dim"] and not at.exception

@@ -12,8 +12,10 @@ import pytest
 import ui.caches
 import ui.latent_pad
 from tests.app_support import latent_pad, open_app
-from vae.checkpoint import WEIGHTS, weights_hash
-from vae.projection import cache_path, load_cached_map
+from vae.checkpoint import weights_hash
+from vae.run_files import WEIGHTS
+from vae.projection import load_cached_map
+from vae.run_files import map_cache_path
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "checkpoints" / "default"
@@ -30,7 +32,7 @@ def checkpoints(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def test_mu():
-    return load_cached_map(cache_path(BUNDLED, weights_hash(BUNDLED), "mnist-test")).mu
+    return load_cached_map(map_cache_path(BUNDLED, weights_hash(BUNDLED), "mnist-test")).mu
 
 
 def pad_data(at) -> dict:

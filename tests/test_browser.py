@@ -141,12 +141,13 @@ def test_the_pad_placement_in_the_browser_matches_python(server, page):
 
     from ui.charts import map_frame
     from vae.checkpoint import load_checkpoint, weights_hash
-    from vae.projection import LatentMap, cache_path, load_cached_map
+    from vae.projection import LatentMap, load_cached_map
+    from vae.run_files import map_cache_path
 
     url, checkpoints = server
     _open_pad(page, url)
     folder = checkpoints / "default"
-    lmap = load_cached_map(cache_path(folder, weights_hash(folder), "mnist-test"))
+    lmap = load_cached_map(map_cache_path(folder, weights_hash(folder), "mnist-test"))
     as_sent = LatentMap(lmap.mu.astype(np.float16).astype(np.float32), lmap.labels, lmap.xy)
     z_dim = load_checkpoint(folder).model.latent_dim
     zs = torch.randn(8, z_dim, generator=torch.Generator().manual_seed(1)).numpy() * 1.2

@@ -4,8 +4,9 @@ import json
 import pytest
 import torch
 
-from vae.checkpoint import (CONFIG, HISTORY, WEIGHTS, CheckpointError, check_weights_file, load_checkpoint,
-                            read_history, save_checkpoint, weights_hash)
+from vae.checkpoint import (CheckpointError, check_weights_file, load_checkpoint, read_history, save_checkpoint,
+                            weights_hash)
+from vae.run_files import CONFIG, HISTORY, WEIGHTS
 from vae.config import ARCHITECTURES, ModelConfig
 from vae.files import append_jsonl
 from vae.model import VAE

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from vae.config import ModelConfig
-from vae.diagnostics import (aggregate_log_density, figures_path, image_figures, per_image_figures, per_image_iwae,
-                             posteriors, prior_holes)
-from vae.evaluate import evaluate
+from vae.diagnostics import aggregate_log_density, image_figures, per_image_figures, per_image_iwae, prior_holes
+from vae.evaluate import evaluate, posteriors
 from vae.latents import Categorical, CategoricalLatent, Gaussian, GaussianLatent
 from vae.model import VAE
+from vae.run_files import figures_cache_path
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +76,11 @@ def test_figures_are_cached_by_weights_and_extended_with_the_iwae(model, images,
     assert "iwae_gap" not in image_figures(model, "a" * 64, images[:50], tmp_path, "t")  # asked: k = 0
     monkeypatch.undo()
     image_figures(model, "b" * 64, images[:50], tmp_path, "t")  # new weights: the old cache goes
-    assert [p.name for p in tmp_path.glob("figures-*")] == [figures_path(tmp_path, "b" * 64, "t").name]
+    assert [p.name for p in tmp_path.glob("figures-*")] == [figures_cache_path(tmp_path, "b" * 64, "t").name]
 
 
 def test_a_damaged_or_pickled_cache_is_computed_again(model, images, tmp_path):
-    path = figures_path(tmp_path, "c" * 64, "t")
+    path = figures_cache_path(tmp_path, "c" * 64, "t")
     path.write_bytes(b"not an npz")
     assert image_figures(model, "c" * 64, images[:20], tmp_path, "t")["elbo"].shape == (20,)
     np.savez(path, elbo=np.array([object()] * 20, dtype=object))  # needs pickle to read: never read

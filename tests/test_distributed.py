@@ -14,7 +14,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from vae.checkpoint import STEPS, load_checkpoint, read_history
+from vae.checkpoint import load_checkpoint, read_history
+from vae.run_files import STEPS
 from vae.config import ModelConfig
 from vae.distributed import Ranks, check_batch_size, epoch_order, launcher, rank_share
 from vae.files import read_jsonl

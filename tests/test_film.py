@@ -6,8 +6,9 @@ import torch
 from vae.checkpoint import load_checkpoint
 from vae.config import ModelConfig, TrainConfig
 from vae.evaluate import encode_all
-from vae.film import FILM, drop_epochs_after, epoch_path, film_frames, film_recorder, read_film
+from vae.film import drop_epochs_after, film_frames, film_recorder, read_film
 from vae.latents import CategoricalLatent, GaussianLatent
+from vae.run_files import FILM, film_path
 from vae.train import train
 
 
@@ -43,9 +44,9 @@ def test_damaged_files_are_skipped_and_old_runs_have_no_film(tmp_path):
     assert read_film(tmp_path, gaussian) == {}
     from safetensors.torch import save_file
 
-    epoch_path(tmp_path, 1).parent.mkdir()
-    save_file({"codes": torch.zeros(10, 2, dtype=torch.float16)}, epoch_path(tmp_path, 1))
-    epoch_path(tmp_path, 2).write_bytes(b"\x00" * 20)
+    film_path(tmp_path, 1).parent.mkdir()
+    save_file({"codes": torch.zeros(10, 2, dtype=torch.float16)}, film_path(tmp_path, 1))
+    film_path(tmp_path, 2).write_bytes(b"\x00" * 20)
     assert sorted(read_film(tmp_path, gaussian)) == [1]
     drop_epochs_after(tmp_path, 0)
     assert read_film(tmp_path, gaussian) == {}

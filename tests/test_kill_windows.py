@@ -17,7 +17,8 @@ import torch
 import vae.checkpoint
 import vae.train
 from tests.killed_run_checks import assert_consistent, assert_same_run, one_thread  # noqa: F401 (an autouse fixture)
-from vae.checkpoint import HISTORY, OPTIMIZER, STEPS, WEIGHTS, load_checkpoint
+from vae.checkpoint import load_checkpoint
+from vae.run_files import HISTORY, OPTIMIZER, STEPS, WEIGHTS
 from vae.config import ModelConfig, TrainConfig
 from vae.train import _signals_deferred, train
 

@@ -20,7 +20,7 @@ import torch
 from tests.killed_run_checks import ROOT, assert_consistent, assert_same_run, listed
 from tests.killed_run_checks import one_thread  # noqa: F401 (an autouse fixture)
 
-from vae.checkpoint import HISTORY, STEPS, WEIGHTS
+from vae.run_files import HISTORY, STEPS, WEIGHTS
 from vae.options import train_args
 from vae.config import ModelConfig, TrainConfig
 from vae.files import read_jsonl

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from vae.config import ModelConfig
-from vae.losses import iwae_nll, kl_per_dim, log_normal, recon_nll
+from vae.latents import log_normal
+from vae.losses import iwae_nll, kl_per_dim, recon_nll
 from vae.model import VAE
 
 

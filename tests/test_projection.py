@@ -7,7 +7,8 @@ import torch
 
 from vae.config import ModelConfig
 from vae.model import VAE
-from vae.projection import LatentMap, build_map, cache_path
+from vae.projection import LatentMap, build_map
+from vae.run_files import map_cache_path
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +33,7 @@ def test_build_projects_every_image_and_reports_progress(small_map):
 
 def test_second_build_comes_from_the_cache(small_map):
     model, cache, images, labels, built, _ = small_map
-    assert cache_path(cache, "ab" * 32, "test").exists()
+    assert map_cache_path(cache, "ab" * 32, "test").exists()
     again = build_map(model, "ab" * 32, images, labels, cache, "test")
     assert again.seconds == 0 and np.array_equal(again.xy, built.xy)
 
@@ -40,13 +41,13 @@ def test_second_build_comes_from_the_cache(small_map):
 def test_new_weights_replace_the_old_map(small_map):
     model, cache, images, labels, _, _ = small_map
     build_map(model, "cd" * 32, images[:50], labels[:50], cache, "test")
-    assert not cache_path(cache, "ab" * 32, "test").exists()
-    assert cache_path(cache, "cd" * 32, "test").exists()
+    assert not map_cache_path(cache, "ab" * 32, "test").exists()
+    assert map_cache_path(cache, "cd" * 32, "test").exists()
 
 
 def test_a_damaged_cache_is_rebuilt(small_map):
     model, cache, images, labels, _, _ = small_map
-    path = cache_path(cache, "ef" * 32, "test")
+    path = map_cache_path(cache, "ef" * 32, "test")
     path.write_bytes(b"garbage")
     rebuilt = build_map(model, "ef" * 32, images[:50], labels[:50], cache, "test")
     assert rebuilt.xy.shape == (50, 2)
@@ -95,7 +96,7 @@ def test_every_projection_has_its_own_cache_and_keeps_the_others(small_map):
     pca = build_map(model, "12" * 32, images[:120], labels[:120], cache, "p", projection="pca")
     tsne = build_map(model, "12" * 32, images[:120], labels[:120], cache, "p", projection="tsne")
     for projection in ("umap", "pca", "tsne"):
-        assert cache_path(cache, "12" * 32, "p", projection).exists()
+        assert map_cache_path(cache, "12" * 32, "p", projection).exists()
     assert not np.allclose(pca.xy, umap_map.xy) and not np.allclose(tsne.xy, pca.xy)
     np.testing.assert_array_equal(pca.mu, tsne.mu)
     # t-SNE keeps neighbours: most codes' nearest neighbour on the map is one of their 10 nearest in latent space
@@ -103,7 +104,7 @@ def test_every_projection_has_its_own_cache_and_keeps_the_others(small_map):
     map_nearest = LatentMap(tsne.xy, tsne.labels, tsne.xy).nearest(tsne.xy, 2)[:, 1]
     assert np.mean([m in row for m, row in zip(map_nearest, latent_nearest)]) > 0.6
     build_map(model, "34" * 32, images[:120], labels[:120], cache, "p", projection="pca")  # new weights
-    assert not cache_path(cache, "12" * 32, "p", "pca").exists() and cache_path(cache, "12" * 32, "p").exists()
+    assert not map_cache_path(cache, "12" * 32, "p", "pca").exists() and map_cache_path(cache, "12" * 32, "p").exists()
 
 
 def test_alignment_undoes_a_rotation_reflection_scale_and_shift():

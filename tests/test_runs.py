@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vae.checkpoint import CONFIG, TRAIN_CONFIG, WEIGHTS, CheckpointError, save_checkpoint
+from vae.checkpoint import CheckpointError, save_checkpoint
+from vae.run_files import CONFIG, TRAIN_CONFIG, WEIGHTS
 from vae.config import ModelConfig
 from vae.model import VAE
 from vae.runs import list_runs, run_folder

@@ -26,10 +26,11 @@ import torch
 import ui.caches
 import vae.runs
 from tests.app_support import open_app
-from vae.checkpoint import (CONFIG, OPTIMIZER, WEIGHTS, CheckpointError, load_checkpoint, load_optimizer_state,
-                            read_config)
+from vae.checkpoint import CheckpointError, load_checkpoint, load_optimizer_state, read_config
+from vae.run_files import CONFIG, OPTIMIZER, WEIGHTS
 from vae.model import VAE
-from vae.projection import build_map, cache_path, load_cached_map
+from vae.projection import build_map, load_cached_map
+from vae.run_files import map_cache_path
 
 ROOT = Path(__file__).resolve().parents[1]
 AUDITED = ["vae", "ui", "views", "bench", "app.py"]
@@ -375,7 +376,7 @@ def _pickled_npz(path: Path, marker: Path) -> None:
 
 
 def test_a_pickled_map_cache_is_never_unpickled(tmp_path, marker):
-    path = cache_path(tmp_path, "0" * 64, "mnist-test")
+    path = map_cache_path(tmp_path, "0" * 64, "mnist-test")
     _pickled_npz(path, marker)
     assert load_cached_map(path) is None  # treated as damaged: rebuilt, never executed
     control = tmp_path / "control"
@@ -391,7 +392,7 @@ def test_a_pickled_map_cache_is_replaced_by_a_fresh_map(tmp_path, marker, monkey
     monkeypatch.setattr(vae.projection, "project_umap", lambda mu: mu[:, :2].copy())  # skip UMAP's seconds
     model = VAE(read_config(ROOT / "checkpoints" / "default"))
     images, labels = torch.zeros(20, 28, 28, dtype=torch.uint8), torch.arange(20) % 10
-    path = cache_path(tmp_path, "1" * 64, "mnist-test")
+    path = map_cache_path(tmp_path, "1" * 64, "mnist-test")
     _pickled_npz(path, marker)
     fresh = build_map(model, "1" * 64, images, labels, tmp_path, "mnist-test")
     assert fresh.xy.shape == (20, 2)

@@ -12,7 +12,8 @@ import streamlit as st
 import torch
 
 from ui import state
-from vae.checkpoint import WEIGHTS, Checkpoint, load_checkpoint, weights_hash
+from vae.checkpoint import Checkpoint, load_checkpoint, weights_hash
+from vae.run_files import WEIGHTS
 from vae.data import has_split, load_split
 from vae.datasets import dataset_info
 from vae.evaluate import dimension_summary, encode_all
@@ -121,11 +122,12 @@ def image_figures(scope: str = "test", iwae_k: int = 0, model: tuple[Checkpoint,
 
 def image_figures_cached(scope: str, iwae_k: int) -> bool:
     """Whether image_figures(scope, iwae_k) is on disk already (no wait)."""
-    from vae.diagnostics import cached_figures, figures_path
+    from vae.files import read_npz
+    from vae.run_files import figures_cache_path
 
     checkpoint, hash_ = current_model()
-    path = figures_path(checkpoint.path, hash_, f"{checkpoint.config.dataset}-{scope}")
-    return (f"iwae_gap_k{iwae_k}" if iwae_k else "elbo") in cached_figures(path)
+    path = figures_cache_path(checkpoint.path, hash_, f"{checkpoint.config.dataset}-{scope}")
+    return (f"iwae_gap_k{iwae_k}" if iwae_k else "elbo") in read_npz(path)
 
 
 def class_names() -> list[str]:

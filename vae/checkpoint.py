@@ -30,10 +30,8 @@ from . import __version__
 from .config import ModelConfig
 from .files import atomic_write_bytes, atomic_write_json, read_jsonl, write_jsonl
 from .model import VAE
+from .run_files import CONFIG, HISTORY, OPTIMIZER, WEIGHTS
 
-WEIGHTS, CONFIG, HISTORY, OPTIMIZER, STEPS = (
-    "model.safetensors", "config.json", "history.jsonl", "optimizer.safetensors", "steps.jsonl")
-TRAIN_CONFIG = "train_config.json"  # what a run was asked to do, written once its data is loaded
 
 
 class CheckpointError(Exception):

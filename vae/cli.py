@@ -111,7 +111,8 @@ def _sigterm_as_interrupt(signum, frame):
 
 
 def run_train(args) -> int:
-    from .checkpoint import WEIGHTS, read_config
+    from .checkpoint import read_config
+    from .run_files import WEIGHTS
     from .distributed import ranks_from_env
     from .film import film_recorder
     from .train import train
@@ -171,7 +172,8 @@ def run_eval(args) -> int:
     iwae = None
     if args.iwae_k > 0:
         with tqdm(total=len(images), desc=f"IWAE k={args.iwae_k}", disable=args.json) as bar:
-            iwae = evaluate_iwae(checkpoint.model, images, args.iwae_k, progress=bar.update)
+            iwae = evaluate_iwae(checkpoint.model, images, args.iwae_k,
+                                 progress=lambda share: bar.update(round(share * len(images)) - bar.n))
     # A Bernoulli of gray pixels is a pseudo-likelihood: its "NLL" is not a density's (see ModelConfig).
     result = {"test_recon": figures["recon"], "test_kl": figures["kl"], "test_elbo": figures["elbo"],
               "active_units": figures["active_units"], "iwae_k": args.iwae_k, "iwae_nll": iwae,

@@ -10,17 +10,16 @@ Figures are cached beside the map in the checkpoint's folder, keyed by the weigh
 """
 from __future__ import annotations
 
-import io
 import math
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .evaluate import posteriors, prepare  # noqa: F401 (posteriors: part of this module's API)
-from .files import atomic_write_bytes
+from .evaluate import scored_batches
+from .files import read_npz, write_npz_cache
+from .run_files import figures_cache_path
 from .latents import Categorical, Gaussian
 from .losses import importance_weighted_bound, log_importance_weights, recon_nll
 
@@ -42,23 +41,16 @@ def per_image_figures(model, images: torch.Tensor, samples: int = 2, batch_size:
     uint8 images (N, 28, 28), binarized as `vae.evaluate` does when the model is. The reconstruction
     term averages `samples` exact samples of q(z|x); with one, the mean over images is
     `vae.evaluate.evaluate`'s figure (same seed)."""
-    model.eval()
-    device = model.device
-    x_all = prepare(images.to(device), model.config.binarize, seed)
-    g = torch.Generator(device=device).manual_seed(seed)
     recon, kl, uncertainty, codes = [], [], [], []
-    for i in range(0, len(x_all), batch_size):
-        x = x_all[i:i + batch_size]
+    for x, g in scored_batches(model, images, batch_size, seed, progress=progress):
         q = model.posterior(x)  # then the samples: the first is the one evaluate() draws
-        total = torch.zeros(len(x), device=device)
+        total = torch.zeros(len(x), device=model.device)
         for _ in range(samples):
             total += recon_nll(model.decode_logits(q.sample(g)), x, model.config)
         recon.append(total / samples)
         kl.append(q.kl_per_unit().sum(-1))
         uncertainty.append(q.uncertainty())
         codes.append(q.code)
-        if progress:
-            progress(min(1.0, (i + batch_size) / len(x_all)))  # the share of images done
     active = model.latent.activity(torch.cat(codes))
     units = torch.cat(uncertainty)
     units = units[:, active] if active.any() else units
@@ -73,41 +65,21 @@ def per_image_iwae(model, images: torch.Tensor, k: int = IWAE_K, seed: int = 0,
     """The importance-weighted estimate of -log p(x) with k samples ("iwae") and the gap between
     that bound and the ELBO estimated from the same k samples ("iwae_gap", >= 0: how far q(z|x) is
     from the true posterior p(z|x), in KL): (N,) float32 each."""
-    model.eval()
-    device = model.device
-    x_all = prepare(images.to(device), model.config.binarize, seed)
-    g = torch.Generator(device=device).manual_seed(seed + 1)
-    batch_size = max(1, 20_000 // k)
     iwae, gap = [], []
-    for i in range(0, len(x_all), batch_size):
-        log_w = log_importance_weights(model, x_all[i:i + batch_size], k, chunk=20_000, generator=g)  # (B, k)
+    for x, g in scored_batches(model, images, max(1, 20_000 // k), seed, seed + 1, progress):
+        log_w = log_importance_weights(model, x, k, chunk=20_000, generator=g)  # (B, k)
         bound = importance_weighted_bound(log_w)
         iwae.append(-bound)
         gap.append(bound - log_w.mean(1))
-        if progress:
-            progress(min(i + batch_size, len(x_all)) / len(x_all))
     return {"iwae": torch.cat(iwae).float().cpu().numpy(), "iwae_gap": torch.cat(gap).float().cpu().numpy()}
-
-
-def figures_path(cache_dir: str | Path, weights_hash: str, name: str) -> Path:
-    return Path(cache_dir) / f"figures-{name}-{weights_hash[:16]}.npz"
-
-
-def cached_figures(path: Path) -> dict[str, np.ndarray]:
-    """What a figures cache holds ({} when it is missing or damaged; never unpickled)."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return {key: f[key] for key in f.files}
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        return {}
 
 
 def image_figures(model, weights_hash: str, images: torch.Tensor, cache_dir: str | Path, name: str,
                   iwae_k: int = 0, progress=None) -> dict[str, np.ndarray]:
     """per_image_figures (and per_image_iwae with iwae_k samples, when asked), read from the cache
     in `cache_dir` or computed and added to it."""
-    path = figures_path(cache_dir, weights_hash, name)
-    figures = {key: value for key, value in cached_figures(path).items() if len(value) == len(images)}
+    path = figures_cache_path(cache_dir, weights_hash, name)
+    figures = {key: value for key, value in read_npz(path).items() if len(value) == len(images)}
     wanted = {"elbo"} | ({f"iwae_gap_k{iwae_k}"} if iwae_k else set())
     if wanted <= figures.keys():
         return _named(figures, iwae_k)
@@ -116,12 +88,7 @@ def image_figures(model, weights_hash: str, images: torch.Tensor, cache_dir: str
     if iwae_k and f"iwae_gap_k{iwae_k}" not in figures:
         for key, value in per_image_iwae(model, images, iwae_k, progress=progress).items():
             figures[f"{key}_k{iwae_k}"] = value
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **figures)
-    atomic_write_bytes(path, buf.getvalue())
-    for stale in path.parent.glob(f"figures-{name}-{'?' * 16}.npz"):  # earlier weights of this run
-        if stale != path:
-            stale.unlink(missing_ok=True)
+    write_npz_cache(path, figures)
     return _named(figures, iwae_k)
 
 

@@ -8,6 +8,8 @@ import math
 
 import torch
 
+from typing import Callable, Iterator
+
 from .latents import Categorical, Gaussian
 from .losses import iwae_nll, recon_nll
 from .model import VAE, to_unit
@@ -20,6 +22,21 @@ def prepare(images: torch.Tensor, binarize: bool, seed: int = 0) -> torch.Tensor
         g = torch.Generator(device=x.device).manual_seed(seed)
         x = torch.bernoulli(x, generator=g)
     return x
+
+
+def scored_batches(model: VAE, images: torch.Tensor, batch_size: int, seed: int = 0, noise_seed: int | None = None,
+                   progress: Callable[[float], None] | None = None) -> Iterator[tuple[torch.Tensor, torch.Generator]]:
+    """The one loop of every figure over a set of images: uint8 images (N, 28, 28) as the model
+    scores them (a fixed binarization from `seed` for a binarized model), on its device, in
+    batches (B, 1, 28, 28), each with the one generator of the run's samples of q (seeded with
+    `noise_seed`, else `seed`); `progress` gets the share of images done after each batch."""
+    model.eval()
+    x_all = prepare(images.to(model.device), model.config.binarize, seed)
+    g = torch.Generator(device=model.device).manual_seed(seed if noise_seed is None else noise_seed)
+    for i in range(0, len(x_all), batch_size):
+        yield x_all[i:i + batch_size], g
+        if progress:
+            progress(min(i + batch_size, len(x_all)) / len(x_all))
 
 
 def active_units(model: VAE, codes: torch.Tensor) -> int:
@@ -54,18 +71,13 @@ def encode_all(model: VAE, images: torch.Tensor, batch_size: int = 2000) -> tupl
 def evaluate(model: VAE, images: torch.Tensor, batch_size: int = 1000, seed: int = 0) -> dict:
     """Mean test recon (one exact sample of q: one-hot for categorical latents) and KL (nats per
     image), KL per latent unit, active units."""
-    model.eval()
-    device = model.device
-    x_all = prepare(images.to(device), model.config.binarize, seed)
-    g = torch.Generator(device=device).manual_seed(seed)
-    recon_sum, kl_sum, codes = 0.0, torch.zeros(model.latent.units, device=device), []
-    for i in range(0, len(x_all), batch_size):
-        x = x_all[i:i + batch_size]
+    recon_sum, kl_sum, codes = 0.0, torch.zeros(model.latent.units, device=model.device), []
+    for x, g in scored_batches(model, images, batch_size, seed):
         out = model(x, generator=g)
         recon_sum += float(recon_nll(out.logits, x, model.config).sum())
         kl_sum += out.posterior.kl_per_unit().sum(0)
         codes.append(out.posterior.code)
-    n = len(x_all)
+    n = len(images)
     recon, kl_dims = recon_sum / n, (kl_sum / n).cpu()
     return {
         "recon": recon,
@@ -99,17 +111,10 @@ def bound_gap(model: VAE, x: torch.Tensor, ks=(1, 10, 100, 1000), draws: int = 1
 
 @torch.no_grad()
 def evaluate_iwae(model: VAE, images: torch.Tensor, k: int, batch_size: int | None = None,
-                  seed: int = 0, progress=None) -> float:
-    """Mean importance-weighted -log p(x) estimate over the images, k samples each."""
-    model.eval()
-    device = model.device
-    batch_size = batch_size or max(1, 20000 // k)
-    x_all = prepare(images.to(device), model.config.binarize, seed)
-    g = torch.Generator(device=device).manual_seed(seed + 1)
+                  seed: int = 0, progress: Callable[[float], None] | None = None) -> float:
+    """Mean importance-weighted -log p(x) estimate over the images, k samples each; `progress`
+    gets the share of images done."""
     total = 0.0
-    for i in range(0, len(x_all), batch_size):
-        x = x_all[i:i + batch_size]
+    for x, g in scored_batches(model, images, batch_size or max(1, 20000 // k), seed, seed + 1, progress):
         total += float(iwae_nll(model, x, k, chunk=20000, generator=g).sum())
-        if progress:
-            progress(len(x))
-    return total / len(x_all)
+    return total / len(images)

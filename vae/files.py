@@ -3,13 +3,18 @@
     atomic_write_json("folder/config.json", {...})   # readers see the old file or the new, never half
     append_jsonl("folder/history.jsonl", {"epoch": 3})
     read_jsonl("folder/history.jsonl")               # complete lines only: a killed writer's tail is skipped
+    write_npz_cache(path, {"xy": xy}); read_npz(path)  # caches named by weights (vae/run_files.py)
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
+
+import numpy as np
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -85,3 +90,24 @@ def read_json(path: str | Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return obj if isinstance(obj, dict) else None
+
+
+def write_npz_cache(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """Arrays as one compressed .npz, atomically; the same cache of earlier weights (the name with
+    other 16 hex digits before ".npz", vae/run_files.py) is removed."""
+    path = Path(path)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+    for stale in path.parent.glob(f"{path.name[:-len('0123456789abcdef.npz')]}{'?' * 16}.npz"):
+        if stale != path:
+            stale.unlink(missing_ok=True)
+
+
+def read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of an .npz cache ({} when it is missing or damaged); never unpickled."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {key: f[key] for key in f.files}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return {}

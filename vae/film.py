@@ -23,20 +23,16 @@ from safetensors.torch import save as save_tensors
 
 from .evaluate import encode_all
 from .files import atomic_write_bytes
+from .run_files import FILM, film_path
 from .projection import align_to, project_pca
 
-FILM = "film"  # the run folder's subfolder of per-epoch codes
 _NAME = re.compile(r"epoch-(\d{4,})\.safetensors")
-
-
-def epoch_path(run_folder: str | Path, epoch: int) -> Path:
-    return Path(run_folder) / FILM / f"epoch-{epoch:04d}.safetensors"
 
 
 def save_epoch_codes(model, test_images: torch.Tensor, run_folder: str | Path, epoch: int) -> None:
     """The test set's posterior codes after `epoch`, written atomically."""
     codes = encode_all(model, test_images)[0]  # (N, code_dim) on the CPU
-    atomic_write_bytes(epoch_path(run_folder, epoch), save_tensors(model.latent.pack_codes(codes)))
+    atomic_write_bytes(film_path(run_folder, epoch), save_tensors(model.latent.pack_codes(codes)))
 
 
 def film_recorder(run_folder: str | Path):

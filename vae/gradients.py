@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .losses import log_normal, recon_nll
+from .latents import log_normal
+from .losses import recon_nll
 from .model import VAE
 
 ESTIMATORS = ("score function", "score function + baseline", "reparameterization")

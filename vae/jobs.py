@@ -20,12 +20,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import STEPS, TRAIN_CONFIG, read_history
-from .options import train_args
+from .checkpoint import read_history
 from .config import ModelConfig, TrainConfig
 from .distributed import TORCHRUN_VARIABLES, Ranks, check_batch_size, launcher
 from .files import atomic_write_json, read_json, read_jsonl
 from .download import parse_progress
+from .options import train_args
+from .run_files import STEPS, TRAIN_CONFIG, TRAIN_LOG
 
 JOB_FILE = ".training.json"
 LOGS = ".logs"  # <checkpoints>/.logs/<run>.log: a job's output, also when it ends before its folder exists
@@ -228,7 +229,7 @@ class TrainingJobs:
             if last["epoch"] >= status.epoch:
                 status.epoch, status.step = last["epoch"], last["step"]
                 status.images_per_second = last["images_per_second"]
-        log_path = Path(job.get("log") or run_dir / "train.log")
+        log_path = Path(job.get("log") or run_dir / TRAIN_LOG)
         if not steps and not history:  # the data may be downloading first
             status.download = parse_progress(_read_text(log_path))
         if status.images_per_second and plan.get("train_images"):

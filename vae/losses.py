@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import ModelConfig
-from .latents import LOG_2PI, Gaussian, log_normal  # noqa: F401 (log_normal: part of this module's API)
+from .latents import LOG_2PI, Gaussian
 
 
 def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

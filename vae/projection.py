@@ -12,9 +12,7 @@ Caches are plain .npz arrays (no pickle), written atomically.
 from __future__ import annotations
 
 import contextlib
-import io
 import time
-import zipfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .files import atomic_write_bytes
+from .files import read_npz, write_npz_cache
+from .run_files import map_cache_path
 from .evaluate import encode_all
 
 PLACE_NEIGHBOURS = 10
@@ -146,25 +145,19 @@ def align_to(xy: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return (scale * moved @ rotation + reference.mean(0)).astype(np.float32)
 
 
-def cache_path(cache_dir: str | Path, weights_hash: str, name: str, projection: str = "umap") -> Path:
-    """The map's cache file; UMAP maps keep the name they always had (the bundled ones ship as such)."""
-    suffix = "" if projection == "umap" else f"-{projection}"
-    return Path(cache_dir) / f"map-{name}{suffix}-{weights_hash[:16]}.npz"
-
-
 def load_cached_map(path: Path, projection: str = "umap") -> LatentMap | None:
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return LatentMap(f["mu"].astype(np.float32), f["labels"], f["xy"], projection=projection)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # missing or damaged: rebuild
+    """A map cache's map; None when it is missing or damaged (then it is built again)."""
+    arrays = read_npz(path)
+    if not {"mu", "labels", "xy"} <= arrays.keys():
         return None
+    return LatentMap(arrays["mu"].astype(np.float32), arrays["labels"], arrays["xy"], projection=projection)
 
 
 def build_map(model, weights_hash: str, images: torch.Tensor, labels: torch.Tensor,
               cache_dir: str | Path, name: str, projection: str = "umap",
               progress: Callable[[str, float], None] | None = None) -> LatentMap:
     """Encode `images` and project them, or read both from the cache when present."""
-    path = cache_path(cache_dir, weights_hash, name, projection)
+    path = map_cache_path(cache_dir, weights_hash, name, projection)
     cached = load_cached_map(path, projection)
     if cached is not None and len(cached.labels) == len(labels):
         return cached
@@ -176,15 +169,9 @@ def build_map(model, weights_hash: str, images: torch.Tensor, labels: torch.Tens
         progress(f"Projecting {len(images):,} codes with {PROJECTIONS[projection]} (first build only)", 0.25)
     xy = project(mu, projection)
     latent_map = LatentMap(mu, labels.numpy().astype(np.int64), xy, time.perf_counter() - started, projection)
-    buf = io.BytesIO()
     # The codes as float16 (the neighbours they give are the same; a 300-number categorical code
     # per image would make a 12 MB file in float32).
-    np.savez_compressed(buf, mu=mu.astype(np.float16), labels=latent_map.labels, xy=xy)
-    atomic_write_bytes(path, buf.getvalue())
-    stem = path.name[:-len(f"{weights_hash[:16]}.npz")]
-    for stale in path.parent.glob(f"{stem}{'?' * 16}.npz"):  # maps of earlier weights of this run
-        if stale != path:
-            stale.unlink(missing_ok=True)
+    write_npz_cache(path, {"mu": mu.astype(np.float16), "labels": latent_map.labels, "xy": xy})
     if progress:
         progress("Done", 1.0)
     return latent_map

@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import (HISTORY, STEPS, TRAIN_CONFIG, WEIGHTS, CheckpointError, check_weights_file, read_config,
-                         read_history)
+from .checkpoint import CheckpointError, check_weights_file, read_config, read_history
+from .run_files import HISTORY, STEPS, TRAIN_CONFIG, WEIGHTS
 from .config import ModelConfig
 from .files import read_json, read_jsonl
 

@@ -42,6 +42,7 @@ from .evaluate import evaluate
 from .latents import latent_of
 from .files import append_jsonl, atomic_write_json, read_jsonl, remove_temp_files, write_jsonl
 from .model import VAE, resolve_device
+from .run_files import CONFIG, HISTORY, OPTIMIZER, STEPS, TRAIN_CONFIG, WEIGHTS
 from .step import TrainStep, make_optimizer
 
 MIN_LR_FRACTION = 0.05  # cosine decay from lr to 5% of lr over the asked epochs
@@ -77,7 +78,7 @@ def _resumable(out: Path, model_cfg: ModelConfig | None, resume: bool,
     """The checkpoint in `out` that this run continues, or None for a fresh run. Refuses (before
     anything is written) to overwrite a checkpoint without `resume`, and to resume one with another
     model: a resumed run keeps every field of FIXED_ON_RESUME (config.check_resume)."""
-    has_weights = (out / ckpt.WEIGHTS).exists()
+    has_weights = (out / WEIGHTS).exists()
     if has_weights and not resume:
         raise FileExistsError(f"{out} already holds a checkpoint: pass --resume to continue it, "
                               "or choose another --out")
@@ -108,11 +109,11 @@ def _prepare_run(out: Path, checkpoint: ckpt.Checkpoint | None, model_cfg: Model
     if not writes:
         return model, epoch, step, history
     out.mkdir(parents=True, exist_ok=True)
-    remove_temp_files(out, (ckpt.WEIGHTS, ckpt.CONFIG, ckpt.HISTORY, ckpt.OPTIMIZER, ckpt.STEPS, ckpt.TRAIN_CONFIG))
-    if history or (out / ckpt.HISTORY).exists():
-        write_jsonl(out / ckpt.HISTORY, history)
-    if (out / ckpt.STEPS).exists():
-        write_jsonl(out / ckpt.STEPS, [s for s in read_jsonl(out / ckpt.STEPS) if s.get("step", 0) <= step])
+    remove_temp_files(out, (WEIGHTS, CONFIG, HISTORY, OPTIMIZER, STEPS, TRAIN_CONFIG))
+    if history or (out / HISTORY).exists():
+        write_jsonl(out / HISTORY, history)
+    if (out / STEPS).exists():
+        write_jsonl(out / STEPS, [s for s in read_jsonl(out / STEPS) if s.get("step", 0) <= step])
     return model, epoch, step, history
 
 
@@ -182,7 +183,7 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
     steps_per_epoch = math.ceil(n / batch)
     total_steps = train_cfg.epochs * steps_per_epoch
     if ranks.writer:
-        atomic_write_json(out / ckpt.TRAIN_CONFIG, {
+        atomic_write_json(out / TRAIN_CONFIG, {
             **dataclasses.asdict(train_cfg), "model": cfg.to_dict(), "train_images": n,
             "steps_per_epoch": steps_per_epoch, "device": str(device), "processes": ranks.world,
             "started_at": time.time(), "start_epoch": epoch})
@@ -223,7 +224,7 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                     r, k = (distributed.summed(train_step.sums, ranks) / seen).tolist()
                     _stop_if_diverged(r + k, "the training loss", out, epoch, step, train_cfg.lr)
                     if ranks.writer:
-                        append_jsonl(out / ckpt.STEPS, {
+                        append_jsonl(out / STEPS, {
                             "step": step, "epoch": round(epoch + (i + 1) / steps_per_epoch, 4),
                             "train_recon": r, "train_kl": k, **_temperature_of(cfg, step),
                             "images_per_second": seen / (time.perf_counter() - started),
@@ -248,7 +249,7 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                     # The weights (holding `record`) commit the epoch; the history line follows. A kill
                     # between the two is repaired on resume (see ckpt.checkpoint_history).
                     ckpt.save_checkpoint(model, out, epoch, step, optimizer, record=record)
-                    append_jsonl(out / ckpt.HISTORY, record)
+                    append_jsonl(out / HISTORY, record)
                     history.append(record)
             if ranks.writer:
                 if show_progress:

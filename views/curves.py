@@ -10,7 +10,7 @@ from ui.caches import CHECKPOINTS_DIR, dataset, training_jobs
 from ui.page import page_header, show_charts
 from ui.text import literal
 from ui.training_status import stop_polling_when_done
-from vae.checkpoint import HISTORY, STEPS
+from vae.run_files import HISTORY, STEPS
 from vae.datasets import dataset_info
 from vae.film import film_frames, film_stamps, read_film
 from vae.latent import dims_by_kl

@@ -11,7 +11,8 @@ from ui.charts import PALETTE
 from ui.caches import current_model, dataset, digit_classifier, full_data_available, kl_and_activity
 from ui.page import page_header
 from ui.page import show_digit
-from vae.diagnostics import posteriors, prior_holes
+from vae.diagnostics import prior_holes
+from vae.evaluate import posteriors
 from vae.images import grid
 from vae.latent import decode_numpy
 

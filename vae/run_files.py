@@ -1,0 +1,39 @@
+"""Every file a run folder (a checkpoint) may hold, named in one place.
+
+    run/model.safetensors      the weights, float32 or float16; metadata: epoch, step, last history line
+    run/config.json            ModelConfig: what the model is
+    run/optimizer.safetensors  Adam's state, for --resume
+    run/history.jsonl          one line per epoch (vae.train.epoch_record)
+    run/steps.jsonl            one line every log_every steps
+    run/train_config.json      what the run was asked to do, written once its data is loaded
+    run/train.log              a background job's output (vae/jobs.py)
+    run/film/epoch-NNNN.safetensors                 the test codes after each epoch (vae/film.py)
+    run/map-<scope>[-<projection>]-<hash16>.npz     a latent map's codes and 2D positions (vae/projection.py)
+    run/figures-<scope>-<hash16>.npz                per-image figures (vae/diagnostics.py)
+
+The caches are named by the first 16 hex digits of the weights' hash, so new weights never read
+an old cache; writing one removes those of earlier weights (vae.files.write_npz_cache).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+WEIGHTS, CONFIG, HISTORY, OPTIMIZER, STEPS = (
+    "model.safetensors", "config.json", "history.jsonl", "optimizer.safetensors", "steps.jsonl")
+TRAIN_CONFIG = "train_config.json"
+TRAIN_LOG = "train.log"
+FILM = "film"
+
+
+def film_path(run_folder: str | Path, epoch: int) -> Path:
+    return Path(run_folder) / FILM / f"epoch-{epoch:04d}.safetensors"
+
+
+def map_cache_path(cache_dir: str | Path, weights_hash: str, scope: str, projection: str = "umap") -> Path:
+    """A latent map's cache; UMAP maps keep the name they always had (the bundled ones ship as such)."""
+    suffix = "" if projection == "umap" else f"-{projection}"
+    return Path(cache_dir) / f"map-{scope}{suffix}-{weights_hash[:16]}.npz"
+
+
+def figures_cache_path(cache_dir: str | Path, weights_hash: str, scope: str) -> Path:
+    return Path(cache_dir) / f"figures-{scope}-{weights_hash[:16]}.npz"
