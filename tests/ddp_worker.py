@@ -4,6 +4,7 @@
   DDP_REPORT=<folder>   each process's parameters after training (rank-<R>.safetensors) and the files
                         it wrote, made or removed in --out (rank-<R>.json, from Python's audit events)
   DDP_DIE_AT_STEP=<n>   rank 1 kills itself (SIGKILL) as it starts its n-th step of this process
+  DDP_STOP_AT_STEP=<n>  rank 1 alone gets a SIGTERM (the Stop button's signal) as it starts its n-th step
 
     torchrun --standalone --nproc-per-node 2 tests/ddp_worker.py train --out ... (any vae train options)
 """
@@ -34,13 +35,13 @@ def record_step(init):
     return wrapper
 
 
-def die_at(call, step: int):
+def signal_at(call, step: int, signum: int):
     taken = [0]
 
     def wrapper(self, *args, **kwargs):
         taken[0] += 1
         if taken[0] == step:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), signum)
         return call(self, *args, **kwargs)
     return wrapper
 
@@ -66,8 +67,9 @@ if __name__ == "__main__":
     out = Path(argv[argv.index("--out") + 1]).resolve()
     if os.environ.get("DDP_FIXED_NOISE"):
         vae.latents.Gaussian.sample = fixed_noise
-    if os.environ.get("DDP_DIE_AT_STEP") and RANK == 1:
-        vae.step.TrainStep.__call__ = die_at(vae.step.TrainStep.__call__, int(os.environ["DDP_DIE_AT_STEP"]))
+    for variable, signum in (("DDP_DIE_AT_STEP", signal.SIGKILL), ("DDP_STOP_AT_STEP", signal.SIGTERM)):
+        if os.environ.get(variable) and RANK == 1:
+            vae.step.TrainStep.__call__ = signal_at(vae.step.TrainStep.__call__, int(os.environ[variable]), signum)
     vae.step.TrainStep.__init__ = record_step(vae.step.TrainStep.__init__)
     writes = audited_writes(out)
     code = main(argv)

@@ -20,7 +20,8 @@ from tests.killed_run_checks import assert_consistent, assert_same_run, one_thre
 from vae.checkpoint import load_checkpoint
 from vae.run_files import HISTORY, OPTIMIZER, STEPS, WEIGHTS
 from vae.config import ModelConfig, TrainConfig
-from vae.train import _signals_deferred, train
+from vae.distributed import Ranks
+from vae.train import _StopRequests, train
 
 MODEL = ModelConfig(latent_dim=4, hidden_dims=[32])
 EPOCHS, BATCH = 3, 50
@@ -114,15 +115,21 @@ def test_a_kill_in_each_window_resumes_to_the_same_run(window, tiny_data_dir, re
     assert_same_run(out, reference, exact_epochs=None if matched else left["epoch"])
 
 
+@pytest.mark.parametrize("stop", ["signal", "interrupt"])
 def test_ctrl_c_mid_epoch_saves_and_resume_skips_the_batches_already_trained(tiny_data_dir, reference, tmp_path,
-                                                                             monkeypatch):
+                                                                             monkeypatch, stop):
+    """A real Ctrl-C is noted and stops the run after its step; a KeyboardInterrupt from anywhere
+    in the loop (a second Ctrl-C) stops it at once. Both save where they stopped."""
     out = tmp_path / "run"
     original = vae.train.append_jsonl
 
     def interrupt_at_step(path, record):
         original(path, record)
         if Path(path).name == STEPS and record["step"] == SPE + 6:
-            raise KeyboardInterrupt
+            if stop == "interrupt":
+                raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # delivered by now: noted, not raised
 
     with monkeypatch.context() as m:
         m.setattr(vae.train, "append_jsonl", interrupt_at_step)
@@ -134,11 +141,15 @@ def test_ctrl_c_mid_epoch_saves_and_resume_skips_the_batches_already_trained(tin
     assert_same_run(out, reference, exact_epochs=1)  # other eps draws after the stop: close, not equal
 
 
-def test_ctrl_c_waits_until_the_epoch_is_saved():
-    handler, done = signal.getsignal(signal.SIGINT), False
-    with pytest.raises(KeyboardInterrupt):
-        with _signals_deferred():
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)  # the usual handler would have raised by now
-            done = True
-    assert done and signal.getsignal(signal.SIGINT) is handler
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_signal_is_noted_until_the_step_ends_and_a_second_one_interrupts(signum):
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with _StopRequests() as stops:
+        assert not stops.requested(Ranks(), torch.device("cpu"))
+        os.kill(os.getpid(), signum)
+        time.sleep(0.05)  # the usual handler would have raised by now
+        assert stops.requested(Ranks(), torch.device("cpu"))
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signum)
+            time.sleep(0.05)
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers

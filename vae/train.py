@@ -21,7 +21,6 @@ takes its share of each batch, and global rank 0 alone evaluates and writes thes
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import signal
@@ -117,26 +116,35 @@ def _prepare_run(out: Path, checkpoint: ckpt.Checkpoint | None, model_cfg: Model
     return model, epoch, step, history
 
 
-@contextlib.contextmanager
-def _signals_deferred():
-    """Hold Ctrl-C and SIGTERM until the block is done, so that an epoch's evaluation, checkpoint
-    and history line are written together; a signal that came meanwhile is raised again at the
-    end, to its usual handler. (SIGKILL cannot be held: `_prepare_run` and the order of the
-    writes deal with that.) Handlers can only be set in the main thread; elsewhere no signal
-    interrupts the loop anyway."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = []
-    old = {s: signal.signal(s, lambda signum, frame: held.append(signum))
-           for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
+class _StopRequests:
+    """Ctrl-C and SIGTERM while training are noted, not raised: after every step the loop asks
+    `requested`, which under torchrun all-reduces the flag, so every rank stops after the same step
+    (whichever got the signal first) and rank 0 saves. An epoch's evaluation, checkpoint and history
+    line are thus always written together. A second signal interrupts at once. Handlers can only be
+    set in the main thread; elsewhere no signal interrupts the loop anyway."""
+
+    def __init__(self):
+        self.signal: int | None = None
+        self._old = {}
+
+    def __enter__(self) -> _StopRequests:
+        if threading.current_thread() is threading.main_thread():
+            self._old = {s: signal.signal(s, self._note) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self._old.items():
             signal.signal(s, handler)
-    if held:
-        signal.raise_signal(held[0])
+
+    def _note(self, signum, frame) -> None:
+        if self.signal is not None:
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    def requested(self, ranks: distributed.Ranks, device: torch.device) -> bool:
+        if not ranks.parallel:
+            return self.signal is not None
+        return bool(distributed.summed(torch.tensor(float(self.signal is not None), device=device), ranks) > 0)
 
 
 def train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
@@ -203,42 +211,44 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                            batch // ranks.world, ddp=distributed.wrap(model, ranks) if ranks.parallel else None)
 
     try:
-        while epoch < train_cfg.epochs:
-            gen.manual_seed(train_cfg.seed * 100003 + epoch)
-            model.train()
-            started = time.perf_counter()
-            train_step.reset()
-            order = distributed.epoch_order(torch.randperm(n, generator=gen, device=device), batch, ranks)
-            if ranks.rank:
-                gen.manual_seed(distributed.noise_seed(train_cfg.seed, epoch, ranks.rank))
-            first, skip = skip, 0
-            trained = len(order) - first * batch  # images this epoch trains on (all ranks)
-            bar = tqdm(range(first, steps_per_epoch), desc=f"epoch {epoch + 1}/{train_cfg.epochs}",
-                       disable=not show_progress, leave=False, mininterval=0.5)
-            for i in bar:
-                train_step(distributed.rank_share(order[i * batch:(i + 1) * batch], ranks),
-                           cosine_lr(train_cfg.lr, step, total_steps), cfg.temperature(step))
-                step += 1
-                if step % train_cfg.log_every == 0:
-                    seen = min((i + 1) * batch, len(order)) - first * batch
-                    r, k = (distributed.summed(train_step.sums, ranks) / seen).tolist()
-                    _stop_if_diverged(r + k, "the training loss", out, epoch, step, train_cfg.lr)
-                    if ranks.writer:
-                        append_jsonl(out / STEPS, {
-                            "step": step, "epoch": round(epoch + (i + 1) / steps_per_epoch, 4),
-                            "train_recon": r, "train_kl": k, **_temperature_of(cfg, step),
-                            "images_per_second": seen / (time.perf_counter() - started),
-                            "time": time.time()})
-                    bar.set_postfix(recon=f"{r:.1f}", kl=f"{k:.1f}")
-            bar.close()
-            if device.type == "cuda":
-                torch.cuda.synchronize()  # the clock must include the queued GPU work
-            train_seconds = time.perf_counter() - started
-            train_means = distributed.summed(train_step.sums, ranks) / trained
-            # Every rank alike (their losses are all-reduced, their weights the same): all stop together.
-            _stop_if_diverged(train_means.sum().item(), "the training loss", out, epoch, step, train_cfg.lr)
-            _stop_if_diverged(0.0 if _weights_finite(model) else math.nan, "a weight", out, epoch, step, train_cfg.lr)
-            with _signals_deferred():
+        with _StopRequests() as stops:
+            while epoch < train_cfg.epochs:
+                gen.manual_seed(train_cfg.seed * 100003 + epoch)
+                model.train()
+                started = time.perf_counter()
+                train_step.reset()
+                order = distributed.epoch_order(torch.randperm(n, generator=gen, device=device), batch, ranks)
+                if ranks.rank:
+                    gen.manual_seed(distributed.noise_seed(train_cfg.seed, epoch, ranks.rank))
+                first, skip = skip, 0
+                trained = len(order) - first * batch  # images this epoch trains on (all ranks)
+                bar = tqdm(range(first, steps_per_epoch), desc=f"epoch {epoch + 1}/{train_cfg.epochs}",
+                           disable=not show_progress, leave=False, mininterval=0.5)
+                for i in bar:
+                    train_step(distributed.rank_share(order[i * batch:(i + 1) * batch], ranks),
+                               cosine_lr(train_cfg.lr, step, total_steps), cfg.temperature(step))
+                    step += 1
+                    if step % train_cfg.log_every == 0:
+                        seen = min((i + 1) * batch, len(order)) - first * batch
+                        r, k = (distributed.summed(train_step.sums, ranks) / seen).tolist()
+                        _stop_if_diverged(r + k, "the training loss", out, epoch, step, train_cfg.lr)
+                        if ranks.writer:
+                            append_jsonl(out / STEPS, {
+                                "step": step, "epoch": round(epoch + (i + 1) / steps_per_epoch, 4),
+                                "train_recon": r, "train_kl": k, **_temperature_of(cfg, step),
+                                "images_per_second": seen / (time.perf_counter() - started),
+                                "time": time.time()})
+                        bar.set_postfix(recon=f"{r:.1f}", kl=f"{k:.1f}")
+                    if stops.requested(ranks, device):
+                        raise KeyboardInterrupt  # every rank after this same step; rank 0 saves below
+                bar.close()
+                if device.type == "cuda":
+                    torch.cuda.synchronize()  # the clock must include the queued GPU work
+                train_seconds = time.perf_counter() - started
+                train_means = distributed.summed(train_step.sums, ranks) / trained
+                # Every rank alike (their losses are all-reduced, their weights the same): all stop together.
+                _stop_if_diverged(train_means.sum().item(), "the training loss", out, epoch, step, train_cfg.lr)
+                _stop_if_diverged(0.0 if _weights_finite(model) else math.nan, "a weight", out, epoch, step, train_cfg.lr)
                 # Rank 0 evaluates; its verdict on the test -ELBO reaches every rank, so all stop together.
                 record = epoch_record(model, test_images, epoch + 1, step, train_means, train_seconds, trained,
                                       train_images[:EXACT_TRAIN_IMAGES]) if ranks.writer else None
@@ -251,19 +261,18 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                     ckpt.save_checkpoint(model, out, epoch, step, optimizer, record=record)
                     append_jsonl(out / HISTORY, record)
                     history.append(record)
-            if ranks.writer:
-                if show_progress:
-                    trained_on = {"elbo": "-ELBO", "relaxed": "relaxed objective",
-                                  "uniform-eps": "loss (uniform eps: no ELBO)"}[cfg.train_objective]
-                    exact = (f"  train -ELBO (exact, {record['train_exact_images']:,} images) "
-                             f"{record['train_exact_elbo']:.2f}" if "train_exact_elbo" in record else "")
-                    tqdm.write(f"epoch {epoch}: train {trained_on} {record['train_recon'] + record['train_kl']:.2f}"
-                               f"{exact}  test -ELBO {record['test_elbo']:.2f} (recon {record['test_recon']:.2f},"
-                               f" KL {record['test_kl']:.2f})  active {record['active_units']}"
-                               f"  {record['images_per_second']:.0f} img/s")
-                if on_epoch:
-                    on_epoch(record, model, test_images)
-            distributed.barrier(ranks)  # the others wait for rank 0's evaluation and files
+                    if show_progress:
+                        trained_on = {"elbo": "-ELBO", "relaxed": "relaxed objective",
+                                      "uniform-eps": "loss (uniform eps: no ELBO)"}[cfg.train_objective]
+                        exact = (f"  train -ELBO (exact, {record['train_exact_images']:,} images) "
+                                 f"{record['train_exact_elbo']:.2f}" if "train_exact_elbo" in record else "")
+                        tqdm.write(f"epoch {epoch}: train {trained_on} {record['train_recon'] + record['train_kl']:.2f}"
+                                   f"{exact}  test -ELBO {record['test_elbo']:.2f} (recon {record['test_recon']:.2f},"
+                                   f" KL {record['test_kl']:.2f})  active {record['active_units']}"
+                                   f"  {record['images_per_second']:.0f} img/s")
+                    if on_epoch:
+                        on_epoch(record, model, test_images)
+                distributed.barrier(ranks)  # the others wait for rank 0's evaluation and files
     except KeyboardInterrupt:
         # Mid-epoch weights, labelled with the last finished epoch (and its history line) and the
         # step actually reached: --resume skips the batches already trained. Weights that have gone
