@@ -13,7 +13,7 @@ from ui.caches import CHECKPOINTS_DIR, current_model, training_jobs
 from ui.text import literal
 from ui.training_status import refresh_seconds, status_line
 from vae.datasets import dataset_info
-from vae.runs import DEFAULT_RUN, list_runs
+from vae.services.runs import DEFAULT_RUN, list_runs
 
 ICON = str(Path(__file__).parent / "ui" / "icon.png")  # a local file: the app fetches nothing from the web
 st.set_page_config(page_title="VAE Latent Explorer", page_icon=ICON, layout="wide")

@@ -19,11 +19,11 @@ import time
 
 
 from bench.common import machine, table
-from vae.checkpoint import load_checkpoint, weights_hash
+from vae.training.checkpoint import load_checkpoint, weights_hash
 from vae.data import has_split, load_split
-from vae.diagnostics import per_image_figures, per_image_iwae, prior_holes
-from vae.evaluate import posteriors
-from vae.projection import align_to, build_map
+from vae.analysis.diagnostics import per_image_figures, per_image_iwae, prior_holes
+from vae.training.evaluate import posteriors
+from vae.analysis.projection import align_to, build_map
 
 
 PARTS = ["figures", "iwae", "holes", "maps"]

@@ -19,8 +19,8 @@ import tempfile
 from pathlib import Path
 
 from bench.common import machine, median, table
-from vae.checkpoint import read_history
-from vae.distributed import launcher
+from vae.training.checkpoint import read_history
+from vae.training.distributed import launcher
 
 ROOT = Path(__file__).resolve().parent.parent
 

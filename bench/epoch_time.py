@@ -1,4 +1,4 @@
-"""Seconds per training epoch (60k images, `vae.train`, data resident on the device) for each
+"""Seconds per training epoch (60k images, `vae.training.train`, data resident on the device) for each
 architecture, in float32 and with bfloat16 autocast (`--amp`, CUDA only):
 
     python -m bench.epoch_time --device cuda          # the GPU figures in BENCHMARKS.md
@@ -17,7 +17,7 @@ import torch
 from bench.common import machine, median, table
 
 from vae.config import ModelConfig, TrainConfig
-from vae.train import train
+from vae.training.train import train
 
 CONFIGS = {  # name -> (ModelConfig, batch size)
     "default (mlp 784-400-32)": (ModelConfig(), 128),

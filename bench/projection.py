@@ -21,10 +21,10 @@ import torch
 from bench.common import machine, median, table
 from PIL import Image
 
-from vae.checkpoint import load_checkpoint, weights_hash
+from vae.training.checkpoint import load_checkpoint, weights_hash
 from vae.data import has_split, load_split
 from vae.images import mnist_style, read_upload
-from vae.projection import build_map, load_cached_map
+from vae.analysis.projection import build_map, load_cached_map
 from vae.run_files import map_cache_path
 
 

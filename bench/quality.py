@@ -15,9 +15,9 @@ import time
 
 from bench.common import machine, table
 
-from vae.checkpoint import load_checkpoint
+from vae.training.checkpoint import load_checkpoint
 from vae.data import load_split
-from vae.evaluate import evaluate, evaluate_iwae
+from vae.training.evaluate import evaluate, evaluate_iwae
 
 
 def main() -> None:

@@ -26,10 +26,10 @@ from bench.common import machine, median, table
 
 from vae.config import ModelConfig, TrainConfig
 from vae.data import default_root, file_names, load_split
-from vae.evaluate import evaluate
-from vae.losses import kl_per_dim, recon_nll
-from vae.model import VAE
-from vae.train import train
+from vae.training.evaluate import evaluate
+from vae.models.losses import kl_per_dim, recon_nll
+from vae.models.model import VAE
+from vae.training.train import train
 
 
 class Reached(Exception):

@@ -1,6 +1,6 @@
 """Slider releases while a training job runs: the release round trip of one session on the Latent
 sliders page with no training, with a training job at normal priority, and with the job as the
-app starts it (vae.jobs: nice 10, and its scheduling group's too where Linux has autogroup).
+app starts it (vae.services.jobs: nice 10, and its scheduling group's too where Linux has autogroup).
 
 Conditions run round-robin, --releases each per round; the training job (the default MLP on a
 2,000-image training set, for more epochs than the measurement lasts) is started for its
@@ -20,16 +20,16 @@ from bench.browser import (app_folder, chromium_async, open_sliders, release_rou
                      wait_idle_async)
 from bench.common import machine, percentile, table
 
-import vae.jobs
+import vae.services.jobs
 from vae.config import ModelConfig, TrainConfig
-from vae.jobs import TrainingJobs
+from vae.services.jobs import TrainingJobs
 
 CONDITIONS = {"no training": None, "training at normal priority": 0,
-              "training as the app starts it": vae.jobs.TRAINING_NICENESS}
+              "training as the app starts it": vae.services.jobs.TRAINING_NICENESS}
 
 
 def start_job(checkpoints: Path, data_dir: Path, niceness: int) -> TrainingJobs:
-    vae.jobs.TRAINING_NICENESS = niceness
+    vae.services.jobs.TRAINING_NICENESS = niceness
     jobs = TrainingJobs(checkpoints)
     jobs.start(ModelConfig(), TrainConfig(data_dir=str(data_dir), epochs=500, train_limit=2000))
     deadline = time.time() + 60

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from safetensors.torch import save_file
 
-import vae.latents
-import vae.step
+import vae.models.latents
+import vae.training.step
 from vae.cli import main
 
 RANK = int(os.environ.get("RANK", 0))
@@ -66,11 +66,11 @@ if __name__ == "__main__":
     argv = sys.argv[1:]
     out = Path(argv[argv.index("--out") + 1]).resolve()
     if os.environ.get("DDP_FIXED_NOISE"):
-        vae.latents.Gaussian.sample = fixed_noise
+        vae.models.latents.Gaussian.sample = fixed_noise
     for variable, signum in (("DDP_DIE_AT_STEP", signal.SIGKILL), ("DDP_STOP_AT_STEP", signal.SIGTERM)):
         if os.environ.get(variable) and RANK == 1:
-            vae.step.TrainStep.__call__ = signal_at(vae.step.TrainStep.__call__, int(os.environ[variable]), signum)
-    vae.step.TrainStep.__init__ = record_step(vae.step.TrainStep.__init__)
+            vae.training.step.TrainStep.__call__ = signal_at(vae.training.step.TrainStep.__call__, int(os.environ[variable]), signum)
+    vae.training.step.TrainStep.__init__ = record_step(vae.training.step.TrainStep.__init__)
     writes = audited_writes(out)
     code = main(argv)
     if (report := os.environ.get("DDP_REPORT")) and steps:

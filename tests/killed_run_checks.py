@@ -12,8 +12,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from vae.runs import RunEntry, list_runs
-from vae.checkpoint import load_checkpoint, read_history
+from vae.services.runs import RunEntry, list_runs
+from vae.training.checkpoint import load_checkpoint, read_history
 from vae.run_files import HISTORY, OPTIMIZER, STEPS, WEIGHTS
 from vae.files import read_jsonl
 

@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 import ui.caches
 import ui.latent_pad
 from tests.app_support import latent_pad, open_app
-from vae.checkpoint import weights_hash
-from vae.projection import load_cached_map
+from vae.training.checkpoint import weights_hash
+from vae.analysis.projection import load_cached_map
 from vae.run_files import map_cache_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,7 +130,7 @@ def test_map_class_filter_runs(app):
 
 def test_training_progress_says_starting_until_the_first_logged_step():
     from ui.training_status import progress_text
-    from vae.jobs import JobStatus
+    from vae.services.jobs import JobStatus
 
     assert progress_text(JobStatus("running", Path("run"))).startswith("starting")
     status = JobStatus("running", Path("run"), epochs=8, steps=[{"step": 50}])
@@ -142,18 +142,18 @@ def test_training_progress_says_starting_until_the_first_logged_step():
 
 
 def test_the_train_page_offers_gpus_only_where_there_are_several_and_starts_torchrun_over_them(app, monkeypatch):
-    import vae.jobs
-    import vae.model
+    import vae.services.jobs
+    import vae.models.model
 
     started = []
-    monkeypatch.setattr(vae.jobs.TrainingJobs, "start",
+    monkeypatch.setattr(vae.services.jobs.TrainingJobs, "start",
                         lambda self, model, training, processes=1: started.append(processes) or Path("run-x"))
     # The notice stays while that run trains.
-    monkeypatch.setattr(vae.jobs.TrainingJobs, "status", lambda self: vae.jobs.JobStatus(
+    monkeypatch.setattr(vae.services.jobs.TrainingJobs, "status", lambda self: vae.services.jobs.JobStatus(
         "running" if started else "idle", Path("run-x") if started else None, epochs=8))
-    monkeypatch.setattr(vae.model, "gpu_count", lambda: 1)
+    monkeypatch.setattr(vae.models.model, "gpu_count", lambda: 1)
     assert not [n for n in app("views/train.py").number_input if n.label == "GPUs to use"]
-    monkeypatch.setattr(vae.model, "gpu_count", lambda: 4)
+    monkeypatch.setattr(vae.models.model, "gpu_count", lambda: 4)
     at = app("views/train.py")
     gpus = next(n for n in at.number_input if n.label == "GPUs to use")
     assert gpus.value == 4

@@ -12,9 +12,9 @@ import pytest
 import ui.caches
 import ui.latent_pad
 from tests.app_support import latent_pad, open_app
-from vae.checkpoint import weights_hash
+from vae.training.checkpoint import weights_hash
 from vae.run_files import WEIGHTS
-from vae.projection import load_cached_map
+from vae.analysis.projection import load_cached_map
 from vae.run_files import map_cache_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,9 +185,9 @@ def test_an_interpolation_step_and_an_upload_open_in_the_sliders(checkpoints, mn
     import torch
 
     from bench.drawn import drawn_png
-    from vae.checkpoint import load_checkpoint
+    from vae.training.checkpoint import load_checkpoint
     from vae.images import mnist_style, read_upload
-    from vae.latent import interpolate
+    from vae.analysis.walks import interpolate
 
     at = open_app("views/interpolate.py")
     next(n for n in at.number_input if n.label == "Step").set_value(4).run()

@@ -9,10 +9,10 @@ import torch
 import ui.caches
 from tests.app_support import open_app
 from ui.article_errors import ERRORS
-from vae.checkpoint import read_config, save_checkpoint
+from vae.training.checkpoint import read_config, save_checkpoint
 from vae.config import ModelConfig, TrainConfig
-from vae.model import VAE
-from vae.train import train
+from vae.models.model import VAE
+from vae.training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +56,7 @@ def test_the_articles_pages_list_its_errors_and_a_uniform_run_is_marked(tmp_path
         at = open_app(page, query_params={"codes": "test"} if page.endswith("em.py") else None)
         items = [m.value for m in at.markdown if "**The article:**" in m.value]
         assert len(items) == len(ERRORS) and all(wrong in item for item, (wrong, _, _) in zip(items, ERRORS))
-        assert "rand_like" in items[-1] and "`vae/latents.py: Gaussian.sample`" in items[-1]
+        assert "rand_like" in items[-1] and "`vae/models/latents.py: Gaussian.sample`" in items[-1]
     at = open_app(query_params={"checkpoint": "buggy"})
     assert any("the article's bug" in w.value for w in at.sidebar.warning)
     assert any("uniform ε" in o for o in at.sidebar.selectbox(key="checkpoint").options)

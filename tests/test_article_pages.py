@@ -94,7 +94,7 @@ def test_a_categorical_models_mixture_is_of_categoricals_and_samples_valid_codes
     import numpy as np
 
     from ui.mixtures import EM_RUN
-    from vae.categorical_mixture import CategoricalMixture
+    from vae.models.categorical_mixture import CategoricalMixture
 
     shutil.copytree(ROOT / "checkpoints" / "mnist-categorical", checkpoints / "mnist-categorical")
     at = open_app("views/em.py", query_params={"k": "4", "codes": "test", "checkpoint": "mnist-categorical"})

@@ -135,13 +135,13 @@ def test_a_starting_point_from_the_server_moves_the_pad_in_place(server, page, m
 
 def test_the_pad_placement_in_the_browser_matches_python(server, page):
     """The star's position and the nearest test digit, computed in JavaScript from the float16 codes
-    the browser gets, against vae.projection.LatentMap.place / nearest on the same codes, and
+    the browser gets, against vae.analysis.projection.LatentMap.place / nearest on the same codes, and
     within a fraction of a pixel of the float32 codes the server would use."""
     import torch
 
     from ui.charts import map_frame
-    from vae.checkpoint import load_checkpoint, weights_hash
-    from vae.projection import LatentMap, load_cached_map
+    from vae.training.checkpoint import load_checkpoint, weights_hash
+    from vae.analysis.projection import LatentMap, load_cached_map
     from vae.run_files import map_cache_path
 
     url, checkpoints = server
@@ -164,8 +164,8 @@ def test_the_pad_placement_in_the_browser_matches_python(server, page):
 def test_browser_decode_matches_torch(server, page):
     import torch
 
-    from vae.checkpoint import load_checkpoint
-    from vae.export import decoder_with_weights_as_sent
+    from vae.training.checkpoint import load_checkpoint
+    from vae.services.export import decoder_with_weights_as_sent
 
     url, checkpoints = server
     open_page(page, url, "sliders", "Latent sliders")
@@ -182,7 +182,7 @@ def test_browser_decode_matches_torch(server, page):
 def test_the_browser_classifier_matches_torch_and_labels_the_digit_while_dragging(server, page, mnist_test):
     import torch
 
-    from vae.classifier import load_classifier
+    from vae.models.classifier import load_classifier
 
     url, _ = server
     _open_pad(page, url)
@@ -273,7 +273,7 @@ def test_a_short_training_run_shows_its_curves_then_the_app_stops_polling(server
 def test_a_training_run_joins_the_picker_after_its_first_epoch_and_its_curves_stay_when_it_ends(server, page):
     """Issue #11: the sidebar lists a run's checkpoint once its first epoch is saved, with no click;
     Loss curves shows the run being watched, and keeps showing it once it has ended."""
-    from vae.jobs import TrainingJobs
+    from vae.services.jobs import TrainingJobs
 
     url, checkpoints = server
     open_page(page, url, "train", "Train")

@@ -31,8 +31,8 @@ def test_every_page_opens_with_the_categorical_model(server, page, path, heading
 
 
 def test_the_pickers_decode_as_torch_does_and_a_pick_redraws_and_reaches_the_server(server, page):
-    from vae.checkpoint import load_checkpoint
-    from vae.export import decoder_with_weights_as_sent
+    from vae.training.checkpoint import load_checkpoint
+    from vae.services.export import decoder_with_weights_as_sent
 
     url, checkpoints = server
     open_page(page, url, f"sliders?checkpoint={CATEGORICAL}", "Latent sliders")

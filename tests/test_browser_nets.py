@@ -14,11 +14,11 @@ from safetensors.torch import save as safetensors_bytes
 
 from tests.browser_support import ROOT, browser, require_browser  # noqa: F401
 from ui.components import source
-from vae.checkpoint import load_checkpoint
+from vae.training.checkpoint import load_checkpoint
 from vae.config import ModelConfig
-from vae.export import browser_layers
+from vae.services.export import browser_layers
 from vae.images import FRAMINGS, framing_for_browser, mnist_style, read_upload
-from vae.model import VAE
+from vae.models.model import VAE
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()

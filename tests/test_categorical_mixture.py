@@ -1,11 +1,11 @@
-"""The mixture of products of categoricals (vae/categorical_mixture.py, issue #21): EM never lowers
+"""The mixture of products of categoricals (vae/models/categorical_mixture.py, issue #21): EM never lowers
 the log-likelihood and keeps the article's decomposition, and every sample is a valid code."""
 import numpy as np
 import pytest
 
-from vae.categorical_mixture import CategoricalMixtureEM
-from vae.gmm import MixtureEM
-from vae.latents import CategoricalLatent, GaussianLatent
+from vae.models.categorical_mixture import CategoricalMixtureEM
+from vae.models.gmm import MixtureEM
+from vae.models.latents import CategoricalLatent, GaussianLatent
 
 V, C = 6, 4
 
@@ -47,7 +47,7 @@ def test_every_mixture_sample_is_a_valid_code(codes):
 
 
 def test_the_components_find_the_clusters(codes):
-    from vae.gmm import agreement
+    from vae.models.gmm import agreement
 
     em = CategoricalLatent(V, C).mixture_em(codes, k=3)
     em.run()

@@ -1,7 +1,7 @@
 """The figures' own readability (ui/charts.py): ticks that read as the numbers they are, curves
 from epoch 0, one legend clear of the axis titles."""
 from ui.charts import log_ticks, loss_curves
-from vae.runs import RunLog
+from vae.services.runs import RunLog
 
 
 def test_log_ticks_are_written_out_in_full():

@@ -4,12 +4,12 @@ import json
 import pytest
 import torch
 
-from vae.checkpoint import (CheckpointError, check_weights_file, load_checkpoint, read_history, save_checkpoint,
+from vae.training.checkpoint import (CheckpointError, check_weights_file, load_checkpoint, read_history, save_checkpoint,
                             weights_hash)
 from vae.run_files import CONFIG, HISTORY, WEIGHTS
 from vae.config import ARCHITECTURES, ModelConfig
 from vae.files import append_jsonl
-from vae.model import VAE
+from vae.models.model import VAE
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_weights_hash_changes_with_the_weights(saved):
 
 
 def test_packed_copy_is_half_the_size_and_decodes_the_same(saved, tmp_path, batch):
-    from vae.checkpoint import pack_checkpoint
+    from vae.training.checkpoint import pack_checkpoint
 
     model, folder = saved
     pack_checkpoint(folder, tmp_path / "packed")

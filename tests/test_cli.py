@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from vae.checkpoint import load_checkpoint, read_history, save_checkpoint
+from vae.training.checkpoint import load_checkpoint, read_history, save_checkpoint
 from vae.cli import build_parser
 from vae.options import configs_from_args, train_args
 from vae.config import ModelConfig, TrainConfig
 from vae.files import read_jsonl
-from vae.model import VAE
+from vae.models.model import VAE
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTORY_KEYS = {"epoch", "step", "train_recon", "train_kl", "test_recon", "test_kl", "test_elbo",
@@ -214,7 +214,7 @@ def test_resume_of_a_folder_without_a_checkpoint_says_it_starts_afresh(tiny_data
 
 
 def test_train_args_give_back_the_same_configs():
-    """The Train page and vae.jobs start runs with train_args: parsed back, the same configs."""
+    """The Train page and vae.services.jobs start runs with train_args: parsed back, the same configs."""
     cases = [(ModelConfig(), TrainConfig()),
              (ModelConfig(arch="article", beta=0.5, likelihood="gaussian", gaussian_sigma=0.2, binarize=True,
                           dataset="fashion-mnist"),

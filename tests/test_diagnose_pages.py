@@ -65,9 +65,9 @@ def test_the_map_colored_by_the_elbo_lists_the_worst_digits_one_click_from_the_i
 
 
 def test_the_iwae_gap_waits_for_a_click_and_is_cached(checkpoints, monkeypatch):
-    import vae.diagnostics
+    import vae.analysis.diagnostics
 
-    monkeypatch.setattr(vae.diagnostics, "IWAE_K", 3)  # the page's k: 3 samples keep the test short
+    monkeypatch.setattr(vae.analysis.diagnostics, "IWAE_K", 3)  # the page's k: 3 samples keep the test short
     at = open_app("views/map.py", query_params={"color": "iwae_gap"})
     button = next(b for b in at.button if b.label.startswith("Compute the IWAE gap"))
     assert len(plotly_figures(at)[0]["data"]) == 10  # by class until asked
@@ -111,8 +111,8 @@ def test_prior_holes_of_both_bundled_models(checkpoints):
 @pytest.fixture
 def comparable(folder):
     """An untrained model scored as the default is (gray pixels, Bernoulli): a like-for-like partner."""
-    from vae.checkpoint import load_checkpoint, save_checkpoint
-    from vae.model import VAE
+    from vae.training.checkpoint import load_checkpoint, save_checkpoint
+    from vae.models.model import VAE
 
     save_checkpoint(VAE(load_checkpoint(folder / "default").config), folder / "untrained", 1, 1)
     (folder / "untrained" / "history.jsonl").write_text(

@@ -1,4 +1,4 @@
-"""Per-image figures, the IWAE gap, the aggregate posterior and prior holes (vae/diagnostics.py)."""
+"""Per-image figures, the IWAE gap, the aggregate posterior and prior holes (vae/analysis/diagnostics.py)."""
 import math
 
 import numpy as np
@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from vae.config import ModelConfig
-from vae.diagnostics import aggregate_log_density, image_figures, per_image_figures, per_image_iwae, prior_holes
-from vae.evaluate import evaluate, posteriors
-from vae.latents import Categorical, CategoricalLatent, Gaussian, GaussianLatent
-from vae.model import VAE
+from vae.analysis.diagnostics import aggregate_log_density, image_figures, per_image_figures, per_image_iwae, prior_holes
+from vae.training.evaluate import evaluate, posteriors
+from vae.models.latents import Categorical, CategoricalLatent, Gaussian, GaussianLatent
+from vae.models.model import VAE
 from vae.run_files import figures_cache_path
 
 
@@ -65,10 +65,10 @@ def test_uncertainty_is_sigma_or_entropy():
 # --- the cache --------------------------------------------------------------------------------
 
 def test_figures_are_cached_by_weights_and_extended_with_the_iwae(model, images, tmp_path, monkeypatch):
-    import vae.diagnostics
+    import vae.analysis.diagnostics
 
     first = image_figures(model, "a" * 64, images[:50], tmp_path, "t")
-    monkeypatch.setattr(vae.diagnostics, "per_image_figures", lambda *a, **k: pytest.fail("recomputed"))
+    monkeypatch.setattr(vae.analysis.diagnostics, "per_image_figures", lambda *a, **k: pytest.fail("recomputed"))
     again = image_figures(model, "a" * 64, images[:50], tmp_path, "t")
     np.testing.assert_array_equal(first["elbo"], again["elbo"])
     with_iwae = image_figures(model, "a" * 64, images[:50], tmp_path, "t", iwae_k=10)

@@ -1,6 +1,6 @@
 """Data-parallel training through torchrun (issue #16): 2 CPU processes joined by gloo, each running
 `python -m vae train` (tests/ddp_worker.py adds what the tests look at). Plus the pure parts of
-vae/distributed.py: how the ranks share an epoch."""
+vae/training/distributed.py: how the ranks share an epoch."""
 from __future__ import annotations
 
 import json
@@ -13,12 +13,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from vae.checkpoint import load_checkpoint, read_history
+from vae.training.checkpoint import load_checkpoint, read_history
 from vae.run_files import STEPS
 from vae.config import ModelConfig
-from vae.distributed import Ranks, check_batch_size, epoch_order, launcher, rank_share
+from vae.training.distributed import Ranks, check_batch_size, epoch_order, launcher, rank_share
 from vae.files import read_jsonl
-from vae.model import VAE
+from vae.models.model import VAE
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "tests" / "ddp_worker.py"

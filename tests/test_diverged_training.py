@@ -17,12 +17,12 @@ import torch
 import ui.caches
 from tests.app_support import VIEWS, open_app
 from tests.killed_run_checks import ROOT, listed
-from vae.checkpoint import CheckpointError, load_checkpoint, read_history, save_checkpoint
+from vae.training.checkpoint import CheckpointError, load_checkpoint, read_history, save_checkpoint
 from vae.config import ModelConfig, TrainConfig
 from vae.files import read_jsonl
-from vae.jobs import TrainingJobs
-from vae.model import VAE
-from vae.train import TrainingDiverged, train
+from vae.services.jobs import TrainingJobs
+from vae.models.model import VAE
+from vae.training.train import TrainingDiverged, train
 
 TINY = ModelConfig(latent_dim=4, hidden_dims=[32])
 

@@ -23,7 +23,7 @@ from ui.training_status import progress_text
 from vae.data import DataMissingError, load_split
 from vae.datasets import dataset_info
 from vae.download import MIRROR_ENV, DownloadError, download, parse_progress, print_progress
-from vae.jobs import TrainingJobs
+from vae.services.jobs import TrainingJobs
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = "train-labels-idx1-ubyte"

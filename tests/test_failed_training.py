@@ -12,9 +12,9 @@ from tests.killed_run_checks import ROOT, listed
 
 import ui.caches
 from tests.app_support import open_app
-from vae.checkpoint import load_checkpoint
+from vae.training.checkpoint import load_checkpoint
 from vae.config import ModelConfig, TrainConfig
-from vae.jobs import TrainingJobs
+from vae.services.jobs import TrainingJobs
 
 HOOK = '''
 import os

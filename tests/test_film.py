@@ -1,15 +1,15 @@
-"""The map through training (vae/film.py): every epoch's test codes saved by the training loop,
+"""The map through training (vae/services/film.py): every epoch's test codes saved by the training loop,
 dropped on resume past the checkpoint, read back (damaged files skipped) and aligned into frames."""
 import numpy as np
 import torch
 
-from vae.checkpoint import load_checkpoint
+from vae.training.checkpoint import load_checkpoint
 from vae.config import ModelConfig, TrainConfig
-from vae.evaluate import encode_all
-from vae.film import drop_epochs_after, film_frames, film_recorder, read_film
-from vae.latents import CategoricalLatent, GaussianLatent
+from vae.training.evaluate import encode_all
+from vae.services.film import drop_epochs_after, film_frames, film_recorder, read_film
+from vae.models.latents import CategoricalLatent, GaussianLatent
 from vae.run_files import FILM, film_path
-from vae.train import train
+from vae.training.train import train
 
 
 def test_training_saves_each_epochs_codes_and_a_resume_keeps_them_in_step(tiny_data_dir, tmp_path, mnist_test):

@@ -1,4 +1,4 @@
-"""EM for a Gaussian mixture (vae/gmm.py), the article's chapter: the log-likelihood never falls,
+"""EM for a Gaussian mixture (vae/models/gmm.py), the article's chapter: the log-likelihood never falls,
 the decomposition log p(X) = ELBO + KL holds at every half-step, the KL is zero right after each
 E-step, and the fit agrees with scikit-learn's own."""
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from vae.gmm import MixtureEM, agreement, bic_curve, fit_mixture
+from vae.models.gmm import MixtureEM, agreement, bic_curve, fit_mixture
 
 
 @pytest.fixture(scope="module")

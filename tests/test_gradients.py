@@ -1,12 +1,12 @@
-"""The three gradient estimators of "Why reparameterize" (vae/gradients.py), on a tiny model: all
+"""The three gradient estimators of "Why reparameterize" (vae/analysis/gradients.py), on a tiny model: all
 unbiased (their means agree with a many-sample reference within a confidence interval), the
 reparameterized one with by far the lowest variance, and variances falling as 1/L."""
 import pytest
 import torch
 
 from vae.config import ModelConfig
-from vae.gradients import ESTIMATORS, elbo_baseline, estimate, reference_gradient, variance_study
-from vae.model import VAE
+from vae.analysis.gradients import ESTIMATORS, elbo_baseline, estimate, reference_gradient, variance_study
+from vae.models.model import VAE
 
 
 @pytest.fixture(scope="module")

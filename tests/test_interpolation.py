@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from vae.latent import interpolate, traversal
+from vae.analysis.walks import interpolate, traversal
 
 
 @pytest.mark.parametrize("method", ["linear", "slerp"])

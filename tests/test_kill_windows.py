@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 
-import vae.checkpoint
-import vae.train
+import vae.training.checkpoint
+import vae.training.train
 from tests.killed_run_checks import assert_consistent, assert_same_run, one_thread  # noqa: F401 (an autouse fixture)
-from vae.checkpoint import load_checkpoint
+from vae.training.checkpoint import load_checkpoint
 from vae.run_files import HISTORY, OPTIMIZER, STEPS, WEIGHTS
 from vae.config import ModelConfig, TrainConfig
-from vae.distributed import Ranks
-from vae.train import _StopRequests, train
+from vae.training.distributed import Ranks
+from vae.training.train import _StopRequests, train
 
 MODEL = ModelConfig(latent_dim=4, hidden_dims=[32])
 EPOCHS, BATCH = 3, 50
@@ -45,7 +45,7 @@ def reference(tiny_data_dir, tmp_path_factory):
 
 
 # Where each write is called from: the checkpoint's files, and the training loop's logs.
-WRITERS = {"atomic_write_bytes": vae.checkpoint, "append_jsonl": vae.train}
+WRITERS = {"atomic_write_bytes": vae.training.checkpoint, "append_jsonl": vae.training.train}
 
 
 def kill_when(monkeypatch, name: str, when, partial: bool = False):
@@ -121,7 +121,7 @@ def test_ctrl_c_mid_epoch_saves_and_resume_skips_the_batches_already_trained(tin
     """A real Ctrl-C is noted and stops the run after its step; a KeyboardInterrupt from anywhere
     in the loop (a second Ctrl-C) stops it at once. Both save where they stopped."""
     out = tmp_path / "run"
-    original = vae.train.append_jsonl
+    original = vae.training.train.append_jsonl
 
     def interrupt_at_step(path, record):
         original(path, record)
@@ -132,7 +132,7 @@ def test_ctrl_c_mid_epoch_saves_and_resume_skips_the_batches_already_trained(tin
             time.sleep(0.05)  # delivered by now: noted, not raised
 
     with monkeypatch.context() as m:
-        m.setattr(vae.train, "append_jsonl", interrupt_at_step)
+        m.setattr(vae.training.train, "append_jsonl", interrupt_at_step)
         assert len(train(MODEL, train_cfg(tiny_data_dir), out, show_progress=False)) == 1
     saved = load_checkpoint(out)
     assert (saved.epoch, saved.step) == (1, SPE + 6) and len(saved.history) == 1

@@ -24,8 +24,8 @@ from vae.run_files import HISTORY, STEPS, WEIGHTS
 from vae.options import train_args
 from vae.config import ModelConfig, TrainConfig
 from vae.files import read_jsonl
-from vae.jobs import TrainingJobs
-from vae.train import train
+from vae.services.jobs import TrainingJobs
+from vae.training.train import train
 
 CLI_SPE = 120  # 600 images in batches of 5: epochs long enough to kill inside one
 CLI_EPOCHS = 12

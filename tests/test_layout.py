@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted(p for folder in ("vae", "ui", "views", "bench") for p in (ROOT / folder).rglob("*.py")) \
     + [ROOT / "app.py"]
 KIND_NAMES = {"gaussian", "categorical"}
-# Where a latent kind is named: its classes (vae/latents.py) and the config that chooses one. The
+# Where a latent kind is named: its classes (vae/models/latents.py) and the config that chooses one. The
 # browser's controls (ui/components/*.js) name them too.
 NAMING_KINDS = {"vae/config.py"}
 
@@ -33,7 +33,7 @@ def test_only_the_latents_and_the_config_name_a_latent_kind():
     naming = {}
     for path in SOURCES:
         name = path.relative_to(ROOT).as_posix()
-        if name.startswith("vae/latents"):
+        if name.startswith("vae/models/latents"):
             continue
         lines = _names_a_kind(ast.parse(path.read_text(), name))
         if lines:
@@ -100,5 +100,37 @@ def test_no_module_takes_another_ones_private_names():
 
 
 def test_the_import_checks_see_the_project():
-    assert "vae.data" in IMPORTS["vae.train"] and "ui.caches" in IMPORTS["app"]
+    assert "vae.data" in IMPORTS["vae.training.train"] and "ui.caches" in IMPORTS["app"]
     assert IMPORTS["ui.sketchpad"]["ui.latent_pad"] == ["exported_decoder", "exported_map"]
+
+
+# vae/'s layers, lowest first: a module imports from its own layer and those below, never above.
+LAYERS = [
+    ("vae", "vae.config", "vae.datasets", "vae.files", "vae.run_files", "vae.data", "vae.download", "vae.images",
+     "vae.options"),
+    ("vae.models",),
+    ("vae.training",),
+    ("vae.analysis",),
+    ("vae.services",),
+    ("vae.cli", "vae.__main__"),
+    ("ui",),
+    ("views", "app"),
+]
+
+
+def _layer(module: str) -> int:
+    for rank, prefixes in enumerate(LAYERS):
+        if any(module == p or (p != "vae" and module.startswith(p + ".")) for p in prefixes):
+            return rank
+    raise AssertionError(f"{module} is in no layer of LAYERS")
+
+
+def test_each_layer_imports_only_from_its_own_and_those_below():
+    upward = {(name, target) for name, imports in IMPORTS.items() for target in imports
+              if _layer(target) > _layer(name)}
+    assert upward == set()
+
+
+def test_the_layer_check_sees_every_module_and_knows_the_order():
+    assert _layer("vae.training.train") > _layer("vae.models.model") > _layer("vae.config")
+    assert {_layer(name) for name in MODULES} == set(range(len(LAYERS)))

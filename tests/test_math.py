@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from vae.config import ModelConfig
-from vae.latents import log_normal
-from vae.losses import iwae_nll, kl_per_dim, recon_nll
-from vae.model import VAE
+from vae.models.latents import log_normal
+from vae.models.losses import iwae_nll, kl_per_dim, recon_nll
+from vae.models.model import VAE
 
 
 def test_closed_form_kl_matches_monte_carlo():
@@ -73,9 +73,9 @@ def test_log_normal_matches_torch_distributions():
 @pytest.fixture(scope="module")
 def briefly_trained(tiny_data_dir):
     from vae.config import TrainConfig
-    from vae.train import train
+    from vae.training.train import train
     import tempfile
-    from vae.checkpoint import load_checkpoint
+    from vae.training.checkpoint import load_checkpoint
     out = tempfile.mkdtemp()
     train(ModelConfig(latent_dim=8, hidden_dims=[128]), TrainConfig(epochs=3, batch_size=64,
           data_dir=str(tiny_data_dir)), out, show_progress=False)
@@ -97,7 +97,7 @@ def test_iwae_falls_as_k_grows_and_stays_below_the_elbo(briefly_trained, mnist_t
 
 
 def test_the_bound_rises_with_k_towards_log_p_for_one_digit(briefly_trained, mnist_test):
-    from vae.evaluate import bound_gap
+    from vae.training.evaluate import bound_gap
 
     gap = bound_gap(briefly_trained, mnist_test.images[5], ks=(1, 10, 100, 1000))
     means = [gap[k][0] for k in (1, 10, 100, 1000)]
@@ -110,8 +110,8 @@ def test_the_bound_rises_with_k_towards_log_p_for_one_digit(briefly_trained, mni
 
 def test_the_bound_gap_of_a_binarized_model_scores_a_binarized_digit(mnist_test):
     """Issue #21: a model of binarized pixels gets the digit binarized, as its test set is."""
-    from vae.evaluate import bound_gap, prepare
-    from vae.model import VAE
+    from vae.training.evaluate import bound_gap, prepare
+    from vae.models.model import VAE
 
     model = VAE(ModelConfig(latent_dim=4, hidden_dims=[32], binarize=True))
     digit = mnist_test.images[5]

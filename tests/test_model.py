@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from vae.config import ARCHITECTURES, ModelConfig, TrainConfig
-from vae.losses import kl_per_dim, recon_nll
-from vae.model import VAE
+from vae.models.losses import kl_per_dim, recon_nll
+from vae.models.model import VAE
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)

@@ -7,7 +7,7 @@ from PIL import Image
 from safetensors.numpy import load_file
 
 from ui.charts import map_frame, map_raster
-from vae.export import map_file_name, write_map_file
+from vae.services.export import map_file_name, write_map_file
 
 
 def _map(n=50, z=4, seed=0):

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from vae.config import ModelConfig
-from vae.model import VAE
-from vae.projection import LatentMap, build_map
+from vae.models.model import VAE
+from vae.analysis.projection import LatentMap, build_map
 from vae.run_files import map_cache_path
 
 pytestmark = pytest.mark.slow
@@ -65,7 +65,7 @@ def test_nearest_and_place():
 
 
 def test_exact_knn_matches_brute_force():
-    from vae.projection import exact_knn
+    from vae.analysis.projection import exact_knn
 
     x = np.random.default_rng(0).standard_normal((300, 5)).astype(np.float32)
     idx, dist = exact_knn(x, 4, chunk=64)
@@ -79,7 +79,7 @@ def test_pca_is_the_two_principal_axes_with_stable_signs():
     g = np.random.default_rng(0)
     mu = (g.normal(size=(500, 6)) * [5, 2, 0.5, 0.1, 0.1, 0.1]).astype(np.float32) @ np.linalg.qr(
         g.normal(size=(6, 6)))[0].astype(np.float32)
-    from vae.projection import project
+    from vae.analysis.projection import project
 
     xy = project(mu, "pca")
     centred = mu - mu.mean(0)
@@ -108,7 +108,7 @@ def test_every_projection_has_its_own_cache_and_keeps_the_others(small_map):
 
 
 def test_alignment_undoes_a_rotation_reflection_scale_and_shift():
-    from vae.projection import align_to
+    from vae.analysis.projection import align_to
 
     g = np.random.default_rng(1)
     reference = g.normal(size=(300, 2)).astype(np.float32)
@@ -121,7 +121,7 @@ def test_alignment_undoes_a_rotation_reflection_scale_and_shift():
 
 
 def test_pca_of_a_one_dimensional_latent_is_its_axis():
-    from vae.projection import project
+    from vae.analysis.projection import project
 
     mu = np.arange(10, dtype=np.float32)[:, None]
     xy = project(mu, "pca")
@@ -133,7 +133,7 @@ def test_umaps_compiled_code_is_kept_on_disk(small_map):
     written by the map built above."""
     from numba.core.caching import NullCache
 
-    from vae.projection import _umap
+    from vae.analysis.projection import _umap
 
     layout = _umap().layouts._nb_optimize_layout_euclidean_single_epoch
     assert not isinstance(layout._cache, NullCache)

@@ -1,4 +1,4 @@
-"""The sample-quality yardstick (vae/quality.py, vae/classifier.py): the Fréchet distance against
+"""The sample-quality yardstick (vae/analysis/quality.py, vae/models/classifier.py): the Fréchet distance against
 its closed form for Gaussians, the label entropy's bounds, and the bundled classifier's size and
 accuracy."""
 import math
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from vae.classifier import accuracy, bundled_path, classifier_accuracy, load_classifier
-from vae.quality import frechet_distance, label_entropy
+from vae.models.classifier import accuracy, bundled_path, classifier_accuracy, load_classifier
+from vae.analysis.quality import frechet_distance, label_entropy
 
 
 def test_the_frechet_distance_of_two_gaussians_is_its_closed_form():
@@ -37,7 +37,7 @@ def test_the_bundled_classifier_is_small_and_accurate(mnist_test):
 
 
 def test_the_test_set_against_itself_is_at_zero_distance(mnist_test):
-    from vae.quality import features_and_probabilities
+    from vae.analysis.quality import features_and_probabilities
 
     feats, probs = features_and_probabilities(load_classifier("mnist"), mnist_test.images[:3000])
     assert feats.shape == (3000, 128) and probs.shape == (3000, 10)
@@ -49,10 +49,10 @@ def test_the_test_set_against_itself_is_at_zero_distance(mnist_test):
 def test_reconstructions_beat_mixture_samples_beat_prior_samples(mnist_test):
     from pathlib import Path
 
-    from vae.checkpoint import load_checkpoint
-    from vae.evaluate import encode_all
-    from vae.gmm import fit_mixture
-    from vae.quality import sample_quality
+    from vae.training.checkpoint import load_checkpoint
+    from vae.training.evaluate import encode_all
+    from vae.models.gmm import fit_mixture
+    from vae.analysis.quality import sample_quality
 
     model = load_checkpoint(Path(__file__).resolve().parents[1] / "checkpoints" / "default").model
     mixture = fit_mixture(encode_all(model, mnist_test.images)[0].numpy(), 10)

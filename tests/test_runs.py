@@ -1,4 +1,4 @@
-"""The checkpoints folder as a library lists it (vae.runs): usable runs with their summary, broken
+"""The checkpoints folder as a library lists it (vae.services.runs): usable runs with their summary, broken
 ones with one line saying why, and names resolved only inside the folder."""
 import json
 import shutil
@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from vae.checkpoint import CheckpointError, save_checkpoint
+from vae.training.checkpoint import CheckpointError, save_checkpoint
 from vae.run_files import CONFIG, TRAIN_CONFIG, WEIGHTS
 from vae.config import ModelConfig
-from vae.model import VAE
-from vae.runs import list_runs, run_folder
+from vae.models.model import VAE
+from vae.services.runs import list_runs, run_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 

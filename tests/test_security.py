@@ -24,12 +24,12 @@ import pytest
 import torch
 
 import ui.caches
-import vae.runs
+import vae.services.runs
 from tests.app_support import open_app
-from vae.checkpoint import CheckpointError, load_checkpoint, load_optimizer_state, read_config
+from vae.training.checkpoint import CheckpointError, load_checkpoint, load_optimizer_state, read_config
 from vae.run_files import CONFIG, OPTIMIZER, WEIGHTS
-from vae.model import VAE
-from vae.projection import build_map, load_cached_map
+from vae.models.model import VAE
+from vae.analysis.projection import build_map, load_cached_map
 from vae.run_files import map_cache_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -348,7 +348,7 @@ def test_a_pickled_checkpoint_is_listed_as_broken_and_never_run(evil_checkpoint,
 def test_weights_that_break_after_listing_stop_the_page_with_a_message(evil_checkpoint, marker, monkeypatch):
     """The weights replaced by a pickle between the listing and the load: the sidebar and the page
     say why, the page stops cleanly, and the pickle is never run."""
-    monkeypatch.setattr(vae.runs, "check_weights_file", lambda folder, config=None: None)
+    monkeypatch.setattr(vae.services.runs, "check_weights_file", lambda folder, config=None: None)
     at = open_app("views/reconstruct.py")
     at.sidebar.selectbox(key="checkpoint").set_value("evil").run()
     sidebar_errors = [e.value for e in at.sidebar.error]
@@ -387,9 +387,9 @@ def test_a_pickled_map_cache_is_never_unpickled(tmp_path, marker):
 
 
 def test_a_pickled_map_cache_is_replaced_by_a_fresh_map(tmp_path, marker, monkeypatch):
-    import vae.projection
+    import vae.analysis.projection
 
-    monkeypatch.setattr(vae.projection, "project_umap", lambda mu: mu[:, :2].copy())  # skip UMAP's seconds
+    monkeypatch.setattr(vae.analysis.projection, "project_umap", lambda mu: mu[:, :2].copy())  # skip UMAP's seconds
     model = VAE(read_config(ROOT / "checkpoints" / "default"))
     images, labels = torch.zeros(20, 28, 28, dtype=torch.uint8), torch.arange(20) % 10
     path = map_cache_path(tmp_path, "1" * 64, "mnist-test")

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from vae.config import ModelConfig
-from vae.model import VAE
-from vae.step import TrainStep, make_optimizer
+from vae.models.model import VAE
+from vae.training.step import TrainStep, make_optimizer
 
 
 def run_steps(device: str, graph: bool, images: torch.Tensor, arch: str = "mlp", steps: int = 12):

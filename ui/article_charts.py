@@ -18,7 +18,7 @@ ESTIMATOR_COLORS = {"score function": "#d62728", "score function + baseline": "#
 
 
 def em_progress(records) -> go.Figure:
-    """log p(X) and the ELBO per code after each half-step of EM (vae.gmm.EMRecord); the KL is the
+    """log p(X) and the ELBO per code after each half-step of EM (vae.models.gmm.EMRecord); the KL is the
     gap between them, closed by every E-step and opened again by every M-step."""
     labels = ["start" if r.half == "start" else f"{r.half}{r.iteration}" for r in records]
     fig = go.Figure()

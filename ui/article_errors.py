@@ -9,34 +9,34 @@ import streamlit as st
 
 from ui.charts import TEST, TRAIN
 from ui import caches
-from vae.runs import read_run_log
+from vae.services.runs import read_run_log
 
 # (what the article writes, what is right, where this project does it: "file: name", "; " between)
 ERRORS = [
     ("Q(Z) is called the prior.",
      "Q(Z) is a distribution over the latent variables that the E-step sets to the posterior P(Z|X); the prior "
      "is P(Z) (p(z) = N(0, I) in the VAE).",
-     "vae/gmm.py: MixtureEM.step"),
+     "vae/models/gmm.py: MixtureEM.step"),
     ("\"M-step\" where the E-step is meant.",
      "Setting Q to the posterior (closing the KL) is the E-step; the M-step maximizes the ELBO over θ with Q "
      "held.",
-     "vae/gmm.py: MixtureEM.step; vae/gmm.py: MixtureEM._m_step"),
+     "vae/models/gmm.py: MixtureEM.step; vae/models/gmm.py: MixtureEM._m_step"),
     ("The gradient is written with respect to Q.",
      "The gradient is with respect to the encoder's parameters φ of q_φ(z|x): ∇_φ E_q[f(z)].",
-     "vae/gradients.py: estimate"),
+     "vae/analysis/gradients.py: estimate"),
     ("μ where μ² belongs, in the KL's expansion (its final formula is right).",
      "KL(N(μ, σ²) ‖ N(0, 1)) = ½ (μ² + σ² − 1 − log σ²), per dimension.",
-     "vae/latents.py: Gaussian.kl_per_unit"),
+     "vae/models/latents.py: Gaussian.kl_per_unit"),
     ("z = ε·μ + σ.",
      "z = μ + σ·ε.",
-     "vae/latents.py: Gaussian.sample"),
+     "vae/models/latents.py: Gaussian.sample"),
     ("Without reparameterization the encoder gets only the KL's gradient.",
      "The score function gives the reconstruction term an unbiased gradient too, only of far higher variance: "
      "that is the argument for reparameterizing (the Why reparameterize page measures it).",
-     "vae/gradients.py: estimate"),
+     "vae/analysis/gradients.py: estimate"),
     ("ε is drawn uniformly (torch.rand_like) in the code.",
      "ε ~ N(0, I) (torch.randn): z = μ + σ·ε is then a sample of q(z|x). (`--eps uniform` trains the bug on purpose.)",
-     "vae/latents.py: Gaussian.sample; vae/model.py: VAE.forward"),
+     "vae/models/latents.py: Gaussian.sample; vae/models/model.py: VAE.forward"),
 ]
 RUNS = ("article-eps-uniform", "article-eps-gaussian")  # the same recipe, the article's eps and the right one
 

@@ -12,15 +12,15 @@ import streamlit as st
 import torch
 
 from ui import state
-from vae.checkpoint import Checkpoint, load_checkpoint, weights_hash
+from vae.training.checkpoint import Checkpoint, load_checkpoint, weights_hash
 from vae.run_files import WEIGHTS
 from vae.data import has_split, load_split
 from vae.datasets import dataset_info
-from vae.evaluate import dimension_summary, encode_all
-from vae.jobs import TrainingJobs
-from vae.model import resolve_device
-from vae.projection import LatentMap, build_map
-from vae.runs import DEFAULT_RUN, run_folder
+from vae.training.evaluate import dimension_summary, encode_all
+from vae.services.jobs import TrainingJobs
+from vae.models.model import resolve_device
+from vae.analysis.projection import LatentMap, build_map
+from vae.services.runs import DEFAULT_RUN, run_folder
 
 CHECKPOINTS_DIR = Path(os.environ.get("VAE_CHECKPOINTS_DIR", "checkpoints"))
 def selected_folder() -> Path:
@@ -58,8 +58,8 @@ def dataset(name: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 @st.cache_resource(show_spinner=False)
 def digit_classifier(dataset_name: str):
-    """The bundled classifier of the dataset (vae/classifier.py), or None when there is none."""
-    from vae.classifier import bundled_path, load_classifier
+    """The bundled classifier of the dataset (vae/models/classifier.py), or None when there is none."""
+    from vae.models.classifier import bundled_path, load_classifier
 
     return load_classifier(dataset_name) if bundled_path(dataset_name).exists() else None
 
@@ -100,7 +100,7 @@ def latent_map(scope: str = "test", model: tuple[Checkpoint, str] | None = None)
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def _image_figures(_model, path: str, hash_: str, dataset_name: str, scope: str, iwae_k: int) -> dict:
-    from vae.diagnostics import image_figures
+    from vae.analysis.diagnostics import image_figures
 
     images, _ = map_images(dataset_name, scope)
     text = f"{Path(path).name} scores {len(images):,} images" + (
@@ -115,7 +115,7 @@ def _image_figures(_model, path: str, hash_: str, dataset_name: str, scope: str,
 def image_figures(scope: str = "test", iwae_k: int = 0, model: tuple[Checkpoint, str] | None = None
                   ) -> dict[str, np.ndarray]:
     """What the selected model (or `model`) thinks of each image of a map's scope
-    (vae.diagnostics.image_figures), cached on disk beside the map."""
+    (vae.analysis.diagnostics.image_figures), cached on disk beside the map."""
     checkpoint, hash_ = model or current_model()
     return _image_figures(checkpoint.model, str(checkpoint.path), hash_, checkpoint.config.dataset, scope, iwae_k)
 
@@ -148,7 +148,7 @@ def test_encodings(_model, hash_: str, dataset_name: str) -> tuple[np.ndarray, n
 
 
 def kl_and_activity() -> tuple[np.ndarray, np.ndarray]:
-    """Per-unit test KL and whether each unit is active (vae.evaluate.dimension_summary)."""
+    """Per-unit test KL and whether each unit is active (vae.training.evaluate.dimension_summary)."""
     checkpoint, hash_ = current_model()
     codes, kl_units = test_encodings(checkpoint.model, hash_, checkpoint.config.dataset)
     kl, active = dimension_summary(checkpoint.model, torch.from_numpy(codes), torch.from_numpy(kl_units))

@@ -10,7 +10,7 @@ PATH = "#808080"  # a path across the map: readable on the light and the dark th
 
 def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
     """Reconstruction, KL and the beta-weighted total against epochs, one figure each (drawn side by
-    side, or one under the other on a phone), for one run or several (vae.runs.RunLog each): per
+    side, or one under the other on a phone), for one run or several (vae.services.runs.RunLog each): per
     logged step (faint) and per epoch (train and test). One run is drawn in the train and test
     colors; several, one color each, train dashed and test solid."""
     titles = ("Reconstruction −log p(x|z)", "KL(q(z|x) ‖ p(z))", "Total = recon + β · KL")
@@ -100,7 +100,7 @@ def _faint(color: str) -> str:
 
 
 def kl_per_dimension(kl: list[float], order: list[int], latent=None) -> go.Figure:
-    """Test KL of each latent unit (a dimension, or a categorical variable; `latent`: vae.latents,
+    """Test KL of each latent unit (a dimension, or a categorical variable; `latent`: vae.models.latents,
     None for a run whose config is unknown), most informative first."""
     letter, unit = (latent.letter, latent.unit) if latent else ("z", "dimension")
     fig = go.Figure(go.Bar(x=[f"{letter}{d}" for d in order], y=[kl[d] for d in order], marker_color=TEST))

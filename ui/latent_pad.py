@@ -16,10 +16,10 @@ import streamlit as st
 from ui.charts import map_frame, map_raster
 from ui.static_files import STATIC_DIR, static_url
 from ui.components import source
-from vae.export import map_file_name, write_decoder_file, write_map_file
+from vae.services.export import map_file_name, write_decoder_file, write_map_file
 from vae.images import GRID_GAP
-from vae.latents import SLIDER_RANGE
-from vae.projection import PLACE_NEIGHBOURS
+from vae.models.latents import SLIDER_RANGE
+from vae.analysis.projection import PLACE_NEIGHBOURS
 
 # The traversal strip: its starting range and number of steps, and how it is drawn (as the server
 # draws strips: vae.images.grid's gap, shown at show_digit's scale 3).
@@ -54,13 +54,13 @@ def exported_map(_lmap, weights_hash: str, projection: str) -> dict:
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def exported_classifier(dataset: str) -> dict | None:
-    """The dataset's digit classifier for the browser (vae/classifier.py), written once: its URL and
+    """The dataset's digit classifier for the browser (vae/models/classifier.py), written once: its URL and
     layer list; None when the dataset has none."""
     import hashlib
 
-    from vae.classifier import bundled_path, load_classifier
+    from vae.models.classifier import bundled_path, load_classifier
     from vae.datasets import dataset_info
-    from vae.export import browser_classifier, write_layers_file
+    from vae.services.export import browser_classifier, write_layers_file
 
     weights = bundled_path(dataset)
     if not weights.exists():

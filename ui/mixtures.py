@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from ui.caches import current_model, encodings, full_data_available
-from vae.gmm import MixtureDensity, MixtureEM
+from vae.models.gmm import MixtureDensity, MixtureEM
 
 DEFAULT_K, DEFAULT_COVARIANCE = 10, "full"
 EM_RUN = "em_run"  # session key: (model hash, k, covariance, codes, seed) and its MixtureEM

@@ -9,7 +9,7 @@ import streamlit as st
 from ui.static_files import STATIC_DIR, static_url
 from ui.components import source
 from ui.latent_pad import exported_decoder, exported_map
-from vae.export import browser_layers, write_layers_file
+from vae.services.export import browser_layers, write_layers_file
 from vae.images import framing_for_browser
 
 _sketch = st.components.v2.component("sketchpad", js=source("shared.js", "kernels.wasm", "nets.js", "prepare.js", "sketchpad.js"),

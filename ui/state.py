@@ -139,7 +139,7 @@ class Setting:
 
 
 # Settings that one page writes and another reads.
-# How every page's latent map is projected to 2D (vae.projection.PROJECTIONS).
+# How every page's latent map is projected to 2D (vae.analysis.projection.PROJECTIONS).
 PROJECTION = Setting("projection", "umap", text_choice(("umap", "pca", "tsne")))
 # The latent sliders' z (a categorical latent's: each variable's category); None: the prior mean.
 SLIDERS_Z = Setting("z", None, float_list(low=-1000, high=1000))

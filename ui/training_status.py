@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.text import literal
-from vae.jobs import JobStatus, TrainingJobs
+from vae.services.jobs import JobStatus, TrainingJobs
 
 
 def format_seconds(seconds: float | None) -> str:

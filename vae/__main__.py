@@ -1,6 +1,6 @@
 """`python -m vae`: the command line (vae/cli.py)."""
 import sys
 
-from .cli import main
+from vae.cli import main
 
 sys.exit(main())

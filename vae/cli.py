@@ -19,8 +19,8 @@ import signal
 import sys
 from pathlib import Path
 
-from .config import DATASETS, DEVICES, ModelConfig, ResumeConflict, TrainConfig
-from .options import (MODEL_FLAGS, MODEL_OPTIONS, TRAIN_OPTIONS, add_config_options, configs_from_args,
+from vae.config import DATASETS, DEVICES, ModelConfig, ResumeConflict, TrainConfig
+from vae.options import (MODEL_FLAGS, MODEL_OPTIONS, TRAIN_OPTIONS, add_config_options, configs_from_args,
                       nonnegative_int, positive_int)
 
 
@@ -70,7 +70,7 @@ def _classifier_parser(sub) -> None:
 
 
 def run_train_classifier(args) -> int:
-    from .classifier import bundled_path, save_classifier, train_classifier
+    from vae.models.classifier import bundled_path, save_classifier, train_classifier
 
     model, accuracy = train_classifier(args.dataset, args.epochs, data_dir=args.data_dir)
     out = Path(args.out) if args.out else bundled_path(args.dataset)
@@ -111,11 +111,11 @@ def _sigterm_as_interrupt(signum, frame):
 
 
 def run_train(args) -> int:
-    from .checkpoint import read_config
-    from .run_files import WEIGHTS
-    from .distributed import ranks_from_env
-    from .film import film_recorder
-    from .train import train
+    from vae.training.checkpoint import read_config
+    from vae.run_files import WEIGHTS
+    from vae.training.distributed import ranks_from_env
+    from vae.services.film import film_recorder
+    from vae.training.train import train
 
     model_given, train_cfg = configs_from_args(args)
     out = Path(args.out)
@@ -161,10 +161,10 @@ def _check_out_folder(out: Path) -> None:
 def run_eval(args) -> int:
     from tqdm import tqdm
 
-    from .checkpoint import load_checkpoint
-    from .data import load_split
-    from .evaluate import evaluate, evaluate_iwae
-    from .model import resolve_device
+    from vae.training.checkpoint import load_checkpoint
+    from vae.data import load_split
+    from vae.training.evaluate import evaluate, evaluate_iwae
+    from vae.models.model import resolve_device
 
     checkpoint = load_checkpoint(args.checkpoint, resolve_device(args.device))
     images = load_split(checkpoint.config.dataset, "test", args.data_dir).images[: args.limit]
@@ -208,9 +208,9 @@ def run_eval(args) -> int:
 
 def _sample_quality(checkpoint, test_images, args) -> dict:
     """The --fid figures: keys fid_<set> and label_entropy_<set> for prior, mixture, reconstruction."""
-    from .data import has_split, load_split
-    from .evaluate import encode_all
-    from .quality import sample_quality
+    from vae.data import has_split, load_split
+    from vae.training.evaluate import encode_all
+    from vae.analysis.quality import sample_quality
 
     source = "train" if has_split(checkpoint.config.dataset, "train", args.data_dir) else "test"
     codes = encode_all(checkpoint.model, load_split(checkpoint.config.dataset, source, args.data_dir,
@@ -225,9 +225,9 @@ def _sample_quality(checkpoint, test_images, args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .checkpoint import CheckpointError, pack_checkpoint
-    from .data import DataMissingError
-    from .train import TrainingDiverged
+    from vae.training.checkpoint import CheckpointError, pack_checkpoint
+    from vae.data import DataMissingError
+    from vae.training.train import TrainingDiverged
 
     args = build_parser().parse_args(argv)
     try:

@@ -13,7 +13,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from .datasets import NAMES
+from vae.datasets import NAMES
 
 ARCHITECTURES = ("mlp", "conv", "article", "resnet")
 LATENTS = ("gaussian", "categorical")
@@ -43,7 +43,7 @@ DEFAULT_LATENT_DIMS_TEXT = ("per architecture: " + ", ".join(f"{a} {z}" for a, z
 @dataclass
 class ModelConfig:
     arch: str = "mlp"
-    latent: str = "gaussian"  # or "categorical" (vae/latents.py)
+    latent: str = "gaussian"  # or "categorical" (vae/models/latents.py)
     latent_dim: int | None = None  # dimensions, or categorical variables; None: the default for the arch and latent
     categories: int = 10  # categories of each variable (categorical latents)
     # The Gumbel-softmax temperature of a categorical latent during training, after `step` steps:

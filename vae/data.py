@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from .datasets import BUNDLED_ROOT, dataset_info, raw_folder
+from vae.datasets import BUNDLED_ROOT, dataset_info, raw_folder
 
 _PREFIX = {"train": "train", "test": "t10k"}
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -106,7 +106,7 @@ def load_split(dataset: str = "mnist", split: str = "test",
     found = _locate(dataset, split, root)
     tried = ""
     if found is None and download:
-        from .download import DownloadError, download as fetch
+        from vae.download import DownloadError, download as fetch
 
         try:
             fetch(dataset, root, names=list(file_names(split)))

@@ -1,6 +1,6 @@
 """The datasets the project knows, one record each: everything a 28x28 grayscale dataset needs to
 be read (vae/data.py), downloaded and checked (vae/download.py), framed for uploads and drawings
-(vae/images.py), classified (vae/classifier.py) and named on the pages.
+(vae/images.py), classified (vae/models/classifier.py) and named on the pages.
 
     info = dataset_info("fashion-mnist")
     info.class_names[0], info.framing.thing       # "T-shirt/top", "garment"
@@ -40,7 +40,7 @@ class Dataset:
 
     @property
     def classifier_path(self) -> Path:
-        """The bundled classifier of its classes (vae/classifier.py)."""
+        """The bundled classifier of its classes (vae/models/classifier.py)."""
         return BUNDLED_ROOT / f"classifier-{self.name}.safetensors"
 
 

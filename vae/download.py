@@ -23,8 +23,8 @@ import zlib
 from pathlib import Path
 from typing import Callable
 
-from .datasets import dataset_info, raw_folder
-from .files import atomic_write_bytes
+from vae.datasets import dataset_info, raw_folder
+from vae.files import atomic_write_bytes
 
 MIRROR_ENV = "VAE_DATA_MIRROR"
 TIMEOUT_SECONDS = 10  # per connection attempt and read: an unreachable mirror fails in seconds

@@ -20,7 +20,7 @@ from dataclasses import asdict
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .datasets import REGISTRY, Framing
+from vae.datasets import REGISTRY, Framing
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 80_000_000  # an 8000x8000 photo fits; a 30000x30000 decompression bomb does not

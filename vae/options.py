@@ -1,6 +1,6 @@
 """The training command line's options, one per field of ModelConfig and TrainConfig, both ways:
 parsed into configs (`python -m vae train`, vae/cli.py) and configs written back as arguments
-(`train_args`: the app starts its runs with them, vae/jobs.py).
+(`train_args`: the app starts its runs with them, vae/services/jobs.py).
 
     add_config_options(parser, ModelConfig, MODEL_OPTIONS)
     model_given, train_cfg = configs_from_args(parser.parse_args(argv))
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from .config import (ARCHITECTURES, DATASETS, DEFAULT_LATENT_DIMS_TEXT, DEVICES, LATENTS, LIKELIHOODS, NOISES,
+from vae.config import (ARCHITECTURES, DATASETS, DEFAULT_LATENT_DIMS_TEXT, DEVICES, LATENTS, LIKELIHOODS, NOISES,
                      ModelConfig, TrainConfig, default_latent_dim, default_of)
 
 

@@ -3,13 +3,13 @@
     run/model.safetensors      the weights, float32 or float16; metadata: epoch, step, last history line
     run/config.json            ModelConfig: what the model is
     run/optimizer.safetensors  Adam's state, for --resume
-    run/history.jsonl          one line per epoch (vae.train.epoch_record)
+    run/history.jsonl          one line per epoch (vae.training.train.epoch_record)
     run/steps.jsonl            one line every log_every steps
     run/train_config.json      what the run was asked to do, written once its data is loaded
-    run/train.log              a background job's output (vae/jobs.py)
-    run/film/epoch-NNNN.safetensors                 the test codes after each epoch (vae/film.py)
-    run/map-<scope>[-<projection>]-<hash16>.npz     a latent map's codes and 2D positions (vae/projection.py)
-    run/figures-<scope>-<hash16>.npz                per-image figures (vae/diagnostics.py)
+    run/train.log              a background job's output (vae/services/jobs.py)
+    run/film/epoch-NNNN.safetensors                 the test codes after each epoch (vae/services/film.py)
+    run/map-<scope>[-<projection>]-<hash16>.npz     a latent map's codes and 2D positions (vae/analysis/projection.py)
+    run/figures-<scope>-<hash16>.npz                per-image figures (vae/analysis/diagnostics.py)
 
 The caches are named by the first 16 hex digits of the weights' hash, so new weights never read
 an old cache; writing one removes those of earlier weights (vae.files.write_npz_cache).

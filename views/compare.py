@@ -14,10 +14,10 @@ from ui.caches import CHECKPOINTS_DIR, class_names, current_model, dataset, imag
 from ui.page import page_header, show_digit
 from ui.text import literal, share_text
 from vae.images import grid
-from vae.latent import decode_numpy
-from vae.projection import PROJECTIONS, align_to
+from vae.analysis.walks import decode_numpy
+from vae.analysis.projection import PROJECTIONS, align_to
 from vae.datasets import dataset_info
-from vae.runs import list_runs, run_folder
+from vae.services.runs import list_runs, run_folder
 
 page_header("Compare models", "Two checkpoints on the same 10,000 test digits: where each run sits between rate "
             "(KL) and distortion (reconstruction), which digits one models better than the other, and their maps "

@@ -12,10 +12,10 @@ from ui.text import literal
 from ui.training_status import stop_polling_when_done
 from vae.run_files import HISTORY, STEPS
 from vae.datasets import dataset_info
-from vae.film import film_frames, film_stamps, read_film
-from vae.latent import dims_by_kl
-from vae.latents import latent_of
-from vae.runs import list_runs, read_run_log, run_folder
+from vae.services.film import film_frames, film_stamps, read_film
+from vae.analysis.walks import dims_by_kl
+from vae.models.latents import latent_of
+from vae.services.runs import list_runs, read_run_log, run_folder
 
 page_header("Loss curves", "Reconstruction and KL in nats per image, per epoch (train and test) and per logged "
             "training step, for one run or several side by side. While a run trains, its curves update every "

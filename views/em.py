@@ -10,11 +10,11 @@ from ui.article_errors import article_errors
 from ui.caches import class_names, current_model, dataset, latent_map
 from ui.page import page_header, show_digit
 from ui.mixtures import code_sources, codes, em_run
-from vae.evaluate import bound_gap, prepare
-from vae.gmm import COVARIANCES, agreement
+from vae.training.evaluate import bound_gap, prepare
+from vae.models.gmm import COVARIANCES, agreement
 from vae.images import grid, png_bytes
-from vae.latent import decode_numpy, prior_samples
-from vae.quality import sample_quality
+from vae.analysis.walks import decode_numpy, prior_samples
+from vae.analysis.quality import sample_quality
 
 page_header("EM and mixtures", "The article derives the VAE from EM for a Gaussian mixture. Here EM fits a mixture "
             "of K components to this model's codes (the posterior means μ(x): Gaussians; for a categorical latent, "

@@ -1,6 +1,6 @@
 """Prior holes: the aggregate posterior q(z) = (1/N) sum_n q(z|x_n) against the prior p(z). Prior
 samples that land where q(z) has almost no mass decode to something the decoder never learned:
-why some prior samples look bad (vae/diagnostics.py)."""
+why some prior samples look bad (vae/analysis/diagnostics.py)."""
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -11,10 +11,10 @@ from ui.charts import PALETTE
 from ui.caches import current_model, dataset, digit_classifier, full_data_available, kl_and_activity
 from ui.page import page_header
 from ui.page import show_digit
-from vae.diagnostics import prior_holes
-from vae.evaluate import posteriors
+from vae.analysis.diagnostics import prior_holes
+from vae.training.evaluate import posteriors
 from vae.images import grid
-from vae.latent import decode_numpy
+from vae.analysis.walks import decode_numpy
 
 page_header("Prior holes", "Where the prior p(z) puts mass that the encoder never uses. The aggregate posterior "
             "q(z) is the mixture of the digits' posteriors q(z|x); a prior sample z in a hole has a density ratio "

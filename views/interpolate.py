@@ -17,7 +17,7 @@ from ui.text import literal
 from ui.sketchpad import draw_digit
 from ui.uploads import upload_digit
 from vae.images import gif_bytes, png_bytes, strip
-from vae.latent import decode_numpy, dims_by_kl, interpolate
+from vae.analysis.walks import decode_numpy, dims_by_kl, interpolate
 
 page_header("Interpolation", "Walk from one digit's posterior mean to another's and decode every step. "
             "Linear follows the straight chord; slerp follows the sphere where prior samples live.")

@@ -15,10 +15,10 @@ from ui.caches import (class_names, current_model, full_data_available, image_fi
                        map_images)
 from ui.page import page_header, show_digit
 from ui.map_overlay import map_overlay
-from vae.diagnostics import FIGURES, IWAE_K
+from vae.analysis.diagnostics import FIGURES, IWAE_K
 from vae.images import grid
-from vae.latent import decode_numpy, posterior_samples
-from vae.projection import PROJECTIONS
+from vae.analysis.walks import decode_numpy, posterior_samples
+from vae.analysis.projection import PROJECTIONS
 
 page_header("Latent map", "Each dot is one image's posterior mean μ(x), projected from the latent space to 2D. Point "
             "at a dot to see the digit; click or tap one to inspect it (shift-click, box or lasso for more; two picked "

@@ -10,9 +10,9 @@ from ui.caches import class_names, current_model, dataset, kl_and_activity, late
 from ui.page import page_header, show_digit
 from ui.sketchpad import draw_digit, encodes_in_browser, mark_unknown
 from ui.uploads import upload_digit
-from vae.completion import complete
+from vae.analysis.completion import complete
 from vae.images import FRAMINGS, grid, to_gray
-from vae.latent import decode_numpy, dims_by_kl
+from vae.analysis.walks import decode_numpy, dims_by_kl
 
 checkpoint, hash_ = current_model()
 model = checkpoint.model

@@ -1,13 +1,13 @@
 """Why reparameterize: the article argues for the reparameterization trick from the variance of the
 score-function gradient. Here the three estimators of the ELBO's gradient with respect to the
-encoder's parameters meet on the loaded model and a few test digits (vae/gradients.py)."""
+encoder's parameters meet on the loaded model and a few test digits (vae/analysis/gradients.py)."""
 import streamlit as st
 
 from ui import article_charts, state
 from ui.article_errors import article_errors
 from ui.caches import current_model, dataset
 from ui.page import page_header, show_digit
-from vae.gradients import ESTIMATORS, variance_study
+from vae.analysis.gradients import ESTIMATORS, variance_study
 from vae.images import grid
 
 page_header("Why reparameterize", "The gradient of the ELBO with respect to the encoder's parameters, from L "

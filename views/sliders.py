@@ -11,8 +11,8 @@ from ui.latent_pad import browser_decodable, latent_pad
 from ui.mixtures import current_mixture
 from ui.sketchpad import draw_digit
 from vae.images import grid, png_bytes
-from vae.latent import decode_numpy, dims_by_kl, prior_samples, traversal, z_json
-from vae.latents import SLIDER_RANGE
+from vae.analysis.walks import decode_numpy, dims_by_kl, prior_samples, traversal, z_json
+from vae.models.latents import SLIDER_RANGE
 
 page_header("Latent sliders", "One slider per latent dimension (one picker per variable for a categorical "
             "latent), most informative first (KL from the prior, in nats, beside each). Inactive ones, which "

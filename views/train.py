@@ -11,9 +11,9 @@ from ui.training_status import (epoch_text, progress_fraction, progress_text, re
                                 stop_polling_when_done)
 from vae.config import ARCHITECTURES, DATASETS, LATENTS, LIKELIHOODS, NOISES, ModelConfig, TrainConfig, default_of
 from vae.datasets import dataset_info
-from vae.jobs import JobBusy
-from vae.model import gpu_count
-from vae.runs import read_run_log
+from vae.services.jobs import JobBusy
+from vae.models.model import gpu_count
+from vae.services.runs import read_run_log
 
 page_header("Train", "Starts `python -m vae train` as a background process (on the GPU when there is one; through torchrun "
             "over several when you choose more than one), "

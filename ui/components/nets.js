@@ -1,5 +1,5 @@
 // Networks in the browser: safetensors weights (float16 or float32) fetched once per URL, and a
-// small interpreter for the layer lists vae/export.py writes (linear, conv2d, conv_transpose2d,
+// small interpreter for the layer lists vae/services/export.py writes (linear, conv2d, conv_transpose2d,
 // relu, maxpool2d, flatten, unflatten). Prepended to the components that run networks.
 
 const NETS = new Map();  // weights URL -> Promise<{name: tensor}>, shared by every mount on the page

@@ -1,5 +1,5 @@
 // Shared by the components: elements made from text, timings and test hooks on request, the map
-// file each checkpoint serves (vae/export.py) and where a code lands on it. Prepended with nets.js.
+// file each checkpoint serves (vae/services/export.py) and where a code lands on it. Prepended with nets.js.
 
 const MAPS = new Map();  // map URL -> Promise<{mu, xy, labels, n, zDim, image}>
 // Timings and test hooks only for a page that asks for them, by defining window.__latentPadProbe
@@ -30,7 +30,7 @@ function loadMap(url) {
   return MAPS.get(url);
 }
 
-// Where z lands on the map, as vae.projection.LatentMap.place: the distance-weighted mean of the
+// Where z lands on the map, as vae.analysis.projection.LatentMap.place: the distance-weighted mean of the
 // map positions of its `neighbours` nearest test codes. Also the nearest one's index.
 export function place(m, z, neighbours) {
   const K = Math.min(neighbours, m.n), D = m.zDim, mu = m.mu;

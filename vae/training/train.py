@@ -10,13 +10,13 @@ Files written into the run folder:
                       seconds, images per second (see `epoch_record`)
   model.safetensors, config.json, optimizer.safetensors   after every epoch (atomic)
   film/epoch-NNNN.safetensors   the test set's posterior codes after every epoch, written by the
-                      CLI's on_epoch hook (vae.film.film_recorder)
+                      CLI's on_epoch hook (vae.services.film.film_recorder)
 
 A run may be killed at any moment (kill -9, the out-of-memory killer, a power cut):
 `--resume` continues from the last saved epoch, and cuts the logs back to it first, so each
 epoch and step appears once (see `_prepare_run`). Ctrl-C and SIGTERM save before exiting.
 
-Started by torchrun, the same loop trains data-parallel (vae/distributed.py): every process
+Started by torchrun, the same loop trains data-parallel (vae/training/distributed.py): every process
 takes its share of each batch, and global rank 0 alone evaluates and writes these files.
 """
 from __future__ import annotations
@@ -33,16 +33,16 @@ from typing import Callable
 import torch
 from tqdm import tqdm
 
-from . import checkpoint as ckpt
-from . import distributed
-from .config import ModelConfig, TrainConfig, check_resume
-from .data import load_split
-from .evaluate import evaluate
-from .latents import latent_of
-from .files import append_jsonl, atomic_write_json, read_jsonl, remove_temp_files, write_jsonl
-from .model import VAE, resolve_device
-from .run_files import CONFIG, HISTORY, OPTIMIZER, STEPS, TRAIN_CONFIG, WEIGHTS
-from .step import TrainStep, make_optimizer
+from vae.training import checkpoint as ckpt
+from vae.training import distributed
+from vae.config import ModelConfig, TrainConfig, check_resume
+from vae.data import load_split
+from vae.training.evaluate import evaluate
+from vae.models.latents import latent_of
+from vae.files import append_jsonl, atomic_write_json, read_jsonl, remove_temp_files, write_jsonl
+from vae.models.model import VAE, resolve_device
+from vae.run_files import CONFIG, HISTORY, OPTIMIZER, STEPS, TRAIN_CONFIG, WEIGHTS
+from vae.training.step import TrainStep, make_optimizer
 
 MIN_LR_FRACTION = 0.05  # cosine decay from lr to 5% of lr over the asked epochs
 OnEpoch = Callable[[dict, VAE, torch.Tensor], None]  # (history line, model, test images) after each epoch
@@ -155,10 +155,10 @@ def train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out_dir: str | 
     Resuming keeps the checkpoint's model (`model_cfg` None takes it as it is; one that differs
     is refused). Nothing is written before the data is loaded and the run is known to be valid.
     Ctrl-C (KeyboardInterrupt) saves the current weights and returns. Under torchrun every
-    process calls this; see vae/distributed.py.
+    process calls this; see vae/training/distributed.py.
 
     `on_epoch(record, model, test_images)` is called after each epoch is saved (by the process that
-    writes), with its history line; vae.film.film_recorder(out_dir) saves the map through training.
+    writes), with its history line; vae.services.film.film_recorder(out_dir) saves the map through training.
     """
     ranks = distributed.ranks_from_env()
     distributed.check_batch_size(train_cfg.batch_size, ranks)

@@ -2,17 +2,17 @@
 
   model.safetensors   the weights (never pickle), with the epoch and step in its metadata
   config.json         the ModelConfig: everything needed to rebuild the model
-  history.jsonl       one JSON line per finished epoch (see vae.train)
+  history.jsonl       one JSON line per finished epoch (see vae.training.train)
   optimizer.safetensors  Adam's state, for --resume (absent from the bundled model)
 
-    from vae.checkpoint import load_checkpoint
+    from vae.training.checkpoint import load_checkpoint
     model = load_checkpoint("checkpoints/default", device="cpu").model
 
 Every file is written atomically (vae/files.py: a temporary file, then a rename), so a killed process
 leaves either the old file or the new one, never half of one. The files are not written
 together, though, so model.safetensors is the commit point of an epoch: it carries its epoch,
 step and history line, and the others are checked against it (see `load_checkpoint`,
-`load_optimizer_state` and vae.train).
+`load_optimizer_state` and vae.training.train).
 """
 from __future__ import annotations
 
@@ -26,11 +26,11 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
-from . import __version__
-from .config import ModelConfig
-from .files import atomic_write_bytes, atomic_write_json, read_jsonl, write_jsonl
-from .model import VAE
-from .run_files import CONFIG, HISTORY, OPTIMIZER, WEIGHTS
+from vae import __version__
+from vae.config import ModelConfig
+from vae.files import atomic_write_bytes, atomic_write_json, read_jsonl, write_jsonl
+from vae.models.model import VAE
+from vae.run_files import CONFIG, HISTORY, OPTIMIZER, WEIGHTS
 
 
 

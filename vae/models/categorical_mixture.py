@@ -9,7 +9,7 @@ probability vectors it is given, seeded), so that log p(X) is a log-likelihood o
 log p(z | k) = sum_v log theta_{k, v, z_v}. Both steps are closed forms: the responsibilities,
 then pi_k and theta_kvc as responsibility-weighted means (with a pseudo-count that keeps every
 category possible). The decomposition log p(X) = ELBO(Q, theta) + KL(Q || P(Z|X)) and the
-stepping are vae.gmm's.
+stepping are vae.models.gmm's.
 
     em = latent.mixture_em(codes, k=10)          # a MixtureEM or CategoricalMixtureEM, as the latent is
     em.run()
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .gmm import MixtureDensity, MixtureEM
+from vae.models.gmm import MixtureDensity, MixtureEM
 
 PSEUDO_COUNT = 1e-3  # added to every category's weighted count in the M-step: no probability is ever 0
 

@@ -21,8 +21,8 @@ import torch
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
-from .files import atomic_write_bytes
-from .model import VAE
+from vae.files import atomic_write_bytes
+from vae.models.model import VAE
 
 
 def browser_layers(modules, dtype: torch.dtype = torch.float16) -> tuple[list[dict], dict] | None:
@@ -67,7 +67,7 @@ def browser_decoder(model: VAE, dtype: torch.dtype = torch.float16) -> tuple[lis
 
 
 def browser_classifier(classifier, dtype: torch.dtype = torch.float16) -> tuple[list[dict], dict]:
-    """The digit classifier (vae/classifier.py) for the browser; a softmax ends it there."""
+    """The digit classifier (vae/models/classifier.py) for the browser; a softmax ends it there."""
     return browser_layers([*classifier.body, classifier.head], dtype)
 
 

@@ -157,9 +157,9 @@ class GaussianLatent:
     relaxed = False  # trains on its ELBO
     letter, unit = "z", "dimension"
     prior_text = "N(0, I)"
-    reconstructed_from = "the posterior means"  # the code a reconstruction decodes (vae.quality)
+    reconstructed_from = "the posterior means"  # the code a reconstruction decodes (vae.analysis.quality)
     uncertainty_label = "Posterior σ"  # what Gaussian.uncertainty() measures
-    paths = ("linear", "slerp")  # interpolations between two codes (vae.latent.interpolate)
+    paths = ("linear", "slerp")  # interpolations between two codes (vae.analysis.walks.interpolate)
 
     def __init__(self, dim: int):
         self.units = self.code_dim = dim
@@ -212,17 +212,17 @@ class GaussianLatent:
         return tensors["codes"].float().numpy() if "codes" in tensors else None
 
     def mixture_em(self, codes: np.ndarray, k: int = 10, covariance: str = "full", seed: int = 0):
-        """EM for a Gaussian mixture of the codes (vae.gmm.MixtureEM), not yet run."""
-        from .gmm import MixtureEM
+        """EM for a Gaussian mixture of the codes (vae.models.gmm.MixtureEM), not yet run."""
+        from vae.models.gmm import MixtureEM
         return MixtureEM(codes, k=k, covariance=covariance, seed=seed)
 
     def fit_mixture(self, codes: np.ndarray, k: int = 10, covariance: str = "full", seed: int = 0):
-        from .gmm import fit_mixture
+        from vae.models.gmm import fit_mixture
         return fit_mixture(codes, k, covariance, seed)
 
     def bic_curve(self, codes: np.ndarray, ks: list[int], covariance: str = "full", seed: int = 0,
                   progress=None) -> dict:
-        from .gmm import bic_curve
+        from vae.models.gmm import bic_curve
         return bic_curve(codes, ks, covariance, seed, progress)
 
     def mixture_text(self, k: int, covariance: str) -> str:
@@ -312,9 +312,9 @@ class CategoricalLatent:
         return F.one_hot(tensors["categories"].long(), self.categories).flatten(1).float().numpy()
 
     def mixture_em(self, codes: np.ndarray, k: int = 10, covariance: str = "full", seed: int = 0):
-        """EM for a mixture of products of categoricals (vae.categorical_mixture), fitted to one
+        """EM for a mixture of products of categoricals (vae.models.categorical_mixture), fitted to one
         one-hot sample of each posterior; `covariance` means nothing here."""
-        from .categorical_mixture import CategoricalMixtureEM, one_hot_samples
+        from vae.models.categorical_mixture import CategoricalMixtureEM, one_hot_samples
         return CategoricalMixtureEM(one_hot_samples(codes, self.units, seed), k=k, seed=seed, variables=self.units)
 
     def fit_mixture(self, codes: np.ndarray, k: int = 10, covariance: str = "full", seed: int = 0):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from .model import VAE
+from vae.models.model import VAE
 
 
 def lerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
@@ -52,7 +52,7 @@ def prior_samples(model: VAE, n: int, seed: int) -> torch.Tensor:
 @torch.no_grad()
 def posterior_samples(model: VAE, image: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
     """n exact samples of q(z|x) of one uint8 image (28, 28): (n, code_dim), on the CPU."""
-    from .evaluate import prepare
+    from vae.training.evaluate import prepare
 
     q = model.posterior(prepare(image[None].to(model.device), False))
     return q.sample(torch.Generator(device=model.device).manual_seed(seed), samples=n)[0].cpu()

@@ -2,7 +2,7 @@
 
 The latent is Gaussian (q = N(mu, diag sigma^2), prior N(0, I), z = mu + sigma * eps) or
 categorical (N variables of K categories, a uniform prior, Gumbel-softmax samples while training):
-vae/latents.py. The networks below map images to the latent's parameters and codes to images.
+vae/models/latents.py. The networks below map images to the latent's parameters and codes to images.
 
 Four architectures, picked by ModelConfig.arch:
   mlp      784 -> hidden... -> 2z ; z -> hidden... -> 784   (plain MLP decoder: a browser can run it)
@@ -20,8 +20,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .config import ModelConfig
-from .latents import Categorical, Gaussian, GaussianLatent, latent_of
+from vae.config import ModelConfig
+from vae.models.latents import Categorical, Gaussian, GaussianLatent, latent_of
 
 PIXELS = 28 * 28
 

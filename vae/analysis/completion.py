@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .model import VAE
+from vae.models.model import VAE
 
 
 @torch.no_grad()

@@ -10,9 +10,9 @@ import torch
 
 from typing import Callable, Iterator
 
-from .latents import Categorical, Gaussian
-from .losses import iwae_nll, recon_nll
-from .model import VAE, to_unit
+from vae.models.latents import Categorical, Gaussian
+from vae.models.losses import iwae_nll, recon_nll
+from vae.models.model import VAE, to_unit
 
 
 def prepare(images: torch.Tensor, binarize: bool, seed: int = 0) -> torch.Tensor:

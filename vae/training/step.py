@@ -8,7 +8,7 @@ Replaying the recorded step launches all of them at once. The CPU runs the same 
     step = TrainStep(model, optimizer, images, generator, amp=False, batch_size=128)
     step(idx, lr)            # idx (B,) int64 indices into images; adds to step.sums
 
-Under DistributedDataParallel (`ddp`, see vae/distributed.py) the step runs eagerly: a recorded
+Under DistributedDataParallel (`ddp`, see vae/training/distributed.py) the step runs eagerly: a recorded
 graph would need PyTorch's recipe for DDP in CUDA graphs (static buckets, a side-stream warm-up of
 the all-reduce), which this project does not follow or test.
 """
@@ -18,8 +18,8 @@ import sys
 
 import torch
 
-from .losses import recon_nll
-from .model import VAE
+from vae.models.losses import recon_nll
+from vae.models.model import VAE
 
 EAGER_STEPS_BEFORE_CAPTURE = 3  # cuBLAS/cuDNN set-up and Adam's first state, outside the graph
 

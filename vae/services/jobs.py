@@ -20,17 +20,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import read_history
-from .config import ModelConfig, TrainConfig
-from .distributed import TORCHRUN_VARIABLES, Ranks, check_batch_size, launcher
-from .files import atomic_write_json, read_json, read_jsonl
-from .download import parse_progress
-from .options import train_args
-from .run_files import STEPS, TRAIN_CONFIG, TRAIN_LOG
+from vae.training.checkpoint import read_history
+from vae.config import ModelConfig, TrainConfig
+from vae.training.distributed import TORCHRUN_VARIABLES, Ranks, check_batch_size, launcher
+from vae.files import atomic_write_json, read_json, read_jsonl
+from vae.download import parse_progress
+from vae.options import train_args
+from vae.run_files import STEPS, TRAIN_CONFIG, TRAIN_LOG
 
 JOB_FILE = ".training.json"
 LOGS = ".logs"  # <checkpoints>/.logs/<run>.log: a job's output, also when it ends before its folder exists
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class JobBusy(RuntimeError):

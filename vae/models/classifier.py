@@ -4,7 +4,7 @@
 
 It gives decoded digits a label and a confidence, and its penultimate layer's 128 features give
 the Fréchet distance between decoded samples and real test images (FID with a domain classifier,
-as MNIST papers do; vae/quality.py). Bundled as float16 safetensors, about 0.4 MB.
+as MNIST papers do; vae/analysis/quality.py). Bundled as float16 safetensors, about 0.4 MB.
 
     classifier = load_classifier("mnist")
     probs = classifier.probabilities(x)     # x (B, 1, 28, 28) in [0, 1] -> (B, 10)
@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .datasets import dataset_info
-from .files import atomic_write_bytes
+from vae.datasets import dataset_info
+from vae.files import atomic_write_bytes
 FEATURES = 128
 
 
@@ -91,7 +91,7 @@ def train_classifier(dataset: str = "mnist", epochs: int = 12, batch_size: int =
                      seed: int = 0, data_dir: str | None = None, log=print) -> tuple[Classifier, float]:
     """Adam on the training set with small random shifts (up to 2 pixels), cosine-decayed; returns
     the model and its test accuracy."""
-    from .data import load_split
+    from vae.data import load_split
 
     torch.manual_seed(seed)
     train, test = load_split(dataset, "train", data_dir), load_split(dataset, "test", data_dir)

@@ -21,10 +21,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from .evaluate import encode_all
-from .files import atomic_write_bytes
-from .run_files import FILM, film_path
-from .projection import align_to, project_pca
+from vae.training.evaluate import encode_all
+from vae.files import atomic_write_bytes
+from vae.run_files import FILM, film_path
+from vae.analysis.projection import align_to, project_pca
 
 _NAME = re.compile(r"epoch-(\d{4,})\.safetensors")
 
@@ -36,7 +36,7 @@ def save_epoch_codes(model, test_images: torch.Tensor, run_folder: str | Path, e
 
 
 def film_recorder(run_folder: str | Path):
-    """An on_epoch hook for vae.train.train that saves the test set's codes after every epoch. Its
+    """An on_epoch hook for vae.training.train.train that saves the test set's codes after every epoch. Its
     first call also drops the codes of later epochs that a killed run left (a resumed run trains
     them again)."""
     started = []
@@ -74,7 +74,7 @@ def film_stamps(run_folder: str | Path) -> tuple[tuple[int, int], ...]:
 
 
 def read_film(run_folder: str | Path, latent) -> dict[int, np.ndarray]:
-    """Every saved epoch's codes, (N, code_dim) float32 each, by epoch, as `latent` (vae.latents)
+    """Every saved epoch's codes, (N, code_dim) float32 each, by epoch, as `latent` (vae.models.latents)
     packed them; damaged files are skipped."""
     out = {}
     for path in sorted((Path(run_folder) / FILM).glob("epoch-*.safetensors")):
@@ -93,7 +93,7 @@ def read_film(run_folder: str | Path, latent) -> dict[int, np.ndarray]:
 
 def film_frames(epochs: dict[int, np.ndarray], count: int = 2000, seed: int = 0) -> tuple[np.ndarray, dict]:
     """The same `count` test digits (a seeded choice) on one map per epoch: each epoch's codes on
-    their own two principal axes (vae.projection.project_pca), each frame aligned to the next one
+    their own two principal axes (vae.analysis.projection.project_pca), each frame aligned to the next one
     (from the last epoch backwards), so that between frames only the latent space moves, not the
     view. (count,) indices and {epoch: (count, 2)}."""
     n = len(next(iter(epochs.values())))

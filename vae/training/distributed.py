@@ -7,7 +7,7 @@
 torchrun sets RANK, WORLD_SIZE and LOCAL_RANK; a plain `python -m vae train` has none of them and
 trains in one process, where nothing here does anything. NCCL joins GPUs, gloo CPU processes.
 
-How vae/train.py uses it:
+How vae/training/train.py uses it:
 - --batch-size stays the global batch: each rank takes its slice of every batch of the same seeded
   permutation, so N ranks x B/N images change the weights as one process with B does (DDP averages
   the ranks' gradients). All ranks take the same number of steps, or an all-reduce would wait
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-# What torchrun sets; a process that the app starts alone must not inherit them (vae/jobs.py).
+# What torchrun sets; a process that the app starts alone must not inherit them (vae/services/jobs.py).
 TORCHRUN_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "MASTER_ADDR",
                       "MASTER_PORT", "TORCHELASTIC_RUN_ID")
 # A collective that waits longer than this ends the job (rank 0's evaluation and writes at an

@@ -21,9 +21,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .files import read_npz, write_npz_cache
-from .run_files import map_cache_path
-from .evaluate import encode_all
+from vae.files import read_npz, write_npz_cache
+from vae.run_files import map_cache_path
+from vae.training.evaluate import encode_all
 
 PLACE_NEIGHBOURS = 10
 UMAP_NEIGHBOURS = 15

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .evaluate import scored_batches
-from .files import read_npz, write_npz_cache
-from .run_files import figures_cache_path
-from .latents import Categorical, Gaussian
-from .losses import importance_weighted_bound, log_importance_weights, recon_nll
+from vae.training.evaluate import scored_batches
+from vae.files import read_npz, write_npz_cache
+from vae.run_files import figures_cache_path
+from vae.models.latents import Categorical, Gaussian
+from vae.models.losses import importance_weighted_bound, log_importance_weights, recon_nll
 
 # What each per-image figure is, for legends and captions (nats per image unless said).
 FIGURES = {
@@ -38,9 +38,9 @@ IWAE_K = 100  # samples per image for the importance-weighted figures
 def per_image_figures(model, images: torch.Tensor, samples: int = 2, batch_size: int = 1000,
                       seed: int = 0, progress=None) -> dict[str, np.ndarray]:
     """recon, kl, elbo (= recon + kl, the -ELBO) and uncertainty of each image: (N,) float32 each.
-    uint8 images (N, 28, 28), binarized as `vae.evaluate` does when the model is. The reconstruction
+    uint8 images (N, 28, 28), binarized as `vae.training.evaluate` does when the model is. The reconstruction
     term averages `samples` exact samples of q(z|x); with one, the mean over images is
-    `vae.evaluate.evaluate`'s figure (same seed)."""
+    `vae.training.evaluate.evaluate`'s figure (same seed)."""
     recon, kl, uncertainty, codes = [], [], [], []
     for x, g in scored_batches(model, images, batch_size, seed, progress=progress):
         q = model.posterior(x)  # then the samples: the first is the one evaluate() draws
@@ -161,7 +161,7 @@ def prior_holes(q: Gaussian | Categorical, latent, n: int = 1000, quantile: floa
     mass: their density ratio q(z) / p(z) is below what `quantile` of the aggregate posterior's own
     samples reach (Rosca et al. 2018, "Distribution matching in variational inference": a prior
     sample in such a hole decodes to something the decoder was never trained on). `latent` is the
-    model's (vae.latents): its prior.
+    model's (vae.models.latents): its prior.
 
     The images are split in two at random: the first half's posteriors make the density q(z); the
     second half's posteriors give q(z)'s own samples, twice over (the reference that sets the

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .latents import log_normal
-from .losses import recon_nll
-from .model import VAE
+from vae.models.latents import log_normal
+from vae.models.losses import recon_nll
+from vae.models.model import VAE
 
 ESTIMATORS = ("score function", "score function + baseline", "reparameterization")
 BASELINE_SAMPLES = 64

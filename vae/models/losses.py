@@ -2,7 +2,7 @@
 
   -ELBO(x) = recon(x) + KL(q(z|x) || p(z)),   training loss = recon + beta * KL
   recon    = -log p(x|z), z ~ q(z|x), one sample
-  KL       in closed form, per latent unit (vae/latents.py): for a Gaussian latent
+  KL       in closed form, per latent unit (vae/models/latents.py): for a Gaussian latent
            sum_d 0.5 * (mu_d^2 + sigma_d^2 - 1 - log sigma_d^2); for a categorical one
            sum_i (sum_k p_ik log p_ik + log K)
 
@@ -15,8 +15,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .config import ModelConfig
-from .latents import LOG_2PI, Gaussian
+from vae.config import ModelConfig
+from vae.models.latents import LOG_2PI, Gaussian
 
 
 def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

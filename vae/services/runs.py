@@ -1,7 +1,7 @@
 """The checkpoints folder: one run (checkpoint folder) per subfolder, listed with why a broken one
 is broken, and names resolved safely inside it.
 
-    from vae.runs import list_runs, run_folder
+    from vae.services.runs import list_runs, run_folder
     for run in list_runs("checkpoints"):
         print(run.name, run.summary if run.ok else run.error)
     load_checkpoint(run_folder("checkpoints", "default"))
@@ -12,10 +12,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checkpoint import CheckpointError, check_weights_file, read_config, read_history
-from .run_files import HISTORY, STEPS, TRAIN_CONFIG, WEIGHTS
-from .config import ModelConfig
-from .files import read_json, read_jsonl
+from vae.training.checkpoint import CheckpointError, check_weights_file, read_config, read_history
+from vae.run_files import HISTORY, STEPS, TRAIN_CONFIG, WEIGHTS
+from vae.config import ModelConfig
+from vae.files import read_json, read_jsonl
 
 DEFAULT_RUN = "default"  # the bundled model, listed first
 

@@ -1,4 +1,4 @@
-"""How good decoded digits are, measured with the bundled classifier (vae/classifier.py):
+"""How good decoded digits are, measured with the bundled classifier (vae/models/classifier.py):
 
   Fréchet distance   between the classifier's 128 penultimate features of decoded images and of
                      the real test images, each set summarized by its mean and covariance (FID with
@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .classifier import Classifier, load_classifier
-from .evaluate import posteriors
-from .model import VAE
+from vae.models.classifier import Classifier, load_classifier
+from vae.training.evaluate import posteriors
+from vae.models.model import VAE
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -68,8 +68,8 @@ def decode_all(model: VAE, z: np.ndarray | torch.Tensor, batch: int = 1000) -> t
 def sample_quality(model: VAE, test_images: torch.Tensor, n: int = 10_000, mixture=None, seed: int = 0,
                    classifier: Classifier | None = None, progress=None) -> dict:
     """The Fréchet distance and label entropy of `n` decoded prior samples, of `n` samples of a
-    fitted mixture of the codes (when given; vae.gmm.Mixture, or for a categorical latent
-    vae.categorical_mixture.CategoricalMixture), and of the reconstructions of the test images
+    fitted mixture of the codes (when given; vae.models.gmm.Mixture, or for a categorical latent
+    vae.models.categorical_mixture.CategoricalMixture), and of the reconstructions of the test images
     (decoded from the latent's reconstruction_codes: the posterior means, or for a categorical latent
     one-hot samples of q(z|x), valid codes rather than probability vectors), each against the test images' features."""
     classifier = classifier or load_classifier(model.config.dataset)
