@@ -11,9 +11,16 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-
+from bench.browser import (
+    PAD_SLIDERS,
+    ROUND_TRIP_HOOK,
+    Release,
+    release_round_trip,
+    rerun_fate,
+    wait_idle_async,
+    websocket_trace,
+)
 from bench.drawn import drawn_png
-from bench.browser import PAD_SLIDERS, ROUND_TRIP_HOOK, Release, release_round_trip, rerun_fate, wait_idle_async, websocket_trace
 
 VIEWPORT = {"width": 1400, "height": 1000}
 UPLOAD_DIGITS = 4  # test images 0..3 (a 7, a 2, a 1 and a 0); each session cycles through them
@@ -63,7 +70,7 @@ class Session:
         """Look at the page for 0.5 to 1.5 times `think` seconds (the same for a session on each run)."""
         if self.think:
             if not hasattr(self, "_rng"):
-                self._rng = random.Random(self.index)
+                self._rng = random.Random(self.index)  # noqa: S311 (think times, not secrets)
             await asyncio.sleep(self._rng.uniform(0.5, 1.5) * self.think)
 
     async def attach(self, page, url: str) -> None:
@@ -178,7 +185,7 @@ class Session:
             await page.mouse.click(x, y)
             try:
                 await page.wait_for_function("() => window.__clicked !== null", timeout=3000)
-            except Exception:
+            except Exception:  # noqa: S112 (no point under this spot: try the next)
                 continue
             clicked = await page.evaluate("() => window.__clicked")
             break

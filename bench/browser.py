@@ -14,7 +14,6 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from vae.data import file_names, load_split, write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,12 +64,12 @@ def streamlit_process(env: dict | None = None, log: Path | None = None, root: Pa
     try:
         while True:
             try:
-                urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+                urllib.request.urlopen(url + "/_stcore/health", timeout=1)  # noqa: S310 (the local server)
                 break
             except OSError:
                 if proc.poll() is not None or time.perf_counter() - started > 60:
                     tail = f"; the end of its log:\n{log.read_text(errors='replace')[-3000:]}" if log else ""
-                    raise RuntimeError("streamlit did not start" + tail)
+                    raise RuntimeError("streamlit did not start" + tail) from None
                 time.sleep(0.05)
         yield url, started, proc
     finally:
@@ -123,7 +122,7 @@ async def chromium_async(nice: int = 0):
             # session as a group (autogroup) a process's nice only ranks it within its group.
             Path(executable).write_text(f'#!/bin/sh\n(echo {int(nice)} > /proc/self/autogroup) 2>/dev/null\n'
                                         f'exec nice -n {int(nice)} /usr/bin/chromium "$@"\n')
-            os.chmod(executable, 0o755)
+            os.chmod(executable, 0o755)  # noqa: S103 (a script of ours to run, in a temporary folder)
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
             try:

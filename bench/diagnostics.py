@@ -17,14 +17,12 @@ import argparse
 import tempfile
 import time
 
-
 from bench.common import machine, table
-from vae.training.checkpoint import load_checkpoint, weights_hash
-from vae.data import has_split, load_split
 from vae.analysis.diagnostics import per_image_figures, per_image_iwae, prior_holes
-from vae.training.evaluate import posteriors
 from vae.analysis.projection import align_to, build_map
-
+from vae.data import has_split, load_split
+from vae.training.checkpoint import load_checkpoint, weights_hash
+from vae.training.evaluate import posteriors
 
 PARTS = ["figures", "iwae", "holes", "maps"]
 
@@ -49,7 +47,7 @@ def main() -> None:
     images, labels = test.images[:count], test.labels[:count]
     rows = []
     for samples in (1, 2, 4) if "figures" in args.only else ():
-        figures, seconds = timed(lambda: per_image_figures(a.model, images, samples=samples))
+        figures, seconds = timed(lambda samples=samples: per_image_figures(a.model, images, samples=samples))
         rows.append([f"per-image figures, {samples} sample(s) of q(z|x) per digit", f"{count:,}", seconds,
                      f"mean -ELBO {figures['elbo'].mean():.2f}"])
     if "iwae" in args.only:
@@ -65,7 +63,7 @@ def main() -> None:
             for size in sizes:
                 q = posteriors(a.model, digits[:size])
                 for seed in (0, 1):
-                    holes, seconds = timed(lambda: prior_holes(q, a.model.latent, n=1000, seed=seed))
+                    holes, seconds = timed(lambda q=q, seed=seed: prior_holes(q, a.model.latent, n=1000, seed=seed))
                     excess, low, high = holes.excess()
                     holes_rows.append([split, f"{size:,}", f"{size // 2:,}", seed, f"{holes.fraction:.1%}",
                                        f"{holes.null_fraction:.1%}",

@@ -14,8 +14,8 @@ import argparse
 import tempfile
 
 import torch
-from bench.common import machine, median, table
 
+from bench.common import machine, median, table
 from vae.config import ModelConfig, TrainConfig
 from vae.training.train import train
 

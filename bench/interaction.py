@@ -23,7 +23,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bench.browser import chromium_async, open_sliders, release_round_trip, release_targets, streamlit_server, wait_idle_async
+from bench.browser import (
+    chromium_async,
+    open_sliders,
+    release_round_trip,
+    release_targets,
+    streamlit_server,
+    wait_idle_async,
+)
 from bench.common import machine, percentile, table
 
 

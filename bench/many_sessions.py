@@ -42,7 +42,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.app_user import NEIGHBOURS, UPLOAD_DIGITS, VIEWPORT, Session, digit_pngs
-from bench.browser import PAD_SLIDERS, ROOT, Release, chromium_async, release_round_trip, streamlit_process, wait_idle_async
+from bench.browser import (
+    PAD_SLIDERS,
+    ROOT,
+    Release,
+    chromium_async,
+    release_round_trip,
+    streamlit_process,
+    wait_idle_async,
+)
 from bench.common import machine, median, percentile, table
 from bench.server_probes import Sampler, collect_garbage, private_app, training_pids
 
@@ -135,7 +143,7 @@ async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int
             if rounds:  # a fixed amount of work, however long the machine takes for it
                 for _ in range(rounds * 3):
                     name, action = actions[step % 3]
-                    await s.act(name, lambda: action(step // 3))
+                    await s.act(name, lambda action=action, step=step: action(step // 3))
                     step += 1
                     if step - s.index % 3 == rounds * 3 // 2:  # all wait for the heap's middle reading
                         halfway.append(s.index)
@@ -147,14 +155,14 @@ async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int
             while time.perf_counter() < deadline:
                 # The probe only drags sliders: enough releases for a p95, timed by a browser of its own.
                 name, action = actions[0 if probe and s.index == 0 else step % 3]
-                await s.act(name, lambda: action(step // 3))
+                await s.act(name, lambda action=action, step=step: action(step // 3))
                 await s.pause()
                 step += 1
             # Past the deadline, an action this session has not done yet gets one try, so that
             # every session has used every page (a 2-core machine may fit only ~3 visits in 60 s).
             for name, action in actions:
                 if not s.done[name] and not any(e.startswith(name) for e in s.errors):
-                    await s.act(name, lambda: action(step // 3))
+                    await s.act(name, lambda action=action, step=step: action(step // 3))
 
         halfway, resume = [], asyncio.Event()  # with `rounds`: the sessions that have done half of them
 
@@ -228,7 +236,7 @@ def run(sessions: int = 10, seconds: float = 60, baseline_releases: int = 20, th
     mid = (load_start + load_end) / 2
     rss = {}
     for prefix, anonymous in (("", False), ("anon_", True)):
-        def around(t: float) -> float:  # median of the samples within 1.5 s of t
+        def around(t: float, anonymous: bool = anonymous) -> float:  # median of the samples within 1.5 s of t
             return median(sampler.rss_between(t - 1.5, t + 1.5, anonymous) or [float("nan")])
 
         during = sampler.rss_between(load_start, load_end + 1.5, anonymous)

@@ -18,14 +18,14 @@ import tempfile
 import time
 
 import torch
-from bench.common import machine, median, table
 from PIL import Image
 
-from vae.training.checkpoint import load_checkpoint, weights_hash
+from bench.common import machine, median, table
+from vae.analysis.projection import build_map, load_cached_map
 from vae.data import has_split, load_split
 from vae.images import mnist_style, read_upload
-from vae.analysis.projection import build_map, load_cached_map
 from vae.run_files import map_cache_path
+from vae.training.checkpoint import load_checkpoint, weights_hash
 
 
 def upload_bytes(images: torch.Tensor) -> bytes:
@@ -74,7 +74,8 @@ def main() -> None:
             latent_map.nearest(mu.numpy(), 10)
             places.append(time.perf_counter() - started)
         rows.append([name, first, median(builds), median(reads), median(places) * 1000])
-    print(f"machine: {machine()}\ncheckpoint: {args.checkpoint} ({checkpoint.config.arch}, z={checkpoint.config.latent_dim}); "
+    print(f"machine: {machine()}\ncheckpoint: {args.checkpoint} ({checkpoint.config.arch}, "
+          f"z={checkpoint.config.latent_dim}); "
           f"{args.repeats} repeat(s)\n")
     print(table(["images", "first build, first repeat (s)", "first build, median (s)", "from cache (s)",
                  "place one upload (ms)"], rows))

@@ -14,9 +14,8 @@ import argparse
 import time
 
 from bench.common import machine, table
-
-from vae.training.checkpoint import load_checkpoint
 from vae.data import load_split
+from vae.training.checkpoint import load_checkpoint
 from vae.training.evaluate import evaluate, evaluate_iwae
 
 

@@ -13,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-
 from bench.browser import app_folder
 
 # -- the app's folder ---------------------------------------------------------------------------

@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 
 import torch
-from bench.common import machine, median, table
 
+from bench.common import machine, median, table
 from vae.config import ModelConfig, TrainConfig
 from vae.data import default_root, file_names, load_split
-from vae.training.evaluate import evaluate
 from vae.models.losses import kl_per_dim, recon_nll
 from vae.models.model import VAE
+from vae.training.evaluate import evaluate
 from vae.training.train import train
 
 
@@ -69,7 +69,8 @@ def torchvision_root(tmp: Path) -> Path:
     src = default_root() / "MNIST" / "raw"
     for split in ("train", "test"):
         for name in file_names(split):
-            for candidate in (src / name, src / f"{name}.gz", Path(__file__).resolve().parents[1] / "vae" / "bundled" / "MNIST" / "raw" / f"{name}.gz"):
+            bundled = Path(__file__).resolve().parents[1] / "vae" / "bundled" / "MNIST" / "raw" / f"{name}.gz"
+            for candidate in (src / name, src / f"{name}.gz", bundled):
                 if candidate.exists():
                     data = candidate.read_bytes()
                     (raw / name).write_bytes(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data)
@@ -162,7 +163,8 @@ def main() -> None:
                      f"{median([r[1] for r in runs]):g}", f"{median([r[3] / max(1, r[1]) for r in runs]):.2f}",
                      f"{min(r[2] for r in runs):.2f}",
                      (f"{ratio:.1f}x" if reached else f"> {ratio:.1f}x") if ratio == ratio else "–"])
-    print(f"\nmachine: {machine()}; recipes on {args.device}\ntarget: test -ELBO <= {args.target} nats; {args.repeats} repeat(s); "
+    print(f"\nmachine: {machine()}; recipes on {args.device}\ntarget: test -ELBO <= {args.target} nats; "
+          f"{args.repeats} repeat(s); "
           f"train images: {limit or 60000}\n")
     print(table(["recipe", "train seconds to target (median)", "epochs", "seconds per epoch", "best test -ELBO",
                  "time vs default"], rows))

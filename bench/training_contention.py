@@ -16,11 +16,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.browser import (app_folder, chromium_async, open_sliders, release_round_trip, release_targets, streamlit_process,
-                     wait_idle_async)
-from bench.common import machine, percentile, table
-
 import vae.services.jobs
+from bench.browser import (
+    app_folder,
+    chromium_async,
+    open_sliders,
+    release_round_trip,
+    release_targets,
+    streamlit_process,
+    wait_idle_async,
+)
+from bench.common import machine, percentile, table
 from vae.config import ModelConfig, TrainConfig
 from vae.services.jobs import TrainingJobs
 

@@ -1,10 +1,12 @@
 """What the browser tests share: the app served by `streamlit run app.py` on a free port, headless
 Chromium through Playwright, screenshots into test-artifacts/, and waiting for Streamlit to settle.
 
-A test module uses it like this (the fixtures are imported so pytest finds them there):
+A test module uses it like this (tests/conftest.py registers the fixtures server, browser, page):
 
-    from tests.browser_support import browser, page, server, require_browser, settle, snap, open_page
+    from tests.browser_support import require_browser, settle, snap, open_page
     require_browser()
+
+    def test_it(page, server): ...
 
 `server` is the app on a free port for the test module; `page` a fresh Chromium page that asks the
 latent pad for its timings and test hooks (window.__latentPadProbe).

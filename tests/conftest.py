@@ -9,6 +9,9 @@ import torch
 from vae.data import load_split, write_idx
 from vae.datasets import REGISTRY
 
+# The browser fixtures (server, browser, page), for the tests that ask for them.
+pytest_plugins = ["tests.browser_support"]
+
 
 @pytest.fixture
 def no_system_datasets(monkeypatch):

@@ -69,7 +69,8 @@ if __name__ == "__main__":
         vae.models.latents.Gaussian.sample = fixed_noise
     for variable, signum in (("DDP_DIE_AT_STEP", signal.SIGKILL), ("DDP_STOP_AT_STEP", signal.SIGTERM)):
         if os.environ.get(variable) and RANK == 1:
-            vae.training.step.TrainStep.__call__ = signal_at(vae.training.step.TrainStep.__call__, int(os.environ[variable]), signum)
+            step = vae.training.step.TrainStep
+            step.__call__ = signal_at(step.__call__, int(os.environ[variable]), signum)
     vae.training.step.TrainStep.__init__ = record_step(vae.training.step.TrainStep.__init__)
     writes = audited_writes(out)
     code = main(argv)

@@ -12,10 +12,10 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from vae.files import read_jsonl
+from vae.run_files import HISTORY, OPTIMIZER, STEPS, WEIGHTS
 from vae.services.runs import RunEntry, list_runs
 from vae.training.checkpoint import load_checkpoint, read_history
-from vae.run_files import HISTORY, OPTIMIZER, STEPS, WEIGHTS
-from vae.files import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING_KEYS = {"seconds", "images_per_second", "time"}  # differ between two runs of the same training

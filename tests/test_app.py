@@ -7,13 +7,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-
 import ui.caches
 import ui.latent_pad
 from tests.app_support import latent_pad, open_app
-from vae.training.checkpoint import weights_hash
 from vae.analysis.projection import load_cached_map
 from vae.run_files import map_cache_path
+from vae.training.checkpoint import weights_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["views/map.py", "views/sliders.py", "views/interpolate.py", "views/reconstruct.py", "views/em.py",
@@ -142,8 +141,8 @@ def test_training_progress_says_starting_until_the_first_logged_step():
 
 
 def test_the_train_page_offers_gpus_only_where_there_are_several_and_starts_torchrun_over_them(app, monkeypatch):
-    import vae.services.jobs
     import vae.models.model
+    import vae.services.jobs
 
     started = []
     monkeypatch.setattr(vae.services.jobs.TrainingJobs, "start",

@@ -12,10 +12,9 @@ import pytest
 import ui.caches
 import ui.latent_pad
 from tests.app_support import latent_pad, open_app
-from vae.training.checkpoint import weights_hash
-from vae.run_files import WEIGHTS
 from vae.analysis.projection import load_cached_map
-from vae.run_files import map_cache_path
+from vae.run_files import WEIGHTS, map_cache_path
+from vae.training.checkpoint import weights_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "checkpoints" / "default"
@@ -185,9 +184,9 @@ def test_an_interpolation_step_and_an_upload_open_in_the_sliders(checkpoints, mn
     import torch
 
     from bench.drawn import drawn_png
-    from vae.training.checkpoint import load_checkpoint
-    from vae.images import mnist_style, read_upload
     from vae.analysis.walks import interpolate
+    from vae.images import mnist_style, read_upload
+    from vae.training.checkpoint import load_checkpoint
 
     at = open_app("views/interpolate.py")
     next(n for n in at.number_input if n.label == "Step").set_value(4).run()

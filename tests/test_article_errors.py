@@ -9,9 +9,9 @@ import torch
 import ui.caches
 from tests.app_support import open_app
 from ui.article_errors import ERRORS
-from vae.training.checkpoint import read_config, save_checkpoint
 from vae.config import ModelConfig, TrainConfig
 from vae.models.model import VAE
+from vae.training.checkpoint import read_config, save_checkpoint
 from vae.training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,4 +88,5 @@ def test_the_uniform_eps_is_shown_measured_beside_the_same_recipe(tmp_path, monk
     uniform_test = figures["uniform ε (the article): test −ELBO (Gaussian ε)"]
     gaussian_test = figures["Gaussian ε: test −ELBO (Gaussian ε)"]
     assert uniform_test > gaussian_test + 50  # far worse when used as the VAE it claims to be
-    assert figures["uniform ε (the article): training loss (as trained)"] < figures["Gaussian ε: training loss (as trained)"]
+    assert (figures["uniform ε (the article): training loss (as trained)"]
+            < figures["Gaussian ε: training loss (as trained)"])

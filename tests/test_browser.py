@@ -14,8 +14,7 @@ import pytest
 
 from bench.browser import PAD_HOST, ROUND_TRIP_HOOK
 from bench.drawn import drawn_png
-from tests.browser_support import (PAGES, browser, expect, no_exception, open_page, page, require_browser, server,  # noqa: F401
-                                   settle, snap)
+from tests.browser_support import PAGES, expect, no_exception, open_page, require_browser, settle, snap
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()
@@ -140,9 +139,9 @@ def test_the_pad_placement_in_the_browser_matches_python(server, page):
     import torch
 
     from ui.charts import map_frame
-    from vae.training.checkpoint import load_checkpoint, weights_hash
     from vae.analysis.projection import LatentMap, load_cached_map
     from vae.run_files import map_cache_path
+    from vae.training.checkpoint import load_checkpoint, weights_hash
 
     url, checkpoints = server
     _open_pad(page, url)
@@ -164,8 +163,8 @@ def test_the_pad_placement_in_the_browser_matches_python(server, page):
 def test_browser_decode_matches_torch(server, page):
     import torch
 
-    from vae.training.checkpoint import load_checkpoint
     from vae.services.export import decoder_with_weights_as_sent
+    from vae.training.checkpoint import load_checkpoint
 
     url, checkpoints = server
     open_page(page, url, "sliders", "Latent sliders")

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.browser_support import (PAGES, ROOT, browser, expect, open_page, page, require_browser, settle, snap,  # noqa: F401
-                                   streamlit_app)
+from tests.browser_support import PAGES, expect, open_page, require_browser, settle, snap, streamlit_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()
@@ -31,8 +30,8 @@ def test_every_page_opens_with_the_categorical_model(server, page, path, heading
 
 
 def test_the_pickers_decode_as_torch_does_and_a_pick_redraws_and_reaches_the_server(server, page):
-    from vae.training.checkpoint import load_checkpoint
     from vae.services.export import decoder_with_weights_as_sent
+    from vae.training.checkpoint import load_checkpoint
 
     url, checkpoints = server
     open_page(page, url, f"sliders?checkpoint={CATEGORICAL}", "Latent sliders")

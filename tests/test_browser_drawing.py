@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.browser_support import browser, expect, open_page, page, require_browser, server, settle, snap  # noqa: F401
+from tests.browser_support import expect, open_page, require_browser, settle, snap
 from vae.images import mnist_style, read_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -83,7 +83,8 @@ def test_drawing_by_touch_on_a_phone_follows_the_finger(server, browser):
         before = pixels(recon)
         points = ellipse_points(board.bounding_box(), 30)
         cdp = context.new_cdp_session(page)
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]})
+        cdp.send("Input.dispatchTouchEvent",
+                 {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]})
         for x, y in points[1:]:
             cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
         assert pixels(recon) != before  # before the finger lifts

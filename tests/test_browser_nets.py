@@ -12,13 +12,13 @@ import torch
 from PIL import Image, ImageDraw
 from safetensors.torch import save as safetensors_bytes
 
-from tests.browser_support import ROOT, browser, require_browser  # noqa: F401
+from tests.browser_support import ROOT, require_browser
 from ui.components import source
-from vae.training.checkpoint import load_checkpoint
 from vae.config import ModelConfig
-from vae.services.export import browser_layers
 from vae.images import FRAMINGS, framing_for_browser, mnist_style, read_upload
 from vae.models.model import VAE
+from vae.services.export import browser_layers
+from vae.training.checkpoint import load_checkpoint
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()

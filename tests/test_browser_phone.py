@@ -8,7 +8,7 @@ import re
 import pytest
 
 from bench.browser import PROBE_PAD
-from tests.browser_support import PAGES, ARTIFACTS, browser, expect, open_page, require_browser, server, settle  # noqa: F401
+from tests.browser_support import ARTIFACTS, PAGES, expect, open_page, require_browser, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()
@@ -100,7 +100,10 @@ def test_the_sliders_take_the_width_and_a_touch_drag_redraws_the_digit(server, p
 TAPPED = """(index) => {
     // The screen position of the map's point with this customdata, and a record of plotly's clicks.
     const gd = document.querySelector('.st-key-latent_map .js-plotly-plot');
-    if (!gd.__tapTest) { gd.__tapTest = true; gd.on('plotly_click', d => { window.__clicked = d.points[0].customdata; }); }
+    if (!gd.__tapTest) {
+        gd.__tapTest = true;
+        gd.on('plotly_click', d => { window.__clicked = d.points[0].customdata; });
+    }
     window.__clicked = null;
     const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
     for (const t of gd._fullData) {

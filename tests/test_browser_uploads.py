@@ -12,9 +12,8 @@ import urllib.parse
 
 import pytest
 
-from tests.browser_support import (ROOT, browser, expect, open_page, page, require_browser, run_finished,  # noqa: F401
-                                   server, settle, snap)
 from bench.drawn import drawn_png
+from tests.browser_support import ROOT, expect, open_page, require_browser, run_finished, settle, snap
 from tests.upload_corpus import corpus
 from vae.images import MAX_UPLOAD_BYTES, ImageError, mnist_style, read_upload
 

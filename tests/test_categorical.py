@@ -73,8 +73,8 @@ def test_the_temperature_anneals_as_configured():
 
 
 def test_training_logs_the_temperature_and_the_bound_tightens_with_k(tiny_data_dir, tmp_path, mnist_test):
-    from vae.training.checkpoint import load_checkpoint
     from vae.files import read_jsonl
+    from vae.training.checkpoint import load_checkpoint
     from vae.training.train import train
 
     cfg = ModelConfig(latent="categorical", latent_dim=8, categories=4, hidden_dims=[64], binarize=True,
@@ -133,11 +133,11 @@ def test_a_categorical_run_logs_its_exact_train_elbo_beside_the_relaxed_objectiv
     """Issue #21: the logged train figures of a Gumbel-softmax run are the relaxed objective; the
     exact train -ELBO (one-hot samples, on a fixed subset) is what compares with the test's."""
     from ui.charts import loss_curves
-    from vae.training.checkpoint import load_checkpoint, read_history
     from vae.config import TrainConfig
     from vae.data import load_split
-    from vae.training.evaluate import evaluate
     from vae.services.runs import read_run_log
+    from vae.training.checkpoint import load_checkpoint, read_history
+    from vae.training.evaluate import evaluate
     from vae.training.train import EXACT_TRAIN_IMAGES, train
 
     out = tmp_path / "run"

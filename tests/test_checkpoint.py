@@ -4,12 +4,18 @@ import json
 import pytest
 import torch
 
-from vae.training.checkpoint import (CheckpointError, check_weights_file, load_checkpoint, read_history, save_checkpoint,
-                            weights_hash)
-from vae.run_files import CONFIG, HISTORY, WEIGHTS
 from vae.config import ARCHITECTURES, ModelConfig
 from vae.files import append_jsonl
 from vae.models.model import VAE
+from vae.run_files import CONFIG, HISTORY, WEIGHTS
+from vae.training.checkpoint import (
+    CheckpointError,
+    check_weights_file,
+    load_checkpoint,
+    read_history,
+    save_checkpoint,
+    weights_hash,
+)
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from vae.training.checkpoint import load_checkpoint, read_history, save_checkpoint
 from vae.cli import build_parser
-from vae.options import configs_from_args, train_args
 from vae.config import ModelConfig, TrainConfig
 from vae.files import read_jsonl
 from vae.models.model import VAE
+from vae.options import configs_from_args, train_args
+from vae.training.checkpoint import load_checkpoint, read_history, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTORY_KEYS = {"epoch", "step", "train_recon", "train_kl", "test_recon", "test_kl", "test_elbo",
@@ -72,7 +72,8 @@ def test_eval_json_prints_exactly_one_object(trained_run):
                             "likelihood", "pseudo_likelihood"}
     assert figures["iwae_k"] == 5
     # Issue #21: a Bernoulli of gray pixels is named a pseudo-likelihood.
-    assert figures["pseudo_likelihood"] is True and figures["likelihood"] == "Bernoulli pseudo-likelihood of gray pixels"
+    assert figures["pseudo_likelihood"] is True
+    assert figures["likelihood"] == "Bernoulli pseudo-likelihood of gray pixels"
     assert figures["iwae_nll"] <= figures["test_elbo"] + 1.0
     assert abs(figures["test_recon"] + figures["test_kl"] - figures["test_elbo"]) < 1e-6
 
@@ -220,7 +221,8 @@ def test_train_args_give_back_the_same_configs():
                           dataset="fashion-mnist"),
               TrainConfig(epochs=3, batch_size=64, lr=1e-4, seed=7, device="cpu", train_limit=1000,
                           data_dir="/data", log_every=5, amp=True)),
-             (ModelConfig(arch="mlp", latent_dim=8, hidden_dims=[256, 128], eps="uniform"), TrainConfig(lr=0.00123456789))]
+             (ModelConfig(arch="mlp", latent_dim=8, hidden_dims=[256, 128], eps="uniform"),
+              TrainConfig(lr=0.00123456789))]
     for model, training in cases:
         args = build_parser().parse_args(["train", "--out", "x", *train_args(model, training)])
         given, parsed_training = configs_from_args(args)

@@ -1,9 +1,13 @@
 """Reading data: IDX files gzipped and plain, the bundled test set, and the data-missing error."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from vae.data import write_idx
-from vae.data import DataMissingError, load_split, read_idx
+from vae.data import DataMissingError, load_split, read_idx, write_idx
+from vae.datasets import BUNDLED_ROOT, NAMES, dataset_info, raw_folder
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -84,3 +88,25 @@ def test_both_test_sets_ship_with_the_project(no_system_datasets, tmp_path, data
     split = load_split(dataset, "test", tmp_path, download=False)
     assert split.images.shape == (10_000, 28, 28) and sorted(set(split.labels.tolist())) == list(range(10))
     assert dataset == "mnist" or (split.labels.bincount() == 1000).all()  # Fashion-MNIST: 1,000 of each
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_dataset_record_has_its_files_and_its_attribution(name):
+    """A record (vae/datasets.py) is all a dataset needs: its test set and classifier ship with the
+    project, its checksums name the four IDX files, and the README credits its makers."""
+    info = dataset_info(name)
+    assert {f"{prefix}-{kind}" for prefix in ("train", "t10k") for kind in ("images-idx3-ubyte", "labels-idx1-ubyte")} \
+        == set(info.idx_md5)
+    assert info.classifier_path.is_file() and len(info.class_names) == 10
+    assert all((raw_folder(name, BUNDLED_ROOT) / f"t10k-{kind}.gz").is_file()
+               for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"))
+    attribution = " ".join((ROOT / "README.md").read_text().split("## Attribution")[1].split())
+    makers, *_, license_name = info.license.split("; ")
+    assert makers in attribution and license_name in attribution
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_mirrors_are_torchvisions(name):
+    datasets = pytest.importorskip("torchvision.datasets")  # installed for a benchmark only
+    ours = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[name]
+    assert list(dataset_info(name).mirrors) == ours.mirrors

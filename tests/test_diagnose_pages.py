@@ -111,8 +111,8 @@ def test_prior_holes_of_both_bundled_models(checkpoints):
 @pytest.fixture
 def comparable(folder):
     """An untrained model scored as the default is (gray pixels, Bernoulli): a like-for-like partner."""
-    from vae.training.checkpoint import load_checkpoint, save_checkpoint
     from vae.models.model import VAE
+    from vae.training.checkpoint import load_checkpoint, save_checkpoint
 
     save_checkpoint(VAE(load_checkpoint(folder / "default").config), folder / "untrained", 1, 1)
     (folder / "untrained" / "history.jsonl").write_text(

@@ -13,12 +13,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from vae.training.checkpoint import load_checkpoint, read_history
-from vae.run_files import STEPS
 from vae.config import ModelConfig
-from vae.training.distributed import Ranks, check_batch_size, epoch_order, launcher, rank_share
 from vae.files import read_jsonl
 from vae.models.model import VAE
+from vae.run_files import STEPS
+from vae.training.checkpoint import load_checkpoint, read_history
+from vae.training.distributed import Ranks, check_batch_size, epoch_order, launcher, rank_share
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "tests" / "ddp_worker.py"
@@ -27,7 +27,8 @@ MODEL = ["--latent-dim", "4", "--hidden", "32", "--device", "cpu", "--log-every"
 
 def launch(args, data_dir, out: Path, processes: int = 2, report: Path | None = None, wait: bool = True, **env):
     """`torchrun --nproc-per-node N tests/ddp_worker.py train ...` (plain python for one process)."""
-    cmd = [*launcher(processes), str(WORKER), "train", "--out", str(out), "--data-dir", str(data_dir), *MODEL, *map(str, args)]
+    cmd = [*launcher(processes), str(WORKER), "train", "--out", str(out), "--data-dir", str(data_dir), *MODEL,
+           *map(str, args)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", **env}
     if report:
         report.mkdir(parents=True, exist_ok=True)

@@ -17,11 +17,11 @@ import torch
 import ui.caches
 from tests.app_support import VIEWS, open_app
 from tests.killed_run_checks import ROOT, listed
-from vae.training.checkpoint import CheckpointError, load_checkpoint, read_history, save_checkpoint
 from vae.config import ModelConfig, TrainConfig
 from vae.files import read_jsonl
-from vae.services.jobs import TrainingJobs
 from vae.models.model import VAE
+from vae.services.jobs import TrainingJobs
+from vae.training.checkpoint import CheckpointError, load_checkpoint, read_history, save_checkpoint
 from vae.training.train import TrainingDiverged, train
 
 TINY = ModelConfig(latent_dim=4, hidden_dims=[32])
@@ -104,7 +104,8 @@ def broken_runs(tmp_path):
     save_checkpoint(model, root / "nan-weights", 1, 10)
     good = VAE(TINY)
     save_checkpoint(good, root / "nan-figures", 1, 10)
-    (root / "nan-figures" / "history.jsonl").write_text(json.dumps({"epoch": 1, "step": 10, "test_elbo": math.nan}) + "\n")
+    (root / "nan-figures" / "history.jsonl").write_text(
+        json.dumps({"epoch": 1, "step": 10, "test_elbo": math.nan}) + "\n")
     return root
 
 

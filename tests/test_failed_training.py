@@ -8,13 +8,13 @@ import shutil
 import time
 
 import pytest
-from tests.killed_run_checks import ROOT, listed
 
 import ui.caches
 from tests.app_support import open_app
-from vae.training.checkpoint import load_checkpoint
+from tests.killed_run_checks import ROOT, listed
 from vae.config import ModelConfig, TrainConfig
 from vae.services.jobs import TrainingJobs
+from vae.training.checkpoint import load_checkpoint
 
 HOOK = '''
 import os

@@ -3,12 +3,12 @@ dropped on resume past the checkpoint, read back (damaged files skipped) and ali
 import numpy as np
 import torch
 
-from vae.training.checkpoint import load_checkpoint
 from vae.config import ModelConfig, TrainConfig
-from vae.training.evaluate import encode_all
-from vae.services.film import drop_epochs_after, film_frames, film_recorder, read_film
 from vae.models.latents import CategoricalLatent, GaussianLatent
 from vae.run_files import FILM, film_path
+from vae.services.film import drop_epochs_after, film_frames, film_recorder, read_film
+from vae.training.checkpoint import load_checkpoint
+from vae.training.evaluate import encode_all
 from vae.training.train import train
 
 

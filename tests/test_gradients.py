@@ -4,8 +4,8 @@ reparameterized one with by far the lowest variance, and variances falling as 1/
 import pytest
 import torch
 
-from vae.config import ModelConfig
 from vae.analysis.gradients import ESTIMATORS, elbo_baseline, estimate, reference_gradient, variance_study
+from vae.config import ModelConfig
 from vae.models.model import VAE
 
 

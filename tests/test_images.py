@@ -105,8 +105,8 @@ def test_strip_grid_png_and_gif():
 def test_completion_never_changes_a_known_pixel_and_fills_the_unknown(mnist_test):
     from pathlib import Path
 
-    from vae.training.checkpoint import load_checkpoint
     from vae.analysis.completion import complete
+    from vae.training.checkpoint import load_checkpoint
 
     model = load_checkpoint(Path(__file__).resolve().parents[1] / "checkpoints" / "default").model
     digit = mnist_test.images[0].numpy() / 255.0  # a 7

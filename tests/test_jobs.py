@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from vae.training.checkpoint import load_checkpoint
 from vae.config import ModelConfig, TrainConfig
 from vae.services.jobs import JOB_FILE, JobBusy, TrainingJobs
+from vae.training.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.slow
 

@@ -17,9 +17,9 @@ import torch
 import vae.training.checkpoint
 import vae.training.train
 from tests.killed_run_checks import assert_consistent, assert_same_run, one_thread  # noqa: F401 (an autouse fixture)
-from vae.training.checkpoint import load_checkpoint
-from vae.run_files import HISTORY, OPTIMIZER, STEPS, WEIGHTS
 from vae.config import ModelConfig, TrainConfig
+from vae.run_files import HISTORY, OPTIMIZER, STEPS, WEIGHTS
+from vae.training.checkpoint import load_checkpoint
 from vae.training.distributed import Ranks
 from vae.training.train import _StopRequests, train
 

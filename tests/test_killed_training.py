@@ -17,13 +17,18 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.killed_run_checks import ROOT, assert_consistent, assert_same_run, listed
-from tests.killed_run_checks import one_thread  # noqa: F401 (an autouse fixture)
 
-from vae.run_files import HISTORY, STEPS, WEIGHTS
-from vae.options import train_args
+from tests.killed_run_checks import (
+    ROOT,
+    assert_consistent,
+    assert_same_run,
+    listed,
+    one_thread,  # noqa: F401 (an autouse fixture)
+)
 from vae.config import ModelConfig, TrainConfig
 from vae.files import read_jsonl
+from vae.options import train_args
+from vae.run_files import HISTORY, STEPS, WEIGHTS
 from vae.services.jobs import TrainingJobs
 from vae.training.train import train
 
@@ -102,7 +107,7 @@ def kill_at(pid: int, out: Path, moment: str, rng: random.Random, since: float) 
         changes = rng.randint(1, 2)
         for _ in range(changes):
             before = signature(out / name)
-            wait_for(pid, lambda: signature(out / name) != before, 10, poll=0.0002)
+            wait_for(pid, lambda before=before: signature(out / name) != before, 10, poll=0.0002)
         what = f"{name} changed {changes}x"
     assert alive(pid), f"the run ended before the kill ({moment})"
     os.kill(pid, signal.SIGKILL)

@@ -72,10 +72,11 @@ def test_log_normal_matches_torch_distributions():
 
 @pytest.fixture(scope="module")
 def briefly_trained(tiny_data_dir):
-    from vae.config import TrainConfig
-    from vae.training.train import train
     import tempfile
+
+    from vae.config import TrainConfig
     from vae.training.checkpoint import load_checkpoint
+    from vae.training.train import train
     out = tempfile.mkdtemp()
     train(ModelConfig(latent_dim=8, hidden_dims=[128]), TrainConfig(epochs=3, batch_size=64,
           data_dir=str(tiny_data_dir)), out, show_progress=False)
@@ -105,13 +106,14 @@ def test_the_bound_rises_with_k_towards_log_p_for_one_digit(briefly_trained, mni
     assert gap[1][1] < 0.5  # the ELBO from 1,000 draws: its standard error well under a nat
     x = mnist_test.images[5:6].unsqueeze(1).float() / 255
     elbo = -iwae_nll(briefly_trained, x.expand(4000, -1, -1, -1), 1, generator=torch.Generator().manual_seed(9))
-    assert abs(float(elbo.mean()) - gap[1][0]) < 4 * (gap[1][1] ** 2 + float(elbo.var()) / 4000) ** 0.5  # k = 1: the ELBO
+    # k = 1: the ELBO
+    assert abs(float(elbo.mean()) - gap[1][0]) < 4 * (gap[1][1] ** 2 + float(elbo.var()) / 4000) ** 0.5
 
 
 def test_the_bound_gap_of_a_binarized_model_scores_a_binarized_digit(mnist_test):
     """Issue #21: a model of binarized pixels gets the digit binarized, as its test set is."""
-    from vae.training.evaluate import bound_gap, prepare
     from vae.models.model import VAE
+    from vae.training.evaluate import bound_gap, prepare
 
     model = VAE(ModelConfig(latent_dim=4, hidden_dims=[32], binarize=True))
     digit = mnist_test.images[5]

@@ -83,7 +83,8 @@ def test_each_likelihood_is_named_for_what_it_is():
     """Issue #21: a Bernoulli of gray pixels is no density of the image (a pseudo-likelihood)."""
     from vae.config import ModelConfig
 
-    assert ModelConfig().pseudo_likelihood and ModelConfig().likelihood_text == "Bernoulli pseudo-likelihood of gray pixels"
+    assert ModelConfig().pseudo_likelihood
+    assert ModelConfig().likelihood_text == "Bernoulli pseudo-likelihood of gray pixels"
     binarized = ModelConfig(binarize=True)
     assert not binarized.pseudo_likelihood and binarized.likelihood_text == "Bernoulli likelihood of binarized pixels"
     gaussian = ModelConfig(likelihood="gaussian")

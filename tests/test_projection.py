@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
+from vae.analysis.projection import LatentMap, build_map
 from vae.config import ModelConfig
 from vae.models.model import VAE
-from vae.analysis.projection import LatentMap, build_map
 from vae.run_files import map_cache_path
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from vae.models.classifier import accuracy, bundled_path, classifier_accuracy, load_classifier
 from vae.analysis.quality import frechet_distance, label_entropy
+from vae.models.classifier import accuracy, bundled_path, classifier_accuracy, load_classifier
 
 
 def test_the_frechet_distance_of_two_gaussians_is_its_closed_form():
@@ -49,10 +49,10 @@ def test_the_test_set_against_itself_is_at_zero_distance(mnist_test):
 def test_reconstructions_beat_mixture_samples_beat_prior_samples(mnist_test):
     from pathlib import Path
 
+    from vae.analysis.quality import sample_quality
+    from vae.models.gmm import fit_mixture
     from vae.training.checkpoint import load_checkpoint
     from vae.training.evaluate import encode_all
-    from vae.models.gmm import fit_mixture
-    from vae.analysis.quality import sample_quality
 
     model = load_checkpoint(Path(__file__).resolve().parents[1] / "checkpoints" / "default").model
     mixture = fit_mixture(encode_all(model, mnist_test.images)[0].numpy(), 10)

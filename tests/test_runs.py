@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from vae.training.checkpoint import CheckpointError, save_checkpoint
-from vae.run_files import CONFIG, TRAIN_CONFIG, WEIGHTS
 from vae.config import ModelConfig
 from vae.models.model import VAE
+from vae.run_files import CONFIG, TRAIN_CONFIG, WEIGHTS
 from vae.services.runs import list_runs, run_folder
+from vae.training.checkpoint import CheckpointError, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

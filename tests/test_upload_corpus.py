@@ -4,8 +4,7 @@ The corpus itself lives in upload_corpus.py; test_browser_uploads.py sends it th
 import pytest
 from PIL import Image
 
-from bench.drawn import drawn_png
-from bench.drawn import encode
+from bench.drawn import drawn_png, encode
 from tests.upload_corpus import BAD, GOOD, corpus, correlation
 from vae.images import MAX_UPLOAD_BYTES, ImageError, mnist_style, read_upload
 

@@ -6,13 +6,15 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+
 def luminance(color: str) -> float:
     r, g, b = (int(color[i:i + 2], 16) / 255 for i in (1, 3, 5))
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
 # 30 components' colors, none too dark for the dark theme nor too light for the light one.
-COMPONENT_COLORS = [c for c in dict.fromkeys(qualitative.Dark24 + qualitative.Light24) if 0.2 <= luminance(c) <= 0.8][:30]
+COMPONENT_COLORS = [c for c in dict.fromkeys(qualitative.Dark24 + qualitative.Light24)
+                    if 0.2 <= luminance(c) <= 0.8][:30]
 ESTIMATOR_COLORS = {"score function": "#d62728", "score function + baseline": "#ff7f0e",
                     "reparameterization": "#1f77b4"}
 
@@ -39,7 +41,8 @@ def component_scatter(xy: np.ndarray, components: np.ndarray, k: int, height: in
     for c in range(k):
         idx = np.flatnonzero(components == c)
         fig.add_trace(go.Scattergl(x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=f"component {c}",
-                                   customdata=idx, marker=dict(size=4, color=COMPONENT_COLORS[c % len(COMPONENT_COLORS)], opacity=0.8),
+                                   customdata=idx, marker=dict(size=4, opacity=0.8,
+                                                               color=COMPONENT_COLORS[c % len(COMPONENT_COLORS)]),
                                    hovertemplate=f"component {c} · #%{{customdata}}<extra></extra>"))
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0),
                       legend=dict(itemsizing="constant", orientation="h", y=0, yanchor="top"))

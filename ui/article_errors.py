@@ -7,8 +7,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui.charts import TEST, TRAIN
 from ui import caches
+from ui.charts import TEST, TRAIN
 from vae.services.runs import read_run_log
 
 # (what the article writes, what is right, where this project does it: "file: name", "; " between)

@@ -12,15 +12,15 @@ import streamlit as st
 import torch
 
 from ui import state
-from vae.training.checkpoint import Checkpoint, load_checkpoint, weights_hash
-from vae.run_files import WEIGHTS
+from vae.analysis.projection import LatentMap, build_map
 from vae.data import has_split, load_split
 from vae.datasets import dataset_info
-from vae.training.evaluate import dimension_summary, encode_all
-from vae.services.jobs import TrainingJobs
 from vae.models.model import resolve_device
-from vae.analysis.projection import LatentMap, build_map
+from vae.run_files import WEIGHTS
+from vae.services.jobs import TrainingJobs
 from vae.services.runs import DEFAULT_RUN, run_folder
+from vae.training.checkpoint import Checkpoint, load_checkpoint, weights_hash
+from vae.training.evaluate import dimension_summary, encode_all
 
 CHECKPOINTS_DIR = Path(os.environ.get("VAE_CHECKPOINTS_DIR", "checkpoints"))
 def selected_folder() -> Path:

@@ -30,7 +30,8 @@ def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
             # A categorical run trains on the Gumbel-softmax relaxation: its train figures are that
             # objective at the step's temperature, not an ELBO (its exact train -ELBO is drawn apart);
             # a run with the article's uniform eps trains on z that are no samples of q(z|x).
-            trained = {"elbo": "train", "relaxed": "train, relaxed objective", "uniform-eps": "train, uniform ε: no ELBO"}[
+            trained = {"elbo": "train", "relaxed": "train, relaxed objective",
+                       "uniform-eps": "train, uniform ε: no ELBO"}[
                 run.config.train_objective if run.config is not None else "elbo"]
             if run.steps:
                 fig.add_trace(go.Scatter(x=[s["epoch"] for s in run.steps],

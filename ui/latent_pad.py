@@ -14,12 +14,12 @@ import numpy as np
 import streamlit as st
 
 from ui.charts import map_frame, map_raster
-from ui.static_files import STATIC_DIR, static_url
 from ui.components import source
-from vae.services.export import map_file_name, write_decoder_file, write_map_file
+from ui.static_files import STATIC_DIR, static_url
+from vae.analysis.projection import PLACE_NEIGHBOURS
 from vae.images import GRID_GAP
 from vae.models.latents import SLIDER_RANGE
-from vae.analysis.projection import PLACE_NEIGHBOURS
+from vae.services.export import map_file_name, write_decoder_file, write_map_file
 
 # The traversal strip: its starting range and number of steps, and how it is drawn (as the server
 # draws strips: vae.images.grid's gap, shown at show_digit's scale 3).
@@ -58,8 +58,8 @@ def exported_classifier(dataset: str) -> dict | None:
     layer list; None when the dataset has none."""
     import hashlib
 
-    from vae.models.classifier import bundled_path, load_classifier
     from vae.datasets import dataset_info
+    from vae.models.classifier import bundled_path, load_classifier
     from vae.services.export import browser_classifier, write_layers_file
 
     weights = bundled_path(dataset)
@@ -90,7 +90,8 @@ def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, ord
             for d in order]
     result = _pad(key=key, data={"key": weights_hash, "weights_url": url, "layers": layers, "dims": dims,
                                  "z": [float(v) for v in start], "z_dim": len(start), "seq": seq, "range": SLIDER_RANGE,
-                                 "map": exported_map(lmap, weights_hash, lmap.projection), "class_names": list(class_names),
+                                 "map": exported_map(lmap, weights_hash, lmap.projection),
+                                 "class_names": list(class_names),
                                  "traversal": TRAVERSAL, "checkpoint": checkpoint,
                                  "latent": model.latent.kind, "categories": model.latent.categories,
                                  "classifier": exported_classifier(model.config.dataset)},

@@ -10,8 +10,8 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from ui.static_files import STATIC_DIR, static_url
 from ui.components import source
+from ui.static_files import STATIC_DIR, static_url
 from vae.files import atomic_write_bytes
 
 _overlay = st.components.v2.component("map_overlay", js=source("map_overlay.js"), css=source("map_overlay.css"))

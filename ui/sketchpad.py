@@ -6,13 +6,14 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui.static_files import STATIC_DIR, static_url
 from ui.components import source
 from ui.latent_pad import exported_decoder, exported_map
-from vae.services.export import browser_layers, write_layers_file
+from ui.static_files import STATIC_DIR, static_url
 from vae.images import framing_for_browser
+from vae.services.export import browser_layers, write_layers_file
 
-_sketch = st.components.v2.component("sketchpad", js=source("shared.js", "kernels.wasm", "nets.js", "prepare.js", "sketchpad.js"),
+_sketch = st.components.v2.component("sketchpad",
+                                     js=source("shared.js", "kernels.wasm", "nets.js", "prepare.js", "sketchpad.js"),
                                      css=source("sketchpad.css"))
 
 

@@ -14,8 +14,9 @@ The session-state keys that pages pass to each other without a widget are declar
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import streamlit as st
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import streamlit as st
 from PIL import Image
 
-from ui.text import literal
 from ui.components import source
+from ui.text import literal
 from vae.images import FRAMINGS, MAX_UPLOAD_BYTES, ImageError, mnist_style, read_upload
 
 TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]

@@ -20,8 +20,15 @@ import sys
 from pathlib import Path
 
 from vae.config import DATASETS, DEVICES, ModelConfig, ResumeConflict, TrainConfig
-from vae.options import (MODEL_FLAGS, MODEL_OPTIONS, TRAIN_OPTIONS, add_config_options, configs_from_args,
-                      nonnegative_int, positive_int)
+from vae.options import (
+    MODEL_FLAGS,
+    MODEL_OPTIONS,
+    TRAIN_OPTIONS,
+    add_config_options,
+    configs_from_args,
+    nonnegative_int,
+    positive_int,
+)
 
 
 def _train_parser(sub) -> None:
@@ -111,10 +118,10 @@ def _sigterm_as_interrupt(signum, frame):
 
 
 def run_train(args) -> int:
-    from vae.training.checkpoint import read_config
     from vae.run_files import WEIGHTS
-    from vae.training.distributed import ranks_from_env
     from vae.services.film import film_recorder
+    from vae.training.checkpoint import read_config
+    from vae.training.distributed import ranks_from_env
     from vae.training.train import train
 
     model_given, train_cfg = configs_from_args(args)
@@ -161,10 +168,10 @@ def _check_out_folder(out: Path) -> None:
 def run_eval(args) -> int:
     from tqdm import tqdm
 
-    from vae.training.checkpoint import load_checkpoint
     from vae.data import load_split
-    from vae.training.evaluate import evaluate, evaluate_iwae
     from vae.models.model import resolve_device
+    from vae.training.checkpoint import load_checkpoint
+    from vae.training.evaluate import evaluate, evaluate_iwae
 
     checkpoint = load_checkpoint(args.checkpoint, resolve_device(args.device))
     images = load_split(checkpoint.config.dataset, "test", args.data_dir).images[: args.limit]
@@ -208,9 +215,9 @@ def run_eval(args) -> int:
 
 def _sample_quality(checkpoint, test_images, args) -> dict:
     """The --fid figures: keys fid_<set> and label_entropy_<set> for prior, mixture, reconstruction."""
+    from vae.analysis.quality import sample_quality
     from vae.data import has_split, load_split
     from vae.training.evaluate import encode_all
-    from vae.analysis.quality import sample_quality
 
     source = "train" if has_split(checkpoint.config.dataset, "train", args.data_dir) else "test"
     codes = encode_all(checkpoint.model, load_split(checkpoint.config.dataset, source, args.data_dir,
@@ -225,8 +232,8 @@ def _sample_quality(checkpoint, test_images, args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vae.training.checkpoint import CheckpointError, pack_checkpoint
     from vae.data import DataMissingError
+    from vae.training.checkpoint import CheckpointError, pack_checkpoint
     from vae.training.train import TrainingDiverged
 
     args = build_parser().parse_args(argv)

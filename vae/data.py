@@ -106,7 +106,8 @@ def load_split(dataset: str = "mnist", split: str = "test",
     found = _locate(dataset, split, root)
     tried = ""
     if found is None and download:
-        from vae.download import DownloadError, download as fetch
+        from vae.download import DownloadError
+        from vae.download import download as fetch
 
         try:
             fetch(dataset, root, names=list(file_names(split)))

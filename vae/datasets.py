@@ -55,7 +55,7 @@ REGISTRY = {d.name: d for d in (
                  "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
                  "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637"},
         mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
-        license="Yann LeCun and Corinna Cortes; CC BY-SA 3.0"),
+        license="Yann LeCun, Corinna Cortes and Christopher J. C. Burges; CC BY-SA 3.0"),
     Dataset(
         name="fashion-mnist", title="Fashion-MNIST",
         class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -69,7 +69,7 @@ REGISTRY = {d.name: d for d in (
                  "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
                  "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965"},
         mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
-        license="Zalando SE; MIT",
+        license="Han Xiao, Kashif Rasul and Roland Vollgraf; Copyright (c) 2017 Zalando SE; MIT",
         system_folders=(Path("/usr/share/datasets/fashion-mnist"),)),  # Debian's dataset-fashion-mnist
 )}
 NAMES = tuple(REGISTRY)

@@ -5,7 +5,8 @@
 
 The files come from the dataset's mirrors (those torchvision lists), or from `$VAE_DATA_MIRROR` (a base URL
 holding them under their usual names, for machines behind a firewall). Each file's decompressed
-IDX bytes are checked against the dataset's own md5 (its record's `idx_md5`) (a mirror may recompress the .gz), and it is
+IDX bytes are checked against the dataset's own md5 (its record's `idx_md5`; a mirror may recompress
+the .gz), and it is
 written only once it passes, atomically: a failed or cut-off download leaves no file behind.
 Progress goes to a callback, or as lines `downloading <file> from <url>: <done> of <total> bytes`
 to stderr, which the app reads back from a training job's log (`parse_progress`).
@@ -20,8 +21,8 @@ import sys
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from vae.datasets import dataset_info, raw_folder
 from vae.files import atomic_write_bytes
@@ -65,7 +66,9 @@ _CHUNK = 1 << 18
 
 
 def _fetch(url: str, name: str, progress: Progress) -> bytes:
-    with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (http(s) mirrors)
+    if not url.startswith(("https://", "http://")):  # no file: or other schemes, whatever $VAE_DATA_MIRROR says
+        raise DownloadError("only http and https addresses are downloaded from")
+    with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (checked above)
         total = int(response.headers.get("Content-Length") or 0) or None
         parts, done = [], 0
         progress(name, url, 0, total)

@@ -11,8 +11,19 @@ from __future__ import annotations
 import argparse
 import math
 
-from vae.config import (ARCHITECTURES, DATASETS, DEFAULT_LATENT_DIMS_TEXT, DEVICES, LATENTS, LIKELIHOODS, NOISES,
-                     ModelConfig, TrainConfig, default_latent_dim, default_of)
+from vae.config import (
+    ARCHITECTURES,
+    DATASETS,
+    DEFAULT_LATENT_DIMS_TEXT,
+    DEVICES,
+    LATENTS,
+    LIKELIHOODS,
+    NOISES,
+    ModelConfig,
+    TrainConfig,
+    default_latent_dim,
+    default_of,
+)
 
 
 def _number(kind, low: float, strict: bool):

@@ -9,14 +9,14 @@ import streamlit as st
 import torch
 
 from ui import state
-from ui.charts import PALETTE, latent_scatter
 from ui.caches import CHECKPOINTS_DIR, class_names, current_model, dataset, image_figures, latent_map, model_in
+from ui.charts import PALETTE, latent_scatter
 from ui.page import page_header, show_digit
 from ui.text import literal, share_text
-from vae.images import grid
-from vae.analysis.walks import decode_numpy
 from vae.analysis.projection import PROJECTIONS, align_to
+from vae.analysis.walks import decode_numpy
 from vae.datasets import dataset_info
+from vae.images import grid
 from vae.services.runs import list_runs, run_folder
 
 page_header("Compare models", "Two checkpoints on the same 10,000 test digits: where each run sits between rate "
@@ -48,7 +48,8 @@ def rate_distortion() -> go.Figure:
                             line=dict(color="#808080", width=[3 if e.name == me else 0 for e in chosen])),
                 customdata=[e.config.beta for e in chosen],
                 hovertemplate="%{text}: KL %{x:.1f}, recon %{y:.1f} nats (β = %{customdata})<extra></extra>"))
-    fig.update_layout(height=360, margin=dict(l=10, r=80, t=30, b=10), title=f"Rate–distortion, {dataset_info(mine).title} runs (ringed: {escape(me)})",
+    fig.update_layout(height=360, margin=dict(l=10, r=80, t=30, b=10),
+                      title=f"Rate–distortion, {dataset_info(mine).title} runs (ringed: {escape(me)})",
                       xaxis_title="rate: KL (nats)", yaxis_title="distortion: reconstruction (nats)",
                       legend=dict(orientation="h", y=-0.25))
     return fig
@@ -155,7 +156,7 @@ for column, key, name, xy in ((c1, "compare_a", me, mine_map.xy), (c2, "compare_
 def side_by_side(indices: list[int], title: str) -> None:
     images = dataset(checkpoint.config.dataset, "test")[0][indices]
     rows = [images.float().div(255).numpy()]
-    for model_and_hash, figures in (((checkpoint, hash_), mine), (theirs_model, theirs)):
+    for model_and_hash, _figures in (((checkpoint, hash_), mine), (theirs_model, theirs)):
         with torch.no_grad():
             rows.append(decode_numpy(model_and_hash[0].model, model_and_hash[0].model.code(
                 images.float().div(255)[:, None].to(model_and_hash[0].model.device))))

@@ -5,16 +5,16 @@ import numpy as np
 import streamlit as st
 
 from ui import state
-from ui.charts import film_figure, kl_per_dimension, loss_curves
 from ui.caches import CHECKPOINTS_DIR, dataset, training_jobs
+from ui.charts import film_figure, kl_per_dimension, loss_curves
 from ui.page import page_header, show_charts
 from ui.text import literal
 from ui.training_status import stop_polling_when_done
-from vae.run_files import HISTORY, STEPS
-from vae.datasets import dataset_info
-from vae.services.film import film_frames, film_stamps, read_film
 from vae.analysis.walks import dims_by_kl
+from vae.datasets import dataset_info
 from vae.models.latents import latent_of
+from vae.run_files import HISTORY, STEPS
+from vae.services.film import film_frames, film_stamps, read_film
 from vae.services.runs import list_runs, read_run_log, run_folder
 
 page_header("Loss curves", "Reconstruction and KL in nats per image, per epoch (train and test) and per logged "
@@ -115,7 +115,8 @@ def map_through_training(filmed: str) -> None:
     test_labels = dataset(dataset_name, "test")[1].numpy()
     labels = test_labels[pick] if len(test_labels) == count else np.zeros(len(pick), np.int64)
     # No toolbar: it covered the legend's last class, and the film has nothing to zoom.
-    st.plotly_chart(film_figure(frames, labels, list(dataset_info(dataset_name).class_names)), width="stretch", key="film",
+    figure = film_figure(frames, labels, list(dataset_info(dataset_name).class_names))
+    st.plotly_chart(figure, width="stretch", key="film",
                     config={"displayModeBar": False})
     st.caption(f"{len(pick):,} test digits (the same in every frame), epochs {epochs[0]} to {epochs[-1]}"
                + (", a frame more after every epoch while it trains" if filmed == training else "")

@@ -8,13 +8,13 @@ import torch
 from ui import article_charts, state
 from ui.article_errors import article_errors
 from ui.caches import class_names, current_model, dataset, latent_map
-from ui.page import page_header, show_digit
 from ui.mixtures import code_sources, codes, em_run
-from vae.training.evaluate import bound_gap, prepare
-from vae.models.gmm import COVARIANCES, agreement
-from vae.images import grid, png_bytes
-from vae.analysis.walks import decode_numpy, prior_samples
+from ui.page import page_header, show_digit
 from vae.analysis.quality import sample_quality
+from vae.analysis.walks import decode_numpy, prior_samples
+from vae.images import grid, png_bytes
+from vae.models.gmm import COVARIANCES, agreement
+from vae.training.evaluate import bound_gap, prepare
 
 page_header("EM and mixtures", "The article derives the VAE from EM for a Gaussian mixture. Here EM fits a mixture "
             "of K components to this model's codes (the posterior means μ(x): Gaussians; for a categorical latent, "
@@ -114,7 +114,8 @@ def bic_of(hash_: str, covariance: str, split: str) -> dict:
     """Cached per model, covariance and codes, for every session."""
     bar = st.progress(0.0, text="Fitting mixtures")
     curve = checkpoint.model.latent.bic_curve(codes(split), list(BIC_KS), covariance,
-                                              progress=lambda i, n: bar.progress(i / n, text=f"K = {BIC_KS[i - 1]} done"))
+                                              progress=lambda i, n: bar.progress(i / n,
+                                                                                 text=f"K = {BIC_KS[i - 1]} done"))
     bar.empty()
     return curve
 

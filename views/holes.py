@@ -7,14 +7,13 @@ import streamlit as st
 import torch
 
 from ui import state
-from ui.charts import PALETTE
 from ui.caches import current_model, dataset, digit_classifier, full_data_available, kl_and_activity
-from ui.page import page_header
-from ui.page import show_digit
+from ui.charts import PALETTE
+from ui.page import page_header, show_digit
 from vae.analysis.diagnostics import prior_holes
-from vae.training.evaluate import posteriors
-from vae.images import grid
 from vae.analysis.walks import decode_numpy
+from vae.images import grid
+from vae.training.evaluate import posteriors
 
 page_header("Prior holes", "Where the prior p(z) puts mass that the encoder never uses. The aggregate posterior "
             "q(z) is the mixture of the digits' posteriors q(z|x); a prior sample z in a hole has a density ratio "
@@ -127,7 +126,8 @@ with c1:
     st.markdown("**The 16 prior samples deepest in holes**" + confidence(images["holes"]))
     show_digit(grid(images["holes"], cols=8), scale=2)
 with c2:
-    st.markdown(f"**The 16 where the {'training' if split == 'train' else 'test'} digits' codes are densest** (highest q(z))" + confidence(images["full"]))
+    which = "training" if split == "train" else "test"
+    st.markdown(f"**The 16 where the {which} digits' codes are densest** (highest q(z))" + confidence(images["full"]))
     show_digit(grid(images["full"], cols=8), scale=2)
 if st.button("Open the deepest hole in the sliders", icon=":material/tune:"):
     state.open_in_sliders(holes.prior_z[deepest[0]].numpy())

@@ -9,15 +9,22 @@ import streamlit as st
 import torch
 
 from ui import state
+from ui.caches import (
+    class_names,
+    current_model,
+    dataset,
+    digit_classifier,
+    full_data_available,
+    kl_and_activity,
+    latent_map,
+)
 from ui.charts import latent_scatter
-from ui.caches import (class_names, current_model, dataset, digit_classifier, full_data_available, kl_and_activity,
-                       latent_map)
 from ui.page import page_header, show_digit
-from ui.text import literal
 from ui.sketchpad import draw_digit
+from ui.text import literal
 from ui.uploads import upload_digit
-from vae.images import gif_bytes, png_bytes, strip
 from vae.analysis.walks import decode_numpy, dims_by_kl, interpolate
+from vae.images import gif_bytes, png_bytes, strip
 
 page_header("Interpolation", "Walk from one digit's posterior mean to another's and decode every step. "
             "Linear follows the straight chord; slerp follows the sphere where prior samples live.")

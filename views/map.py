@@ -10,15 +10,22 @@ import streamlit as st
 import torch
 
 from ui import state
+from ui.caches import (
+    class_names,
+    current_model,
+    full_data_available,
+    image_figures,
+    image_figures_cached,
+    latent_map,
+    map_images,
+)
 from ui.charts import latent_scatter, metric_scatter, posterior_cloud
-from ui.caches import (class_names, current_model, full_data_available, image_figures, image_figures_cached, latent_map,
-                       map_images)
-from ui.page import page_header, show_digit
 from ui.map_overlay import map_overlay
+from ui.page import page_header, show_digit
 from vae.analysis.diagnostics import FIGURES, IWAE_K
-from vae.images import grid
-from vae.analysis.walks import decode_numpy, posterior_samples
 from vae.analysis.projection import PROJECTIONS
+from vae.analysis.walks import decode_numpy, posterior_samples
+from vae.images import grid
 
 page_header("Latent map", "Each dot is one image's posterior mean μ(x), projected from the latent space to 2D. Point "
             "at a dot to see the digit; click or tap one to inspect it (shift-click, box or lasso for more; two picked "

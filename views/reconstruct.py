@@ -5,14 +5,14 @@ import streamlit as st
 import torch
 
 from ui import state
-from ui.charts import latent_scatter, posterior_chart
 from ui.caches import class_names, current_model, dataset, kl_and_activity, latent_map
+from ui.charts import latent_scatter, posterior_chart
 from ui.page import page_header, show_digit
 from ui.sketchpad import draw_digit, encodes_in_browser, mark_unknown
 from ui.uploads import upload_digit
 from vae.analysis.completion import complete
-from vae.images import FRAMINGS, grid, to_gray
 from vae.analysis.walks import decode_numpy, dims_by_kl
+from vae.images import FRAMINGS, grid, to_gray
 
 checkpoint, hash_ = current_model()
 model = checkpoint.model
@@ -48,8 +48,8 @@ else:
     original, digit = upload_digit("reconstruct_upload", keep="reconstruct_kept", dataset=model.config.dataset,
                                    with_original=True)
     if digit is None:
-        st.info("Try a photo of a digit written on paper, or a drawing exported from any paint program." if thing == "digit"
-                else f"Try a photo of a {thing} on a plain background, or a drawing of one.")
+        st.info("Try a photo of a digit written on paper, or a drawing exported from any paint program."
+                if thing == "digit" else f"Try a photo of a {thing} on a plain background, or a drawing of one.")
         st.stop()
 
 x = torch.from_numpy(digit)[None, None].to(model.device)  # (1, 1, 28, 28)

@@ -49,7 +49,8 @@ def estimators() -> None:
 
     m1, m2 = st.columns(2)
     m1.metric("Variance of the score function ÷ variance of the reparameterization, at L = 1",
-              f"{study.ratio_at_one():,.0f}×", help="Over all the encoder's parameters: the article's point in a number")
+              f"{study.ratio_at_one():,.0f}×",
+              help="Over all the encoder's parameters: the article's point in a number")
     m2.metric("Variance of the score function with a baseline ÷ the reparameterization's, at L = 1",
               f"{study.ratio_at_one(of='score function + baseline'):,.1f}×",
               help="A baseline (a control variate) removes most of the score function's variance "
@@ -64,10 +65,10 @@ def estimators() -> None:
                                                    "root-mean-square error"), width="stretch")
     repeats = {r["samples"]: r["repeats"] for r in study.rows}
     st.caption(f"Each point comes from repeated independent estimates: {repeats[min(repeats)]} at L = {min(repeats)}, "
-               f"down to {repeats[max(repeats)]} at L = {max(repeats)} (a budget of samples), so the points at large L are "
-               f"rough: from r repeats, one coordinate's variance is uncertain by √(2/(r − 1)), "
-               f"{(2 / (repeats[max(repeats)] - 1)) ** 0.5:.0%} at r = {repeats[max(repeats)]} (a sum over many parameters "
-               "is steadier).")
+               f"down to {repeats[max(repeats)]} at L = {max(repeats)} (a budget of samples), so the points at "
+               f"large L are rough: from r repeats, one coordinate's variance is uncertain by √(2/(r − 1)), "
+               f"{(2 / (repeats[max(repeats)] - 1)) ** 0.5:.0%} at r = {repeats[max(repeats)]} (a sum over many "
+               "parameters is steadier).")
     st.caption("Every line falls as 1/L (variance) or 1/√L (error): more samples help all three alike, so the gap "
                "between them stays. A reparameterized gradient from one sample is about as good as a score-function "
                f"one from {study.ratio_at_one():,.0f}.")

@@ -4,14 +4,14 @@ import streamlit as st
 import torch
 
 from ui import state
-from ui.charts import map_raster, with_star
 from ui.caches import class_names, current_model, dataset, kl_and_activity, latent_map, test_encodings
-from ui.page import page_header, show_digit
+from ui.charts import map_raster, with_star
 from ui.latent_pad import browser_decodable, latent_pad
 from ui.mixtures import current_mixture
+from ui.page import page_header, show_digit
 from ui.sketchpad import draw_digit
-from vae.images import grid, png_bytes
 from vae.analysis.walks import decode_numpy, dims_by_kl, prior_samples, traversal, z_json
+from vae.images import grid, png_bytes
 from vae.models.latents import SLIDER_RANGE
 
 page_header("Latent sliders", "One slider per latent dimension (one picker per variable for a categorical "
@@ -167,7 +167,8 @@ def follow_z(start: np.ndarray, seq: int) -> None:
 
 
 kept = state.SLIDERS_Z.get()
-follow_z(model.latent.code_of(kept if kept is not None else np.zeros(z_dim)), st.session_state.get(state.SLIDERS_START, 0))
+follow_z(model.latent.code_of(kept if kept is not None else np.zeros(z_dim)),
+         st.session_state.get(state.SLIDERS_START, 0))
 
 st.subheader("Samples")
 c1, c2, c3 = st.columns([2, 2, 1])

@@ -2,21 +2,19 @@
 import streamlit as st
 
 from ui import state
-from ui.charts import loss_curves
 from ui.caches import training_jobs
-from ui.page import page_header
-from ui.page import show_charts
+from ui.charts import loss_curves
+from ui.page import page_header, show_charts
 from ui.text import literal
-from ui.training_status import (epoch_text, progress_fraction, progress_text, refresh_seconds,
-                                stop_polling_when_done)
+from ui.training_status import epoch_text, progress_fraction, progress_text, refresh_seconds, stop_polling_when_done
 from vae.config import ARCHITECTURES, DATASETS, LATENTS, LIKELIHOODS, NOISES, ModelConfig, TrainConfig, default_of
 from vae.datasets import dataset_info
-from vae.services.jobs import JobBusy
 from vae.models.model import gpu_count
+from vae.services.jobs import JobBusy
 from vae.services.runs import read_run_log
 
-page_header("Train", "Starts `python -m vae train` as a background process (on the GPU when there is one; through torchrun "
-            "over several when you choose more than one), "
+page_header("Train", "Starts `python -m vae train` as a background process (on the GPU when there is one; "
+            "through torchrun over several when you choose more than one), "
             "downloading the training set first when it is not on this machine. One run at a time for the "
             "whole server; every open session sees it. Each finished epoch saves a checkpoint you can "
             "explore at once from the sidebar.")

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vae.training.evaluate import scored_batches
 from vae.files import read_npz, write_npz_cache
-from vae.run_files import figures_cache_path
 from vae.models.latents import Categorical, Gaussian
 from vae.models.losses import importance_weighted_bound, log_importance_weights, recon_nll
+from vae.run_files import figures_cache_path
+from vae.training.evaluate import scored_batches
 
 # What each per-image figure is, for legends and captions (nats per image unless said).
 FIGURES = {

@@ -43,10 +43,10 @@ def parameter_groups(model: VAE) -> dict[str, list[torch.Tensor]]:
 
 def _f(model: VAE, x: torch.Tensor, z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """f(z) = log p(x|z) + log p(z) - log q(z|x) for z (B, L, D): (B, L)."""
-    b, l, d = z.shape
-    logits = model.decode_logits(z.reshape(b * l, d))  # (B*L, 784)
-    x_rep = x.reshape(b, 1, -1).expand(b, l, x[0].numel()).reshape(b * l, -1)
-    log_px = -recon_nll(logits, x_rep, model.config).view(b, l)
+    b, draws, d = z.shape
+    logits = model.decode_logits(z.reshape(b * draws, d))  # (B*L, 784)
+    x_rep = x.reshape(b, 1, -1).expand(b, draws, x[0].numel()).reshape(b * draws, -1)
+    log_px = -recon_nll(logits, x_rep, model.config).view(b, draws)
     log_pz = log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
     return log_px + log_pz - log_normal(z, mu[:, None], logvar[:, None])
 

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from vae.models.classifier import Classifier, load_classifier
-from vae.training.evaluate import posteriors
 from vae.models.model import VAE
+from vae.training.evaluate import posteriors
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -76,7 +76,8 @@ def sample_quality(model: VAE, test_images: torch.Tensor, n: int = 10_000, mixtu
     real, _ = features_and_probabilities(classifier, test_images)
 
     def reconstruction_codes():  # on the CPU
-        return model.latent.reconstruction_codes(posteriors(model, test_images[:n]), torch.Generator().manual_seed(seed))
+        q = posteriors(model, test_images[:n])
+        return model.latent.reconstruction_codes(q, torch.Generator().manual_seed(seed))
 
     sets = {"prior": lambda: model.latent.prior_sample(n, torch.Generator().manual_seed(seed)),
             "reconstruction": reconstruction_codes}

@@ -22,6 +22,7 @@ from torch import nn
 
 from vae.datasets import dataset_info
 from vae.files import atomic_write_bytes
+
 FEATURES = 128
 
 

@@ -21,10 +21,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from vae.training.evaluate import encode_all
+from vae.analysis.projection import align_to, project_pca
 from vae.files import atomic_write_bytes
 from vae.run_files import FILM, film_path
-from vae.analysis.projection import align_to, project_pca
+from vae.training.evaluate import encode_all
 
 _NAME = re.compile(r"epoch-(\d{4,})\.safetensors")
 

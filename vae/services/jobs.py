@@ -20,13 +20,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vae.training.checkpoint import read_history
 from vae.config import ModelConfig, TrainConfig
-from vae.training.distributed import TORCHRUN_VARIABLES, Ranks, check_batch_size, launcher
-from vae.files import atomic_write_json, read_json, read_jsonl
 from vae.download import parse_progress
+from vae.files import atomic_write_json, read_json, read_jsonl
 from vae.options import train_args
 from vae.run_files import STEPS, TRAIN_CONFIG, TRAIN_LOG
+from vae.training.checkpoint import read_history
+from vae.training.distributed import TORCHRUN_VARIABLES, Ranks, check_batch_size, launcher
 
 JOB_FILE = ".training.json"
 LOGS = ".logs"  # <checkpoints>/.logs/<run>.log: a job's output, also when it ends before its folder exists
@@ -162,7 +162,9 @@ class TrainingJobs:
             cmd = [*launcher(processes), "-m", "vae", "train", "--out", str(run_dir), *train_args(model, training)]
             # A server that itself runs under torchrun must not hand its job membership to the run.
             env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARIABLES}
-            proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            # noqa below: a fixed command, this interpreter running the project's own CLI; the configs'
+            # values go in as separate arguments, never through a shell.
+            proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,  # noqa: S603
                                     stdin=subprocess.DEVNULL, start_new_session=True)
             log.close()
             _lower_priority(proc.pid)

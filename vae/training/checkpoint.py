@@ -33,7 +33,6 @@ from vae.models.model import VAE
 from vae.run_files import CONFIG, HISTORY, OPTIMIZER, WEIGHTS
 
 
-
 class CheckpointError(Exception):
     """A checkpoint file is missing, unreadable, or does not fit the others."""
 

@@ -2,7 +2,8 @@
 
     torchrun --nproc-per-node 2 -m vae train --out runs/ddp                       # one machine
     torchrun --nnodes 2 --node-rank 0 --nproc-per-node 4 \\
-             --rdzv-backend c10d --rdzv-endpoint HOST:29500 -m vae train --out runs/ddp   # and --node-rank 1 on the other
+             --rdzv-backend c10d --rdzv-endpoint HOST:29500 -m vae train --out runs/ddp
+    # and the same with --node-rank 1 on the other
 
 torchrun sets RANK, WORLD_SIZE and LOCAL_RANK; a plain `python -m vae train` has none of them and
 trains in one process, where nothing here does anything. NCCL joins GPUs, gloo CPU processes.
@@ -142,4 +143,5 @@ def wrap(model: torch.nn.Module, ranks: Ranks) -> torch.nn.Module:
     if not ranks.parallel:
         return model
     device = next(model.parameters()).device
-    return torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    device_ids = [device.index] if device.type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)

@@ -5,10 +5,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 
 import torch
-
-from typing import Callable, Iterator
 
 from vae.models.latents import Categorical, Gaussian
 from vae.models.losses import iwae_nll, recon_nll

@@ -27,21 +27,21 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from tqdm import tqdm
 
-from vae.training import checkpoint as ckpt
-from vae.training import distributed
 from vae.config import ModelConfig, TrainConfig, check_resume
 from vae.data import load_split
-from vae.training.evaluate import evaluate
-from vae.models.latents import latent_of
 from vae.files import append_jsonl, atomic_write_json, read_jsonl, remove_temp_files, write_jsonl
+from vae.models.latents import latent_of
 from vae.models.model import VAE, resolve_device
 from vae.run_files import CONFIG, HISTORY, OPTIMIZER, STEPS, TRAIN_CONFIG, WEIGHTS
+from vae.training import checkpoint as ckpt
+from vae.training import distributed
+from vae.training.evaluate import evaluate
 from vae.training.step import TrainStep, make_optimizer
 
 MIN_LR_FRACTION = 0.05  # cosine decay from lr to 5% of lr over the asked epochs
@@ -248,11 +248,13 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                 train_means = distributed.summed(train_step.sums, ranks) / trained
                 # Every rank alike (their losses are all-reduced, their weights the same): all stop together.
                 _stop_if_diverged(train_means.sum().item(), "the training loss", out, epoch, step, train_cfg.lr)
-                _stop_if_diverged(0.0 if _weights_finite(model) else math.nan, "a weight", out, epoch, step, train_cfg.lr)
+                _stop_if_diverged(0.0 if _weights_finite(model) else math.nan, "a weight", out, epoch, step,
+                                  train_cfg.lr)
                 # Rank 0 evaluates; its verdict on the test -ELBO reaches every rank, so all stop together.
                 record = epoch_record(model, test_images, epoch + 1, step, train_means, train_seconds, trained,
                                       train_images[:EXACT_TRAIN_IMAGES]) if ranks.writer else None
-                test_elbo = distributed.summed(torch.tensor(record["test_elbo"] if record else 0.0, device=device), ranks)
+                test_elbo = distributed.summed(torch.tensor(record["test_elbo"] if record else 0.0, device=device),
+                                               ranks)
                 _stop_if_diverged(float(test_elbo), "the test -ELBO", out, epoch, step, train_cfg.lr)
                 epoch += 1
                 if ranks.writer:
