@@ -25,8 +25,9 @@ from vae.services.export import map_file_name, write_decoder_file, write_map_fil
 # draws strips: vae.images.grid's gap, shown at show_digit's scale 3).
 TRAVERSAL = {"span": 3.0, "steps": 9, "gap": GRID_GAP, "scale": 3}
 
-_pad = st.components.v2.component("latent_pad", js=source("shared.js", "kernels.wasm", "nets.js", "latent_pad.js"),
-                                  css=source("latent_pad.css"))
+_pad = st.components.v2.component(
+    "latent_pad", js=source("dom.js", "shared.js", "kernels.wasm", "nets.js", "latent_pad.js"),
+    css=source("latent_pad.css"))
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

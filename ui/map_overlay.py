@@ -14,7 +14,8 @@ from ui.components import source
 from ui.static_files import STATIC_DIR, static_url
 from vae.files import atomic_write_bytes
 
-_overlay = st.components.v2.component("map_overlay", js=source("map_overlay.js"), css=source("map_overlay.css"))
+_overlay = st.components.v2.component("map_overlay", js=source("dom.js", "map_overlay.js"),
+                                      css=source("map_overlay.css"))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

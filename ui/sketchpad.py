@@ -13,7 +13,8 @@ from vae.images import framing_for_browser
 from vae.services.export import browser_layers, write_layers_file
 
 _sketch = st.components.v2.component("sketchpad",
-                                     js=source("shared.js", "kernels.wasm", "nets.js", "prepare.js", "sketchpad.js"),
+                                     js=source("dom.js", "shared.js", "kernels.wasm", "nets.js", "prepare.js",
+                                               "sketchpad.js"),
                                      css=source("sketchpad.css"))
 
 

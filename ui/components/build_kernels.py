@@ -2,8 +2,8 @@
 
     python -m ui.components.build_kernels      # needs clang and lld (Debian: apt-get install clang lld)
 
-The .wasm is committed, so only a change to kernels.c needs this (tests/test_browser_nets.py checks
-what it computes against torch).
+The .wasm is committed; tests/test_lint.py builds it again and compares the bytes (so it is never
+out of date with kernels.c), and tests/test_browser_functions.py checks what it computes against torch.
 """
 import shutil
 import subprocess
@@ -15,19 +15,28 @@ from vae.files import atomic_write_bytes
 
 HERE = Path(__file__).parent
 EXPORTS = ("linear", "conv2d", "conv_transpose2d", "__heap_base")
+# The compiler the committed kernels.wasm was built with (`clang --version`, first line): another
+# version may emit other bytes for the same source.
+BUILT_WITH = "Debian clang version 14.0.6"
 
 
 def compiler() -> str | None:
     return shutil.which("clang") if shutil.which("wasm-ld") else None
 
 
+def compiler_version() -> str:
+    result = subprocess.run([compiler() or "clang", "--version"], capture_output=True, text=True, check=True)  # noqa: S603
+    return result.stdout.splitlines()[0].strip()
+
+
 def build() -> bytes:
     """kernels.c compiled; raises OSError or CalledProcessError when it cannot be."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "kernels.wasm"
-        subprocess.run([compiler() or "clang",  # noqa: S603 (a fixed command: the compiler on our own source) "--target=wasm32", "-O3", "-msimd128", "-mbulk-memory", "-nostdlib",
-                        "-Wl,--no-entry", *(f"-Wl,--export={name}" for name in EXPORTS), "-o", str(out),
-                        str(HERE / "kernels.c")], check=True)
+        command = [compiler() or "clang", "--target=wasm32", "-O3", "-msimd128", "-mbulk-memory", "-nostdlib",
+                   "-Wl,--no-entry", *(f"-Wl,--export={name}" for name in EXPORTS), "-o", str(out),
+                   str(HERE / "kernels.c")]
+        subprocess.run(command, check=True)  # noqa: S603 (a fixed command: the compiler on our own source)
         return out.read_bytes()
 
 

@@ -17,13 +17,6 @@ function loadImages(url) {
   return IMAGES.get(url);
 }
 
-function el(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
 function build(root) {
   const tip = el("div", "tip");
   const canvas = document.createElement("canvas");
@@ -37,15 +30,6 @@ function build(root) {
   marks.setAttribute("data-testid", "map-picks");
   root.append(tip, marks);
   return { tip, canvas, label, marks, gd: null, data: null };
-}
-
-function drawDigit(canvas, images, index) {
-  const ctx = canvas.getContext("2d"), img = ctx.createImageData(28, 28), base = index * 784;
-  for (let i = 0; i < 784; i++) {
-    const v = images[base + i];
-    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v; img.data[4 * i + 3] = 255;
-  }
-  ctx.putImageData(img, 0, 0);
 }
 
 function svg(tag, attrs) {
@@ -97,7 +81,7 @@ function attach(ui) {
                                   top: (y > 140 ? y - 130 : y + 20) + "px" });
     ui.hovered = index;
     loadImages(ui.data.images_url).then((images) => {
-      if (ui.hovered === index) drawDigit(ui.canvas, images, index);
+      if (ui.hovered === index) paintDigit(ui.canvas, images, 0, 1, index * 784);
     }).catch((err) => { ui.label.textContent = `${p.data.name} · #${index} (no image: ${err.message})`; });
   });
   host.on("plotly_unhover", () => { ui.hovered = null; ui.tip.style.display = "none"; });

@@ -83,16 +83,16 @@ function fetchBytes(url) {
   });
 }
 
-function fetchTensors(url) {
+export function fetchTensors(url) {
   return fetchBytes(url).then(parseSafetensors);
 }
 
-function loadNet(url) {
+export function loadNet(url) {
   if (!NETS.has(url)) NETS.set(url, fetchBytes(url).then(netFromBuffer));
   return NETS.get(url);
 }
 
-function outputSize(L, [C, H, W]) {  // conv2d and conv_transpose2d: the output's (channels, height, width)
+function outputSize(L, [, H, W]) {  // conv2d and conv_transpose2d: the output's (channels, height, width)
   const k = L.kernel, s = L.stride, p = L.padding;
   if (L.type === "conv2d") return [L.out, Math.floor((H + 2 * p - k) / s) + 1, Math.floor((W + 2 * p - k) / s) + 1];
   return [L.out, (H - 1) * s - 2 * p + k, (W - 1) * s - 2 * p + k];

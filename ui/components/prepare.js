@@ -78,12 +78,8 @@ function scratch(n) {
   return SCRATCH;
 }
 
-// RGBA pixels (an ImageData's data) of a w x h picture -> Float32Array(784) in [0, 1], or null when
-// there is nothing drawn (blank, or almost no contrast): mnist_style's steps, one for one.
-// framing: {box, centre: "mass" or "box", trim}, as vae.images.Framing.
-export function prepare(rgba, w, h, framing) {
-  const { gray, ink } = scratch(w * h);
-  for (let i = 0, o = 0; i < w * h; i++, o += 4) {  // composited on white, then Pillow's RGB -> L
+function grayOnWhite(rgba, n, gray) {  // composited on white, then Pillow's RGB -> L, in [0, 1]
+  for (let i = 0, o = 0; i < n; i++, o += 4) {
     let r = rgba[o], g = rgba[o + 1], b = rgba[o + 2];
     const alpha = rgba[o + 3];
     if (alpha !== 255) {
@@ -92,24 +88,24 @@ export function prepare(rgba, w, h, framing) {
     }
     gray[i] = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) / 255;
   }
+}
+
+function borderMedian(gray, w, h) {  // the background's shade: the median of the picture's edge
   const border = new Float64Array(2 * (w + h));
   for (let x = 0; x < w; x++) { border[x] = gray[x]; border[w + x] = gray[(h - 1) * w + x]; }
   for (let y = 0; y < h; y++) { border[2 * w + y] = gray[y * w]; border[2 * w + h + y] = gray[y * w + w - 1]; }
   border.sort();
   const mid = border.length >> 1;
-  const background = border.length % 2 ? border[mid] : (border[mid - 1] + border[mid]) / 2;
-  let peak = 0;
-  for (let i = 0; i < w * h; i++) {
-    ink[i] = Math.max(0, background < 0.5 ? gray[i] - background : background - gray[i]);
-    if (ink[i] > peak) peak = ink[i];
-  }
-  if (peak < 0.1) return null;
+  return border.length % 2 ? border[mid] : (border[mid - 1] + border[mid]) / 2;
+}
+
+function inkBox(ink, w, h, peak, trim) {  // ink scaled to its peak; the box of what is above `trim`
   let top = h, bottom = -1, left = w, right = -1;
   for (let y = 0; y < h; y++) {
     for (let x = 0, i = y * w; x < w; x++, i++) {
       if (ink[i] === 0) continue;  // most of the board: no ink, nothing to scale
       ink[i] /= peak;
-      if (ink[i] > framing.trim) {
+      if (ink[i] > trim) {
         if (y < top) top = y;
         bottom = y;
         if (x < left) left = x;
@@ -117,7 +113,37 @@ export function prepare(rgba, w, h, framing) {
       }
     }
   }
-  const ch = bottom - top + 1, cw = right - left + 1;
+  return { top, left, ch: bottom - top + 1, cw: right - left + 1 };
+}
+
+function placement(fitted, nw, nh, centre) {  // where the fitted object goes in the 28x28 field
+  if (centre !== "mass") return [(28 - nh) >> 1, (28 - nw) >> 1];  // "box": the object's box in the middle
+  let mass = 0, cy = 0, cx = 0;
+  for (let y = 0; y < nh; y++) {
+    for (let x = 0; x < nw; x++) {
+      const v = fitted[y * nw + x] / 255;
+      mass += v; cy += v * y; cx += v * x;
+    }
+  }
+  cy /= mass; cx /= mass;
+  return [Math.min(Math.max(roundHalfEven(14 - cy), 0), 28 - nh),  // MNIST's centre of mass at (14, 14)
+    Math.min(Math.max(roundHalfEven(14 - cx), 0), 28 - nw)];
+}
+
+// RGBA pixels (an ImageData's data) of a w x h picture -> Float32Array(784) in [0, 1], or null when
+// there is nothing drawn (blank, or almost no contrast): mnist_style's steps, one for one.
+// framing: {box, centre: "mass" or "box", trim}, as vae.images.Framing.
+export function prepare(rgba, w, h, framing) {
+  const { gray, ink } = scratch(w * h);
+  grayOnWhite(rgba, w * h, gray);
+  const background = borderMedian(gray, w, h);
+  let peak = 0;
+  for (let i = 0; i < w * h; i++) {
+    ink[i] = Math.max(0, background < 0.5 ? gray[i] - background : background - gray[i]);
+    if (ink[i] > peak) peak = ink[i];
+  }
+  if (peak < 0.1) return null;
+  const { top, left, ch, cw } = inkBox(ink, w, h, peak, framing.trim);
   const crop = new Uint8Array(cw * ch);  // (ink * 255).astype(np.uint8): truncated
   for (let y = 0; y < ch; y++) {
     for (let x = 0; x < cw; x++) crop[y * cw + x] = Math.trunc(ink[(y + top) * w + x + left] * 255);
@@ -125,19 +151,7 @@ export function prepare(rgba, w, h, framing) {
   const scale = framing.box / Math.max(ch, cw);
   const nw = Math.max(1, roundHalfEven(cw * scale)), nh = Math.max(1, roundHalfEven(ch * scale));
   const fitted = resizeLanczos(crop, cw, ch, nw, nh);
-  let oy = (28 - nh) >> 1, ox = (28 - nw) >> 1;  // "box": the object's box in the middle
-  if (framing.centre === "mass") {
-    let mass = 0, cy = 0, cx = 0;
-    for (let y = 0; y < nh; y++) {
-      for (let x = 0; x < nw; x++) {
-        const v = fitted[y * nw + x] / 255;
-        mass += v; cy += v * y; cx += v * x;
-      }
-    }
-    cy /= mass; cx /= mass;
-    oy = Math.min(Math.max(roundHalfEven(14 - cy), 0), 28 - nh);  // MNIST's centre of mass at (14, 14)
-    ox = Math.min(Math.max(roundHalfEven(14 - cx), 0), 28 - nw);
-  }
+  const [oy, ox] = placement(fitted, nw, nh, framing.centre);
   const field = new Float32Array(784);
   for (let y = 0; y < nh; y++) {
     for (let x = 0; x < nw; x++) field[(y + oy) * 28 + x + ox] = fitted[y * nw + x] / 255;

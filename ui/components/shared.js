@@ -1,26 +1,19 @@
-// Shared by the components: elements made from text, timings and test hooks on request, the map
+// Shared by the components that run networks: timings and test hooks on request, the map
 // file each checkpoint serves (vae/services/export.py) and where a code lands on it. Prepended with nets.js.
 
 const MAPS = new Map();  // map URL -> Promise<{mu, xy, labels, n, zDim, image}>
 // Timings and test hooks only for a page that asks for them, by defining window.__latentPadProbe
 // before the component loads (tests and benchmarks: bench/browser.py's PROBE_PAD); a user's tab
 // keeps nothing.
-function record(name, ms) {
+export function record(name, ms) {
   const probe = window.__latentPadProbe;
   if (probe) (probe[name] = probe[name] || []).push(ms);
 }
-function expose(name, fn) {
+export function expose(name, fn) {
   if (window.__latentPadProbe) window.__latentPadProbe[name] = fn;
 }
 
-function el(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function loadMap(url) {
+export function loadMap(url) {
   if (!MAPS.has(url)) {
     MAPS.set(url, fetchTensors(url).then((t) =>
       createImageBitmap(new Blob([t.map_png], { type: "image/png" })).then((image) => ({

@@ -16,15 +16,6 @@ function digitCanvas(testid) {
   return c;
 }
 
-function paintDigit(canvas, pixels, x0 = 0) {
-  const ctx = canvas.getContext("2d"), img = ctx.createImageData(28, 28);
-  for (let i = 0; i < 784; i++) {
-    const v = Math.round(pixels[i] * 255);
-    img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v; img.data[4 * i + 3] = 255;
-  }
-  ctx.putImageData(img, x0, 0);
-}
-
 const SIZE = 280;  // the drawing's pixels: ten per MNIST pixel
 
 function sparseMap(m, every) {  // every `every`-th code of a map, for quick approximate placing
@@ -36,9 +27,7 @@ function sparseMap(m, every) {  // every `every`-th code of a map, for quick app
   return { mu, xy, n, zDim: m.zDim };
 }
 
-function build(root, data) {
-  root.replaceChildren();
-  const mask = data.mode === "mask";
+function buildTools(mask) {  // pen and eraser, the brush size, undo and clear
   const tools = el("div", "tools");
   const tool = (name, label) => {
     const b = el("button", "tool", label);
@@ -54,19 +43,18 @@ function build(root, data) {
   const undo = el("button", "tool", "Undo"), clear = el("button", "tool", "Clear");
   undo.type = clear.type = "button";
   tools.append(pen, eraser, sizeLabel, undo, clear);
+  return { tools, pen, eraser, size, undo, clear };
+}
 
-  const canvas = document.createElement("canvas");
-  canvas.width = canvas.height = SIZE;
-  canvas.className = "board"; canvas.setAttribute("data-testid", "sketchpad-canvas");
-  const board = el("div", "board-wrap");
-  board.append(canvas);
-  const left = el("div", "left");
-  left.append(tools, board);
-
+function buildPanel(data) {  // what the model sees and makes of the drawing
   const panel = el("div", "panel");
   const seen = digitCanvas("sketchpad-input"), recon = digitCanvas("sketchpad-reconstruction");
   const pair = el("div", "pair");
-  const fig = (canvasEl, caption) => { const f = el("figure", "fig"); f.append(canvasEl, el("figcaption", "", caption)); return f; };
+  const fig = (canvasEl, caption) => {
+    const f = el("figure", "fig");
+    f.append(canvasEl, el("figcaption", "", caption));
+    return f;
+  };
   pair.append(fig(seen, "the 28x28 input"), fig(recon, "its reconstruction"));
   const note = el("div", "note");
   note.setAttribute("data-testid", "sketchpad-note");
@@ -77,19 +65,35 @@ function build(root, data) {
   const samples = document.createElement("canvas");
   samples.className = "samples"; samples.setAttribute("data-testid", "sketchpad-samples");
   const analysis = el("div", "analysis");
-  const isCategorical = data.latent === "categorical";
-  analysis.append(el("div", "head", isCategorical ? "Posterior q(z|x): each active variable's most likely category's probability"
-                                                  : "Posterior q(z|x) per active dimension: μ (dot) ± σ (bar); the prior is N(0, 1)"), bars,
-                  el("div", "head", "Where it lands: samples of q(z|x) on the map, ★ at its mean"), mapCanvas,
-                  el("div", "head", "Samples of q(z|x), decoded"), samples);
+  analysis.append(el("div", "head", data.latent === "categorical"
+    ? "Posterior q(z|x): each active variable's most likely category's probability"
+    : "Posterior q(z|x) per active dimension: μ (dot) ± σ (bar); the prior is N(0, 1)"), bars,
+  el("div", "head", "Where it lands: samples of q(z|x) on the map, ★ at its mean"), mapCanvas,
+  el("div", "head", "Samples of q(z|x), decoded"), samples);
   panel.append(pair, note);
-  if (!mask && data.encoder) panel.append(analysis);
-  const wrap = el("div", "sketch" + (mask ? " masking" : ""));
-  wrap.append(left, mask ? el("div", "note", "Paint over the part of the digit the model should fill in.") : panel);
-  root.append(wrap);
+  if (data.encoder) panel.append(analysis);
   analysis.hidden = true;  // until something is drawn: empty boxes say nothing
-  return { canvas, pen, eraser, size, undo, clear, seen, recon, note, bars, mapCanvas, samples, analysis, tool: "pen",
-           strokes: [], drawing: null, seq: null };
+  return { panel, seen, recon, note, bars, mapCanvas, samples, analysis };
+}
+
+function build(root, data) {
+  root.replaceChildren();
+  const mask = data.mode === "mask";
+  const t = buildTools(mask), p = buildPanel(data);
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = SIZE;
+  canvas.className = "board"; canvas.setAttribute("data-testid", "sketchpad-canvas");
+  const board = el("div", "board-wrap");
+  board.append(canvas);
+  const left = el("div", "left");
+  left.append(t.tools, board);
+  const wrap = el("div", "sketch" + (mask ? " masking" : ""));
+  wrap.append(left, mask ? el("div", "note", "Paint over the part of the digit the model should fill in.") : p.panel);
+  root.append(wrap);
+  return { canvas, pen: t.pen, eraser: t.eraser, size: t.size, undo: t.undo, clear: t.clear, seen: p.seen,
+           recon: p.recon, note: p.note, bars: p.bars, mapCanvas: p.mapCanvas, samples: p.samples,
+           analysis: p.analysis, tool: "pen", strokes: [], drawing: null, seq: null, pendingExtras: 0,
+           lastExtras: 0 };
 }
 
 function strokePath(ctx, s, color) {
@@ -99,6 +103,279 @@ function strokePath(ctx, s, color) {
   if (s.points.length === 1) ctx.lineTo(s.points[0][0] + 0.01, s.points[0][1]);
   for (const [x, y] of s.points.slice(1)) ctx.lineTo(x, y);
   ctx.stroke();
+}
+
+// The encoder's output -> q(z|x) as {code, mu, sigma, logvar}: a Gaussian's mean and standard
+// deviations, or each categorical variable's probabilities (softmax of its K logits; sigma null).
+export function posteriorOf(output, zDim, latent, K) {
+  if (latent === "categorical") {
+    const probs = new Float32Array(output.length);
+    for (let v = 0; v < output.length / K; v++) {
+      let top = -Infinity, total = 0;
+      for (let k = 0; k < K; k++) top = Math.max(top, output[v * K + k]);
+      for (let k = 0; k < K; k++) { probs[v * K + k] = Math.exp(output[v * K + k] - top); total += probs[v * K + k]; }
+      for (let k = 0; k < K; k++) probs[v * K + k] /= total;
+    }
+    return { code: probs, mu: probs, sigma: null };
+  }
+  const mu = output.slice(0, zDim), sigma = new Float32Array(zDim);
+  for (let i = 0; i < zDim; i++) sigma[i] = Math.exp(0.5 * output[zDim + i]);
+  return { code: mu, mu, sigma, logvar: output.slice(zDim) };
+}
+
+// One draw of q(z|x), from `rand` (uniform on (0, 1)): mu + sigma * eps (Box-Muller), or one
+// category per variable, one-hot, drawn by its probabilities.
+export function sampleOf(q, K, rand) {
+  if (!q.sigma) {
+    const z = new Float32Array(q.code.length);
+    for (let v = 0; v < q.code.length / K; v++) {
+      let u = rand(), k = 0;
+      while (k < K - 1 && u > q.code[v * K + k]) { u -= q.code[v * K + k]; k++; }
+      z[v * K + k] = 1;
+    }
+    return z;
+  }
+  const z = new Float32Array(q.mu.length);
+  for (let i = 0; i < z.length; i++) {
+    const e = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+    z[i] = q.mu[i] + q.sigma[i] * e;
+  }
+  return z;
+}
+
+export function seeded(seed) {  // a small linear congruential generator: the same cloud for the same drawing
+  return () => { seed = (seed * 1664525 + 1013904223) >>> 0; return (seed + 0.5) / 4294967296; };
+}
+
+function boardContext(ui) {  // read back at every movement
+  return ui.canvas.getContext("2d", { willReadFrequently: true });
+}
+
+// The picture as drawn: every stroke again on black (draw mode), or the digit with the unknown
+// region over it (mask mode; the region itself kept on a canvas of its own).
+function background(ui, ctx) {
+  ctx.fillStyle = "#000"; ctx.fillRect(0, 0, SIZE, SIZE);
+  if (ui.data.mode === "mask" && ui.data.background) {
+    const small = new OffscreenCanvas(28, 28);
+    paintDigit(small, ui.data.background);
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(small, 0, 0, SIZE, SIZE);
+  }
+}
+
+function repaint(ui) {
+  const ctx = boardContext(ui);
+  background(ui, ctx);
+  if (ui.data.mode === "mask") {
+    const m = ui.maskCanvas.getContext("2d");
+    m.clearRect(0, 0, SIZE, SIZE);
+    for (const s of ui.strokes) {
+      m.globalCompositeOperation = s.tool === "pen" ? "source-over" : "destination-out";
+      strokePath(m, s, "#ff3b3b");
+    }
+    m.globalCompositeOperation = "source-over";
+    ctx.globalAlpha = 0.55; ctx.drawImage(ui.maskCanvas, 0, 0); ctx.globalAlpha = 1;
+  } else {
+    for (const s of ui.strokes) strokePath(ctx, s, s.tool === "pen" ? "#fff" : "#000");
+  }
+}
+
+// Every movement: prepare, encode, decode, paint (the part timed against one frame).
+function analyse(ui) {
+  const data = ui.data;
+  if (data.mode === "mask") return;
+  const t0 = performance.now();
+  const pixels = prepare(boardContext(ui).getImageData(0, 0, SIZE, SIZE).data, SIZE, SIZE, data.framing);
+  const t1 = performance.now();
+  ui.prepared = pixels;
+  ui.analysis.hidden = !pixels;
+  if (!pixels) {
+    ui.q = null;
+    ui.note.textContent = `Draw a ${data.framing.thing}: nothing on the board yet.`;
+    return;
+  }
+  paintDigit(ui.seen, pixels);
+  if (ui.enc && ui.dec) {
+    ui.q = posteriorOf(run(data.encoder.layers, ui.enc, pixels, [1, 28, 28]), data.z_dim, data.latent, data.categories);
+    const t2 = performance.now();
+    paintDigit(ui.recon, decode(data.decoder.layers, ui.dec, ui.q.code));
+    record("prepareMs", t1 - t0); record("encodeMs", t2 - t1); record("decodePaintMs", performance.now() - t2);
+    ui.note.textContent = "encoded and decoded in your browser while you draw";
+  } else if (!data.encoder) {
+    ui.note.textContent = "This model's encoder runs on the server: lift the pen to see what it makes of it.";
+  }
+  record("drawMs", performance.now() - t0);
+  extrasSoon(ui);
+}
+
+// At most every EXTRAS_MS while drawing (and once the pen lifts): the posterior's bars, the cloud
+// on the map, decoded samples. They take longer than a frame, so not on every movement.
+const EXTRAS_MS = 120;
+function extrasSoon(ui) {
+  if (ui.pendingExtras) return;
+  const wait = Math.max(0, ui.lastExtras + EXTRAS_MS - performance.now());
+  ui.pendingExtras = setTimeout(() => requestAnimationFrame(() => {
+    ui.pendingExtras = 0; ui.lastExtras = performance.now(); extras(ui);
+  }), wait);
+}
+
+function drawBars(ui, q, style) {  // the posterior per active unit
+  const units = ui.data.dims.filter((d) => d.active).map((d) => d.d);
+  const b = ui.bars.getContext("2d"), W = ui.bars.width, H = ui.bars.height;
+  b.clearRect(0, 0, W, H);
+  const color = style.getPropertyValue("--st-primary-color").trim() || "#f58518";
+  // Axes: values on the left, each unit's number below (z3, or v3 for a categorical variable).
+  const left = 26, bottom = 14, top = 6, plotW = W - left, plotH = H - bottom - top;
+  const n = units.length, cw = plotW / Math.max(1, n);
+  b.font = "10px sans-serif"; b.fillStyle = style.color; b.textBaseline = "middle";
+  const axis = (value, y) => {
+    b.textAlign = "right"; b.fillText(value, left - 4, y);
+    b.globalAlpha = 0.25; b.fillRect(left, y, plotW, 1); b.globalAlpha = 1;
+  };
+  const every = Math.ceil(22 / cw);  // a label every so many units, so that they do not collide
+  b.textAlign = "center"; b.textBaseline = "bottom";
+  units.forEach((d, i) => { if (i % every === 0) b.fillText((q.sigma ? "z" : "v") + d, left + i * cw + cw / 2, H); });
+  b.textBaseline = "middle";
+  b.fillStyle = color; b.strokeStyle = color;
+  if (q.sigma) {  // mu +- sigma, the axis from -4 to 4
+    const y = (v) => top + plotH / 2 - (Math.max(-4, Math.min(4, v)) / 4) * (plotH / 2);
+    b.fillStyle = style.color;
+    for (const v of [4, 0, -4]) axis(v === 0 ? "0" : (v > 0 ? "+" : "−") + Math.abs(v), y(v));
+    b.fillStyle = color;
+    units.forEach((d, i) => {
+      const x = left + i * cw + cw / 2;
+      b.fillRect(x - 1, y(q.mu[d] + q.sigma[d]), 2, y(q.mu[d] - q.sigma[d]) - y(q.mu[d] + q.sigma[d]));
+      b.beginPath(); b.arc(x, y(q.mu[d]), Math.min(4, cw / 3), 0, 2 * Math.PI); b.fill();
+    });
+  } else {  // each active variable's most likely category's probability, as a bar
+    const K = ui.data.categories, y = (p) => top + plotH - p * plotH;
+    b.fillStyle = style.color;
+    for (const p of [1, 0.5, 0]) axis(String(p), y(p));
+    b.fillStyle = color;
+    units.forEach((d, i) => {
+      let best = 0;
+      for (let k = 1; k < K; k++) if (q.code[d * K + k] > q.code[d * K + best]) best = k;
+      const p = q.code[d * K + best];
+      b.fillRect(left + i * cw + 1, y(p), cw - 2, p * plotH);
+    });
+  }
+}
+
+function drawCloud(ui, q, rand) {  // samples of q(z|x) on the map, a star at its mean
+  const m = ui.map, f = ui.data.map, mc = ui.mapCanvas.getContext("2d");
+  mc.clearRect(0, 0, f.size, f.size);  // the map's picture is transparent around its points
+  mc.drawImage(m.image, 0, 0);
+  const toPx = (p) => [f.pad + (p.x - f.lo[0]) / f.span * (f.size - 2 * f.pad),
+    f.size - (f.pad + (p.y - f.lo[1]) / f.span * (f.size - 2 * f.pad))];
+  mc.fillStyle = "rgba(0, 0, 0, 0.55)"; mc.strokeStyle = "#fff"; mc.lineWidth = 1;
+  ui.sparse = ui.sparse || sparseMap(m, 4);  // the cloud's samples placed among every 4th test code
+  for (let s = 0; s < 16; s++) {
+    const [px, py] = toPx(place(ui.sparse, sampleOf(q, ui.data.categories, rand), f.neighbours));
+    mc.beginPath(); mc.arc(px, py, 3, 0, 2 * Math.PI); mc.fill(); mc.stroke();
+  }
+  const [sx, sy] = toPx(place(m, q.code, f.neighbours));
+  mc.font = "bold 18px sans-serif"; mc.textAlign = "center"; mc.textBaseline = "middle";
+  mc.lineWidth = 3; mc.strokeText("★", sx, sy); mc.fillStyle = "#000"; mc.fillText("★", sx, sy);
+}
+
+function drawSamples(ui, q, rand) {  // three samples of q(z|x), decoded
+  const count = 3, gap = 2, sw = count * 28 + (count - 1) * gap;
+  ui.samples.width = sw; ui.samples.height = 28;
+  const sc = ui.samples.getContext("2d");
+  sc.fillStyle = "#000"; sc.fillRect(0, 0, sw, 28);
+  for (let s = 0; s < count; s++) {
+    paintDigit(ui.samples, decode(ui.data.decoder.layers, ui.dec, sampleOf(q, ui.data.categories, rand)), s * (28 + gap));
+  }
+}
+
+function extras(ui) {
+  if (!ui.q) return;
+  const t0 = performance.now();
+  drawBars(ui, ui.q, getComputedStyle(ui.root));
+  const rand = seeded(12345);
+  if (ui.map) drawCloud(ui, ui.q, rand);
+  drawSamples(ui, ui.q, rand);
+  record("extrasMs", performance.now() - t0);
+}
+
+function maskPixels(ui) {  // the unknown region, as MNIST pixels: a quarter of a pixel painted makes it unknown
+  const m = ui.maskCanvas.getContext("2d").getImageData(0, 0, SIZE, SIZE).data, out = [];
+  for (let y = 0; y < 28; y++) {
+    for (let x = 0; x < 28; x++) {
+      let painted = 0;
+      for (let dy = 0; dy < 10; dy++) {
+        for (let dx = 0; dx < 10; dx++) painted += m[4 * ((y * 10 + dy) * SIZE + x * 10 + dx) + 3] > 0;
+      }
+      out.push(painted >= 25 ? 1 : 0);
+    }
+  }
+  return out;
+}
+
+function release(ui) {  // what Python hears when the pen lifts
+  const data = ui.data;
+  if (data.mode === "mask") {
+    ui.setStateValue("mask", { seq: data.seq, mask: maskPixels(ui) });
+    return;
+  }
+  const pixels = ui.prepared;
+  ui.setStateValue("drawing", { seq: data.seq,
+    pixels: pixels ? Array.from(pixels, (v) => Math.round(v * 10000) / 10000) : null,
+    code: ui.q ? Array.from(ui.q.code) : null });
+}
+
+function bindBoard(ui) {  // the pen on the board, the tools, undo and clear
+  const showTool = () => {
+    for (const b of [ui.pen, ui.eraser]) b.setAttribute("aria-pressed", String(b.dataset.tool === ui.tool));
+  };
+  showTool();
+  ui.pen.onclick = () => { ui.tool = "pen"; showTool(); };
+  ui.eraser.onclick = () => { ui.tool = "eraser"; showTool(); };
+  const point = (e) => {
+    const r = ui.canvas.getBoundingClientRect();
+    return [(e.clientX - r.left) * SIZE / r.width, (e.clientY - r.top) * SIZE / r.height];
+  };
+  ui.canvas.onpointerdown = (e) => {
+    e.preventDefault();
+    ui.canvas.setPointerCapture(e.pointerId);
+    ui.drawing = { tool: ui.tool, size: Number(ui.size.value), points: [point(e)] };
+    ui.strokes.push(ui.drawing);
+    repaint(ui); analyse(ui);
+  };
+  ui.canvas.onpointermove = (e) => {
+    if (!ui.drawing) return;
+    ui.drawing.points.push(point(e));
+    const s = ui.drawing, n = s.points.length;
+    if (ui.data.mode === "mask") repaint(ui);
+    else strokePath(boardContext(ui), { ...s, points: s.points.slice(n - 2) }, s.tool === "pen" ? "#fff" : "#000");
+    analyse(ui);
+  };
+  ui.canvas.onpointerup = ui.canvas.onpointercancel = () => {
+    if (!ui.drawing) return;
+    ui.drawing = null;
+    extrasSoon(ui);
+    release(ui);
+  };
+  ui.undo.onclick = () => { ui.strokes.pop(); repaint(ui); analyse(ui); release(ui); };
+  ui.clear.onclick = () => { ui.strokes = []; repaint(ui); analyse(ui); release(ui); };
+}
+
+function loadOnce(ui, data) {  // the encoder and decoder, and the map, each fetched once per mount
+  const mask = data.mode === "mask";
+  if (!mask && data.encoder && !ui.loading) {
+    ui.loading = true;
+    Promise.all([loadNet(data.encoder.url), loadNet(data.decoder.url)]).then(([enc, dec]) => {
+      ui.enc = enc; ui.dec = dec;
+      expose("encode", (x) => Array.from(run(data.encoder.layers, enc, Float32Array.from(x), [1, 28, 28])));
+      analyse(ui);
+    }).catch((err) => { ui.note.textContent = "Could not load the encoder: " + err.message; });
+  }
+  if (!mask && data.map && !ui.loadingMap) {
+    ui.loadingMap = true;
+    loadMap(data.map.url).then((m) => {
+      ui.map = m; ui.mapCanvas.width = ui.mapCanvas.height = data.map.size; extrasSoon(ui);
+    });
+  }
 }
 
 export default function (component) {
@@ -111,255 +388,18 @@ export default function (component) {
     root.__ui = build(root, data);
   }
   const ui = root.__ui;
-  ui.data = data;
-  const mask = data.mode === "mask";
-  const ctx = ui.canvas.getContext("2d", { willReadFrequently: true });  // read back at every movement
-
-  // The picture as drawn: every stroke again on black (draw mode), or the digit with the unknown
-  // region over it (mask mode; the region itself kept on a canvas of its own).
-  const background = () => {
-    ctx.fillStyle = "#000"; ctx.fillRect(0, 0, SIZE, SIZE);
-    if (mask && data.background) {
-      const img = new ImageData(28, 28);
-      data.background.forEach((v, i) => {
-        const g = Math.round(v * 255);
-        img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = g; img.data[4 * i + 3] = 255;
-      });
-      const small = new OffscreenCanvas(28, 28);
-      small.getContext("2d").putImageData(img, 0, 0);
-      ctx.imageSmoothingEnabled = false;
-      ctx.drawImage(small, 0, 0, SIZE, SIZE);
-    }
-  };
+  Object.assign(ui, { data, root, setStateValue });
   ui.maskCanvas = ui.maskCanvas || new OffscreenCanvas(SIZE, SIZE);
-  const repaint = () => {
-    background();
-    if (mask) {
-      const m = ui.maskCanvas.getContext("2d");
-      m.clearRect(0, 0, SIZE, SIZE);
-      for (const s of ui.strokes) {
-        m.globalCompositeOperation = s.tool === "pen" ? "source-over" : "destination-out";
-        strokePath(m, s, "#ff3b3b");
-      }
-      m.globalCompositeOperation = "source-over";
-      ctx.globalAlpha = 0.55; ctx.drawImage(ui.maskCanvas, 0, 0); ctx.globalAlpha = 1;
-    } else {
-      for (const s of ui.strokes) strokePath(ctx, s, s.tool === "pen" ? "#fff" : "#000");
-    }
-  };
-
-  const showTool = () => {
-    for (const b of [ui.pen, ui.eraser]) b.setAttribute("aria-pressed", String(b.dataset.tool === ui.tool));
-  };
-  showTool();
-  ui.pen.onclick = () => { ui.tool = "pen"; showTool(); };
-  ui.eraser.onclick = () => { ui.tool = "eraser"; showTool(); };
-
-  const code = (output) => {  // the encoder's output -> {code, mu, sigma} (sigma null for categorical)
-    const d = data.z_dim;
-    if (data.latent === "categorical") {
-      const K = data.categories, probs = new Float32Array(output.length);
-      for (let v = 0; v < output.length / K; v++) {
-        let top = -Infinity, total = 0;
-        for (let k = 0; k < K; k++) top = Math.max(top, output[v * K + k]);
-        for (let k = 0; k < K; k++) { probs[v * K + k] = Math.exp(output[v * K + k] - top); total += probs[v * K + k]; }
-        for (let k = 0; k < K; k++) probs[v * K + k] /= total;
-      }
-      return { code: probs, mu: probs, sigma: null };
-    }
-    const mu = output.slice(0, d), sigma = new Float32Array(d);
-    for (let i = 0; i < d; i++) sigma[i] = Math.exp(0.5 * output[d + i]);
-    return { code: mu, mu, sigma, logvar: output.slice(d) };
-  };
-
-  const sampleOf = (q, rand) => {  // one draw of q(z|x)
-    if (!q.sigma) {  // categorical: a category per variable by its probabilities
-      const K = data.categories, z = new Float32Array(q.code.length);
-      for (let v = 0; v < q.code.length / K; v++) {
-        let u = rand(), k = 0;
-        while (k < K - 1 && u > q.code[v * K + k]) { u -= q.code[v * K + k]; k++; }
-        z[v * K + k] = 1;
-      }
-      return z;
-    }
-    const z = new Float32Array(q.mu.length);
-    for (let i = 0; i < z.length; i++) {  // Box-Muller
-      const e = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
-      z[i] = q.mu[i] + q.sigma[i] * e;
-    }
-    return z;
-  };
-
-  // Every movement: prepare, encode, decode, paint (the part timed against one frame).
-  const analyse = () => {
-    if (mask) return;
-    const t0 = performance.now();
-    const pixels = prepare(ctx.getImageData(0, 0, SIZE, SIZE).data, SIZE, SIZE, data.framing);
-    const t1 = performance.now();
-    ui.prepared = pixels;
-    ui.analysis.hidden = !pixels;
-    if (!pixels) {
-      ui.q = null;
-      ui.note.textContent = `Draw a ${data.framing.thing}: nothing on the board yet.`;
-      return;
-    }
-    paintDigit(ui.seen, pixels);
-    if (ui.enc && ui.dec) {
-      ui.q = code(run(data.encoder.layers, ui.enc, pixels, [1, 28, 28]));
-      const t2 = performance.now();
-      paintDigit(ui.recon, decode(data.decoder.layers, ui.dec, ui.q.code));
-      record("prepareMs", t1 - t0); record("encodeMs", t2 - t1); record("decodePaintMs", performance.now() - t2);
-      ui.note.textContent = "encoded and decoded in your browser while you draw";
-    } else if (!data.encoder) {
-      ui.note.textContent = "This model's encoder runs on the server: lift the pen to see what it makes of it.";
-    }
-    record("drawMs", performance.now() - t0);
-    extrasSoon();
-  };
-
-  // At most every EXTRAS_MS while drawing (and once the pen lifts): the posterior's bars, the cloud
-  // on the map, decoded samples. They take longer than a frame, so not on every movement.
-  const EXTRAS_MS = 120;
-  let pendingExtras = 0, lastExtras = 0;
-  const extrasSoon = () => {
-    if (pendingExtras) return;
-    const wait = Math.max(0, lastExtras + EXTRAS_MS - performance.now());
-    pendingExtras = setTimeout(() => requestAnimationFrame(() => { pendingExtras = 0; lastExtras = performance.now(); extras(); }), wait);
-  };
-  const extras = () => {
-    if (!ui.q) return;
-    const t0 = performance.now();
-    const q = ui.q, units = data.dims.filter((d) => d.active).map((d) => d.d);
-    const b = ui.bars.getContext("2d"), W = ui.bars.width, H = ui.bars.height;
-    b.clearRect(0, 0, W, H);
-    const style = getComputedStyle(root);
-    const color = style.getPropertyValue("--st-primary-color").trim() || "#f58518";
-    // Axes: values on the left, each unit's number below (z3, or v3 for a categorical variable).
-    const left = 26, bottom = 14, top = 6, plotW = W - left, plotH = H - bottom - top;
-    const n = units.length, cw = plotW / Math.max(1, n);
-    b.font = "10px sans-serif"; b.fillStyle = style.color; b.textBaseline = "middle";
-    const axis = (value, y) => {
-      b.textAlign = "right"; b.fillText(value, left - 4, y);
-      b.globalAlpha = 0.25; b.fillRect(left, y, plotW, 1); b.globalAlpha = 1;
-    };
-    const every = Math.ceil(22 / cw);  // a label every so many units, so that they do not collide
-    b.textAlign = "center"; b.textBaseline = "bottom";
-    units.forEach((d, i) => { if (i % every === 0) b.fillText((q.sigma ? "z" : "v") + d, left + i * cw + cw / 2, H); });
-    b.textBaseline = "middle";
-    b.fillStyle = color; b.strokeStyle = color;
-    if (q.sigma) {  // mu +- sigma, the axis from -4 to 4
-      const y = (v) => top + plotH / 2 - (Math.max(-4, Math.min(4, v)) / 4) * (plotH / 2);
-      b.fillStyle = style.color;
-      for (const v of [4, 0, -4]) axis(v === 0 ? "0" : (v > 0 ? "+" : "−") + Math.abs(v), y(v));
-      b.fillStyle = color;
-      units.forEach((d, i) => {
-        const x = left + i * cw + cw / 2;
-        b.fillRect(x - 1, y(q.mu[d] + q.sigma[d]), 2, y(q.mu[d] - q.sigma[d]) - y(q.mu[d] + q.sigma[d]));
-        b.beginPath(); b.arc(x, y(q.mu[d]), Math.min(4, cw / 3), 0, 2 * Math.PI); b.fill();
-      });
-    } else {  // each active variable's most likely category's probability, as a bar
-      const K = data.categories, y = (p) => top + plotH - p * plotH;
-      b.fillStyle = style.color;
-      for (const p of [1, 0.5, 0]) axis(String(p), y(p));
-      b.fillStyle = color;
-      units.forEach((d, i) => {
-        let best = 0;
-        for (let k = 1; k < K; k++) if (q.code[d * K + k] > q.code[d * K + best]) best = k;
-        const p = q.code[d * K + best];
-        b.fillRect(left + i * cw + 1, y(p), cw - 2, p * plotH);
-      });
-    }
-    let seed = 12345;
-    const rand = () => { seed = (seed * 1664525 + 1013904223) >>> 0; return (seed + 0.5) / 4294967296; };
-    if (ui.map) {
-      const m = ui.map, f = data.map, mc = ui.mapCanvas.getContext("2d");
-      mc.clearRect(0, 0, f.size, f.size);  // the map's picture is transparent around its points
-      mc.drawImage(m.image, 0, 0);
-      const toPx = (p) => [f.pad + (p.x - f.lo[0]) / f.span * (f.size - 2 * f.pad),
-                           f.size - (f.pad + (p.y - f.lo[1]) / f.span * (f.size - 2 * f.pad))];
-      mc.fillStyle = "rgba(0, 0, 0, 0.55)"; mc.strokeStyle = "#fff"; mc.lineWidth = 1;
-      ui.sparse = ui.sparse || sparseMap(m, 4);  // the cloud's samples placed among every 4th test code
-      for (let s = 0; s < 16; s++) {
-        const [px, py] = toPx(place(ui.sparse, sampleOf(q, rand), f.neighbours));
-        mc.beginPath(); mc.arc(px, py, 3, 0, 2 * Math.PI); mc.fill(); mc.stroke();
-      }
-      const [sx, sy] = toPx(place(m, q.code, f.neighbours));
-      mc.font = "bold 18px sans-serif"; mc.textAlign = "center"; mc.textBaseline = "middle";
-      mc.lineWidth = 3; mc.strokeText("★", sx, sy); mc.fillStyle = "#000"; mc.fillText("★", sx, sy);
-    }
-    const count = 3, gap = 2, sw = count * 28 + (count - 1) * gap;
-    ui.samples.width = sw; ui.samples.height = 28;
-    const sc = ui.samples.getContext("2d");
-    sc.fillStyle = "#000"; sc.fillRect(0, 0, sw, 28);
-    for (let s = 0; s < count; s++) paintDigit(ui.samples, decode(data.decoder.layers, ui.dec, sampleOf(q, rand)), s * (28 + gap));
-    record("extrasMs", performance.now() - t0);
-  };
-
-  const release = () => {
-    if (mask) {  // the unknown region, as MNIST pixels: a quarter of a pixel painted makes it unknown
-      const m = ui.maskCanvas.getContext("2d").getImageData(0, 0, SIZE, SIZE).data, out = [];
-      for (let y = 0; y < 28; y++) {
-        for (let x = 0; x < 28; x++) {
-          let painted = 0;
-          for (let dy = 0; dy < 10; dy++) for (let dx = 0; dx < 10; dx++) painted += m[4 * ((y * 10 + dy) * SIZE + x * 10 + dx) + 3] > 0;
-          out.push(painted >= 25 ? 1 : 0);
-        }
-      }
-      setStateValue("mask", { seq: data.seq, mask: out });
-      return;
-    }
-    const pixels = ui.prepared;
-    setStateValue("drawing", { seq: data.seq, pixels: pixels ? Array.from(pixels, (v) => Math.round(v * 10000) / 10000) : null,
-                               code: ui.q ? Array.from(ui.q.code) : null });
-  };
-
-  const point = (e) => {
-    const r = ui.canvas.getBoundingClientRect();
-    return [(e.clientX - r.left) * SIZE / r.width, (e.clientY - r.top) * SIZE / r.height];
-  };
-  ui.canvas.onpointerdown = (e) => {
-    e.preventDefault();
-    ui.canvas.setPointerCapture(e.pointerId);
-    ui.drawing = { tool: ui.tool, size: Number(ui.size.value), points: [point(e)] };
-    ui.strokes.push(ui.drawing);
-    repaint(); analyse();
-  };
-  ui.canvas.onpointermove = (e) => {
-    if (!ui.drawing) return;
-    ui.drawing.points.push(point(e));
-    const s = ui.drawing, n = s.points.length;
-    if (mask) repaint();
-    else strokePath(ctx, { ...s, points: s.points.slice(n - 2) }, s.tool === "pen" ? "#fff" : "#000");
-    analyse();
-  };
-  ui.canvas.onpointerup = ui.canvas.onpointercancel = () => {
-    if (!ui.drawing) return;
-    ui.drawing = null;
-    extrasSoon();
-    release();
-  };
-  ui.undo.onclick = () => { ui.strokes.pop(); repaint(); analyse(); release(); };
-  ui.clear.onclick = () => { ui.strokes = []; repaint(); analyse(); release(); };
-
+  bindBoard(ui);
   if (ui.seq !== data.seq) {  // a fresh board (or a new digit to complete)
     ui.seq = data.seq;
     ui.strokes = [];
-    repaint(); analyse();
+    repaint(ui); analyse(ui);
   }
-  if (!mask && data.encoder && !ui.loading) {
-    ui.loading = true;
-    Promise.all([loadNet(data.encoder.url), loadNet(data.decoder.url)]).then(([enc, dec]) => {
-      ui.enc = enc; ui.dec = dec;
-      expose("encode", (x) => Array.from(run(data.encoder.layers, enc, Float32Array.from(x), [1, 28, 28])));
-      analyse();
-    }).catch((err) => { ui.note.textContent = "Could not load the encoder: " + err.message; });
-  }
-  if (!mask && data.map && !ui.loadingMap) {
-    ui.loadingMap = true;
-    loadMap(data.map.url).then((m) => {
-      ui.map = m; ui.mapCanvas.width = ui.mapCanvas.height = data.map.size; extrasSoon();
-    });
-  }
-  expose("prepare", (rgba, w, h) => { const p = prepare(Uint8ClampedArray.from(rgba), w, h, data.framing); return p ? Array.from(p) : null; });
+  loadOnce(ui, data);
+  expose("prepare", (rgba, w, h) => {
+    const p = prepare(Uint8ClampedArray.from(rgba), w, h, data.framing);
+    return p ? Array.from(p) : null;
+  });
   expose("sketchpadPrepared", () => (ui.prepared ? Array.from(ui.prepared) : null));
 }

@@ -1,0 +1,31 @@
+// ESLint for the browser components (ui/components/*.js), run by tests/test_lint.py.
+// Each component is several files joined into one module script (ui/components/__init__.py
+// `source`), so a file may use what an earlier one of its component declares: those names are
+// declared here as globals, per file.
+import js from "@eslint/js";
+import globals from "globals";
+
+const FROM_NETS = { KERNELS_WASM: "readonly", fetchTensors: "readonly", loadNet: "readonly", run: "readonly",
+  decode: "readonly", classify: "readonly", netFromBuffer: "readonly" };
+const FROM_DOM = { el: "readonly", paintDigit: "readonly" };
+const FROM_SHARED = { record: "readonly", expose: "readonly", loadMap: "readonly", place: "readonly" };
+
+export default [
+  js.configs.recommended,
+  {
+    files: ["ui/components/**/*.js"],
+    languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: { ...globals.browser } },
+    rules: {
+      "no-unused-vars": ["error", { args: "after-used", argsIgnorePattern: "^_" }],
+      // A handler that grows past a screen is split into named steps (issue #22).
+      "max-lines-per-function": ["error", { max: 60, skipComments: true, skipBlankLines: true }],
+    },
+  },
+  { files: ["ui/components/nets.js"], languageOptions: { globals: { KERNELS_WASM: "readonly" } } },
+  { files: ["ui/components/shared.js"], languageOptions: { globals: FROM_NETS } },
+  { files: ["ui/components/map_overlay.js"], languageOptions: { globals: FROM_DOM } },
+  {
+    files: ["ui/components/latent_pad.js", "ui/components/sketchpad.js"],
+    languageOptions: { globals: { ...FROM_DOM, ...FROM_NETS, ...FROM_SHARED, prepare: "readonly" } },
+  },
+];
