@@ -215,7 +215,9 @@ def test_the_latent_pad_sets_text_never_html():
         sinks = [name for pattern, name in JS_SINKS.items() if re.search(pattern, code)]
         assert not sinks, f"{path.name} uses {sinks}: set labels with textContent"
     pad = _js_code((ROOT / "ui" / "components" / "latent_pad.js").read_text())
-    assert re.search(r"\.textContent\s*=\s*dim\.label\b", pad), "the dimension labels must go in as textContent"
+    dom = _js_code((ROOT / "ui" / "components" / "dom.js").read_text())
+    assert re.search(r'\bel\("span", "name", dim\.label\)', pad), "the dimension labels must go in through el"
+    assert re.search(r"\be\.textContent\s*=\s*text\b", dom), "el must set text as textContent"
 
 
 COMPONENT_MODULES = sorted(p.name for p in (ROOT / "ui").glob("*.py") if "components.v2.component(" in p.read_text())
