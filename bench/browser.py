@@ -164,9 +164,19 @@ async def wait_idle_async(page, timeout=120_000) -> None:
 #
 # ROUND_TRIP_HOOK must run in the page before Streamlit opens its websocket:
 # `await page.add_init_script(ROUND_TRIP_HOOK)` before the first goto. It logs the rerun requests
-# sent and the run starts and ends received, reading the protobufs by hand (field numbers from
-# Streamlit 1.67's BackMsg, ClientState, ForwardMsg, ForwardMsgMetadata and RunIdentity).
+# sent and the run starts and ends received, reading the protobufs by hand, by the field numbers
+# of PROTOBUF_FIELDS.
+#
+# The field numbers the hook reads, by (message, field) name: Streamlit 1.67's. tests/test_bench.py
+# checks them against the descriptors of the Streamlit installed, so another version fails there.
+PROTOBUF_FIELDS = {
+    ("ForwardMsg", "metadata"): 2, ("ForwardMsg", "new_session"): 4, ("ForwardMsg", "script_finished"): 6,
+    ("ForwardMsgMetadata", "run"): 6, ("RunIdentity", "script_run_id"): 1, ("RunIdentity", "fragment_ids"): 2,
+    ("BackMsg", "rerun_script"): 11, ("ClientState", "fragment_id"): 5, ("ClientState", "is_auto_rerun"): 6,
+}
+_F = {f"{message}.{field}": number for (message, field), number in PROTOBUF_FIELDS.items()}
 ROUND_TRIP_HOOK = """(() => {
+    const [META, NEW_SESSION, FINISHED, RUN, RUN_ID, FRAGMENTS, RERUN, FRAGMENT, AUTO] = FIELD_NUMBERS;
     const log = window.__rtLog = [];
     const fields = (buffer, wanted) => {  // {field: [values]} of one protobuf message, for the fields wanted
         const b = new Uint8Array(buffer), out = {}; let i = 0;
@@ -185,10 +195,12 @@ ROUND_TRIP_HOOK = """(() => {
     const text = bytes => new TextDecoder().decode(bytes);
     const note = entry => { log.push(entry); if (window.__rtWake) window.__rtWake(); };
     const received = (t, buffer) => {
-        const msg = fields(buffer, [2, 4, 6]);  // ForwardMsg: metadata, new_session, script_finished
-        if (!msg[4] && !msg[6]) return;
-        const run = msg[2] ? fields(fields(msg[2][0], [6])[6]?.[0] || new Uint8Array(), [1, 2]) : {};
-        note([t, msg[4] ? 'start' : 'finish', run[1] ? text(run[1][0]) : '', (run[2] || []).map(text)]);
+        const msg = fields(buffer, [META, NEW_SESSION, FINISHED]);
+        if (!msg[NEW_SESSION] && !msg[FINISHED]) return;
+        const run = msg[META] ? fields(fields(msg[META][0], [RUN])[RUN]?.[0] || new Uint8Array(), [RUN_ID, FRAGMENTS])
+                              : {};
+        note([t, msg[NEW_SESSION] ? 'start' : 'finish', run[RUN_ID] ? text(run[RUN_ID][0]) : '',
+              (run[FRAGMENTS] || []).map(text)]);
     };
     // What became of the first rerun request the page sent at or after t0 (not an automatic one):
     // 'unsent', 'pending', 'done' (its run ended), 'lost-end' (its run began but a later run began
@@ -224,16 +236,20 @@ ROUND_TRIP_HOOK = """(() => {
             const t = performance.now();
             try {
                 const bytes = data instanceof ArrayBuffer || ArrayBuffer.isView(data) ? data : null;
-                const rerun = bytes && fields(bytes, [11])[11];  // BackMsg.rerun_script
+                const rerun = bytes && fields(bytes, [RERUN])[RERUN];
                 if (rerun) {
-                    const state = fields(rerun[0], [5, 6]);  // ClientState: fragment_id, is_auto_rerun
-                    note([t, 'send', state[5] ? text(state[5][0]) : '', Boolean(state[6] && state[6][0])]);
+                    const state = fields(rerun[0], [FRAGMENT, AUTO]);
+                    note([t, 'send', state[FRAGMENT] ? text(state[FRAGMENT][0]) : '',
+                          Boolean(state[AUTO] && state[AUTO][0])]);
                 }
             } catch (e) { /* not a protobuf we read */ }
             return super.send(data);
         }
     };
-})()"""
+})()""".replace("FIELD_NUMBERS", str([_F[name] for name in (
+    "ForwardMsg.metadata", "ForwardMsg.new_session", "ForwardMsg.script_finished", "ForwardMsgMetadata.run",
+    "RunIdentity.script_run_id", "RunIdentity.fragment_ids", "BackMsg.rerun_script", "ClientState.fragment_id",
+    "ClientState.is_auto_rerun")]))
 
 _ARM_RELEASE = """([caption, stamp, timeout]) => {
     if (!window.__rtLog) throw new Error('ROUND_TRIP_HOOK is not installed in this page');

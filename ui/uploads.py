@@ -1,6 +1,8 @@
 """Digit uploads, shared by the Reconstruct and Interpolation pages."""
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 from PIL import Image
 
@@ -9,6 +11,10 @@ from ui.text import literal
 from vae.images import FRAMINGS, MAX_UPLOAD_BYTES, ImageError, mnist_style, read_upload
 
 TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
+# The Streamlit whose uploader markup upload_guard.js reads (its UPLOADER adapter); another one
+# makes tests/test_streamlit_internals.py fail, and a chip the adapter cannot read is said here.
+GUARDED_STREAMLIT = "1.67"
+_log = logging.getLogger(__name__)
 _guard = st.components.v2.component("upload_guard", js=source("upload_guard.js"))
 
 
@@ -29,7 +35,13 @@ def upload_digit(key: str, keep: str, dataset: str, with_original: bool = False)
                     on_latest_change=lambda: None)
     latest = latest.get("latest") if hasattr(latest, "get") else getattr(latest, "latest", None)
     problem = None
-    if isinstance(latest, dict) and latest.get("kind") == "refused":
+    if isinstance(latest, dict) and latest.get("kind") == "unreadable":
+        _log.error("the upload guard cannot read Streamlit %s's file uploader (written for %s): %r",
+                   st.__version__, GUARDED_STREAMLIT, latest.get("message"))
+        st.warning("This page cannot tell whether your browser refused a file (this Streamlit's uploader is "
+                   "not the one it knows): if nothing changes after an upload, the file may be too large.",
+                   icon=":material/warning:")
+    elif isinstance(latest, dict) and latest.get("kind") == "refused":
         size = str(latest.get("size") or "").rpartition(", ")[2]
         problem = (f"{literal(latest.get('name', 'The file'))} is {size or 'too large'}; the limit is "
                    f"{MAX_UPLOAD_BYTES // 2**20} MB. Upload a smaller picture.")

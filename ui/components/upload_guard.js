@@ -3,6 +3,21 @@
 // would go on showing the previous result. This watches the uploader (found by its Streamlit key)
 // and tells Python which came last, a refused file or an accepted one: {kind, name, message, size}.
 
+// The one place that reads Streamlit's own markup: the uploader's file chips as Streamlit 1.67
+// renders them (ui/uploads.py GUARDED_STREAMLIT; tests/test_browser_uploads.py drives it in
+// Chromium). A chip without the parts it knows is reported as "unreadable", loudly, not skipped.
+const UPLOADER = {
+  chips: (host) => host.querySelectorAll("[data-testid=stFileChip]"),
+  read(chip) {
+    const name = chip.querySelector("[data-testid=stFileChipName]");
+    if (!name) return null;
+    if (chip.getAttribute("aria-invalid") !== "true") return { kind: "accepted", name: name.textContent, message: "" };
+    const alert = chip.querySelector("[role=alert]");
+    return { kind: "refused", name: name.textContent, message: alert ? alert.textContent : "",
+      size: chip.getAttribute("aria-label") };
+  },
+};
+
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
   let root = parentElement.querySelector(".upload-guard-root");
@@ -16,20 +31,14 @@ export default function (component) {
     const host = document.querySelector(`.st-key-${root.__data.uploader_key}`);
     if (!host) return;
     let latest = null;
-    for (const chip of host.querySelectorAll("[data-testid=stFileChip]")) {
+    for (const chip of UPLOADER.chips(host)) {
       if (seen.has(chip)) continue;
       seen.add(chip);
-      const name = (chip.querySelector("[data-testid=stFileChipName]") || {}).textContent || "";
-      if (chip.getAttribute("aria-invalid") === "true") {
-        const alert = chip.querySelector("[role=alert]");
-        latest = { kind: "refused", name, message: alert ? alert.textContent : "", size: chip.getAttribute("aria-label") };
-      } else {
-        latest = { kind: "accepted", name, message: "" };
-      }
+      latest = UPLOADER.read(chip) || { kind: "unreadable", name: "", message: chip.textContent.slice(0, 200) };
     }
     // An accepted file matters only after a refused one (its message must go): an upload that
     // only ever succeeds causes no rerun of its own.
-    if (latest && (latest.kind === "refused" || root.__reported === "refused")) {
+    if (latest && (latest.kind !== "accepted" || root.__reported === "refused")) {
       root.__reported = latest.kind;
       setStateValue("latest", latest);
     }
