@@ -16,6 +16,15 @@ export default [
     files: ["ui/components/**/*.js"],
     languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: { ...globals.browser } },
     rules: {
+      // Text from data goes in as textContent, never parsed as HTML or run as code.
+      "no-eval": "error", "no-implied-eval": "error", "no-new-func": "error", "no-script-url": "error",
+      "no-restricted-properties": ["error",
+        ...["innerHTML", "outerHTML", "insertAdjacentHTML", "srcdoc", "createContextualFragment", "write", "writeln"]
+          .map((property) => ({ property, message: "set text with textContent (or el)" }))],
+      "no-restricted-globals": ["error", { name: "DOMParser", message: "no HTML from data" }],
+      "no-restricted-syntax": ["error",
+        { selector: "CallExpression[callee.property.name='setAttribute'][arguments.0.value=/^on/i]",
+          message: "no inline event handlers" }],
       "no-unused-vars": ["error", { args: "after-used", argsIgnorePattern: "^_" }],
       // A handler that grows past a screen is split into named steps (issue #22).
       "max-lines-per-function": ["error", { max: 60, skipComments: true, skipBlankLines: true }],

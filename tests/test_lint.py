@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.node_support import eslint, eslint_source
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -48,24 +50,13 @@ def _needed(what: str, how: str) -> None:
 
 
 def test_eslint_is_clean_on_the_components():
-    eslint = ROOT / "node_modules" / ".bin" / "eslint"
-    if not eslint.exists():
-        _needed("ESLint", "npm ci, with Debian's nodejs and npm")
-    result = subprocess.run([str(eslint), "ui/components"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = eslint("ui/components")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_eslint_sees_a_long_handler_and_an_undeclared_name():
     """The configuration bites: a handler longer than a screen, and a name the file never declares."""
-    eslint = ROOT / "node_modules" / ".bin" / "eslint"
-    if not eslint.exists():
-        _needed("ESLint", "npm ci, with Debian's nodejs and npm")
-    bad = ROOT / "ui" / "components" / "_lint_probe.js"
-    bad.write_text("export function long() {\n" + "  undeclared();\n" * 61 + "}\n")
-    try:
-        result = subprocess.run([str(eslint), str(bad)], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    finally:
-        bad.unlink()
+    result = eslint_source("export function long() {\n" + "  undeclared();\n" * 61 + "}\n")
     assert result.returncode == 1
     assert "max-lines-per-function" in result.stdout and "no-undef" in result.stdout, result.stdout
 
