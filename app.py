@@ -19,6 +19,9 @@ ICON = str(Path(__file__).parent / "ui" / "icon.png")  # a local file: the app f
 st.set_page_config(page_title="VAE Latent Explorer", page_icon=ICON, layout="wide")
 
 PAGES = {
+    "Start": [
+        st.Page("views/start.py", title="Start here", icon=":material/school:"),
+    ],
     "Explore": [
         st.Page("views/map.py", title="Latent map", icon=":material/scatter_plot:", default=True),
         st.Page("views/sliders.py", title="Latent sliders", icon=":material/tune:"),

@@ -7,11 +7,15 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from ui import state
 from ui.caches import current_model, encodings, full_data_available
-from vae.models.gmm import MixtureDensity, MixtureEM
+from vae.models.gmm import COVARIANCES, MixtureDensity, MixtureEM
 
 DEFAULT_K, DEFAULT_COVARIANCE = 10, "full"
 EM_RUN = "em_run"  # session key: (model hash, k, covariance, codes, seed) and its MixtureEM
+# The EM page's settings, which the tour sets too (its step opens the EM page at its run).
+EM_K = state.Setting("k", DEFAULT_K, state.int_range(1, 30))
+EM_COVARIANCE = state.Setting("covariance", DEFAULT_COVARIANCE, state.text_choice(COVARIANCES))
 
 
 def code_sources(dataset_name: str) -> dict[str, str]:
@@ -19,6 +23,12 @@ def code_sources(dataset_name: str) -> dict[str, str]:
     if full_data_available(dataset_name):
         sources["train"] = "training set (60,000)"
     return sources
+
+
+def em_codes(dataset_name: str) -> state.Setting:
+    """Whose codes EM fits: the training set's when it is here (EM's data), else the test set's."""
+    sources = code_sources(dataset_name)
+    return state.Setting("codes", "train" if "train" in sources else "test", state.text_choice(tuple(sources)))
 
 
 def codes(split: str) -> np.ndarray:

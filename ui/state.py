@@ -21,6 +21,7 @@ from typing import Any
 import streamlit as st
 
 from ui.text import literal
+from vae.analysis.diagnostics import FIGURES
 
 CHECKPOINT = "checkpoint"  # the sidebar's checkpoint picker (its widget key): the run every page explores
 EXPLORE_RUN = "explore_run"  # Train page -> sidebar: select this run at the next rerun
@@ -140,6 +141,19 @@ class Setting:
 
 
 # Settings that one page writes and another reads.
+# The Latent map's picked digits (indices into its scope, in picking order) and its coloring
+# (class, or a per-image figure of vae.analysis.diagnostics.FIGURES).
+MAP_PICKED = Setting("picked", [], int_list(0, 70_000 - 1))
+MAP_COLOR = Setting("color", "class", text_choice(("class", *FIGURES)))
+# The Prior holes page's number of prior samples, and whose codes make q(z) (the first of `splits`
+# unless chosen).
+HOLES_N = Setting("holes_n", 1000, int_range(100, 5000))
+
+
+def holes_of(splits: tuple[str, ...]) -> Setting:
+    return Setting("holes_of", splits[0], text_choice(splits))
+
+
 # How every page's latent map is projected to 2D (vae.analysis.projection.PROJECTIONS).
 PROJECTION = Setting("projection", "umap", text_choice(("umap", "pca", "tsne")))
 # The latent sliders' z (a categorical latent's: each variable's category); None: the prior mean.

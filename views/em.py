@@ -5,10 +5,10 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui import article_charts, state
+from ui import article_charts
 from ui.article_errors import article_errors
 from ui.caches import class_names, current_model, dataset, latent_map
-from ui.mixtures import code_sources, codes, em_run
+from ui.mixtures import EM_COVARIANCE, EM_K, code_sources, codes, em_codes, em_run
 from ui.page import page_header, show_digit
 from vae.analysis.quality import sample_quality
 from vae.analysis.walks import decode_numpy, prior_samples
@@ -25,18 +25,16 @@ page_header("EM and mixtures", "The article derives the VAE from EM for a Gaussi
 checkpoint, hash_ = current_model()
 names = class_names()
 sources = code_sources(checkpoint.config.dataset)
-K = state.Setting("k", 10, state.int_range(1, 30))
-COVARIANCE = state.Setting("covariance", "full", state.text_choice(COVARIANCES))
-# The training set's codes when the training set is here (EM's data), else the test set's.
-CODES = state.Setting("codes", "train" if "train" in sources else "test", state.text_choice(tuple(sources)))
+CODES = em_codes(checkpoint.config.dataset)
 
 with st.container(border=True):
     c1, c2, c3 = st.columns([2, 1, 1])
-    k = K.widget(c1.slider, "Components K", 1, 30)
+    k = EM_K.widget(c1.slider, "Components K", 1, 30)
     continuous = checkpoint.model.latent.continuous
-    covariance = COVARIANCE.widget(c2.radio, "Covariances", list(COVARIANCES), horizontal=True, disabled=not continuous,
-                                   help=None if continuous else "Each component of a categorical latent's mixture is "
-                                        "a product of categoricals (one per variable): it has no covariance")
+    covariance = EM_COVARIANCE.widget(c2.radio, "Covariances", list(COVARIANCES), horizontal=True,
+                                      disabled=not continuous,
+                                      help=None if continuous else "Each component of a categorical latent's mixture "
+                                           "is a product of categoricals (one per variable): it has no covariance")
     split = CODES.widget(c3.radio, "Codes of the", list(sources), format_func=sources.get, horizontal=True)
     b1, b2, b3 = st.columns(3)
     restart = b3.button("Start over", icon=":material/restart_alt:", width="stretch")

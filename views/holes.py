@@ -23,8 +23,8 @@ checkpoint, hash_ = current_model()
 model = checkpoint.model
 SPLITS = {"train": "training digits", "test": "test digits"}
 splits = [name for name in SPLITS if name == "test" or full_data_available(checkpoint.config.dataset)]
-SPLIT = state.Setting("holes_of", splits[0], state.text_choice(tuple(splits)))
-SAMPLES = state.Setting("holes_n", 1000, state.int_range(100, 5000))
+SPLIT = state.holes_of(tuple(splits))
+SAMPLES = state.HOLES_N
 c1, c2 = st.columns(2)
 split = SPLIT.widget(c1.radio, "Aggregate posterior of the", splits, format_func=SPLITS.get, horizontal=True,
                      help="The training digits' (what the decoder learned from) when the training set is here")

@@ -39,9 +39,9 @@ if full_data_available(dataset_name):
     scopes["all"] = "Train + test (70,000)"
 SCOPE = state.Setting("scope", "test", state.text_choice(tuple(scopes)))
 CLASSES = state.Setting("classes", list(range(len(names))), state.int_list(0, len(names) - 1))
-PICKED = state.Setting("picked", [], state.int_list(0, 70_000 - 1))  # indices into the scope, in picking order
+PICKED = state.MAP_PICKED
 
-COLOR = state.Setting("color", "class", state.text_choice(("class", *FIGURES)))
+COLOR = state.MAP_COLOR
 COLORS = {"class": "Class", "elbo": "−ELBO", "recon": "Reconstruction", "kl": "KL", "uncertainty":
           checkpoint.model.latent.uncertainty_label, "iwae_gap": f"IWAE gap (k = {IWAE_K})"}
 

@@ -3,31 +3,18 @@ score-function gradient. Here the three estimators of the ELBO's gradient with r
 encoder's parameters meet on the loaded model and a few test digits (vae/analysis/gradients.py)."""
 import streamlit as st
 
-from ui import article_charts, state
+from ui import article_charts
 from ui.article_errors import article_errors
 from ui.caches import current_model, dataset
+from ui.estimators import COMPARED, DIGITS, LARGEST, sample_sizes, study_of
 from ui.page import page_header, show_digit
-from vae.analysis.gradients import ESTIMATORS, variance_study
+from vae.analysis.gradients import ESTIMATORS
 from vae.images import grid
 
 page_header("Why reparameterize", "The gradient of the ELBO with respect to the encoder's parameters, from L "
             "samples of q(z|x), three ways: the score function (REINFORCE: f(z) ∇ log q(z|x)), the same with a "
             "baseline (a control variate), and the reparameterization z = μ + σ·ε (the gradient flows through z). "
             "All three are unbiased; their variances are not alike.")
-DIGITS = state.Setting("digits", 4, state.int_range(1, 16))
-LARGEST = state.Setting("largest", 1000, state.int_range(10, 1000))
-# Once asked for, the comparison stays: for the session and in the address, so a reload or a link
-# shows it again (from the cache of every session, or computed afresh with its progress).
-COMPARED = state.Setting("compared", False, state.BOOLEAN)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def study_of(_model, hash_: str, _images, count: int, ls: tuple[int, ...]):
-    bar = st.progress(0.0, text="Estimating gradients")
-    study = variance_study(_model, _images[:count].unsqueeze(1).float().div(255).to(_model.device), ls,
-                           progress=lambda i, n: bar.progress(i / n, text=f"{i} of {n}: estimator × L"))
-    bar.empty()
-    return study
 
 
 def estimators() -> None:
@@ -38,7 +25,7 @@ def estimators() -> None:
     largest = LARGEST.widget(c2.select_slider, "Largest L", [10, 30, 100, 300, 1000],
                              help="L = 1, 3, 10, ... up to this many samples per digit")
     show_digit(grid(images[:count].float().div(255).numpy(), cols=min(count, 8)), "the batch", scale=2)
-    ls = tuple(n for n in (1, 3, 10, 30, 100, 300, 1000) if n <= largest)
+    ls = sample_sizes(largest)
     COMPARED.to_url()
     if not COMPARED.get() and not st.button("Compare the estimators", type="primary", icon=":material/play_arrow:",
                                             help="Repeated estimates at each L, against a 10,000-sample "

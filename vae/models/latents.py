@@ -185,7 +185,10 @@ class GaussianLatent:
         return -0.5 * (LOG_2PI + z.pow(2)).sum(-1)
 
     def activity(self, codes: torch.Tensor) -> torch.Tensor:
-        """Which dimensions are active: the posterior mean varies across the data. (D,) bool."""
+        """Which dimensions are active: the posterior mean varies across the data (all of them, for
+        fewer than two codes: one code cannot tell). (D,) bool."""
+        if len(codes) < 2:
+            return torch.ones(self.units, dtype=torch.bool, device=codes.device)
         return codes.var(dim=0) > ACTIVE_THRESHOLD
 
     def reconstruction_codes(self, q: Gaussian, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -271,7 +274,10 @@ class CategoricalLatent:
 
     def activity(self, codes: torch.Tensor) -> torch.Tensor:
         """Which variables are active: their probability vector varies across the data (summed over
-        the categories, the same threshold as the Gaussian dimensions'). (N,) bool."""
+        the categories, the same threshold as the Gaussian dimensions'; all of them for fewer than
+        two codes). (N,) bool."""
+        if len(codes) < 2:
+            return torch.ones(self.units, dtype=torch.bool, device=codes.device)
         return codes.unflatten(-1, (self.units, self.categories)).var(dim=0).sum(-1) > ACTIVE_THRESHOLD
 
     def reconstruction_codes(self, q: Categorical, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -1,0 +1,66 @@
+"""Start here in Chromium: every step renders without an exception at 1400 and at 400 px (touch,
+nothing wider than the screen), walked with its own Next button; each step's button opens its page
+in the state the step promised, in the address. Screenshots: test-artifacts/tour-<width>-<step>.png."""
+import pytest
+
+from bench.browser import PROBE_PAD
+from tests.browser_support import expect, open_page, require_browser, settle, snap
+from ui.tour import STEPS
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+require_browser()
+
+OVERFLOW = """() => [...document.querySelectorAll('[data-testid=stMain] *')]
+    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && e.getClientRects().length
+            && !e.closest('.js-plotly-plot, [data-testid=stDataFrame], .katex-mathml')  // MathML: read aloud, not shown
+            && !e.matches('[data-testid=stSlider] input'))
+    .map(e => `${e.tagName}: ${(e.textContent || '').slice(0, 30)}`).slice(0, 5)"""
+
+
+@pytest.mark.parametrize("width,height", [(1400, 1000), (400, 800)])
+def test_every_step_renders_at_desktop_and_phone_width(server, browser, width, height):
+    url, _ = server
+    phone = width < 600
+    context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone,
+                                  device_scale_factor=1)
+    context.add_init_script(PROBE_PAD)
+    page = context.new_page()
+    try:
+        open_page(page, url, "start", "Start here")
+        for number, step in enumerate(STEPS, 1):
+            expect(page.get_by_role("heading", name=f"{number}. {step.title}")).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(500)  # charts draw after the script run
+            assert page.locator(".katex").count() >= 1, f"step {number}: the formula is not rendered"
+            assert page.evaluate(OVERFLOW) == [], (number, page.evaluate(OVERFLOW))
+            assert f"step={number}" in page.url or number == 1, page.url
+            if number in (1, 6, 8):
+                snap(page, f"tour-{width}-{number}")
+            if number < len(STEPS):
+                next_step = page.get_by_role("button", name="Next step")
+                next_step.tap() if phone else next_step.click()
+                settle(page)
+    finally:
+        context.close()
+
+
+LINKS = [  # step, the page it opens, what its address must say
+    (1, "Latent map", {}),
+    (3, "Latent sliders", {"z": None}),
+    (4, "Latent map", {"color": "elbo", "picked": "7"}),
+    (6, "Why reparameterize", {"digits": "1", "largest": "10", "compared": "1"}),
+    (8, "Prior holes", {"holes_n": "200"}),
+]
+
+
+@pytest.mark.parametrize("number,heading,params", LINKS)
+def test_each_steps_link_opens_its_page_in_the_promised_state(server, page, number, heading, params):
+    url, _ = server
+    open_page(page, url, f"start?step={number}&tour_digit=7", "Start here")
+    page.locator(".st-key-tour_link button").click()
+    expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=60_000)
+    settle(page)
+    for name, value in params.items():
+        if value is None:
+            assert f"{name}=" in page.url, page.url
+        else:
+            assert f"{name}={value}" in page.url, page.url

@@ -1,0 +1,62 @@
+"""Start here (views/start.py, ui/tour.py): every step renders on the bundled Gaussian and
+categorical models, the step is kept in the address, and each step's button opens its page with
+the settings the step promised (AppTest here; tests/test_browser_tour.py does it in Chromium)."""
+import pytest
+
+import ui.caches
+from tests.app_support import ROOT, open_app
+from ui.tour import STEPS
+
+
+@pytest.fixture
+def checkpoints(monkeypatch):
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", ROOT / "checkpoints")
+
+
+def test_the_tour_is_first_in_the_navigation_and_the_map_stays_the_default():
+    at = open_app()
+    assert at.title[0].value == "Latent map"  # a bare address still opens the map
+    source = (ROOT / "app.py").read_text()
+    assert source.index('"views/start.py"') < source.index('"views/map.py"')
+
+
+@pytest.mark.parametrize("checkpoint", ["default", "mnist-categorical"])
+@pytest.mark.parametrize("number", range(1, len(STEPS) + 1))
+def test_every_step_renders_and_is_kept_in_the_address(checkpoints, checkpoint, number):
+    at = open_app("views/start.py", query_params={"step": str(number), "checkpoint": checkpoint})
+    assert at.subheader[0].value == f"{number}. {STEPS[number - 1].title}"
+    assert at.get("latex") and at.button(key="tour_link")
+    assert at.query_params.get("step", "1") == (str(number) if number > 1 else "1")
+
+
+def test_next_and_previous_walk_the_steps(checkpoints):
+    at = open_app("views/start.py")
+    next_button = next(b for b in at.button if b.label == "Next step")
+    next_button.click().run()
+    assert at.subheader[0].value.startswith("2.") and at.query_params["step"] == "2"
+    next(b for b in at.button if b.label == "Previous step").click().run()
+    assert at.subheader[0].value.startswith("1.")
+
+
+@pytest.mark.parametrize("number,page,params", [
+    (1, "Latent map", {}),
+    (2, "EM and mixtures", {"k": "3"}),
+    (3, "Latent sliders", {}),
+    (4, "Latent map", {"color": "elbo", "picked": "7"}),
+    (5, "Latent sliders", {}),
+    (6, "Why reparameterize", {"digits": "1", "largest": "10", "compared": "1"}),
+    (7, "Latent sliders", {}),
+    (8, "Prior holes", {"holes_n": "200"}),
+])
+def test_each_link_opens_its_page_in_the_promised_state(checkpoints, number, page, params):
+    at = open_app("views/start.py", query_params={"step": str(number), "tour_digit": "7"})
+    if number == 2:
+        at.slider(key="tour_k").set_value(3).run()
+    at.button(key="tour_link").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == page
+    for name, value in params.items():
+        assert at.query_params.get(name) == value, (name, dict(at.query_params))
+    if number == 3:  # the digit's code: the sliders start from it
+        z = [float(v) for v in at.query_params["z"].split(",")]
+        assert len(z) == 32 and any(abs(v) > 0.1 for v in z)

@@ -1,0 +1,29 @@
+"""The gradient estimators' comparison (vae/analysis/gradients.py) as the Why reparameterize page
+and the tour share it: its settings (kept in the session and the address) and one cache for every
+session, so that the tour's measurement is the page's when the tour opens it."""
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import state
+from vae.analysis.gradients import variance_study
+
+DIGITS = state.Setting("digits", 4, state.int_range(1, 16))
+LARGEST = state.Setting("largest", 1000, state.int_range(10, 1000))
+# Once asked for, the comparison stays: for the session and in the address, so a reload or a link
+# shows it again (from the cache of every session, or computed afresh with its progress).
+COMPARED = state.Setting("compared", False, state.BOOLEAN)
+
+
+def sample_sizes(largest: int) -> tuple[int, ...]:
+    """L = 1, 3, 10, ... up to `largest` samples per digit."""
+    return tuple(n for n in (1, 3, 10, 30, 100, 300, 1000) if n <= largest)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def study_of(_model, hash_: str, _images, count: int, ls: tuple[int, ...]):
+    bar = st.progress(0.0, text="Estimating gradients")
+    study = variance_study(_model, _images[:count].unsqueeze(1).float().div(255).to(_model.device), ls,
+                           progress=lambda i, n: bar.progress(i / n, text=f"{i} of {n}: estimator × L"))
+    bar.empty()
+    return study

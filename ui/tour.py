@@ -1,0 +1,257 @@
+"""Start here: the article's argument in eight steps, each a few sentences, a formula whose symbols
+the live element beside it shows on the loaded model, and a button that opens the full page at the
+same state (through the settings that page keeps in the session and the address).
+
+    STEPS[i].title, STEPS[i].text, STEPS[i].latex      # what the step says
+    STEPS[i].show(model)                               # its live element; returns how to open its page
+
+Notation, as on every page: q(z|x) the encoder's posterior, p(x|z) the decoder's likelihood,
+p(z) = N(0, I) the prior, the ELBO and its terms in nats per image.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+import torch
+
+from ui import state
+from ui.caches import class_names, current_model, dataset, kl_and_activity, latent_map
+from ui.charts import kl_per_dimension, latent_scatter, posterior_chart
+from ui.estimators import COMPARED, DIGITS, LARGEST, sample_sizes, study_of
+from ui.mixtures import EM_COVARIANCE, EM_K, em_codes, em_run
+from ui.page import show_digit
+from vae.analysis.diagnostics import per_image_figures, prior_holes
+from vae.analysis.walks import decode_numpy, dims_by_kl, prior_samples
+from vae.images import grid
+from vae.training.evaluate import posteriors, prepare
+
+DIGIT = state.Setting("tour_digit", 0, state.int_range(0, 9_999))  # the test digit steps 3 and 4 follow
+
+
+@dataclass(frozen=True)
+class Link:
+    """Where a step's button goes: a page, and the settings it is opened with."""
+    label: str
+    page: str
+    settings: tuple[tuple[state.Setting, object], ...] = ()
+    before: Callable[[], None] | None = None  # anything else the page needs (a starting point)
+
+    def open(self) -> None:
+        for setting, value in self.settings:
+            setting.set(value)
+        if self.before:
+            self.before()
+        st.switch_page(self.page, query_params={s.name: s.codec.to_text(v) for s, v in self.settings
+                                                if v != s.default})
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    text: str
+    latex: str
+    show: Callable[[object], Link]  # draws the live element for the loaded checkpoint
+
+
+def _digit() -> tuple[int, torch.Tensor]:
+    images = dataset(current_model()[0].config.dataset, "test")[0]
+    index = DIGIT.widget(st.number_input, "Test digit", 0, len(images) - 1,
+                         help="The test digit this step and the next look at")
+    return index, images[index]
+
+
+def map_step(checkpoint) -> Link:
+    lmap = latent_map("test")
+    st.plotly_chart(latent_scatter(lmap.xy, lmap.labels, class_names(), height=380), width="stretch",
+                    key="tour_map", config={"displayModeBar": False})
+    st.caption(f"{len(lmap.xy):,} test digits: each dot is the mean of its q(z|x), a code of "
+               f"{checkpoint.model.latent.size_text} numbers, drawn in 2D.")
+    return Link("Open the Latent map", "views/map.py")
+
+
+def em_step(checkpoint) -> Link:
+    codes_setting = em_codes(checkpoint.config.dataset)  # the test set's codes here: quick to start
+    k = st.slider("Components K", 2, 15, min(EM_K.get(), 15), key="tour_k")
+    em = em_run(k, EM_COVARIANCE.get(), "test")
+    if st.button("One EM step (an E-step and an M-step)", icon=":material/skip_next:"):
+        em.step()
+    last = em.records[-1]
+    c1, c2, c3 = st.columns(3)
+    c1.metric("log p(X) per code", f"{last.log_likelihood:.3f}")
+    c2.metric("ELBO(Q, θ) per code", f"{last.elbo:.3f}")
+    c3.metric("KL(Q ‖ P(Z|X))", f"{0.0 if abs(last.kl) < 1e-9 else last.kl:.2g}")
+    st.caption(f"After {em.iteration} EM iteration(s) on the test set's codes: the E-step "
+               "closes the KL, so the ELBO touches log p(X); the M-step raises both.")
+    return Link("Open EM and mixtures at this run", "views/em.py",
+                ((EM_K, k), (EM_COVARIANCE, EM_COVARIANCE.get()), (codes_setting, "test")))
+
+
+def encoder_step(checkpoint) -> Link:
+    model = checkpoint.model
+    index, image = _digit()
+    x = prepare(image[None], model.config.binarize).to(model.device)
+    with torch.no_grad():
+        q = model.posterior(x)
+        code = model.latent.reconstruction_codes(q, torch.Generator(device=model.device).manual_seed(0))
+        recon = model.decode(code)[0].cpu().numpy()
+    kl, active = kl_and_activity()
+    order = [d for d in dims_by_kl(list(kl)) if active[d]][:8] or dims_by_kl(list(kl))[:8]
+    c1, c2 = st.columns([1, 2])
+    with c1:
+        show_digit(np.concatenate([image.float().div(255).numpy(), recon], 1),
+                   f"#{index} and its reconstruction, decoded from {model.latent.reconstructed_from}", scale=4)
+    c2.plotly_chart(posterior_chart(q, order, height=260), width="stretch", key="tour_posterior")
+    st.caption(f"q(z|x) of #{index} on its {len(order)} most informative {model.latent.unit}s: one pass of the "
+               "encoder, for this digit or any other.")
+    code = [float(v) for v in q.code[0].cpu()]
+    return Link("Open its code in the Latent sliders", "views/sliders.py", ((state.SLIDERS_Z, code),),
+                before=lambda: st.session_state.update({state.SLIDERS_START: st.session_state.get(
+                    state.SLIDERS_START, 0) + 1}))
+
+
+def elbo_step(checkpoint) -> Link:
+    model = checkpoint.model
+    index, image = _digit()
+    figures = per_image_figures(model, image[None], samples=8)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Reconstruction −E_q[log p(x|z)]", f"{figures['recon'][0]:.1f} nats",
+              help="Averaged over 8 samples of q(z|x)")
+    c2.metric("KL(q(z|x) ‖ p(z))", f"{figures['kl'][0]:.1f} nats", help="Exact, in closed form")
+    c3.metric("−ELBO", f"{figures['elbo'][0]:.1f} nats",
+              help="The sum, estimated from 8 samples of q(z|x): an upper bound on −log p(x)")
+    if checkpoint.history:
+        st.caption(f"#{index}'s bound against the test set's mean −ELBO of "
+                   f"{checkpoint.history[-1]['test_elbo']:.1f} nats per image ({checkpoint.config.likelihood_text}).")
+    return Link("Open the map colored by −ELBO, #" + str(index) + " picked", "views/map.py",
+                ((state.MAP_COLOR, "elbo"), (state.MAP_PICKED, [index])))
+
+
+def kl_step(checkpoint) -> Link:
+    kl, active = kl_and_activity()
+    figure = kl_per_dimension(list(kl), dims_by_kl(list(kl)), checkpoint.model.latent)
+    figure.update_layout(height=260)
+    st.plotly_chart(figure, width="stretch", key="tour_kl")
+    latent = checkpoint.model.latent
+    st.caption(f"{int(active.sum())} of {len(kl)} {latent.unit}s are active: their posterior varies from digit to "
+               "digit (Burda et al. 2015). The others sit at the prior for every digit, and the decoder ignores them.")
+    if not latent.continuous:
+        st.caption("This model's latent is categorical, with a uniform prior over K categories: its KL per variable "
+                   "is Σ_k p_k log p_k + log K, in closed form too.")
+    return Link("Open the Latent sliders (most informative first)", "views/sliders.py")
+
+
+def reparam_step(checkpoint) -> Link:
+    link = Link("Open Why reparameterize for this digit", "views/reparam.py",
+                ((DIGITS, 1), (LARGEST, 10), (COMPARED, True)))
+    if not checkpoint.model.latent.continuous:
+        st.info("This model's latent is categorical: it trains through the Gumbel-softmax relaxation. Pick a "
+                "Gaussian checkpoint in the sidebar to measure the two estimators.")
+        return link
+    if st.session_state.get("tour_measured") or st.button("Measure on one test digit (a few seconds)",
+                                                         icon=":material/play_arrow:"):
+        st.session_state["tour_measured"] = True
+        images = dataset(checkpoint.config.dataset, "test")[0]
+        study = study_of(checkpoint.model, current_model()[1], images, 1, sample_sizes(10))
+        st.metric("Variance of the score function ÷ variance of the reparameterization, at L = 1",
+                  f"{study.ratio_at_one():,.0f}×", help="Over all the encoder's parameters, for test digit #0")
+    return link
+
+
+def prior_step(checkpoint) -> Link:
+    model = checkpoint.model
+    kl, _ = kl_and_activity()
+    top = dims_by_kl(list(kl))[0]
+    if model.latent.continuous:
+        value = st.slider(f"{model.latent.letter}{top}, the most informative dimension; the others at 0",
+                          -3.0, 3.0, 0.0, 0.1, key="tour_z")
+        z = torch.zeros(model.code_dim)
+        z[top] = value
+    else:
+        z = prior_samples(model, 1, 1)[0]
+    samples = prior_samples(model, 8, 0)
+    c1, c2 = st.columns([1, 3])
+    with c1:
+        show_digit(decode_numpy(model, z[None])[0], "decoded from z", scale=4)
+    with c2:
+        show_digit(grid(decode_numpy(model, samples), cols=8), f"8 samples z ~ {model.latent.prior_text}, decoded",
+                   scale=3)
+    return Link("Open this z in the Latent sliders", "views/sliders.py", ((state.SLIDERS_Z, z.tolist()),),
+                before=lambda: st.session_state.update({state.SLIDERS_START: st.session_state.get(
+                    state.SLIDERS_START, 0) + 1}))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Comparing the prior with q(z)")
+def _holes(_model, hash_: str, dataset_name: str):
+    holes = prior_holes(posteriors(_model, dataset(dataset_name, "test")[0]), _model.latent, n=200)
+    return holes, decode_numpy(_model, holes.prior_z[np.argsort(holes.log_ratio)[:8]])
+
+
+def holes_step(checkpoint) -> Link:
+    holes, deepest = _holes(checkpoint.model, current_model()[1], checkpoint.config.dataset)
+    st.metric("Prior samples in a hole (of 200)", f"{holes.fraction:.1%}",
+              help=f"Against {holes.null_fraction:.1%} of q(z)'s own samples that the same criterion flags")
+    show_digit(grid(deepest, cols=8), "the 8 prior samples deepest in holes, decoded", scale=3)
+    return Link("Open Prior holes at these settings", "views/holes.py",
+                ((state.holes_of(("test",)), "test"), (state.HOLES_N, 200)))
+
+
+STEPS = [
+    Step("A code for every digit",
+         "A variational autoencoder (VAE, 变分自编码器) learns two networks. The encoder turns a digit x into a "
+         "distribution q(z|x) over a short code z, the latent variable (隐变量); the decoder turns a code back "
+         "into a picture, p(x|z). Codes of similar digits land near each other.",
+         r"\begin{aligned} x &\;\xrightarrow{\text{encoder}}\; q(z \mid x) \\"
+         r" z &\;\xrightarrow{\text{decoder}}\; p(x \mid z) \end{aligned}",
+         map_step),
+    Step("EM for a mixture of Gaussians",
+         "The article starts from EM (期望最大化) for a Gaussian mixture (高斯混合模型): Z is the component each "
+         "point came from. For any distribution Q(Z), log p(X) splits into a lower bound and a KL. The E-step sets "
+         "Q to the posterior P(Z|X), closing the KL; the M-step raises the bound over θ. Here EM runs on this "
+         "model's codes.",
+         r"\begin{aligned} \log p(X) &= \mathrm{ELBO}(Q, \theta) \\"
+         r" &\quad + \mathrm{KL}\big(Q(Z) \,\|\, P(Z \mid X)\big) \end{aligned}",
+         em_step),
+    Step("The VAE: EM with an amortized E-step",
+         "In a VAE, z is continuous and the posterior p(z|x) has no closed form. Instead of a Q for every digit, "
+         "one network, the encoder, gives every digit its q(z|x) in a single pass (amortized inference, "
+         "摊销推断): a mean μ(x) and a standard deviation σ(x) per dimension.",
+         r"q_\phi(z \mid x) = \mathcal{N}\big(z;\; \mu_\phi(x),\; \operatorname{diag} \sigma^2_\phi(x)\big)",
+         encoder_step),
+    Step("The evidence lower bound",
+         "Training maximizes the evidence lower bound (ELBO, 证据下界) of every digit: how well its codes "
+         "reconstruct it, minus how far q(z|x) strays from the prior p(z). The app shows its negative, −ELBO, in "
+         "nats per image: reconstruction plus KL, an upper bound on −log p(x).",
+         r"\begin{aligned} \log p(x) \;\ge\; \mathrm{ELBO}(x) &= \mathbb{E}_{q(z\mid x)}\big[\log p(x \mid z)\big]"
+         r" \\ &\quad - \mathrm{KL}\big(q(z \mid x) \,\|\, p(z)\big) \end{aligned}",
+         elbo_step),
+    Step("The KL term, in closed form",
+         "For a Gaussian q(z|x) and the prior p(z) = N(0, I), the KL (KL散度) is a sum over dimensions with no "
+         "sampling. A dimension whose KL is near 0 for every digit carries nothing: the decoder ignores it.",
+         r"\begin{aligned} &\mathrm{KL}\big(\mathcal{N}(\mu, \sigma^2) \,\|\, \mathcal{N}(0, 1)\big) \\"
+         r" &\quad = \tfrac{1}{2}\big(\mu^2 + \sigma^2 - 1 - \log \sigma^2\big) \end{aligned}",
+         kl_step),
+    Step("Why reparameterize",
+         "The reconstruction term's gradient with respect to the encoder's parameters φ is an expectation under "
+         "q_φ itself. The score function estimates it without differentiating z, with a huge variance; the "
+         "reparameterization trick (重参数技巧) writes z = μ + σ·ε with ε ~ N(0, I), so the gradient flows "
+         "through z. (The article's code draws ε uniformly, a bug: its z are then no samples of q(z|x).)",
+         r"\begin{aligned} \nabla_\phi\, \mathbb{E}_{q_\phi(z\mid x)}[f(z)] &= \mathbb{E}_{q_\phi}\big[f(z)\,"
+         r" \nabla_\phi \log q_\phi(z \mid x)\big] \\ &= \mathbb{E}_{\varepsilon \sim \mathcal{N}(0, I)}"
+         r"\big[\nabla_\phi f(\mu_\phi + \sigma_\phi \varepsilon)\big] \end{aligned}",
+         reparam_step),
+    Step("Decoding from the prior",
+         "The decoder can draw anything: pick a code z, from the prior p(z) or by hand, and decode it. Moving "
+         "one coordinate of z changes one thing about the digit; a sample of the prior is a new digit.",
+         r"z \sim p(z) = \mathcal{N}(0, I), \qquad x \sim p(x \mid z)",
+         prior_step),
+    Step("Where the model is wrong: prior holes",
+         "The codes of real digits, the aggregate posterior q(z), need not fill the prior. A prior sample where "
+         "q(z) is thin decodes to no digit in particular: the ELBO's KL term pulls each q(z|x) towards p(z), but "
+         "nothing makes them cover it.",
+         r"q(z) = \frac{1}{N} \sum_{n=1}^{N} q(z \mid x_n) \;\text{ against }\; p(z)",
+         holes_step),
+]
+STEP = state.Setting("step", 1, state.int_range(1, len(STEPS)))
