@@ -88,7 +88,7 @@ with st.sidebar:
             cols[0].metric("Architecture", cfg.arch)
             cols[1].metric("Latent size", checkpoint.model.latent.size_text,
                            help="Dimensions, or categorical variables × categories")
-            st.metric("Test -ELBO (nats per image)", f"{elbo:.2f}" if elbo is not None else "–",
+            st.metric("Test −ELBO (nats per image)", f"{elbo:.2f}" if elbo is not None else "–",
                       help="Negative evidence lower bound on the test set (lower is better), one sample of q(z|x) "
                            "per image" + (": of a Bernoulli pseudo-likelihood of gray pixels, comparable only with "
                                           "models scored the same way, not with binarized-MNIST likelihoods"

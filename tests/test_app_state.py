@@ -156,7 +156,7 @@ def test_runs_are_compared_with_their_final_figures(checkpoints):
     at.multiselect(key="widget.runs").set_value(["default", "mine"]).run()
     table = at.dataframe[0].value
     assert list(table["run"]) == ["default", "mine"] and list(table["epochs"]) == [50, 50]
-    assert {"test -ELBO", "test recon", "test KL", "active units", "training time (s)"} <= set(table.columns)
+    assert {"test −ELBO", "test recon", "test KL", "active units", "training time (s)"} <= set(table.columns)
     assert at.query_params["runs"] == "default,mine"
     caption = " ".join(texts(at.caption))
     assert "history.jsonl" in caption and "steps.jsonl" not in caption  # the bundled runs log no steps

@@ -61,7 +61,7 @@ def curves(names: list[str], log_y: bool) -> None:
         return
     st.dataframe([log.final() for log in logs], hide_index=True, width="stretch",
                  column_config={k: st.column_config.NumberColumn(format="%.2f")
-                                for k in ("test -ELBO", "test recon", "test KL")})
+                                for k in ("test −ELBO", "test recon", "test KL")})
     show_charts(loss_curves(logs, log_y))
     if len(logs) > 1:
         st.caption("Each run in its own color: test solid, train dashed, the faint line per logged step.")

@@ -54,7 +54,7 @@ def inspect_run(folder: Path) -> RunEntry:
         check_weights_file(folder, entry.config)
         entry.history = read_history(folder)
         if any(not math.isfinite(h.get("test_elbo", 0.0)) for h in entry.history):
-            raise CheckpointError(f"{HISTORY} holds a test -ELBO that is not a finite number: the run diverged")
+            raise CheckpointError(f"{HISTORY} holds a test −ELBO that is not a finite number: the run diverged")
     except CheckpointError as e:
         entry.error = str(e).replace(str(folder) + "/", "")
     return entry
@@ -96,7 +96,7 @@ class RunLog:
         z = len(last.get("kl_per_dim", [])) or (self.config.latent_dim if self.config else 0)
         return {"run": self.name, "arch": self.config.arch if self.config else "",
                 "z": z, "beta": self.beta, "epochs": last.get("epoch", 0),
-                "test -ELBO": last.get("test_elbo"), "test recon": last.get("test_recon"),
+                "test −ELBO": last.get("test_elbo"), "test recon": last.get("test_recon"),
                 "test KL": last.get("test_kl"),
                 "active units": f"{last['active_units']} / {z}" if last else "",
                 "training time (s)": round(sum(h.get("seconds", 0.0) for h in self.history), 1)}
