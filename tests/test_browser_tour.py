@@ -43,11 +43,14 @@ def test_every_step_renders_at_desktop_and_phone_width(server, browser, width, h
         context.close()
 
 
-LINKS = [  # step, the page it opens, what its address must say
+LINKS = [  # step, the page it opens, what its address must say (None: that it says something)
     (1, "Latent map", {}),
+    (2, "EM and mixtures", {}),
     (3, "Latent sliders", {"z": None}),
     (4, "Latent map", {"color": "elbo", "picked": "7"}),
+    (5, "Latent sliders", {}),
     (6, "Why reparameterize", {"digits": "1", "largest": "10", "compared": "1"}),
+    (7, "Latent sliders", {"z": None}),
     (8, "Prior holes", {"holes_n": "200"}),
 ]
 
