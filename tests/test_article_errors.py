@@ -53,7 +53,7 @@ def test_the_articles_pages_list_its_errors_and_a_uniform_run_is_marked(tmp_path
     save_checkpoint(VAE(ModelConfig(latent_dim=4, hidden_dims=[32], eps="uniform")), tmp_path / "buggy", 1, 1)
     monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
     for page in ("views/em.py", "views/reparam.py"):
-        at = open_app(page, query_params={"codes": "test"} if page.endswith("em.py") else None)
+        at = open_app(page, query_params={"codes": "test", "k": "2"} if page.endswith("em.py") else None)
         items = [m.value for m in at.markdown if "**The article:**" in m.value]
         assert len(items) == len(ERRORS) and all(wrong in item for item, (wrong, _, _) in zip(items, ERRORS))
         assert "rand_like" in items[-1] and "`vae/models/latents.py: Gaussian.sample`" in items[-1]

@@ -19,10 +19,11 @@ from ui.caches import (
     latent_map,
     map_images,
 )
-from ui.charts import latent_scatter, metric_scatter, posterior_cloud
+from ui.charts import PALETTE, latent_scatter, metric_scatter, posterior_cloud, with_layers
 from ui.map_overlay import map_overlay
 from ui.page import page_header, show_digit
 from vae.analysis.diagnostics import FIGURES, IWAE_K
+from vae.analysis.map_layers import cluster_labels, density
 from vae.analysis.projection import PROJECTIONS
 from vae.analysis.walks import decode_numpy, posterior_samples
 from vae.images import grid
@@ -42,6 +43,9 @@ CLASSES = state.Setting("classes", list(range(len(names))), state.int_list(0, le
 PICKED = state.MAP_PICKED
 
 COLOR = state.MAP_COLOR
+DENSITIES = {"off": "none", "all": "of all points", "class": "per class"}
+DENSITY = state.Setting("density", "off", state.text_choice(tuple(DENSITIES)))
+LABELS = state.Setting("labels", False, state.BOOLEAN)  # cluster labels
 COLORS = {"class": "Class", "elbo": "−ELBO", "recon": "Reconstruction", "kl": "KL", "uncertainty":
           checkpoint.model.latent.uncertainty_label, "iwae_gap": f"IWAE gap (k = {IWAE_K})"}
 
@@ -52,7 +56,9 @@ if shown_projection == "tsne" and SCOPE.current() != "test":
     shown_projection = "umap"  # t-SNE is for the test set only (below)
 summary = (f"{scopes.get(SCOPE.current(), scopes['test'])} · {PROJECTIONS[shown_projection]} · "
            f"colored by {COLORS.get(COLOR.current(), 'class').lower()} · "
-           f"{len(CLASSES.current())} of {len(names)} classes")
+           f"{len(CLASSES.current())} of {len(names)} classes"
+           + (f" · density {DENSITIES[DENSITY.current()]}" if DENSITY.current() != "off" else "")
+           + (" · cluster labels" if LABELS.current() else ""))
 with st.expander(f"Map settings: {summary}", icon=":material/tune:"):
     c1, c2, c3 = st.columns(3)
     with c1:
@@ -66,6 +72,14 @@ with st.expander(f"Map settings: {summary}", icon=":material/tune:"):
     color = COLOR.widget(c3.selectbox, "Color by", list(COLORS), format_func=COLORS.get,
                          help="What the model thinks of each digit: " + "; ".join(FIGURES.values()))
     shown = CLASSES.widget(st.multiselect, "Classes shown", list(range(len(names))), format_func=lambda c: names[c])
+    c1, c2 = st.columns(2)
+    density_of = DENSITY.widget(c1.radio, "Density contours", list(DENSITIES), format_func=DENSITIES.get,
+                                horizontal=True, help="A Gaussian-smoothed histogram of the map's points: contours "
+                                "from the level enclosing 80% of the mass to the one enclosing 20%, evenly spaced")
+    with c2:
+        labelled = LABELS.widget(st.toggle, "Cluster labels", help="k-means on the map positions (k = the number "
+                                 "of classes shown); each cluster named by its most common class, with that class's "
+                                 "share of its points")
 if projection == "tsne" and scope != "test":
     st.info("t-SNE of 70,000 points would take many minutes on a CPU: this map is UMAP's.")
 lmap = latent_map(scope)
@@ -96,6 +110,22 @@ def colored_figure(_lmap, _values, hash_: str, scope: str, projection: str, colo
     return metric_scatter(_lmap.xy, _values, _lmap.labels, list(shown), COLORS[color])
 
 
+@st.cache_resource(max_entries=8, show_spinner="Drawing density and labels")
+def layered(_figure, _lmap, hash_: str, scope: str, projection: str, color: str, shown: tuple[int, ...],
+            density_of: str, labelled: bool, names: tuple[str, ...]):
+    """The map's figure with density contours and cluster labels over it, once for every session."""
+    xy, labels = _lmap.xy, _lmap.labels
+    keep = np.isin(labels, shown)
+    if density_of == "all":
+        grids = [("#808080", density(xy[keep], within=xy))]
+    elif density_of == "class":
+        grids = [(PALETTE[c % 10], density(xy[labels == c], within=xy)) for c in shown if (labels == c).any()]
+    else:
+        grids = []
+    clusters = cluster_labels(xy[keep], labels[keep], k=len(shown)) if labelled else []
+    return with_layers(_figure, grids, clusters, list(names))
+
+
 def keep_picking_order() -> None:
     """Plotly reports a selection in trace (class) order; keep the order the points were picked in:
     those still selected first, as they were, then the new ones."""
@@ -114,6 +144,9 @@ else:
         figure = map_figure(lmap, hash_, scope, lmap.projection, tuple(sorted(shown)), tuple(names))
     else:
         figure = colored_figure(lmap, figures[color], hash_, scope, lmap.projection, color, tuple(sorted(shown)))
+    if density_of != "off" or labelled:
+        figure = layered(figure, lmap, hash_, scope, lmap.projection, color, tuple(sorted(shown)), density_of,
+                         labelled, tuple(names))
     st.plotly_chart(figure, key="latent_map", on_select=keep_picking_order,
                     selection_mode=("points", "box", "lasso"), width="stretch")
     map_overlay(images, dataset_name, scope, picked, lmap.xy, chart_key="latent_map")

@@ -1,0 +1,86 @@
+"""What the Latent map can draw over its points: density contours and cluster labels.
+
+    grid = density(xy)                              # DensityGrid: a smoothed histogram of the map
+    grid = density(xy[labels == 3])                 # one class's
+    clusters = cluster_labels(xy, labels, k=10)     # [MapCluster(x, y, label, share, size), ...]
+
+The density is a 2D histogram of the map positions on a GRID x GRID lattice over their bounding
+box, smoothed by a Gaussian of `bandwidth` (a share of the box's longer side) and normalized to
+integrate to 1 over the map's area: a kernel density estimate on a grid. Cluster labels come from
+k-means on the map positions (what the eye groups), each cluster named by its most common class
+and the share of its points that class has.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+GRID = 80  # lattice points per side
+BANDWIDTH = 0.02  # the smoothing Gaussian's sigma, as a share of the map's longer side
+
+
+@dataclass
+class DensityGrid:
+    x: np.ndarray  # (GRID,) lattice centres along x
+    y: np.ndarray  # (GRID,) along y
+    z: np.ndarray  # (GRID, GRID) density, rows along y; integrates to 1 over the box
+
+    def levels(self, count: int = 4) -> np.ndarray:
+        """Contour levels that enclose about 80%, 60%, ... of the mass (highest-density regions)."""
+        cell = (self.x[1] - self.x[0]) * (self.y[1] - self.y[0])
+        flat = np.sort(self.z.ravel())[::-1]
+        mass = np.cumsum(flat) * cell
+        shares = np.linspace(0.8, 0.8 / count, count)
+        return np.array([flat[min(np.searchsorted(mass, s), len(flat) - 1)] for s in shares])
+
+
+def _box(xy: np.ndarray, within: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    points = xy if within is None else within
+    lo, hi = points.min(0), points.max(0)
+    pad = 0.05 * (hi - lo).max()
+    return lo - pad, hi + pad
+
+
+def density(xy: np.ndarray, within: np.ndarray | None = None, grid: int = GRID,
+            bandwidth: float = BANDWIDTH) -> DensityGrid:
+    """The density of the points `xy` (N, 2) on a lattice over the box of `within` (default: xy
+    itself; pass the whole map to draw one class's density on the same lattice as the others)."""
+    from scipy.ndimage import gaussian_filter
+
+    lo, hi = _box(np.asarray(xy, np.float64), None if within is None else np.asarray(within, np.float64))
+    counts, xe, ye = np.histogram2d(xy[:, 0], xy[:, 1], bins=grid, range=[[lo[0], hi[0]], [lo[1], hi[1]]])
+    sigma = bandwidth * (hi - lo).max() / ((hi - lo) / grid)  # in cells, per axis
+    smooth = gaussian_filter(counts, sigma=sigma, mode="constant")
+    cell = (xe[1] - xe[0]) * (ye[1] - ye[0])
+    z = smooth / max(smooth.sum() * cell, 1e-300)
+    return DensityGrid((xe[:-1] + xe[1:]) / 2, (ye[:-1] + ye[1:]) / 2, z.T)
+
+
+@dataclass
+class MapCluster:
+    x: float  # where its label goes: the member nearest the members' mean (a point of the cluster)
+    y: float
+    label: int  # its most common class
+    share: float  # the share of its points in that class
+    size: int
+
+
+def cluster_labels(xy: np.ndarray, labels: np.ndarray, k: int = 10, seed: int = 0) -> list[MapCluster]:
+    """k-means clusters of the map positions, each named by its majority class; largest first."""
+    from sklearn.cluster import KMeans
+
+    xy = np.asarray(xy, np.float64)
+    k = min(k, len(xy))
+    assigned = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(xy)
+    out = []
+    for c in range(k):
+        members = np.flatnonzero(assigned == c)
+        if not len(members):
+            continue
+        counts = np.bincount(labels[members])
+        centre = xy[members].mean(0)
+        anchor = members[np.argmin(((xy[members] - centre) ** 2).sum(1))]
+        out.append(MapCluster(float(xy[anchor, 0]), float(xy[anchor, 1]), int(counts.argmax()),
+                              float(counts.max() / len(members)), int(len(members))))
+    return sorted(out, key=lambda c: -c.size)
