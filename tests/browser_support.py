@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 # Every page of the app: (its path, its heading).
-PAGES = [("start", "Start here"), ("", "Latent map"), ("sliders", "Latent sliders"), ("interpolate", "Interpolation"),
+PAGES = [("", "Latent map"), ("sliders", "Latent sliders"), ("interpolate", "Interpolation"),
          ("reconstruct", "Reconstruct"), ("em", "EM and mixtures"), ("reparam", "Why reparameterize"),
          ("compare", "Compare models"), ("holes", "Prior holes"), ("curves", "Loss curves"), ("train", "Train")]
 

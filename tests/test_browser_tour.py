@@ -1,5 +1,6 @@
-"""Start here in Chromium: every step renders without an exception at 1400 and at 400 px (touch,
-nothing wider than the screen), walked with its own Next button; each step's button opens its page
+"""Start here in Chromium: every step renders without an exception at 1400 px (light) and at 400 px
+(touch, dark), nothing wider than the screen and nothing fetched from elsewhere, walked with its own
+Next button; each step's button opens its page
 in the state the step promised, in the address. Screenshots: test-artifacts/tour-<width>-<step>.png."""
 import pytest
 
@@ -19,17 +20,20 @@ OVERFLOW = """() => [...document.querySelectorAll('[data-testid=stMain] *')]
 
 @pytest.mark.parametrize("width,height", [(1400, 1000), (400, 800)])
 def test_every_step_renders_at_desktop_and_phone_width(server, browser, width, height):
+    """At 1400 px in the light theme, on a phone (touch) in the dark one."""
     url, _ = server
     phone = width < 600
     context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone,
-                                  device_scale_factor=1)
+                                  device_scale_factor=1, color_scheme="dark" if phone else "light")
     context.add_init_script(PROBE_PAD)
     page = context.new_page()
+    outside = []  # the formulas' fonts too come from the app, not the internet
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((url, "data:", "blob:")) else None)
     try:
         open_page(page, url, "start", "Start here")
         for number, step in enumerate(STEPS, 1):
             expect(page.get_by_role("heading", name=f"{number}. {step.title}")).to_be_visible(timeout=60_000)
-            page.wait_for_timeout(500)  # charts draw after the script run
+            page.wait_for_timeout(250)  # charts draw after the script run
             assert page.locator(".katex").count() >= 1, f"step {number}: the formula is not rendered"
             assert page.evaluate(OVERFLOW) == [], (number, page.evaluate(OVERFLOW))
             assert f"step={number}" in page.url or number == 1, page.url
@@ -39,6 +43,7 @@ def test_every_step_renders_at_desktop_and_phone_width(server, browser, width, h
                 next_step = page.get_by_role("button", name="Next step")
                 next_step.tap() if phone else next_step.click()
                 settle(page)
+        assert outside == []
     finally:
         context.close()
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from vae.analysis.walks import interpolate, traversal
+from vae.analysis.walks import analogy, interpolate, traversal
 
 
 @pytest.mark.parametrize("method", ["linear", "slerp"])
@@ -37,3 +37,25 @@ def test_traversal_sweeps_one_dimension_only():
     sweep = traversal(base, 2, torch.linspace(-3, 3, 5))
     assert torch.equal(sweep[:, 2], torch.linspace(-3, 3, 5))
     assert torch.equal(sweep[:, [0, 1, 3, 4, 5]], base[[0, 1, 3, 4, 5]].expand(5, 5))
+
+
+def test_an_analogy_moves_c_by_what_takes_a_to_b():
+    g = torch.Generator().manual_seed(0)
+    a, b, c = (torch.randn(8, generator=g) for _ in range(3))
+    assert torch.allclose(analogy(a, b, c), c + b - a)
+    assert torch.equal(analogy(a, a, c), c) and torch.allclose(analogy(a, b, a), b)
+
+
+@pytest.mark.parametrize("checkpoint", ["default", "mnist-categorical"])
+def test_three_picks_on_the_map_make_an_analogy(monkeypatch, checkpoint):
+    import ui.caches
+    from tests.app_support import ROOT, open_app
+
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", ROOT / "checkpoints")
+    at = open_app("views/map.py", query_params={"picked": "3,2,1", "checkpoint": checkpoint, "projection": "pca"})
+    assert any(h.value == "Analogy: #3 : #2 :: #1 : ?" for h in at.subheader)
+    if checkpoint == "default":
+        assert any("nearest real digit" in i.caption for e in at.get("image") for i in e.proto.imgs)
+        assert any(b.label == "Open the analogy's code in the sliders" for b in at.button)
+    else:
+        assert any("categorical" in i.value for i in at.info)

@@ -36,7 +36,7 @@ if playwright is None or not Path("/usr/bin/chromium").exists():
 
 from bench import many_sessions  # noqa: E402  (after the skip: it imports playwright)
 
-SESSIONS, ROUNDS = 4, 2
+SESSIONS, ROUNDS = 3, 2
 
 # How much the server's memory may grow over the second half of the work, read just after the
 # bench makes the server run a full garbage collection and malloc_trim (server_probes.
@@ -52,7 +52,7 @@ GROWTH_LIMIT_MB = 60
 
 @pytest.fixture(scope="module")
 def result():
-    r = many_sessions.run(SESSIONS, baseline_releases=5, think=0.5, keep=ARTIFACTS, rounds=ROUNDS)
+    r = many_sessions.run(SESSIONS, baseline_releases=2, think=0.5, keep=ARTIFACTS, rounds=ROUNDS)
     print("\n" + many_sessions.report(r))  # shown with -s, and kept in the log of a failure
     return r
 

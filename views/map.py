@@ -25,7 +25,7 @@ from ui.page import page_header, show_digit
 from vae.analysis.diagnostics import FIGURES, IWAE_K
 from vae.analysis.map_layers import cluster_labels, density
 from vae.analysis.projection import PROJECTIONS
-from vae.analysis.walks import decode_numpy, posterior_samples
+from vae.analysis.walks import analogy, decode_numpy, posterior_samples
 from vae.images import grid
 
 page_header("Latent map", "Each dot is one image's posterior mean μ(x), projected from the latent space to 2D. Point "
@@ -236,3 +236,21 @@ if len(picked) >= 2:
         start, end = picked
     if st.button(f"Interpolate #{start} → #{end}", type="primary", icon=":material/timeline:"):
         state.open_in_interpolation(endpoint_of(start), endpoint_of(end))
+
+if len(picked) >= 3:
+    a, b, c = picked[:3]
+    st.subheader(f"Analogy: #{a} : #{b} :: #{c} : ?")
+    if not checkpoint.model.latent.continuous:
+        st.info("Analogies add and subtract codes; this model's codes are categorical probability vectors, which "
+                "that would take off their simplex. Pick a Gaussian checkpoint in the sidebar.")
+    else:
+        z = analogy(*(torch.from_numpy(lmap.mu[i]) for i in (a, b, c)))
+        nearest = int(lmap.nearest(z.numpy(), 1)[0][0])
+        strip = np.stack([*(images[i].float().div(255).numpy() for i in (a, b, c)),
+                          decode_numpy(checkpoint.model, z[None])[0], images[nearest].float().div(255).numpy()])
+        show_digit(grid(strip, cols=5), f"#{a}, #{b}, #{c}, then z_c + (z_b − z_a) decoded, then the nearest "
+                   f"real digit to that code: #{nearest} ({names[lmap.labels[nearest]]})", scale=3)
+        st.caption("The first three picked, in picking order: what takes the first to the second, applied to the "
+                   "third (White 2016). The codes are posterior means.")
+        if st.button("Open the analogy's code in the sliders", icon=":material/tune:"):
+            state.open_in_sliders(z.numpy())

@@ -37,6 +37,12 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "l
     raise ValueError(f"method must be 'linear' or 'slerp', got {method!r}")
 
 
+def analogy(z_a: torch.Tensor, z_b: torch.Tensor, z_c: torch.Tensor) -> torch.Tensor:
+    """a : b :: c : ?, as with word vectors: c moved by what takes a to b, z_c + (z_b - z_a).
+    For Gaussian codes (a categorical latent's probability vectors would leave their simplex)."""
+    return z_c + (z_b - z_a)
+
+
 def traversal(base: torch.Tensor, dim: int, values: torch.Tensor) -> torch.Tensor:
     """Copies of `base` with dimension `dim` swept through `values`: (len(values), z_dim)."""
     z = base.repeat(len(values), 1)
