@@ -164,11 +164,15 @@ INTERPOLATE_TO = Setting("to", "test:2", TEXT)
 INTERPOLATE_SENT = "interpolate_sent"  # counts the endpoints sent from other pages: its widgets then take them
 
 
-def open_in_sliders(z) -> None:
-    """Start the Latent sliders page from `z` (a code of the selected model: its sliders page keeps
-    what it needs of it) and go there."""
+def start_sliders_from(z) -> None:
+    """Make `z` (a code of the selected model) the Latent sliders' next starting point."""
     SLIDERS_Z.set([float(v) for v in z])
     st.session_state[SLIDERS_START] = st.session_state.get(SLIDERS_START, 0) + 1
+
+
+def open_in_sliders(z) -> None:
+    """Start the Latent sliders page from `z` (its sliders page keeps what it needs of it) and go there."""
+    start_sliders_from(z)
     st.switch_page("views/sliders.py")
 
 

@@ -108,8 +108,7 @@ def encoder_step(checkpoint) -> Link:
                "encoder, for this digit or any other.")
     code = [float(v) for v in q.code[0].cpu()]
     return Link("Open its code in the Latent sliders", "views/sliders.py", ((state.SLIDERS_Z, code),),
-                before=lambda: st.session_state.update({state.SLIDERS_START: st.session_state.get(
-                    state.SLIDERS_START, 0) + 1}))
+                before=lambda: state.start_sliders_from(code))
 
 
 def elbo_step(checkpoint) -> Link:
@@ -179,8 +178,7 @@ def prior_step(checkpoint) -> Link:
         show_digit(grid(decode_numpy(model, samples), cols=8), f"8 samples z ~ {model.latent.prior_text}, decoded",
                    scale=3)
     return Link("Open this z in the Latent sliders", "views/sliders.py", ((state.SLIDERS_Z, z.tolist()),),
-                before=lambda: st.session_state.update({state.SLIDERS_START: st.session_state.get(
-                    state.SLIDERS_START, 0) + 1}))
+                before=lambda: state.start_sliders_from(z.tolist()))
 
 
 @st.cache_resource(max_entries=4, show_spinner="Comparing the prior with q(z)")
