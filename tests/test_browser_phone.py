@@ -140,7 +140,8 @@ def test_interpolation_steps_wrap_on_a_phone_with_readable_captions(server, phon
     url, _ = server
     page, _, _ = phone
     open_page(page, url, "interpolate", "Interpolation")
-    captions = """[...document.querySelectorAll('[data-testid=stImageCaption]')].filter(c => /%$/.test(c.textContent.trim()))"""
+    captions = """[...document.querySelectorAll('[data-testid=stImageCaption]')]
+        .filter(c => /%$/.test(c.textContent.trim()))"""
     # a run may still be drawing the strip when the status widget first clears (CI saw none once)
     page.wait_for_function(f"() => {captions}.length === 10", timeout=30_000)
     steps = page.evaluate("() => " + captions + """
