@@ -9,6 +9,7 @@ const FROM_NETS = { KERNELS_WASM: "readonly", fetchTensors: "readonly", loadNet:
   decode: "readonly", classify: "readonly", netFromBuffer: "readonly" };
 const FROM_DOM = { el: "readonly", paintDigit: "readonly" };
 const FROM_SHARED = { record: "readonly", expose: "readonly", loadMap: "readonly", place: "readonly" };
+const FROM_MAP_DECODE = { mapIndex: "readonly", nearestPoints: "readonly", codeAt: "readonly" };
 
 export default [
   js.configs.recommended,
@@ -32,7 +33,10 @@ export default [
   },
   { files: ["ui/components/nets.js"], languageOptions: { globals: { KERNELS_WASM: "readonly" } } },
   { files: ["ui/components/shared.js"], languageOptions: { globals: FROM_NETS } },
-  { files: ["ui/components/map_overlay.js"], languageOptions: { globals: FROM_DOM } },
+  {
+    files: ["ui/components/map_overlay.js"],
+    languageOptions: { globals: { ...FROM_DOM, ...FROM_NETS, ...FROM_SHARED, ...FROM_MAP_DECODE } },
+  },
   {
     files: ["ui/components/latent_pad.js", "ui/components/sketchpad.js"],
     languageOptions: { globals: { ...FROM_DOM, ...FROM_NETS, ...FROM_SHARED, prepare: "readonly" } },

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 import torch
@@ -11,6 +12,36 @@ from vae.datasets import REGISTRY
 
 # The browser fixtures (server, browser, page), for the tests that ask for them.
 pytest_plugins = ["tests.browser_support"]
+
+# pytest.ini runs the suite on two pytest-xdist workers. The tests that start processes and wait on
+# them run in two lanes, each one test at a time on one worker: those that drive Chromium against a
+# Streamlit server (the benchmarks too), and those that run training jobs, torchrun or the CLI (and
+# the linters: ESLint's probe file sits among the components for a moment). So no two servers, and
+# no two training jobs, share the cores; the in-process tests fill the gaps, one thread each.
+LANES = {"browser": {"test_bench", "test_many_sessions"},
+         "processes": {"test_cli", "test_diverged_training", "test_distributed", "test_download",
+                       "test_failed_training", "test_fresh_clone", "test_jobs", "test_killed_training", "test_lint",
+                       "test_security"}}
+if "PYTEST_XDIST_WORKER" in os.environ:
+    torch.set_num_threads(1)
+
+
+def lane(module: str) -> str | None:
+    if module.startswith("test_browser"):
+        return "browser"
+    return next((name for name, modules in LANES.items() if module in modules), None)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Each lane's tests as one unit of work, every other test a unit of its own (xdist's own
+    xdist_group marks are lost under pytest 9)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Lanes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return lane(nodeid.split("::")[0].rpartition("/")[2].removesuffix(".py")) or nodeid
+
+    return Lanes(config, log)
 
 
 @pytest.fixture
@@ -55,3 +86,4 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     setattr(item, f"rep_{rep.when}", rep)
+

@@ -58,7 +58,7 @@ def test_epoch_time_quick(tmp_path, mnist_test):
 @pytest.mark.browser
 # many_sessions runs in full in tests/test_many_sessions.py (its --probe mode, the same scenario with
 # one session timed apart, is left out here for CI's time: about 100 s).
-@pytest.mark.parametrize("script", ["interaction", "drawing", "cold_start", "training_contention"])
+@pytest.mark.parametrize("script", ["interaction", "drawing", "cold_start", "training_contention", "map_canvas"])
 def test_browser_benchmarks_quick(script):
     if not Path("/usr/bin/chromium").exists() and os.environ.get("CI") != "true":
         pytest.skip("needs Debian's chromium")

@@ -1,8 +1,9 @@
 """The latent map: every digit's posterior mean, projected to 2D (UMAP, PCA or t-SNE), colored by
 class or by what the model thinks of each digit (its -ELBO, reconstruction, KL, posterior
-uncertainty, IWAE gap), with the worst-modelled digits listed. Hover a point to see the digit; click
-one (shift-click or box/lasso for more) to inspect it, its reconstruction, samples of its posterior
-and its nearest neighbours; two picked points can be interpolated."""
+uncertainty, IWAE gap), with the worst-modelled digits listed. Hover a point to see the digit, or the
+space between points to see what it decodes to; click one (shift-click or box/lasso for more) to
+inspect it, its reconstruction, samples of its posterior and its nearest neighbours; two picked
+points can be interpolated, three make an analogy."""
 import io
 
 import numpy as np
@@ -46,6 +47,7 @@ COLOR = state.MAP_COLOR
 DENSITIES = {"off": "none", "all": "of all points", "class": "per class"}
 DENSITY = state.Setting("density", "off", state.text_choice(tuple(DENSITIES)))
 LABELS = state.Setting("labels", False, state.BOOLEAN)  # cluster labels
+LATTICE = state.Setting("lattice", False, state.BOOLEAN)  # digits decoded on a grid over the view
 COLORS = {"class": "Class", "elbo": "−ELBO", "recon": "Reconstruction", "kl": "KL", "uncertainty":
           checkpoint.model.latent.uncertainty_label, "iwae_gap": f"IWAE gap (k = {IWAE_K})"}
 
@@ -58,7 +60,7 @@ summary = (f"{scopes.get(SCOPE.current(), scopes['test'])} · {PROJECTIONS[shown
            f"colored by {COLORS.get(COLOR.current(), 'class').lower()} · "
            f"{len(CLASSES.current())} of {len(names)} classes"
            + (f" · density {DENSITIES[DENSITY.current()]}" if DENSITY.current() != "off" else "")
-           + (" · cluster labels" if LABELS.current() else ""))
+           + (" · cluster labels" if LABELS.current() else "") + (" · decoded lattice" if LATTICE.current() else ""))
 with st.expander(f"Map settings: {summary}", icon=":material/tune:"):
     c1, c2, c3 = st.columns(3)
     with c1:
@@ -72,7 +74,7 @@ with st.expander(f"Map settings: {summary}", icon=":material/tune:"):
     color = COLOR.widget(c3.selectbox, "Color by", list(COLORS), format_func=COLORS.get,
                          help="What the model thinks of each digit: " + "; ".join(FIGURES.values()))
     shown = CLASSES.widget(st.multiselect, "Classes shown", list(range(len(names))), format_func=lambda c: names[c])
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns(3)
     density_of = DENSITY.widget(c1.radio, "Density contours", list(DENSITIES), format_func=DENSITIES.get,
                                 horizontal=True, help="A Gaussian-smoothed histogram of the map's points: contours "
                                 "from the level enclosing 80% of the mass to the one enclosing 20%, evenly spaced")
@@ -80,6 +82,9 @@ with st.expander(f"Map settings: {summary}", icon=":material/tune:"):
         labelled = LABELS.widget(st.toggle, "Cluster labels", help="k-means on the map positions (k = the number "
                                  "of classes shown); each cluster named by its most common class, with that class's "
                                  "share of its points")
+    lattice = LATTICE.widget(c3.toggle, "Decoded lattice", help="A digit decoded at the centre of each cell of a "
+                             "grid over the view, in your browser, drawn again after every zoom and pan: what the "
+                             "whole map stands for, the space between the points too")
 if projection == "tsne" and scope != "test":
     st.info("t-SNE of 70,000 points would take many minutes on a CPU: this map is UMAP's.")
 lmap = latent_map(scope)
@@ -126,6 +131,21 @@ def layered(_figure, _lmap, hash_: str, scope: str, projection: str, color: str,
     return with_layers(_figure, grids, clusters, list(names))
 
 
+def decoding_note(projection: str, continuous: bool) -> str:
+    """What the digit decoded between the points is, for this map."""
+    mean = "the code is a distance-weighted mean of the codes of the 8 nearest points"
+    if projection == "pca" and continuous:
+        how = "PCA is linear: the code is exactly the one on the principal plane at that point"
+    elif not continuous:
+        how = f"the codes are categorical, and a plane would leave their simplex: {mean}"
+    else:
+        how = f"{PROJECTIONS[projection]} has no inverse: {mean}"
+    return (f"Between the points, the digit decoded at the code the pointer's position stands for ({how}), and how "
+            "far that is from the nearest real code: among them (within twice the median distance between "
+            "neighbouring points), or that distance as a share of the map's width. Click or tap there to open that "
+            "code in the sliders.")
+
+
 def keep_picking_order() -> None:
     """Plotly reports a selection in trace (class) order; keep the order the points were picked in:
     those still selected first, as they were, then the new ones."""
@@ -149,7 +169,11 @@ else:
                          labelled, tuple(names))
     st.plotly_chart(figure, key="latent_map", on_select=keep_picking_order,
                     selection_mode=("points", "box", "lasso"), width="stretch")
-    map_overlay(images, dataset_name, scope, picked, lmap.xy, chart_key="latent_map")
+    opened = map_overlay(images, dataset_name, scope, picked, lmap, chart_key="latent_map", model=checkpoint.model,
+                         weights_hash=hash_, lattice=lattice)
+    if opened is not None:
+        state.open_in_sliders(opened)
+    st.caption(decoding_note(lmap.projection, checkpoint.model.latent.continuous))
 
 c1, c2 = st.columns(2)
 csv = io.StringIO()

@@ -1,6 +1,11 @@
 // Map overlay: what the latent map's plotly chart cannot show by itself, drawn over it in the browser.
 //   - hover a point: a thumbnail of that digit beside the pointer, with its class and index
+//   - hover (touch: drag over) the space between points: the digit decoded here, in this tab, at the
+//     code that map position stands for (map_decode.js), with how far it is from any real code; a
+//     click there opens that code in the sliders
 //   - the picked points, numbered in the order they were picked (1 is where an interpolation starts)
+//   - on request, the decoded lattice: a digit decoded at the centre of each cell of a grid over the
+//     current view, under the points, drawn again after every zoom and pan
 // The chart is found by its Streamlit key (`.st-key-<chart_key>`); plotly's hover events name the
 // point (customdata: its index in the map's images). The images come once per map, on the first
 // hover, from a gzipped uint8 file (N x 28 x 28). Every text is set with textContent.
@@ -29,7 +34,7 @@ function build(root) {
   marks.setAttribute("class", "marks");
   marks.setAttribute("data-testid", "map-picks");
   root.append(tip, marks);
-  return { tip, canvas, label, marks, gd: null, data: null };
+  return { tip, canvas, label, marks, gd: null, data: null, hovered: null, decoded: null, decoder: null };
 }
 
 function svg(tag, attrs) {
@@ -67,6 +72,133 @@ function drawMarks(ui) {
   });
 }
 
+function inkColor() {  // the theme's text colour, [r, g, b]
+  const app = document.querySelector("[data-testid=stApp]") || document.body;
+  return (getComputedStyle(app).color.match(/\d+/g) || [128, 128, 128]).slice(0, 3).map(Number);
+}
+
+function latticeCanvas(gd) {  // under the points: after plotly's background layer, before its WebGL one
+  let canvas = gd.querySelector("canvas.map-lattice");
+  const background = gd.querySelector(".svg-container > .main-svg");
+  if (!canvas && background) {
+    canvas = document.createElement("canvas");
+    canvas.className = "map-lattice";
+    canvas.setAttribute("data-testid", "map-lattice");
+    Object.assign(canvas.style, { position: "absolute", pointerEvents: "none" });
+    background.after(canvas);
+  }
+  return canvas;
+}
+
+// The decoded lattice: a digit at the centre of each cell (about 56 px) of a grid over the view.
+function drawLattice(ui) {
+  const gd = ui.gd, d = ui.decoder, layout = gd && gd._fullLayout;
+  if (!ui.data.lattice || !d || !layout || !layout.xaxis) {
+    const old = gd && gd.querySelector("canvas.map-lattice");
+    if (old) old.remove();
+    return;
+  }
+  const canvas = latticeCanvas(gd);
+  if (!canvas) return;
+  const started = performance.now(), size = layout._size, xa = layout.xaxis, ya = layout.yaxis;
+  const cols = Math.max(3, Math.round(size.w / 56)), rows = Math.max(3, Math.round(size.h / 56));
+  const cw = size.w / cols, ch = size.h / rows, side = Math.min(cw, ch) - 4, ratio = window.devicePixelRatio || 1;
+  Object.assign(canvas.style, { left: size.l + "px", top: size.t + "px", width: size.w + "px", height: size.h + "px" });
+  canvas.width = Math.round(size.w * ratio);
+  canvas.height = Math.round(size.h * ratio);
+  const ctx = canvas.getContext("2d"), tile = document.createElement("canvas"), ink = inkColor();
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  tile.width = tile.height = 28;
+  const img = tile.getContext("2d").createImageData(28, 28);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const code = codeAt(ui.data.decoding.inverse, d.index, d.mu, d.zDim, xa.p2l((c + 0.5) * cw), ya.p2l((r + 0.5) * ch));
+      const pixels = decode(ui.data.decoding.layers, d.net, code.z);
+      for (let i = 0; i < 784; i++) {
+        img.data.set(ink, 4 * i);
+        img.data[4 * i + 3] = Math.round(pixels[i] * 150);  // faint: the points stay readable over it
+      }
+      tile.getContext("2d").putImageData(img, 0, 0);
+      ctx.drawImage(tile, c * cw + (cw - side) / 2, r * ch + (ch - side) / 2, side, side);
+    }
+  }
+  canvas.dataset.view = [...xa.range, ...ya.range].map((v) => Number(v).toFixed(4)).join(",");
+  canvas.dataset.cells = String(rows * cols);
+  record("mapLattice", performance.now() - started);
+}
+
+// Plot-area pixels -> map coordinates, through plotly's own axes; null off the plot area.
+function mapPoint(ui, clientX, clientY) {
+  const gd = ui.gd, area = gd && gd.querySelector(".nsewdrag");
+  if (!area || !gd._fullLayout || !gd._fullLayout.xaxis) return null;
+  const r = area.getBoundingClientRect(), px = clientX - r.left, py = clientY - r.top;
+  if (!(px >= 0 && px <= r.width && py >= 0 && py <= r.height)) return null;
+  return [gd._fullLayout.xaxis.p2l(px), gd._fullLayout.yaxis.p2l(py)];
+}
+
+function showTip(ui, clientX, clientY) {  // above the pointer, to its left unless the plot's left edge is near
+  const area = ui.gd && ui.gd.querySelector(".nsewdrag"), left = area ? area.getBoundingClientRect().left : 0;
+  ui.tip.style.display = "block";
+  const x = Math.min(clientX - 120 > left ? clientX - 120 : clientX + 20, window.innerWidth - ui.tip.offsetWidth - 4);
+  Object.assign(ui.tip.style, { left: Math.max(4, x) + "px", top: (clientY > 140 ? clientY - 130 : clientY + 20) + "px" });
+}
+
+// How far from the real codes a decode is, in words: within two of the map's usual gaps between
+// neighbouring points it is among them; beyond, the distance as a share of the map's width.
+export function distanceWords(gaps, inverse) {
+  if (gaps <= 2) return "among real codes";
+  const share = (100 * gaps * inverse.gap) / inverse.width;
+  return `nearest real code ${share < 1 ? share.toFixed(1) : Math.round(share)}% of the map's width away`;
+}
+
+// The digit the map position under the pointer stands for, decoded here (none over a real point,
+// whose own thumbnail plotly's hover brings).
+function decodeUnder(ui, clientX, clientY) {
+  const at = ui.hovered === null && ui.decoder && mapPoint(ui, clientX, clientY);
+  if (!at) return;
+  const started = performance.now(), d = ui.decoder;
+  const code = codeAt(ui.data.decoding.inverse, d.index, d.mu, d.zDim, at[0], at[1]);
+  paintDigit(ui.canvas, decode(ui.data.decoding.layers, d.net, code.z));
+  ui.label.textContent = `decoded here · ${distanceWords(code.gaps, ui.data.decoding.inverse)}`;
+  ui.decoded = code.z;
+  showTip(ui, clientX, clientY);
+  record("mapDecode", performance.now() - started);
+}
+
+function loadDecoder(ui) {  // the decoder and the map's codes, once per map
+  const decoding = ui.data.decoding;
+  if (!decoding || (ui.decoder && ui.decoder.url === decoding.codes_url) || ui.loading === decoding.codes_url) return;
+  ui.loading = decoding.codes_url;
+  Promise.all([loadNet(decoding.weights_url), fetchTensors(decoding.codes_url)]).then(([net, t]) => {
+    ui.decoder = { url: decoding.codes_url, net, mu: t.mu, zDim: t.mu.shape[1], index: mapIndex(t.xy) };
+    expose("mapDecodeAt", (x, y) => Array.from(codeAt(ui.data.decoding.inverse, ui.decoder.index, ui.decoder.mu,
+                                                      ui.decoder.zDim, x, y).z));
+    drawLattice(ui);
+  }).catch((e) => { ui.label.textContent = "Could not load the decoder: " + e.message; });
+}
+
+// A click or tap between the points opens its code in the sliders: a press and release in place
+// (not a zoom or pan), and no second one soon after (a double click resets plotly's zoom). Pointer
+// events, since plotly takes a finger's touches for itself and no click follows them; the release
+// is heard on the window, since a mouse's lands on the cover plotly lays over the page while pressed.
+function bindPointer(ui, host) {
+  let down = null, pending = 0;
+  host.addEventListener("pointermove", (e) => decodeUnder(ui, e.clientX, e.clientY), { passive: true });
+  host.addEventListener("pointerleave", () => { if (ui.hovered === null) ui.tip.style.display = "none"; });
+  host.addEventListener("pointerdown", (e) => {
+    clearTimeout(pending);
+    down = [e.clientX, e.clientY];
+    decodeUnder(ui, e.clientX, e.clientY);
+  });
+  window.addEventListener("pointerup", (e) => {
+    const still = down && ui.gd === host && Math.hypot(e.clientX - down[0], e.clientY - down[1]) < 6;
+    down = null;
+    if (!still || ui.hovered !== null || !ui.decoded || !mapPoint(ui, e.clientX, e.clientY)) return;
+    const z = Array.from(ui.decoded);
+    pending = setTimeout(() => { if (ui.hovered === null) ui.setTriggerValue("open", z); }, 300);
+  });
+}
+
 function attach(ui) {
   const host = document.querySelector(`.st-key-${ui.data.chart_key} .js-plotly-plot`);
   if (!host || host === ui.gd || typeof host.on !== "function") return;
@@ -76,22 +208,23 @@ function attach(ui) {
     if (!p || p.customdata === undefined) return;
     const index = Number(p.customdata), pointer = e.event || {};
     ui.label.textContent = `${p.data.name} · #${index}`;
-    const x = (pointer.clientX || 0), y = (pointer.clientY || 0);
-    Object.assign(ui.tip.style, { display: "block", left: Math.max(4, x - 120) + "px",
-                                  top: (y > 140 ? y - 130 : y + 20) + "px" });
+    showTip(ui, pointer.clientX || 0, pointer.clientY || 0);
     ui.hovered = index;
+    ui.decoded = null;
     loadImages(ui.data.images_url).then((images) => {
       if (ui.hovered === index) paintDigit(ui.canvas, images, 0, 1, index * 784);
     }).catch((err) => { ui.label.textContent = `${p.data.name} · #${index} (no image: ${err.message})`; });
   });
   host.on("plotly_unhover", () => { ui.hovered = null; ui.tip.style.display = "none"; });
-  host.on("plotly_afterplot", () => drawMarks(ui));
-  host.on("plotly_relayout", () => drawMarks(ui));
+  host.on("plotly_afterplot", () => { drawMarks(ui); drawLattice(ui); });
+  host.on("plotly_relayout", () => { drawMarks(ui); drawLattice(ui); });
+  bindPointer(ui, host);
   drawMarks(ui);
+  drawLattice(ui);
 }
 
 export default function (component) {
-  const { data, parentElement } = component;
+  const { data, parentElement, setTriggerValue } = component;
   let root = parentElement.querySelector(".map-overlay-root");
   if (!root) {
     root = el("div", "map-overlay-root");
@@ -110,6 +243,9 @@ export default function (component) {
   }
   const ui = root.__ui;
   ui.data = data;
+  ui.setTriggerValue = setTriggerValue;
+  loadDecoder(ui);
   attach(ui);
   drawMarks(ui);
+  drawLattice(ui);
 }

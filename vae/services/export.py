@@ -98,19 +98,20 @@ def write_decoder_file(model: VAE, path: str | Path, dtype: torch.dtype = torch.
     return None if exported is None else write_layers_file(exported, path)
 
 
-def map_tensors(mu: np.ndarray, xy: np.ndarray, labels: np.ndarray, png: bytes) -> dict:
+def map_tensors(mu: np.ndarray, xy: np.ndarray, labels: np.ndarray, png: bytes = b"") -> dict:
     """The browser's copy of a latent map: mu (N, z) float16, xy (N, 2) float32, labels (N,)
-    int32 and the overview raster's PNG bytes (uint8), as safetensors-ready tensors."""
+    int32 and the overview raster's PNG bytes (uint8; none for the Latent map page, which has the map
+    itself), as safetensors-ready tensors."""
     mu, xy, labels = np.asarray(mu), np.asarray(xy), np.asarray(labels)
     if not (mu.ndim == 2 and xy.shape == (len(mu), 2) and labels.shape == (len(mu),)):
         raise ValueError(f"mu {mu.shape}, xy {xy.shape} and labels {labels.shape} do not fit")
     return {"mu": torch.from_numpy(np.ascontiguousarray(mu, np.float16)),
             "xy": torch.from_numpy(np.ascontiguousarray(xy, np.float32)),
             "labels": torch.from_numpy(np.ascontiguousarray(labels, np.int32)),
-            "map_png": torch.frombuffer(bytearray(png), dtype=torch.uint8)}
+            **({"map_png": torch.frombuffer(bytearray(png), dtype=torch.uint8)} if png else {})}
 
 
-def map_file_name(weights_hash: str, mu: np.ndarray, xy: np.ndarray, labels: np.ndarray, png: bytes) -> str:
+def map_file_name(weights_hash: str, mu: np.ndarray, xy: np.ndarray, labels: np.ndarray, png: bytes = b"") -> str:
     """A name that changes whenever the map's contents do (a rebuilt map gets a new URL, so no
     browser keeps a stale copy)."""
     digest = hashlib.sha256()
@@ -120,7 +121,7 @@ def map_file_name(weights_hash: str, mu: np.ndarray, xy: np.ndarray, labels: np.
     return f"map-{weights_hash[:16]}-{digest.hexdigest()[:8]}.safetensors"
 
 
-def write_map_file(path: str | Path, mu: np.ndarray, xy: np.ndarray, labels: np.ndarray, png: bytes) -> None:
+def write_map_file(path: str | Path, mu: np.ndarray, xy: np.ndarray, labels: np.ndarray, png: bytes = b"") -> None:
     """Write the browser's copy of a latent map to `path` (atomically), unless it is there."""
     path = Path(path)
     if not path.exists():

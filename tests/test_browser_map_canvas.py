@@ -1,0 +1,101 @@
+"""The latent map as a canvas, in Chromium (issue #24): between the points the digit that map
+position stands for is decoded in the browser, a click or tap there opens that code in the sliders,
+and the decoded lattice follows a zoom."""
+import re
+
+import pytest
+
+from tests.browser_support import expect, open_page, require_browser, settle, snap
+
+require_browser()
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# The screen position inside the map's plot area farthest from every point (on a 40 x 40 grid of
+# candidates, 24 px in from the edges), and that distance in pixels.
+EMPTIEST = """() => {
+    const gd = document.querySelector('.st-key-latent_map .js-plotly-plot');
+    const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, points = [];
+    for (const t of gd._fullData) {
+        if (!t.customdata) continue;
+        for (let i = 0; i < t.x.length; i++) points.push([xa.l2p(t.x[i]), ya.l2p(t.y[i])]);
+    }
+    let best = null;
+    for (let i = 0; i < 40; i++) for (let j = 0; j < 40; j++) {
+        const px = 24 + (r.width - 48) * i / 39, py = 24 + (r.height - 48) * j / 39;
+        let near = Infinity;
+        for (const [x, y] of points) near = Math.min(near, (x - px) ** 2 + (y - py) ** 2);
+        if (!best || near > best[2]) best = [r.left + px, r.top + py, near];
+    }
+    return [best[0], best[1], Math.sqrt(best[2])];
+}"""
+INKED = """(c) => {  // the thumbnail's canvas (inside the component's shadow root)
+    const d = c.getContext('2d').getImageData(0, 0, 28, 28).data;
+    let ink = 0;
+    for (let i = 0; i < d.length; i += 4) ink += d[i];
+    return ink / 255;
+}"""
+
+
+def hover_between_points(page):
+    x, y, clearance = page.evaluate(EMPTIEST)
+    assert clearance > 25, clearance  # clear of plotly's own hover (20 px)
+    page.mouse.move(x - 30, y - 30)
+    page.mouse.move(x, y, steps=5)
+    return x, y
+
+
+@pytest.mark.parametrize("projection", ["umap", "pca"])
+def test_the_space_between_points_is_decoded_under_the_pointer_and_a_click_opens_it(server, page, projection):
+    url, _ = server
+    open_page(page, url, f"?projection={projection}", "Latent map")
+    expect(page.get_by_text(re.compile("Between the points, the digit decoded"))).to_be_visible()
+    page.wait_for_function("() => window.__latentPadProbe.mapDecodeAt", timeout=30_000)  # decoder and codes loaded
+    hover_between_points(page)
+    label = page.get_by_test_id("map-hover-label")
+    expect(label).to_have_text(re.compile(r"^decoded here · "))
+    assert page.get_by_test_id("map-hover-digit").evaluate(INKED) > 20  # a digit's worth of ink, not a blank square
+    timings = page.evaluate("() => window.__latentPadProbe.mapDecode")
+    assert len(timings) >= 1
+    snap(page, f"map-decoded-between-points-{projection}")
+    page.mouse.down()
+    page.mouse.up()
+    expect(page.get_by_role("heading", name="Latent sliders")).to_be_visible(timeout=60_000)
+    settle(page)
+    assert "z=" in page.url  # the sliders start from that code, kept in the address
+
+
+def test_the_decoded_lattice_follows_a_zoom(server, page):
+    url, _ = server
+    open_page(page, url, "?lattice=1", "Latent map")
+    lattice = page.get_by_test_id("map-lattice")
+    expect(lattice).to_have_attribute("data-view", re.compile(r"^-?\d"), timeout=30_000)
+    before = lattice.get_attribute("data-view")
+    assert int(lattice.get_attribute("data-cells")) >= 50
+    snap(page, "map-lattice")
+    page.locator(".st-key-latent_map .modebar-btn[data-title='Zoom in']").click()
+    expect(lattice).not_to_have_attribute("data-view", before, timeout=10_000)
+    spans = [[float(v) for v in view.split(",")] for view in (before, lattice.get_attribute("data-view"))]
+    assert spans[1][1] - spans[1][0] < spans[0][1] - spans[0][0]  # a narrower view, drawn again
+
+
+def test_a_tap_between_points_on_a_phone_opens_that_code_in_the_sliders_through_the_lattice(server, browser):
+    url, _ = server
+    context = browser.new_context(viewport={"width": 400, "height": 800}, has_touch=True, is_mobile=True,
+                                  color_scheme="dark")
+    context.add_init_script("window.__latentPadProbe = {};")
+    page = context.new_page()
+    try:
+        open_page(page, url, "?lattice=1", "Latent map")
+        page.locator(".st-key-latent_map .js-plotly-plot").scroll_into_view_if_needed()
+        page.wait_for_function("() => window.__latentPadProbe.mapDecodeAt", timeout=30_000)
+        expect(page.get_by_test_id("map-lattice")).to_have_attribute("data-cells", re.compile(r"^\d+$"))
+        snap(page, "map-lattice-phone-dark")
+        x, y, clearance = page.evaluate(EMPTIEST)
+        assert clearance > 25, clearance
+        page.touchscreen.tap(x, y)
+        expect(page.get_by_role("heading", name="Latent sliders")).to_be_visible(timeout=60_000)
+        settle(page)
+        assert "z=" in page.url
+    finally:
+        context.close()

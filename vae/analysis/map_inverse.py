@@ -1,0 +1,95 @@
+"""From a point of the 2D latent map back to a latent code: what the empty space between the
+clusters stands for, so that it can be decoded.
+
+    inverse = map_inverse(latent_map, linear=model.latent.continuous)
+    z = inverse.codes(points)            # (M, z_dim) for map points (M, 2)
+    gaps = inverse.gaps(points)          # (M,) how far each is from the nearest real code, in map gaps
+
+- PCA is linear, so its inverse is exact: a map point stands for the code on the plane of the two
+  principal axes through the codes' mean (`LinearInverse`). Projecting that code again gives the
+  same map point.
+- UMAP and t-SNE have no inverse. A map point stands for an inverse-distance-weighted mean of the
+  codes of its nearest map points (at a map point itself, that point's own code). A mean of
+  codes stays on the categorical simplex, so this is also the inverse for categorical codes on any
+  map (their PCA plane leaves the simplex).
+
+How honest a decode is depends on how far the point is from any real code: `gaps` gives that
+distance in units of the map's typical gap (the median distance from a map point to its nearest
+neighbour). The browser does the same arithmetic on every pointer event (ui/components/map_decode.js).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.neighbors import KDTree
+
+from vae.analysis.projection import LatentMap
+
+NEIGHBOURS = 8  # map points whose codes a UMAP or t-SNE position mixes
+POWER = 2  # weights 1 / distance**POWER
+COINCIDENT = 1e-9  # closer than this (in map units) is the point itself
+
+
+@dataclass(frozen=True)
+class LinearInverse:
+    mean: np.ndarray  # (z_dim,)
+    basis: np.ndarray  # (2, z_dim): a map step of 1 along x, then y, in latent space
+
+    def codes(self, points: np.ndarray) -> np.ndarray:
+        return (self.mean + np.asarray(points, np.float64) @ self.basis).astype(np.float32)
+
+
+@dataclass
+class MapInverse:
+    xy: np.ndarray  # (N, 2) map points
+    mu: np.ndarray  # (N, z_dim) their codes
+    gap: float  # the median distance from a map point to its nearest neighbour
+    linear: LinearInverse | None  # PCA's exact inverse; None: interpolate
+    tree: KDTree  # over xy
+
+    def nearest(self, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k map points nearest each of `points` (M, 2), closest first: indices and distances (M, k)."""
+        dist, idx = self.tree.query(np.atleast_2d(np.asarray(points, np.float64)), k=min(k, len(self.xy)))
+        return idx, dist
+
+    def codes(self, points: np.ndarray) -> np.ndarray:
+        """The codes that map points (M, 2) stand for: (M, z_dim) float32."""
+        points = np.atleast_2d(np.asarray(points, np.float64))
+        if self.linear is not None:
+            return self.linear.codes(points)
+        idx, dist = self.nearest(points, NEIGHBOURS)
+        weights = 1.0 / np.maximum(dist, COINCIDENT) ** POWER  # (M, k)
+        on_a_point = dist[:, 0] <= COINCIDENT
+        weights[on_a_point] = np.eye(idx.shape[1])[0]  # that point's own code, exactly
+        weights /= weights.sum(1, keepdims=True)
+        return (weights[..., None] * self.mu[idx].astype(np.float64)).sum(1).astype(np.float32)
+
+    def gaps(self, points: np.ndarray) -> np.ndarray:
+        """How far each map point is from the nearest real code's point, in map gaps: (M,)."""
+        return self.nearest(points, 1)[1][:, 0] / self.gap
+
+
+def linear_inverse(mu: np.ndarray, xy: np.ndarray) -> LinearInverse:
+    """The affine map from a PCA map's coordinates to the principal plane in latent space, by least
+    squares. Exact for a PCA map: its coordinates are the centred codes on two orthonormal
+    eigenvectors of their covariance, and what least squares leaves out is orthogonal to both."""
+    mu, xy = np.asarray(mu, np.float64), np.asarray(xy, np.float64)
+    mean = mu.mean(0)
+    basis = np.linalg.lstsq(xy - xy.mean(0), mu - mean, rcond=None)[0]  # (2, z_dim)
+    return LinearInverse(mean - xy.mean(0) @ basis, basis)
+
+
+def map_gap(tree: KDTree, xy: np.ndarray) -> float:
+    """The median distance from a map point to its nearest neighbour (on up to 2,000 of them)."""
+    sample = xy[np.random.default_rng(0).choice(len(xy), min(len(xy), 2000), replace=False)]
+    dist, _ = tree.query(np.asarray(sample, np.float64), k=min(2, len(xy)))  # the first is the point itself
+    return max(float(np.median(dist[:, -1])), 1e-6)
+
+
+def map_inverse(latent_map: LatentMap, linear: bool = True) -> MapInverse:
+    """The inverse for this map: exact for PCA when `linear` (Gaussian codes), interpolated otherwise."""
+    exact = linear and latent_map.projection == "pca"
+    tree = KDTree(np.asarray(latent_map.xy, np.float64))
+    return MapInverse(latent_map.xy, latent_map.mu, map_gap(tree, latent_map.xy),
+                      linear_inverse(latent_map.mu, latent_map.xy) if exact else None, tree)
