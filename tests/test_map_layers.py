@@ -41,10 +41,19 @@ def test_cluster_labels_name_each_blob_by_its_class_with_its_share():
     assert sorted(c.label for c in clusters) == [0, 1, 2] and sum(c.size for c in clusters) == len(xy)
     first = next(c for c in clusters if c.label == 0)
     assert abs(first.share - 180 / 200) < 0.02 and abs(first.x) < 2 and abs(first.y) < 2
+    assert first.code is None
+
+
+def test_each_cluster_gets_its_centre_in_latent_space_when_the_codes_are_given():
+    xy, labels = blobs()
+    codes = np.eye(3)[labels] * 5 + np.random.default_rng(1).normal(0, 0.1, (len(xy), 3))  # (N, 3): blob c on axis c
+    for c in cluster_labels(xy, labels, k=3, mu=codes):
+        np.testing.assert_allclose(c.code, codes[labels == c.label].mean(0), atol=0.05)
 
 
 def test_the_map_page_draws_them_and_keeps_them_in_the_address(monkeypatch):
     import json
+    import re
 
     import ui.caches
     from tests.app_support import ROOT, open_app
@@ -56,7 +65,9 @@ def test_the_map_page_draws_them_and_keeps_them_in_the_address(monkeypatch):
                 or "latent_map" in c.proto.id)
     contours = [t for t in spec["data"] if t["type"] == "contour"]
     assert len(contours) == 3  # one per class shown
-    labels = [a["text"] for a in spec["layout"]["annotations"]]
-    assert len(labels) == 3 and {t.split(" · ")[0] for t in labels} == {"1", "4", "7"}, labels
-    assert all(0.5 < float(t.split(" · ")[1].rstrip("%")) / 100 <= 1 for t in labels)
+    labels = [re.fullmatch(r"(\d) · (\d+)%(?: \(centre: (\d)\))?", a["text"]) for a in spec["layout"]["annotations"]]
+    assert len(labels) == 3 and all(labels) and {m[1] for m in labels} == {"1", "4", "7"}, labels
+    assert all(0.5 < int(m[2]) / 100 <= 1 for m in labels)
+    # The classifier reads the decoded centre of a cluster this clean as its own class.
+    assert sum(m[3] is None for m in labels) >= 2, [m[0] for m in labels]
     assert at.query_params["density"] == "class" and at.query_params["labels"] == "1"

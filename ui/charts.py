@@ -148,10 +148,11 @@ def latent_scatter(xy, labels, class_names: list[str], shown: list[int] | None =
     return fig
 
 
-def with_layers(figure: go.Figure, grids: list[tuple[str, object]], clusters: list, class_names: list[str]
-                ) -> go.Figure:
+def with_layers(figure: go.Figure, grids: list[tuple[str, object]], clusters: list, class_names: list[str],
+                readings: list[int] | None = None) -> go.Figure:
     """A copy of a map figure with density contours under its points (`grids`: (color, a
-    vae.analysis.map_layers.DensityGrid) each) and cluster labels over them (MapCluster each)."""
+    vae.analysis.map_layers.DensityGrid) each) and cluster labels over them (MapCluster each; with
+    `readings`, the class read in each cluster's decoded centre, named where it is not the majority's)."""
     fig = go.Figure(figure)
     for color, grid in grids:
         low, high = grid.levels(4)[[0, -1]]  # the levels enclosing 80% and 20% of the mass
@@ -159,8 +160,11 @@ def with_layers(figure: go.Figure, grids: list[tuple[str, object]], clusters: li
             x=grid.x, y=grid.y, z=grid.z.astype("float32"), showscale=False, hoverinfo="skip", showlegend=False,
             contours=dict(coloring="lines", start=low, end=high, size=(high - low) / 3 or 1),
             colorscale=[[0, color], [1, color]], line=dict(width=1.2), name="density"))
-    for c in clusters:
-        fig.add_annotation(x=c.x, y=c.y, text=f"{class_names[c.label]} · {c.share:.0%}", showarrow=False,
+    for i, c in enumerate(clusters):
+        read = readings[i] if readings is not None else c.label
+        text = f"{class_names[c.label]} · {c.share:.0%}"
+        text += "" if read == c.label else f" (centre: {class_names[read]})"
+        fig.add_annotation(x=c.x, y=c.y, text=text, showarrow=False,
                            font=dict(size=12, color="white"), bgcolor="rgba(0, 0, 0, 0.6)", borderpad=3)
     return fig
 

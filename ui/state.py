@@ -142,9 +142,10 @@ class Setting:
 
 # Settings that one page writes and another reads.
 # The Latent map's picked digits (indices into its scope, in picking order) and its coloring
-# (class, or a per-image figure of vae.analysis.diagnostics.FIGURES).
+# (class, a per-image figure of vae.analysis.diagnostics.FIGURES, or the projection on its
+# attribute direction, ui/directions.py).
 MAP_PICKED = Setting("picked", [], int_list(0, 70_000 - 1))
-MAP_COLOR = Setting("color", "class", text_choice(("class", *FIGURES)))
+MAP_COLOR = Setting("color", "class", text_choice(("class", *FIGURES, "direction")))
 # The Prior holes page's number of prior samples, and whose codes make q(z) (the first of `splits`
 # unless chosen).
 HOLES_N = Setting("holes_n", 1000, int_range(100, 5000))

@@ -14,13 +14,16 @@ from ui import state
 from ui.caches import (
     class_names,
     current_model,
+    digit_classifier,
     full_data_available,
     image_figures,
     image_figures_cached,
     latent_map,
     map_images,
+    selected_folder,
 )
 from ui.charts import PALETTE, latent_scatter, metric_scatter, posterior_cloud, with_layers
+from ui.directions import CORRECTED, DIRECTION, current_direction, direction_controls
 from ui.map_overlay import map_overlay
 from ui.page import page_header, show_digit
 from vae.analysis.diagnostics import FIGURES, IWAE_K
@@ -53,11 +56,14 @@ COLORS = {"class": "Class", "elbo": "−ELBO", "recon": "Reconstruction", "kl": 
 
 # The map comes first (on a phone the controls filled the screen above it): its settings fold into
 # one row that names them.
+colors = {**COLORS, "direction": "Projection on the attribute direction"} if DIRECTION.get() else COLORS
+if COLOR.current() not in colors:
+    COLOR.set("class")  # the direction it was colored by is gone
 shown_projection = state.PROJECTION.current()
 if shown_projection == "tsne" and SCOPE.current() != "test":
     shown_projection = "umap"  # t-SNE is for the test set only (below)
 summary = (f"{scopes.get(SCOPE.current(), scopes['test'])} · {PROJECTIONS[shown_projection]} · "
-           f"colored by {COLORS.get(COLOR.current(), 'class').lower()} · "
+           f"colored by {colors.get(COLOR.current(), 'class').lower()} · "
            f"{len(CLASSES.current())} of {len(names)} classes"
            + (f" · density {DENSITIES[DENSITY.current()]}" if DENSITY.current() != "off" else "")
            + (" · cluster labels" if LABELS.current() else "") + (" · decoded lattice" if LATTICE.current() else ""))
@@ -71,7 +77,7 @@ with st.expander(f"Map settings: {summary}", icon=":material/tune:"):
             st.radio, "Projection", list(PROJECTIONS), format_func=PROJECTIONS.get, horizontal=True,
             help="UMAP keeps neighbourhoods; PCA is linear, so distances and directions are the latent space's; "
                  "t-SNE (test set only) separates clusters most. Every page's map follows this choice.")
-    color = COLOR.widget(c3.selectbox, "Color by", list(COLORS), format_func=COLORS.get,
+    color = COLOR.widget(c3.selectbox, "Color by", list(colors), format_func=colors.get,
                          help="What the model thinks of each digit: " + "; ".join(FIGURES.values()))
     shown = CLASSES.widget(st.multiselect, "Classes shown", list(range(len(names))), format_func=lambda c: names[c])
     c1, c2, c3 = st.columns(3)
@@ -81,7 +87,8 @@ with st.expander(f"Map settings: {summary}", icon=":material/tune:"):
     with c2:
         labelled = LABELS.widget(st.toggle, "Cluster labels", help="k-means on the map positions (k = the number "
                                  "of classes shown); each cluster named by its most common class, with that class's "
-                                 "share of its points")
+                                 "share of its points, and, where the bundled classifier reads another class in the "
+                                 "digit decoded at the cluster's centre in latent space, that class")
     lattice = LATTICE.widget(c3.toggle, "Decoded lattice", help="A digit decoded at the centre of each cell of a "
                              "grid over the view, in your browser, drawn again after every zoom and pan: what the "
                              "whole map stands for, the space between the points too")
@@ -90,6 +97,9 @@ if projection == "tsne" and scope != "test":
 lmap = latent_map(scope)
 images, labels = map_images(dataset_name, scope)
 figures = None
+direction = current_direction(lmap, names)
+if color == "direction" and direction is None:
+    COLOR.set(color := "class")  # no direction (yet) on this map
 if color == "iwae_gap" and scope != "test":
     st.info("The IWAE gap is computed for the test set only.")
     color = "class"
@@ -98,7 +108,7 @@ elif color == "iwae_gap" and not image_figures_cached(scope, IWAE_K):
                "once per checkpoint.")
     if not st.button(f"Compute the IWAE gap (k = {IWAE_K})", icon=":material/calculate:"):
         color = "class"
-if color != "class":
+if color not in ("class", "direction"):
     figures = image_figures(scope, IWAE_K if color == "iwae_gap" else 0)
 
 
@@ -111,8 +121,9 @@ def map_figure(_lmap, hash_: str, scope: str, projection: str, shown: tuple[int,
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def colored_figure(_lmap, _values, hash_: str, scope: str, projection: str, color: str, shown: tuple[int, ...]):
-    return metric_scatter(_lmap.xy, _values, _lmap.labels, list(shown), COLORS[color])
+def colored_figure(_lmap, _values, hash_: str, scope: str, projection: str, color: str, shown: tuple[int, ...],
+                   title: str):
+    return metric_scatter(_lmap.xy, _values, _lmap.labels, list(shown), title)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Drawing density and labels")
@@ -127,8 +138,18 @@ def layered(_figure, _lmap, hash_: str, scope: str, projection: str, color: str,
         grids = [(PALETTE[c % 10], density(xy[labels == c], within=xy)) for c in shown if (labels == c).any()]
     else:
         grids = []
-    clusters = cluster_labels(xy[keep], labels[keep], k=len(shown)) if labelled else []
-    return with_layers(_figure, grids, clusters, list(names))
+    clusters = cluster_labels(xy[keep], labels[keep], k=len(shown), mu=_lmap.mu[keep]) if labelled else []
+    return with_layers(_figure, grids, clusters, list(names), centre_readings(clusters))
+
+
+def centre_readings(clusters) -> list[int] | None:
+    """What the bundled classifier reads in the digit decoded at each cluster's centre in latent space."""
+    classifier = digit_classifier(dataset_name)
+    if classifier is None or not clusters:
+        return None
+    with torch.no_grad():
+        decoded = decode_numpy(checkpoint.model, torch.from_numpy(np.stack([c.code for c in clusters])))
+        return classifier.probabilities(torch.from_numpy(decoded)[:, None]).argmax(1).tolist()
 
 
 def decoding_note(projection: str, continuous: bool) -> str:
@@ -160,10 +181,15 @@ PICKED.to_url()
 if not shown:
     st.info("No class is shown: pick at least one in Classes shown.")
 else:
-    if figures is None:
+    if color == "direction":
+        figure = colored_figure(lmap, direction[0].projection(lmap.mu), hash_, scope, lmap.projection,
+                                f"{DIRECTION.get()} {CORRECTED.get()}", tuple(sorted(shown)), f"{direction[1]} → "
+                                f"{direction[2]}")
+    elif figures is None:
         figure = map_figure(lmap, hash_, scope, lmap.projection, tuple(sorted(shown)), tuple(names))
     else:
-        figure = colored_figure(lmap, figures[color], hash_, scope, lmap.projection, color, tuple(sorted(shown)))
+        figure = colored_figure(lmap, figures[color], hash_, scope, lmap.projection, color, tuple(sorted(shown)),
+                                COLORS[color])
     if density_of != "off" or labelled:
         figure = layered(figure, lmap, hash_, scope, lmap.projection, color, tuple(sorted(shown)), density_of,
                          labelled, tuple(names))
@@ -205,6 +231,10 @@ if figures is not None and shown:
     key = f"worst-{color}-{scope}"
     st.pills("Inspect", worst, format_func=lambda i: f"#{i} {names[lmap.labels[i]]} ({figures[color][i]:.1f})",
              key=key, on_change=inspect, args=(key,), label_visibility="collapsed")
+
+with st.expander("Attribute direction" + (f": {direction[1]} → {direction[2]}" if direction else ""),
+                 icon=":material/trending_flat:"):
+    direction_controls(lmap, images, names, picked, checkpoint.model, selected_folder().name)
 
 if not picked:
     st.info("Click or tap a point on the map to see that digit, its reconstruction and its nearest neighbours.")

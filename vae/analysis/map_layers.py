@@ -3,12 +3,14 @@
     grid = density(xy)                              # DensityGrid: a smoothed histogram of the map
     grid = density(xy[labels == 3])                 # one class's
     clusters = cluster_labels(xy, labels, k=10)     # [MapCluster(x, y, label, share, size), ...]
+    cluster_labels(xy, labels, k=10, mu=codes)      # each with its centre in latent space (.code)
 
 The density is a 2D histogram of the map positions on a GRID x GRID lattice over their bounding
 box, smoothed by a Gaussian of `bandwidth` (a share of the box's longer side) and normalized to
 integrate to 1 over the map's area: a kernel density estimate on a grid. Cluster labels come from
 k-means on the map positions (what the eye groups), each cluster named by its most common class
-and the share of its points that class has.
+and the share of its points that class has; the page adds what the bundled classifier reads in
+the digit decoded at the cluster's centre in latent space.
 """
 from __future__ import annotations
 
@@ -64,10 +66,13 @@ class MapCluster:
     label: int  # its most common class
     share: float  # the share of its points in that class
     size: int
+    code: np.ndarray | None = None  # (z_dim,) the mean of its points' codes, when they were given
 
 
-def cluster_labels(xy: np.ndarray, labels: np.ndarray, k: int = 10, seed: int = 0) -> list[MapCluster]:
-    """k-means clusters of the map positions, each named by its majority class; largest first."""
+def cluster_labels(xy: np.ndarray, labels: np.ndarray, k: int = 10, seed: int = 0,
+                   mu: np.ndarray | None = None) -> list[MapCluster]:
+    """k-means clusters of the map positions, each named by its majority class; largest first.
+    With the points' codes `mu`, each cluster also gets its centre in latent space (their mean)."""
     from sklearn.cluster import KMeans
 
     xy = np.asarray(xy, np.float64)
@@ -82,5 +87,6 @@ def cluster_labels(xy: np.ndarray, labels: np.ndarray, k: int = 10, seed: int = 
         centre = xy[members].mean(0)
         anchor = members[np.argmin(((xy[members] - centre) ** 2).sum(1))]
         out.append(MapCluster(float(xy[anchor, 0]), float(xy[anchor, 1]), int(counts.argmax()),
-                              float(counts.max() / len(members)), int(len(members))))
+                              float(counts.max() / len(members)), int(len(members)),
+                              None if mu is None else np.asarray(mu[members], np.float32).mean(0)))
     return sorted(out, key=lambda c: -c.size)
