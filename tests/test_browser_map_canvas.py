@@ -11,10 +11,12 @@ require_browser()
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # The screen position inside the map's plot area farthest from every point (on a 40 x 40 grid of
-# candidates, 24 px in from the edges), and that distance in pixels.
+# candidates, 24 px in from the edges), and that distance in pixels; null until the chart is drawn.
 EMPTIEST = """() => {
     const gd = document.querySelector('.st-key-latent_map .js-plotly-plot');
-    const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
+    const area = gd && gd._fullData && gd.querySelector('.nsewdrag');
+    if (!area) return null;  // the chart is still being drawn
+    const r = area.getBoundingClientRect();
     const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, points = [];
     for (const t of gd._fullData) {
         if (!t.customdata) continue;
@@ -37,8 +39,12 @@ INKED = """(c) => {  // the thumbnail's canvas (inside the component's shadow ro
 }"""
 
 
+def emptiest(page):
+    return page.wait_for_function(EMPTIEST, timeout=30_000).json_value()
+
+
 def hover_between_points(page):
-    x, y, clearance = page.evaluate(EMPTIEST)
+    x, y, clearance = emptiest(page)
     assert clearance > 25, clearance  # clear of plotly's own hover (20 px)
     page.mouse.move(x - 30, y - 30)
     page.mouse.move(x, y, steps=5)
@@ -91,7 +97,7 @@ def test_a_tap_between_points_on_a_phone_opens_that_code_in_the_sliders_through_
         page.wait_for_function("() => window.__latentPadProbe.mapDecodeAt", timeout=30_000)
         expect(page.get_by_test_id("map-lattice")).to_have_attribute("data-cells", re.compile(r"^\d+$"))
         snap(page, "map-lattice-phone-dark")
-        x, y, clearance = page.evaluate(EMPTIEST)
+        x, y, clearance = emptiest(page)
         assert clearance > 25, clearance
         page.touchscreen.tap(x, y)
         expect(page.get_by_role("heading", name="Latent sliders")).to_be_visible(timeout=60_000)

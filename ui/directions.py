@@ -103,9 +103,10 @@ def direction_controls(lmap, images, names: list[str], picked: list[int], model,
     if current is None:
         return
     direction, a, b = current
-    CORRECTED.widget(st.toggle, "Bias-corrected", help="White 2016: when the two sets' classes differ in share, "
-                     "the raw difference of means carries the difference of classes too. Corrected, it is the mean "
-                     "of the per-class differences over the classes both sets hold, each class weighing the same.")
+    if spec.startswith("picks:"):  # two classes' means share no class: nothing to correct
+        CORRECTED.widget(st.toggle, "Bias-corrected", help="White 2016: when the two sets' classes differ in share, "
+                         "the raw difference of means carries the difference of classes too. Corrected, it is the "
+                         "mean of the per-class differences over the classes both sets hold, each weighing the same.")
     note = (f"bias-corrected over classes {', '.join(names[c] for c in direction.classes)}" if direction.corrected
             else "the plain difference of the means")
     st.caption(f"From {a} to {b}: length {direction.length:.2f} in latent space, {note}.")
