@@ -4,8 +4,9 @@ anywhere but this machine refused), against the app's own Latent map.
 
   requests elsewhere   the addresses the page asked for outside 127.0.0.1 (each refused)
   drawn                whether the atlas drew its points (a canvas with pixels that are not blank)
-  load (s)             page opened -> the atlas's canvas drawn (or -> the timeout)
-  frames per second    while the pointer pans the view for 3 s (requestAnimationFrame count)
+  load (s)             page opened -> the map's canvas drawn (or how long it was waited for)
+  frames per second    while the pointer pans the view for 3 s (requestAnimationFrame count; only
+                       for a map that was drawn)
 
 Embedding Atlas is not a dependency of the project: install it apart, without its 20-odd
 dependencies (sentence-transformers, litellm, duckdb, ...), which its Streamlit component does not
@@ -62,7 +63,7 @@ def map_arrays(points: int) -> tuple[np.ndarray, np.ndarray]:
     from vae.training.checkpoint import weights_hash
 
     folder = ROOT / "checkpoints" / "default"
-    lmap = load_cached_map(map_cache_path(folder, weights_hash(folder), "test"))
+    lmap = load_cached_map(map_cache_path(folder, weights_hash(folder), "mnist-test"))
     reps = -(-points // len(lmap.xy))
     jitter = np.random.default_rng(0).normal(0, 0.05, (reps * len(lmap.xy), 2)).astype(np.float32)
     return (np.tile(lmap.xy, (reps, 1)) + jitter)[:points], np.tile(lmap.labels, reps)[:points]
@@ -121,7 +122,8 @@ def main() -> None:
         env = {"PYTHONPATH": atlas}
         with streamlit_process(env, root=Path(tmp)) as (url, _, _):
             r = measure(url, "", "embedding_atlas")
-        rows.append(["Embedding Atlas (its Streamlit component)", len(r["elsewhere"]), r["drawn"], r["load"], r["fps"]])
+        rows.append(["Embedding Atlas (its Streamlit component)", len(r["elsewhere"]), r["drawn"],
+                     r["load"] if r["drawn"] else f"not drawn in {r['load']:.0f}", r["fps"] if r["drawn"] else "-"])
         elsewhere = r["elsewhere"]
     with streamlit_process() as (url, _, _):
         r = measure(url, "", None)

@@ -79,10 +79,13 @@ def test_the_decoded_lattice_follows_a_zoom(server, page):
     before = lattice.get_attribute("data-view")
     assert int(lattice.get_attribute("data-cells")) >= 50
     snap(page, "map-lattice")
+    hover_between_points(page)  # a decode under the pointer, which a click on the toolbar must not open
     page.locator(".st-key-latent_map .modebar-btn[data-title='Zoom in']").click()
     expect(lattice).not_to_have_attribute("data-view", before, timeout=10_000)
     spans = [[float(v) for v in view.split(",")] for view in (before, lattice.get_attribute("data-view"))]
     assert spans[1][1] - spans[1][0] < spans[0][1] - spans[0][0]  # a narrower view, drawn again
+    page.wait_for_timeout(600)
+    expect(page.get_by_role("heading", name="Latent map")).to_be_visible()  # still here: no sliders opened
 
 
 def test_a_tap_between_points_on_a_phone_opens_that_code_in_the_sliders_through_the_lattice(server, browser):

@@ -185,10 +185,10 @@ function bindPointer(ui, host) {
   let down = null, pending = 0;
   host.addEventListener("pointermove", (e) => decodeUnder(ui, e.clientX, e.clientY), { passive: true });
   host.addEventListener("pointerleave", () => { if (ui.hovered === null) ui.tip.style.display = "none"; });
-  host.addEventListener("pointerdown", (e) => {
+  host.addEventListener("pointerdown", (e) => {  // on the plot itself: not its toolbar, legend or axes
     clearTimeout(pending);
-    down = [e.clientX, e.clientY];
-    decodeUnder(ui, e.clientX, e.clientY);
+    down = e.target instanceof Element && e.target.classList.contains("nsewdrag") ? [e.clientX, e.clientY] : null;
+    if (down) decodeUnder(ui, e.clientX, e.clientY);
   });
   window.addEventListener("pointerup", (e) => {
     const still = down && ui.gd === host && Math.hypot(e.clientX - down[0], e.clientY - down[1]) < 6;
