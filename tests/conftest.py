@@ -15,21 +15,24 @@ pytest_plugins = ["tests.browser_support"]
 
 # pytest.ini runs the suite on two pytest-xdist workers. The tests that start processes and wait on
 # them run in two lanes, each one test at a time on one worker: those that drive Chromium against a
-# Streamlit server (the benchmarks too), and those that run training jobs, torchrun or the CLI (and
-# the linters: ESLint's probe file sits among the components for a moment). So no two servers, and
-# no two training jobs, share the cores; the in-process tests fill the gaps, one thread each.
-LANES = {"browser": {"test_bench", "test_many_sessions"},
-         "processes": {"test_cli", "test_diverged_training", "test_distributed", "test_download",
-                       "test_failed_training", "test_fresh_clone", "test_jobs", "test_killed_training", "test_lint",
-                       "test_security"}}
+# Streamlit server (the browser benchmarks too), and those that run training jobs, torchrun, the
+# CLI or the other benchmarks (and the linters: ESLint's probe file sits among the components for a
+# moment). So no two servers, and no two training jobs, share the cores; the in-process tests fill
+# the gaps, one thread each.
+BROWSER_LANE = {"test_many_sessions"}  # besides every test_browser* module
+PROCESS_LANE = {"test_bench", "test_cli", "test_diverged_training", "test_distributed", "test_download",
+                "test_failed_training", "test_fresh_clone", "test_jobs", "test_killed_training", "test_lint",
+                "test_security"}
 if "PYTEST_XDIST_WORKER" in os.environ:
     torch.set_num_threads(1)
 
 
-def lane(module: str) -> str | None:
-    if module.startswith("test_browser"):
+def lane(nodeid: str) -> str | None:
+    """The lane of a test (by its node id), or None for an in-process test."""
+    module = nodeid.split("::")[0].rpartition("/")[2].removesuffix(".py")
+    if module.startswith("test_browser") or module in BROWSER_LANE or "::test_browser_" in nodeid:
         return "browser"
-    return next((name for name, modules in LANES.items() if module in modules), None)
+    return "processes" if module in PROCESS_LANE else None
 
 
 def pytest_xdist_make_scheduler(config, log):
@@ -39,7 +42,7 @@ def pytest_xdist_make_scheduler(config, log):
 
     class Lanes(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return lane(nodeid.split("::")[0].rpartition("/")[2].removesuffix(".py")) or nodeid
+            return lane(nodeid) or nodeid
 
     return Lanes(config, log)
 
