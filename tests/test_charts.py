@@ -29,3 +29,21 @@ def test_mixture_components_have_colors_readable_on_both_themes():
 
     assert len(set(COMPONENT_COLORS)) == 30  # the EM page's largest K
     assert all(0.2 <= luminance(c) <= 0.8 for c in COMPONENT_COLORS)
+
+
+def test_the_kl_curve_shows_its_two_parts_with_their_errors_where_the_run_recorded_them():
+    """Issue #25: test KL = I_q(n; z) + KL(q(z) || p(z)), drawn per epoch with one standard error."""
+    from vae.services.runs import RunLog
+
+    history = [{"epoch": e, "train_recon": 100.0 - e, "train_kl": 10.0 + e, "test_recon": 101.0 - e,
+                "test_kl": 10.0 + e, "test_mutual_information": 6.0 + e, "test_marginal_kl": 4.0,
+                "test_kl_parts_stderr": 0.05} for e in (1, 2, 3)]
+    history[1] = {k: v for k, v in history[1].items()
+                  if k not in ("test_mutual_information", "test_marginal_kl", "test_kl_parts_stderr")}  # not recorded
+    _, kl, total = loss_curves([RunLog("run-a", history, [])])
+    parts = {t.name: t for t in kl.data if "I_q" in t.name or "q(z) ‖ p(z)" in t.name}
+    assert len(parts) == 2
+    information = next(t for name, t in parts.items() if "I_q" in name)
+    assert list(information.x) == [1, 3] and list(information.y) == [7.0, 9.0]  # the epochs that recorded it
+    assert list(information.error_y.array) == [0.05, 0.05]
+    assert not any("I_q" in t.name for t in total.data)

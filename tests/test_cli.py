@@ -1,5 +1,6 @@
 """Training and evaluating from the command line, as a user would: `python -m vae ...`."""
 import json
+import math
 import os
 import re
 import subprocess
@@ -17,7 +18,8 @@ from vae.training.checkpoint import load_checkpoint, read_history, save_checkpoi
 
 ROOT = Path(__file__).resolve().parents[1]
 HISTORY_KEYS = {"epoch", "step", "train_recon", "train_kl", "test_recon", "test_kl", "test_elbo",
-                "kl_per_dim", "active_units", "seconds", "images_per_second"}
+                "kl_per_dim", "active_units", "seconds", "images_per_second", "test_mutual_information",
+                "test_marginal_kl", "test_kl_parts_stderr"}
 
 
 def run_cli(*args, env=None):
@@ -45,6 +47,8 @@ def test_training_makes_a_loadable_checkpoint_and_a_valid_history(trained_run):
         assert len(h["kl_per_dim"]) == 6
         assert abs(sum(h["kl_per_dim"]) - h["test_kl"]) < 1e-3
         assert abs(h["test_recon"] + h["test_kl"] - h["test_elbo"]) < 1e-6
+        assert abs(h["test_mutual_information"] + h["test_marginal_kl"] - h["test_kl"]) < 1e-6  # issue #25
+        assert h["test_mutual_information"] <= math.log(200) + 3 * h["test_kl_parts_stderr"]  # 200 test digits
         assert 0 < h["test_recon"] < 600 and h["images_per_second"] > 0
     assert history[1]["test_elbo"] < history[0]["test_elbo"] + 5
     steps = read_jsonl(trained_run / "steps.jsonl")
@@ -69,8 +73,13 @@ def test_eval_json_prints_exactly_one_object(trained_run):
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert set(figures) == {"test_recon", "test_kl", "test_elbo", "active_units", "iwae_k", "iwae_nll",
-                            "likelihood", "pseudo_likelihood"}
+                            "likelihood", "pseudo_likelihood", "mutual_information", "marginal_kl", "kl_parts_stderr"}
     assert figures["iwae_k"] == 5
+    # Issue #25: the KL term is I_q(n; z) + KL(q(z) || p(z)), the mutual information at most log N.
+    assert figures["mutual_information"] + figures["marginal_kl"] == pytest.approx(figures["test_kl"], abs=1e-6)
+    assert -3 * figures["kl_parts_stderr"] <= figures["mutual_information"] <= math.log(200) + 3 * figures[
+        "kl_parts_stderr"]
+    assert figures["marginal_kl"] >= -3 * figures["kl_parts_stderr"]
     # Issue #21: a Bernoulli of gray pixels is named a pseudo-likelihood.
     assert figures["pseudo_likelihood"] is True
     assert figures["likelihood"] == "Bernoulli pseudo-likelihood of gray pixels"

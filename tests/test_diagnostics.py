@@ -6,14 +6,13 @@ import pytest
 import torch
 
 from vae.analysis.diagnostics import (
-    aggregate_log_density,
     image_figures,
     per_image_figures,
     per_image_iwae,
     prior_holes,
 )
 from vae.config import ModelConfig
-from vae.models.latents import Categorical, CategoricalLatent, Gaussian, GaussianLatent
+from vae.models.latents import Categorical, CategoricalLatent, Gaussian, GaussianLatent, aggregate_log_density
 from vae.models.model import VAE
 from vae.run_files import figures_cache_path
 from vae.training.evaluate import evaluate, posteriors

@@ -8,6 +8,19 @@ TRAIN, TEST, STEP = "#4C78A8", "#F58518", "rgba(76, 120, 168, 0.35)"
 PATH = "#808080"  # a path across the map: readable on the light and the dark theme
 
 
+def _kl_parts(fig: go.Figure, history: list[dict], color: str, prefix: str) -> None:
+    """The test KL's two parts per epoch (vae/training/information.py), with their standard errors,
+    for the epochs that recorded them."""
+    parted = [h for h in history if "test_mutual_information" in h]
+    for key, label, dash in (("test_mutual_information", "test: I_q(n; z), the codes' information", "dot"),
+                             ("test_marginal_kl", "test: KL(q(z) ‖ p(z)), the aggregate's", "dashdot")):
+        if parted:
+            fig.add_trace(go.Scatter(
+                x=[h["epoch"] for h in parted], y=[h[key] for h in parted], mode="lines+markers",
+                error_y=dict(array=[h["test_kl_parts_stderr"] for h in parted], thickness=1),
+                line=dict(color=color, dash=dash), marker=dict(size=5), name=prefix + label))
+
+
 def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
     """Reconstruction, KL and the beta-weighted total against epochs, one figure each (drawn side by
     side, or one under the other on a phone), for one run or several (vae.services.runs.RunLog each): per
@@ -51,6 +64,8 @@ def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
                 fig.add_trace(go.Scatter(x=epochs, y=[test_value(h, run.beta) for h in run.history],
                                          mode="lines+markers", line=dict(color=test_color),
                                          name=prefix + "test (epoch)"))
+                if title.startswith("KL"):
+                    _kl_parts(fig, run.history, test_color, prefix)
         # One legend, under the first figure's axis title; every figure keeps the room, so all align.
         fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=40, b=90), hovermode="x unified",
                           legend=dict(orientation="h", yref="container", y=0, yanchor="bottom"),

@@ -171,11 +171,13 @@ def run_eval(args) -> int:
     from vae.data import load_split
     from vae.models.model import resolve_device
     from vae.training.checkpoint import load_checkpoint
-    from vae.training.evaluate import evaluate, evaluate_iwae
+    from vae.training.evaluate import evaluate, evaluate_iwae, scored_posteriors
+    from vae.training.information import kl_decomposition
 
     checkpoint = load_checkpoint(args.checkpoint, resolve_device(args.device))
     images = load_split(checkpoint.config.dataset, "test", args.data_dir).images[: args.limit]
     figures = evaluate(checkpoint.model, images)
+    parts = kl_decomposition(checkpoint.model.latent, scored_posteriors(checkpoint.model, images))
     iwae = None
     if args.iwae_k > 0:
         with tqdm(total=len(images), desc=f"IWAE k={args.iwae_k}", disable=args.json) as bar:
@@ -184,6 +186,10 @@ def run_eval(args) -> int:
     # A Bernoulli of gray pixels is a pseudo-likelihood: its "NLL" is not a density's (see ModelConfig).
     result = {"test_recon": figures["recon"], "test_kl": figures["kl"], "test_elbo": figures["elbo"],
               "active_units": figures["active_units"], "iwae_k": args.iwae_k, "iwae_nll": iwae,
+              # The KL term = I_q(n; z) + KL(q(z) || p(z)) (Hoffman & Johnson 2016), the two estimated
+              # from parts.samples draws of the aggregate posterior, with one standard error.
+              "mutual_information": parts.mutual_information, "marginal_kl": parts.marginal_kl,
+              "kl_parts_stderr": parts.stderr,
               "likelihood": checkpoint.config.likelihood_text,
               "pseudo_likelihood": checkpoint.config.pseudo_likelihood}
     if args.fid:
@@ -198,7 +204,9 @@ def run_eval(args) -> int:
     print(f"scored by    {c.likelihood_text}" + (": its -log p(x) is a pseudo-likelihood, comparable only with "
                                                   "models scored the same way" if c.pseudo_likelihood else ""))
     print(f"recon        {result['test_recon']:.2f} nats/image")
-    print(f"KL           {result['test_kl']:.2f} nats/image")
+    print(f"KL           {result['test_kl']:.2f} nats/image = I_q(n; z) {parts.mutual_information:.2f} (at most "
+          f"log N = {parts.information_bound:.2f}) + KL(q(z) || p(z)) {parts.marginal_kl:.2f}, each "
+          f"± {parts.stderr:.2f} (from {parts.samples} draws of q(z))")
     print(f"-ELBO        {result['test_elbo']:.2f} nats/image")
     print(f"active units {result['active_units']} of {c.latent_dim}")
     if iwae is not None:

@@ -29,6 +29,14 @@ runs = [e for e in list_runs(CHECKPOINTS_DIR) if e.ok]
 me = st.session_state.get(state.CHECKPOINT)
 
 
+def kl_parts_text(last: dict) -> str:
+    """The rate's two parts (vae/training/information.py), where the run's last epoch recorded them."""
+    if "test_mutual_information" not in last:
+        return ""
+    return (f"<br>= I_q(n; z) {last['test_mutual_information']:.1f} + KL(q(z) ‖ p(z)) {last['test_marginal_kl']:.1f}"
+            f" (± {last['test_kl_parts_stderr']:.2f})")
+
+
 def rate_distortion() -> go.Figure:
     """One point per run on this dataset: its last epoch's test KL against its test reconstruction,
     in one group per way of scoring (pixels and likelihood: their nats are not on one scale)."""
@@ -46,8 +54,9 @@ def rate_distortion() -> go.Figure:
                 marker=dict(size=[16 if e.name == me else 10 for e in chosen],
                             symbol=("circle", "diamond", "square", "triangle-up")[g % 4], color=PALETTE[g % 10],
                             line=dict(color="#808080", width=[3 if e.name == me else 0 for e in chosen])),
-                customdata=[e.config.beta for e in chosen],
-                hovertemplate="%{text}: KL %{x:.1f}, recon %{y:.1f} nats (β = %{customdata})<extra></extra>"))
+                customdata=[[e.config.beta, kl_parts_text(e.history[-1])] for e in chosen],
+                hovertemplate="%{text}: KL %{x:.1f}, recon %{y:.1f} nats (β = %{customdata[0]})%{customdata[1]}"
+                              "<extra></extra>"))
     fig.update_layout(height=360, margin=dict(l=10, r=80, t=30, b=10),
                       title=f"Rate–distortion, {dataset_info(mine).title} runs (ringed: {escape(me)})",
                       xaxis_title="rate: KL (nats)", yaxis_title="distortion: reconstruction (nats)",

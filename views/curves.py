@@ -61,8 +61,15 @@ def curves(names: list[str], log_y: bool) -> None:
         return
     st.dataframe([log.final() for log in logs], hide_index=True, width="stretch",
                  column_config={k: st.column_config.NumberColumn(format="%.2f")
-                                for k in ("test −ELBO", "test recon", "test KL")})
+                                for k in ("test −ELBO", "test recon", "test KL", "of it I_q(n; z)",
+                                          "of it KL(q(z) ‖ p(z))")})
     show_charts(loss_curves(logs, log_y))
+    parted = any("test_mutual_information" in h for log in logs for h in log.history)
+    st.caption("The test KL is the information the codes carry about which digit each came from, I_q(n; z) (at "
+               "most log 10,000 ≈ 9.21 nats), plus how far their aggregate q(z) = mean of q(z|x) is from the prior, "
+               "KL(q(z) ‖ p(z)) (Hoffman & Johnson 2016): the two are Monte Carlo estimates, ± one standard error. "
+               + ("" if parted else "These runs did not record them (they trained before this was measured); "
+                  "`python -m vae eval RUN` gives them for the last epoch."))
     if len(logs) > 1:
         st.caption("Each run in its own color: test solid, train dashed, the faint line per logged step.")
     with_epochs = [log for log in logs if log.history]

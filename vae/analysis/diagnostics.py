@@ -10,7 +10,6 @@ Figures are cached beside the map in the checkpoint's folder, keyed by the weigh
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 
 from vae.files import read_npz, write_npz_cache
-from vae.models.latents import Categorical, Gaussian
+from vae.models.latents import Categorical, Gaussian, aggregate_log_density
 from vae.models.losses import importance_weighted_bound, log_importance_weights, recon_nll
 from vae.run_files import figures_cache_path
 from vae.training.evaluate import scored_batches
@@ -97,23 +96,6 @@ def _named(figures: dict, iwae_k: int) -> dict[str, np.ndarray]:
     if iwae_k:
         out.update(iwae=figures[f"iwae_k{iwae_k}"], iwae_gap=figures[f"iwae_gap_k{iwae_k}"])
     return out
-
-
-def aggregate_log_density(q: Gaussian | Categorical, z: torch.Tensor, leave_out: torch.Tensor | None = None,
-                          chunk: int = 256) -> torch.Tensor:
-    """log q(z) of the aggregate posterior q(z) = (1/N) sum_n q(z|x_n), for codes z (M, code_dim): (M,).
-    `leave_out` (M,): for each code, the index of one posterior to leave out of the sum (the one it
-    was drawn from), so that a code drawn from q(z) is not judged by its own component."""
-    n = len(q.code)
-    if leave_out is not None and n < 2:
-        raise ValueError("leaving one posterior out needs at least two")
-    out = []
-    for start in range(0, len(z), chunk):
-        each = q.log_prob_each(z[start:start + chunk].float())  # (m, N)
-        if leave_out is not None:
-            each[torch.arange(len(each)), leave_out[start:start + chunk]] = -math.inf
-        out.append(torch.logsumexp(each, dim=1) - math.log(n - (leave_out is not None)))
-    return torch.cat(out)
 
 
 @dataclass

@@ -151,6 +151,23 @@ class Categorical:
         return Categorical(torch.cat([q.logits for q in parts]).cpu())
 
 
+def aggregate_log_density(q: Gaussian | Categorical, z: torch.Tensor, leave_out: torch.Tensor | None = None,
+                          chunk: int = 256) -> torch.Tensor:
+    """log q(z) of the aggregate posterior q(z) = (1/N) sum_n q(z|x_n), for codes z (M, code_dim): (M,).
+    `leave_out` (M,): for each code, the index of one posterior to leave out of the sum (the one it
+    was drawn from), so that a code drawn from q(z) is not judged by its own component."""
+    n = len(q.code)
+    if leave_out is not None and n < 2:
+        raise ValueError("leaving one posterior out needs at least two")
+    out = []
+    for start in range(0, len(z), chunk):
+        each = q.log_prob_each(z[start:start + chunk].float())  # (m, N)
+        if leave_out is not None:
+            each[torch.arange(len(each)), leave_out[start:start + chunk]] = -math.inf
+        out.append(torch.logsumexp(each, dim=1) - math.log(n - (leave_out is not None)))
+    return torch.cat(out)
+
+
 class GaussianLatent:
     kind = "gaussian"
     continuous = True  # codes are points of R^D: sliders, slerp, covariances, z = mu + sigma * eps

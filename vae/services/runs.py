@@ -97,7 +97,8 @@ class RunLog:
         return {"run": self.name, "arch": self.config.arch if self.config else "",
                 "z": z, "beta": self.beta, "epochs": last.get("epoch", 0),
                 "test −ELBO": last.get("test_elbo"), "test recon": last.get("test_recon"),
-                "test KL": last.get("test_kl"),
+                "test KL": last.get("test_kl"), "of it I_q(n; z)": last.get("test_mutual_information"),
+                "of it KL(q(z) ‖ p(z))": last.get("test_marginal_kl"),
                 "active units": f"{last['active_units']} / {z}" if last else "",
                 "training time (s)": round(sum(h.get("seconds", 0.0) for h in self.history), 1)}
 

@@ -59,6 +59,16 @@ def posteriors(model: VAE, images: torch.Tensor, batch_size: int = 2000) -> Gaus
     return parts[0].cat(parts)
 
 
+@torch.no_grad()
+def scored_posteriors(model: VAE, images: torch.Tensor, batch_size: int = 1000,
+                      seed: int = 0) -> Gaussian | Categorical:
+    """q(z|x) of every uint8 image as evaluate() scores it (binarized as in training when the model
+    was), as one batch on the CPU: its mean KL is evaluate()'s."""
+    model.eval()
+    parts = [model.posterior(x) for x, _ in scored_batches(model, images, batch_size, seed)]
+    return parts[0].cat(parts)
+
+
 def encode_all(model: VAE, images: torch.Tensor, batch_size: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
     """Posterior codes (mu, or the variables' probabilities) and each unit's KL from the prior, of
     uint8 images (N, 28, 28), on the CPU: (N, code_dim) and (N, units)."""

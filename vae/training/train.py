@@ -41,7 +41,8 @@ from vae.models.model import VAE, resolve_device
 from vae.run_files import CONFIG, HISTORY, OPTIMIZER, STEPS, TRAIN_CONFIG, WEIGHTS
 from vae.training import checkpoint as ckpt
 from vae.training import distributed
-from vae.training.evaluate import evaluate
+from vae.training.evaluate import evaluate, scored_posteriors
+from vae.training.information import kl_decomposition
 from vae.training.step import TrainStep, make_optimizer
 
 MIN_LR_FRACTION = 0.05  # cosine decay from lr to 5% of lr over the asked epochs
@@ -314,6 +315,7 @@ def epoch_record(model: VAE, test_images: torch.Tensor, epoch: int, step: int,
     an ELBO. So a categorical run also records train_exact_*: the ELBO with exact one-hot samples
     of q(z|x), evaluated as the test set's is, on the first `exact_train_images`."""
     test = evaluate(model, test_images)
+    parts = kl_decomposition(model.latent, scored_posteriors(model, test_images))
     train_recon, train_kl = train_means.tolist()
     exact = {}
     if model.latent.relaxed and exact_train_images is not None:
@@ -326,6 +328,9 @@ def epoch_record(model: VAE, test_images: torch.Tensor, epoch: int, step: int,
         "train_recon": train_recon, "train_kl": train_kl, **exact,
         "test_recon": test["recon"], "test_kl": test["kl"], "test_elbo": test["elbo"],
         "kl_per_dim": test["kl_per_dim"], "active_units": test["active_units"],
+        # test_kl = I_q(n; z) + KL(q(z) || p(z)), the two estimated with this standard error
+        "test_mutual_information": parts.mutual_information, "test_marginal_kl": parts.marginal_kl,
+        "test_kl_parts_stderr": parts.stderr,
         **_temperature_of(model.config, step),
         "seconds": seconds, "images_per_second": n_train / seconds,
         "time": time.time(),
