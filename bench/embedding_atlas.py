@@ -22,6 +22,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -80,7 +81,8 @@ def measure(url: str, path: str, frame_selector: str | None) -> dict:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
 
         def route(r):
-            if r.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+            parsed = urlparse(r.request.url)
+            if parsed.scheme in ("data", "blob") or parsed.hostname == "127.0.0.1":
                 return r.continue_()
             elsewhere.append(r.request.url)
             return r.abort()

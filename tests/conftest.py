@@ -17,9 +17,11 @@ pytest_plugins = ["tests.browser_support"]
 # them run in two lanes, each one test at a time on one worker: those that drive Chromium against a
 # Streamlit server (the browser benchmarks too), and those that run training jobs, torchrun, the
 # CLI or the other benchmarks (and the linters: ESLint's probe file sits among the components for a
-# moment). So no two servers, and no two training jobs, share the cores; the in-process tests fill
-# the gaps, one thread each.
-BROWSER_LANE = {"test_many_sessions"}  # besides every test_browser* module
+# moment). So no two servers, and no two training jobs, share the cores (the training-contention
+# benchmark's own job aside). The in-process tests, one thread each, go to whichever worker ends
+# its lane first.
+BROWSER_LANE = {"test_many_sessions"}  # besides the test_browser* modules that drive Chromium
+IN_PROCESS = {"test_browser_functions"}  # the components' functions in Node: no browser, no server
 PROCESS_LANE = {"test_bench", "test_cli", "test_diverged_training", "test_distributed", "test_download",
                 "test_failed_training", "test_fresh_clone", "test_jobs", "test_killed_training", "test_lint",
                 "test_security"}
@@ -30,6 +32,8 @@ if "PYTEST_XDIST_WORKER" in os.environ:
 def lane(nodeid: str) -> str | None:
     """The lane of a test (by its node id), or None for an in-process test."""
     module = nodeid.split("::")[0].rpartition("/")[2].removesuffix(".py")
+    if module in IN_PROCESS:
+        return None
     if module.startswith("test_browser") or module in BROWSER_LANE or "::test_browser_" in nodeid:
         return "browser"
     return "processes" if module in PROCESS_LANE else None

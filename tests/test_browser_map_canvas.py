@@ -2,10 +2,13 @@
 position stands for is decoded in the browser, a click or tap there opens that code in the sliders,
 and the decoded lattice follows a zoom."""
 import re
+from urllib.parse import parse_qs, urlparse
 
+import numpy as np
 import pytest
 
 from tests.browser_support import expect, open_page, require_browser, settle, snap
+from vae.models.latents import SLIDER_RANGE
 
 require_browser()
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -44,11 +47,25 @@ def emptiest(page):
 
 
 def hover_between_points(page):
+    """Bring the pointer to the map's emptiest place (which fetches the decoder), wait for the
+    decoder, then move it there again. Whole pixels: a pointer event's position is one."""
     x, y, clearance = emptiest(page)
     assert clearance > 25, clearance  # clear of plotly's own hover (20 px)
-    page.mouse.move(x - 30, y - 30)
-    page.mouse.move(x, y, steps=5)
+    x, y = round(x), round(y)
+    page.mouse.move(x, y)
+    page.wait_for_function("() => window.__latentPadProbe.mapDecodeAt", timeout=30_000)
+    page.mouse.move(x + 4, y + 4)
+    page.mouse.move(x, y, steps=4)
     return x, y
+
+
+def map_coordinates(page, x, y):
+    """The map coordinates under the screen position (x, y), through plotly's axes."""
+    return page.evaluate("""([x, y]) => {
+        const gd = document.querySelector('.st-key-latent_map .js-plotly-plot');
+        const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
+        return [gd._fullLayout.xaxis.p2l(x - r.left), gd._fullLayout.yaxis.p2l(y - r.top)];
+    }""", [x, y])
 
 
 @pytest.mark.parametrize("projection", ["umap", "pca"])
@@ -56,8 +73,8 @@ def test_the_space_between_points_is_decoded_under_the_pointer_and_a_click_opens
     url, _ = server
     open_page(page, url, f"?projection={projection}", "Latent map")
     expect(page.get_by_text(re.compile("Between the points, the digit decoded"))).to_be_visible()
-    page.wait_for_function("() => window.__latentPadProbe.mapDecodeAt", timeout=30_000)  # decoder and codes loaded
-    hover_between_points(page)
+    x, y = hover_between_points(page)
+    expected = page.evaluate("([x, y]) => window.__latentPadProbe.mapDecodeAt(x, y)", map_coordinates(page, x, y))
     label = page.get_by_test_id("map-hover-label")
     expect(label).to_have_text(re.compile(r"^decoded here · "))
     assert page.get_by_test_id("map-hover-digit").evaluate(INKED) > 20  # a digit's worth of ink, not a blank square
@@ -68,7 +85,10 @@ def test_the_space_between_points_is_decoded_under_the_pointer_and_a_click_opens
     page.mouse.up()
     expect(page.get_by_role("heading", name="Latent sliders")).to_be_visible(timeout=60_000)
     settle(page)
-    assert "z=" in page.url  # the sliders start from that code, kept in the address
+    opened = [float(v) for v in parse_qs(urlparse(page.url).query)["z"][0].split(",")]
+    # The code decoded under the pointer, as the sliders keep it (clipped to their range; the address rounds).
+    kept = np.clip(expected, -SLIDER_RANGE, SLIDER_RANGE)
+    assert np.abs(np.array(opened) - kept).max() < 2e-3
 
 
 def test_the_decoded_lattice_follows_a_zoom(server, page):
@@ -78,6 +98,15 @@ def test_the_decoded_lattice_follows_a_zoom(server, page):
     expect(lattice).to_have_attribute("data-view", re.compile(r"^-?\d"), timeout=30_000)
     before = lattice.get_attribute("data-view")
     assert int(lattice.get_attribute("data-cells")) >= 50
+    # Over the plot area exactly, under the points (plotly's WebGL layer comes after it).
+    placed = lattice.evaluate("""c => {
+        const area = c.closest('.js-plotly-plot').querySelector('.nsewdrag').getBoundingClientRect();
+        const r = c.getBoundingClientRect(), gl = c.parentElement.querySelector('.gl-container');
+        return [Math.abs(r.left - area.left) + Math.abs(r.top - area.top) + Math.abs(r.width - area.width)
+                + Math.abs(r.height - area.height),
+                gl ? Boolean(c.compareDocumentPosition(gl) & Node.DOCUMENT_POSITION_FOLLOWING) : null];
+    }""")
+    assert placed[0] < 2 and placed[1] is True, placed
     snap(page, "map-lattice")
     hover_between_points(page)  # a decode under the pointer, which a click on the toolbar must not open
     page.locator(".st-key-latent_map .modebar-btn[data-title='Zoom in']").click()
@@ -97,7 +126,6 @@ def test_a_tap_between_points_on_a_phone_opens_that_code_in_the_sliders_through_
     try:
         open_page(page, url, "?lattice=1", "Latent map")
         page.locator(".st-key-latent_map .js-plotly-plot").scroll_into_view_if_needed()
-        page.wait_for_function("() => window.__latentPadProbe.mapDecodeAt", timeout=30_000)
         expect(page.get_by_test_id("map-lattice")).to_have_attribute("data-cells", re.compile(r"^\d+$"))
         snap(page, "map-lattice-phone-dark")
         x, y, clearance = emptiest(page)

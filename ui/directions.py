@@ -49,7 +49,7 @@ def current_direction(lmap, names: list[str]) -> tuple[Direction, str, str] | No
     try:
         kind, a, b = parse(spec, len(lmap.labels), len(names))
     except ValueError:
-        st.warning(f"{literal(spec)} is not a direction on this map: dropped.")
+        st.warning(f"{literal(spec[:60])} is not a direction on this map: dropped.")
         DIRECTION.set("")
         return None
     if not (a and b):
@@ -59,7 +59,7 @@ def current_direction(lmap, names: list[str]) -> tuple[Direction, str, str] | No
     else:
         set_a, set_b = np.asarray(a), np.asarray(b)
     direction = attribute_direction(lmap.mu[set_a], lmap.labels[set_a], lmap.mu[set_b], lmap.labels[set_b],
-                                    correct=CORRECTED.get())
+                                    correct=CORRECTED.current())
     return (direction, *describe(kind, a, b, names))
 
 

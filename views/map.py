@@ -24,6 +24,7 @@ from ui.caches import (
 )
 from ui.charts import PALETTE, latent_scatter, metric_scatter, posterior_cloud, with_layers
 from ui.directions import CORRECTED, DIRECTION, current_direction, direction_controls
+from ui.latent_pad import browser_decodable
 from ui.map_overlay import map_overlay
 from ui.page import page_header, show_digit
 from vae.analysis.diagnostics import FIGURES, IWAE_K
@@ -162,9 +163,9 @@ def decoding_note(projection: str, continuous: bool) -> str:
     else:
         how = f"{PROJECTIONS[projection]} has no inverse: {mean}"
     return (f"Between the points, the digit decoded at the code the pointer's position stands for ({how}), and how "
-            "far that is from the nearest real code: among them (within twice the median distance between "
-            "neighbouring points), or that distance as a share of the map's width. Click or tap there to open that "
-            "code in the sliders.")
+            "far that position is from the map's nearest point: among them (within twice the median distance "
+            "between neighbouring points), or that distance as a share of the map's width. Click or tap there to "
+            "open that code in the sliders.")
 
 
 def keep_picking_order() -> None:
@@ -181,17 +182,18 @@ PICKED.to_url()
 if not shown:
     st.info("No class is shown: pick at least one in Classes shown.")
 else:
+    # What the points are colored by, exactly: the cached figures are keyed by it.
+    color_key = f"direction {DIRECTION.get()} {CORRECTED.current()}" if color == "direction" else color
     if color == "direction":
-        figure = colored_figure(lmap, direction[0].projection(lmap.mu), hash_, scope, lmap.projection,
-                                f"{DIRECTION.get()} {CORRECTED.get()}", tuple(sorted(shown)), f"{direction[1]} → "
-                                f"{direction[2]}")
+        figure = colored_figure(lmap, direction[0].projection(lmap.mu), hash_, scope, lmap.projection, color_key,
+                                tuple(sorted(shown)), f"{direction[1]} → {direction[2]}")
     elif figures is None:
         figure = map_figure(lmap, hash_, scope, lmap.projection, tuple(sorted(shown)), tuple(names))
     else:
         figure = colored_figure(lmap, figures[color], hash_, scope, lmap.projection, color, tuple(sorted(shown)),
                                 COLORS[color])
     if density_of != "off" or labelled:
-        figure = layered(figure, lmap, hash_, scope, lmap.projection, color, tuple(sorted(shown)), density_of,
+        figure = layered(figure, lmap, hash_, scope, lmap.projection, color_key, tuple(sorted(shown)), density_of,
                          labelled, tuple(names))
     st.plotly_chart(figure, key="latent_map", on_select=keep_picking_order,
                     selection_mode=("points", "box", "lasso"), width="stretch")
@@ -199,7 +201,8 @@ else:
                          weights_hash=hash_, lattice=lattice)
     if opened is not None:
         state.open_in_sliders(opened)
-    st.caption(decoding_note(lmap.projection, checkpoint.model.latent.continuous))
+    if browser_decodable(checkpoint.model, hash_):
+        st.caption(decoding_note(lmap.projection, checkpoint.model.latent.continuous))
 
 c1, c2 = st.columns(2)
 csv = io.StringIO()

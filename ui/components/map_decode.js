@@ -45,9 +45,11 @@ export function nearestPoints(ix, x, y, k) {
   const rings = Math.max(ix.cols, ix.rows);
   for (let r = 0; r <= rings; r++) {
     for (let j = Math.max(0, cy - r); j <= Math.min(ix.rows - 1, cy + r); j++) {
-      const across = j === cy - r || j === cy + r;  // the ring's top and bottom rows; else its two sides
-      for (let i = Math.max(0, cx - r); i <= Math.min(ix.cols - 1, cx + r); i++) {
-        if (across || i === cx - r || i === cx + r) visitCell(ix, j * ix.cols + i, x, y, best, idx);
+      if (j === cy - r || j === cy + r) {  // the ring's top and bottom rows, whole
+        for (let i = Math.max(0, cx - r); i <= Math.min(ix.cols - 1, cx + r); i++) visitCell(ix, j * ix.cols + i, x, y, best, idx);
+      } else {  // its two sides
+        if (cx - r >= 0) visitCell(ix, j * ix.cols + cx - r, x, y, best, idx);
+        if (r > 0 && cx + r < ix.cols) visitCell(ix, j * ix.cols + cx + r, x, y, best, idx);
       }
     }
     // Every bucket beyond ring r is at least r cells from (x, y) (or from its nearest point of the grid).

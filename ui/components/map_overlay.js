@@ -34,7 +34,8 @@ function build(root) {
   marks.setAttribute("class", "marks");
   marks.setAttribute("data-testid", "map-picks");
   root.append(tip, marks);
-  return { tip, canvas, label, marks, gd: null, data: null, hovered: null, decoded: null, decoder: null };
+  return { tip, canvas, label, marks, gd: null, data: null, hovered: null, decoded: null, decoder: null,
+           loading: null, down: null, pendingOpen: 0, latticeKey: "" };
 }
 
 function svg(tag, attrs) {
@@ -99,8 +100,12 @@ function drawLattice(ui) {
     return;
   }
   const canvas = latticeCanvas(gd);
-  if (!canvas) return;
-  const started = performance.now(), size = layout._size, xa = layout.xaxis, ya = layout.yaxis;
+  const size = layout._size, xa = layout.xaxis, ya = layout.yaxis;
+  // Drawn again only when the view, its size or the map changed (plotly reports a zoom twice).
+  const key = [...xa.range, ...ya.range, size.w, size.h, d.decoding.codes_url, inkColor()].join(" ");
+  if (!canvas || (canvas.dataset.key === key && canvas.isConnected)) return;
+  canvas.dataset.key = key;
+  const started = performance.now();
   const cols = Math.max(3, Math.round(size.w / 56)), rows = Math.max(3, Math.round(size.h / 56));
   const cw = size.w / cols, ch = size.h / rows, side = Math.min(cw, ch) - 4, ratio = window.devicePixelRatio || 1;
   Object.assign(canvas.style, { left: size.l + "px", top: size.t + "px", width: size.w + "px", height: size.h + "px" });
@@ -112,8 +117,8 @@ function drawLattice(ui) {
   const img = tile.getContext("2d").createImageData(28, 28);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
-      const code = codeAt(ui.data.decoding.inverse, d.index, d.mu, d.zDim, xa.p2l((c + 0.5) * cw), ya.p2l((r + 0.5) * ch));
-      const pixels = decode(ui.data.decoding.layers, d.net, code.z);
+      const code = codeAt(d.decoding.inverse, d.index, d.mu, d.zDim, xa.p2l((c + 0.5) * cw), ya.p2l((r + 0.5) * ch));
+      const pixels = decode(d.decoding.layers, d.net, code.z);
       for (let i = 0; i < 784; i++) {
         img.data.set(ink, 4 * i);
         img.data[4 * i + 3] = Math.round(pixels[i] * 150);  // faint: the points stay readable over it
@@ -143,12 +148,13 @@ function showTip(ui, clientX, clientY) {  // above the pointer, to its left unle
   Object.assign(ui.tip.style, { left: Math.max(4, x) + "px", top: (clientY > 140 ? clientY - 130 : clientY + 20) + "px" });
 }
 
-// How far from the real codes a decode is, in words: within two of the map's usual gaps between
-// neighbouring points it is among them; beyond, the distance as a share of the map's width.
+// How far the pointer is from the map's points, in words: within two of the usual gaps between
+// neighbouring points it is among them; beyond, the distance as a share of the map's width. (A
+// distance on the map: for PCA the decoded code lies on the principal plane, off which real codes sit.)
 export function distanceWords(gaps, inverse) {
-  if (gaps <= 2) return "among real codes";
+  if (gaps <= 2) return "among the map's points";
   const share = (100 * gaps * inverse.gap) / inverse.width;
-  return `nearest real code ${share < 1 ? share.toFixed(1) : Math.round(share)}% of the map's width away`;
+  return `${share < 1 ? share.toFixed(1) : Math.round(share)}% of the map's width from its nearest point`;
 }
 
 // The digit the map position under the pointer stands for, decoded here (none over a real point,
@@ -157,45 +163,64 @@ function decodeUnder(ui, clientX, clientY) {
   const at = ui.hovered === null && ui.decoder && mapPoint(ui, clientX, clientY);
   if (!at) return;
   const started = performance.now(), d = ui.decoder;
-  const code = codeAt(ui.data.decoding.inverse, d.index, d.mu, d.zDim, at[0], at[1]);
-  paintDigit(ui.canvas, decode(ui.data.decoding.layers, d.net, code.z));
-  ui.label.textContent = `decoded here · ${distanceWords(code.gaps, ui.data.decoding.inverse)}`;
+  const code = codeAt(d.decoding.inverse, d.index, d.mu, d.zDim, at[0], at[1]);
+  paintDigit(ui.canvas, decode(d.decoding.layers, d.net, code.z));
+  ui.label.textContent = `decoded here · ${distanceWords(code.gaps, d.decoding.inverse)}`;
   ui.decoded = code.z;
   showTip(ui, clientX, clientY);
   record("mapDecode", performance.now() - started);
 }
 
-function loadDecoder(ui) {  // the decoder and the map's codes, once per map
+// The decoder and the map's codes, fetched when the pointer first comes to the map (or the
+// lattice is asked for), once per map. A new map or model drops the old ones at once, so nothing
+// mixes the two; a fetch that ends after a newer one began is dropped too.
+function loadDecoder(ui) {
   const decoding = ui.data.decoding;
-  if (!decoding || (ui.decoder && ui.decoder.url === decoding.codes_url) || ui.loading === decoding.codes_url) return;
-  ui.loading = decoding.codes_url;
-  Promise.all([loadNet(decoding.weights_url), fetchTensors(decoding.codes_url)]).then(([net, t]) => {
-    ui.decoder = { url: decoding.codes_url, net, mu: t.mu, zDim: t.mu.shape[1], index: mapIndex(t.xy) };
-    expose("mapDecodeAt", (x, y) => Array.from(codeAt(ui.data.decoding.inverse, ui.decoder.index, ui.decoder.mu,
+  if (!decoding) {
+    ui.decoder = ui.decoded = ui.loading = null;
+    return Promise.resolve(null);
+  }
+  if (ui.loading && ui.loading.url === decoding.codes_url) return ui.loading.promise;
+  ui.decoder = ui.decoded = null;
+  const promise = Promise.all([loadNet(decoding.weights_url), fetchTensors(decoding.codes_url)]).then(([net, t]) => {
+    if (!ui.loading || ui.loading.promise !== promise) return null;  // a newer map's load began meanwhile
+    ui.decoder = { decoding, net, mu: t.mu, zDim: t.mu.shape[1], index: mapIndex(t.xy) };
+    expose("mapDecodeAt", (x, y) => Array.from(codeAt(decoding.inverse, ui.decoder.index, ui.decoder.mu,
                                                       ui.decoder.zDim, x, y).z));
     drawLattice(ui);
-  }).catch((e) => { ui.label.textContent = "Could not load the decoder: " + e.message; });
+    return ui.decoder;
+  }).catch((e) => { ui.label.textContent = "Could not load the decoder: " + e.message; return null; });
+  ui.loading = { url: decoding.codes_url, promise };
+  return promise;
 }
 
 // A click or tap between the points opens its code in the sliders: a press and release in place
-// (not a zoom or pan), and no second one soon after (a double click resets plotly's zoom). Pointer
-// events, since plotly takes a finger's touches for itself and no click follows them; the release
-// is heard on the window, since a mouse's lands on the cover plotly lays over the page while pressed.
+// on the plot itself (not a zoom or pan, nor its toolbar, legend or axes), and no second one soon
+// after (a double click resets plotly's zoom). Pointer events, since plotly takes a finger's
+// touches for itself and no click follows them; the release is heard on the window (bound once),
+// since a mouse's lands on the cover plotly lays over the page while pressed.
 function bindPointer(ui, host) {
-  let down = null, pending = 0;
+  host.addEventListener("pointerenter", () => loadDecoder(ui));
   host.addEventListener("pointermove", (e) => decodeUnder(ui, e.clientX, e.clientY), { passive: true });
   host.addEventListener("pointerleave", () => { if (ui.hovered === null) ui.tip.style.display = "none"; });
-  host.addEventListener("pointerdown", (e) => {  // on the plot itself: not its toolbar, legend or axes
-    clearTimeout(pending);
-    down = e.target instanceof Element && e.target.classList.contains("nsewdrag") ? [e.clientX, e.clientY] : null;
-    if (down) decodeUnder(ui, e.clientX, e.clientY);
+  host.addEventListener("pointerdown", (e) => {
+    clearTimeout(ui.pendingOpen);
+    const onPlot = e.target instanceof Element && e.target.classList.contains("nsewdrag");
+    ui.down = onPlot ? [e.clientX, e.clientY] : null;
+    if (onPlot) loadDecoder(ui).then(() => decodeUnder(ui, e.clientX, e.clientY));
   });
-  window.addEventListener("pointerup", (e) => {
-    const still = down && ui.gd === host && Math.hypot(e.clientX - down[0], e.clientY - down[1]) < 6;
-    down = null;
-    if (!still || ui.hovered !== null || !ui.decoded || !mapPoint(ui, e.clientX, e.clientY)) return;
+}
+
+function released(ui, e) {
+  const down = ui.down;
+  ui.down = null;
+  if (!down || Math.hypot(e.clientX - down[0], e.clientY - down[1]) >= 6 || !mapPoint(ui, e.clientX, e.clientY)) return;
+  // A tap may come before the decoder has loaded: open what it decodes to once it has.
+  loadDecoder(ui).then(() => {
+    decodeUnder(ui, e.clientX, e.clientY);
+    if (ui.hovered !== null || !ui.decoded) return;
     const z = Array.from(ui.decoded);
-    pending = setTimeout(() => { if (ui.hovered === null) ui.setTriggerValue("open", z); }, 300);
+    ui.pendingOpen = setTimeout(() => { if (ui.hovered === null) ui.setTriggerValue("open", z); }, 300);
   });
 }
 
@@ -232,6 +257,7 @@ export default function (component) {
     root.__ui = build(root);
     const ui = root.__ui;
     const redraw = () => drawMarks(ui);
+    window.addEventListener("pointerup", (e) => released(ui, e));
     window.addEventListener("scroll", redraw, { capture: true, passive: true });
     window.addEventListener("resize", redraw, { passive: true });
     // The chart is drawn before or after this element, and again whenever its figure changes.
@@ -244,7 +270,9 @@ export default function (component) {
   const ui = root.__ui;
   ui.data = data;
   ui.setTriggerValue = setTriggerValue;
-  loadDecoder(ui);
+  if (data.lattice || (ui.loading && data.decoding && ui.loading.url !== data.decoding.codes_url) || !data.decoding) {
+    loadDecoder(ui);  // the lattice needs it now; a new map or model replaces the one loaded
+  }
   attach(ui);
   drawMarks(ui);
   drawLattice(ui);

@@ -57,10 +57,10 @@ def attribute_direction(mu_a: np.ndarray, labels_a: np.ndarray, mu_b: np.ndarray
     if not len(mu_a) or not len(mu_b):
         raise ValueError("each set needs at least one code")
     shared = sorted(set(labels_a.tolist()) & set(labels_b.tolist()))
-    share_a = np.array([(labels_a == c).mean() for c in shared])
-    share_b = np.array([(labels_b == c).mean() for c in shared])
-    mixed = len(set(labels_a.tolist()) | set(labels_b.tolist())) > 1
-    if correct and shared and mixed and not np.allclose(share_a, share_b):
+    every = sorted(set(labels_a.tolist()) | set(labels_b.tolist()))
+    make_up_a = np.array([(labels_a == c).mean() for c in every])  # each class's share, over both sets' classes
+    make_up_b = np.array([(labels_b == c).mean() for c in every])
+    if correct and shared and len(every) > 1 and not np.allclose(make_up_a, make_up_b):
         per_class = [mu_b[labels_b == c].mean(0) - mu_a[labels_a == c].mean(0) for c in shared]
         return Direction(np.mean(per_class, axis=0), tuple(int(c) for c in shared))
     return Direction(mu_b.mean(0) - mu_a.mean(0), ())
