@@ -67,7 +67,8 @@ def curves(names: list[str], log_y: bool) -> None:
     parted = any("test_mutual_information" in h for log in logs for h in log.history)
     st.caption("The test KL is the information the codes carry about which digit each came from, I_q(n; z) (at "
                "most log 10,000 ≈ 9.21 nats), plus how far their aggregate q(z) = mean of q(z|x) is from the prior, "
-               "KL(q(z) ‖ p(z)) (Hoffman & Johnson 2016): the two are Monte Carlo estimates, ± one standard error. "
+               "KL(q(z) ‖ p(z)) (Hoffman & Johnson 2016): the two are Monte Carlo estimates, ± one standard error"
+               + ("; on the KL chart, dotted and dash-dotted in the test color. " if parted else ". ")
                + ("" if parted else "These runs did not record them (they trained before this was measured); "
                   "`python -m vae eval RUN` gives them for the last epoch."))
     if len(logs) > 1:
