@@ -34,6 +34,8 @@ def lane(nodeid: str) -> str | None:
     module = nodeid.split("::")[0].rpartition("/")[2].removesuffix(".py")
     if module in IN_PROCESS:
         return None
+    if "training_contention" in nodeid:  # a training job beside the app: the process lane has the room
+        return "processes"
     if module.startswith("test_browser") or module in BROWSER_LANE or "::test_browser_" in nodeid:
         return "browser"
     return "processes" if module in PROCESS_LANE else None
