@@ -52,8 +52,12 @@ def hover_between_points(page):
     x, y, clearance = emptiest(page)
     assert clearance > 25, clearance  # clear of plotly's own hover (20 px)
     x, y = round(x), round(y)
-    page.mouse.move(x, y)
-    page.wait_for_function("() => window.__latentPadProbe.mapDecodeAt", timeout=30_000)
+    for _ in range(60):  # until the overlay, bound to the chart a frame after it is drawn, has heard of it
+        page.mouse.move(x + 4, y + 4)
+        page.mouse.move(x, y)
+        if page.evaluate("() => Boolean(window.__latentPadProbe.mapDecodeAt)"):
+            break
+        page.wait_for_timeout(500)
     page.mouse.move(x + 4, y + 4)
     page.mouse.move(x, y, steps=4)
     return x, y

@@ -201,7 +201,10 @@ function loadDecoder(ui) {
 // since a mouse's lands on the cover plotly lays over the page while pressed.
 function bindPointer(ui, host) {
   host.addEventListener("pointerenter", () => loadDecoder(ui));
-  host.addEventListener("pointermove", (e) => decodeUnder(ui, e.clientX, e.clientY), { passive: true });
+  host.addEventListener("pointermove", (e) => {  // also where the pointer was there before this was bound
+    if (!ui.decoder) loadDecoder(ui);
+    decodeUnder(ui, e.clientX, e.clientY);
+  }, { passive: true });
   host.addEventListener("pointerleave", () => { if (ui.hovered === null) ui.tip.style.display = "none"; });
   host.addEventListener("pointerdown", (e) => {
     clearTimeout(ui.pendingOpen);
