@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import gc
 import os
 import sys
 from dataclasses import dataclass
@@ -100,7 +101,12 @@ def process_group(ranks: Ranks, device: torch.device):
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=COLLECTIVE_TIMEOUT)
     try:
         yield
+        dist.barrier()  # no rank tears the group down while another still talks to it
     finally:
+        # DDP's reducer holds the group and Gloo's threads its pending work: collected here, while
+        # the interpreter is whole, rather than at exit (a rank once aborted there, "terminate called
+        # without an active exception", after its training had finished).
+        gc.collect()
         dist.destroy_process_group()
 
 
