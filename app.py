@@ -96,6 +96,14 @@ with st.sidebar:
             st.text(checkpoint.path.name)  # a folder name is user text: never markdown
             st.caption(f"{dataset_info(cfg.dataset).title}, {cfg.likelihood_text}, beta={cfg.beta:g}, "
                        f"epoch {checkpoint.epoch}")
+            if cfg.conditional:
+                names = dataset_info(cfg.dataset).class_names
+                state.GIVEN_CLASS.widget(st.selectbox, "Class given to the model", range(len(names)),
+                                         format_func=lambda k: names[k],
+                                         help="This model is conditional: its encoder and decoder read the class "
+                                              "too (z holds the style). Every page encodes and decodes as this "
+                                              "class; the map, per-image figures and −ELBOs use each image's own "
+                                              "class, so its −ELBO bounds −log p(x | y), not −log p(x).")
             if cfg.eps == "uniform":
                 st.warning("Trained with uniform ε, the article's bug (z = μ + σ·ε, ε ~ U[0, 1)): kept to show what "
                            "it does. Its figures are evaluated with Gaussian ε.", icon=":material/bug_report:")

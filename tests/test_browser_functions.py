@@ -114,6 +114,23 @@ def test_the_browsers_decoder_is_torchs(bundled):
     assert np.abs(run_net(bundled.decoder, z, None, "decode") - expected).max() <= 1e-4
 
 
+def test_the_browsers_conditional_decoder_is_torchs():
+    """The style grid's decoder reads [z, one-hot class] (ui/components/latent_pad.js), and the
+    pad's decoder is the model given a class: both as torch decodes."""
+    conditional = load_checkpoint(Path(__file__).resolve().parent.parent / "checkpoints" / "mnist-conditional").model
+    as_sent(conditional.decoder)
+    z = torch.randn(10, conditional.latent_dim, generator=torch.Generator().manual_seed(2))
+    classes = torch.arange(10)
+    with torch.no_grad():
+        expected = conditional.decode(z, classes).reshape(10, -1).numpy()
+        folded = conditional.given(6).decode(z).reshape(10, -1).numpy()
+    with_class = torch.cat([z, torch.nn.functional.one_hot(classes, 10).float()], dim=1)
+    assert np.abs(run_net(conditional.decoder, with_class, None, "decode") - expected).max() <= 1e-4
+    given = conditional.given(6)  # its folded biases, rounded as the browser gets them
+    as_sent(given.decoder)
+    assert np.abs(run_net(given.decoder, z, None, "decode") - folded).max() <= 2e-3
+
+
 def test_a_code_lands_on_the_map_where_python_puts_it():
     from vae.analysis.projection import PLACE_NEIGHBOURS, LatentMap
 

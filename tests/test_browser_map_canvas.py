@@ -1,17 +1,25 @@
 """The latent map as a canvas, in Chromium (issue #24): between the points the digit that map
 position stands for is decoded in the browser, a click or tap there opens that code in the sliders,
-and the decoded lattice follows a zoom."""
+and the decoded lattice follows a zoom; a conditional model draws one z as every class."""
 import re
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pytest
 
-from tests.browser_support import expect, open_page, require_browser, settle, snap
+from tests.browser_support import expect, open_page, require_browser, settle, snap, streamlit_app
+from ui.latent_pad import TRAVERSAL
 from vae.models.latents import SLIDER_RANGE
 
 require_browser()
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with streamlit_app(tmp_path_factory.mktemp("app"), bundled=("default", "mnist-conditional")) as running:
+        yield running
+
 
 # The screen position inside the map's plot area farthest from every point (on a 40 x 40 grid of
 # candidates, 24 px in from the edges), and that distance in pixels; null until the chart is drawn.
@@ -157,5 +165,50 @@ def test_an_attribute_direction_from_the_address_colors_the_map_and_bends_the_pi
         expect(page.get_by_text(re.compile(r"From class 1 to class 7: length \d"))).to_be_visible()
         expect(page.get_by_text(re.compile(r"^#5 \(the first picked\), then its code moved"))).to_be_visible()
         snap(page, f"map-direction-{width}-{theme}")
+    finally:
+        context.close()
+
+
+# What the classifier (in the browser) reads in each digit of the style grid: the strip's canvas cut
+# into its digits, one pixel of each scale x scale block.
+STYLE_READINGS = """([strip, gap, scale]) => {
+    const ctx = strip.getContext('2d'), read = [];
+    for (let k = 0; k * (28 + gap) * scale < strip.width; k++) {
+        const d = ctx.getImageData(k * (28 + gap) * scale, 0, 28 * scale, 28 * scale).data, x = [];
+        for (let r = 0; r < 28; r++) {
+            for (let c = 0; c < 28; c++) x.push(d[4 * ((r * scale + 1) * 28 * scale + c * scale + 1)] / 255);
+        }
+        const p = window.__latentPadProbe.classify(x);
+        read.push(p.indexOf(Math.max(...p)));
+    }
+    return read;
+}"""
+
+
+def test_a_conditional_model_draws_one_z_as_every_class_beside_the_pad_on_a_phone(server, browser):
+    from bench.browser import PROBE_PAD
+
+    url, _ = server
+    context = browser.new_context(viewport={"width": 400, "height": 800}, has_touch=True, is_mobile=True,
+                                  color_scheme="dark")
+    context.add_init_script(PROBE_PAD)
+    page = context.new_page()
+    try:
+        open_page(page, url, "sliders?checkpoint=mnist-conditional&given=3", "Latent sliders")
+        label = page.get_by_test_id("latent-pad-label")
+        expect(label).to_contain_text("looks like 3", timeout=30_000)  # the pad: z decoded as the sidebar's class
+        strip = page.get_by_test_id("latent-pad-styles")
+        page.wait_for_function("() => window.__latentPadProbe.classify", timeout=30_000)
+        args = [strip.element_handle(), TRAVERSAL["gap"], TRAVERSAL["scale"]]
+        assert page.evaluate(STYLE_READINGS, args) == list(range(10))  # z = 0 as 0, 1, ..., 9
+        before = strip.evaluate("(c) => c.toDataURL()")
+        slider = page.locator(".latent-pad-root input[type=range]").first
+        slider.focus()
+        for _ in range(15):
+            slider.press("ArrowRight")  # the style moves: every digit of the strip with it
+        page.wait_for_timeout(300)
+        assert strip.evaluate("(c) => c.toDataURL()") != before
+        assert sum(a == b for a, b in zip(page.evaluate(STYLE_READINGS, args), range(10))) >= 8
+        snap(page, "sliders-conditional-phone-dark")
     finally:
         context.close()

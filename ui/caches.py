@@ -4,6 +4,8 @@ Streamlit lives here and in the pages only; all the work is done by the `vae` pa
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from ui import state
 from vae.analysis.projection import LatentMap, build_map
 from vae.data import has_split, load_split
 from vae.datasets import dataset_info
-from vae.models.model import resolve_device
+from vae.models.model import VAE, resolve_device
 from vae.run_files import WEIGHTS
 from vae.services.jobs import TrainingJobs
 from vae.services.runs import DEFAULT_RUN, run_folder
@@ -35,8 +37,40 @@ def _load(path: str, stamp: tuple) -> tuple[Checkpoint, str]:
 
 def current_model() -> tuple[Checkpoint, str]:
     """The selected checkpoint (model on the GPU when there is one) and its weights' hash.
-    Cached per weights file, so a new epoch's checkpoint is picked up on the next rerun."""
-    return model_in(selected_folder())
+    Cached per weights file, so a new epoch's checkpoint is picked up on the next rerun.
+
+    A conditional model comes as the plain VAE it is for the class picked in the sidebar
+    (state.GIVEN_CLASS; VAE.given), that class in its hash: every page that encodes or decodes one
+    thing at a time works on it as on any model. What the dataset's images get (the map's codes,
+    per-image figures, encodings) the conditional model computes with each image's own class
+    (whole_model)."""
+    checkpoint, hash_ = model_in(selected_folder())
+    if not checkpoint.model.classes:
+        return checkpoint, hash_
+    label = min(state.GIVEN_CLASS.current(), checkpoint.model.classes - 1)  # the widget's, when just changed
+    # A hash of its own (file names and keys take a hash's first characters): the weights it decodes with.
+    given_hash = hashlib.sha256(f"{hash_} given class {label}".encode()).hexdigest()[:len(hash_)]
+    return dataclasses.replace(checkpoint, model=_given(checkpoint.model, hash_, label)), given_hash
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _given(_model, hash_: str, label: int):
+    return _model.given(label).eval()
+
+
+def as_class(checkpoint: Checkpoint, hash_: str, label: int) -> VAE:
+    """current_model()'s model, a conditional one given class `label` instead (an image's own, say)."""
+    whole, whole_hash = whole_model(checkpoint, hash_)
+    return _given(whole, whole_hash, int(label)) if whole.classes else checkpoint.model
+
+
+def whole_model(checkpoint: Checkpoint, hash_: str) -> tuple[VAE, str]:
+    """The model that encodes and scores a dataset, and its weights' hash: the checkpoint's, or for a
+    conditional model given a class by current_model() the conditional model itself."""
+    if checkpoint.model.given_class is None:
+        return checkpoint.model, hash_
+    whole, whole_hash = model_in(checkpoint.path)
+    return whole.model, whole_hash
 
 
 def model_in(path: Path) -> tuple[Checkpoint, str]:
@@ -92,21 +126,22 @@ def latent_map(scope: str = "test", model: tuple[Checkpoint, str] | None = None)
     projection the user chose (state.PROJECTION; t-SNE for the test set only: 70,000 points would
     take many minutes on a CPU). `model`: another (checkpoint, hash) than the selected one."""
     checkpoint, hash_ = model or current_model()
+    model_, hash_ = whole_model(checkpoint, hash_)
     projection = state.PROJECTION.get()
     if projection == "tsne" and scope != "test":
         projection = "umap"
-    return _latent_map(checkpoint.model, str(checkpoint.path), hash_, checkpoint.config.dataset, scope, projection)
+    return _latent_map(model_, str(checkpoint.path), hash_, checkpoint.config.dataset, scope, projection)
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def _image_figures(_model, path: str, hash_: str, dataset_name: str, scope: str, iwae_k: int) -> dict:
     from vae.analysis.diagnostics import image_figures
 
-    images, _ = map_images(dataset_name, scope)
+    images, labels = map_images(dataset_name, scope)
     text = f"{Path(path).name} scores {len(images):,} images" + (
         f" with {iwae_k} samples each" if iwae_k else ", once per checkpoint")
     bar = st.progress(0.0, text=text)
-    figures = image_figures(_model, hash_, images, path, f"{dataset_name}-{scope}", iwae_k,
+    figures = image_figures(_model, hash_, images, path, f"{dataset_name}-{scope}", iwae_k, labels=labels,
                             progress=lambda frac: bar.progress(frac, text=f"{text}: {frac:.0%}"))
     bar.empty()
     return figures
@@ -117,7 +152,8 @@ def image_figures(scope: str = "test", iwae_k: int = 0, model: tuple[Checkpoint,
     """What the selected model (or `model`) thinks of each image of a map's scope
     (vae.analysis.diagnostics.image_figures), cached on disk beside the map."""
     checkpoint, hash_ = model or current_model()
-    return _image_figures(checkpoint.model, str(checkpoint.path), hash_, checkpoint.config.dataset, scope, iwae_k)
+    model_, hash_ = whole_model(checkpoint, hash_)
+    return _image_figures(model_, str(checkpoint.path), hash_, checkpoint.config.dataset, scope, iwae_k)
 
 
 def image_figures_cached(scope: str, iwae_k: int) -> bool:
@@ -126,7 +162,8 @@ def image_figures_cached(scope: str, iwae_k: int) -> bool:
     from vae.run_files import figures_cache_path
 
     checkpoint, hash_ = current_model()
-    path = figures_cache_path(checkpoint.path, hash_, f"{checkpoint.config.dataset}-{scope}")
+    whole_hash = whole_model(checkpoint, hash_)[1]
+    path = figures_cache_path(checkpoint.path, whole_hash, f"{checkpoint.config.dataset}-{scope}")
     return (f"iwae_gap_k{iwae_k}" if iwae_k else "elbo") in read_npz(path)
 
 
@@ -138,8 +175,10 @@ def class_names() -> list[str]:
 @st.cache_data(max_entries=6, show_spinner="Encoding the images")
 def encodings(_model, hash_: str, dataset_name: str, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
     """Posterior codes (mu, or the categorical variables' probabilities) of a split, and each latent
-    unit's KL from the prior: (N, code_dim) and (N, units), numpy."""
-    codes, kl = encode_all(_model, dataset(dataset_name, split)[0])
+    unit's KL from the prior: (N, code_dim) and (N, units), numpy. `_model`: a whole_model (a
+    conditional one reads each image's class)."""
+    images, labels = dataset(dataset_name, split)
+    codes, kl = encode_all(_model, images, labels=labels)
     return codes.numpy(), kl.numpy()
 
 
@@ -150,6 +189,6 @@ def test_encodings(_model, hash_: str, dataset_name: str) -> tuple[np.ndarray, n
 def kl_and_activity() -> tuple[np.ndarray, np.ndarray]:
     """Per-unit test KL and whether each unit is active (vae.training.evaluate.dimension_summary)."""
     checkpoint, hash_ = current_model()
-    codes, kl_units = test_encodings(checkpoint.model, hash_, checkpoint.config.dataset)
+    codes, kl_units = test_encodings(*whole_model(checkpoint, hash_), checkpoint.config.dataset)
     kl, active = dimension_summary(checkpoint.model, torch.from_numpy(codes), torch.from_numpy(kl_units))
     return kl.numpy(), active.numpy()

@@ -78,14 +78,20 @@ def browser_decodable(model, weights_hash: str) -> bool:
 
 def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, order: list[int],
                start: np.ndarray, seq: int, lmap, class_names: list[str], checkpoint: str,
-               key: str) -> np.ndarray | None:
+               key: str, whole: tuple | None = None) -> np.ndarray | None:
     """Draw the pad with the map, traversal and caption that follow z; returns the z the user
     last released from this starting point (`seq`), or None before any release. z is the code the
     decoder reads: for a categorical latent, its variables' one-hot vectors side by side (the pad
     shows one picker per variable instead of a slider).
 
-    Keep `key` the same for a checkpoint: a new `seq` resets the pad to `start` in place."""
+    Keep `key` the same for a checkpoint: a new `seq` resets the pad to `start` in place. `whole`:
+    (model, hash) of the conditional model that `model` is given a class of (ui.caches.whole_model),
+    whose decoder draws z as every class beside the pad."""
     url, layers = exported_decoder(model, weights_hash)
+    styles = None
+    if whole is not None and whole[0].classes:
+        styles_url, styles_layers = exported_decoder(*whole)
+        styles = {"url": styles_url, "layers": styles_layers, "class_names": list(class_names)}
     letter = model.latent.letter
     dims = [{"d": int(d), "label": f"{letter}{d} · KL {kl[d]:.2f}", "kl": float(kl[d]), "active": bool(active[d])}
             for d in order]
@@ -95,7 +101,7 @@ def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, ord
                                  "class_names": list(class_names),
                                  "traversal": TRAVERSAL, "checkpoint": checkpoint,
                                  "latent": model.latent.kind, "categories": model.latent.categories,
-                                 "classifier": exported_classifier(model.config.dataset)},
+                                 "classifier": exported_classifier(model.config.dataset), "styles": styles},
                   default={"z": None}, on_z_change=lambda: None)
     released = result.get("z") if hasattr(result, "get") else getattr(result, "z", None)
     if not isinstance(released, dict) or released.get("seq") != seq or released.get("z") is None:

@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from ui import state
-from ui.caches import current_model, encodings, full_data_available
+from ui.caches import current_model, encodings, full_data_available, whole_model
 from vae.models.gmm import COVARIANCES, MixtureDensity, MixtureEM
 
 DEFAULT_K, DEFAULT_COVARIANCE = 10, "full"
@@ -33,7 +33,7 @@ def em_codes(dataset_name: str) -> state.Setting:
 
 def codes(split: str) -> np.ndarray:
     checkpoint, hash_ = current_model()
-    return encodings(checkpoint.model, hash_, checkpoint.config.dataset, split)[0]
+    return encodings(*whole_model(checkpoint, hash_), checkpoint.config.dataset, split)[0]
 
 
 def em_run(k: int, covariance: str, split: str, seed: int = 0, restart: bool = False) -> MixtureEM:

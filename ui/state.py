@@ -157,6 +157,8 @@ def holes_of(splits: tuple[str, ...]) -> Setting:
 
 # How every page's latent map is projected to 2D (vae.analysis.projection.PROJECTIONS).
 PROJECTION = Setting("projection", "umap", text_choice(("umap", "pca", "tsne")))
+# The class a conditional model is given on every page (the sidebar's picker; ui/caches.current_model).
+GIVEN_CLASS = Setting("given", 0, int_range(0, 99))
 # The latent sliders' z (a categorical latent's: each variable's category); None: the prior mean.
 SLIDERS_Z = Setting("z", None, float_list(low=-1000, high=1000))
 SLIDERS_START = "sliders_start"  # counts the times z was set from outside the pad: the pad then moves to it

@@ -18,7 +18,7 @@ import streamlit as st
 import torch
 
 from ui import state
-from ui.caches import class_names, current_model, dataset, kl_and_activity, latent_map
+from ui.caches import class_names, current_model, dataset, kl_and_activity, latent_map, whole_model
 from ui.charts import kl_per_dimension, latent_scatter, posterior_chart
 from ui.estimators import COMPARED, DIGITS, LARGEST, sample_sizes, study_of
 from ui.mixtures import EM_COVARIANCE, EM_K, em_codes, em_run
@@ -182,13 +182,16 @@ def prior_step(checkpoint) -> Link:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Comparing the prior with q(z)")
-def _holes(_model, hash_: str, dataset_name: str):
-    holes = prior_holes(posteriors(_model, dataset(dataset_name, "test")[0]), _model.latent, n=200)
+def _holes(_whole, _model, hash_: str, dataset_name: str):
+    """Prior holes of the test set's q(z) (`_whole`: a whole_model), the deepest decoded by `_model`."""
+    images, labels = dataset(dataset_name, "test")
+    holes = prior_holes(posteriors(_whole, images, labels=labels), _whole.latent, n=200)
     return holes, decode_numpy(_model, holes.prior_z[np.argsort(holes.log_ratio)[:8]])
 
 
 def holes_step(checkpoint) -> Link:
-    holes, deepest = _holes(checkpoint.model, current_model()[1], checkpoint.config.dataset)
+    hash_ = current_model()[1]
+    holes, deepest = _holes(whole_model(checkpoint, hash_)[0], checkpoint.model, hash_, checkpoint.config.dataset)
     st.metric("Prior samples in a hole (of 200)", f"{holes.fraction:.1%}",
               help=f"Against {holes.null_fraction:.1%} of q(z)'s own samples that the same criterion flags")
     show_digit(grid(deepest, cols=8), "the 8 prior samples deepest in holes, decoded", scale=3)

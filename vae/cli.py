@@ -175,13 +175,14 @@ def run_eval(args) -> int:
     from vae.training.information import kl_decomposition
 
     checkpoint = load_checkpoint(args.checkpoint, resolve_device(args.device))
-    images = load_split(checkpoint.config.dataset, "test", args.data_dir).images[: args.limit]
-    figures = evaluate(checkpoint.model, images)
-    parts = kl_decomposition(checkpoint.model.latent, scored_posteriors(checkpoint.model, images))
+    test = load_split(checkpoint.config.dataset, "test", args.data_dir)
+    images, labels = test.images[: args.limit], test.labels[: args.limit]  # the labels: a conditional model's y
+    figures = evaluate(checkpoint.model, images, labels=labels)
+    parts = kl_decomposition(checkpoint.model.latent, scored_posteriors(checkpoint.model, images, labels=labels))
     iwae = None
     if args.iwae_k > 0:
         with tqdm(total=len(images), desc=f"IWAE k={args.iwae_k}", disable=args.json) as bar:
-            iwae = evaluate_iwae(checkpoint.model, images, args.iwae_k,
+            iwae = evaluate_iwae(checkpoint.model, images, args.iwae_k, labels=labels,
                                  progress=lambda share: bar.update(round(share * len(images)) - bar.n))
     # A Bernoulli of gray pixels is a pseudo-likelihood: its "NLL" is not a density's (see ModelConfig).
     result = {"test_recon": figures["recon"], "test_kl": figures["kl"], "test_elbo": figures["elbo"],
@@ -193,7 +194,7 @@ def run_eval(args) -> int:
               "likelihood": checkpoint.config.likelihood_text,
               "pseudo_likelihood": checkpoint.config.pseudo_likelihood}
     if args.fid:
-        result.update(_sample_quality(checkpoint, images, args))
+        result.update(_sample_quality(checkpoint, images, labels, args))
     if args.json:
         print(json.dumps(result))
         return 0
@@ -221,17 +222,17 @@ def run_eval(args) -> int:
     return 0
 
 
-def _sample_quality(checkpoint, test_images, args) -> dict:
+def _sample_quality(checkpoint, test_images, test_labels, args) -> dict:
     """The --fid figures: keys fid_<set> and label_entropy_<set> for prior, mixture, reconstruction."""
     from vae.analysis.quality import sample_quality
     from vae.data import has_split, load_split
     from vae.training.evaluate import encode_all
 
     source = "train" if has_split(checkpoint.config.dataset, "train", args.data_dir) else "test"
-    codes = encode_all(checkpoint.model, load_split(checkpoint.config.dataset, source, args.data_dir,
-                                                    download=False).images)[0].numpy()
+    split = load_split(checkpoint.config.dataset, source, args.data_dir, download=False)
+    codes = encode_all(checkpoint.model, split.images, labels=split.labels)[0].numpy()
     mixture = checkpoint.model.latent.fit_mixture(codes, args.mixture_k)
-    report = sample_quality(checkpoint.model, test_images, args.fid_samples, mixture)
+    report = sample_quality(checkpoint.model, test_images, args.fid_samples, mixture, test_labels=test_labels)
     out = {"mixture_codes": source, "mixture_k": args.mixture_k, "fid_samples": args.fid_samples}
     for name, figures in report.items():
         out[f"fid_{name}"] = figures["frechet_distance"]

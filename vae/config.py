@@ -64,6 +64,9 @@ class ModelConfig:
     # The noise of training's z = mu + sigma * eps: "gaussian", or "uniform", the article's bug
     # (eps drawn with rand_like, U[0, 1)), kept to measure it. Evaluation always draws Gaussian eps.
     eps: str = "gaussian"
+    # Encoder and decoder both read the image's class, one-hot (Kingma et al. 2014, M2's generative
+    # half; Sohn et al. 2015): q(z|x, y) and p(x|z, y), so its ELBO bounds log p(x | y). mlp only.
+    conditional: bool = False
     version: str = ""  # package version that wrote it; filled in on save
 
     def __post_init__(self) -> None:
@@ -87,6 +90,9 @@ class ModelConfig:
             raise ValueError(f"eps must be one of {NOISES}, got {self.eps!r}")
         if self.eps == "uniform" and self.latent != "gaussian":
             raise ValueError("uniform eps (the article's bug) is a Gaussian latent's reparameterization")
+        if self.conditional and (self.arch, self.latent) != ("mlp", "gaussian"):
+            raise ValueError("a conditional model is an mlp with a Gaussian latent, "
+                             f"not {self.arch!r} with a {self.latent} latent")
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if not (isinstance(self.latent_dim, int) and self.latent_dim >= 1):
@@ -130,12 +136,14 @@ class ModelConfig:
     def scored_as(self) -> tuple:
         """What this model's -ELBO is measured on: two models' nats compare only when these agree."""
         return (self.dataset, self.binarize, self.likelihood,
-                self.gaussian_sigma if self.likelihood == "gaussian" else None)
+                self.gaussian_sigma if self.likelihood == "gaussian" else None, self.conditional)
 
     @property
     def likelihood_text(self) -> str:
-        """How this model's nats are scored, in words: "Bernoulli pseudo-likelihood of gray pixels"."""
+        """How this model's nats are scored, in words: "Bernoulli pseudo-likelihood of gray pixels"
+        (", given the class" for a conditional model: its bound is of log p(x | y), not log p(x))."""
         pixels = "binarized pixels" if self.binarize else "gray pixels"
+        pixels += ", given the class" if self.conditional else ""
         if self.likelihood == "gaussian":
             return f"Gaussian likelihood (σ = {self.gaussian_sigma:g}) of {pixels}"
         return f"Bernoulli {'pseudo-' if self.pseudo_likelihood else ''}likelihood of {pixels}"

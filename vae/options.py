@@ -77,6 +77,9 @@ MODEL_OPTIONS = [
     ("--eps", "eps", dict(choices=NOISES, help=(
         "the noise of z = mu + sigma * eps while training: uniform is the article's bug (rand_like), for "
         "teaching; evaluation always draws Gaussian eps"))),
+    ("--conditional", "conditional", dict(action=argparse.BooleanOptionalAction, help=(
+        "encoder and decoder read the class too (mlp, Gaussian latent): z keeps the style, the label the "
+        "class; its -ELBO bounds -log p(x | y)"))),
 ]
 TRAIN_OPTIONS = [
     ("--epochs", "epochs", dict(type=positive_int, help="total epochs (also when resuming)")),

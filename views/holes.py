@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 
 from ui import state
-from ui.caches import current_model, dataset, digit_classifier, full_data_available, kl_and_activity
+from ui.caches import current_model, dataset, digit_classifier, full_data_available, kl_and_activity, whole_model
 from ui.charts import PALETTE
 from ui.page import page_header, show_digit
 from vae.analysis.diagnostics import prior_holes
@@ -33,13 +33,16 @@ n = SAMPLES.widget(c2.select_slider, "Prior samples", [100, 200, 500, 1000, 2000
 
 @st.cache_resource(max_entries=4, show_spinner="Comparing the prior with the aggregate posterior")
 def holes_of(_model, hash_: str, dataset_name: str, split: str, n: int):
-    q = posteriors(_model, dataset(dataset_name, split)[0])
+    """`_model`: a whole_model (a conditional one encodes each digit with its own class)."""
+    images, labels = dataset(dataset_name, split)
+    q = posteriors(_model, images, labels=labels)
     holes = prior_holes(q, _model.latent, n=n)
     aggregate = q.sample(torch.Generator().manual_seed(1))  # one sample of q(z|x) per image: q(z)'s
     return holes, holes.excess(), aggregate.numpy(), q
 
 
-holes, (excess, low, high), aggregate, q = holes_of(model, hash_, checkpoint.config.dataset, split, n)
+holes, (excess, low, high), aggregate, q = holes_of(*whole_model(checkpoint, hash_), checkpoint.config.dataset,
+                                                   split, n)
 m1, m2 = st.columns(2)
 tail = holes.quantile
 m1.metric(f"Prior samples in a hole (of {n:,})", f"{holes.fraction:.1%}",

@@ -12,6 +12,7 @@ import torch
 
 from ui import state
 from ui.caches import (
+    as_class,
     class_names,
     current_model,
     digit_classifier,
@@ -203,6 +204,11 @@ else:
         state.open_in_sliders(opened)
     if browser_decodable(checkpoint.model, hash_):
         st.caption(decoding_note(lmap.projection, checkpoint.model.latent.continuous))
+    if checkpoint.config.conditional:
+        st.caption(f"This model is conditional: each point is a digit's q(z | x, y) with its own class y, so the "
+                   f"classes mix on the map (the label carries the class, z the style: slant, width, stroke). "
+                   f"Whatever is decoded here is decoded as a «{names[checkpoint.model.given_class]}», the class "
+                   "picked in the sidebar.")
 
 c1, c2 = st.columns(2)
 csv = io.StringIO()
@@ -251,8 +257,9 @@ def endpoint_of(index: int) -> str:
 
 
 first = picked[0]
+own = as_class(checkpoint, hash_, lmap.labels[first])  # a conditional model reads the digit's own class here
 with torch.no_grad():
-    recon = decode_numpy(checkpoint.model, torch.from_numpy(lmap.mu[first:first + 1]))[0]
+    recon = decode_numpy(own, torch.from_numpy(lmap.mu[first:first + 1]))[0]
 neighbours = lmap.nearest(lmap.mu[first], 9)[0][1:]  # itself comes first
 
 st.subheader(f"#{first}: a {names[lmap.labels[first]]}")
@@ -272,13 +279,13 @@ if st.button(f"Open #{first} in the sliders", icon=":material/tune:",
     state.open_in_sliders(lmap.mu[first])
 
 st.markdown("**How sure the encoder is**: 16 samples of q(z|x) placed on the map, and decoded")
-samples = posterior_samples(checkpoint.model, images[first], 16, seed=first)
+samples = posterior_samples(own, images[first], 16, seed=first)
 c1, c2 = st.columns([3, 2])
 with c1:
     st.plotly_chart(posterior_cloud(lmap.xy, lmap.labels, names, lmap.xy[first], lmap.place(samples.numpy())),
                     width="stretch", key="posterior_cloud")
 with c2:
-    show_digit(grid(decode_numpy(checkpoint.model, samples), cols=4), scale=3)
+    show_digit(grid(decode_numpy(own, samples), cols=4), scale=3)
 
 if len(picked) >= 2:
     st.subheader(f"{len(picked)} points picked")

@@ -5,7 +5,7 @@ import streamlit as st
 import torch
 
 from ui import state
-from ui.caches import class_names, current_model, dataset, kl_and_activity, latent_map
+from ui.caches import class_names, current_model, dataset, kl_and_activity, latent_map, whole_model
 from ui.charts import latent_scatter, posterior_chart
 from ui.page import page_header, show_digit
 from ui.sketchpad import draw_digit, encodes_in_browser, mark_unknown
@@ -75,6 +75,17 @@ if not shown_by_the_board:
         show_digit(digit, "prepared 28x28 input")
     with c3:
         show_digit(recon, "reconstruction from μ")
+
+if checkpoint.config.conditional:  # restyle: z is the style, the label the class
+    whole, _ = whole_model(checkpoint, hash_)
+    with torch.no_grad():
+        restyled = whole.decode(mu[None].expand(whole.classes, -1).to(whole.device),
+                                torch.arange(whole.classes, device=whole.device)).cpu().numpy()
+    st.subheader(f"Your {thing}'s style, as every class")
+    show_digit(grid(restyled, cols=whole.classes), scale=3)
+    st.caption(f"This model is conditional: it encoded your {thing} as a «{names[model.given_class]}» (the class "
+               f"picked in the sidebar: pick the one you drew), and its code z, the style, is decoded here with "
+               f"each class label in turn: {', '.join(names)}.")
 
 images, _ = dataset(checkpoint.config.dataset, "test")
 neighbours = lmap.nearest(mu.numpy(), 10)[0]

@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from ui import state
-from ui.caches import class_names, current_model, dataset, kl_and_activity, latent_map, test_encodings
+from ui.caches import class_names, current_model, dataset, kl_and_activity, latent_map, test_encodings, whole_model
 from ui.charts import map_raster, with_star
 from ui.latent_pad import browser_decodable, latent_pad
 from ui.mixtures import current_mixture
@@ -23,7 +23,7 @@ model, z_dim = checkpoint.model, checkpoint.config.latent_dim
 kl, active = kl_and_activity()
 order = dims_by_kl(list(kl))
 names = class_names()
-mu, _ = test_encodings(model, hash_, checkpoint.config.dataset)
+mu, _ = test_encodings(*whole_model(checkpoint, hash_), checkpoint.config.dataset)
 images, labels = dataset(checkpoint.config.dataset, "test")
 COUNT = state.Setting("samples", 32, state.int_range(8, 64))
 SOURCES = {"prior": "the prior", "mixture": "a mixture fitted to the codes"}
@@ -124,8 +124,12 @@ def follow_z(start: np.ndarray, seq: int) -> None:
                    if not model.latent.continuous else
                    "Everything here follows the sliders in your browser: the digit, its label, the star on the map "
                    "and |z| while you drag, the traversal when you let go.")
+        if checkpoint.config.conditional:
+            st.caption(f"This model is conditional: the digit is z decoded as a «{names[model.given_class]}», the "
+                       "class "
+                       "picked in the sidebar; under it, the same z as every class. The sliders move the style.")
         released = latent_pad(model, hash_, kl, active, order, start, seq, latent_map("test"), names,
-                              checkpoint.path.name, key=f"pad-{hash_[:8]}")
+                              checkpoint.path.name, key=f"pad-{hash_[:8]}", whole=whole_model(checkpoint, hash_))
         if released is not None:
             state.SLIDERS_Z.set(kept_values(released))
         return

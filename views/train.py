@@ -48,7 +48,10 @@ with st.form("train"):
     batch_size = c3.number_input("Batch size", 8, 4096, defaults.batch_size, 8)
     lr = c4.select_slider("Learning rate", LEARNING_RATES, value=defaults.lr, format_func=lambda v: f"{v:.0e}",
                           help="Adam's learning rate, decayed on a cosine schedule")
-    c1, c2, c3, _ = st.columns(4)
+    c1, c2, c3, c4 = st.columns(4)
+    conditional = c4.toggle("Conditional on the class", help="Encoder and decoder read the class label too "
+                            "(mlp, Gaussian latent): z keeps the style, the label the class. Its −ELBO bounds "
+                            "−log p(x | y), so it compares with other conditional runs only")
     limit = c1.number_input("Training images (0 = all)", 0, 60000, 0, 1000,
                             help="Train on the first N images only, for a quick run")
     seed = c2.number_input("Seed", 0, 2**31 - 1, defaults.seed)
@@ -62,7 +65,8 @@ with st.form("train"):
 if start:
     try:
         model = ModelConfig(arch=arch, latent=latent, latent_dim=latent_dim or None, categories=categories,
-                            likelihood=likelihood, beta=beta, dataset=dataset, binarize=binarize, eps=eps)
+                            likelihood=likelihood, beta=beta, dataset=dataset, binarize=binarize, eps=eps,
+                            conditional=conditional)
     except ValueError as e:
         st.error(str(e))
         st.stop()

@@ -107,13 +107,24 @@ function buildTraversal(data) {  // the strip, its controls, the caption and the
   return { col, select, span, steps, strip, stripCaption, caption, zLink, stripLink };
 }
 
+function buildStyles(data) {  // a conditional model's style grid: this z decoded as every class
+  const row = el("div", "styles"), strip = document.createElement("canvas");
+  strip.className = "strip"; strip.setAttribute("data-testid", "latent-pad-styles");
+  row.append(el("h3", "", "One z, every class"), strip, el("div", "image-caption",
+    `z decoded with each class label (${data.styles.class_names.join(", ")}): the label carries the class, ` +
+    "z the style"));
+  return { row, strip };
+}
+
 function build(root, data) {
   root.replaceChildren();
   const pad = buildPad(data), map = buildMap(data), trav = buildTraversal(data);
+  const styles = data.styles ? buildStyles(data) : null;
   const below = el("div", "below");  // below the pad, as two columns
   below.append(map.col, trav.col);
-  root.append(pad.wrap, below);
+  root.append(pad.wrap, ...(styles ? [styles.row] : []), below);
   return { canvas: pad.canvas, label: pad.label, note: pad.note, rows: pad.rows, mapCanvas: map.mapCanvas,
+           styleStrip: styles && styles.strip,
            select: trav.select, span: trav.span, steps: trav.steps, strip: trav.strip,
            stripCaption: trav.stripCaption, caption: trav.caption, zLink: trav.zLink, stripLink: trav.stripLink,
            seq: null, z: new Float32Array(data.z_dim), net: null, map: null, frame: null, pending: 0 };
@@ -145,8 +156,36 @@ function redraw(ui) {  // the digit, and what the classifier makes of it
     ui.label.textContent = `looks like ${ui.data.classifier.class_names[best]} (${Math.round(100 * probs[best])}%)`;
     ui.label.dataset.probabilities = Array.from(probs, (p) => p.toFixed(4)).join(",");
   }
+  if (ui.styleNet) {
+    const { layers, class_names: names } = ui.data.styles, input = new Float32Array(ui.z.length + names.length);
+    input.set(ui.z);
+    paintStrip(ui.styleStrip, names.map((_, k) => {
+      input.fill(0, ui.z.length); input[ui.z.length + k] = 1;
+      return decode(layers, ui.styleNet, input);
+    }), ui.data.traversal);
+  }
   const t3 = performance.now();
   record("decodeMs", t1 - t0); record("paintMs", t2 - t0); record("classifyMs", t3 - t2); record("eventMs", t3 - t0);
+}
+
+function paintStrip(canvas, digits, { gap, scale }) {  // 28x28 digits side by side, `gap` black pixels apart
+  const W = digits.length * 28 + (digits.length - 1) * gap, small = new ImageData(W, 28);
+  digits.forEach((pixels, s) => {
+    const x0 = s * (28 + gap);
+    for (let r = 0; r < 28; r++) {
+      for (let c = 0; c < 28; c++) {
+        const v = Math.round(pixels[r * 28 + c] * 255), o = 4 * (r * W + x0 + c);
+        small.data[o] = small.data[o + 1] = small.data[o + 2] = v;
+      }
+    }
+  });
+  for (let o = 3; o < small.data.length; o += 4) small.data[o] = 255;  // the gaps stay black
+  const off = new OffscreenCanvas(W, 28);
+  off.getContext("2d").putImageData(small, 0, 0);
+  canvas.width = W * scale; canvas.height = 28 * scale;
+  const ctx = canvas.getContext("2d");
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(off, 0, 0, W * scale, 28 * scale);
 }
 
 function follow(ui) {  // the star on the map and the caption
@@ -174,8 +213,7 @@ function traverse(ui) {  // the strip: one dimension swept, the others at z
   const t0 = performance.now();
   const dim = parseInt(ui.select.value, 10), span = parseFloat(ui.span.input.value);
   const K = ui.data.categories, categorical = ui.data.latent === "categorical";
-  const steps = categorical ? K : parseInt(ui.steps.input.value, 10), { gap, scale } = ui.data.traversal;
-  const W = steps * 28 + (steps - 1) * gap, small = new ImageData(W, 28);
+  const steps = categorical ? K : parseInt(ui.steps.input.value, 10), digits = [];
   const z = Float32Array.from(ui.z);
   for (let s = 0; s < steps; s++) {
     if (categorical) {  // variable dim in category s, the others as picked
@@ -183,21 +221,9 @@ function traverse(ui) {  // the strip: one dimension swept, the others at z
     } else {
       z[dim] = steps === 1 ? -span : -span + (2 * span * s) / (steps - 1);  // torch.linspace
     }
-    const pixels = decode(ui.data.layers, ui.net, z), x0 = s * (28 + gap);
-    for (let r = 0; r < 28; r++) {
-      for (let c = 0; c < 28; c++) {
-        const v = Math.round(pixels[r * 28 + c] * 255), o = 4 * (r * W + x0 + c);
-        small.data[o] = small.data[o + 1] = small.data[o + 2] = v;
-      }
-    }
+    digits.push(decode(ui.data.layers, ui.net, z));
   }
-  for (let o = 3; o < small.data.length; o += 4) small.data[o] = 255;  // the gaps stay black
-  const off = new OffscreenCanvas(W, 28);
-  off.getContext("2d").putImageData(small, 0, 0);
-  ui.strip.width = W * scale; ui.strip.height = 28 * scale;
-  const ctx = ui.strip.getContext("2d");
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(off, 0, 0, W * scale, 28 * scale);
+  paintStrip(ui.strip, digits, ui.data.traversal);
   ui.stripCaption.textContent = categorical ? `v${dim} in each of its ${K} categories, the others as picked`
     : `z${dim} from ${-span} to ${span}, the others at z`;
   // What the strip shows, for tests and benchmarks: the z it was drawn around.
@@ -299,6 +325,11 @@ function loadOnce(ui, data) {  // the decoder, the classifier and the map, each 
       expose("decode", (z) => Array.from(decode(ui.data.layers, tensors, Float32Array.from(z))));
       redraw(ui); traverse(ui);
     }).catch((e) => { ui.note.textContent = "Could not load the decoder: " + e.message; });
+  }
+  if (!ui.loadingStyles && data.styles) {
+    ui.loadingStyles = true;
+    loadNet(data.styles.url).then((tensors) => { ui.styleNet = tensors; redraw(ui); })
+      .catch((e) => { ui.note.textContent = "Could not load the conditional decoder: " + e.message; });
   }
   if (!ui.loadingClassifier && data.classifier) {
     ui.loadingClassifier = true;

@@ -35,17 +35,17 @@ IWAE_K = 100  # samples per image for the importance-weighted figures
 
 @torch.no_grad()
 def per_image_figures(model, images: torch.Tensor, samples: int = 2, batch_size: int = 1000,
-                      seed: int = 0, progress=None) -> dict[str, np.ndarray]:
+                      seed: int = 0, progress=None, labels: torch.Tensor | None = None) -> dict[str, np.ndarray]:
     """recon, kl, elbo (= recon + kl, the -ELBO) and uncertainty of each image: (N,) float32 each.
     uint8 images (N, 28, 28), binarized as `vae.training.evaluate` does when the model is. The reconstruction
     term averages `samples` exact samples of q(z|x); with one, the mean over images is
-    `vae.training.evaluate.evaluate`'s figure (same seed)."""
+    `vae.training.evaluate.evaluate`'s figure (same seed). A conditional model reads `labels` (N,)."""
     recon, kl, uncertainty, codes = [], [], [], []
-    for x, g in scored_batches(model, images, batch_size, seed, progress=progress):
-        q = model.posterior(x)  # then the samples: the first is the one evaluate() draws
+    for x, y, g in scored_batches(model, images, batch_size, seed, progress=progress, labels=labels):
+        q = model.posterior(x, y)  # then the samples: the first is the one evaluate() draws
         total = torch.zeros(len(x), device=model.device)
         for _ in range(samples):
-            total += recon_nll(model.decode_logits(q.sample(g)), x, model.config)
+            total += recon_nll(model.decode_logits(q.sample(g), y), x, model.config)
         recon.append(total / samples)
         kl.append(q.kl_per_unit().sum(-1))
         uncertainty.append(q.uncertainty())
@@ -60,13 +60,13 @@ def per_image_figures(model, images: torch.Tensor, samples: int = 2, batch_size:
 
 @torch.no_grad()
 def per_image_iwae(model, images: torch.Tensor, k: int = IWAE_K, seed: int = 0,
-                   progress=None) -> dict[str, np.ndarray]:
+                   progress=None, labels: torch.Tensor | None = None) -> dict[str, np.ndarray]:
     """The importance-weighted estimate of -log p(x) with k samples ("iwae") and the gap between
     that bound and the ELBO estimated from the same k samples ("iwae_gap", >= 0: how far q(z|x) is
     from the true posterior p(z|x), in KL): (N,) float32 each."""
     iwae, gap = [], []
-    for x, g in scored_batches(model, images, max(1, 20_000 // k), seed, seed + 1, progress):
-        log_w = log_importance_weights(model, x, k, chunk=20_000, generator=g)  # (B, k)
+    for x, y, g in scored_batches(model, images, max(1, 20_000 // k), seed, seed + 1, progress, labels):
+        log_w = log_importance_weights(model, x, k, chunk=20_000, generator=g, labels=y)  # (B, k)
         bound = importance_weighted_bound(log_w)
         iwae.append(-bound)
         gap.append(bound - log_w.mean(1))
@@ -74,7 +74,7 @@ def per_image_iwae(model, images: torch.Tensor, k: int = IWAE_K, seed: int = 0,
 
 
 def image_figures(model, weights_hash: str, images: torch.Tensor, cache_dir: str | Path, name: str,
-                  iwae_k: int = 0, progress=None) -> dict[str, np.ndarray]:
+                  iwae_k: int = 0, progress=None, labels: torch.Tensor | None = None) -> dict[str, np.ndarray]:
     """per_image_figures (and per_image_iwae with iwae_k samples, when asked), read from the cache
     in `cache_dir` or computed and added to it."""
     path = figures_cache_path(cache_dir, weights_hash, name)
@@ -83,9 +83,9 @@ def image_figures(model, weights_hash: str, images: torch.Tensor, cache_dir: str
     if wanted <= figures.keys():
         return _named(figures, iwae_k)
     if "elbo" not in figures:
-        figures.update(per_image_figures(model, images, progress=progress if not iwae_k else None))
+        figures.update(per_image_figures(model, images, progress=progress if not iwae_k else None, labels=labels))
     if iwae_k and f"iwae_gap_k{iwae_k}" not in figures:
-        for key, value in per_image_iwae(model, images, iwae_k, progress=progress).items():
+        for key, value in per_image_iwae(model, images, iwae_k, progress=progress, labels=labels).items():
             figures[f"{key}_k{iwae_k}"] = value
     write_npz_cache(path, figures)
     return _named(figures, iwae_k)

@@ -164,7 +164,7 @@ def build_map(model, weights_hash: str, images: torch.Tensor, labels: torch.Tens
     started = time.perf_counter()
     if progress:
         progress(f"Encoding {len(images):,} images", 0.05)
-    mu = encode_all(model, images)[0].numpy()
+    mu = encode_all(model, images, labels=labels)[0].numpy()  # a conditional model reads the labels
     if progress:
         progress(f"Projecting {len(images):,} codes with {PROJECTIONS[projection]} (first build only)", 0.25)
     xy = project(mu, projection)

@@ -59,24 +59,30 @@ def features_and_probabilities(classifier: Classifier, images: torch.Tensor, bat
 
 
 @torch.no_grad()
-def decode_all(model: VAE, z: np.ndarray | torch.Tensor, batch: int = 1000) -> torch.Tensor:
-    """(N, z) codes -> (N, 28, 28) mean images on the CPU."""
+def decode_all(model: VAE, z: np.ndarray | torch.Tensor, batch: int = 1000,
+               labels: torch.Tensor | None = None) -> torch.Tensor:
+    """(N, z) codes (and their classes (N,), for a conditional model) -> (N, 28, 28) mean images on the CPU."""
     z = torch.as_tensor(np.asarray(z, np.float32))
-    return torch.cat([model.decode(z[i:i + batch].to(model.device)).cpu() for i in range(0, len(z), batch)])
+    return torch.cat([model.decode(z[i:i + batch].to(model.device),
+                                   None if labels is None else labels[i:i + batch].to(model.device)).cpu()
+                      for i in range(0, len(z), batch)])
 
 
 def sample_quality(model: VAE, test_images: torch.Tensor, n: int = 10_000, mixture=None, seed: int = 0,
-                   classifier: Classifier | None = None, progress=None) -> dict:
+                   classifier: Classifier | None = None, progress=None,
+                   test_labels: torch.Tensor | None = None) -> dict:
     """The Fréchet distance and label entropy of `n` decoded prior samples, of `n` samples of a
     fitted mixture of the codes (when given; vae.models.gmm.Mixture, or for a categorical latent
     vae.models.categorical_mixture.CategoricalMixture), and of the reconstructions of the test images
     (decoded from the latent's reconstruction_codes: the posterior means, or for a categorical latent
-    one-hot samples of q(z|x), valid codes rather than probability vectors), each against the test images' features."""
+    one-hot samples of q(z|x), valid codes rather than probability vectors), each against the test images' features.
+    A conditional model decodes each sample with a test image's class (`test_labels`, cycled: their frequencies
+    are p(y)), and its reconstructions with their own."""
     classifier = classifier or load_classifier(model.config.dataset)
     real, _ = features_and_probabilities(classifier, test_images)
 
     def reconstruction_codes():  # on the CPU
-        q = posteriors(model, test_images[:n])
+        q = posteriors(model, test_images[:n], labels=None if test_labels is None else test_labels[:n])
         return model.latent.reconstruction_codes(q, torch.Generator().manual_seed(seed))
 
     sets = {"prior": lambda: model.latent.prior_sample(n, torch.Generator().manual_seed(seed)),
@@ -85,7 +91,9 @@ def sample_quality(model: VAE, test_images: torch.Tensor, n: int = 10_000, mixtu
         sets["mixture"] = lambda: mixture.sample(n, seed=seed)
     report = {}
     for i, (name, codes) in enumerate(sets.items()):
-        feats, probs = features_and_probabilities(classifier, decode_all(model, codes()))
+        z = codes()
+        labels = None if test_labels is None else test_labels.repeat(-(-len(z) // len(test_labels)))[:len(z)]
+        feats, probs = features_and_probabilities(classifier, decode_all(model, z, labels=labels))
         report[name] = {"frechet_distance": frechet_distance(feats, real), "label_entropy": label_entropy(probs),
                         "count": len(feats)}
         if progress:

@@ -37,11 +37,12 @@ def recon_nll(logits: torch.Tensor, x: torch.Tensor, cfg: ModelConfig) -> torch.
 
 @torch.no_grad()
 def log_importance_weights(model, x: torch.Tensor, k: int, chunk: int = 1000,
-                           generator: torch.Generator | None = None) -> torch.Tensor:
+                           generator: torch.Generator | None = None, labels=None) -> torch.Tensor:
     """log p(x|z_i) + log p(z_i) - log q(z_i|x) for k exact samples z_i of q(z|x) each: (B, k).
     Their mean is a one-sample ELBO's expectation estimated k times; their log-mean-exp is the
-    importance-weighted bound (Burda et al. 2015)."""
-    q = model.posterior(x)
+    importance-weighted bound (Burda et al. 2015). A conditional model reads `labels` (an int or
+    (B,)), and the weights are of p(x, z | y)."""
+    q = model.posterior(x, labels)
     B = len(x)
     flat_x = x.reshape(B, -1)
     per_chunk = max(1, chunk // max(B, 1))
@@ -49,7 +50,8 @@ def log_importance_weights(model, x: torch.Tensor, k: int, chunk: int = 1000,
     for start in range(0, k, per_chunk):
         n = min(per_chunk, k - start)
         z = q.sample(generator, samples=n)  # (B, n, code_dim)
-        logits = model.decode_logits(z.reshape(B * n, -1))  # (B*n, 784)
+        repeated = labels.repeat_interleave(n) if isinstance(labels, torch.Tensor) and labels.dim() else labels
+        logits = model.decode_logits(z.reshape(B * n, -1), repeated)  # (B*n, 784)
         x_rep = flat_x[:, None].expand(B, n, flat_x.shape[1]).reshape(B * n, -1)
         log_px_z = -recon_nll(logits, x_rep, model.config).view(B, n)
         log_w_parts.append(log_px_z + model.latent.prior_log_prob(z) - q.log_prob(z))  # (B, n)
@@ -63,10 +65,10 @@ def importance_weighted_bound(log_w: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def iwae_nll(model, x: torch.Tensor, k: int, chunk: int = 1000,
-             generator: torch.Generator | None = None) -> torch.Tensor:
+             generator: torch.Generator | None = None, labels=None) -> torch.Tensor:
     """Importance-weighted estimate of -log p(x) with k exact samples of q(z|x) as the proposal: (B,).
 
     -log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x); equals the one-sample -ELBO in expectation at k = 1
     and falls towards -log p(x) as k grows.
     """
-    return -importance_weighted_bound(log_importance_weights(model, x, k, chunk, generator))
+    return -importance_weighted_bound(log_importance_weights(model, x, k, chunk, generator, labels))

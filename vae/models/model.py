@@ -12,15 +12,22 @@ Four architectures, picked by ModelConfig.arch:
            uniformly, which is a bug)
   resnet   residual convolutions at 28, 14 and 7 pixels each way (SiLU): the strongest here, for
            binarized MNIST; its decoder runs on the server only
+
+A conditional model (ModelConfig.conditional, mlp only) reads the class too, one-hot beside the
+pixels and beside z: q(z|x, y) and p(x|z, y). Its methods take `labels` (an int or (B,) ints);
+`model.given(k)` is the plain VAE it is for class k (the one-hot folded into the first layers'
+biases), which every function written for an unconditional model can take.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vae.config import ModelConfig
+from vae.datasets import dataset_info
 from vae.models.latents import Categorical, Gaussian, GaussianLatent, latent_of
 
 PIXELS = 28 * 28
@@ -62,11 +69,11 @@ class ResBlock(nn.Module):
         return x + self.body(x)
 
 
-def build_encoder(cfg: ModelConfig, z2: int) -> nn.Sequential:
+def build_encoder(cfg: ModelConfig, z2: int, classes: int = 0) -> nn.Sequential:
     """(B, 1, 28, 28) in [0, 1] -> (B, z2): the latent's parameters (mu and log-variance side by
-    side, or each categorical variable's logits)."""
+    side, or each categorical variable's logits). A conditional mlp reads (B, 784 + classes)."""
     if cfg.arch == "mlp":
-        return nn.Sequential(nn.Flatten(), *_mlp([PIXELS, *cfg.hidden_dims, z2]))
+        return nn.Sequential(nn.Flatten(), *_mlp([PIXELS + classes, *cfg.hidden_dims, z2]))
     if cfg.arch == "conv":
         return nn.Sequential(
             nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.ReLU(),  # (B, 32, 14, 14)
@@ -116,12 +123,45 @@ def build_decoder(cfg: ModelConfig, z: int) -> nn.Sequential:
 
 
 class VAE(nn.Module):
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, given_class: int | None = None):
+        """`given_class`: the plain model a conditional one is for that class (see given())."""
         super().__init__()
         self.config = config
+        self.given_class = given_class
+        # Classes the networks read beside their input: 0 unless conditional and not given one.
+        conditional = config.conditional and given_class is None
+        self.classes = len(dataset_info(config.dataset).class_names) if conditional else 0
         self.latent = latent_of(config)
-        self.encoder = build_encoder(config, self.latent.encoder_out)
-        self.decoder = build_decoder(config, self.latent.code_dim)
+        self.encoder = build_encoder(config, self.latent.encoder_out, self.classes)
+        self.decoder = build_decoder(config, self.latent.code_dim + self.classes)
+
+    def given(self, label: int) -> VAE:
+        """A conditional model for class `label` as a plain VAE (on the same device, a copy): its first
+        layers' weights on the one-hot columns are folded into their biases, W [x; e_k] + b =
+        W_x x + (b + W[:, k]). Not trained further by training this one."""
+        if not self.classes:
+            raise ValueError("given() folds a class into a conditional model's networks; this one reads no class")
+        if not 0 <= int(label) < self.classes:
+            raise ValueError(f"class {label} is not one of this model's {self.classes}")
+        twin = VAE(self.config, given_class=int(label)).to(self.device)
+        state = {k: v.detach().clone() for k, v in self.state_dict().items()}
+        for net in ("encoder", "decoder"):
+            first = next(i for i, m in enumerate(getattr(self, net)) if isinstance(m, nn.Linear))
+            w, b = state[f"{net}.{first}.weight"], state[f"{net}.{first}.bias"]  # (out, in + classes), (out,)
+            state[f"{net}.{first}.weight"] = w[:, :-self.classes].contiguous()
+            state[f"{net}.{first}.bias"] = b + w[:, w.shape[1] - self.classes + int(label)]
+        twin.load_state_dict(state)
+        return twin.train(self.training)
+
+    def _with_class(self, t: torch.Tensor, labels: int | torch.Tensor | None) -> torch.Tensor:
+        """t (B, n) with the labels' one-hot after it, for a conditional model; t itself for another
+        (which ignores labels)."""
+        if not self.classes:
+            return t
+        if labels is None:
+            raise ValueError("this model is conditional: give the images' classes (labels), or use model.given(k)")
+        labels = torch.as_tensor(labels, device=t.device).long().expand(len(t))
+        return torch.cat([t, F.one_hot(labels, self.classes).to(t.dtype)], dim=1)  # (B, n + classes)
 
     @property
     def latent_dim(self) -> int:
@@ -136,29 +176,31 @@ class VAE(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def posterior(self, x: torch.Tensor) -> Gaussian | Categorical:
-        """q(z|x) for x (B, 1, 28, 28) or (B, 28, 28) floats in [0, 1]."""
+    def posterior(self, x: torch.Tensor, labels: int | torch.Tensor | None = None) -> Gaussian | Categorical:
+        """q(z|x) for x (B, 1, 28, 28) or (B, 28, 28) floats in [0, 1] (q(z|x, y) for a conditional model)."""
+        if self.classes:
+            return self.latent.posterior(self.encoder(self._with_class(x.reshape(len(x), -1), labels)))
         if x.dim() == 3:
             x = x.unsqueeze(1)
         return self.latent.posterior(self.encoder(x))
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode(self, x: torch.Tensor, labels: int | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Gaussian latents: x (B, 1, 28, 28) or (B, 28, 28) floats in [0, 1] -> mu, logvar, each (B, z_dim)."""
         if not isinstance(self.latent, GaussianLatent):
             raise ValueError("encode() gives a Gaussian's mu and logvar: use posterior() for a categorical latent")
-        q = self.posterior(x)
+        q = self.posterior(x, labels)
         return q.mu, q.logvar
 
-    def code(self, x: torch.Tensor) -> torch.Tensor:
+    def code(self, x: torch.Tensor, labels: int | torch.Tensor | None = None) -> torch.Tensor:
         """A deterministic code of x for maps and neighbours: mu, or the variables' probabilities. (B, code_dim)."""
-        return self.posterior(x).code
+        return self.posterior(x, labels).code
 
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)  # (B, 784)
+    def decode_logits(self, z: torch.Tensor, labels: int | torch.Tensor | None = None) -> torch.Tensor:
+        return self.decoder(self._with_class(z, labels))  # (B, 784)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, labels: int | torch.Tensor | None = None) -> torch.Tensor:
         """z (B, code_dim) -> mean image (B, 28, 28) in [0, 1]."""
-        return torch.sigmoid(self.decoder(z)).view(-1, 28, 28)
+        return torch.sigmoid(self.decode_logits(z, labels)).view(-1, 28, 28)
 
     @staticmethod
     def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
@@ -167,15 +209,15 @@ class VAE(nn.Module):
         return Gaussian(mu, logvar).sample(generator)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None,
-                temperature: float | torch.Tensor | None = None) -> VAEOutput:
+                temperature: float | torch.Tensor | None = None, labels: torch.Tensor | None = None) -> VAEOutput:
         """A sample of q(z|x), decoded: relaxed at `temperature` (categorical latents; straight-through
-        when the config says so), an exact one when it is None."""
-        q = self.posterior(x)
+        when the config says so), an exact one when it is None. `labels`: a conditional model's classes."""
+        q = self.posterior(x, labels)
         if self.training and self.config.eps == "uniform":  # the article's bug, trained on purpose (ModelConfig.eps)
             z = q.at(torch.rand(q.mu.shape, generator=generator, device=q.mu.device, dtype=q.mu.dtype))  # U[0, 1)
         else:
             z = q.sample(generator, temperature, hard=self.config.straight_through)
-        return VAEOutput(q, z, self.decode_logits(z))
+        return VAEOutput(q, z, self.decode_logits(z, labels))
 
 
 def gpu_count() -> int:

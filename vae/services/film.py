@@ -16,12 +16,12 @@ import re
 from pathlib import Path
 
 import numpy as np
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from vae.analysis.projection import align_to, project_pca
+from vae.data import Split
 from vae.files import atomic_write_bytes
 from vae.run_files import FILM, film_path
 from vae.training.evaluate import encode_all
@@ -29,9 +29,9 @@ from vae.training.evaluate import encode_all
 _NAME = re.compile(r"epoch-(\d{4,})\.safetensors")
 
 
-def save_epoch_codes(model, test_images: torch.Tensor, run_folder: str | Path, epoch: int) -> None:
+def save_epoch_codes(model, test_split: Split, run_folder: str | Path, epoch: int) -> None:
     """The test set's posterior codes after `epoch`, written atomically."""
-    codes = encode_all(model, test_images)[0]  # (N, code_dim) on the CPU
+    codes = encode_all(model, test_split.images, labels=test_split.labels)[0]  # (N, code_dim) on the CPU
     atomic_write_bytes(film_path(run_folder, epoch), save_tensors(model.latent.pack_codes(codes)))
 
 
@@ -41,11 +41,11 @@ def film_recorder(run_folder: str | Path):
     them again)."""
     started = []
 
-    def on_epoch(record: dict, model, test_images: torch.Tensor) -> None:
+    def on_epoch(record: dict, model, test_split: Split) -> None:
         if not started:
             drop_epochs_after(run_folder, record["epoch"] - 1)
             started.append(True)
-        save_epoch_codes(model, test_images, run_folder, record["epoch"])
+        save_epoch_codes(model, test_split, run_folder, record["epoch"])
     return on_epoch
 
 

@@ -24,16 +24,19 @@ def prepare(images: torch.Tensor, binarize: bool, seed: int = 0) -> torch.Tensor
 
 
 def scored_batches(model: VAE, images: torch.Tensor, batch_size: int, seed: int = 0, noise_seed: int | None = None,
-                   progress: Callable[[float], None] | None = None) -> Iterator[tuple[torch.Tensor, torch.Generator]]:
+                   progress: Callable[[float], None] | None = None, labels: torch.Tensor | None = None
+                   ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None, torch.Generator]]:
     """The one loop of every figure over a set of images: uint8 images (N, 28, 28) as the model
     scores them (a fixed binarization from `seed` for a binarized model), on its device, in
-    batches (B, 1, 28, 28), each with the one generator of the run's samples of q (seeded with
-    `noise_seed`, else `seed`); `progress` gets the share of images done after each batch."""
+    batches (B, 1, 28, 28), each with its labels (B,) (None without `labels`: a conditional model
+    needs them) and the one generator of the run's samples of q (seeded with `noise_seed`, else
+    `seed`); `progress` gets the share of images done after each batch."""
     model.eval()
     x_all = prepare(images.to(model.device), model.config.binarize, seed)
+    y_all = None if labels is None else labels.to(model.device)
     g = torch.Generator(device=model.device).manual_seed(seed if noise_seed is None else noise_seed)
     for i in range(0, len(x_all), batch_size):
-        yield x_all[i:i + batch_size], g
+        yield x_all[i:i + batch_size], None if y_all is None else y_all[i:i + batch_size], g
         if progress:
             progress(min(i + batch_size, len(x_all)) / len(x_all))
 
@@ -51,38 +54,45 @@ def dimension_summary(model: VAE, codes: torch.Tensor, kl_units: torch.Tensor) -
 
 
 @torch.no_grad()
-def posteriors(model: VAE, images: torch.Tensor, batch_size: int = 2000) -> Gaussian | Categorical:
-    """q(z|x) of every uint8 image (N, 28, 28), encoded in batches, as one batch on the CPU."""
+def posteriors(model: VAE, images: torch.Tensor, batch_size: int = 2000, *,
+               labels: torch.Tensor | None = None) -> Gaussian | Categorical:
+    """q(z|x) of every uint8 image (N, 28, 28) (q(z|x, y) with `labels` (N,), for a conditional
+    model), encoded in batches, as one batch on the CPU."""
     model.eval()
-    parts = [model.posterior(prepare(images[i:i + batch_size].to(model.device), False))
+    parts = [model.posterior(prepare(images[i:i + batch_size].to(model.device), False),
+                             None if labels is None else labels[i:i + batch_size].to(model.device))
              for i in range(0, len(images), batch_size)]
     return parts[0].cat(parts)
 
 
 @torch.no_grad()
 def scored_posteriors(model: VAE, images: torch.Tensor, batch_size: int = 1000,
-                      seed: int = 0) -> Gaussian | Categorical:
+                      seed: int = 0, *, labels: torch.Tensor | None = None) -> Gaussian | Categorical:
     """q(z|x) of every uint8 image as evaluate() scores it (binarized as in training when the model
     was), as one batch on the CPU: its mean KL is evaluate()'s."""
     model.eval()
-    parts = [model.posterior(x) for x, _ in scored_batches(model, images, batch_size, seed)]
+    parts = [model.posterior(x, y) for x, y, _ in scored_batches(model, images, batch_size, seed, labels=labels)]
     return parts[0].cat(parts)
 
 
-def encode_all(model: VAE, images: torch.Tensor, batch_size: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
+def encode_all(model: VAE, images: torch.Tensor, batch_size: int = 2000, *,
+               labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Posterior codes (mu, or the variables' probabilities) and each unit's KL from the prior, of
-    uint8 images (N, 28, 28), on the CPU: (N, code_dim) and (N, units)."""
-    q = posteriors(model, images, batch_size)
+    uint8 images (N, 28, 28) (with their labels (N,) for a conditional model), on the CPU:
+    (N, code_dim) and (N, units)."""
+    q = posteriors(model, images, batch_size, labels=labels)
     return q.code, q.kl_per_unit()
 
 
 @torch.no_grad()
-def evaluate(model: VAE, images: torch.Tensor, batch_size: int = 1000, seed: int = 0) -> dict:
+def evaluate(model: VAE, images: torch.Tensor, batch_size: int = 1000, seed: int = 0, *,
+             labels: torch.Tensor | None = None) -> dict:
     """Mean test recon (one exact sample of q: one-hot for categorical latents) and KL (nats per
-    image), KL per latent unit, active units."""
+    image), KL per latent unit, active units. A conditional model reads `labels` (N,): its -ELBO
+    bounds -log p(x | y)."""
     recon_sum, kl_sum, codes = 0.0, torch.zeros(model.latent.units, device=model.device), []
-    for x, g in scored_batches(model, images, batch_size, seed):
-        out = model(x, generator=g)
+    for x, y, g in scored_batches(model, images, batch_size, seed, labels=labels):
+        out = model(x, generator=g, labels=y)
         recon_sum += float(recon_nll(out.logits, x, model.config).sum())
         kl_sum += out.posterior.kl_per_unit().sum(0)
         codes.append(out.posterior.code)
@@ -98,7 +108,8 @@ def evaluate(model: VAE, images: torch.Tensor, batch_size: int = 1000, seed: int
 
 
 @torch.no_grad()
-def bound_gap(model: VAE, x: torch.Tensor, ks=(1, 10, 100, 1000), draws: int = 1000, seed: int = 0) -> dict:
+def bound_gap(model: VAE, x: torch.Tensor, ks=(1, 10, 100, 1000), draws: int = 1000, seed: int = 0,
+              label: int | None = None) -> dict:
     """For one image x (1, 28, 28) or (1, 1, 28, 28): the importance-weighted lower bound on log p(x)
     with k samples, for each k, as (mean, standard error) over max(8, draws / k) independent
     estimates (so at least `draws` samples of q(z|x) each). k = 1 is the ELBO; the bound rises
@@ -113,17 +124,19 @@ def bound_gap(model: VAE, x: torch.Tensor, ks=(1, 10, 100, 1000), draws: int = 1
     out = {}
     for k in ks:
         repeats = max(8, math.ceil(draws / k))
-        bounds = -iwae_nll(model, x.expand(repeats, -1, -1, -1), k, chunk=20000, generator=g)  # (repeats,)
+        x_repeated = x.expand(repeats, -1, -1, -1)
+        bounds = -iwae_nll(model, x_repeated, k, chunk=20000, generator=g, labels=label)  # (repeats,)
         out[k] = (float(bounds.mean()), float(bounds.std() / math.sqrt(repeats)))
     return out
 
 
 @torch.no_grad()
 def evaluate_iwae(model: VAE, images: torch.Tensor, k: int, batch_size: int | None = None,
-                  seed: int = 0, progress: Callable[[float], None] | None = None) -> float:
-    """Mean importance-weighted -log p(x) estimate over the images, k samples each; `progress`
-    gets the share of images done."""
+                  seed: int = 0, progress: Callable[[float], None] | None = None,
+                  labels: torch.Tensor | None = None) -> float:
+    """Mean importance-weighted -log p(x) estimate over the images, k samples each (-log p(x | y)
+    for a conditional model, which reads `labels`); `progress` gets the share of images done."""
     total = 0.0
-    for x, g in scored_batches(model, images, batch_size or max(1, 20000 // k), seed, seed + 1, progress):
-        total += float(iwae_nll(model, x, k, chunk=20000, generator=g).sum())
+    for x, y, g in scored_batches(model, images, batch_size or max(1, 20000 // k), seed, seed + 1, progress, labels):
+        total += float(iwae_nll(model, x, k, chunk=20000, generator=g, labels=y).sum())
     return total / len(images)

@@ -45,8 +45,10 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 class TrainStep:
     def __init__(self, model: VAE, optimizer: torch.optim.Optimizer, images: torch.Tensor,
                  generator: torch.Generator, amp: bool, batch_size: int, graph: bool | None = None,
-                 ddp: torch.nn.Module | None = None):
+                 ddp: torch.nn.Module | None = None, labels: torch.Tensor | None = None):
+        """`labels`: the images' classes (N,), for a conditional model."""
         self.model, self.optimizer, self.images, self.gen = model, optimizer, images, generator
+        self.labels = labels
         self.net = model if ddp is None else ddp  # DDP's forward sets up the all-reduce of the gradients
         self.cfg = model.config
         self.amp = amp
@@ -69,7 +71,8 @@ class TrainStep:
             x = torch.bernoulli(x, generator=self.gen)
         # No autocast weight cache: a graph must not keep casts made while it was recorded.
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp, cache_enabled=False):
-            out = self.net(x, generator=self.gen, temperature=self.temperature)
+            out = self.net(x, generator=self.gen, temperature=self.temperature,
+                           labels=None if self.labels is None else self.labels[idx])
         recon = recon_nll(out.logits.float(), x, self.cfg)  # (B,)
         kl = out.posterior.kl_per_unit().float().sum(-1)  # (B,)
         loss = (recon + self.cfg.beta * kl).mean()

@@ -34,7 +34,7 @@ import torch
 from tqdm import tqdm
 
 from vae.config import ModelConfig, TrainConfig, check_resume
-from vae.data import load_split
+from vae.data import Split, load_split
 from vae.files import append_jsonl, atomic_write_json, read_jsonl, remove_temp_files, write_jsonl
 from vae.models.latents import latent_of
 from vae.models.model import VAE, resolve_device
@@ -61,12 +61,13 @@ def cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
     return low + 0.5 * (base_lr - low) * (1.0 + math.cos(math.pi * progress))
 
 
-def load_training_data(model_cfg: ModelConfig, train_cfg: TrainConfig, device: torch.device):
-    """Train images (limited to train_limit) and the test images, uint8 on `device`."""
+def load_training_data(model_cfg: ModelConfig, train_cfg: TrainConfig, device: torch.device) -> tuple[Split, Split]:
+    """The train split (limited to train_limit) and the test split, images uint8 and labels on `device`."""
     train = load_split(model_cfg.dataset, "train", train_cfg.data_dir)
     test = load_split(model_cfg.dataset, "test", train_cfg.data_dir)
-    train_images = train.images[: train_cfg.train_limit] if train_cfg.train_limit else train.images
-    return train_images.to(device), test.images.to(device)
+    limit = slice(train_cfg.train_limit)
+    return (Split(train.images[limit].to(device), train.labels[limit].to(device)),
+            Split(test.images.to(device), test.labels.to(device)))
 
 
 def _note(text: str) -> None:
@@ -158,7 +159,7 @@ def train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out_dir: str | 
     Ctrl-C (KeyboardInterrupt) saves the current weights and returns. Under torchrun every
     process calls this; see vae/training/distributed.py.
 
-    `on_epoch(record, model, test_images)` is called after each epoch is saved (by the process that
+    `on_epoch(record, model, test_split)` is called after each epoch is saved (by the process that
     writes), with its history line; vae.services.film.film_recorder(out_dir) saves the map through training.
     """
     ranks = distributed.ranks_from_env()
@@ -185,7 +186,8 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
             _note(f"{out} is already at epoch {checkpoint.epoch}, and {train_cfg.epochs} were asked for: "
                   "nothing to train (pass a larger --epochs to continue)")
         return checkpoint.history
-    train_images, test_images = load_training_data(cfg, train_cfg, device)
+    train_split, test_split = load_training_data(cfg, train_cfg, device)
+    train_images = train_split.images
     torch.manual_seed(train_cfg.seed)
     model, epoch, step, history = _prepare_run(out, checkpoint, cfg, device, writes=ranks.writer)
     n, batch = len(train_images), train_cfg.batch_size
@@ -209,7 +211,8 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
     # One generator per run and epoch keeps runs reproducible for a given seed, resumed or not.
     gen = torch.Generator(device=device)
     train_step = TrainStep(model, optimizer, train_images, gen, train_cfg.amp and device.type == "cuda",
-                           batch // ranks.world, ddp=distributed.wrap(model, ranks) if ranks.parallel else None)
+                           batch // ranks.world, ddp=distributed.wrap(model, ranks) if ranks.parallel else None,
+                           labels=train_split.labels if cfg.conditional else None)
 
     try:
         with _StopRequests() as stops:
@@ -252,7 +255,7 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                 _stop_if_diverged(0.0 if _weights_finite(model) else math.nan, "a weight", out, epoch, step,
                                   train_cfg.lr)
                 # Rank 0 evaluates; its verdict on the test -ELBO reaches every rank, so all stop together.
-                record = epoch_record(model, test_images, epoch + 1, step, train_means, train_seconds, trained,
+                record = epoch_record(model, test_split, epoch + 1, step, train_means, train_seconds, trained,
                                       train_images[:EXACT_TRAIN_IMAGES]) if ranks.writer else None
                 test_elbo = distributed.summed(torch.tensor(record["test_elbo"] if record else 0.0, device=device),
                                                ranks)
@@ -274,7 +277,7 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                                    f" KL {record['test_kl']:.2f})  active {record['active_units']}"
                                    f"  {record['images_per_second']:.0f} img/s")
                     if on_epoch:
-                        on_epoch(record, model, test_images)
+                        on_epoch(record, model, test_split)
                 distributed.barrier(ranks)  # the others wait for rank 0's evaluation and files
     except KeyboardInterrupt:
         # Mid-epoch weights, labelled with the last finished epoch (and its history line) and the
@@ -304,7 +307,7 @@ def _stop_if_diverged(value: float, what: str, out: Path, epoch: int, step: int,
                            f"in {out}. Try a lower learning rate than {lr:g}.")
 
 
-def epoch_record(model: VAE, test_images: torch.Tensor, epoch: int, step: int,
+def epoch_record(model: VAE, test_split: Split, epoch: int, step: int,
                  train_means: torch.Tensor, seconds: float, n_train: int,
                  exact_train_images: torch.Tensor | None = None) -> dict:
     """One line of history.jsonl: all losses in nats per image ("kl_per_dim": per latent unit, a
@@ -314,8 +317,8 @@ def epoch_record(model: VAE, test_images: torch.Tensor, epoch: int, step: int,
     categorical latent the relaxed (Gumbel-softmax) objective at the temperature of each step, not
     an ELBO. So a categorical run also records train_exact_*: the ELBO with exact one-hot samples
     of q(z|x), evaluated as the test set's is, on the first `exact_train_images`."""
-    test = evaluate(model, test_images)
-    parts = kl_decomposition(model.latent, scored_posteriors(model, test_images))
+    test = evaluate(model, test_split.images, labels=test_split.labels)
+    parts = kl_decomposition(model.latent, scored_posteriors(model, test_split.images, labels=test_split.labels))
     train_recon, train_kl = train_means.tolist()
     exact = {}
     if model.latent.relaxed and exact_train_images is not None:
