@@ -202,7 +202,8 @@ def run_eval(args) -> int:
     print(f"checkpoint   {args.checkpoint} ({c.arch}, z={c.latent_dim}, {c.likelihood}, beta={c.beta}, "
           f"epoch {checkpoint.epoch})")
     print(f"test images  {len(images)} ({c.dataset}{', binarized' if c.binarize else ''})")
-    print(f"scored by    {c.likelihood_text}" + (": its -log p(x) is a pseudo-likelihood, comparable only with "
+    nll = "-log p(x | y)" if c.conditional else "-log p(x)"  # a conditional model's bound is of x given its class
+    print(f"scored by    {c.likelihood_text}" + (f": its {nll} is a pseudo-likelihood, comparable only with "
                                                   "models scored the same way" if c.pseudo_likelihood else ""))
     print(f"recon        {result['test_recon']:.2f} nats/image")
     print(f"KL           {result['test_kl']:.2f} nats/image = I_q(n; z) {parts.mutual_information:.2f} (at most "
@@ -211,7 +212,8 @@ def run_eval(args) -> int:
     print(f"-ELBO        {result['test_elbo']:.2f} nats/image")
     print(f"active units {result['active_units']} of {c.latent_dim}")
     if iwae is not None:
-        print(f"IWAE NLL     {iwae:.2f} nats/image (k={args.iwae_k}; an estimate, an upper bound in expectation"
+        print(f"IWAE NLL     {iwae:.2f} nats/image (k={args.iwae_k}; an estimate of {nll}, "
+              "an upper bound in expectation"
               + (", of a pseudo-likelihood)" if c.pseudo_likelihood else ")"))
     if args.fid:
         for name in ("prior", "mixture", "reconstruction"):
