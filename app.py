@@ -35,6 +35,7 @@ PAGES = {
     "Diagnose": [
         st.Page("views/compare.py", title="Compare models", icon=":material/compare:"),
         st.Page("views/holes.py", title="Prior holes", icon=":material/blur_on:"),
+        st.Page("views/ood.py", title="Out of distribution", icon=":material/report:"),
     ],
     "Training": [
         st.Page("views/curves.py", title="Loss curves", icon=":material/monitoring:"),

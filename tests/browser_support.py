@@ -30,7 +30,8 @@ CHROMIUM = "/usr/bin/chromium"
 # Every page of the app: (its path, its heading).
 PAGES = [("", "Latent map"), ("sliders", "Latent sliders"), ("interpolate", "Interpolation"),
          ("reconstruct", "Reconstruct"), ("em", "EM and mixtures"), ("reparam", "Why reparameterize"),
-         ("compare", "Compare models"), ("holes", "Prior holes"), ("curves", "Loss curves"), ("train", "Train")]
+         ("compare", "Compare models"), ("holes", "Prior holes"), ("ood", "Out of distribution"),
+         ("curves", "Loss curves"), ("train", "Train")]
 
 try:
     from playwright.sync_api import expect, sync_playwright

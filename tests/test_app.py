@@ -16,7 +16,7 @@ from vae.training.checkpoint import weights_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["views/map.py", "views/sliders.py", "views/interpolate.py", "views/reconstruct.py", "views/em.py",
-         "views/reparam.py", "views/curves.py", "views/train.py"]
+         "views/reparam.py", "views/curves.py", "views/train.py", "views/ood.py"]
 
 
 @pytest.fixture(scope="module")

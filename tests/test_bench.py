@@ -27,6 +27,11 @@ def test_quality_quick():
     assert "IWAE NLL (k=10)" in run_bench("quality")
 
 
+def test_ood_quick():
+    out = run_bench("ood")
+    assert "AUROC corrected" in out and "| fashion-mnist | fashion-mnist | mnist " in out
+
+
 def test_projection_quick():
     assert "2k test" in run_bench("projection")
 
