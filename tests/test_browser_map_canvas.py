@@ -199,6 +199,9 @@ def test_a_conditional_model_draws_one_z_as_every_class_beside_the_pad_on_a_phon
         expect(label).to_contain_text("looks like 3", timeout=30_000)  # the pad: z decoded as the sidebar's class
         strip = page.get_by_test_id("latent-pad-styles")
         page.wait_for_function("() => window.__latentPadProbe.classify", timeout=30_000)
+        drawn = (10 * 28 + 9 * TRAVERSAL["gap"]) * TRAVERSAL["scale"]  # the strip's width once its decoder is in
+        strip.element_handle().wait_for_element_state("visible")
+        page.wait_for_function("([c, w]) => c.width === w", arg=[strip.element_handle(), drawn], timeout=30_000)
         args = [strip.element_handle(), TRAVERSAL["gap"], TRAVERSAL["scale"]]
         assert page.evaluate(STYLE_READINGS, args) == list(range(10))  # z = 0 as 0, 1, ..., 9
         before = strip.evaluate("(c) => c.toDataURL()")

@@ -18,7 +18,7 @@ import streamlit as st
 import torch
 
 from ui import state
-from ui.caches import class_names, current_model, dataset, kl_and_activity, latent_map, whole_model
+from ui.caches import as_class, class_names, current_model, dataset, kl_and_activity, latent_map, whole_model
 from ui.charts import kl_per_dimension, latent_scatter, posterior_chart
 from ui.estimators import COMPARED, DIGITS, LARGEST, sample_sizes, study_of
 from ui.mixtures import EM_COVARIANCE, EM_K, em_codes, em_run
@@ -56,11 +56,14 @@ class Step:
     show: Callable[[object], Link]  # draws the live element for the loaded checkpoint
 
 
-def _digit() -> tuple[int, torch.Tensor]:
-    images = dataset(current_model()[0].config.dataset, "test")[0]
+def _digit() -> tuple[int, torch.Tensor, object]:
+    """The test digit the steps look at, and the model to look with (a conditional one given the
+    digit's own class)."""
+    checkpoint, hash_ = current_model()
+    images, labels = dataset(checkpoint.config.dataset, "test")
     index = DIGIT.widget(st.number_input, "Test digit", 0, len(images) - 1,
                          help="The test digit this step and the next look at")
-    return index, images[index]
+    return index, images[index], as_class(checkpoint, hash_, int(labels[index]))
 
 
 def map_step(checkpoint) -> Link:
@@ -90,8 +93,7 @@ def em_step(checkpoint) -> Link:
 
 
 def encoder_step(checkpoint) -> Link:
-    model = checkpoint.model
-    index, image = _digit()
+    index, image, model = _digit()
     x = prepare(image[None], model.config.binarize).to(model.device)
     with torch.no_grad():
         q = model.posterior(x)
@@ -112,15 +114,15 @@ def encoder_step(checkpoint) -> Link:
 
 
 def elbo_step(checkpoint) -> Link:
-    model = checkpoint.model
-    index, image = _digit()
+    index, image, model = _digit()
     figures = per_image_figures(model, image[None], samples=8)
     c1, c2, c3 = st.columns(3)
     c1.metric("Reconstruction −E_q[log p(x|z)]", f"{figures['recon'][0]:.1f} nats",
               help="Averaged over 8 samples of q(z|x)")
     c2.metric("KL(q(z|x) ‖ p(z))", f"{figures['kl'][0]:.1f} nats", help="Exact, in closed form")
     c3.metric("−ELBO", f"{figures['elbo'][0]:.1f} nats",
-              help="The sum, estimated from 8 samples of q(z|x): an upper bound on −log p(x)")
+              help="The sum, estimated from 8 samples of q(z|x): an upper bound on "
+                   + ("−log p(x | y), the digit's class given" if checkpoint.config.conditional else "−log p(x)"))
     if checkpoint.history:
         st.caption(f"#{index}'s bound against the test set's mean −ELBO of "
                    f"{checkpoint.history[-1]['test_elbo']:.1f} nats per image ({checkpoint.config.likelihood_text}).")

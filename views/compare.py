@@ -9,12 +9,20 @@ import streamlit as st
 import torch
 
 from ui import state
-from ui.caches import CHECKPOINTS_DIR, class_names, current_model, dataset, image_figures, latent_map, model_in
+from ui.caches import (
+    CHECKPOINTS_DIR,
+    class_names,
+    current_model,
+    dataset,
+    image_figures,
+    latent_map,
+    model_in,
+    whole_model,
+)
 from ui.charts import PALETTE, latent_scatter
 from ui.page import page_header, show_digit
 from ui.text import literal, share_text
 from vae.analysis.projection import PROJECTIONS, align_to
-from vae.analysis.walks import decode_numpy
 from vae.datasets import dataset_info
 from vae.images import grid
 from vae.services.runs import list_runs, run_folder
@@ -110,10 +118,13 @@ theirs_model = model_in(run_folder(CHECKPOINTS_DIR, other))
 theirs = image_figures("test", model=theirs_model)
 like_with_like = other in comparable
 if not like_with_like:
+    why = ("one bounds −log p(x | y), the class given, the other −log p(x)"
+           if checkpoint.config.conditional != theirs_model[0].config.conditional else
+           "a Gaussian likelihood's perfect reconstruction scores about −1,085 nats")
     st.warning(f"{literal(me)} is scored on {checkpoint.config.likelihood_text}, {literal(other)} on "
-               f"{theirs_model[0].config.likelihood_text}: their −ELBOs are in nats of different things (a Gaussian "
-               "likelihood's perfect reconstruction scores about −1,085 nats), so neither is ranked above the other. "
-               "Their maps and reconstructions below still compare.", icon=":material/warning:")
+               f"{theirs_model[0].config.likelihood_text}: their −ELBOs are in nats of different things ({why}), so "
+               "neither is ranked above the other. Their maps and reconstructions below still compare.",
+               icon=":material/warning:")
 
 difference = theirs["elbo"] - mine["elbo"]
 error = difference.std(ddof=1) / np.sqrt(len(difference))  # of the mean difference, over the test digits
@@ -163,12 +174,13 @@ for column, key, name, xy in ((c1, "compare_a", me, mine_map.xy), (c2, "compare_
 
 
 def side_by_side(indices: list[int], title: str) -> None:
-    images = dataset(checkpoint.config.dataset, "test")[0][indices]
+    images, labels = (t[indices] for t in dataset(checkpoint.config.dataset, "test"))
     rows = [images.float().div(255).numpy()]
-    for model_and_hash, _figures in (((checkpoint, hash_), mine), (theirs_model, theirs)):
+    for model_and_hash in ((checkpoint, hash_), theirs_model):
+        model, _ = whole_model(*model_and_hash)  # a conditional model reconstructs each digit as its own class
         with torch.no_grad():
-            rows.append(decode_numpy(model_and_hash[0].model, model_and_hash[0].model.code(
-                images.float().div(255)[:, None].to(model_and_hash[0].model.device))))
+            y = labels.to(model.device)
+            rows.append(model.decode(model.code(images.float().div(255)[:, None].to(model.device), y), y).cpu().numpy())
     st.markdown(title)
     show_digit(grid(np.concatenate(rows), cols=len(indices)), scale=2)
     st.caption(f"Rows: the digit, {literal(me)}'s reconstruction, {literal(other)}'s." + (

@@ -7,7 +7,7 @@ import torch
 
 from ui import article_charts
 from ui.article_errors import article_errors
-from ui.caches import class_names, current_model, dataset, latent_map
+from ui.caches import class_names, current_model, dataset, latent_map, whole_model
 from ui.mixtures import EM_COVARIANCE, EM_K, code_sources, codes, em_codes, em_run
 from ui.page import page_header, show_digit
 from vae.analysis.quality import sample_quality
@@ -143,7 +143,9 @@ with c2:
 def quality_of(_mixture, hash_: str, mixture_key: tuple) -> dict:
     """Cached per model and mixture (its settings and EM iteration), for every session."""
     bar = st.progress(0.0, text="Decoding and classifying")
-    report = sample_quality(checkpoint.model, dataset(checkpoint.config.dataset, "test")[0], 10_000, _mixture,
+    images, labels = dataset(checkpoint.config.dataset, "test")
+    # A conditional model decodes each sample with a test digit's class, and reconstructs each digit as its own.
+    report = sample_quality(whole_model(checkpoint, hash_)[0], images, 10_000, _mixture, test_labels=labels,
                             progress=lambda i, n: bar.progress(i / n, text=f"{i} of {n} sets"))
     bar.empty()
     return report
@@ -167,16 +169,20 @@ st.caption("The encoder's q(z|x) stands in for the posterior p(z|x) that an exac
            "falls short of log p(x) by KL(q(z|x) ‖ p(z|x)). Importance sampling with S draws of q tightens the "
            "bound towards log p(x): how far it rises estimates that KL. (S counts samples of q, not the mixture's "
            "K components above.) Each bound is the mean of independent estimates using at least 1,000 draws of q "
-           "in all, with its standard error.")
+           "in all, with its standard error." + (" This model is conditional: its bounds are of log p(x | y), "
+                                                  "the digit's own class y given."
+                                                  if checkpoint.config.conditional else ""))
 index = st.number_input("Test digit", 0, len(test_mu) - 1, 0)
 
 
 @st.cache_data(max_entries=64, show_spinner="Importance sampling")
 def gap_of(_model, hash_: str, index: int) -> dict:
-    return bound_gap(_model, dataset(checkpoint.config.dataset, "test")[0][index])
+    """`_model`: a whole_model (a conditional one reads the digit's own class)."""
+    images, labels = dataset(checkpoint.config.dataset, "test")
+    return bound_gap(_model, images[index], label=int(labels[index]))
 
 
-gap = gap_of(checkpoint.model, hash_, index)
+gap = gap_of(*whole_model(checkpoint, hash_), index)
 c1, c2 = st.columns([1, 3])
 with c1:
     scored = prepare(dataset(checkpoint.config.dataset, "test")[0][index][None], checkpoint.config.binarize)

@@ -145,9 +145,10 @@ def layered(_figure, _lmap, hash_: str, scope: str, projection: str, color: str,
 
 
 def centre_readings(clusters) -> list[int] | None:
-    """What the bundled classifier reads in the digit decoded at each cluster's centre in latent space."""
+    """What the bundled classifier reads in the digit decoded at each cluster's centre in latent space
+    (none for a conditional model: its decoder writes whatever class it is given)."""
     classifier = digit_classifier(dataset_name)
-    if classifier is None or not clusters:
+    if classifier is None or not clusters or checkpoint.config.conditional:
         return None
     with torch.no_grad():
         decoded = decode_numpy(checkpoint.model, torch.from_numpy(np.stack([c.code for c in clusters])))
@@ -243,7 +244,9 @@ if figures is not None and shown:
 
 with st.expander("Attribute direction" + (f": {direction[1]} → {direction[2]}" if direction else ""),
                  icon=":material/trending_flat:"):
-    direction_controls(lmap, images, names, picked, checkpoint.model, selected_folder().name)
+    # The strip moves the first picked digit (else #0): a conditional model writes it as that digit's class.
+    moved = as_class(checkpoint, hash_, lmap.labels[picked[0] if picked else 0])
+    direction_controls(lmap, images, names, picked, moved, selected_folder().name)
 
 if not picked:
     st.info("Click or tap a point on the map to see that digit, its reconstruction and its nearest neighbours.")
@@ -310,8 +313,9 @@ if len(picked) >= 3:
     else:
         z = analogy(*(torch.from_numpy(lmap.mu[i]) for i in (a, b, c)))
         nearest = int(lmap.nearest(z.numpy(), 1)[0][0])
+        as_c = as_class(checkpoint, hash_, lmap.labels[c])  # a conditional model writes it as c's class
         strip = np.stack([*(images[i].float().div(255).numpy() for i in (a, b, c)),
-                          decode_numpy(checkpoint.model, z[None])[0], images[nearest].float().div(255).numpy()])
+                          decode_numpy(as_c, z[None])[0], images[nearest].float().div(255).numpy()])
         show_digit(grid(strip, cols=5), f"#{a}, #{b}, #{c}, then z_c + (z_b − z_a) decoded, then the nearest "
                    f"real digit to that code: #{nearest} ({names[lmap.labels[nearest]]})", scale=3)
         st.caption("The first three picked, in picking order: what takes the first to the second, applied to the "

@@ -5,7 +5,7 @@ import streamlit as st
 import torch
 
 from ui import state
-from ui.caches import class_names, current_model, dataset, kl_and_activity, latent_map, whole_model
+from ui.caches import as_class, class_names, current_model, dataset, kl_and_activity, latent_map, whole_model
 from ui.charts import latent_scatter, posterior_chart
 from ui.page import page_header, show_digit
 from ui.sketchpad import draw_digit, encodes_in_browser, mark_unknown
@@ -87,7 +87,7 @@ if checkpoint.config.conditional:  # restyle: z is the style, the label the clas
                f"picked in the sidebar: pick the one you drew), and its code z, the style, is decoded here with "
                f"each class label in turn: {', '.join(names)}.")
 
-images, _ = dataset(checkpoint.config.dataset, "test")
+images, test_labels = dataset(checkpoint.config.dataset, "test")
 neighbours = lmap.nearest(mu.numpy(), 10)[0]
 st.subheader(f"Nearest test {thing}s in latent space")
 st.caption(", ".join(f"#{i} ({names[lmap.labels[i]]})" for i in neighbours))
@@ -121,9 +121,11 @@ unknown = mark_unknown(target, board_seq, key=f"complete-{hash_[:8]}")
 if unknown is None or not unknown.any():
     st.caption("Nothing marked unknown yet.")
     st.stop()
-steps = complete(model, target, unknown, iterations=20)
+# A test digit is completed as its own class by a conditional model, your digit as the sidebar's.
+completer = model if which == "mine" else as_class(checkpoint, hash_, int(test_labels[index]))
+steps = complete(completer, target, unknown, iterations=20)
 shown_steps = [0, 1, 2, 3, 5, 10, 20]
 show_digit(grid(np.stack([steps[s] for s in shown_steps]), cols=len(shown_steps)),
            "the unknown part at 0, then after 1, 2, 3, 5, 10 and 20 iterations from the posterior's mean", scale=3)
-ends = [complete(model, target, unknown, iterations=20, sample=True, seed=s)[-1] for s in range(8)]
+ends = [complete(completer, target, unknown, iterations=20, sample=True, seed=s)[-1] for s in range(8)]
 show_digit(grid(np.stack(ends), cols=8), "eight completions, each from its own samples of q(z|x)", scale=3)

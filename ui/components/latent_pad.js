@@ -156,16 +156,17 @@ function redraw(ui) {  // the digit, and what the classifier makes of it
     ui.label.textContent = `looks like ${ui.data.classifier.class_names[best]} (${Math.round(100 * probs[best])}%)`;
     ui.label.dataset.probabilities = Array.from(probs, (p) => p.toFixed(4)).join(",");
   }
-  if (ui.styleNet) {
+  const t3 = performance.now();
+  record("decodeMs", t1 - t0); record("paintMs", t2 - t0); record("classifyMs", t3 - t2); record("eventMs", t3 - t0);
+  if (ui.styleNet) {  // a conditional model's style grid: timed apart, so the pad's figures stay the pad's
     const { layers, class_names: names } = ui.data.styles, input = new Float32Array(ui.z.length + names.length);
     input.set(ui.z);
     paintStrip(ui.styleStrip, names.map((_, k) => {
       input.fill(0, ui.z.length); input[ui.z.length + k] = 1;
       return decode(layers, ui.styleNet, input);
     }), ui.data.traversal);
+    record("stylesMs", performance.now() - t3);
   }
-  const t3 = performance.now();
-  record("decodeMs", t1 - t0); record("paintMs", t2 - t0); record("classifyMs", t3 - t2); record("eventMs", t3 - t0);
 }
 
 function paintStrip(canvas, digits, { gap, scale }) {  // 28x28 digits side by side, `gap` black pixels apart

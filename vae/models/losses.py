@@ -35,14 +35,15 @@ def recon_nll(logits: torch.Tensor, x: torch.Tensor, cfg: ModelConfig) -> torch.
     return 0.5 * squared.sum(-1) + x.shape[1] * (math.log(sigma) + 0.5 * LOG_2PI)
 
 
-@torch.no_grad()
 def log_importance_weights(model, x: torch.Tensor, k: int, chunk: int = 1000,
-                           generator: torch.Generator | None = None, labels=None) -> torch.Tensor:
+                           generator: torch.Generator | None = None, labels=None, q=None) -> torch.Tensor:
     """log p(x|z_i) + log p(z_i) - log q(z_i|x) for k exact samples z_i of q(z|x) each: (B, k).
     Their mean is a one-sample ELBO's expectation estimated k times; their log-mean-exp is the
     importance-weighted bound (Burda et al. 2015). A conditional model reads `labels` (an int or
-    (B,)), and the weights are of p(x, z | y)."""
-    q = model.posterior(x, labels)
+    (B,)), and the weights are of p(x, z | y). `q`: another proposal than the encoder's q(z|x), of
+    the same kind (an optimized posterior, say). Differentiable: callers that want no gradient say so
+    (torch.no_grad), as every figure does."""
+    q = model.posterior(x, labels) if q is None else q
     B = len(x)
     flat_x = x.reshape(B, -1)
     per_chunk = max(1, chunk // max(B, 1))

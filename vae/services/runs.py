@@ -100,7 +100,9 @@ class RunLog:
                 "test KL": last.get("test_kl"), "of it I_q(n; z)": last.get("test_mutual_information"),
                 "of it KL(q(z) ‖ p(z))": last.get("test_marginal_kl"),
                 "active units": f"{last['active_units']} / {z}" if last else "",
-                "training time (s)": round(sum(h.get("seconds", 0.0) for h in self.history), 1)}
+                "training time (s)": round(sum(h.get("seconds", 0.0) for h in self.history), 1),
+                # Only runs scored alike have -ELBOs that compare (a conditional run's bounds -log p(x | y)).
+                "scored on": self.config.likelihood_text if self.config else ""}
 
 
 def read_run_log(folder: str | Path) -> RunLog:

@@ -1,0 +1,95 @@
+"""The amortization gap (Cremer, Li & Duvenaud 2018): how much of a digit's ELBO the encoder gives
+away by computing q(z|x) with one network for every digit, rather than fitting q to this digit.
+
+    log p(x) - ELBO(q_encoder) = [log p(x) - ELBO(q*)]  +  [ELBO(q*) - ELBO(q_encoder)]
+                                  approximation gap         amortization gap
+
+q* is the best Gaussian for x alone: its mean and log-variance optimized by gradient ascent on the
+ELBO, starting from the encoder's output. Gaussian latents only.
+
+    gaps = amortization_gaps(model, x)    # x (B, 1, 28, 28) in [0, 1]; see AmortizationGaps
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from vae.models.latents import Gaussian
+from vae.models.losses import importance_weighted_bound, log_importance_weights
+
+OPTIMIZE_STEPS = 300
+EVAL_SAMPLES = 2000  # samples of q per ELBO estimate; the IWAE bound takes as many
+
+
+@dataclass
+class AmortizationGaps:
+    """Per image (B,) each, nats: ELBO estimates of the encoder's q and of the optimized q* (from the
+    same samples of eps, so their difference is measured more precisely than either), their
+    standard errors, and the IWAE bound with q* as the proposal (a lower bound of log p(x), so the
+    approximation gap measured against it is a lower bound too)."""
+    amortized_elbo: torch.Tensor
+    optimized_elbo: torch.Tensor
+    amortized_stderr: torch.Tensor
+    optimized_stderr: torch.Tensor
+    gap_stderr: torch.Tensor  # of optimized_elbo - amortized_elbo, from the paired samples
+    log_px_bound: torch.Tensor
+    amortized: Gaussian
+    optimized: Gaussian
+    samples: int
+
+    @property
+    def amortization_gap(self) -> torch.Tensor:
+        return self.optimized_elbo - self.amortized_elbo
+
+    @property
+    def approximation_gap(self) -> torch.Tensor:
+        return self.log_px_bound - self.optimized_elbo
+
+
+def optimize_posterior(model, x: torch.Tensor, steps: int = OPTIMIZE_STEPS, lr: float = 0.05, samples: int = 16,
+                       seed: int = 0, labels=None) -> Gaussian:
+    """q*(z|x) for each image of x (B, 1, 28, 28) in [0, 1]: N(mu, diag exp(logvar)) fitted by Adam to
+    its own ELBO (`samples` fresh reparameterized samples a step, the KL in closed form), from the
+    encoder's q(z|x). The model's weights stay as they are."""
+    model.eval()
+    with torch.no_grad():
+        start = model.posterior(x, labels)
+    if not isinstance(start, Gaussian):
+        raise ValueError("the amortization gap is measured for Gaussian latents: this model's are categorical")
+    mu, logvar = start.mu.clone().requires_grad_(), start.logvar.clone().requires_grad_()
+    optimizer = torch.optim.Adam([mu, logvar], lr=lr)
+    # The step size falls to 0 along a cosine: the last steps average the samples' noise away, so
+    # q* ends at the optimum rather than jittering around it.
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    g = torch.Generator(device=x.device).manual_seed(seed)
+    for _ in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        q = Gaussian(mu, logvar)
+        elbo = log_importance_weights(model, x, samples, generator=g, labels=labels, q=q).mean(1)  # (B,)
+        (-elbo.sum()).backward()
+        optimizer.step()
+        schedule.step()
+    return Gaussian(mu.detach(), logvar.detach())
+
+
+@torch.no_grad()
+def amortization_gaps(model, x: torch.Tensor, steps: int = OPTIMIZE_STEPS, samples: int = EVAL_SAMPLES,
+                      seed: int = 0, labels=None) -> AmortizationGaps:
+    """The encoder's ELBO, the optimized posterior's, and the IWAE bound of log p(x), for each image
+    of x (B, 1, 28, 28) in [0, 1]."""
+    with torch.enable_grad():
+        optimized = optimize_posterior(model, x, steps, seed=seed, labels=labels)
+    amortized = model.posterior(x, labels)
+
+    def log_weights(q: Gaussian) -> torch.Tensor:  # (B, samples), the same eps for either q
+        g = torch.Generator(device=x.device).manual_seed(seed + 1)
+        return log_importance_weights(model, x, samples, chunk=20_000, generator=g, labels=labels, q=q)
+
+    a, o = log_weights(amortized), log_weights(optimized)
+    root = math.sqrt(samples)
+    return AmortizationGaps(
+        amortized_elbo=a.mean(1), optimized_elbo=o.mean(1), amortized_stderr=a.std(1) / root,
+        optimized_stderr=o.std(1) / root, gap_stderr=(o - a).std(1) / root,
+        log_px_bound=importance_weighted_bound(o), amortized=amortized, optimized=optimized, samples=samples)
