@@ -32,6 +32,11 @@ def test_ood_quick():
     assert "AUROC corrected" in out and "| fashion-mnist | fashion-mnist | mnist " in out
 
 
+def test_amortization_quick():
+    out = run_bench("amortization")
+    assert "amortization gap" in out and "| mnist-conditional " in out
+
+
 def test_projection_quick():
     assert "2k test" in run_bench("projection")
 

@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 
 TRAIN, TEST, STEP = "#4C78A8", "#F58518", "rgba(76, 120, 168, 0.35)"
 PATH = "#808080"  # a path across the map: readable on the light and the dark theme
+OTHER = "#2ca02c"  # a second posterior of the same digit (the optimized q*), beside the encoder's
 
 
 def _kl_parts(fig: go.Figure, history: list[dict], color: str, prefix: str) -> None:
@@ -203,12 +204,14 @@ def metric_scatter(xy, values, labels, shown: list[int], title: str, height: int
     return fig
 
 
-def posterior_cloud(xy, labels, class_names: list[str], mean_xy, samples_xy, height: int = 360) -> go.Figure:
+def posterior_cloud(xy, labels, class_names: list[str], mean_xy, samples_xy, height: int = 360,
+                    other: tuple | None = None) -> go.Figure:
     """Where samples of q(z|x) land on the map, zoomed to them: the dataset's points nearby (faint,
-    by class), the samples (crosses) and the posterior mean (star)."""
+    by class), the samples (crosses) and the posterior mean (star). `other`: (name, mean_xy,
+    samples_xy) of a second posterior of the same digit, drawn in circles and a diamond."""
     import numpy as np
 
-    both = np.vstack([samples_xy, mean_xy[None]])
+    both = np.vstack([samples_xy, mean_xy[None], *([other[2], other[1][None]] if other else [])])
     lo, hi = both.min(0), both.max(0)
     margin = np.maximum((hi - lo) * 0.6, (xy.max(0) - xy.min(0)) * 0.04)
     lo, hi = lo - margin, hi + margin
@@ -224,6 +227,15 @@ def posterior_cloud(xy, labels, class_names: list[str], mean_xy, samples_xy, hei
     fig.add_trace(go.Scattergl(x=[mean_xy[0]], y=[mean_xy[1]], mode="markers", name="posterior mean",
                                marker=dict(size=16, symbol="star", color="black", line=dict(color="white", width=2)),
                                hoverinfo="skip"))
+    if other:
+        name, other_mean, other_samples = other
+        fig.add_trace(go.Scattergl(x=other_samples[:, 0], y=other_samples[:, 1], mode="markers",
+                                   name=f"samples of {name}",
+                                   marker=dict(size=9, symbol="circle-open", color=OTHER, line=dict(width=2)),
+                                   hoverinfo="skip"))
+        fig.add_trace(go.Scattergl(x=[other_mean[0]], y=[other_mean[1]], mode="markers", name=f"mean of {name}",
+                                   marker=dict(size=14, symbol="diamond", color=OTHER,
+                                               line=dict(color="white", width=2)), hoverinfo="skip"))
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0),
                       legend=dict(itemsizing="constant", orientation="h", y=0, yanchor="top", x=0))
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, range=[lo[0], hi[0]])

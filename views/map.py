@@ -11,6 +11,7 @@ import streamlit as st
 import torch
 
 from ui import state
+from ui.amortization import amortization_section
 from ui.caches import (
     as_class,
     class_names,
@@ -289,6 +290,8 @@ with c1:
                     width="stretch", key="posterior_cloud")
 with c2:
     show_digit(grid(decode_numpy(own, samples), cols=4), scale=3)
+
+amortization_section(own, hash_, images[first], first, lmap, names)
 
 if len(picked) >= 2:
     st.subheader(f"{len(picked)} points picked")

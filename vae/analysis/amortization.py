@@ -65,10 +65,9 @@ def optimize_posterior(model, x: torch.Tensor, steps: int = OPTIMIZE_STEPS, lr: 
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     g = torch.Generator(device=x.device).manual_seed(seed)
     for _ in range(steps):
-        optimizer.zero_grad(set_to_none=True)
-        q = Gaussian(mu, logvar)
-        elbo = log_importance_weights(model, x, samples, generator=g, labels=labels, q=q).mean(1)  # (B,)
-        (-elbo.sum()).backward()
+        elbo = log_importance_weights(model, x, samples, generator=g, labels=labels, q=Gaussian(mu, logvar)).mean(1)
+        # The gradient of q's parameters only: the weights get none (and none is computed for them).
+        mu.grad, logvar.grad = torch.autograd.grad(-elbo.sum(), [mu, logvar])  # elbo: (B,)
         optimizer.step()
         schedule.step()
     return Gaussian(mu.detach(), logvar.detach())

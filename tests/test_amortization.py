@@ -1,0 +1,65 @@
+"""The amortization gap (issue #25): fitting a digit's own Gaussian q*(z|x) never does worse than the
+encoder's, leaves the model as it was, and the map's inspector shows both."""
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from vae.analysis.amortization import amortization_gaps, optimize_posterior
+from vae.config import ModelConfig
+from vae.models.model import VAE
+from vae.training.checkpoint import load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    return load_checkpoint(ROOT / "checkpoints" / "article-eps-gaussian").model  # the 784-400-32 MLP: quick
+
+
+@pytest.fixture(scope="module")
+def gaps(mlp, mnist_test):
+    return amortization_gaps(mlp, mnist_test.images[:12].float().div(255)[:, None], steps=200, samples=1000)
+
+
+def test_the_fitted_posterior_beats_the_encoders_for_every_digit(gaps):
+    assert (gaps.amortization_gap > 3 * gaps.gap_stderr).all(), (gaps.amortization_gap, gaps.gap_stderr)
+    assert gaps.amortization_gap.mean() > 1.0  # nats: the encoder leaves something on the table
+
+
+def test_the_iwae_bound_is_above_the_elbo_of_its_own_samples(gaps):
+    assert (gaps.log_px_bound >= gaps.optimized_elbo).all()
+    assert torch.allclose(gaps.amortization_gap + gaps.approximation_gap,
+                          gaps.log_px_bound - gaps.amortized_elbo)
+
+
+def test_fitting_leaves_the_model_alone_and_is_seeded(mlp, mnist_test):
+    before = {k: v.clone() for k, v in mlp.state_dict().items()}
+    x = mnist_test.images[:2].float().div(255)[:, None]
+    one, two = optimize_posterior(mlp, x, steps=20, seed=5), optimize_posterior(mlp, x, steps=20, seed=5)
+    assert torch.equal(one.mu, two.mu) and torch.equal(one.logvar, two.logvar)
+    assert all(torch.equal(before[k], v) for k, v in mlp.state_dict().items())
+    assert all(p.grad is None for p in mlp.parameters())
+
+
+def test_a_categorical_latent_is_refused_in_a_sentence(mnist_test):
+    model = VAE(ModelConfig(latent="categorical", latent_dim=4, categories=3, hidden_dims=[16]))
+    with pytest.raises(ValueError, match="measured for Gaussian latents"):
+        optimize_posterior(model, mnist_test.images[:1].float().div(255)[:, None], steps=1)
+
+
+@pytest.mark.slow
+def test_the_inspector_fits_the_picked_digit_on_request(tmp_path, monkeypatch):
+    import ui.caches
+    from tests.app_support import open_app
+
+    shutil.copytree(ROOT / "checkpoints" / "article-eps-gaussian", tmp_path / "article-eps-gaussian")
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
+    at = open_app(query_params={"checkpoint": "article-eps-gaussian", "picked": "7"})
+    assert not [m for m in at.metric if m.label.startswith("ELBO")]
+    next(b for b in at.button if b.label == "Fit #7's own q(z|x)").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    elbos = {m.label: float(m.value) for m in at.metric if m.label.startswith(("ELBO", "IWAE"))}
+    assert elbos["ELBO, the encoder's q(z|x)"] < elbos["ELBO, the fitted q*(z|x)"] <= elbos["IWAE bound of log p(x)"]
