@@ -189,6 +189,16 @@ class TrainConfig:
     data_dir: str | None = None
     log_every: int = 50  # steps between lines of steps.jsonl
     amp: bool = False  # bfloat16 autocast on CUDA: faster convolutions, same loss to ~0.1 nat
+    # Against posterior collapse (vae/models/losses.training_loss): the KL's weight rises linearly from 0
+    # to beta over the first kl_warmup epochs; free_bits: each latent unit's batch-mean KL counts as at
+    # least this many nats. Either makes the training objective something other than the ELBO.
+    kl_warmup: float = 0.0
+    free_bits: float = 0.0
+
+    def kl_weight(self, step: int, steps_per_epoch: int) -> float:
+        """The KL's weight (times beta) after `step` steps: 1, or rising linearly over the warm-up."""
+        ramp = self.kl_warmup * steps_per_epoch
+        return 1.0 if ramp <= 0 else min(1.0, step / ramp)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "log_every"):
@@ -196,7 +206,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.train_limit is not None and not (isinstance(self.train_limit, int) and self.train_limit >= 1):
             raise ValueError(f"train_limit must be a positive integer or None, got {self.train_limit!r}")
-        _finite(self, ("lr",))
+        _finite(self, ("lr", "kl_warmup", "free_bits"))
+        if self.kl_warmup < 0 or self.free_bits < 0:
+            raise ValueError(f"kl_warmup and free_bits must be >= 0, got {self.kl_warmup} and {self.free_bits}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.device not in DEVICES:

@@ -93,6 +93,10 @@ TRAIN_OPTIONS = [
     ("--log-every", "log_every", dict(type=positive_int, help="steps between steps.jsonl lines")),
     ("--amp", "amp", dict(action=argparse.BooleanOptionalAction,
                           help="bfloat16 autocast on CUDA (ignored on the CPU)")),
+    ("--kl-warmup", "kl_warmup", dict(type=nonnegative_float, help=(
+        "epochs over which the KL's weight rises linearly from 0 to beta (against posterior collapse)"))),
+    ("--free-bits", "free_bits", dict(type=nonnegative_float, help=(
+        "nats: each latent unit's batch-mean KL counts as at least this much (Kingma et al. 2016)"))),
 ]
 
 

@@ -60,6 +60,14 @@ with st.form("train"):
         gpus = c3.number_input("GPUs to use", 1, available, available,
                                help="More than one trains data-parallel through torchrun, one process a GPU; "
                                     "the batch size is split between them, so it must divide evenly")
+    c1, c2, _, _ = st.columns(4)
+    kl_warmup = c1.number_input("KL warm-up (epochs)", 0.0, 100.0, defaults.kl_warmup, 1.0,
+                                help="The KL's weight rises linearly from 0 to β over these epochs: the decoder "
+                                     "learns to use z before the KL pulls the codes to the prior (against "
+                                     "posterior collapse)")
+    free_bits = c2.number_input("Free bits (nats per unit)", 0.0, 10.0, defaults.free_bits, 0.25,
+                                help="Each latent unit's KL, averaged over the batch, counts as at least this many "
+                                     "nats, so training gains nothing by closing a unit (Kingma et al. 2016)")
     start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 
 if start:
@@ -70,7 +78,8 @@ if start:
     except ValueError as e:
         st.error(str(e))
         st.stop()
-    training = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, train_limit=limit or None)
+    training = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, train_limit=limit or None,
+                           kl_warmup=kl_warmup, free_bits=free_bits)
     try:
         run_dir = jobs.start(model, training, processes=gpus)
         st.session_state["train_notice"] = ("success", f"Started {literal(run_dir.name)}" +

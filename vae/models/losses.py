@@ -35,6 +35,19 @@ def recon_nll(logits: torch.Tensor, x: torch.Tensor, cfg: ModelConfig) -> torch.
     return 0.5 * squared.sum(-1) + x.shape[1] * (math.log(sigma) + 0.5 * LOG_2PI)
 
 
+def training_loss(recon: torch.Tensor, kl_units: torch.Tensor, beta: float, kl_weight: float | torch.Tensor = 1.0,
+                  free_bits: float = 0.0) -> torch.Tensor:
+    """What training minimizes, per image of a batch: mean recon + beta * kl_weight * KL. recon (B,),
+    kl_units (B, units): each unit's KL. With the weight at 1 and no free bits it is the batch's
+    mean -ELBO (beta = 1). `kl_weight`: the KL warm-up's factor, rising from 0 (Bowman et al. 2016).
+    `free_bits`: each unit's KL, averaged over the batch, counts as at least this many nats (Kingma
+    et al. 2016), so training gains nothing by pushing a unit below it, and units stay in use."""
+    kl = kl_units.mean(0)  # (units,)
+    if free_bits > 0:
+        kl = kl.clamp(min=free_bits)
+    return recon.mean() + beta * kl_weight * kl.sum()
+
+
 def log_importance_weights(model, x: torch.Tensor, k: int, chunk: int = 1000,
                            generator: torch.Generator | None = None, labels=None, q=None) -> torch.Tensor:
     """log p(x|z_i) + log p(z_i) - log q(z_i|x) for k exact samples z_i of q(z|x) each: (B, k).

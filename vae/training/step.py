@@ -18,7 +18,7 @@ import sys
 
 import torch
 
-from vae.models.losses import recon_nll
+from vae.models.losses import recon_nll, training_loss
 from vae.models.model import VAE
 
 EAGER_STEPS_BEFORE_CAPTURE = 3  # cuBLAS/cuDNN set-up and Adam's first state, outside the graph
@@ -45,8 +45,8 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 class TrainStep:
     def __init__(self, model: VAE, optimizer: torch.optim.Optimizer, images: torch.Tensor,
                  generator: torch.Generator, amp: bool, batch_size: int, graph: bool | None = None,
-                 ddp: torch.nn.Module | None = None, labels: torch.Tensor | None = None):
-        """`labels`: the images' classes (N,), for a conditional model."""
+                 ddp: torch.nn.Module | None = None, labels: torch.Tensor | None = None, free_bits: float = 0.0):
+        """`labels`: the images' classes (N,), for a conditional model; `free_bits`: see training_loss."""
         self.model, self.optimizer, self.images, self.gen = model, optimizer, images, generator
         self.labels = labels
         self.net = model if ddp is None else ddp  # DDP's forward sets up the all-reduce of the gradients
@@ -58,6 +58,8 @@ class TrainStep:
         self.sums = torch.zeros(2, device=device)  # recon, KL summed over the images since reset()
         # The temperature of a relaxed latent's samples (Gumbel-softmax), in a tensor a recorded graph reads.
         self.temperature = torch.ones((), device=device) if model.latent.relaxed else None
+        self.kl_weight = torch.ones((), device=device)  # the KL warm-up's factor, likewise in a tensor
+        self.free_bits = free_bits
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static_idx = torch.zeros(batch_size, dtype=torch.long, device=device)
         self.eager_steps = 0
@@ -74,9 +76,9 @@ class TrainStep:
             out = self.net(x, generator=self.gen, temperature=self.temperature,
                            labels=None if self.labels is None else self.labels[idx])
         recon = recon_nll(out.logits.float(), x, self.cfg)  # (B,)
-        kl = out.posterior.kl_per_unit().float().sum(-1)  # (B,)
-        loss = (recon + self.cfg.beta * kl).mean()
-        loss.backward()
+        kl_units = out.posterior.kl_per_unit().float()  # (B, units)
+        kl = kl_units.sum(-1)  # (B,)
+        training_loss(recon, kl_units, self.cfg.beta, self.kl_weight, self.free_bits).backward()
         self.optimizer.step()
         self.sums += torch.stack([recon.detach().sum(), kl.detach().sum()])
 
@@ -84,8 +86,9 @@ class TrainStep:
         self.optimizer.zero_grad(set_to_none=True)
         self._forward_backward_update(idx)
 
-    def __call__(self, idx: torch.Tensor, lr: float, temperature: float | None = None) -> None:
+    def __call__(self, idx: torch.Tensor, lr: float, temperature: float | None = None, kl_weight: float = 1.0) -> None:
         set_lr(self.optimizer, lr)
+        self.kl_weight.fill_(kl_weight)  # in place, for the same reason as set_lr
         if self.temperature is not None:
             self.temperature.fill_(temperature)  # in place, for the same reason as set_lr
         if not self.use_graph or len(idx) != self.batch_size:  # the CPU, or an epoch's short last batch

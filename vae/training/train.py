@@ -212,7 +212,7 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
     gen = torch.Generator(device=device)
     train_step = TrainStep(model, optimizer, train_images, gen, train_cfg.amp and device.type == "cuda",
                            batch // ranks.world, ddp=distributed.wrap(model, ranks) if ranks.parallel else None,
-                           labels=train_split.labels if cfg.conditional else None)
+                           labels=train_split.labels if cfg.conditional else None, free_bits=train_cfg.free_bits)
 
     try:
         with _StopRequests() as stops:
@@ -230,7 +230,8 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                            disable=not show_progress, leave=False, mininterval=0.5)
                 for i in bar:
                     train_step(distributed.rank_share(order[i * batch:(i + 1) * batch], ranks),
-                               cosine_lr(train_cfg.lr, step, total_steps), cfg.temperature(step))
+                               cosine_lr(train_cfg.lr, step, total_steps), cfg.temperature(step),
+                               train_cfg.kl_weight(step, steps_per_epoch))
                     step += 1
                     if step % train_cfg.log_every == 0:
                         seen = min((i + 1) * batch, len(order)) - first * batch
@@ -240,6 +241,8 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                             append_jsonl(out / STEPS, {
                                 "step": step, "epoch": round(epoch + (i + 1) / steps_per_epoch, 4),
                                 "train_recon": r, "train_kl": k, **_temperature_of(cfg, step),
+                                **({"kl_weight": train_cfg.kl_weight(step, steps_per_epoch)}
+                                   if train_cfg.kl_warmup else {}),
                                 "images_per_second": seen / (time.perf_counter() - started),
                                 "time": time.time()})
                         bar.set_postfix(recon=f"{r:.1f}", kl=f"{k:.1f}")
