@@ -109,3 +109,32 @@ def test_a_failing_run_shows_its_error(tmp_path):
     status = jobs.status()
     assert status.state == "failed"
     assert "train-images-idx3-ubyte" in status.error
+
+
+def test_a_beta_sweep_runs_one_after_another_and_a_stop_ends_it(tmp_path, tiny_data_dir):
+    jobs = TrainingJobs(tmp_path)
+    runs = jobs.start_sweep(TINY, tiny_training(tiny_data_dir, 1), [0.5, 2], name="sweep")
+    assert [r.name for r in runs] == ["sweep-beta0.5", "sweep-beta2"]
+    assert jobs.status().queued == ["sweep-beta2"] and jobs.status().running
+    with pytest.raises(JobBusy):
+        jobs.start(TINY, tiny_training(tiny_data_dir, 1))
+    assert wait_until(lambda: (runs[1] / "history.jsonl").exists() and not jobs.status().running, timeout=180)
+    assert [load_checkpoint(r).config.beta for r in runs] == [0.5, 2.0]
+    assert jobs.status().state == "finished" and not jobs.status().queued
+
+    # A server restarted while a sweep ran takes its queue up once the run it finds has finished.
+    job = json.loads(jobs.job_file.read_text())
+    queue = [{"name": "resumed-beta3", "model": {**TINY.to_dict(), "beta": 3.0},
+              "training": {**dataclasses.asdict(tiny_training(tiny_data_dir, 1))}, "processes": 1}]
+    (tmp_path / JOB_FILE).write_text(json.dumps({**job, "pid": 2**22 + 12345, "queue": queue}))  # no such process
+    restarted = TrainingJobs(tmp_path)
+    assert wait_until(lambda: (tmp_path / "resumed-beta3" / "history.jsonl").exists()
+                      and not restarted.status().running, timeout=120)
+    assert load_checkpoint(tmp_path / "resumed-beta3").config.beta == 3.0
+
+    runs = restarted.start_sweep(TINY, tiny_training(tiny_data_dir, 500), [1, 4], name="long")
+    assert wait_until(lambda: restarted.status().history)  # an epoch done
+    assert restarted.stop()
+    assert wait_until(lambda: not restarted.status().running, timeout=60)
+    time.sleep(1)
+    assert restarted.status().state == "stopped" and not runs[1].exists()  # the stop ended the sweep

@@ -22,6 +22,7 @@ page_header("Train", "Starts `python -m vae train` as a background process (on t
 jobs = training_jobs()
 defaults = TrainConfig()
 # Learning rates people try, log-spaced: the form steps through these rather than by a fixed amount.
+SWEEP_BETAS = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
 LEARNING_RATES = [round(m * 10.0 ** e, 10) for e in range(-5, -1) for m in (1, 2, 3, 5)] + [0.1]
 
 with st.form("train"):
@@ -60,7 +61,7 @@ with st.form("train"):
         gpus = c3.number_input("GPUs to use", 1, available, available,
                                help="More than one trains data-parallel through torchrun, one process a GPU; "
                                     "the batch size is split between them, so it must divide evenly")
-    c1, c2, _, _ = st.columns(4)
+    c1, c2, c3 = st.columns([1, 1, 2])
     kl_warmup = c1.number_input("KL warm-up (epochs)", 0.0, 100.0, defaults.kl_warmup, 1.0,
                                 help="The KL's weight rises linearly from 0 to β over these epochs: the decoder "
                                      "learns to use z before the KL pulls the codes to the prior (against "
@@ -68,6 +69,10 @@ with st.form("train"):
     free_bits = c2.number_input("Free bits (nats per unit)", 0.0, 10.0, defaults.free_bits, 0.25,
                                 help="Each latent unit's KL, averaged over the batch, counts as at least this many "
                                      "nats, so training gains nothing by closing a unit (Kingma et al. 2016)")
+    sweep = c3.multiselect("β sweep: one run per β, one after another", SWEEP_BETAS, placeholder="No sweep",
+                           help="Instead of one run at the β above: a run for each β picked, queued, to trace on "
+                                "Compare models' rate–distortion plane (each with its active units and the two "
+                                "parts of its KL)")
     start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 
 if start:
@@ -81,11 +86,17 @@ if start:
     training = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, train_limit=limit or None,
                            kl_warmup=kl_warmup, free_bits=free_bits)
     try:
-        run_dir = jobs.start(model, training, processes=gpus)
-        st.session_state["train_notice"] = ("success", f"Started {literal(run_dir.name)}" +
-                                            (f" on {gpus} GPUs." if gpus > 1 else "."), run_dir.name)
+        if sweep:
+            runs = jobs.start_sweep(model, training, sorted(sweep), processes=gpus)
+            run_dir = runs[0]
+            st.session_state["train_notice"] = ("success", f"Started a sweep of {len(runs)} runs: "
+                                                + ", ".join(literal(r.name) for r in runs) + ".", run_dir.name)
+        else:
+            run_dir = jobs.start(model, training, processes=gpus)
+            st.session_state["train_notice"] = ("success", f"Started {literal(run_dir.name)}" +
+                                                (f" on {gpus} GPUs." if gpus > 1 else "."), run_dir.name)
         st.rerun()  # the sidebar, drawn before this page, starts following the run
-    except (JobBusy, ValueError) as e:
+    except (JobBusy, ValueError, FileExistsError) as e:
         st.session_state["train_notice"] = ("warning", str(e), None)
 if notice := st.session_state.get("train_notice"):  # until the next press of Start, or the run's end
     kind, text, run = notice
@@ -110,6 +121,9 @@ def live_status(polling: bool) -> None:
     if status.running:
         st.subheader(f"Training {literal(name)}")
         st.progress(progress_fraction(status), text=progress_text(status))
+        if status.queued:
+            st.caption("Then, one after another: " + ", ".join(literal(n) for n in status.queued)
+                       + ". Stopping this run ends the sweep.")
         if st.button("Stop training", icon=":material/stop:"):
             jobs.stop()
             st.toast("Asked the run to save and stop")

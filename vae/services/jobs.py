@@ -4,14 +4,18 @@
     jobs.start(ModelConfig(), TrainConfig(epochs=5))   # refuses while one is running
     jobs.status()                                      # JobStatus, read from the run's files
     jobs.stop()                                        # SIGTERM: the run saves and exits
+    jobs.start_sweep(ModelConfig(), TrainConfig(), betas=[0.5, 1, 2])  # one run per beta, one after another
 
 The job runs as a separate process rather than a thread: on 2 cores the app stays
 responsive, and a crash in training cannot take the app down. Its pid lives in
 `<checkpoints>/.training.json`, so every session, and a restarted server, sees the same job; a
-thread that waits for the process writes its exit code there (status() only reads).
+thread that waits for the process writes its exit code there (status() only reads). A sweep's
+runs still to start are queued in that file too: the waiting thread starts the next when one
+finishes, and a restarted server takes the queue up again (a stopped or failed run ends the sweep).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -50,10 +54,12 @@ class JobStatus:
     download: tuple[str, int, int | None] | None = None  # (file, bytes so far, total) while data downloads
     history: list[dict] = field(default_factory=list)
     steps: list[dict] = field(default_factory=list)
+    queued: list[str] = field(default_factory=list)  # a sweep's runs after this one, in order
 
     @property
     def running(self) -> bool:
-        return self.state == "running"
+        """Running, or a sweep's run finished the moment before its next one starts."""
+        return self.state == "running" or (self.state == "finished" and bool(self.queued))
 
     @property
     def error_line(self) -> str:
@@ -135,6 +141,7 @@ class TrainingJobs:
         self.root = Path(checkpoints_dir)
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None  # the job this object started, if any
+        self._take_up_queue()
 
     @property
     def job_file(self) -> Path:
@@ -153,26 +160,50 @@ class TrainingJobs:
             if self.running():
                 raise JobBusy("A training run is already in progress; stop it or wait for it to finish.")
             name = run_name or time.strftime("run-%Y%m%d-%H%M%S")
-            run_dir = self.root / name
-            if run_dir.exists():
-                raise FileExistsError(f"{run_dir} already exists")
-            log_path = self.root / LOGS / f"{name}.log"
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            log = open(log_path, "wb")
-            cmd = [*launcher(processes), "-m", "vae", "train", "--out", str(run_dir), *train_args(model, training)]
-            # A server that itself runs under torchrun must not hand its job membership to the run.
-            env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARIABLES}
-            # noqa below: a fixed command, this interpreter running the project's own CLI; the configs'
-            # values go in as separate arguments, never through a shell.
-            proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,  # noqa: S603
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-            log.close()
-            _lower_priority(proc.pid)
-            self._proc = proc
-            atomic_write_json(self.job_file, {"pid": proc.pid, "run_dir": str(run_dir), "log": str(log_path),
-                                              "command": cmd, "started": time.time()})
-            threading.Thread(target=self._record_exit, args=(proc,), daemon=True, name="training-job").start()
-            return run_dir
+            if (self.root / name).exists():
+                raise FileExistsError(f"{self.root / name} already exists")
+            return self._launch(name, model, training, processes, queue=[])
+
+    def start_sweep(self, model: ModelConfig, training: TrainConfig, betas: list[float], processes: int = 1,
+                    name: str | None = None) -> list[Path]:
+        """One run of `model` per beta, `<name>-beta<b>`, each started when the one before finishes (a
+        beta sweep, to trace on the rate-distortion plane); their folders, in order."""
+        check_batch_size(training.batch_size, Ranks(0, processes))
+        if not betas:
+            raise ValueError("a sweep needs at least one beta")
+        stem = name or time.strftime("sweep-%Y%m%d-%H%M%S")
+        runs = [(f"{stem}-beta{b:g}", dataclasses.replace(model, beta=float(b))) for b in betas]
+        with self._lock:
+            if self.running():
+                raise JobBusy("A training run is already in progress; stop it or wait for it to finish.")
+            taken = [n for n, _ in runs if (self.root / n).exists()]
+            if taken:
+                raise FileExistsError(f"{self.root / taken[0]} already exists")
+            queue = [{"name": n, "model": m.to_dict(), "training": dataclasses.asdict(training), "processes": processes}
+                     for n, m in runs[1:]]
+            self._launch(runs[0][0], runs[0][1], training, processes, queue)
+        return [self.root / n for n, _ in runs]
+
+    def _launch(self, name: str, model: ModelConfig, training: TrainConfig, processes: int, queue: list[dict]) -> Path:
+        """Start one run (the lock held, no job running), with the sweep's runs still `queue`d after it."""
+        run_dir = self.root / name
+        log_path = self.root / LOGS / f"{name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "wb")
+        cmd = [*launcher(processes), "-m", "vae", "train", "--out", str(run_dir), *train_args(model, training)]
+        # A server that itself runs under torchrun must not hand its job membership to the run.
+        env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARIABLES}
+        # noqa below: a fixed command, this interpreter running the project's own CLI; the configs'
+        # values go in as separate arguments, never through a shell.
+        proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,  # noqa: S603
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        _lower_priority(proc.pid)
+        self._proc = proc
+        atomic_write_json(self.job_file, {"pid": proc.pid, "run_dir": str(run_dir), "log": str(log_path),
+                                          "command": cmd, "started": time.time(), "queue": queue})
+        threading.Thread(target=self._record_exit, args=(proc,), daemon=True, name="training-job").start()
+        return run_dir
 
     def _record_exit(self, proc: subprocess.Popen) -> None:
         """Wait for the job to end and keep its exit code in the job file, for every session and
@@ -182,6 +213,33 @@ class TrainingJobs:
             job = self._read_job()
             if job and job.get("pid") == proc.pid:
                 atomic_write_json(self.job_file, {**job, "exit": code})
+                if code == 0 and not job.get("stop_requested"):
+                    self._next_in_queue(job)
+
+    def _next_in_queue(self, job: dict) -> None:
+        """Start the sweep's next run, if any (the lock held)."""
+        if not job.get("queue"):
+            return
+        first, *rest = job["queue"]
+        try:
+            self._launch(first["name"], ModelConfig.from_dict(first["model"]), TrainConfig(**first["training"]),
+                         first["processes"], rest)
+        except (OSError, ValueError) as e:  # a folder made meanwhile, a config this version refuses: end the sweep
+            atomic_write_json(self.job_file, {**job, "queue": [], "queue_error": f"{first['name']}: {e}"})
+
+    def _take_up_queue(self) -> None:
+        """A sweep whose waiting thread is gone (the server restarted while its run went on): when the
+        run has finished, start the next."""
+        with self._lock:
+            job = self._read_job()
+            if not job or not job.get("queue") or _alive(job["pid"]) or job.get("stop_requested"):
+                return
+            if self._proc is not None and self._proc.pid == job["pid"]:
+                return  # our own waiting thread takes it from here
+            history = read_history(Path(job["run_dir"]))
+            epochs = int((read_json(Path(job["run_dir"]) / TRAIN_CONFIG) or {}).get("epochs", 0))
+            if history and epochs and history[-1]["epoch"] >= epochs and job.get("exit", 0) == 0:
+                self._next_in_queue(job)
 
     def _exit_code(self, job: dict) -> int | None:
         """The job's exit code: kept in the job file, or (before the waiting thread wrote it) from
@@ -212,7 +270,9 @@ class TrainingJobs:
             return True
 
     def status(self) -> JobStatus:
-        """The job as its files tell it; reads, never writes."""
+        """The job as its files tell it; reads, and writes only to start a sweep's next run that no
+        waiting thread of this server will (_take_up_queue)."""
+        self._take_up_queue()
         job = self._read_job()
         if not job:
             return JobStatus("idle")
@@ -221,7 +281,8 @@ class TrainingJobs:
         steps = read_jsonl(run_dir / STEPS)
         plan = read_json(run_dir / TRAIN_CONFIG) or {}
         epochs = int(plan.get("epochs", 0))
-        status = JobStatus("running", run_dir, epochs=epochs, history=history, steps=steps)
+        status = JobStatus("running", run_dir, epochs=epochs, history=history, steps=steps,
+                           queued=[q["name"] for q in job.get("queue", [])])
         if steps:
             last = steps[-1]
             status.epoch, status.step = last["epoch"], last["step"]
