@@ -50,3 +50,25 @@ def test_a_run_with_both_logs_its_kl_weight_and_keeps_units_open(tmp_path, tiny_
     weights = [line["kl_weight"] for line in read_jsonl(tmp_path / "steps.jsonl")]
     assert weights[0] < 0.2 and weights == sorted(weights) and weights[-1] == 1.0
     assert read_history(tmp_path)[-1]["active_units"] >= 1
+
+
+@pytest.mark.slow
+def test_compare_joins_a_beta_sweeps_runs_on_the_rate_distortion_plane(tmp_path, monkeypatch):
+    import json
+    import shutil
+    from pathlib import Path
+
+    import ui.caches
+    from tests.app_support import open_app
+
+    bundled = Path(__file__).resolve().parents[1] / "checkpoints" / "article-eps-gaussian"
+    for beta in (0.5, 2.0):
+        shutil.copytree(bundled, tmp_path / f"sweep-beta{beta:g}")
+        config = tmp_path / f"sweep-beta{beta:g}" / "config.json"
+        config.write_text(json.dumps({**json.loads(config.read_text()), "beta": beta}))
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
+    at = open_app("views/compare.py", query_params={"checkpoint": "sweep-beta0.5"})
+    traces = [t for chart in at.get("plotly_chart") for t in json.loads(chart.proto.spec)["data"]]
+    line = next(t for t in traces if t.get("name") == "β sweep sweep")
+    assert len(line["x"]) == 2
+    assert any("active units" in t.get("hovertemplate", "") for t in traces)

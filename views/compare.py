@@ -1,6 +1,7 @@
 """Compare two models on the same test digits: every run's place on the rate-distortion plane, the
 per-image -ELBO difference, the two maps aligned (Procrustes) with one linked selection, and
 reconstructions side by side."""
+import re
 from html import escape
 
 import numpy as np
@@ -45,6 +46,15 @@ def kl_parts_text(last: dict) -> str:
             f" (± {last['test_kl_parts_stderr']:.2f})")
 
 
+def sweeps(entries: list) -> dict[str, list]:
+    """The runs of each β sweep (named `<stem>-beta<b>` by the Train page) among `entries`, by β."""
+    found: dict[str, list] = {}
+    for e in entries:
+        if match := re.fullmatch(r"(.+)-beta[0-9.]+", e.name):
+            found.setdefault(match.group(1), []).append(e)
+    return {stem: sorted(runs, key=lambda e: e.config.beta) for stem, runs in found.items() if len(runs) > 1}
+
+
 def rate_distortion() -> go.Figure:
     """One point per run on this dataset: its last epoch's test KL against its test reconstruction,
     in one group per way of scoring (pixels and likelihood: their nats are not on one scale)."""
@@ -62,9 +72,15 @@ def rate_distortion() -> go.Figure:
                 marker=dict(size=[16 if e.name == me else 10 for e in chosen],
                             symbol=("circle", "diamond", "square", "triangle-up")[g % 4], color=PALETTE[g % 10],
                             line=dict(color="#808080", width=[3 if e.name == me else 0 for e in chosen])),
-                customdata=[[e.config.beta, kl_parts_text(e.history[-1])] for e in chosen],
-                hovertemplate="%{text}: KL %{x:.1f}, recon %{y:.1f} nats (β = %{customdata[0]})%{customdata[1]}"
-                              "<extra></extra>"))
+                customdata=[[e.config.beta, kl_parts_text(e.history[-1]), e.history[-1].get("active_units", "?"),
+                             e.config.latent_dim] for e in chosen],
+                hovertemplate="%{text}: KL %{x:.1f}, recon %{y:.1f} nats (β = %{customdata[0]}, active units "
+                              "%{customdata[2]} of %{customdata[3]})%{customdata[1]}<extra></extra>"))
+            for stem, sweep in sweeps(chosen).items():  # a β sweep's runs, joined in the order of β
+                fig.add_trace(go.Scatter(x=[e.history[-1]["test_kl"] for e in sweep],
+                                         y=[e.history[-1]["test_recon"] for e in sweep], mode="lines",
+                                         line=dict(color=PALETTE[g % 10], dash="dot"), hoverinfo="skip",
+                                         name=f"β sweep {escape(stem)}"))
     fig.update_layout(height=360, margin=dict(l=10, r=80, t=30, b=10),
                       title=f"Rate–distortion, {dataset_info(mine).title} runs (ringed: {escape(me)})",
                       xaxis_title="rate: KL (nats)", yaxis_title="distortion: reconstruction (nats)",
