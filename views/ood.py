@@ -5,11 +5,13 @@ import streamlit as st
 import torch
 
 from ui import state
-from ui.caches import current_model
+from ui.caches import current_model, kl_and_activity, latent_map
 from ui.ood import outlier_images, outlier_sets, score_histogram, scores_of
 from ui.page import page_header, show_digit
+from ui.sketchpad import draw_digit
 from ui.uploads import upload_digit
 from vae.analysis.ood import auroc, ood_scores
+from vae.analysis.walks import dims_by_kl
 from vae.datasets import dataset_info
 from vae.images import grid
 
@@ -86,7 +88,14 @@ for column, score, label in ((c1, other.nll, "raw"), (c2, other.corrected, "corr
                    + ", ".join(f"#{i} ({(own_scores > score[i]).mean():.0%})" for i in fooling))
 
 st.subheader("Score your own image")
-_, digit = upload_digit("ood_upload", keep="ood_kept", dataset=dataset_name, with_original=True)
+YOURS = {"upload": "Upload", "draw": "Draw"}
+yours = st.segmented_control("Your image", list(YOURS), format_func=YOURS.get, default="upload", key="ood_source",
+                             required=True)
+if yours == "draw":
+    kl, active = kl_and_activity()
+    digit = draw_digit(model, hash_, latent_map("test"), active, dims_by_kl(list(kl)), key=f"ood-draw-{hash_[:8]}")
+else:
+    _, digit = upload_digit("ood_upload", keep="ood_kept", dataset=dataset_name, with_original=True)
 if digit is not None:
     mine = ood_scores(model, torch.from_numpy(np.round(digit * 255).astype(np.uint8))[None], iwae_k)
     c1, c2 = st.columns([1, 3])
@@ -98,5 +107,5 @@ if digit is not None:
                  f"score, and than {(own.corrected < mine.corrected[0]).mean():.0%} by the corrected one "
                  f"(its PNG: {mine.complexity[0]:.0f} bits).")
 else:
-    st.caption(f"Upload a picture (of a {dataset_info(dataset_name).framing.thing}, or of anything else) to see "
+    st.caption(f"Upload a picture or draw one (a {dataset_info(dataset_name).framing.thing}, or anything else) to see "
                f"where it falls among the {title} test images.")
