@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 from vae.analysis.diagnostics import per_image_figures, per_image_iwae
+from vae.training.evaluate import prepare
 
 # What each set of outliers is, for a model of `dataset` (the names the page and the bench show).
 TRANSFORMS = {
@@ -73,12 +74,14 @@ class Scores:
 
 def ood_scores(model, images: torch.Tensor, iwae_k: int = 0, seed: int = 0) -> Scores:
     """The -ELBO (one sample of q(z|x) per image, as the test figures; with iwae_k, the IWAE estimate
-    with k samples instead) and the PNG length of uint8 images (N, 28, 28)."""
+    with k samples instead) and the PNG length of uint8 images (N, 28, 28), each as the model scores
+    it (a binarized model: the fixed binarization of `seed`, black and white)."""
     if iwae_k:
         nll = per_image_iwae(model, images, iwae_k, seed=seed)["iwae"]
     else:
         nll = per_image_figures(model, images, samples=1, seed=seed)["elbo"]
-    complexity = np.array([png_bits(x) for x in images.numpy()])
+    scored = prepare(images, model.config.binarize, seed).mul(255).round().to(torch.uint8)[:, 0]  # (N, 28, 28)
+    complexity = np.array([png_bits(x) for x in scored.numpy()])
     return Scores(nll.astype(np.float64), complexity)
 
 
