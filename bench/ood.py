@@ -25,9 +25,10 @@ BUNDLED = ("default", "mnist-binarized-resnet", "mnist-categorical", "article-ep
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=10_000, help="images of each set (the first of the test sets)")
+    parser.add_argument("--checkpoints", nargs="+", default=list(BUNDLED), help="bundled checkpoints to score")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    names = ("default", "fashion-mnist") if args.quick else BUNDLED
+    names = ("default", "fashion-mnist") if args.quick else args.checkpoints
     count = 300 if args.quick else args.count
     print(f"machine: {machine()}")
     rows = []
