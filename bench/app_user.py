@@ -223,7 +223,7 @@ class Session:
     async def open_train_form(self, url: str) -> None:
         await self.go(url, "train")
         for label, value in (("Epochs", "1"), ("Training images (0 = all)", "1000")):
-            field_ = self.page.get_by_role("spinbutton", name=label)
+            field_ = self.page.get_by_role("spinbutton", name=label, exact=True)
             await field_.fill(value)
             await field_.press("Tab")
 

@@ -247,7 +247,7 @@ def test_a_short_training_run_shows_its_curves_then_the_app_stops_polling(server
     page.add_init_script(ROUND_TRIP_HOOK)  # logs every script run the page is sent
     open_page(page, url, "train", "Train")
     for label, value in (("Epochs", "1"), ("Training images (0 = all)", "1000")):
-        field = page.get_by_role("spinbutton", name=label)
+        field = page.get_by_role("spinbutton", name=label, exact=True)
         field.fill(value)
         field.press("Tab")
     page.get_by_role("button", name="Start training").click()
@@ -277,7 +277,7 @@ def test_a_training_run_joins_the_picker_after_its_first_epoch_and_its_curves_st
     url, checkpoints = server
     open_page(page, url, "train", "Train")
     for label, value in (("Epochs", "300"), ("Training images (0 = all)", "2000")):
-        field = page.get_by_role("spinbutton", name=label)
+        field = page.get_by_role("spinbutton", name=label, exact=True)
         field.fill(value)
         field.press("Tab")
     jobs = TrainingJobs(checkpoints)

@@ -1,0 +1,68 @@
+"""Sprites with known factors and the disentanglement metrics (issue #26): the generator is a pure
+function of its factors, MIG and DCI score a code that copies the factors near 1 and noise near 0."""
+import numpy as np
+import pytest
+
+from vae.analysis.disentanglement import dci, factor_entropies, mig, mutual_information_matrix
+from vae.sprites import FACTORS, render, render_all, sample_factors
+
+
+def test_a_sprite_is_a_pure_function_of_its_factors():
+    factors = (2, 3, 7, 10, 20)
+    assert np.array_equal(render(factors), render(factors))
+    image = render(factors, size=64)
+    assert image.shape == (64, 64) and image.dtype == np.uint8 and image.max() == 255 and image.min() == 0
+
+
+def test_every_value_of_every_factor_is_drawn_and_changes_the_image():
+    base = [1, 2, 5, 16, 16]
+    for k, (name, count) in enumerate(FACTORS.items()):
+        images = []
+        for value in range(count):
+            f = list(base)
+            f[k] = value
+            images.append(render(f, size=64).tobytes())
+        # Positions, scales and shapes are each drawn apart; orientations up to a shape's symmetry.
+        assert len(set(images)) == count if name != "orientation" else len(set(images)) >= count // 2, name
+    with pytest.raises(ValueError, match="orientation must be in"):
+        render((0, 0, 40, 0, 0))
+
+
+def test_a_larger_scale_covers_more_and_the_sample_is_uniform_and_seeded():
+    areas = [render((1, s, 0, 16, 16)).sum() for s in range(FACTORS["scale"])]
+    assert areas == sorted(areas) and areas[0] < areas[-1]
+    f = sample_factors(5000, seed=3)
+    assert np.array_equal(f, sample_factors(5000, seed=3))
+    for k, count in enumerate(FACTORS.values()):
+        assert set(np.unique(f[:, k])) == set(range(count))
+    assert render_all(f[:3], size=32).shape == (3, 32, 32)
+
+
+@pytest.fixture(scope="module")
+def factors():
+    return sample_factors(4000, seed=0)
+
+
+def test_mig_is_near_one_for_a_code_that_copies_the_factors_and_near_zero_for_noise(factors):
+    rng = np.random.default_rng(0)
+    copied = factors + rng.normal(0, 0.05, factors.shape)
+    assert mig(copied, factors) > 0.9
+    assert mig(rng.normal(size=(len(factors), 6)), factors) < 0.05
+    twice = np.column_stack([copied, copied[:, :1] + rng.normal(0, 0.05, len(factors))])  # shape in two dims
+    assert mig(twice, factors) < mig(copied, factors) - 0.15
+
+
+def test_the_mutual_information_of_a_copy_is_the_factors_entropy(factors):
+    mi = mutual_information_matrix(factors.astype(float), factors)
+    assert np.allclose(np.diag(mi), factor_entropies(factors), atol=1e-9)  # 20 bins hold 3 to 40 values
+    assert (mi - np.diag(np.diag(mi)) < 0.05).all()  # independent factors: near 0 off the diagonal
+
+
+@pytest.mark.slow
+def test_dci_separates_a_copied_code_from_a_mixed_one(factors):
+    rng = np.random.default_rng(1)
+    copied = factors[:1500] + rng.normal(0, 0.05, (1500, 5))
+    mixed = copied @ np.linalg.qr(rng.normal(size=(5, 5)))[0]  # the same information, rotated
+    good, bad = dci(copied, factors[:1500]), dci(mixed, factors[:1500])
+    assert good.disentanglement > 0.9 and good.completeness > 0.9
+    assert bad.disentanglement < good.disentanglement - 0.3
