@@ -48,14 +48,14 @@ def test_every_step_renders_at_desktop_and_phone_width(server, browser, width, h
         context.close()
 
 
-LINKS = [  # step, the page it opens, what its address must say (None: that it says something)
-    (1, "Latent map", {}),
+# Step, the page it opens, what its address must say (None: that it says something). Every step's
+# link is the same mechanism (ui/tour.Link), and tests/test_tour.py checks all eight in process; in
+# Chromium, one of each kind of page: steps 1, 5 and 7 open the map and the sliders as 4 and 3 do.
+LINKS = [
     (2, "EM and mixtures", {}),
     (3, "Latent sliders", {"z": None}),
     (4, "Latent map", {"color": "elbo", "picked": "7"}),
-    (5, "Latent sliders", {}),
     (6, "Why reparameterize", {"digits": "1", "largest": "10", "compared": "1"}),
-    (7, "Latent sliders", {"z": None}),
     (8, "Prior holes", {"holes_n": "200"}),
 ]
 
@@ -66,13 +66,12 @@ def test_each_steps_link_opens_its_page_in_the_promised_state(server, page):
     url, _ = server
     open_page(page, url, "start", "Start here")
     for number, heading, params in LINKS:
-        if number > 1:
-            page.get_by_role("link", name="Start here").click()
-            expect(page.get_by_role("heading", name="Start here")).to_be_visible(timeout=60_000)
-            page.get_by_text(f"{number}. {STEPS[number - 1].title}", exact=True).first.click()  # its pill
-            expect(page.get_by_role("heading", name=f"{number}. {STEPS[number - 1].title}")).to_be_visible(
-                timeout=60_000)
-            settle(page)
+        page.get_by_role("link", name="Start here").click()  # back to the tour, from the sidebar
+        expect(page.get_by_role("heading", name="Start here")).to_be_visible(timeout=60_000)
+        page.get_by_text(f"{number}. {STEPS[number - 1].title}", exact=True).first.click()  # its pill
+        expect(page.get_by_role("heading", name=f"{number}. {STEPS[number - 1].title}")).to_be_visible(
+            timeout=60_000)
+        settle(page)
         if number == 3:  # the digit steps 3 and 4 look at, chosen here, carried to step 4 by the session
             field = page.get_by_label("Test digit", exact=True).and_(page.get_by_test_id("stNumberInputField"))
             field.fill("7")
