@@ -13,6 +13,18 @@ ROOT = Path(__file__).resolve().parents[1]
 VIEWS = [f"views/{p.name}" for p in sorted((ROOT / "views").glob("*.py"))]  # every page, as switch_page names it
 
 
+def bundled_checkpoints(folder: Path, monkeypatch, *names: str) -> Path:
+    """Copies of the named bundled checkpoints in `folder`, which the app then lists (ui.caches)."""
+    import shutil
+
+    import ui.caches
+
+    for name in names:
+        shutil.copytree(ROOT / "checkpoints" / name, folder / name)
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", folder)
+    return folder
+
+
 def open_app(page: str | None = None, query_params: dict | None = None) -> AppTest:
     """app.py run once (the sidebar and the default page), opened with `query_params` as a link
     would, then `page` when given; fails on an exception box."""

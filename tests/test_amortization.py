@@ -1,6 +1,5 @@
 """The amortization gap (issue #25): fitting a digit's own Gaussian q*(z|x) never does worse than the
 encoder's, leaves the model as it was, and the map's inspector shows both."""
-import shutil
 from pathlib import Path
 
 import pytest
@@ -52,11 +51,9 @@ def test_a_categorical_latent_is_refused_in_a_sentence(mnist_test):
 
 @pytest.mark.slow
 def test_the_inspector_fits_the_picked_digit_on_request(tmp_path, monkeypatch):
-    import ui.caches
-    from tests.app_support import open_app
+    from tests.app_support import bundled_checkpoints, open_app
 
-    shutil.copytree(ROOT / "checkpoints" / "article-eps-gaussian", tmp_path / "article-eps-gaussian")
-    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
+    bundled_checkpoints(tmp_path, monkeypatch, "article-eps-gaussian")
     at = open_app(query_params={"checkpoint": "article-eps-gaussian", "picked": "7"})
     assert not [m for m in at.metric if m.label.startswith("ELBO")]
     next(b for b in at.button if b.label == "Fit #7's own q(z|x)").click().run()

@@ -208,12 +208,9 @@ def test_the_bundled_model_ships_float16_with_its_map_and_its_film(bundled):
 
 @pytest.fixture
 def checkpoints(tmp_path, monkeypatch):
-    import ui.caches
+    from tests.app_support import bundled_checkpoints
 
-    for name in ("default", "mnist-conditional"):
-        shutil.copytree(ROOT / "checkpoints" / name, tmp_path / name)
-    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
-    return tmp_path
+    return bundled_checkpoints(tmp_path, monkeypatch, "default", "mnist-conditional")
 
 
 @pytest.mark.slow

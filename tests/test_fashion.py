@@ -1,12 +1,10 @@
 """Fashion-MNIST end to end (issue #16): the bundled model explored on every page, with the
 classes' names wherever labels show."""
-import shutil
 from pathlib import Path
 
 import pytest
 
-import ui.caches
-from tests.app_support import VIEWS, open_app
+from tests.app_support import VIEWS, bundled_checkpoints, open_app
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -14,10 +12,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def checkpoints(tmp_path, monkeypatch):
-    for name in ("default", "fashion-mnist"):
-        shutil.copytree(ROOT / "checkpoints" / name, tmp_path / name)
-    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
-    return tmp_path
+    return bundled_checkpoints(tmp_path, monkeypatch, "default", "fashion-mnist")
 
 
 def test_every_page_explores_the_bundled_fashion_model_by_class_name(checkpoints):

@@ -1,7 +1,6 @@
 """Out of distribution (issue #25): the AUROC, the complexity-corrected score, the outlier sets,
 and the page, where the Fashion-MNIST model shows the paradox on MNIST digits."""
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -71,12 +70,9 @@ def test_scores_of_a_model_are_its_per_image_elbo_and_iwae(mnist_test):
 
 @pytest.fixture
 def checkpoints(tmp_path, monkeypatch):
-    import ui.caches
+    from tests.app_support import bundled_checkpoints
 
-    for name in ("default", "fashion-mnist", "mnist-conditional"):
-        shutil.copytree(ROOT / "checkpoints" / name, tmp_path / name)
-    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
-    return tmp_path
+    return bundled_checkpoints(tmp_path, monkeypatch, "default", "fashion-mnist", "mnist-conditional")
 
 
 @pytest.mark.slow
