@@ -138,3 +138,24 @@ def test_a_beta_sweep_runs_one_after_another_and_a_stop_ends_it(tmp_path, tiny_d
     assert wait_until(lambda: not restarted.status().running, timeout=60)
     time.sleep(1)
     assert restarted.status().state == "stopped" and not runs[1].exists()  # the stop ended the sweep
+
+
+@pytest.mark.parametrize("how", ["interrupted", "failed", "stopped"])
+def test_a_sweep_ends_when_its_run_ends_any_other_way_than_finishing(tmp_path, how):
+    """A run that stopped short, failed or was stopped ends its sweep: the queue is emptied (not left
+    to show "training" for good) and the next run never starts, also for a server started afresh."""
+    run = tmp_path / "s-beta1"
+    run.mkdir()
+    (run / "train_config.json").write_text(json.dumps({"epochs": 2}))
+    epochs = 1 if how == "interrupted" else 2
+    lines = [{"epoch": e, "step": e, "images_per_second": 1000.0} for e in range(1, epochs + 1)]
+    (run / "history.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    queue = [{"name": "s-beta2", "model": {**TINY.to_dict(), "beta": 2.0},
+              "training": dataclasses.asdict(TrainConfig(epochs=2)), "processes": 1}]
+    job = {"pid": 2**22 + 4321, "run_dir": str(run), "queue": queue, "exit": 1 if how == "failed" else 0,
+           "stop_requested": how == "stopped"}
+    (tmp_path / JOB_FILE).write_text(json.dumps(job))
+    jobs = TrainingJobs(tmp_path)  # a server started afresh
+    status = jobs.status()
+    assert not status.running and status.queued == [] and json.loads(jobs.job_file.read_text())["queue"] == []
+    assert not (tmp_path / "s-beta2").exists()

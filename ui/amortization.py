@@ -13,7 +13,7 @@ CLOUD = 16  # samples of each posterior drawn on the map
 
 
 @st.cache_data(max_entries=32, show_spinner=f"Fitting this digit's own q(z|x): {OPTIMIZE_STEPS} gradient steps")
-def _gaps(_model, hash_: str, index: int, _image: torch.Tensor) -> dict:
+def _gaps(_model, hash_: str, scope: str, index: int, _image: torch.Tensor) -> dict:
     x = prepare(_image[None], _model.config.binarize).to(_model.device)
     g = amortization_gaps(_model, x)
     noise = torch.randn(CLOUD, g.amortized.mu.shape[1], generator=torch.Generator().manual_seed(index))
@@ -24,13 +24,15 @@ def _gaps(_model, hash_: str, index: int, _image: torch.Tensor) -> dict:
             "stderr": float(max(g.amortized_stderr[0], g.optimized_stderr[0])), "samples": g.samples, "clouds": clouds}
 
 
-def amortization_section(model, hash_: str, image: torch.Tensor, index: int, lmap, names: list[str]) -> None:
-    """For the map's digit `index` (uint8 `image`): the button, then its ELBOs, gaps and both posteriors on the map."""
+def amortization_section(model, hash_: str, scope: str, image: torch.Tensor, index: int, lmap,
+                         names: list[str]) -> None:
+    """For digit `index` (uint8 `image`) of the map's `scope`: the button, then its ELBOs, gaps and both
+    posteriors on the map."""
     st.markdown("**The encoder against this digit's own best Gaussian** (the amortization gap, Cremer et al. 2018)")
     if not model.latent.continuous:
         st.caption("Measured for Gaussian latents: this model's are categorical.")
         return
-    key = f"amortization-{hash_[:8]}-{index}"
+    key = f"amortization-{hash_[:8]}-{scope}-{index}"
     if not st.session_state.get(key) and not st.button(f"Fit #{index}'s own q(z|x)", icon=":material/tune:",
                                                        help=f"{OPTIMIZE_STEPS} gradient steps on this digit's ELBO "
                                                             "alone, from the encoder's output: a few seconds"):
@@ -38,7 +40,7 @@ def amortization_section(model, hash_: str, image: torch.Tensor, index: int, lma
                    "alone shows how much ELBO that sharing costs it.")
         return
     st.session_state[key] = True
-    gaps = _gaps(model, hash_, index, image)
+    gaps = _gaps(model, hash_, scope, index, image)
     c1, c2, c3 = st.columns(3)
     c1.metric("ELBO, the encoder's q(z|x)", f"{gaps['amortized']:.2f}")
     c2.metric("ELBO, the fitted q*(z|x)", f"{gaps['optimized']:.2f}",

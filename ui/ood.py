@@ -43,7 +43,8 @@ def score_histogram(inliers: np.ndarray, outliers: np.ndarray, names: tuple[str,
         inliers, outliers, values = np.log10(inliers), np.log10(outliers), np.log10(edges)
         bins = dict(start=values[0], end=values[-1], size=(values[-1] - values[0]) / 60)
     else:
-        bins = dict(start=values.min(), end=values.max() * 1.0001 + 1e-9, size=(values.max() - values.min()) / 60 or 1)
+        end = values.max() + abs(values.max()) * 1e-4 + 1e-9  # just past the largest, whatever its sign
+        bins = dict(start=values.min(), end=end, size=(values.max() - values.min()) / 60 or 1)
     fig = go.Figure()
     for v, name, color in ((inliers, names[0], IN_COLOR), (outliers, names[1], OUT_COLOR)):
         fig.add_trace(go.Histogram(x=v, name=name, xbins=bins, marker_color=color, opacity=0.6,

@@ -50,7 +50,7 @@ def sweeps(entries: list) -> dict[str, list]:
     """The runs of each β sweep (named `<stem>-beta<b>` by the Train page) among `entries`, by β."""
     found: dict[str, list] = {}
     for e in entries:
-        if match := re.fullmatch(r"(.+)-beta[0-9.]+", e.name):
+        if match := re.fullmatch(r"(.+)-beta[0-9.eE+-]+", e.name):  # as the Train page writes {beta:g}
             found.setdefault(match.group(1), []).append(e)
     return {stem: sorted(runs, key=lambda e: e.config.beta) for stem, runs in found.items() if len(runs) > 1}
 

@@ -291,7 +291,7 @@ with c1:
 with c2:
     show_digit(grid(decode_numpy(own, samples), cols=4), scale=3)
 
-amortization_section(own, hash_, images[first], first, lmap, names)
+amortization_section(own, hash_, scope, images[first], first, lmap, names)
 
 if len(picked) >= 2:
     st.subheader(f"{len(picked)} points picked")

@@ -51,8 +51,9 @@ class AmortizationGaps:
 def optimize_posterior(model, x: torch.Tensor, steps: int = OPTIMIZE_STEPS, lr: float = 0.05, samples: int = 16,
                        seed: int = 0, labels=None) -> Gaussian:
     """q*(z|x) for each image of x (B, 1, 28, 28) in [0, 1]: N(mu, diag exp(logvar)) fitted by Adam to
-    its own ELBO (`samples` fresh reparameterized samples a step, the KL in closed form), from the
-    encoder's q(z|x). The model's weights stay as they are."""
+    its own ELBO (estimated a step from `samples` fresh reparameterized samples, log p(z) - log q(z)
+    included: the same estimate the evaluation makes), from the encoder's q(z|x). The model's
+    weights stay as they are."""
     model.eval()
     with torch.no_grad():
         start = model.posterior(x, labels)

@@ -80,7 +80,8 @@ def ood_scores(model, images: torch.Tensor, iwae_k: int = 0, seed: int = 0) -> S
         nll = per_image_iwae(model, images, iwae_k, seed=seed)["iwae"]
     else:
         nll = per_image_figures(model, images, samples=1, seed=seed)["elbo"]
-    scored = prepare(images, model.config.binarize, seed).mul(255).round().to(torch.uint8)[:, 0]  # (N, 28, 28)
+    # Binarized where the scores were (the model's device: another device's generator draws other bits).
+    scored = prepare(images.to(model.device), model.config.binarize, seed).mul(255).round().to(torch.uint8)[:, 0].cpu()
     complexity = np.array([png_bits(x) for x in scored.numpy()])
     return Scores(nll.astype(np.float64), complexity)
 

@@ -58,7 +58,8 @@ class JobStatus:
 
     @property
     def running(self) -> bool:
-        """Running, or a sweep's run finished the moment before its next one starts."""
+        """Running, or a sweep's run finished the moment before its next one starts (a queue left
+        behind a run that ended otherwise is emptied at once: TrainingJobs._after_run)."""
         return self.state == "running" or (self.state == "finished" and bool(self.queued))
 
     @property
@@ -114,6 +115,13 @@ def _ended_by(code: int | None) -> str:
     return f"The training process was killed ({name})."
 
 
+def _finished(run_dir: Path) -> bool:
+    """Whether a run's history reaches the epochs it planned."""
+    history = read_history(run_dir)
+    epochs = int((read_json(run_dir / TRAIN_CONFIG) or {}).get("epochs", 0))
+    return bool(history and epochs and history[-1]["epoch"] >= epochs)
+
+
 def _proc_state(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
@@ -156,8 +164,9 @@ class TrainingJobs:
         torchrun in `processes` data-parallel processes (one a GPU) when more than one. The run
         makes its folder once its data is there (downloading it first when it is missing)."""
         check_batch_size(training.batch_size, Ranks(0, processes))
+        self._take_up_queue()  # a sweep left by a restarted server: go on with it, or end it, first
         with self._lock:
-            if self.running():
+            if self.running() or self._pending(self._read_job()):
                 raise JobBusy("A training run is already in progress; stop it or wait for it to finish.")
             name = run_name or time.strftime("run-%Y%m%d-%H%M%S")
             if (self.root / name).exists():
@@ -171,10 +180,11 @@ class TrainingJobs:
         check_batch_size(training.batch_size, Ranks(0, processes))
         if not betas:
             raise ValueError("a sweep needs at least one beta")
+        self._take_up_queue()
         stem = name or time.strftime("sweep-%Y%m%d-%H%M%S")
         runs = [(f"{stem}-beta{b:g}", dataclasses.replace(model, beta=float(b))) for b in betas]
         with self._lock:
-            if self.running():
+            if self.running() or self._pending(self._read_job()):
                 raise JobBusy("A training run is already in progress; stop it or wait for it to finish.")
             taken = [n for n, _ in runs if (self.root / n).exists()]
             if taken:
@@ -207,39 +217,47 @@ class TrainingJobs:
 
     def _record_exit(self, proc: subprocess.Popen) -> None:
         """Wait for the job to end and keep its exit code in the job file, for every session and
-        for a restarted server (only the parent can read it, and only once)."""
+        for a restarted server (only the parent can read it, and only once); then go on with a
+        sweep, or end it."""
         code = proc.wait()
         with self._lock:
             job = self._read_job()
             if job and job.get("pid") == proc.pid:
-                atomic_write_json(self.job_file, {**job, "exit": code})
-                if code == 0 and not job.get("stop_requested"):
-                    self._next_in_queue(job)
+                job = {**job, "exit": code}
+                atomic_write_json(self.job_file, job)
+                self._after_run(job)
 
-    def _next_in_queue(self, job: dict) -> None:
-        """Start the sweep's next run, if any (the lock held)."""
+    def _after_run(self, job: dict) -> None:
+        """A sweep's next run when the one that ended finished all its epochs by itself (exit 0, no
+        stop asked); otherwise the sweep ends there: its queue is emptied. The lock held."""
         if not job.get("queue"):
             return
+        if job.get("exit", 0) == 0 and not job.get("stop_requested") and _finished(Path(job["run_dir"])):
+            self._next_in_queue(job)
+        else:
+            atomic_write_json(self.job_file, {**job, "queue": []})
+
+    def _next_in_queue(self, job: dict) -> None:
+        """Start the sweep's next run (the lock held)."""
         first, *rest = job["queue"]
         try:
+            if (self.root / first["name"]).exists():
+                raise FileExistsError(f"{self.root / first['name']} already exists")
             self._launch(first["name"], ModelConfig.from_dict(first["model"]), TrainConfig(**first["training"]),
                          first["processes"], rest)
         except (OSError, ValueError) as e:  # a folder made meanwhile, a config this version refuses: end the sweep
             atomic_write_json(self.job_file, {**job, "queue": [], "queue_error": f"{first['name']}: {e}"})
 
     def _take_up_queue(self) -> None:
-        """A sweep whose waiting thread is gone (the server restarted while its run went on): when the
-        run has finished, start the next."""
+        """A sweep whose waiting thread is gone (the server restarted while its run went on): once the
+        run has ended, start the next or end the sweep, as the thread would have."""
         with self._lock:
             job = self._read_job()
-            if not job or not job.get("queue") or _alive(job["pid"]) or job.get("stop_requested"):
+            if not job or not job.get("queue") or _alive(job["pid"]):
                 return
             if self._proc is not None and self._proc.pid == job["pid"]:
                 return  # our own waiting thread takes it from here
-            history = read_history(Path(job["run_dir"]))
-            epochs = int((read_json(Path(job["run_dir"]) / TRAIN_CONFIG) or {}).get("epochs", 0))
-            if history and epochs and history[-1]["epoch"] >= epochs and job.get("exit", 0) == 0:
-                self._next_in_queue(job)
+            self._after_run(job)
 
     def _exit_code(self, job: dict) -> int | None:
         """The job's exit code: kept in the job file, or (before the waiting thread wrote it) from
@@ -254,15 +272,22 @@ class TrainingJobs:
         except subprocess.TimeoutExpired:
             return None
 
+    def _pending(self, job: dict | None) -> bool:
+        """Whether a sweep's run has ended and its next is about to start (the waiting thread's moment)."""
+        return bool(job and job.get("queue") and "exit" not in job and not _alive(job["pid"]))
+
     def running(self) -> bool:
         """Whether a job is running now: status().running, without reading the run's logs."""
         job = self._read_job()
         return bool(job) and _alive(job["pid"])
 
     def stop(self) -> bool:
-        """Ask the running job to save and exit; True when there was one."""
+        """Ask the running job to save and exit (a sweep ends with it); True when there was one."""
         with self._lock:
             job = self._read_job()
+            if self._pending(job):  # between two runs of a sweep: the next one will not start
+                atomic_write_json(self.job_file, {**job, "queue": [], "stop_requested": True})
+                return True
             if not job or not _alive(job["pid"]):
                 return False
             os.kill(job["pid"], signal.SIGTERM)

@@ -241,7 +241,7 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                             append_jsonl(out / STEPS, {
                                 "step": step, "epoch": round(epoch + (i + 1) / steps_per_epoch, 4),
                                 "train_recon": r, "train_kl": k, **_temperature_of(cfg, step),
-                                **({"kl_weight": train_cfg.kl_weight(step, steps_per_epoch)}
+                                **({"kl_weight": train_cfg.kl_weight(step - 1, steps_per_epoch)}  # this step's
                                    if train_cfg.kl_warmup else {}),
                                 "images_per_second": seen / (time.perf_counter() - started),
                                 "time": time.time()})
