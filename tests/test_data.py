@@ -90,7 +90,10 @@ def test_both_test_sets_ship_with_the_project(no_system_datasets, tmp_path, data
     assert dataset == "mnist" or (split.labels.bincount() == 1000).all()  # Fashion-MNIST: 1,000 of each
 
 
-@pytest.mark.parametrize("name", NAMES)
+DOWNLOADED = [name for name in NAMES if not dataset_info(name).generated]
+
+
+@pytest.mark.parametrize("name", DOWNLOADED)
 def test_each_dataset_record_has_its_files_and_its_attribution(name):
     """A record (vae/datasets.py) is all a dataset needs: its test set and classifier ship with the
     project, its checksums name the four IDX files, and the README credits its makers."""
@@ -105,8 +108,26 @@ def test_each_dataset_record_has_its_files_and_its_attribution(name):
     assert makers in attribution and license_name in attribution
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", DOWNLOADED)
 def test_the_mirrors_are_torchvisions(name):
     datasets = pytest.importorskip("torchvision.datasets")  # installed for a benchmark only
     ours = {"mnist": datasets.MNIST, "fashion-mnist": datasets.FashionMNIST}[name]
     assert list(dataset_info(name).mirrors) == ours.mirrors
+
+
+def test_the_generated_sprites_ship_their_test_set_and_draw_the_rest_the_same_everywhere(tmp_path):
+    """The sprites' test set ships with the project (drawn by vae/sprites.py, its factors beside it);
+    the training set is drawn where it is missing, and drawing again gives the same bytes."""
+    from vae.data import generate_split, load_factors
+
+    info = dataset_info("sprites")
+    assert info.generated and not info.mirrors and info.class_names == ("square", "ellipse", "heart")
+    test = load_split("sprites", "test", tmp_path, download=False)
+    factors = load_factors("sprites", "test", tmp_path)
+    assert test.images.shape == (10_000, 28, 28) and factors.shape == (10_000, 5)
+    assert np.array_equal(factors[:, 0], test.labels.numpy())  # the class is the shape
+    drawn = generate_split("sprites", "test", tmp_path / "again")
+    shipped = raw_folder("sprites", BUNDLED_ROOT)
+    assert all((drawn / f.name).read_bytes() == f.read_bytes() for f in shipped.iterdir())
+    attribution = " ".join((ROOT / "README.md").read_text().split("## Attribution")[1].split())
+    assert "vae/sprites.py" in attribution and "Matthey" in attribution

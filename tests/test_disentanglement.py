@@ -69,3 +69,29 @@ def test_dci_separates_a_copied_code_from_a_mixed_one(factors):
     good, bad = dci(copied, factors[:1500]), dci(mixed, factors[:1500])
     assert good.disentanglement > 0.9 and good.completeness > 0.9
     assert bad.disentanglement < good.disentanglement - 0.3
+
+
+@pytest.mark.slow
+def test_vae_eval_reports_mig_and_dci_for_a_model_of_sprites_only(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from vae.config import ModelConfig
+    from vae.models.model import VAE
+    from vae.training.checkpoint import save_checkpoint
+
+    root = Path(__file__).resolve().parents[1]
+
+    def evaluate(folder):
+        done = subprocess.run([sys.executable, "-m", "vae", "eval", str(folder), "--limit", "300", "--iwae-k", "0",
+                               "--json", "--data-dir", str(tmp_path)], capture_output=True, text=True, cwd=root)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    save_checkpoint(VAE(ModelConfig(dataset="sprites", latent_dim=4, hidden_dims=[32])), tmp_path / "sprites", 1, 1)
+    figures = evaluate(tmp_path / "sprites")
+    assert 0 <= figures["mig"] <= 1 and 0 <= figures["dci"] <= 1 and figures["dci_images"] == 300
+    save_checkpoint(VAE(ModelConfig(latent_dim=4, hidden_dims=[32])), tmp_path / "digits", 1, 1)
+    assert "mig" not in evaluate(tmp_path / "digits")  # MNIST's factors are unknown

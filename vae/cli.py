@@ -195,6 +195,7 @@ def run_eval(args) -> int:
               "pseudo_likelihood": checkpoint.config.pseudo_likelihood}
     if args.fid:
         result.update(_sample_quality(checkpoint, images, labels, args))
+    result.update(_disentanglement(checkpoint, images, labels, args))
     if args.json:
         print(json.dumps(result))
         return 0
@@ -215,6 +216,12 @@ def run_eval(args) -> int:
         print(f"IWAE NLL     {iwae:.2f} nats/image (k={args.iwae_k}; an estimate of {nll}, "
               "an upper bound in expectation"
               + (", of a pseudo-likelihood)" if c.pseudo_likelihood else ")"))
+    if "mig" in result:
+        print(f"MIG          {result['mig']:.3f} (Chen et al. 2018; 20-bin mutual information, "
+              f"{len(images)} test images)")
+        print(f"DCI          disentanglement {result['dci']:.3f}, completeness {result['dci_completeness']:.3f}, "
+              f"informativeness {result['dci_informativeness']:.3f} (Eastwood & Williams 2018; gradient-boosted "
+              f"trees on the first {result['dci_images']} codes)")
     if args.fid:
         for name in ("prior", "mixture", "reconstruction"):
             print(f"FID {name:<15}{result[f'fid_{name}']:8.2f}   "
@@ -222,6 +229,26 @@ def run_eval(args) -> int:
         print(f"(mixture: {args.mixture_k} components fitted to the {result['mixture_codes']} set's codes; "
               f"{args.fid_samples} images each)")
     return 0
+
+
+DCI_IMAGES = 2000  # codes DCI's classifiers see (four fifths to fit, the rest to score): the trees are slow
+
+
+def _disentanglement(checkpoint, test_images, test_labels, args) -> dict:
+    """mig and dci of a model whose data has known factors (vae/sprites.py), from the test codes;
+    nothing for another."""
+    from vae.analysis.disentanglement import dci, mig
+    from vae.data import load_factors
+    from vae.training.evaluate import posteriors
+
+    factors = load_factors(checkpoint.config.dataset, "test", args.data_dir)
+    if factors is None:
+        return {}
+    factors = factors[: len(test_images)]
+    codes = posteriors(checkpoint.model, test_images, labels=test_labels).code.numpy()
+    scores = dci(codes[:DCI_IMAGES], factors[:DCI_IMAGES])
+    return {"mig": mig(codes, factors), "dci": scores.disentanglement, "dci_completeness": scores.completeness,
+            "dci_informativeness": scores.informativeness, "dci_images": min(DCI_IMAGES, len(codes))}
 
 
 def _sample_quality(checkpoint, test_images, test_labels, args) -> dict:

@@ -50,13 +50,18 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
 
 
+def _idx_bytes(array: np.ndarray) -> bytes:
+    """A uint8 array as an IDX file's bytes."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    return header + array.tobytes()
+
+
 def write_idx(path: str | Path, array: np.ndarray, gz: bool = False) -> Path:
     """Write a uint8 array as an IDX file (the format MNIST ships in), gzipped with `gz` (the
     name then gets .gz); the path written."""
     path = Path(path)
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
-    data = header + array.tobytes()
+    data = _idx_bytes(array)
     if gz:
         path = path.with_name(path.name + ".gz")
         data = gzip.compress(data)
@@ -105,6 +110,9 @@ def load_split(dataset: str = "mnist", split: str = "test",
     root = default_root(data_dir)
     found = _locate(dataset, split, root)
     tried = ""
+    if found is None and info.generated:
+        generate_split(dataset, split, root)
+        found = _locate(dataset, split, root)
     if found is None and download:
         from vae.download import DownloadError
         from vae.download import download as fetch
@@ -126,6 +134,43 @@ def load_split(dataset: str = "mnist", split: str = "test",
         raise ValueError(f"{found[0]} and {found[1]} do not make a dataset: "
                          f"shapes {images.shape} and {labels.shape}")
     return Split(torch.from_numpy(images.astype(np.uint8)), torch.from_numpy(labels.astype(np.int64)))
+
+
+# A generated dataset's splits: how many images, and the seed of their factors.
+GENERATED_SPLITS = {"train": (60_000, 1), "test": (10_000, 2)}
+
+
+def factors_name(split: str) -> str:
+    return f"{_PREFIX[split]}-factors-idx2-ubyte"
+
+
+def generate_split(dataset: str, split: str, root: Path) -> Path:
+    """Draw a generated dataset's split into its folder under `root` (images, labels: the shape, and
+    factors), each file written whole or not at all; the folder."""
+    from vae.files import atomic_write_bytes
+    from vae.sprites import render_all, sample_factors
+
+    count, seed = GENERATED_SPLITS[split]
+    factors = sample_factors(count, seed)  # (N, 5): shape, scale, orientation, x, y
+    folder = raw_folder(dataset, root)
+    folder.mkdir(parents=True, exist_ok=True)
+    images_name, labels_name = file_names(split)
+    for name, array in ((factors_name(split), factors), (labels_name, factors[:, 0]),
+                        (images_name, render_all(factors, 28))):
+        atomic_write_bytes(folder / f"{name}.gz", gzip.compress(_idx_bytes(array), mtime=0))
+    return folder
+
+
+def load_factors(dataset: str, split: str = "test", data_dir: str | Path | None = None) -> np.ndarray | None:
+    """The generative factors of a generated dataset's split, (N, K) int64, beside its images; None
+    for a dataset whose factors are unknown."""
+    if not dataset_info(dataset).generated:
+        return None
+    load_split(dataset, split, data_dir)  # drawn first where missing
+    for folder in _candidate_folders(dataset, split, default_root(data_dir)):
+        if found := _find(folder, factors_name(split)):
+            return read_idx(found).astype(np.int64)
+    return None
 
 
 def has_split(dataset: str, split: str, data_dir: str | Path | None = None) -> bool:

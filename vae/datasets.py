@@ -7,7 +7,8 @@ be read (vae/data.py), downloaded and checked (vae/download.py), framed for uplo
     raw_folder("mnist", Path("data"))             # data/MNIST/raw: torchvision's layout
 
 Adding one (KMNIST, say) is one record here, its test set in vae/bundled/<subdir>/raw/ and its
-classifier (`python -m vae train-classifier --dataset NAME`).
+classifier (`python -m vae train-classifier --dataset NAME`). A generated one (sprites) is drawn
+where it is missing instead of downloaded, with its factors (vae/data.py).
 """
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ class Dataset:
     mirrors: tuple[str, ...]  # base URLs holding <file>.gz, tried in order
     license: str
     system_folders: tuple[Path, ...] = ()  # where an operating system's package installs its files
+    # Drawn by this project's code rather than downloaded (vae/sprites.py): its images' generative
+    # factors are known, and kept beside its labels (vae/data.load_factors).
+    generated: bool = False
 
     @property
     def classifier_path(self) -> Path:
@@ -71,6 +75,14 @@ REGISTRY = {d.name: d for d in (
         mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
         license="Han Xiao, Kashif Rasul and Roland Vollgraf; Copyright (c) 2017 Zalando SE; MIT",
         system_folders=(Path("/usr/share/datasets/fashion-mnist"),)),  # Debian's dataset-fashion-mnist
+    Dataset(
+        # After dSprites (Matthey et al. 2017), drawn at 28x28 like the other datasets here; the
+        # class is the shape, the other factors are kept apart.
+        name="sprites", title="Sprites", class_names=("square", "ellipse", "heart"),
+        framing=Framing(box=28, centre="box", trim=0.05, thing="sprite"),
+        subdir="Sprites", idx_md5={}, mirrors=(),
+        license="this project's own generator (vae/sprites.py), after dSprites by Matthey et al. 2017; MIT",
+        generated=True),
 )}
 NAMES = tuple(REGISTRY)
 
