@@ -95,3 +95,20 @@ def test_vae_eval_reports_mig_and_dci_for_a_model_of_sprites_only(tmp_path):
     assert 0 <= figures["mig"] <= 1 and 0 <= figures["dci"] <= 1 and figures["dci_images"] == 300
     save_checkpoint(VAE(ModelConfig(latent_dim=4, hidden_dims=[32])), tmp_path / "digits", 1, 1)
     assert "mig" not in evaluate(tmp_path / "digits")  # MNIST's factors are unknown
+
+
+@pytest.mark.slow
+def test_every_page_explores_a_model_of_three_classes_without_a_classifier(tmp_path, monkeypatch):
+    """A sprites model: three classes, no bundled classifier (the pages' defaults assumed ten classes)."""
+    import ui.caches
+    from tests.app_support import VIEWS, open_app
+    from vae.config import ModelConfig
+    from vae.models.model import VAE
+    from vae.training.checkpoint import save_checkpoint
+
+    save_checkpoint(VAE(ModelConfig(dataset="sprites", latent_dim=4, hidden_dims=[32])), tmp_path / "sprites", 1, 1)
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
+    at = open_app(query_params={"checkpoint": "sprites", "projection": "pca"})
+    for page in VIEWS:
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])

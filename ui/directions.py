@@ -64,7 +64,9 @@ def current_direction(lmap, names: list[str]) -> tuple[Direction, str, str] | No
 
 
 def _from_classes(names: list[str], spec: str) -> None:
-    a, b = (int(v) for v in spec.split(":")[1:]) if spec.startswith("classes:") else (1, 7)
+    a, b = (1, 7) if len(names) > 7 else (0, 1)  # MNIST's: a stroke gains its bar
+    if spec.startswith("classes:"):  # the address's, which current_direction has checked against this map
+        a, b = (min(int(v), len(names) - 1) for v in spec.split(":")[1:])
     c1, c2, c3 = st.columns([2, 2, 1.4], vertical_alignment="bottom")
     a = c1.selectbox("From class", range(len(names)), index=a, format_func=names.__getitem__, key="direction_a")
     b = c2.selectbox("to class", range(len(names)), index=b, format_func=names.__getitem__, key="direction_b")
