@@ -3,7 +3,7 @@ digits: the encoder's ELBO, the ELBO of each digit's own fitted Gaussian q*, and
 log p(x) with q* as the proposal; their differences are the amortization and approximation gaps.
 
     python -m bench.amortization            # 100 digits of each MLP model, 50 of each conv, 10 of the resnet
-    python -m bench.amortization --quick    # 4 digits of two small models, 30 steps
+    python -m bench.amortization --quick    # 2 digits of two small models, 20 steps
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    counts = {"article-eps-gaussian": 4, "mnist-conditional": 4} if args.quick else COUNTS
-    steps = 30 if args.quick else OPTIMIZE_STEPS
+    counts = {"article-eps-gaussian": 2, "mnist-conditional": 2} if args.quick else COUNTS
+    steps = 20 if args.quick else OPTIMIZE_STEPS
     print(f"machine: {machine()}")
     rows = []
     for name, count in counts.items():
