@@ -45,7 +45,11 @@ def test_drawing_with_the_mouse_follows_the_pen_and_matches_pythons_preparation(
     page.mouse.up()
     png = base64.b64decode(board.evaluate("c => c.toDataURL('image/png')").split(",", 1)[1])
     expected = mnist_style(read_upload(png))
-    got = np.array(page.evaluate("() => window.__latentPadProbe.sketchpadPrepared()")).reshape(28, 28)
+    # The last movement's preparation can still be on its way under load (CI once read null here).
+    got = np.array(page.wait_for_function("""() => {
+        const p = window.__latentPadProbe.sketchpadPrepared();
+        return p && p.length === 784 ? p : null;
+    }""", timeout=15_000).json_value()).reshape(28, 28)
     assert np.abs(np.round(got * 255) - np.round(expected * 255)).max() <= 1
     expect(page.get_by_text("Nearest test digits in latent space")).to_be_visible(timeout=30_000)
     settle(page)
