@@ -166,8 +166,10 @@ def load_factors(dataset: str, split: str = "test", data_dir: str | Path | None 
     for a dataset whose factors are unknown."""
     if not dataset_info(dataset).generated:
         return None
-    load_split(dataset, split, data_dir)  # drawn first where missing
-    for folder in _candidate_folders(dataset, split, default_root(data_dir)):
+    root = default_root(data_dir)
+    if _locate(dataset, split, root) is None:  # drawn first where missing (without reading the images)
+        generate_split(dataset, split, root)
+    for folder in _candidate_folders(dataset, split, root):
         if found := _find(folder, factors_name(split)):
             return read_idx(found).astype(np.int64)
     return None
