@@ -128,6 +128,8 @@ def run_train(args) -> int:
     out = Path(args.out)
     if ranks_from_env().writer:  # one process probes: others making and removing it too would race
         _check_out_folder(out)
+    if train_cfg.image_folder:
+        model_given["dataset"] = _import_folder(model_given, train_cfg)
     # A resume takes the checkpoint's model with the options given; train() refuses a change.
     resumed = args.resume and (out / WEIGHTS).exists()
     model_cfg = dataclasses.replace(read_config(out), **model_given) if resumed else ModelConfig(**model_given)
@@ -141,6 +143,21 @@ def run_train(args) -> int:
             f"(the checkpoint has {saved})" for name, asked, saved in conflict.fields)
             + "; leave them out to continue the run, or train into a new --out") from None
     return 0
+
+
+def _import_folder(model_given: dict, train_cfg: TrainConfig) -> str:
+    """Read --image-folder into the data folder (saying what was read and skipped); its dataset's name."""
+    from vae.image_folder import SKIPPED_LOG, import_folder
+
+    if "dataset" in model_given:
+        raise ValueError("--dataset and --image-folder each name the training data: give one")
+    imported = import_folder(train_cfg.image_folder, model_given.get("side") or 28, model_given.get("channels") or 1,
+                             train_cfg.data_dir)
+    skipped = (f"; {len(imported.skipped)} files skipped, one line each in {imported.folder / SKIPPED_LOG}"
+               if imported.skipped else "")
+    print(f"{train_cfg.image_folder}: {imported.counts['train']} training and {imported.counts['test']} test "
+          f"pictures, read as {imported.name}{skipped}", flush=True)
+    return imported.name
 
 
 def _check_out_folder(out: Path) -> None:

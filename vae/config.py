@@ -13,7 +13,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from vae.datasets import NAMES
+from vae.datasets import NAMES, dataset_info, is_dataset_name
 
 ARCHITECTURES = ("mlp", "conv", "article", "resnet")
 LATENTS = ("gaussian", "categorical")
@@ -67,6 +67,10 @@ class ModelConfig:
     # Encoder and decoder both read the image's class, one-hot (Kingma et al. 2014, M2's generative
     # half; Sohn et al. 2015): q(z|x, y) and p(x|z, y), so its ELBO bounds log p(x | y). mlp only.
     conditional: bool = False
+    # The images' shape: side x side pixels of `channels` (1 gray, 3 RGB); None: the dataset's. Kept
+    # here so a model rebuilds without its data (an image folder's may be elsewhere).
+    side: int | None = None
+    channels: int | None = None
     version: str = ""  # package version that wrote it; filled in on save
 
     def __post_init__(self) -> None:
@@ -93,8 +97,23 @@ class ModelConfig:
         if self.conditional and (self.arch, self.latent) != ("mlp", "gaussian"):
             raise ValueError("a conditional model is an mlp with a Gaussian latent, "
                              f"not {self.arch!r} with a {self.latent} latent")
-        if self.dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+        if not is_dataset_name(self.dataset):
+            raise ValueError(f"dataset must be one of {DATASETS} or an image folder's (folder:NAME), "
+                             f"got {self.dataset!r}")
+        if self.side is None or self.channels is None or self.dataset in DATASETS:
+            info = dataset_info(self.dataset)
+            self.side = info.side if self.side is None else self.side
+            self.channels = info.channels if self.channels is None else self.channels
+            if (self.side, self.channels) != (info.side, info.channels):
+                raise ValueError(f"{info.title}'s images are {info.side}x{info.side} with {info.channels} "
+                                 f"channel(s), not {self.side}x{self.side} with {self.channels}: only an "
+                                 "image folder is read at the size and colour asked for")
+        if self.channels not in (1, 3) or not (isinstance(self.side, int) and 8 <= self.side <= 256):
+            raise ValueError(f"images are side x side pixels (8 to 256) of 1 or 3 channels, "
+                             f"got side {self.side!r}, channels {self.channels!r}")
+        if self.arch != "mlp" and self.side % 4:
+            raise ValueError(f"the {self.arch} network halves the image twice: its side must be a multiple "
+                             f"of 4, got {self.side}")
         if not (isinstance(self.latent_dim, int) and self.latent_dim >= 1):
             raise ValueError(f"latent_dim must be a positive integer, got {self.latent_dim!r}")
         _finite(self, ("temperature_start", "temperature_min", "temperature_decay", "gaussian_sigma", "beta"))
@@ -117,6 +136,16 @@ class ModelConfig:
             raise ValueError(f"unknown config keys: {unknown}")
         return cls(**d)
 
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(channels, side, side): what the encoder reads and the decoder writes, per image."""
+        return self.channels, self.side, self.side
+
+    @property
+    def pixels(self) -> int:
+        """Numbers per image (channels x side x side): 784 for MNIST."""
+        return self.channels * self.side * self.side
 
     @property
     def pseudo_likelihood(self) -> bool:
@@ -142,7 +171,7 @@ class ModelConfig:
     def likelihood_text(self) -> str:
         """How this model's nats are scored, in words: "Bernoulli pseudo-likelihood of gray pixels"
         (", given the class" for a conditional model: its bound is of log p(x | y), not log p(x))."""
-        pixels = "binarized pixels" if self.binarize else "gray pixels"
+        pixels = "binarized pixels" if self.binarize else "gray pixels" if self.channels == 1 else "RGB pixels"
         pixels += ", given the class" if self.conditional else ""
         if self.likelihood == "gaussian":
             return f"Gaussian likelihood (σ = {self.gaussian_sigma:g}) of {pixels}"
@@ -187,6 +216,9 @@ class TrainConfig:
     device: str = "auto"
     train_limit: int | None = None  # train on the first N training images (smoke runs)
     data_dir: str | None = None
+    # A folder of the user's own pictures, read into a dataset under the data folder first (at the
+    # model's side and channels, vae/image_folder.py); the model's dataset is then that one.
+    image_folder: str | None = None
     log_every: int = 50  # steps between lines of steps.jsonl
     amp: bool = False  # bfloat16 autocast on CUDA: faster convolutions, same loss to ~0.1 nat
     # Against posterior collapse (vae/models/losses.training_loss): the KL's weight rises linearly from 0

@@ -11,14 +11,13 @@ tests work offline on a fresh clone.
 from __future__ import annotations
 
 import gzip
-import os
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from vae.datasets import BUNDLED_ROOT, dataset_info, raw_folder
+from vae.datasets import BUNDLED_ROOT, dataset_info, default_root, raw_folder
 
 _PREFIX = {"train": "train", "test": "t10k"}
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -28,7 +27,7 @@ class DataMissingError(FileNotFoundError):
 
 
 class Split(NamedTuple):
-    images: torch.Tensor  # (N, 28, 28) uint8
+    images: torch.Tensor  # (N, side, side) uint8, or (N, side, side, 3) for RGB
     labels: torch.Tensor  # (N,) int64
 
 
@@ -50,7 +49,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
 
 
-def _idx_bytes(array: np.ndarray) -> bytes:
+def idx_bytes(array: np.ndarray) -> bytes:
     """A uint8 array as an IDX file's bytes."""
     array = np.ascontiguousarray(array, dtype=np.uint8)
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
@@ -61,7 +60,7 @@ def write_idx(path: str | Path, array: np.ndarray, gz: bool = False) -> Path:
     """Write a uint8 array as an IDX file (the format MNIST ships in), gzipped with `gz` (the
     name then gets .gz); the path written."""
     path = Path(path)
-    data = _idx_bytes(array)
+    data = idx_bytes(array)
     if gz:
         path = path.with_name(path.name + ".gz")
         data = gzip.compress(data)
@@ -74,10 +73,6 @@ def file_names(split: str) -> tuple[str, str]:
     return f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
 
 
-def default_root(data_dir: str | Path | None = None) -> Path:
-    return Path(data_dir or os.environ.get("VAE_DATA_DIR") or "./data")
-
-
 def _find(folder: Path, name: str) -> Path | None:
     for candidate in (folder / name, folder / f"{name}.gz"):
         if candidate.is_file():
@@ -86,7 +81,7 @@ def _find(folder: Path, name: str) -> Path | None:
 
 
 def _candidate_folders(dataset: str, split: str, root: Path) -> list[Path]:
-    folders = [raw_folder(dataset, root), *dataset_info(dataset).system_folders]
+    folders = [raw_folder(dataset, root), *dataset_info(dataset, root).system_folders]
     if split == "test":  # every test set ships with the project
         folders.append(raw_folder(dataset, BUNDLED_ROOT))
     return folders
@@ -104,16 +99,16 @@ def _locate(dataset: str, split: str, root: Path) -> tuple[Path, Path] | None:
 def load_split(dataset: str = "mnist", split: str = "test",
                data_dir: str | Path | None = None, download: bool = True) -> Split:
     """Load one split of a dataset as uint8 images and int64 labels."""
-    info = dataset_info(dataset)
+    root = default_root(data_dir)
+    info = dataset_info(dataset, root)
     if split not in _PREFIX:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    root = default_root(data_dir)
     found = _locate(dataset, split, root)
     tried = ""
     if found is None and info.generated:
         generate_split(dataset, split, root)
         found = _locate(dataset, split, root)
-    if found is None and download:
+    if found is None and download and info.mirrors:
         from vae.download import DownloadError
         from vae.download import download as fetch
 
@@ -130,10 +125,15 @@ def load_split(dataset: str = "mnist", split: str = "test",
             f"{', '.join(file_names(split))}; or point --data-dir / VAE_DATA_DIR at a folder holding "
             f"{info.subdir}/raw/, or VAE_DATA_MIRROR at a mirror of the files.")
     images, labels = (read_idx(p) for p in found)
-    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise ValueError(f"{found[0]} and {found[1]} do not make a dataset: "
-                         f"shapes {images.shape} and {labels.shape}")
+    if images.shape[1:] != _image_shape(info) or labels.ndim != 1 or len(images) != len(labels):
+        raise ValueError(f"{found[0]} and {found[1]} do not make a dataset of {info.title}: "
+                         f"shapes {images.shape} and {labels.shape} (images {_image_shape(info)} expected)")
     return Split(torch.from_numpy(images.astype(np.uint8)), torch.from_numpy(labels.astype(np.int64)))
+
+
+def _image_shape(info) -> tuple[int, ...]:
+    """The shape of one of the dataset's uint8 images: (side, side), or (side, side, 3) for RGB."""
+    return (info.side, info.side) if info.channels == 1 else (info.side, info.side, info.channels)
 
 
 # A generated dataset's splits: how many images, and the seed of their factors.
@@ -156,17 +156,17 @@ def generate_split(dataset: str, split: str, root: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     images_name, labels_name = file_names(split)
     for name, array in ((factors_name(split), factors), (labels_name, factors[:, 0]),
-                        (images_name, render_all(factors, 28))):
-        atomic_write_bytes(folder / f"{name}.gz", gzip.compress(_idx_bytes(array), mtime=0))
+                        (images_name, render_all(factors, dataset_info(dataset).side))):
+        atomic_write_bytes(folder / f"{name}.gz", gzip.compress(idx_bytes(array), mtime=0))
     return folder
 
 
 def load_factors(dataset: str, split: str = "test", data_dir: str | Path | None = None) -> np.ndarray | None:
     """The generative factors of a generated dataset's split, (N, K) int64, beside its images; None
     for a dataset whose factors are unknown."""
-    if not dataset_info(dataset).generated:
-        return None
     root = default_root(data_dir)
+    if not dataset_info(dataset, root).generated:
+        return None
     if _locate(dataset, split, root) is None:  # drawn first where missing (without reading the images)
         generate_split(dataset, split, root)
     for folder in _candidate_folders(dataset, split, root):

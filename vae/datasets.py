@@ -1,5 +1,4 @@
-"""The datasets the project knows, one record each: everything a 28x28 grayscale dataset needs to
-be read (vae/data.py), downloaded and checked (vae/download.py), framed for uploads and drawings
+"""The datasets the project knows, one record each: everything a dataset needs to be read (vae/data.py), downloaded and checked (vae/download.py), framed for uploads and drawings
 (vae/images.py), classified (vae/models/classifier.py) and named on the pages.
 
     info = dataset_info("fashion-mnist")
@@ -8,10 +7,14 @@ be read (vae/data.py), downloaded and checked (vae/download.py), framed for uplo
 
 Adding one (KMNIST, say) is one record here, its test set in vae/bundled/<subdir>/raw/ and its
 classifier (`python -m vae train-classifier --dataset NAME`). A generated one (sprites) is drawn
-where it is missing instead of downloaded, with its factors (vae/data.py).
+where it is missing instead of downloaded, with its factors (vae/data.py). A folder of the user's
+own images (vae/image_folder.py) becomes a dataset named "folder:<slug>", whose record is the
+`dataset.json` written beside its files in <data root>/folders/<slug>/.
 """
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,11 +23,14 @@ BUNDLED_ROOT = Path(__file__).parent / "bundled"  # the test sets and classifier
 
 @dataclass(frozen=True)
 class Framing:
-    """How a dataset's pictures sit in their 28x28 field (the browser's prepare.js gets these too)."""
+    """How a dataset's pictures sit in their field (the browser's prepare.js gets these too)."""
     box: int  # the longest side of the object after fitting, in pixels
-    centre: str  # "mass": its centre of mass at (14, 14); "box": its bounding box in the middle
+    # "mass": its centre of mass at (14, 14); "box": its bounding box in the middle; "photo": no
+    # object at all, the whole picture cropped to its middle square and resized (an image folder's)
+    centre: str
     trim: float  # what counts as the object when cropping: above this share of the peak contrast
     thing: str  # what one picture shows, for messages
+    side: int = 28  # the field's side: the dataset's images are side x side pixels
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,23 @@ class Dataset:
     # Drawn by this project's code rather than downloaded (vae/sprites.py): its images' generative
     # factors are known, and kept beside its labels (vae/data.load_factors).
     generated: bool = False
+    channels: int = 1  # 1: grayscale, 3: RGB
+
+    @property
+    def side(self) -> int:
+        """Its images are side x side pixels."""
+        return self.framing.side
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(channels, side, side): what the networks read."""
+        return self.channels, self.side, self.side
+
+    @property
+    def drawable(self) -> bool:
+        """Whether a drawing on the pads can stand for one of its pictures (grayscale things on a plain
+        ground, not photos)."""
+        return self.framing.centre != "photo" and self.channels == 1
 
     @property
     def classifier_path(self) -> Path:
@@ -76,25 +99,59 @@ REGISTRY = {d.name: d for d in (
         license="Han Xiao, Kashif Rasul and Roland Vollgraf; Copyright (c) 2017 Zalando SE; MIT",
         system_folders=(Path("/usr/share/datasets/fashion-mnist"),)),  # Debian's dataset-fashion-mnist
     Dataset(
-        # After dSprites (Matthey et al. 2017), drawn at 28x28 like the other datasets here; the
-        # class is the shape, the other factors are kept apart.
+        # After dSprites (Matthey et al. 2017), drawn at 32x32 rather than dSprites' 64x64: on the
+        # CPU a 64x64 MLP epoch takes 4x as long (BENCHMARKS.md). The class is the shape, the other
+        # factors are kept apart.
         name="sprites", title="Sprites", class_names=("square", "ellipse", "heart"),
-        framing=Framing(box=28, centre="box", trim=0.05, thing="sprite"),
+        framing=Framing(box=32, centre="box", trim=0.05, thing="sprite", side=32),
         subdir="Sprites", idx_md5={}, mirrors=(),
         license="this project's own generator (vae/sprites.py), after dSprites by Matthey et al. 2017; MIT",
         generated=True),
 )}
 NAMES = tuple(REGISTRY)
+FOLDER_PREFIX = "folder:"  # an image folder's dataset: "folder:<slug>"
+RECORD_FILE = "dataset.json"  # a folder dataset's record, beside its files
 
 
-def dataset_info(name: str) -> Dataset:
-    """The record of a dataset; ValueError naming the known ones for any other name."""
-    try:
+def default_root(data_dir: str | Path | None = None) -> Path:
+    """Where datasets live: `data_dir`, else $VAE_DATA_DIR, else ./data."""
+    return Path(data_dir or os.environ.get("VAE_DATA_DIR") or "./data")
+
+
+def folder_dataset_dir(name: str, root: str | Path | None = None) -> Path:
+    """The folder holding an image folder's dataset "folder:<slug>": <root>/folders/<slug>."""
+    return default_root(root) / "folders" / name.removeprefix(FOLDER_PREFIX)
+
+
+def is_dataset_name(name: str) -> bool:
+    """Whether `name` can name a dataset: a known one, or an image folder's."""
+    return name in REGISTRY or (isinstance(name, str) and name.startswith(FOLDER_PREFIX)
+                                and name[len(FOLDER_PREFIX):].replace("-", "").replace("_", "").isalnum())
+
+
+def dataset_info(name: str, root: str | Path | None = None) -> Dataset:
+    """The record of a dataset (an image folder's read from its dataset.json under `root`, the data
+    root); ValueError naming the known ones for any other name."""
+    if name in REGISTRY:
         return REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"dataset must be one of {NAMES}, got {name!r}") from None
+    if not is_dataset_name(name):
+        raise ValueError(f"dataset must be one of {NAMES} or an image folder's (folder:NAME), got {name!r}")
+    record = folder_dataset_dir(name, root) / RECORD_FILE
+    try:
+        fields = json.loads(record.read_text())
+        return Dataset(**{**fields, "class_names": tuple(fields["class_names"]), "mirrors": (), "idx_md5": {},
+                          "framing": Framing(**fields["framing"])})
+    except FileNotFoundError:
+        raise ValueError(f"the image folder dataset {name} is not in {record.parent.resolve()}: train on the "
+                         "folder again (python -m vae train --image-folder PATH) or point --data-dir / "
+                         "VAE_DATA_DIR at the data folder it was read into") from None
+    except (ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"{record} is not a dataset record ({e})") from None
 
 
 def raw_folder(name: str, root: str | Path) -> Path:
-    """Where torchvision's layout keeps the dataset's files under `root`."""
+    """Where torchvision's layout keeps the dataset's files under `root` (an image folder's: its own
+    folder under root/folders/)."""
+    if name.startswith(FOLDER_PREFIX):
+        return folder_dataset_dir(name, root) / "raw"
     return Path(root) / dataset_info(name).subdir / "raw"

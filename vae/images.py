@@ -20,7 +20,7 @@ from dataclasses import asdict
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from vae.datasets import REGISTRY, Framing
+from vae.datasets import REGISTRY, Dataset, Framing
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 80_000_000  # an 8000x8000 photo fits; a 30000x30000 decompression bomb does not
@@ -90,8 +90,31 @@ def to_gray(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
 
 
+def photo_style(img: Image.Image, side: int, channels: int) -> np.ndarray:
+    """Any picture as an image folder's were read (vae/image_folder.py): its middle square, resized to
+    side x side (anti-aliased), gray or RGB (transparency on white) -> (side, side) or (side, side, 3)
+    float32 in [0, 1]. No object is looked for: nothing digit-specific."""
+    w, h = img.size
+    box = min(w, h)
+    left, top = (w - box) // 2, (h - box) // 2
+    if img.mode not in ("RGB", "L"):
+        rgba = img.convert("RGBA")
+        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    square = img.convert("RGB" if channels == 3 else "L").crop((left, top, left + box, top + box))
+    return np.asarray(square.resize((side, side), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
+
+
+def as_dataset_image(img: Image.Image, info: Dataset) -> np.ndarray:
+    """A picture prepared as the dataset's own were: an image folder's photo_style, the others'
+    mnist_style (ImageError when nothing is on it)."""
+    if info.framing.centre == "photo":
+        return photo_style(img, info.side, info.channels)
+    return mnist_style(img, info.framing)
+
+
 def mnist_style(img: Image.Image, framing: Framing = FRAMINGS["mnist"]) -> np.ndarray:
-    """A picture of one digit (or garment: `framing`) -> (28, 28) float32 in [0, 1], light on black."""
+    """A picture of one digit (or garment: `framing`) -> (side, side) float32 in [0, 1], light on
+    black: (28, 28) for the MNISTs."""
     gray = to_gray(img)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = float(np.median(border))
@@ -108,16 +131,17 @@ def mnist_style(img: Image.Image, framing: Framing = FRAMINGS["mnist"]) -> np.nd
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
     fitted = Image.fromarray((ink * 255).astype(np.uint8)).resize((new_w, new_h), Image.Resampling.LANCZOS)
     box = np.asarray(fitted, dtype=np.float64) / 255.0  # (<= box, <= box)
-    field = np.zeros((28, 28))
+    side = framing.side
+    field = np.zeros((side, side))
     if framing.centre == "mass":
         mass = box.sum()
         cy = (box.sum(1) * np.arange(new_h)).sum() / mass
         cx = (box.sum(0) * np.arange(new_w)).sum() / mass
         # MNIST's digits have their centre of mass at pixel (14, 14) of the 28x28 field.
-        top = int(np.clip(round(14 - cy), 0, 28 - new_h))
-        left = int(np.clip(round(14 - cx), 0, 28 - new_w))
+        top = int(np.clip(round(side / 2 - cy), 0, side - new_h))
+        left = int(np.clip(round(side / 2 - cx), 0, side - new_w))
     else:
-        top, left = (28 - new_h) // 2, (28 - new_w) // 2
+        top, left = (side - new_h) // 2, (side - new_w) // 2
     field[top: top + new_h, left: left + new_w] = box
     return field.astype(np.float32)
 
@@ -132,26 +156,26 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 
 
 def strip(images: np.ndarray, gap: int = GRID_GAP) -> np.ndarray:
-    """(N, 28, 28) -> one (28, N * 28 + gaps) image, side by side."""
-    n, h, w = images.shape
-    out = np.zeros((h, n * w + (n - 1) * gap), dtype=images.dtype)
+    """(N, H, W) or (N, H, W, 3) -> one (H, N * W + gaps[, 3]) image, side by side."""
+    n, h, w = images.shape[:3]
+    out = np.zeros((h, n * w + (n - 1) * gap, *images.shape[3:]), dtype=images.dtype)
     for i, im in enumerate(images):
         out[:, i * (w + gap): i * (w + gap) + w] = im
     return out
 
 
 def grid(images: np.ndarray, cols: int, gap: int = GRID_GAP) -> np.ndarray:
-    """(N, 28, 28) -> a mosaic of rows of `cols` images."""
+    """(N, H, W) or (N, H, W, 3) -> a mosaic of rows of `cols` images."""
     rows = -(-len(images) // cols)
     padded = np.zeros((rows * cols, *images.shape[1:]), dtype=images.dtype)
     padded[: len(images)] = images
     row_images = [strip(padded[r * cols:(r + 1) * cols], gap) for r in range(rows)]
-    spacer = np.zeros((gap, row_images[0].shape[1]), dtype=images.dtype)
+    spacer = np.zeros((gap, *row_images[0].shape[1:]), dtype=images.dtype)
     return np.concatenate([part for row in row_images for part in (row, spacer)][:-1], axis=0)
 
 
 def png_bytes(image: np.ndarray, scale: int = 4) -> bytes:
-    """A float [0, 1] (H, W) image as PNG, scaled up with square pixels."""
+    """A float [0, 1] (H, W) or (H, W, 3) image as PNG, scaled up with square pixels."""
     pil = Image.fromarray(to_uint8(image)).resize((image.shape[1] * scale, image.shape[0] * scale),
                                                   Image.Resampling.NEAREST)
     buf = io.BytesIO()
@@ -161,8 +185,8 @@ def png_bytes(image: np.ndarray, scale: int = 4) -> bytes:
 
 def gif_bytes(images: np.ndarray, scale: int = 6, frame_ms: int = 120) -> bytes:
     """An animated GIF that plays the frames forward then back, looping forever."""
-    frames = [Image.fromarray(to_uint8(im)).resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
-              for im in images]
+    frames = [Image.fromarray(to_uint8(im)).resize((im.shape[1] * scale, im.shape[0] * scale),
+                                                   Image.Resampling.NEAREST) for im in images]
     frames = frames + frames[-2:0:-1]
     buf = io.BytesIO()
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)

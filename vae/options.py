@@ -77,6 +77,10 @@ MODEL_OPTIONS = [
     ("--eps", "eps", dict(choices=NOISES, help=(
         "the noise of z = mu + sigma * eps while training: uniform is the article's bug (rand_like), for "
         "teaching; evaluation always draws Gaussian eps"))),
+    ("--image-size", "side", dict(type=int, choices=(28, 32, 64), help=(
+        "the side in pixels an --image-folder's pictures are read at (other datasets: their own)"))),
+    ("--channels", "channels", dict(type=int, choices=(1, 3), help=(
+        "an --image-folder's pictures read gray (1) or RGB (3) (other datasets: their own)"))),
     ("--conditional", "conditional", dict(action=argparse.BooleanOptionalAction, help=(
         "encoder and decoder read the class too (mlp, Gaussian latent): z keeps the style, the label the "
         "class; its -ELBO bounds -log p(x | y)"))),
@@ -90,6 +94,9 @@ TRAIN_OPTIONS = [
     ("--train-limit", "train_limit", dict(type=positive_int,
                                           help="train on the first N training images only (smoke runs)")),
     ("--data-dir", "data_dir", dict(help="folder holding MNIST/raw/ (default: $VAE_DATA_DIR, else ./data)")),
+    ("--image-folder", "image_folder", dict(help=(
+        "train on a folder of your own pictures (PNG, JPEG, WebP, BMP; class folders inside give labels), "
+        "read into the data folder first; files that cannot be read are listed in its skipped.log"))),
     ("--log-every", "log_every", dict(type=positive_int, help="steps between steps.jsonl lines")),
     ("--amp", "amp", dict(action=argparse.BooleanOptionalAction,
                           help="bfloat16 autocast on CUDA (ignored on the CPU)")),
@@ -132,6 +139,10 @@ def train_args(model: ModelConfig, training: TrainConfig) -> list[str]:
             value = getattr(cfg, name)
             default = default_of(cls, name) if name != "latent_dim" else default_latent_dim(model.arch, model.latent)
             if value is None or value == default:
+                continue
+            # An image folder's dataset is named by --image-folder; another's size and colour by itself.
+            if (name == "dataset" and training.image_folder) or (name in ("side", "channels")
+                                                                  and not training.image_folder):
                 continue
             if isinstance(value, bool):
                 args.append(flag if value else "--no-" + flag[2:])

@@ -116,8 +116,8 @@ function inkBox(ink, w, h, peak, trim) {  // ink scaled to its peak; the box of 
   return { top, left, ch: bottom - top + 1, cw: right - left + 1 };
 }
 
-function placement(fitted, nw, nh, centre) {  // where the fitted object goes in the 28x28 field
-  if (centre !== "mass") return [(28 - nh) >> 1, (28 - nw) >> 1];  // "box": the object's box in the middle
+function placement(fitted, nw, nh, centre, side) {  // where the fitted object goes in the side x side field
+  if (centre !== "mass") return [(side - nh) >> 1, (side - nw) >> 1];  // "box": the object's box in the middle
   let mass = 0, cy = 0, cx = 0;
   for (let y = 0; y < nh; y++) {
     for (let x = 0; x < nw; x++) {
@@ -126,13 +126,13 @@ function placement(fitted, nw, nh, centre) {  // where the fitted object goes in
     }
   }
   cy /= mass; cx /= mass;
-  return [Math.min(Math.max(roundHalfEven(14 - cy), 0), 28 - nh),  // MNIST's centre of mass at (14, 14)
-    Math.min(Math.max(roundHalfEven(14 - cx), 0), 28 - nw)];
+  return [Math.min(Math.max(roundHalfEven(side / 2 - cy), 0), side - nh),  // MNIST's centre of mass at (14, 14)
+    Math.min(Math.max(roundHalfEven(side / 2 - cx), 0), side - nw)];
 }
 
-// RGBA pixels (an ImageData's data) of a w x h picture -> Float32Array(784) in [0, 1], or null when
+// RGBA pixels (an ImageData's data) of a w x h picture -> Float32Array(side * side) in [0, 1], or null when
 // there is nothing drawn (blank, or almost no contrast): mnist_style's steps, one for one.
-// framing: {box, centre: "mass" or "box", trim}, as vae.images.Framing.
+// framing: {box, centre: "mass" or "box", trim, side}, as vae.images.Framing.
 export function prepare(rgba, w, h, framing) {
   const { gray, ink } = scratch(w * h);
   grayOnWhite(rgba, w * h, gray);
@@ -151,10 +151,11 @@ export function prepare(rgba, w, h, framing) {
   const scale = framing.box / Math.max(ch, cw);
   const nw = Math.max(1, roundHalfEven(cw * scale)), nh = Math.max(1, roundHalfEven(ch * scale));
   const fitted = resizeLanczos(crop, cw, ch, nw, nh);
-  const [oy, ox] = placement(fitted, nw, nh, framing.centre);
-  const field = new Float32Array(784);
+  const side = framing.side;
+  const [oy, ox] = placement(fitted, nw, nh, framing.centre, side);
+  const field = new Float32Array(side * side);
   for (let y = 0; y < nh; y++) {
-    for (let x = 0; x < nw; x++) field[(y + oy) * 28 + x + ox] = fitted[y * nw + x] / 255;
+    for (let x = 0; x < nw; x++) field[(y + oy) * side + x + ox] = fitted[y * nw + x] / 255;
   }
   return field;
 }

@@ -13,6 +13,11 @@ Four architectures, picked by ModelConfig.arch:
   resnet   residual convolutions at 28, 14 and 7 pixels each way (SiLU): the strongest here, for
            binarized MNIST; its decoder runs on the server only
 
+Images are 28x28 gray for the MNISTs (784 numbers, as the sizes above say) and any side x side of 1
+or 3 channels otherwise (ModelConfig.image_shape): the networks read (B, C, H, W) floats in [0, 1] and
+their decoders write (B, C * H * W) logits; `decode` gives images as they are stored and shown, (B, H, W)
+gray or (B, H, W, 3) RGB.
+
 A conditional model (ModelConfig.conditional, mlp only) reads the class too, one-hot beside the
 pixels and beside z: q(z|x, y) and p(x|z, y). Its methods take `labels` (an int or (B,) ints);
 `model.given(k)` is the plain VAE it is for class k (the one-hot folded into the first layers'
@@ -30,13 +35,11 @@ from vae.config import ModelConfig
 from vae.datasets import dataset_info
 from vae.models.latents import Categorical, Gaussian, GaussianLatent, latent_of
 
-PIXELS = 28 * 28
-
 
 class VAEOutput(NamedTuple):
     posterior: Gaussian | Categorical  # q(z|x)
     z: torch.Tensor  # (B, code_dim): the sample decoded
-    logits: torch.Tensor  # (B, 784) decoder output before the sigmoid
+    logits: torch.Tensor  # (B, C * H * W) decoder output before the sigmoid
 
     @property
     def mu(self) -> torch.Tensor:  # Gaussian latents: (B, z_dim)
@@ -70,55 +73,58 @@ class ResBlock(nn.Module):
 
 
 def build_encoder(cfg: ModelConfig, z2: int, classes: int = 0) -> nn.Sequential:
-    """(B, 1, 28, 28) in [0, 1] -> (B, z2): the latent's parameters (mu and log-variance side by
-    side, or each categorical variable's logits). A conditional mlp reads (B, 784 + classes)."""
+    """(B, C, H, W) in [0, 1] -> (B, z2): the latent's parameters (mu and log-variance side by
+    side, or each categorical variable's logits). A conditional mlp reads (B, C * H * W + classes)."""
+    c, side, quarter = cfg.channels, cfg.side, cfg.side // 4
     if cfg.arch == "mlp":
-        return nn.Sequential(nn.Flatten(), *_mlp([PIXELS + classes, *cfg.hidden_dims, z2]))
+        return nn.Sequential(nn.Flatten(), *_mlp([cfg.pixels + classes, *cfg.hidden_dims, z2]))
     if cfg.arch == "conv":
         return nn.Sequential(
-            nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.ReLU(),  # (B, 32, 14, 14)
+            nn.Conv2d(c, 32, 4, stride=2, padding=1), nn.ReLU(),  # (B, 32, 14, 14)
             nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.ReLU(),  # (B, 64, 7, 7)
-            nn.Flatten(), nn.Linear(64 * 7 * 7, 512), nn.ReLU(), nn.Linear(512, z2),
+            nn.Flatten(), nn.Linear(64 * quarter * quarter, 512), nn.ReLU(), nn.Linear(512, z2),
         )
     if cfg.arch == "resnet":
         return nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), ResBlock(32),  # (B, 32, 28, 28)
+            nn.Conv2d(c, 32, 3, padding=1), ResBlock(32),  # (B, 32, 28, 28)
             nn.Conv2d(32, 64, 4, stride=2, padding=1), ResBlock(64),  # (B, 64, 14, 14)
             nn.Conv2d(64, 64, 4, stride=2, padding=1), ResBlock(64),  # (B, 64, 7, 7)
-            nn.SiLU(), nn.Flatten(), nn.Linear(64 * 7 * 7, 512), nn.SiLU(), nn.Linear(512, z2),
+            nn.SiLU(), nn.Flatten(), nn.Linear(64 * quarter * quarter, 512), nn.SiLU(), nn.Linear(512, z2),
         )
     if cfg.arch == "article":
         return nn.Sequential(
-            nn.Conv2d(1, 20, 3), nn.ReLU(),  # (B, 20, 26, 26)
+            nn.Conv2d(c, 20, 3), nn.ReLU(),  # (B, 20, 26, 26)
             nn.Conv2d(20, 20, 3), nn.ReLU(),  # (B, 20, 24, 24)
-            nn.Flatten(), nn.Linear(20 * 24 * 24, 800), nn.ReLU(),  # (B, 800)
+            nn.Flatten(), nn.Linear(20 * (side - 4) ** 2, 800), nn.ReLU(),  # (B, 800)
             nn.Linear(800, z2),
         )
     raise ValueError(f"unknown architecture {cfg.arch!r}")
 
 
 def build_decoder(cfg: ModelConfig, z: int) -> nn.Sequential:
-    """(B, z) codes -> (B, 784) logits."""
+    """(B, z) codes -> (B, C * H * W) logits. (Shapes in the comments: MNIST's.)"""
+    c, quarter = cfg.channels, cfg.side // 4
     if cfg.arch == "mlp":
-        return nn.Sequential(*_mlp([z, *reversed(cfg.hidden_dims), PIXELS]))
+        return nn.Sequential(*_mlp([z, *reversed(cfg.hidden_dims), cfg.pixels]))
     if cfg.arch == "conv":
         return nn.Sequential(
-            nn.Linear(z, 512), nn.ReLU(), nn.Linear(512, 64 * 7 * 7), nn.ReLU(),
-            nn.Unflatten(1, (64, 7, 7)),
+            nn.Linear(z, 512), nn.ReLU(), nn.Linear(512, 64 * quarter * quarter), nn.ReLU(),
+            nn.Unflatten(1, (64, quarter, quarter)),
             nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),  # (B, 32, 14, 14)
-            nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1),  # (B, 1, 28, 28)
+            nn.ConvTranspose2d(32, c, 4, stride=2, padding=1),  # (B, 1, 28, 28)
             nn.Flatten(),
         )
     if cfg.arch == "resnet":
         return nn.Sequential(
-            nn.Linear(z, 512), nn.SiLU(), nn.Linear(512, 64 * 7 * 7), nn.Unflatten(1, (64, 7, 7)),
+            nn.Linear(z, 512), nn.SiLU(), nn.Linear(512, 64 * quarter * quarter),
+            nn.Unflatten(1, (64, quarter, quarter)),
             ResBlock(64), nn.SiLU(), nn.ConvTranspose2d(64, 64, 4, stride=2, padding=1),  # (B, 64, 14, 14)
             ResBlock(64), nn.SiLU(), nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1),  # (B, 32, 28, 28)
-            ResBlock(32), nn.SiLU(), nn.Conv2d(32, 1, 3, padding=1),  # (B, 1, 28, 28)
+            ResBlock(32), nn.SiLU(), nn.Conv2d(32, c, 3, padding=1),  # (B, 1, 28, 28)
             nn.Flatten(),
         )
     if cfg.arch == "article":
-        return nn.Sequential(nn.Linear(z, 2000), nn.ReLU(), nn.Linear(2000, PIXELS))
+        return nn.Sequential(nn.Linear(z, 2000), nn.ReLU(), nn.Linear(2000, cfg.pixels))
     raise ValueError(f"unknown architecture {cfg.arch!r}")
 
 
@@ -177,15 +183,14 @@ class VAE(nn.Module):
         return next(self.parameters()).device
 
     def posterior(self, x: torch.Tensor, labels: int | torch.Tensor | None = None) -> Gaussian | Categorical:
-        """q(z|x) for x (B, 1, 28, 28) or (B, 28, 28) floats in [0, 1] (q(z|x, y) for a conditional model)."""
+        """q(z|x) for x (B, C, H, W) floats in [0, 1], or (B, H, W) for gray images (q(z|x, y) for a
+        conditional model)."""
         if self.classes:
             return self.latent.posterior(self.encoder(self._with_class(x.reshape(len(x), -1), labels)))
-        if x.dim() == 3:
-            x = x.unsqueeze(1)
-        return self.latent.posterior(self.encoder(x))
+        return self.latent.posterior(self.encoder(x.reshape(len(x), *self.config.image_shape)))
 
     def encode(self, x: torch.Tensor, labels: int | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Gaussian latents: x (B, 1, 28, 28) or (B, 28, 28) floats in [0, 1] -> mu, logvar, each (B, z_dim)."""
+        """Gaussian latents: x (B, C, H, W) floats in [0, 1] (see posterior) -> mu, logvar, each (B, z_dim)."""
         if not isinstance(self.latent, GaussianLatent):
             raise ValueError("encode() gives a Gaussian's mu and logvar: use posterior() for a categorical latent")
         q = self.posterior(x, labels)
@@ -196,11 +201,12 @@ class VAE(nn.Module):
         return self.posterior(x, labels).code
 
     def decode_logits(self, z: torch.Tensor, labels: int | torch.Tensor | None = None) -> torch.Tensor:
-        return self.decoder(self._with_class(z, labels))  # (B, 784)
+        return self.decoder(self._with_class(z, labels))  # (B, C * H * W)
 
     def decode(self, z: torch.Tensor, labels: int | torch.Tensor | None = None) -> torch.Tensor:
-        """z (B, code_dim) -> mean image (B, 28, 28) in [0, 1]."""
-        return torch.sigmoid(self.decode_logits(z, labels)).view(-1, 28, 28)
+        """z (B, code_dim) -> mean images in [0, 1] as images are stored and shown: (B, H, W) gray,
+        (B, H, W, 3) RGB."""
+        return to_images(torch.sigmoid(self.decode_logits(z, labels)), self.config.image_shape)
 
     @staticmethod
     def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
@@ -235,5 +241,14 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images (B, 28, 28) -> float (B, 1, 28, 28) in [0, 1]."""
-    return images.unsqueeze(1).float().div_(255.0)
+    """uint8 images as stored, (B, H, W) gray or (B, H, W, C) -> float (B, C, H, W) in [0, 1]."""
+    x = images.unsqueeze(1) if images.dim() == 3 else images.permute(0, 3, 1, 2)
+    return x.float().div_(255.0)
+
+
+def to_images(flat: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
+    """(B, C * H * W) network outputs -> images as stored and shown: (B, H, W) for one channel,
+    (B, H, W, C) for more."""
+    c, h, w = shape
+    x = flat.reshape(-1, c, h, w)
+    return x[:, 0] if c == 1 else x.permute(0, 2, 3, 1)

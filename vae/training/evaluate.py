@@ -15,7 +15,8 @@ from vae.models.model import VAE, to_unit
 
 
 def prepare(images: torch.Tensor, binarize: bool, seed: int = 0) -> torch.Tensor:
-    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) in [0, 1]; a fixed binarization when asked."""
+    """uint8 images as stored (N, H, W) or (N, H, W, C) -> float (N, C, H, W) in [0, 1]; a fixed
+    binarization when asked."""
     x = to_unit(images)
     if binarize:
         g = torch.Generator(device=x.device).manual_seed(seed)
@@ -26,9 +27,9 @@ def prepare(images: torch.Tensor, binarize: bool, seed: int = 0) -> torch.Tensor
 def scored_batches(model: VAE, images: torch.Tensor, batch_size: int, seed: int = 0, noise_seed: int | None = None,
                    progress: Callable[[float], None] | None = None, labels: torch.Tensor | None = None
                    ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None, torch.Generator]]:
-    """The one loop of every figure over a set of images: uint8 images (N, 28, 28) as the model
+    """The one loop of every figure over a set of images: uint8 images (N, H, W[, C]) as the model
     scores them (a fixed binarization from `seed` for a binarized model), on its device, in
-    batches (B, 1, 28, 28), each with its labels (B,) (None without `labels`: a conditional model
+    batches (B, C, H, W), each with its labels (B,) (None without `labels`: a conditional model
     needs them) and the one generator of the run's samples of q (seeded with `noise_seed`, else
     `seed`); `progress` gets the share of images done after each batch."""
     model.eval()
@@ -56,7 +57,7 @@ def dimension_summary(model: VAE, codes: torch.Tensor, kl_units: torch.Tensor) -
 @torch.no_grad()
 def posteriors(model: VAE, images: torch.Tensor, batch_size: int = 2000, *,
                labels: torch.Tensor | None = None) -> Gaussian | Categorical:
-    """q(z|x) of every uint8 image (N, 28, 28) (q(z|x, y) with `labels` (N,), for a conditional
+    """q(z|x) of every uint8 image (N, H, W[, C]) (q(z|x, y) with `labels` (N,), for a conditional
     model), encoded in batches, as one batch on the CPU."""
     model.eval()
     parts = [model.posterior(prepare(images[i:i + batch_size].to(model.device), False),
@@ -78,7 +79,7 @@ def scored_posteriors(model: VAE, images: torch.Tensor, batch_size: int = 1000,
 def encode_all(model: VAE, images: torch.Tensor, batch_size: int = 2000, *,
                labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Posterior codes (mu, or the variables' probabilities) and each unit's KL from the prior, of
-    uint8 images (N, 28, 28) (with their labels (N,) for a conditional model), on the CPU:
+    uint8 images (N, H, W[, C]) (with their labels (N,) for a conditional model), on the CPU:
     (N, code_dim) and (N, units)."""
     q = posteriors(model, images, batch_size, labels=labels)
     return q.code, q.kl_per_unit()
@@ -110,16 +111,19 @@ def evaluate(model: VAE, images: torch.Tensor, batch_size: int = 1000, seed: int
 @torch.no_grad()
 def bound_gap(model: VAE, x: torch.Tensor, ks=(1, 10, 100, 1000), draws: int = 1000, seed: int = 0,
               label: int | None = None) -> dict:
-    """For one image x (1, 28, 28) or (1, 1, 28, 28): the importance-weighted lower bound on log p(x)
-    with k samples, for each k, as (mean, standard error) over max(8, draws / k) independent
+    """For one image x, uint8 as stored ((1, H, W) or (1, H, W, C)) or float (1, C, H, W): the
+    importance-weighted lower bound on log p(x) with k samples, for each k, as (mean, standard error) over max(8, draws / k) independent
     estimates (so at least `draws` samples of q(z|x) each). k = 1 is the ELBO; the bound rises
     with k towards log p(x), and its rise measures KL(q(z|x) || p(z|x)), the gap that an exact
     E-step (q = the true posterior) would close. A uint8 image is scored as the model's pixels
     are: binarized (a fixed binarization, from `seed`) for a model trained on binarized digits."""
     model.eval()
     # Binarized on the CPU, whatever the model's device: the same bits as prepare() gives a page.
-    x = (prepare(x.reshape(1, 28, 28).cpu(), model.config.binarize, seed) if x.dtype == torch.uint8
-         else x.reshape(1, 1, 28, 28)).to(model.device)
+    c, h, w = model.config.image_shape
+    if x.dtype == torch.uint8:
+        stored = x.cpu().reshape(1, h, w) if c == 1 else x.cpu().reshape(1, h, w, c)
+        x = prepare(stored, model.config.binarize, seed)
+    x = x.reshape(1, c, h, w).to(model.device)
     g = torch.Generator(device=model.device).manual_seed(seed)
     out = {}
     for k in ks:

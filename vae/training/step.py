@@ -19,7 +19,7 @@ import sys
 import torch
 
 from vae.models.losses import recon_nll, training_loss
-from vae.models.model import VAE
+from vae.models.model import VAE, to_unit
 
 EAGER_STEPS_BEFORE_CAPTURE = 3  # cuBLAS/cuDNN set-up and Adam's first state, outside the graph
 
@@ -68,7 +68,7 @@ class TrainStep:
         self.sums.zero_()  # in place, for the same reason as set_lr
 
     def _forward_backward_update(self, idx: torch.Tensor) -> None:
-        x = self.images[idx].unsqueeze(1).float().div_(255.0)  # (B, 1, 28, 28)
+        x = to_unit(self.images[idx])  # (B, C, H, W)
         if self.cfg.binarize:
             x = torch.bernoulli(x, generator=self.gen)
         # No autocast weight cache: a graph must not keep casts made while it was recorded.
