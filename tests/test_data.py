@@ -124,7 +124,7 @@ def test_the_generated_sprites_ship_their_test_set_and_draw_the_rest_the_same_ev
     assert info.generated and not info.mirrors and info.class_names == ("square", "ellipse", "heart")
     test = load_split("sprites", "test", tmp_path, download=False)
     factors = load_factors("sprites", "test", tmp_path)
-    assert test.images.shape == (10_000, 28, 28) and factors.shape == (10_000, 5)
+    assert test.images.shape == (10_000, 32, 32) and factors.shape == (10_000, 5)
     assert np.array_equal(factors[:, 0], test.labels.numpy())  # the class is the shape
     drawn = generate_split("sprites", "test", tmp_path / "again")
     shipped = raw_folder("sprites", BUNDLED_ROOT)

@@ -107,7 +107,7 @@ def test_the_import_checks_see_the_project():
 # vae/'s layers, lowest first: a module imports from its own layer and those below, never above.
 LAYERS = [
     ("vae", "vae.config", "vae.datasets", "vae.files", "vae.run_files", "vae.data", "vae.download", "vae.images",
-     "vae.options", "vae.sprites"),
+     "vae.options", "vae.sprites", "vae.image_folder"),
     ("vae.models",),
     ("vae.training",),
     ("vae.analysis",),

@@ -7,6 +7,7 @@ import streamlit as st
 
 from ui import state
 from vae.analysis.gradients import variance_study
+from vae.models.model import to_unit
 
 DIGITS = state.Setting("digits", 4, state.int_range(1, 16))
 LARGEST = state.Setting("largest", 1000, state.int_range(10, 1000))
@@ -23,7 +24,7 @@ def sample_sizes(largest: int) -> tuple[int, ...]:
 @st.cache_data(max_entries=16, show_spinner=False)
 def study_of(_model, hash_: str, _images, count: int, ls: tuple[int, ...]):
     bar = st.progress(0.0, text="Estimating gradients")
-    study = variance_study(_model, _images[:count].unsqueeze(1).float().div(255).to(_model.device), ls,
+    study = variance_study(_model, to_unit(_images[:count]).to(_model.device), ls,
                            progress=lambda i, n: bar.progress(i / n, text=f"{i} of {n}: estimator × L"))
     bar.empty()
     return study

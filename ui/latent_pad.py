@@ -100,6 +100,7 @@ def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, ord
                                  "map": exported_map(lmap, weights_hash, lmap.projection),
                                  "class_names": list(class_names),
                                  "traversal": TRAVERSAL, "checkpoint": checkpoint,
+                                 "image": {"side": model.config.side, "channels": model.config.channels},
                                  "latent": model.latent.kind, "categories": model.latent.categories,
                                  "classifier": exported_classifier(model.config.dataset), "styles": styles},
                   default={"z": None}, on_z_change=lambda: None)

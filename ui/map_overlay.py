@@ -27,7 +27,7 @@ _overlay = st.components.v2.component(
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _images_url(_images, dataset: str, scope: str, count: int) -> str:
-    """Write the map's images (N, 28, 28) uint8 as static/maps/images-...u8.gz once; its URL."""
+    """Write the map's images (N, H, W[, C]) uint8 as static/maps/images-...u8.gz once; its URL."""
     raw = np.ascontiguousarray(_images.numpy(), dtype=np.uint8).tobytes()
     name = f"images-{dataset}-{scope}-{hashlib.sha256(raw).hexdigest()[:12]}.u8.gz"
     path = STATIC_DIR / "maps" / name
@@ -52,6 +52,11 @@ def _decoding(_lmap, _model, weights_hash: str, scope: str, projection: str) -> 
             "inverse": {"gap": inverse.gap, "width": float(np.ptp(_lmap.xy[:, 0])) or 1.0, **exact}}
 
 
+def image_shape(images) -> dict:
+    """The shape of stored images (N, H, W) or (N, H, W, C) as the browser's paintImage takes it."""
+    return {"side": int(images.shape[1]), "channels": int(images.shape[3]) if images.ndim == 4 else 1}
+
+
 def map_overlay(images, dataset: str, scope: str, picks: list[int], lmap, chart_key: str, model=None,
                 weights_hash: str = "", lattice: bool = False) -> np.ndarray | None:
     """Draw the overlay for the chart with key `chart_key`; `picks` index `images` and the map.
@@ -62,6 +67,7 @@ def map_overlay(images, dataset: str, scope: str, picks: list[int], lmap, chart_
     decoding = None if model is None else _decoding(lmap, model, weights_hash, scope, lmap.projection)
     result = _overlay(key=f"{chart_key}-overlay", on_open_change=lambda: None,
                       data={"chart_key": chart_key, "images_url": url, "picks": shown, "decoding": decoding,
+                            "image": image_shape(images),
                             "lattice": lattice and decoding is not None})
     opened = getattr(result, "open", None)
     return np.asarray(opened, np.float32) if isinstance(opened, list) else None

@@ -16,11 +16,11 @@ IN_COLOR, OUT_COLOR = "#1f77b4", "#d62728"
 def outlier_sets(dataset_name: str) -> dict[str, str]:
     """The sets a model of `dataset_name` can be shown, {key: what it is}: the other bundled test set first."""
     other = other_dataset(dataset_name)
-    return {other: f"the {dataset_info(other).title} test set", **TRANSFORMS}
+    return {**({other: f"the {dataset_info(other).title} test set"} if other else {}), **TRANSFORMS}
 
 
 def outlier_images(dataset_name: str, kind: str, count: int) -> torch.Tensor:
-    """The first `count` images of an outlier set (outlier_sets), uint8 (N, 28, 28)."""
+    """The first `count` images of an outlier set (outlier_sets), uint8 (N, H, W[, C])."""
     if kind == other_dataset(dataset_name):
         return dataset(kind, "test")[0][:count]
     return transformed(dataset(dataset_name, "test")[0][:count], kind)

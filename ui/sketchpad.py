@@ -9,6 +9,7 @@ import streamlit as st
 from ui.components import source
 from ui.latent_pad import exported_decoder, exported_map
 from ui.static_files import STATIC_DIR, static_url
+from vae.datasets import dataset_info
 from vae.images import framing_for_browser
 from vae.services.export import browser_layers, write_layers_file
 
@@ -37,7 +38,10 @@ def encodes_in_browser(model, weights_hash: str) -> bool:
 
 def draw_digit(model, weights_hash: str, lmap, active: np.ndarray, order: list[int], key: str) -> np.ndarray | None:
     """A board to draw a digit on; the drawing as the model sees it ((28, 28) in [0, 1], prepared as
-    MNIST was) once the pen has lifted, else None."""
+    MNIST was) once the pen has lifted, else None (and a note instead of the board for a model of
+    pictures a drawing cannot stand for: photos, colour, another size)."""
+    if not drawable(model):
+        return None
     encoder = _exported_encoder(model, weights_hash)
     decoder = exported_decoder(model, weights_hash)
     data = {"key": weights_hash, "mode": "draw", "seq": 0, "z_dim": model.latent_dim,
@@ -52,6 +56,17 @@ def draw_digit(model, weights_hash: str, lmap, active: np.ndarray, order: list[i
     if not isinstance(drawing, dict) or not isinstance(drawing.get("pixels"), list) or len(drawing["pixels"]) != 784:
         return None
     return np.clip(np.asarray(drawing["pixels"], np.float32), 0, 1).reshape(28, 28)
+
+
+def drawable(model) -> bool:
+    """Whether the boards can draw this model's pictures; a note saying so where they cannot."""
+    info = dataset_info(model.config.dataset)
+    if not info.drawable:
+        c, side, _ = model.config.image_shape
+        st.info(f"The drawing board makes 28x28 grayscale pictures; this model's are {side}x{side} "
+                f"{'gray' if c == 1 else 'colour'} {info.framing.thing}s. Upload one instead.",
+                icon=":material/draw:")
+    return info.drawable
 
 
 def mark_unknown(digit: np.ndarray, seq: int, key: str) -> np.ndarray | None:

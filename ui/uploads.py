@@ -8,7 +8,8 @@ from PIL import Image
 
 from ui.components import source
 from ui.text import literal
-from vae.images import FRAMINGS, MAX_UPLOAD_BYTES, ImageError, mnist_style, read_upload
+from vae.datasets import dataset_info
+from vae.images import MAX_UPLOAD_BYTES, ImageError, as_dataset_image, read_upload
 
 TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 # The Streamlit whose uploader markup upload_guard.js reads (its UPLOADER adapter); another one
@@ -19,8 +20,9 @@ _guard = st.components.v2.component("upload_guard", js=source("upload_guard.js")
 
 
 def upload_digit(key: str, keep: str, dataset: str, with_original: bool = False):
-    """A file uploader that returns the upload as an MNIST-style (28, 28) digit, or None (framed
-    as `dataset`'s pictures were: a garment for Fashion-MNIST).
+    """A file uploader that returns the upload as one of `dataset`'s pictures (an MNIST-style (28, 28)
+    digit, a garment framed as Fashion-MNIST's were, an image folder's (side, side[, 3]) picture),
+    or None.
 
     The last good upload is kept for the session under `keep`, so it outlasts the uploader (which
     Streamlit empties when the page is left) and is shown again on return. A file that is not a
@@ -28,7 +30,8 @@ def upload_digit(key: str, keep: str, dataset: str, with_original: bool = False)
     kept one is dropped, not shown in its place. With `with_original`, returns (original image,
     digit) instead.
     """
-    framing = FRAMINGS[dataset]
+    info = dataset_info(dataset)
+    framing = info.framing
     file = st.file_uploader(f"Upload a picture of one {framing.thing} (PNG, JPEG, GIF, BMP or WebP)", type=TYPES,
                             key=key)
     latest = _guard(key=f"{key}-guard", data={"uploader_key": key}, default={"latest": None},
@@ -48,7 +51,7 @@ def upload_digit(key: str, keep: str, dataset: str, with_original: bool = False)
     elif file is not None:
         try:
             original: Image.Image = read_upload(file.getvalue())
-            mnist_style(original, framing)  # refuses a picture with nothing on it
+            as_dataset_image(original, info)  # refuses a picture with nothing on it
             st.session_state[keep] = original
         except ImageError as e:
             problem = str(e)
@@ -57,5 +60,5 @@ def upload_digit(key: str, keep: str, dataset: str, with_original: bool = False)
         st.session_state.pop(keep, None)
     original = st.session_state.get(keep)
     # Framed afresh each run (milliseconds): another model may frame the same picture otherwise.
-    digit = None if original is None else mnist_style(original, framing)
+    digit = None if original is None else as_dataset_image(original, info)
     return (original, digit) if with_original else digit

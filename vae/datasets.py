@@ -1,4 +1,5 @@
-"""The datasets the project knows, one record each: everything a dataset needs to be read (vae/data.py), downloaded and checked (vae/download.py), framed for uploads and drawings
+"""The datasets the project knows, one record each: everything a dataset needs to be read
+(vae/data.py), downloaded and checked (vae/download.py), framed for uploads and drawings
 (vae/images.py), classified (vae/models/classifier.py) and named on the pages.
 
     info = dataset_info("fashion-mnist")
@@ -61,9 +62,9 @@ class Dataset:
 
     @property
     def drawable(self) -> bool:
-        """Whether a drawing on the pads can stand for one of its pictures (grayscale things on a plain
-        ground, not photos)."""
-        return self.framing.centre != "photo" and self.channels == 1
+        """Whether a drawing on the pads (28x28 gray, ui/components/sketchpad.js) can stand for one of its
+        pictures: things on a plain ground, not photos, of that shape."""
+        return self.framing.centre != "photo" and self.shape == (1, 28, 28)
 
     @property
     def classifier_path(self) -> Path:

@@ -196,7 +196,7 @@ def side_by_side(indices: list[int], title: str) -> None:
         model, _ = whole_model(*model_and_hash)  # a conditional model reconstructs each digit as its own class
         with torch.no_grad():
             y = labels.to(model.device)
-            rows.append(model.decode(model.code(images.float().div(255)[:, None].to(model.device), y), y).cpu().numpy())
+            rows.append(model.decode(model.code(images.float().div(255).to(model.device), y), y).cpu().numpy())
     st.markdown(title)
     show_digit(grid(np.concatenate(rows), cols=len(indices)), scale=2)
     st.caption(f"Rows: the digit, {literal(me)}'s reconstruction, {literal(other)}'s." + (

@@ -63,7 +63,7 @@ def random_of_class(c: int) -> int:
 
 
 def endpoint(slot: int, version: int) -> np.ndarray | None:
-    """One end of the path as a (28, 28) float image, chosen the way the user asks; its spec kept."""
+    """One end of the path as a float image (H, W[, C]), chosen the way the user asks; its spec kept."""
     setting, default = ENDS[slot], ENDS[slot].default
     try:
         kind, numbers = parse(setting.get())
@@ -127,7 +127,7 @@ with c2:
 
 if any(e is None for e in ends):
     st.stop()
-x = torch.from_numpy(np.stack(ends))[:, None].to(model.device)  # (2, 1, 28, 28)
+x = torch.from_numpy(np.stack(ends)).to(model.device)  # (2, H, W[, C]) as stored
 with torch.no_grad():
     mu = model.code(x).cpu()  # the means, or each variable's probabilities
 path = interpolate(mu[0], mu[1], steps, method)  # (steps, code_dim)

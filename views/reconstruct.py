@@ -12,24 +12,30 @@ from ui.sketchpad import draw_digit, encodes_in_browser, mark_unknown
 from ui.uploads import upload_digit
 from vae.analysis.completion import complete
 from vae.analysis.walks import decode_numpy, dims_by_kl
-from vae.images import FRAMINGS, grid, to_gray
+from vae.datasets import dataset_info
+from vae.images import grid, to_gray
 
 checkpoint, hash_ = current_model()
 model = checkpoint.model
-framing = FRAMINGS[model.config.dataset]
+info = dataset_info(model.config.dataset)
+framing, side = info.framing, model.config.side
 thing = framing.thing
-PREPARED = {"mass": "fitted into 20x20, centred by centre of mass in 28x28, as MNIST was made",
-            "box": "its longest side fitted to 28 pixels, centred in 28x28, as Fashion-MNIST was made"}
-page_header("Reconstruct", f"Draw a {thing}, or upload a photo or drawing of one. It is prepared the way the "
-            f"model's training pictures were (grayscale, dark-on-light inverted, cropped to the ink, "
-            f"{PREPARED[framing.centre]}), then encoded, reconstructed and placed on the latent map; a drawing "
-            "already while you draw, in your browser.")
+PREPARED = {"mass": "grayscale, dark-on-light inverted, cropped to the ink, fitted into 20x20, centred by centre "
+                    "of mass in 28x28, as MNIST was made",
+            "box": f"grayscale, dark-on-light inverted, cropped to the ink, its longest side fitted to {side} pixels, "
+                   f"centred in {side}x{side}, as {info.title} was made",
+            "photo": f"its middle square resized to {side}x{side}, "
+                     f"{'in colour' if model.config.channels == 3 else 'grayscale'}, as the folder's pictures were"}
+page_header("Reconstruct", f"{'Draw a ' + thing + ', or upload' if info.drawable else 'Upload'} a photo or drawing "
+            f"of one. It is prepared the way the model's training pictures were ({PREPARED[framing.centre]}), then "
+            "encoded, reconstructed and placed on the latent map" + ("; a drawing already while you draw, in your "
+                                                                     "browser." if info.drawable else "."))
 names = class_names()
 kl, active = kl_and_activity()
 order = [d for d in dims_by_kl(list(kl)) if active[d]] or dims_by_kl(list(kl))
 lmap = latent_map("test")
-SOURCES = {"draw": "Draw", "upload": "Upload"}
-SOURCE = state.Setting("source", "draw", state.text_choice(tuple(SOURCES)))
+SOURCES = {"draw": "Draw", "upload": "Upload"} if info.drawable else {"upload": "Upload"}
+SOURCE = state.Setting("source", next(iter(SOURCES)), state.text_choice(tuple(SOURCES)))
 # required: a click on the chosen source keeps it (it would otherwise switch to nothing, and so to drawing).
 source = SOURCE.widget(st.segmented_control, f"Your {thing}", list(SOURCES), format_func=SOURCES.get,
                        selection_mode="single", required=True)
@@ -52,7 +58,7 @@ else:
                 if thing == "digit" else f"Try a photo of a {thing} on a plain background, or a drawing of one.")
         st.stop()
 
-x = torch.from_numpy(digit)[None, None].to(model.device)  # (1, 1, 28, 28)
+x = torch.from_numpy(digit)[None].to(model.device)  # (1, H, W[, C]) as stored
 with torch.no_grad():
     q = model.posterior(x)
 mu = q.code[0].cpu()  # the mean, or each variable's probabilities
@@ -72,7 +78,7 @@ if not shown_by_the_board:
             shown = original if original.mode in ("RGB", "RGBA", "L", "LA", "P") else to_gray(original)
             st.image(shown, caption="your upload", width=168, clamp=True)
     with c2:
-        show_digit(digit, "prepared 28x28 input")
+        show_digit(digit, f"prepared {side}x{side} input")
     with c3:
         show_digit(recon, "reconstruction from μ")
 
@@ -107,7 +113,11 @@ if not shown_by_the_board:
                    "prior is uniform." if not model.latent.continuous else
                    "Active dimensions, most informative first. The prior is N(0, 1) in every dimension.")
 
-st.subheader("Complete a digit")
+st.subheader(f"Complete a {thing}")
+if not info.drawable:
+    st.caption(f"Completing paints the unknown part on the drawing board, which makes 28x28 grayscale pictures; "
+               f"this model's are {side}x{side}.")
+    st.stop()
 st.caption("Paint over part of the digit: the model fills that part in, keeping the rest. It encodes the picture, "
            "decodes it, puts the decoded pixels where the picture is unknown, and again (Rezende, Mohamed & "
            "Wierstra 2014); from the posterior's mean each time one completion, from samples of q(z|x) others.")

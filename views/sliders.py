@@ -82,7 +82,7 @@ with st.expander("Start from a drawing", icon=":material/draw:"):
     drawn = draw_digit(model, hash_, latent_map("test"), active, order, key=f"sliders-draw-{hash_[:8]}")
     if drawn is not None and st.button("Start from this drawing", icon=":material/tune:"):
         with torch.no_grad():
-            start_from(model.code(torch.from_numpy(drawn)[None, None].to(model.device))[0].cpu().numpy())
+            start_from(model.code(torch.from_numpy(drawn)[None].to(model.device))[0].cpu().numpy())
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

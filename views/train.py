@@ -9,6 +9,7 @@ from ui.text import literal
 from ui.training_status import epoch_text, progress_fraction, progress_text, refresh_seconds, stop_polling_when_done
 from vae.config import ARCHITECTURES, DATASETS, LATENTS, LIKELIHOODS, NOISES, ModelConfig, TrainConfig, default_of
 from vae.datasets import dataset_info
+from vae.image_folder import SIDES, SKIPPED_LOG, import_folder
 from vae.models.model import gpu_count
 from vae.services.jobs import JobBusy
 from vae.services.runs import read_run_log
@@ -73,10 +74,27 @@ with st.form("train"):
                            help="Instead of one run at the β above: a run for each β picked, queued, to trace on "
                                 "Compare models' rate–distortion plane (each with its active units and the two "
                                 "parts of its KL)")
+    c1, c2, c3 = st.columns([2, 1, 1])
+    folder = c1.text_input("Or your own image folder (a path on this machine)",
+                           placeholder="No folder: the dataset above",
+                           help="PNG, JPEG, WebP or BMP pictures; folders inside it are classes. Each is cropped to "
+                                "its middle square and resized; one in ten goes to the test split. Files that "
+                                "cannot be read are skipped and listed in the dataset's skipped.log")
+    side = c2.selectbox("Folder pictures' size", SIDES, format_func=lambda s: f"{s}x{s}")
+    colour = c3.toggle("In colour (RGB)", help="Otherwise grayscale")
     start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 
 if start:
+    read_note = ""
     try:
+        if folder.strip():
+            with st.spinner("Reading the folder's pictures"):
+                imported = import_folder(folder.strip(), side, 3 if colour else 1)
+            dataset = imported.name
+            skipped = (f"; {len(imported.skipped)} files skipped (see {literal(str(imported.folder / SKIPPED_LOG))})"
+                       if imported.skipped else "")
+            read_note = (f" Read {imported.counts['train']} training and {imported.counts['test']} test pictures "
+                         f"from the folder{skipped}.")
         model = ModelConfig(arch=arch, latent=latent, latent_dim=latent_dim or None, categories=categories,
                             likelihood=likelihood, beta=beta, dataset=dataset, binarize=binarize, eps=eps,
                             conditional=conditional)
@@ -84,17 +102,18 @@ if start:
         st.error(str(e))
         st.stop()
     training = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, train_limit=limit or None,
-                           kl_warmup=kl_warmup, free_bits=free_bits)
+                           kl_warmup=kl_warmup, free_bits=free_bits, image_folder=folder.strip() or None)
     try:
         if sweep:
             runs = jobs.start_sweep(model, training, sorted(sweep), processes=gpus)
             run_dir = runs[0]
-            st.session_state["train_notice"] = ("success", f"Started a sweep of {len(runs)} runs: "
-                                                + ", ".join(literal(r.name) for r in runs) + ".", run_dir.name)
+            names = ", ".join(literal(r.name) for r in runs)
+            st.session_state["train_notice"] = ("success", f"Started a sweep of {len(runs)} runs: {names}." + read_note,
+                                                run_dir.name)
         else:
             run_dir = jobs.start(model, training, processes=gpus)
             st.session_state["train_notice"] = ("success", f"Started {literal(run_dir.name)}" +
-                                                (f" on {gpus} GPUs." if gpus > 1 else "."), run_dir.name)
+                                                (f" on {gpus} GPUs." if gpus > 1 else ".") + read_note, run_dir.name)
         st.rerun()  # the sidebar, drawn before this page, starts following the run
     except (JobBusy, ValueError, FileExistsError) as e:
         st.session_state["train_notice"] = ("warning", str(e), None)

@@ -50,7 +50,7 @@ function addRow(parent, rows, data, dim) {  // a slider, or for a categorical va
 
 function buildPad(data) {  // the sliders (inactive ones folded away) beside the digit
   const wrap = el("div", "pad"), list = el("div", "sliders"), side = el("div", "side");
-  const canvas = document.createElement("canvas"); canvas.width = 28; canvas.height = 28;
+  const canvas = document.createElement("canvas"); canvas.width = canvas.height = data.image.side;
   canvas.className = "digit"; canvas.setAttribute("data-testid", "latent-pad-canvas");
   const label = el("div", "label");
   label.setAttribute("data-testid", "latent-pad-label");
@@ -147,7 +147,7 @@ function redraw(ui) {  // the digit, and what the classifier makes of it
   const t0 = performance.now();
   const pixels = decode(ui.data.layers, ui.net, ui.z);
   const t1 = performance.now();
-  paintDigit(ui.canvas, pixels);
+  paintImage(ui.canvas, pixels, { shape: ui.data.image });
   const t2 = performance.now();
   if (ui.clf) {
     const probs = classify(ui.data.classifier.layers, ui.clf, pixels);
@@ -164,29 +164,30 @@ function redraw(ui) {  // the digit, and what the classifier makes of it
     paintStrip(ui.styleStrip, names.map((_, k) => {
       input.fill(0, ui.z.length); input[ui.z.length + k] = 1;
       return decode(layers, ui.styleNet, input);
-    }), ui.data.traversal);
+    }), ui.data.traversal, ui.data.image);
     record("stylesMs", performance.now() - t3);
   }
 }
 
-function paintStrip(canvas, digits, { gap, scale }) {  // 28x28 digits side by side, `gap` black pixels apart
-  const W = digits.length * 28 + (digits.length - 1) * gap, small = new ImageData(W, 28);
-  digits.forEach((pixels, s) => {
-    const x0 = s * (28 + gap);
-    for (let r = 0; r < 28; r++) {
-      for (let c = 0; c < 28; c++) {
-        const v = Math.round(pixels[r * 28 + c] * 255), o = 4 * (r * W + x0 + c);
-        small.data[o] = small.data[o + 1] = small.data[o + 2] = v;
+// Images side by side, `gap` black pixels apart, each as the decoders write them (C, H, W).
+function paintStrip(canvas, images, { gap, scale }, { side, channels }) {
+  const W = images.length * side + (images.length - 1) * gap, small = new ImageData(W, side), n = side * side;
+  images.forEach((pixels, s) => {
+    const x0 = s * (side + gap);
+    for (let r = 0; r < side; r++) {
+      for (let c = 0; c < side; c++) {
+        const i = r * side + c, o = 4 * (r * W + x0 + c);
+        for (let k = 0; k < 3; k++) small.data[o + k] = Math.round(pixels[channels === 1 ? i : k * n + i] * 255);
       }
     }
   });
   for (let o = 3; o < small.data.length; o += 4) small.data[o] = 255;  // the gaps stay black
-  const off = new OffscreenCanvas(W, 28);
+  const off = new OffscreenCanvas(W, side);
   off.getContext("2d").putImageData(small, 0, 0);
-  canvas.width = W * scale; canvas.height = 28 * scale;
+  canvas.width = W * scale; canvas.height = side * scale;
   const ctx = canvas.getContext("2d");
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(off, 0, 0, W * scale, 28 * scale);
+  ctx.drawImage(off, 0, 0, W * scale, side * scale);
 }
 
 function follow(ui) {  // the star on the map and the caption
@@ -224,7 +225,7 @@ function traverse(ui) {  // the strip: one dimension swept, the others at z
     }
     digits.push(decode(ui.data.layers, ui.net, z));
   }
-  paintStrip(ui.strip, digits, ui.data.traversal);
+  paintStrip(ui.strip, digits, ui.data.traversal, ui.data.image);
   ui.stripCaption.textContent = categorical ? `v${dim} in each of its ${K} categories, the others as picked`
     : `z${dim} from ${-span} to ${span}, the others at z`;
   // What the strip shows, for tests and benchmarks: the z it was drawn around.

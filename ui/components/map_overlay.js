@@ -8,7 +8,7 @@
 //     current view, under the points, drawn again after every zoom and pan
 // The chart is found by its Streamlit key (`.st-key-<chart_key>`); plotly's hover events name the
 // point (customdata: its index in the map's images). The images come once per map, on the first
-// hover, from a gzipped uint8 file (N x 28 x 28). Every text is set with textContent.
+// hover, from a gzipped uint8 file (N x side x side x channels). Every text is set with textContent.
 
 const IMAGES = new Map();  // url -> Promise<Uint8Array>
 
@@ -25,7 +25,6 @@ function loadImages(url) {
 function build(root) {
   const tip = el("div", "tip");
   const canvas = document.createElement("canvas");
-  canvas.width = canvas.height = 28;
   canvas.setAttribute("data-testid", "map-hover-digit");
   const label = el("div", "tip-label");
   label.setAttribute("data-testid", "map-hover-label");
@@ -113,15 +112,21 @@ function drawLattice(ui) {
   canvas.height = Math.round(size.h * ratio);
   const ctx = canvas.getContext("2d"), tile = document.createElement("canvas"), ink = inkColor();
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-  tile.width = tile.height = 28;
-  const img = tile.getContext("2d").createImageData(28, 28);
+  const { side: px, channels } = ui.data.image, n = px * px;
+  tile.width = tile.height = px;
+  const img = tile.getContext("2d").createImageData(px, px);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const code = codeAt(d.decoding.inverse, d.index, d.mu, d.zDim, xa.p2l((c + 0.5) * cw), ya.p2l((r + 0.5) * ch));
       const pixels = decode(d.decoding.layers, d.net, code.z);
-      for (let i = 0; i < 784; i++) {
-        img.data.set(ink, 4 * i);
-        img.data[4 * i + 3] = Math.round(pixels[i] * 150);  // faint: the points stay readable over it
+      for (let i = 0; i < n; i++) {  // faint: the points stay readable over it
+        if (channels === 1) {
+          img.data.set(ink, 4 * i);
+          img.data[4 * i + 3] = Math.round(pixels[i] * 150);
+        } else {
+          for (let c = 0; c < 3; c++) img.data[4 * i + c] = Math.round(pixels[c * n + i] * 255);
+          img.data[4 * i + 3] = 150;
+        }
       }
       tile.getContext("2d").putImageData(img, 0, 0);
       ctx.drawImage(tile, c * cw + (cw - side) / 2, r * ch + (ch - side) / 2, side, side);
@@ -164,7 +169,7 @@ function decodeUnder(ui, clientX, clientY) {
   if (!at) return;
   const started = performance.now(), d = ui.decoder;
   const code = codeAt(d.decoding.inverse, d.index, d.mu, d.zDim, at[0], at[1]);
-  paintDigit(ui.canvas, decode(d.decoding.layers, d.net, code.z));
+  paintImage(ui.canvas, decode(d.decoding.layers, d.net, code.z), { shape: ui.data.image });
   ui.label.textContent = `decoded here · ${distanceWords(code.gaps, d.decoding.inverse)}`;
   ui.decoded = code.z;
   showTip(ui, clientX, clientY);
@@ -240,7 +245,11 @@ function attach(ui) {
     ui.hovered = index;
     ui.decoded = null;
     loadImages(ui.data.images_url).then((images) => {
-      if (ui.hovered === index) paintDigit(ui.canvas, images, 0, 1, index * 784);
+      const { side, channels } = ui.data.image;
+      if (ui.hovered === index) {
+        paintImage(ui.canvas, images, { shape: ui.data.image, scale: 1, offset: index * side * side * channels,
+                                        interleaved: true });
+      }
     }).catch((err) => { ui.label.textContent = `${p.data.name} · #${index} (no image: ${err.message})`; });
   });
   host.on("plotly_unhover", () => { ui.hovered = null; ui.tip.style.display = "none"; });
@@ -272,6 +281,7 @@ export default function (component) {
   }
   const ui = root.__ui;
   ui.data = data;
+  if (ui.canvas.width !== data.image.side) ui.canvas.width = ui.canvas.height = data.image.side;
   ui.setTriggerValue = setTriggerValue;
   if (data.lattice || (ui.loading && data.decoding && ui.loading.url !== data.decoding.codes_url) || !data.decoding) {
     loadDecoder(ui);  // the lattice needs it now; a new map or model replaces the one loaded

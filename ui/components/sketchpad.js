@@ -157,7 +157,7 @@ function background(ui, ctx) {
   ctx.fillStyle = "#000"; ctx.fillRect(0, 0, SIZE, SIZE);
   if (ui.data.mode === "mask" && ui.data.background) {
     const small = new OffscreenCanvas(28, 28);
-    paintDigit(small, ui.data.background);
+    paintImage(small, ui.data.background);
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(small, 0, 0, SIZE, SIZE);
   }
@@ -194,11 +194,11 @@ function analyse(ui) {
     ui.note.textContent = `Draw a ${data.framing.thing}: nothing on the board yet.`;
     return;
   }
-  paintDigit(ui.seen, pixels);
+  paintImage(ui.seen, pixels);
   if (ui.enc && ui.dec) {
     ui.q = posteriorOf(run(data.encoder.layers, ui.enc, pixels, [1, 28, 28]), data.z_dim, data.latent, data.categories);
     const t2 = performance.now();
-    paintDigit(ui.recon, decode(data.decoder.layers, ui.dec, ui.q.code));
+    paintImage(ui.recon, decode(data.decoder.layers, ui.dec, ui.q.code));
     record("prepareMs", t1 - t0); record("encodeMs", t2 - t1); record("decodePaintMs", performance.now() - t2);
     ui.note.textContent = "encoded and decoded in your browser while you draw";
   } else if (!data.encoder) {
@@ -284,7 +284,7 @@ function drawSamples(ui, q, rand) {  // three samples of q(z|x), decoded
   const sc = ui.samples.getContext("2d");
   sc.fillStyle = "#000"; sc.fillRect(0, 0, sw, 28);
   for (let s = 0; s < count; s++) {
-    paintDigit(ui.samples, decode(ui.data.decoder.layers, ui.dec, sampleOf(q, ui.data.categories, rand)), s * (28 + gap));
+    paintImage(ui.samples, decode(ui.data.decoder.layers, ui.dec, sampleOf(q, ui.data.categories, rand)), { x0: s * (28 + gap) });
   }
 }
 

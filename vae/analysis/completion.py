@@ -27,7 +27,7 @@ def complete(model: VAE, digit: np.ndarray, unknown: np.ndarray, iterations: int
     steps = [current.cpu().numpy()]
     model.eval()
     for _ in range(iterations):
-        q = model.posterior(current[None, None])
+        q = model.posterior(current[None])
         z = q.sample(gen) if sample else q.code
         current = torch.where(hole, model.decode(z)[0], known)
         steps.append(current.cpu().numpy())

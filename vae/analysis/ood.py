@@ -33,13 +33,14 @@ TRANSFORMS = {
 }
 
 
-def other_dataset(dataset: str) -> str:
-    """The bundled test set a model of `dataset` never saw: MNIST's for Fashion-MNIST, and back."""
-    return "fashion-mnist" if dataset != "fashion-mnist" else "mnist"
+def other_dataset(dataset: str) -> str | None:
+    """The bundled test set of the same shape a model of `dataset` never saw: MNIST's for
+    Fashion-MNIST, and back; None for the others (sprites, an image folder)."""
+    return {"mnist": "fashion-mnist", "fashion-mnist": "mnist"}.get(dataset)
 
 
 def transformed(images: torch.Tensor, kind: str, seed: int = 0) -> torch.Tensor:
-    """uint8 images (N, 28, 28) made into outliers of `kind` (TRANSFORMS), uint8 (N, 28, 28)."""
+    """uint8 images (N, H, W[, C]) made into outliers of `kind` (TRANSFORMS), of the same shape."""
     g = torch.Generator().manual_seed(seed)
     if kind == "inverted":
         return 255 - images
@@ -54,7 +55,7 @@ def transformed(images: torch.Tensor, kind: str, seed: int = 0) -> torch.Tensor:
 
 
 def png_bits(image: np.ndarray) -> float:
-    """The length in bits of a uint8 (28, 28) image as a PNG at its highest compression: L(x)."""
+    """The length in bits of a uint8 (H, W) or (H, W, 3) image as a PNG at its highest compression: L(x)."""
     buf = io.BytesIO()
     Image.fromarray(np.asarray(image, np.uint8)).save(buf, format="PNG", optimize=True, compress_level=9)
     return 8.0 * len(buf.getvalue())

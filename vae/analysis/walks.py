@@ -79,5 +79,5 @@ def z_json(z, checkpoint: str) -> str:
 
 @torch.no_grad()
 def decode_numpy(model: VAE, z: torch.Tensor):
-    """Decode (N, z_dim) codes to (N, 28, 28) float images in [0, 1] as numpy."""
+    """Decode (N, z_dim) codes to float images in [0, 1] as numpy, (N, H, W) or (N, H, W, C) RGB."""
     return model.decode(z.to(model.device, torch.float32)).cpu().numpy()

@@ -183,11 +183,12 @@ class VAE(nn.Module):
         return next(self.parameters()).device
 
     def posterior(self, x: torch.Tensor, labels: int | torch.Tensor | None = None) -> Gaussian | Categorical:
-        """q(z|x) for x (B, C, H, W) floats in [0, 1], or (B, H, W) for gray images (q(z|x, y) for a
-        conditional model)."""
+        """q(z|x) for x floats in [0, 1], (B, C, H, W) or as images are stored ((B, H, W) gray, (B, H, W, C)
+        RGB) (q(z|x, y) for a conditional model)."""
+        x = as_network_input(x, self.config.image_shape)  # (B, C, H, W)
         if self.classes:
             return self.latent.posterior(self.encoder(self._with_class(x.reshape(len(x), -1), labels)))
-        return self.latent.posterior(self.encoder(x.reshape(len(x), *self.config.image_shape)))
+        return self.latent.posterior(self.encoder(x))
 
     def encode(self, x: torch.Tensor, labels: int | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Gaussian latents: x (B, C, H, W) floats in [0, 1] (see posterior) -> mu, logvar, each (B, z_dim)."""
@@ -244,6 +245,15 @@ def to_unit(images: torch.Tensor) -> torch.Tensor:
     """uint8 images as stored, (B, H, W) gray or (B, H, W, C) -> float (B, C, H, W) in [0, 1]."""
     x = images.unsqueeze(1) if images.dim() == 3 else images.permute(0, 3, 1, 2)
     return x.float().div_(255.0)
+
+
+def as_network_input(x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
+    """Images of `shape` (C, H, W) as the networks read them, (B, C, H, W), from that or from the
+    stored layout ((B, H, W) gray, (B, H, W, C) RGB)."""
+    c, h, w = shape
+    if x.dim() == 4 and c > 1 and tuple(x.shape[1:]) == (h, w, c):
+        x = x.permute(0, 3, 1, 2)
+    return x.reshape(len(x), c, h, w)
 
 
 def to_images(flat: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
