@@ -113,10 +113,11 @@ def bound_gap(model: VAE, x: torch.Tensor, ks=(1, 10, 100, 1000), draws: int = 1
               label: int | None = None) -> dict:
     """For one image x, uint8 as stored ((1, H, W) or (1, H, W, C)) or float (1, C, H, W): the
     importance-weighted lower bound on log p(x) with k samples, for each k, as (mean, standard
-    error) over max(8, draws / k) independent estimates (so at least `draws` samples of q(z|x) each). k = 1 is the ELBO; the bound rises
-    with k towards log p(x), and its rise measures KL(q(z|x) || p(z|x)), the gap that an exact
-    E-step (q = the true posterior) would close. A uint8 image is scored as the model's pixels
-    are: binarized (a fixed binarization, from `seed`) for a model trained on binarized digits."""
+    error) over max(8, draws / k) independent estimates (so at least `draws` samples of q(z|x)
+    each). k = 1 is the ELBO; the bound rises with k towards log p(x), and its rise measures
+    KL(q(z|x) || p(z|x)), the gap that an exact E-step (q = the true posterior) would close. A
+    uint8 image is scored as the model's pixels are: binarized (a fixed binarization, from `seed`)
+    for a model trained on binarized digits."""
     model.eval()
     # Binarized on the CPU, whatever the model's device: the same bits as prepare() gives a page.
     c, h, w = model.config.image_shape
