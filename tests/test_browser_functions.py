@@ -114,6 +114,28 @@ def test_the_browsers_decoder_is_torchs(bundled):
     assert np.abs(run_net(bundled.decoder, z, None, "decode") - expected).max() <= 1e-4
 
 
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_the_browsers_rgb_decoder_is_torchs_and_paints_each_channel_where_torch_puts_it(arch):
+    """An image folder's colour model at 32x32: the browser decodes what torch does, channel after
+    channel (C, H, W), and paintImage puts channel c of pixel (i, j) where torch's (B, H, W, C) images have it."""
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(arch=arch, dataset="folder:x-32-rgb", side=32, channels=3, latent_dim=6,
+                            hidden_dims=[64])).eval()
+    as_sent(model.decoder)
+    z = torch.randn(3, 6, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        images = model.decode(z)  # (3, 32, 32, 3)
+    decoded = run_net(model.decoder, z, None, "decode")
+    assert decoded.shape == (3, 3 * 32 * 32)
+    painted = np.array(node_run(["dom.js"], """
+        const canvas = { getContext: () => ({ createImageData: (w, h) => ({ data: new Uint8ClampedArray(4 * w * h) }),
+                                               putImageData(img) { canvas.img = img; } }) };
+        paintImage(canvas, Float32Array.from(input.pixels), { shape: { side: 32, channels: 3 } });
+        return Array.from(canvas.img.data);""", {"pixels": decoded[0].tolist()})).reshape(32, 32, 4)
+    assert np.abs(painted[..., :3] - np.round(images[0].numpy() * 255)).max() <= 1
+    assert (painted[..., 3] == 255).all()
+
+
 def test_the_browsers_conditional_decoder_is_torchs():
     """The style grid's decoder reads [z, one-hot class] (ui/components/latent_pad.js), and the
     pad's decoder is the model given a class: both as torch decodes."""

@@ -1,0 +1,155 @@
+"""Your own image folder as a dataset (vae/image_folder.py): labels from class folders, a hashed
+split, broken files skipped with a reason each, too few refused; and a model of its colour pictures
+trained, saved and loaded, decoded at their size."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from vae import cli
+from vae import image_folder as folders
+from vae.config import ModelConfig
+from vae.data import load_split
+from vae.datasets import dataset_info
+from vae.image_folder import import_folder, in_test_split
+from vae.models.model import VAE, to_unit
+from vae.training.checkpoint import load_checkpoint, save_checkpoint
+
+SHAPES = {"circles": "ellipse", "squares": "rectangle"}
+EXTENSIONS = ("png", "jpg", "webp", "bmp")
+
+
+def shapes_folder(root, per_class: int = 30, classes=SHAPES, broken: bool = True):
+    """Coloured shapes on dark grounds, of several sizes and formats, in class folders; with `broken`,
+    a file of each kind that cannot be read among them."""
+    rng = np.random.default_rng(0)
+    for name, shape in classes.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            size = (int(rng.integers(40, 90)), int(rng.integers(40, 90)))
+            img = Image.new("RGB", size, tuple(int(v) for v in rng.integers(0, 80, 3)))
+            r = int(rng.integers(8, 18))
+            cx, cy = int(rng.integers(r, size[0] - r)), int(rng.integers(r, size[1] - r))
+            getattr(ImageDraw.Draw(img), shape)([cx - r, cy - r, cx + r, cy + r],
+                                                fill=tuple(int(v) for v in rng.integers(100, 256, 3)))
+            img.save(root / name / f"{i}.{EXTENSIONS[i % len(EXTENSIONS)]}")
+    if broken:
+        (root / "circles" / "empty.png").write_bytes(b"")
+        (root / "circles" / "fake.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
+        (root / "squares" / "notes.txt").write_text("not a picture")
+        whole = (root / "squares" / "0.png").read_bytes()
+        (root / "squares" / "cut.png").write_bytes(whole[: len(whole) // 2])
+        Image.new("RGB", (4, 4)).save(root / "squares" / "tiny.png")
+        (root / "loose.png").write_bytes(whole)  # outside the class folders
+    return root
+
+
+def test_class_folders_give_labels_and_broken_files_are_skipped_with_a_reason_each(tmp_path):
+    source = shapes_folder(tmp_path / "shapes")
+    imported = import_folder(source, side=32, channels=3, root=tmp_path / "data")
+    assert imported.name == "folder:shapes-32-rgb"
+    info = dataset_info(imported.name, tmp_path / "data")
+    assert info.class_names == ("circles", "squares") and info.shape == (3, 32, 32) and not info.drawable
+    train = load_split(imported.name, "train", tmp_path / "data", download=False)
+    test = load_split(imported.name, "test", tmp_path / "data", download=False)
+    assert train.images.shape[1:] == (32, 32, 3) and train.images.dtype == torch.uint8
+    assert len(train.images) + len(test.images) == 60 and imported.counts == {"train": len(train.images),
+                                                                              "test": len(test.images)}
+    assert sorted(torch.cat([train.labels, test.labels]).bincount().tolist()) == [30, 30]
+    why = dict(imported.skipped)
+    assert set(why) == {"circles/empty.png", "circles/fake.jpg", "squares/notes.txt", "squares/cut.png",
+                        "squares/tiny.png", "loose.png"}
+    assert "empty" in why["circles/empty.png"] and "truncated" in why["squares/cut.png"]
+    assert "too small" in why["squares/tiny.png"] and "class folders" in why["loose.png"]
+    log = (imported.folder / folders.SKIPPED_LOG).read_text().splitlines()
+    assert len(log) == 6 and all(line.count("\n") == 0 and ": " in line for line in log)
+    # A circle reads as a circle: colour kept, on its ground.
+    circle = train.images[train.labels == 0][0].float()
+    assert circle.std(dim=(0, 1)).min() > 5 and circle.mean() > 10
+
+
+def test_the_split_is_a_hash_of_each_path_so_new_files_move_no_old_one(tmp_path):
+    names = [f"class/{i}.png" for i in range(2000)]
+    test = [n for n in names if in_test_split(n)]
+    assert 150 < len(test) < 250  # about one in ten
+    assert test == [n for n in names if in_test_split(n)]  # the same every time
+    assert [n for n in names if in_test_split(n, seed=1)] != test
+    source = shapes_folder(tmp_path / "a", per_class=15, broken=False)
+    first = import_folder(source, root=tmp_path / "data")
+    before = load_split(first.name, "test", tmp_path / "data").images
+    Image.new("RGB", (50, 50), (200, 0, 0)).save(source / "circles" / "new.png")
+    import_folder(source, root=tmp_path / "data")
+    after = load_split(first.name, "test", tmp_path / "data").images
+    assert {bytes(im.numpy()) for im in before} <= {bytes(im.numpy()) for im in after}
+    assert len(after) == len(before) + in_test_split("circles/new.png")
+
+
+def test_a_folder_without_class_folders_is_one_unlabelled_class(tmp_path):
+    source = tmp_path / "holiday"
+    source.mkdir()
+    for i in range(30):
+        Image.new("RGB", (60 + i, 50), (i * 8, 100, 200 - i * 5)).save(source / f"p{i}.jpg")
+    imported = import_folder(source, side=28, channels=1, root=tmp_path / "data")
+    info = dataset_info(imported.name, tmp_path / "data")
+    assert info.class_names == ("holiday",) and info.shape == (1, 28, 28)
+    assert load_split(imported.name, "train", tmp_path / "data").images.shape[1:] == (28, 28)
+
+
+def test_too_few_usable_pictures_or_no_folder_is_refused_in_one_line(tmp_path):
+    source = shapes_folder(tmp_path / "few", per_class=5)
+    with pytest.raises(ValueError, match=r"has 10 usable pictures \(6 files skipped\): at least 20") as e:
+        import_folder(source, root=tmp_path / "data")
+    assert "\n" not in str(e.value) and not (tmp_path / "data").exists()
+    with pytest.raises(ValueError, match="is not a folder"):
+        import_folder(tmp_path / "nowhere", root=tmp_path / "data")
+    with pytest.raises(ValueError, match="28, 32, 64"):
+        import_folder(source, side=48, root=tmp_path / "data")
+
+
+def test_a_folder_with_broken_files_trains_on_the_good_ones_from_the_command_line(tmp_path, capsys):
+    source = shapes_folder(tmp_path / "shapes")
+    out, data = tmp_path / "run", tmp_path / "data"
+    assert cli.main(["train", "--image-folder", str(source), "--image-size", "32", "--channels", "3",
+                     "--data-dir", str(data), "--out", str(out), "--epochs", "2", "--latent-dim", "3",
+                     "--hidden", "32"]) == 0
+    said = capsys.readouterr().out
+    assert "6 files skipped" in said and "folder:shapes-32-rgb" in said
+    config = json.loads((out / "config.json").read_text())
+    assert (config["dataset"], config["side"], config["channels"]) == ("folder:shapes-32-rgb", 32, 3)
+    assert json.loads((out / "train_config.json").read_text())["image_folder"] == str(source)
+    model = load_checkpoint(out).model
+    assert model.decode(torch.zeros(2, 3)).shape == (2, 32, 32, 3)
+    # --dataset and --image-folder name two datasets: one line, nothing trained.
+    with pytest.raises(ValueError, match="give one"):
+        cli.run_train(cli.build_parser().parse_args(["train", "--image-folder", str(source), "--dataset", "mnist",
+                                                     "--out", str(tmp_path / "other")]))
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_an_rgb_model_round_trips_save_and_load(tmp_path, arch):
+    torch.manual_seed(0)
+    rgb = ModelConfig(arch=arch, dataset="folder:test-64-rgb", side=64, channels=3, latent_dim=5, hidden_dims=[64])
+    model = VAE(rgb).eval()
+    save_checkpoint(model, tmp_path / "rgb", 1, 1)
+    loaded = load_checkpoint(tmp_path / "rgb").model.eval()
+    stored = torch.randint(0, 256, (3, 64, 64, 3), dtype=torch.uint8)  # as images are stored
+    x = to_unit(stored)  # (3, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model.code(x), loaded.code(x))
+        assert torch.equal(model.code(stored.float() / 255), model.code(x))  # either layout
+        images = loaded.decode(model.code(x))
+    assert images.shape == (3, 64, 64, 3)
+    # Channel c of pixel (i, j) is the decoder's output c * H * W + i * W + j, as the browser reads it.
+    with torch.no_grad():
+        flat = torch.sigmoid(loaded.decode_logits(model.code(x)))
+    assert torch.equal(images[1, 5, 7], flat[1, [0 * 4096 + 5 * 64 + 7, 4096 + 5 * 64 + 7, 2 * 4096 + 5 * 64 + 7]])
+
+
+def test_a_shape_other_than_the_datasets_is_refused_except_for_an_image_folder():
+    with pytest.raises(ValueError, match="only an image folder"):
+        ModelConfig(dataset="mnist", side=64)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        ModelConfig(arch="conv", dataset="folder:x-30-gray", side=30, channels=1)
+    assert ModelConfig(dataset="sprites").image_shape == (1, 32, 32)
