@@ -36,6 +36,7 @@ PAGES = {
         st.Page("views/compare.py", title="Compare models", icon=":material/compare:"),
         st.Page("views/holes.py", title="Prior holes", icon=":material/blur_on:"),
         st.Page("views/ood.py", title="Out of distribution", icon=":material/report:"),
+        st.Page("views/factors.py", title="Disentanglement", icon=":material/account_tree:"),
     ],
     "Training": [
         st.Page("views/curves.py", title="Loss curves", icon=":material/monitoring:"),

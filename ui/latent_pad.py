@@ -78,7 +78,7 @@ def browser_decodable(model, weights_hash: str) -> bool:
 
 def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, order: list[int],
                start: np.ndarray, seq: int, lmap, class_names: list[str], checkpoint: str,
-               key: str, whole: tuple | None = None) -> np.ndarray | None:
+               key: str, whole: tuple | None = None, labels: dict[int, str] | None = None) -> np.ndarray | None:
     """Draw the pad with the map, traversal and caption that follow z; returns the z the user
     last released from this starting point (`seq`), or None before any release. z is the code the
     decoder reads: for a categorical latent, its variables' one-hot vectors side by side (the pad
@@ -86,15 +86,16 @@ def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, ord
 
     Keep `key` the same for a checkpoint: a new `seq` resets the pad to `start` in place. `whole`:
     (model, hash) of the conditional model that `model` is given a class of (ui.caches.whole_model),
-    whose decoder draws z as every class beside the pad."""
+    whose decoder draws z as every class beside the pad. `labels`: each unit's slider label
+    (ui.factors.dimension_labels), else its name and KL."""
     url, layers = exported_decoder(model, weights_hash)
     styles = None
     if whole is not None and whole[0].classes:
         styles_url, styles_layers = exported_decoder(*whole)
         styles = {"url": styles_url, "layers": styles_layers, "class_names": list(class_names)}
     letter = model.latent.letter
-    dims = [{"d": int(d), "label": f"{letter}{d} · KL {kl[d]:.2f}", "kl": float(kl[d]), "active": bool(active[d])}
-            for d in order]
+    labels = labels or {d: f"{letter}{d} · KL {kl[d]:.2f}" for d in order}
+    dims = [{"d": int(d), "label": labels[d], "kl": float(kl[d]), "active": bool(active[d])} for d in order]
     result = _pad(key=key, data={"key": weights_hash, "weights_url": url, "layers": layers, "dims": dims,
                                  "z": [float(v) for v in start], "z_dim": len(start), "seq": seq, "range": SLIDER_RANGE,
                                  "map": exported_map(lmap, weights_hash, lmap.projection),

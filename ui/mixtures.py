@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from ui import state
-from ui.caches import current_model, encodings, full_data_available, whole_model
+from ui.caches import current_model, dataset, encodings, full_data_available, whole_model
 from vae.models.gmm import COVARIANCES, MixtureDensity, MixtureEM
 
 DEFAULT_K, DEFAULT_COVARIANCE = 10, "full"
@@ -19,9 +19,9 @@ EM_COVARIANCE = state.Setting("covariance", DEFAULT_COVARIANCE, state.text_choic
 
 
 def code_sources(dataset_name: str) -> dict[str, str]:
-    sources = {"test": "test set (10,000)"}
+    sources = {"test": f"test set ({len(dataset(dataset_name, 'test')[0]):,})"}
     if full_data_available(dataset_name):
-        sources["train"] = "training set (60,000)"
+        sources["train"] = f"training set ({len(dataset(dataset_name, 'train')[0]):,})"
     return sources
 
 

@@ -14,7 +14,7 @@ def show_charts(figures: list) -> None:
 
 
 def show_digit(image: np.ndarray, caption: str | None = None, scale: int = 6) -> None:
-    """A 28x28 float image, scaled up with crisp square pixels."""
+    """A float image in [0, 1], (H, W) gray or (H, W, 3) RGB, scaled up with crisp square pixels."""
     st.image(png_bytes(image, scale), caption=caption)
 
 

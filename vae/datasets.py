@@ -19,6 +19,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from vae.sprites import FACTORS
+
 BUNDLED_ROOT = Path(__file__).parent / "bundled"  # the test sets and classifiers that ship with the project
 
 
@@ -48,6 +50,7 @@ class Dataset:
     # Drawn by this project's code rather than downloaded (vae/sprites.py): its images' generative
     # factors are known, and kept beside its labels (vae/data.load_factors).
     generated: bool = False
+    factors: tuple[str, ...] = ()  # a generated dataset's factors, in the order of its factor files' columns
     channels: int = 1  # 1: grayscale, 3: RGB
 
     @property
@@ -107,7 +110,7 @@ REGISTRY = {d.name: d for d in (
         framing=Framing(box=32, centre="box", trim=0.05, thing="sprite", side=32),
         subdir="Sprites", idx_md5={}, mirrors=(),
         license="this project's own generator (vae/sprites.py), after dSprites by Matthey et al. 2017; MIT",
-        generated=True),
+        generated=True, factors=tuple(FACTORS)),
 )}
 NAMES = tuple(REGISTRY)
 FOLDER_PREFIX = "folder:"  # an image folder's dataset: "folder:<slug>"
@@ -141,6 +144,7 @@ def dataset_info(name: str, root: str | Path | None = None) -> Dataset:
     try:
         fields = json.loads(record.read_text())
         return Dataset(**{**fields, "class_names": tuple(fields["class_names"]), "mirrors": (), "idx_md5": {},
+                          "factors": tuple(fields.get("factors", ())),
                           "framing": Framing(**fields["framing"])})
     except FileNotFoundError:
         raise ValueError(f"the image folder dataset {name} is not in {record.parent.resolve()}: train on the "

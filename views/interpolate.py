@@ -24,6 +24,7 @@ from ui.sketchpad import draw_digit
 from ui.text import literal
 from ui.uploads import upload_digit
 from vae.analysis.walks import decode_numpy, dims_by_kl, interpolate
+from vae.datasets import dataset_info
 from vae.images import gif_bytes, png_bytes, strip
 
 page_header("Interpolation", "Walk from one digit's posterior mean to another's and decode every step. "
@@ -39,6 +40,8 @@ SOURCES = {"test": "Test image by index", "class": "Random from a class", "train
            "draw": "Draw", "upload": "Upload"}
 if not has_train:
     del SOURCES["train"]
+if not dataset_info(dataset_name).drawable:  # a drawing cannot stand for a photo, or a picture of another shape
+    del SOURCES["draw"]
 PATH = state.Setting("path", "linear", state.text_choice(("linear", "slerp")))
 STEPS = state.Setting("steps", 10, state.int_range(2, 32))
 ENDS = (state.INTERPOLATE_FROM, state.INTERPOLATE_TO)

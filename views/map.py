@@ -16,6 +16,7 @@ from ui.caches import (
     as_class,
     class_names,
     current_model,
+    dataset,
     digit_classifier,
     full_data_available,
     image_figures,
@@ -42,9 +43,9 @@ page_header("Latent map", "Each dot is one image's posterior mean μ(x), project
 checkpoint, hash_ = current_model()
 dataset_name = checkpoint.config.dataset
 names = class_names()
-scopes = {"test": "Test set (10,000)"}
+scopes = {"test": f"Test set ({len(dataset(dataset_name, 'test')[0]):,})"}
 if full_data_available(dataset_name):
-    scopes["all"] = "Train + test (70,000)"
+    scopes["all"] = f"Train + test ({len(map_images(dataset_name, 'all')[0]):,})"
 SCOPE = state.Setting("scope", "test", state.text_choice(tuple(scopes)))
 CLASSES = state.Setting("classes", list(range(len(names))), state.int_list(0, len(names) - 1))
 PICKED = state.MAP_PICKED

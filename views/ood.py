@@ -88,7 +88,7 @@ for column, score, label in ((c1, other.nll, "raw"), (c2, other.corrected, "corr
                    + ", ".join(f"#{i} ({(own_scores > score[i]).mean():.0%})" for i in fooling))
 
 st.subheader("Score your own image")
-YOURS = {"upload": "Upload", "draw": "Draw"}
+YOURS = {"upload": "Upload", "draw": "Draw"} if dataset_info(dataset_name).drawable else {"upload": "Upload"}
 yours = st.segmented_control("Your image", list(YOURS), format_func=YOURS.get, default="upload", key="ood_source",
                              required=True)
 if yours == "draw":
@@ -107,5 +107,6 @@ if digit is not None:
                  f"score, and than {(own.corrected < mine.corrected[0]).mean():.0%} by the corrected one "
                  f"(its PNG: {mine.complexity[0]:.0f} bits).")
 else:
-    st.caption(f"Upload a picture or draw one (a {dataset_info(dataset_name).framing.thing}, or anything else) to see "
+    or_draw = " or draw one" if len(YOURS) > 1 else ""
+    st.caption(f"Upload a picture{or_draw} (a {dataset_info(dataset_name).framing.thing}, or anything else) to see "
                f"where it falls among the {title} test images.")

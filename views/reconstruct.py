@@ -26,10 +26,10 @@ PREPARED = {"mass": "grayscale, dark-on-light inverted, cropped to the ink, fitt
                    f"centred in {side}x{side}, as {info.title} was made",
             "photo": f"its middle square resized to {side}x{side}, "
                      f"{'in colour' if model.config.channels == 3 else 'grayscale'}, as the folder's pictures were"}
-page_header("Reconstruct", f"{'Draw a ' + thing + ', or upload' if info.drawable else 'Upload'} a photo or drawing "
-            f"of one. It is prepared the way the model's training pictures were ({PREPARED[framing.centre]}), then "
-            "encoded, reconstructed and placed on the latent map" + ("; a drawing already while you draw, in your "
-                                                                     "browser." if info.drawable else "."))
+ASK = f"Draw a {thing}, or upload a photo or drawing of one" if info.drawable else "Upload a picture"
+page_header("Reconstruct", f"{ASK}. It is prepared the way the model's training pictures were "
+            f"({PREPARED[framing.centre]}), then encoded, reconstructed and placed on the latent map"
+            + ("; a drawing already while you draw, in your browser." if info.drawable else "."))
 names = class_names()
 kl, active = kl_and_activity()
 order = [d for d in dims_by_kl(list(kl)) if active[d]] or dims_by_kl(list(kl))
@@ -55,7 +55,8 @@ else:
                                    with_original=True)
     if digit is None:
         st.info("Try a photo of a digit written on paper, or a drawing exported from any paint program."
-                if thing == "digit" else f"Try a photo of a {thing} on a plain background, or a drawing of one.")
+                if thing == "digit" else f"Try a photo of a {thing} on a plain background, or a drawing of one."
+                if info.drawable else "Try any picture: it is read as the folder's pictures were.")
         st.stop()
 
 x = torch.from_numpy(digit)[None].to(model.device)  # (1, H, W[, C]) as stored

@@ -6,11 +6,13 @@ import torch
 from ui import state
 from ui.caches import class_names, current_model, dataset, kl_and_activity, latent_map, test_encodings, whole_model
 from ui.charts import map_raster, with_star
+from ui.factors import dimension_labels
 from ui.latent_pad import browser_decodable, latent_pad
 from ui.mixtures import current_mixture
 from ui.page import page_header, show_digit
 from ui.sketchpad import draw_digit
 from vae.analysis.walks import decode_numpy, dims_by_kl, prior_samples, traversal, z_json
+from vae.datasets import dataset_info
 from vae.images import grid, png_bytes
 from vae.models.latents import SLIDER_RANGE
 
@@ -21,6 +23,7 @@ page_header("Latent sliders", "One slider per latent dimension (one picker per v
 checkpoint, hash_ = current_model()
 model, z_dim = checkpoint.model, checkpoint.config.latent_dim
 kl, active = kl_and_activity()
+dim_labels = dimension_labels(checkpoint, hash_, kl)  # with the factor each knows most of, where known
 order = dims_by_kl(list(kl))
 names = class_names()
 mu, _ = test_encodings(*whole_model(checkpoint, hash_), checkpoint.config.dataset)
@@ -78,11 +81,12 @@ else:
             start_from(mu[index])
 
 
-with st.expander("Start from a drawing", icon=":material/draw:"):
-    drawn = draw_digit(model, hash_, latent_map("test"), active, order, key=f"sliders-draw-{hash_[:8]}")
-    if drawn is not None and st.button("Start from this drawing", icon=":material/tune:"):
-        with torch.no_grad():
-            start_from(model.code(torch.from_numpy(drawn)[None].to(model.device))[0].cpu().numpy())
+if dataset_info(checkpoint.config.dataset).drawable:  # a drawing cannot stand for a photo, or another shape
+    with st.expander("Start from a drawing", icon=":material/draw:"):
+        drawn = draw_digit(model, hash_, latent_map("test"), active, order, key=f"sliders-draw-{hash_[:8]}")
+        if drawn is not None and st.button("Start from this drawing", icon=":material/tune:"):
+            with torch.no_grad():
+                start_from(model.code(torch.from_numpy(drawn)[None].to(model.device))[0].cpu().numpy())
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -97,7 +101,7 @@ def server_sliders(start: np.ndarray, seq: int) -> np.ndarray:
     values = {}
 
     def slider(d: int) -> None:
-        label = f"z{d} · KL {kl[d]:.2f}"
+        label = dim_labels[d]
         values[d] = st.slider(label, -SLIDER_RANGE, SLIDER_RANGE, float(round(start[d], 1)), 0.1, key=f"z{d}-{seq}")
 
     inactive = [d for d in order if not active[d]]
@@ -129,7 +133,8 @@ def follow_z(start: np.ndarray, seq: int) -> None:
                        "class "
                        "picked in the sidebar; under it, the same z as every class. The sliders move the style.")
         released = latent_pad(model, hash_, kl, active, order, start, seq, latent_map("test"), names,
-                              checkpoint.path.name, key=f"pad-{hash_[:8]}", whole=whole_model(checkpoint, hash_))
+                              checkpoint.path.name, key=f"pad-{hash_[:8]}", whole=whole_model(checkpoint, hash_),
+                              labels=dim_labels)
         if released is not None:
             state.SLIDERS_Z.set(kept_values(released))
         return
@@ -158,7 +163,7 @@ def follow_z(start: np.ndarray, seq: int) -> None:
     with right:
         st.subheader("Traversal")
         c1, c2, c3 = st.columns(3)
-        dim = c1.selectbox("Dimension", order, format_func=lambda d: f"z{d} (KL {kl[d]:.2f})")
+        dim = c1.selectbox("Dimension", order, format_func=dim_labels.get)
         span = c2.slider("Range", 0.5, 4.0, 3.0, 0.5, help="Sweep from -range to +range")
         steps = c3.slider("Steps", 3, 15, 9)
         sweep = grid(decode_numpy(model, traversal(z, dim, torch.linspace(-span, span, steps))), cols=steps)

@@ -4,6 +4,7 @@ factors are known (vae/sprites.py).
     mi = mutual_information_matrix(codes, factors)   # (dims, factors), nats
     mig(codes, factors)                             # Chen et al. 2018, in [0, 1]
     dci(codes, factors)                             # Eastwood & Williams 2018: disentanglement, completeness
+    factor_report(codes, factors, names)            # all of the mutual information: the page's heatmap
 
 The mutual information between a code dimension and a discrete factor is estimated, as in
 disentanglement_lib (Locatello et al. 2019), by discretizing the dimension into 20 equal-width
@@ -56,10 +57,7 @@ def mig(codes: np.ndarray, factors: np.ndarray, bins: int = BINS) -> float:
     """The mutual information gap (Chen et al. 2018): for each factor, the gap between the two code
     dimensions that know most about it, over its entropy, averaged over the factors; 1 when each
     factor lives in one dimension alone, 0 when none does."""
-    mi = mutual_information_matrix(codes, factors, bins)  # (D, K)
-    top = np.sort(mi, axis=0)[::-1]  # each factor's dimensions, most informative first
-    second = top[1] if len(top) > 1 else np.zeros(mi.shape[1])
-    return float(np.mean((top[0] - second) / factor_entropies(factors)))
+    return mig_of(mutual_information_matrix(codes, factors, bins), factors)
 
 
 @dataclass
@@ -99,3 +97,41 @@ def dci(codes: np.ndarray, factors: np.ndarray, seed: int = 0, train_share: floa
     per_factor = (importance / np.maximum(importance.sum(0, keepdims=True), 1e-12)).T  # (K, D)
     completeness = float(np.mean(1 - _normalized_entropy(per_factor, D))) if D > 1 else 1.0
     return DCI(disentanglement, completeness, float(np.mean(accuracy)), importance)
+
+
+@dataclass
+class FactorReport:
+    """What a model's test codes know of the factors that drew the images."""
+    factor_names: tuple[str, ...]
+    mi: np.ndarray  # (D, K): I(z_j; v_k), nats, the 20-bin plug-in estimate
+    entropies: np.ndarray  # (K,): H(v_k), nats
+    mig: float
+    images: int  # codes the estimates come from
+
+    @property
+    def normalized(self) -> np.ndarray:
+        """I(z_j; v_k) / H(v_k): the share of each factor's entropy each dimension knows, (D, K) in [0, 1]."""
+        return self.mi / self.entropies
+
+    def captured_by(self, dim: int, least: float = 0.1) -> str | None:
+        """The factor dimension `dim` knows most of (as a share of its entropy), None under `least`."""
+        k = int(np.argmax(self.normalized[dim]))
+        return self.factor_names[k] if self.normalized[dim, k] >= least else None
+
+    def best_dimension(self, factor: int) -> int:
+        """The dimension that knows most of factor `factor`."""
+        return int(np.argmax(self.normalized[:, factor]))
+
+
+def factor_report(codes: np.ndarray, factors: np.ndarray, factor_names: tuple[str, ...]) -> FactorReport:
+    """The mutual information of each code dimension with each factor and MIG, from codes (N, D) and
+    the factors (N, K) of the same images."""
+    mi = mutual_information_matrix(codes, factors)
+    return FactorReport(tuple(factor_names), mi, factor_entropies(factors), mig_of(mi, factors), len(codes))
+
+
+def mig_of(mi: np.ndarray, factors: np.ndarray) -> float:
+    """MIG from a mutual information matrix (D, K) and the factors (N, K) it was estimated on."""
+    top = np.sort(mi, axis=0)[::-1]  # each factor's dimensions, most informative first
+    second = top[1] if len(top) > 1 else np.zeros(mi.shape[1])
+    return float(np.mean((top[0] - second) / factor_entropies(factors)))
