@@ -37,6 +37,11 @@ def test_amortization_quick():
     assert "amortization gap" in out and "| mnist-conditional " in out
 
 
+def test_disentanglement_quick():
+    out = run_bench("disentanglement")
+    assert "| checkpoints/sprites-beta4 | 4 " in out and "MIG" in out
+
+
 def test_projection_quick():
     assert "2k test" in run_bench("projection")
 

@@ -29,7 +29,7 @@ _overlay = st.components.v2.component(
 def _images_url(_images, dataset: str, scope: str, count: int) -> str:
     """Write the map's images (N, H, W[, C]) uint8 as static/maps/images-...u8.gz once; its URL."""
     raw = np.ascontiguousarray(_images.numpy(), dtype=np.uint8).tobytes()
-    name = f"images-{dataset}-{scope}-{hashlib.sha256(raw).hexdigest()[:12]}.u8.gz"
+    name = f"images-{dataset.replace(':', '-')}-{scope}-{hashlib.sha256(raw).hexdigest()[:12]}.u8.gz"
     path = STATIC_DIR / "maps" / name
     if not path.exists():
         atomic_write_bytes(path, gzip.compress(raw, compresslevel=6))

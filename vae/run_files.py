@@ -32,8 +32,14 @@ def film_path(run_folder: str | Path, epoch: int) -> Path:
 def map_cache_path(cache_dir: str | Path, weights_hash: str, scope: str, projection: str = "umap") -> Path:
     """A latent map's cache; UMAP maps keep the name they always had (the bundled ones ship as such)."""
     suffix = "" if projection == "umap" else f"-{projection}"
-    return Path(cache_dir) / f"map-{scope}{suffix}-{weights_hash[:16]}.npz"
+    return Path(cache_dir) / f"map-{_file_safe(scope)}{suffix}-{weights_hash[:16]}.npz"
 
 
 def figures_cache_path(cache_dir: str | Path, weights_hash: str, scope: str) -> Path:
-    return Path(cache_dir) / f"figures-{scope}-{weights_hash[:16]}.npz"
+    return Path(cache_dir) / f"figures-{_file_safe(scope)}-{weights_hash[:16]}.npz"
+
+
+def _file_safe(scope: str) -> str:
+    """A scope as part of a file name on any system: an image folder's dataset, "folder:toys-64-rgb",
+    without its colon."""
+    return scope.replace(":", "-")
