@@ -1,5 +1,7 @@
 """Sprites with known factors and the disentanglement metrics (issue #26): the generator is a pure
 function of its factors, MIG and DCI score a code that copies the factors near 1 and noise near 0."""
+import json
+
 import numpy as np
 import pytest
 
@@ -114,3 +116,33 @@ def test_every_page_explores_a_model_of_three_classes_without_a_classifier(tmp_p
     for page in VIEWS:
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
+
+
+def test_the_disentanglement_page_shows_what_each_dimension_knows_and_the_sliders_name_it(tmp_path, monkeypatch):
+    """The bundled β-VAE of sprites: MIG as factor_report computes it from the test codes, the heatmap
+    of I(z_j; v_k) / H(v_k) for every dimension and factor, a traversal per factor, and each slider
+    named by the factor its dimension knows most of; a model of MNIST has no factors and says so."""
+    from tests.app_support import bundled_checkpoints, latent_pad, open_app
+    from vae.analysis.disentanglement import factor_report
+    from vae.data import load_factors, load_split
+    from vae.training.checkpoint import load_checkpoint
+    from vae.training.evaluate import encode_all
+
+    folder = bundled_checkpoints(tmp_path, monkeypatch, "sprites-beta4", "default")
+    at = open_app("views/factors.py", query_params={"checkpoint": "sprites-beta4"})
+    model = load_checkpoint(folder / "sprites-beta4").model
+    codes = encode_all(model, load_split("sprites", "test").images)[0].numpy()
+    report = factor_report(codes, load_factors("sprites", "test"), tuple(FACTORS))
+    assert at.metric[0].label == "MIG" and at.metric[0].value == f"{report.mig:.3f}"
+    charts = [json.loads(c.proto.spec)["data"] for c in at.get("plotly_chart")]
+    heatmap = [data[0] for data in charts if data[0]["type"] == "heatmap"]
+    assert len(heatmap) == 1 and heatmap[0]["x"] == list(FACTORS) and len(heatmap[0]["y"]) == 10
+    assert len([c for c in at.caption if c.value.startswith("**")]) == len(FACTORS)  # one traversal each
+    at.switch_page("views/sliders.py").run()
+    labels = [d["label"] for d in latent_pad(at)[1]["dims"]]
+    named = {d: report.captured_by(d) for d in range(10)}
+    assert all(label.endswith(f" · {named[int(label[1:].split(' ')[0])]}") for label in labels
+               if named[int(label[1:].split(' ')[0])])
+    assert any(" · x" in label or " · y" in label for label in labels)
+    at = open_app("views/factors.py", query_params={"checkpoint": "default"})
+    assert "no known factors" in at.info[0].value

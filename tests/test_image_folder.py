@@ -153,3 +153,29 @@ def test_a_shape_other_than_the_datasets_is_refused_except_for_an_image_folder()
     with pytest.raises(ValueError, match="multiple of 4"):
         ModelConfig(arch="conv", dataset="folder:x-30-gray", side=30, channels=1)
     assert ModelConfig(dataset="sprites").image_shape == (1, 32, 32)
+
+
+@pytest.mark.slow
+def test_every_page_explores_a_colour_model_of_an_image_folder(tmp_path, monkeypatch):
+    """Every page with a model of 32x32 RGB pictures from a folder: thumbnails, sliders, strips and
+    uploads in colour at their size, and no drawing board offered where a drawing cannot stand for one."""
+    import ui.caches
+    from tests.app_support import VIEWS, latent_pad, open_app
+
+    source, data = shapes_folder(tmp_path / "shapes", per_class=40, broken=False), tmp_path / "data"
+    assert cli.main(["train", "--image-folder", str(source), "--image-size", "32", "--channels", "3", "--data-dir",
+                     str(data), "--out", str(tmp_path / "runs" / "shapes"), "--epochs", "1", "--latent-dim", "3",
+                     "--hidden", "32"]) == 0
+    monkeypatch.setenv("VAE_DATA_DIR", str(data))
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path / "runs")
+    at = open_app(query_params={"checkpoint": "shapes", "projection": "pca"})
+    for page in VIEWS:
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        if page == "views/sliders.py":
+            _, pad = latent_pad(at)
+            assert pad["image"] == {"side": 32, "channels": 3}
+        if page == "views/interpolate.py":
+            sources = [r.options for r in at.radio if r.label == "Source"]
+            assert len(sources) == 2 and all("Draw" not in s and "Upload" in s for s in sources)
+            assert not at.warning

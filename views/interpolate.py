@@ -68,10 +68,13 @@ def random_of_class(c: int) -> int:
 def endpoint(slot: int, version: int) -> np.ndarray | None:
     """One end of the path as a float image (H, W[, C]), chosen the way the user asks; its spec kept."""
     setting, default = ENDS[slot], ENDS[slot].default
+    if int(default.split(":")[1]) >= len(test_images):  # a small test set (an image folder's)
+        default = f"test:{(1 - slot) % len(test_images)}"
     try:
         kind, numbers = parse(setting.get())
     except ValueError:
-        st.warning(f"{literal(setting.get())} is not an endpoint of this dataset: showing {literal(default)}.")
+        if setting.get() != setting.default:  # the user's, or a link's, not ours
+            st.warning(f"{literal(setting.get())} is not an endpoint of this dataset: showing {literal(default)}.")
         setting.set(default)
         kind, numbers = parse(default)
     suffix = f"{slot}-{version}"  # endpoints sent from another page remount the widgets with their values
