@@ -2,6 +2,7 @@
 split, broken files skipped with a reason each, too few refused; and a model of its colour pictures
 trained, saved and loaded, decoded at their size."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -179,3 +180,37 @@ def test_every_page_explores_a_colour_model_of_an_image_folder(tmp_path, monkeyp
             sources = [r.options for r in at.radio if r.label == "Source"]
             assert len(sources) == 2 and all("Draw" not in s and "Upload" in s for s in sources)
             assert not at.warning
+
+
+def test_the_train_page_reads_a_folder_and_starts_a_run_of_it_or_says_why_not(tmp_path, monkeypatch):
+    """The Train page's folder field: the pictures are read at the size and colour asked (the notice
+    says how many, and how many were skipped), then the run starts with --image-folder; a folder of
+    too few pictures is one message and no run."""
+    import ui.caches
+    import vae.services.jobs
+    from tests.app_support import open_app
+    from vae.options import train_args
+
+    started = []
+    monkeypatch.setattr(vae.services.jobs.TrainingJobs, "start", lambda self, model, training, processes=1:
+                        started.append(train_args(model, training)) or Path("run-x"))
+    monkeypatch.setattr(vae.services.jobs.TrainingJobs, "status", lambda self: vae.services.jobs.JobStatus(
+        "running" if started else "idle", Path("run-x") if started else None, epochs=8))
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path / "checkpoints")
+    source = shapes_folder(tmp_path / "shapes")
+    at = open_app("views/train.py")
+    at.text_input[0].set_value(str(source))
+    next(s for s in at.selectbox if s.label == "Folder pictures' size").set_value(32)
+    next(t for t in at.toggle if t.label == "In colour (RGB)").set_value(True)
+    at.button[0].click().run()
+    assert not at.exception and len(started) == 1
+    args = started[0]
+    assert args[args.index("--image-folder") + 1] == str(source) and "--dataset" not in args
+    assert args[args.index("--image-size") + 1] == "32" and args[args.index("--channels") + 1] == "3"
+    notice = " ".join(s.value for s in at.success)
+    assert "training and" in notice and "6 files skipped" in notice
+    few = shapes_folder(tmp_path / "few", per_class=4, broken=False)
+    at.text_input[0].set_value(str(few))
+    at.button[0].click().run()
+    assert len(started) == 1 and "at least 20" in at.error[0].value
