@@ -134,6 +134,15 @@ def test_the_browsers_rgb_decoder_is_torchs_and_paints_each_channel_where_torch_
         return Array.from(canvas.img.data);""", {"pixels": decoded[0].tolist()})).reshape(32, 32, 4)
     assert np.abs(painted[..., :3] - np.round(images[0].numpy() * 255)).max() <= 1
     assert (painted[..., 3] == 255).all()
+    # The map's thumbnails: stored images (N, H, W, 3) as bytes, the one at `offset` painted as it is.
+    stored = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+    thumbnail = np.array(node_run(["dom.js"], """
+        const canvas = { getContext: () => ({ createImageData: (w, h) => ({ data: new Uint8ClampedArray(4 * w * h) }),
+                                               putImageData(img) { canvas.img = img; } }) };
+        paintImage(canvas, Uint8Array.from(input.bytes), { shape: { side: 32, channels: 3 }, scale: 1,
+                                                           offset: 32 * 32 * 3, interleaved: true });
+        return Array.from(canvas.img.data);""", {"bytes": stored.ravel().tolist()})).reshape(32, 32, 4)
+    assert np.array_equal(thumbnail[..., :3], stored[1])
 
 
 def test_the_browsers_conditional_decoder_is_torchs():

@@ -137,6 +137,8 @@ def test_the_disentanglement_page_shows_what_each_dimension_knows_and_the_slider
     charts = [json.loads(c.proto.spec)["data"] for c in at.get("plotly_chart")]
     heatmap = [data[0] for data in charts if data[0]["type"] == "heatmap"]
     assert len(heatmap) == 1 and heatmap[0]["x"] == list(FACTORS) and len(heatmap[0]["y"]) == 10
+    for label, row in zip(heatmap[0]["y"], heatmap[0]["z"]):  # each row is the dimension it names
+        assert np.allclose(row, report.normalized[int(label[1:].split(" ")[0])], atol=1e-6), label
     assert len([c for c in at.caption if c.value.startswith("**")]) == len(FACTORS)  # one traversal each
     at.switch_page("views/sliders.py").run()
     labels = [d["label"] for d in latent_pad(at)[1]["dims"]]

@@ -44,7 +44,7 @@ def factor_heatmap(report: FactorReport, order: list[int], kl: np.ndarray, lette
     shares = report.normalized[order]  # (D, K)
     rows = [f"{letter}{d} · KL {kl[d]:.2f}" for d in order]
     fig = go.Figure(go.Heatmap(
-        z=shares, x=list(report.factor_names), y=rows, zmin=0, zmax=1, colorscale="Blues",
+        z=shares.tolist(), x=list(report.factor_names), y=rows, zmin=0, zmax=1, colorscale="Blues",
         text=[[f"{v:.2f}" for v in row] for row in shares], texttemplate="%{text}",
         colorbar=dict(title="share of<br>H(factor)", thickness=12),
         hovertemplate="%{y}: knows %{z:.0%} of the entropy of %{x}<extra></extra>"))

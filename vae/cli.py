@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from vae.config import DATASETS, DEVICES, ModelConfig, ResumeConflict, TrainConfig
+from vae.datasets import data_root
 from vae.options import (
     MODEL_FLAGS,
     MODEL_OPTIONS,
@@ -151,8 +152,8 @@ def _import_folder(model_given: dict, train_cfg: TrainConfig) -> str:
 
     if "dataset" in model_given:
         raise ValueError("--dataset and --image-folder each name the training data: give one")
-    imported = import_folder(train_cfg.image_folder, model_given.get("side") or 28, model_given.get("channels") or 1,
-                             train_cfg.data_dir)
+    imported = import_folder(train_cfg.image_folder, model_given.setdefault("side", 28),
+                             model_given.setdefault("channels", 1), train_cfg.data_dir)
     skipped = (f"; {len(imported.skipped)} files skipped, one line each in {imported.folder / SKIPPED_LOG}"
                if imported.skipped else "")
     print(f"{train_cfg.image_folder}: {imported.counts['train']} training and {imported.counts['test']} test "
@@ -293,12 +294,13 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "pack":
-            pack_checkpoint(args.checkpoint, args.dest)
-            return 0
-        if args.command == "train-classifier":
-            return run_train_classifier(args)
-        return run_train(args) if args.command == "train" else run_eval(args)
+        with data_root(getattr(args, "data_dir", None)):  # an image folder's record is under --data-dir
+            if args.command == "pack":
+                pack_checkpoint(args.checkpoint, args.dest)
+                return 0
+            if args.command == "train-classifier":
+                return run_train_classifier(args)
+            return run_train(args) if args.command == "train" else run_eval(args)
     except (FileExistsError, DataMissingError, CheckpointError, ValueError) as e:
         # Problems with the user's input: one clear line, no traceback.
         print(f"error: {e}", file=sys.stderr)

@@ -134,6 +134,8 @@ class ModelConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown config keys: {unknown}")
+        if d.get("dataset") == "sprites" and "side" not in d:  # sprites were 28x28 before configs said
+            d = {**d, "side": 28}
         return cls(**d)
 
 

@@ -125,6 +125,9 @@ def load_split(dataset: str = "mnist", split: str = "test",
             f"{', '.join(file_names(split))}; or point --data-dir / VAE_DATA_DIR at a folder holding "
             f"{info.subdir}/raw/, or VAE_DATA_MIRROR at a mirror of the files.")
     images, labels = (read_idx(p) for p in found)
+    if info.generated and images.shape[1:] != _image_shape(info):  # drawn by an earlier version, at another size
+        generate_split(dataset, split, root)
+        images, labels = (read_idx(p) for p in _locate(dataset, split, root))
     if images.shape[1:] != _image_shape(info) or labels.ndim != 1 or len(images) != len(labels):
         raise ValueError(f"{found[0]} and {found[1]} do not make a dataset of {info.title}: "
                          f"shapes {images.shape} and {labels.shape} (images {_image_shape(info)} expected)")

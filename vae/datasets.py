@@ -14,6 +14,7 @@ own images (vae/image_folder.py) becomes a dataset named "folder:<slug>", whose 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -120,6 +121,24 @@ RECORD_FILE = "dataset.json"  # a folder dataset's record, beside its files
 def default_root(data_dir: str | Path | None = None) -> Path:
     """Where datasets live: `data_dir`, else $VAE_DATA_DIR, else ./data."""
     return Path(data_dir or os.environ.get("VAE_DATA_DIR") or "./data")
+
+
+@contextlib.contextmanager
+def data_root(data_dir: str | Path | None):
+    """While in it, `data_dir` (when given) is where every dataset is looked for ($VAE_DATA_DIR), so an
+    image folder's record is found where --data-dir put it; restored on the way out."""
+    if data_dir is None:
+        yield
+        return
+    before = os.environ.get("VAE_DATA_DIR")
+    os.environ["VAE_DATA_DIR"] = str(data_dir)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("VAE_DATA_DIR", None)
+        else:
+            os.environ["VAE_DATA_DIR"] = before
 
 
 def folder_dataset_dir(name: str, root: str | Path | None = None) -> Path:

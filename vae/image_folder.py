@@ -4,21 +4,22 @@ root, then trained on and explored like MNIST.
     python -m vae train --image-folder ~/pictures/shapes --image-size 64 --channels 3 --out runs/shapes
 
     imported = import_folder("~/pictures/shapes", side=64, channels=3)
-    imported.name                        # "folder:shapes-64-rgb", a dataset name (vae/datasets.py)
+    imported.name                        # "folder:shapes-64-rgb-3f9a1c", a dataset name (vae/datasets.py)
     load_split(imported.name, "train")   # (N, 64, 64, 3) uint8, as any dataset
 
 Class folders give labels, as torchvision's ImageFolder does: each folder directly inside the one given
 is a class (its images at any depth below it); with no such folders the images at any depth make one
 unlabelled class. Each picture is read as an upload is (vae/images.photo_style: its middle square,
 resized, gray or RGB), and goes to the test split when a seeded hash of its path says so (about
-TEST_SHARE of them, the same ones every time). Files that cannot be used (unreadable, empty, huge,
-tiny, another type) are skipped with one line each in `skipped.log` beside the dataset; a folder with
-fewer than MIN_IMAGES usable pictures is refused.
+TEST_SHARE of them and at least MIN_TEST, the same ones every time). Files that cannot be used
+(unreadable, empty, huge, tiny, another type) are skipped with one line each in `skipped.log` beside
+the dataset; a folder with fewer than MIN_IMAGES usable pictures is refused.
 """
 from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,16 +27,30 @@ from pathlib import Path
 import numpy as np
 
 from vae.data import file_names, idx_bytes
-from vae.datasets import FOLDER_PREFIX, RECORD_FILE, Dataset, Framing, folder_dataset_dir
+from vae.datasets import FOLDER_PREFIX, RECORD_FILE, Dataset, Framing, default_root, folder_dataset_dir
 from vae.files import atomic_write_bytes, atomic_write_json
 from vae.images import ImageError, photo_style, read_upload, to_uint8
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 MAX_FILE_BYTES = 20 * 1024 * 1024  # as an upload's limit (vae/images.py)
-MIN_IMAGES = 20  # fewer usable pictures cannot make a train and a test split worth the name
+MIN_IMAGES = 100  # fewer usable pictures cannot make a train and a test split worth the name
+MIN_TEST = 10  # a map, a mixture and a detector of outliers need this many test pictures at least
 TEST_SHARE = 0.1
 SIDES = (28, 32, 64)
 SKIPPED_LOG = "skipped.log"
+
+
+def image_folders_root() -> Path:
+    """Where the app looks for the folders a visitor may train on: $VAE_IMAGE_FOLDERS, else the data
+    root's images/ (the app never reads a path typed in a page: a shared server would show anyone
+    the pictures of any folder it can read)."""
+    return Path(os.environ.get("VAE_IMAGE_FOLDERS") or default_root() / "images")
+
+
+def offered_folders() -> list[str]:
+    """The folders directly inside image_folders_root(), by name."""
+    root = image_folders_root()
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
 
 
 @dataclass(frozen=True)
@@ -47,16 +62,30 @@ class ImportedFolder:
 
 
 def slug(source: Path, side: int, channels: int) -> str:
-    """A dataset name's part after "folder:": the folder's name, its size and colour."""
+    """A dataset name's part after "folder:": the folder's name, its size and colour, and a short hash
+    of its full path (two folders of one name are two datasets)."""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", source.name).strip("-_").lower() or "images"
-    return f"{stem[:40]}-{side}-{'rgb' if channels == 3 else 'gray'}"
+    where = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:6]
+    return f"{stem[:40]}-{side}-{'rgb' if channels == 3 else 'gray'}-{where}"
+
+
+def display_name(text: str) -> str:
+    """A folder's name as the pages may show it in markdown or a chart: letters, digits, spaces, dots,
+    dashes and underscores only (no link, HTML, LaTeX or emphasis can come from a folder's name)."""
+    return re.sub(r"[^\w .-]+", "", text).replace("__", "_").strip()[:60] or "images"
+
+
+def split_hash(relative: str, seed: int = 0) -> float:
+    """A file's place in [0, 1) by a seeded hash of its path within the folder (forward slashes): the
+    same on every machine."""
+    digest = hashlib.sha256(f"{seed}:{relative}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2 ** 64
 
 
 def in_test_split(relative: str, seed: int = 0) -> bool:
-    """Whether a file (its path within the folder) is a test image: a seeded hash, so the split is
-    the same on every machine and does not move when other files come or go."""
-    digest = hashlib.sha256(f"{seed}:{relative}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") < TEST_SHARE * 2 ** 64
+    """Whether a file is a test image by its hash alone (about TEST_SHARE of them): a picture stays in
+    its split when other files come or go. import_folder adds the lowest hashes up to MIN_TEST."""
+    return split_hash(relative, seed) < TEST_SHARE
 
 
 def _files(source: Path) -> tuple[list[str], list[tuple[Path, int]], list[tuple[str, str]]]:
@@ -72,13 +101,13 @@ def _files(source: Path) -> tuple[list[str], list[tuple[Path, int]], list[tuple[
             continue
         relative = path.relative_to(source)
         if not _is_image_name(path):
-            skipped.append((str(relative), f"not a {', '.join(EXTENSIONS)} file"))
+            skipped.append((relative.as_posix(), f"not a {', '.join(EXTENSIONS)} file"))
         elif not classes:
             files.append((path, 0))
         elif len(relative.parts) > 1 and relative.parts[0] in label_of:
             files.append((path, label_of[relative.parts[0]]))
         else:
-            skipped.append((str(relative), "outside the class folders"))
+            skipped.append((relative.as_posix(), "outside the class folders"))
     return classes or [source.name or "images"], files, skipped
 
 
@@ -106,22 +135,24 @@ def import_folder(source: str | Path, side: int = 28, channels: int = 1, root: s
     if not source.is_dir():
         raise ValueError(f"--image-folder {source} is not a folder")
     classes, files, skipped = _files(source.resolve())
-    images: dict[str, list] = {"train": [], "test": []}
-    labels: dict[str, list] = {"train": [], "test": []}
+    read = []  # (hash, image, label) of every usable picture
     for path, label in files:
-        relative = str(path.relative_to(source.resolve()))
+        relative = path.relative_to(source.resolve()).as_posix()
         try:
-            image = _read(path, side, channels)
+            read.append((split_hash(relative, seed), _read(path, side, channels), label))
         except (ImageError, OSError) as e:
             skipped.append((relative, str(e).split(". ")[0].rstrip(".")))
-            continue
-        split = "test" if in_test_split(relative, seed) else "train"
+    if len(read) < MIN_IMAGES:
+        raise ValueError(f"{source} has {len(read)} usable pictures ({len(skipped)} files skipped): at least "
+                         f"{MIN_IMAGES} are needed")
+    # The test split: the pictures hashed below TEST_SHARE, and at least the MIN_TEST lowest hashes.
+    cut = max(TEST_SHARE, sorted(h for h, _, _ in read)[MIN_TEST - 1])
+    images: dict[str, list] = {"train": [], "test": []}
+    labels: dict[str, list] = {"train": [], "test": []}
+    for h, image, label in read:
+        split = "test" if h < TEST_SHARE or h <= cut else "train"
         images[split].append(image)
         labels[split].append(label)
-    usable = len(images["train"]) + len(images["test"])
-    if usable < MIN_IMAGES or not images["test"] or not images["train"]:
-        raise ValueError(f"{source} has {usable} usable pictures ({len(skipped)} files skipped): at least "
-                         f"{MIN_IMAGES} are needed, in both the train and the test split")
     name = FOLDER_PREFIX + slug(source, side, channels)
     folder = folder_dataset_dir(name, root)
     for split in ("train", "test"):
@@ -129,7 +160,8 @@ def import_folder(source: str | Path, side: int = 28, channels: int = 1, root: s
         for file, array in ((images_name, np.stack(images[split])), (labels_name, np.array(labels[split]))):
             atomic_write_bytes(folder / "raw" / f"{file}.gz", gzip.compress(idx_bytes(array), mtime=0))
     atomic_write_bytes(folder / SKIPPED_LOG, "".join(f"{path}: {why}\n" for path, why in skipped).encode())
-    record = Dataset(name=name, title=source.resolve().name, class_names=tuple(classes),
+    record = Dataset(name=name, title=display_name(source.resolve().name),
+                     class_names=tuple(display_name(c) for c in classes),
                      framing=Framing(box=side, centre="photo", trim=0.0, thing="picture", side=side),
                      subdir="", idx_md5={}, mirrors=(), license=f"your own pictures, from {source.resolve()}",
                      channels=channels)

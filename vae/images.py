@@ -97,7 +97,9 @@ def photo_style(img: Image.Image, side: int, channels: int) -> np.ndarray:
     w, h = img.size
     box = min(w, h)
     left, top = (w - box) // 2, (h - box) // 2
-    if img.mode not in ("RGB", "L"):
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit or float: scaled as to_gray does
+        img = Image.fromarray(np.round(to_gray(img) * 255).astype(np.uint8))
+    elif img.mode not in ("RGB", "L"):
         rgba = img.convert("RGBA")
         img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
     square = img.convert("RGB" if channels == 3 else "L").crop((left, top, left + box, top + box))

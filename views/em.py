@@ -7,13 +7,15 @@ import torch
 
 from ui import article_charts
 from ui.article_errors import article_errors
-from ui.caches import class_names, current_model, dataset, latent_map, whole_model
+from ui.caches import class_names, current_model, dataset, digit_classifier, latent_map, whole_model
 from ui.mixtures import EM_COVARIANCE, EM_K, code_sources, codes, em_codes, em_run
 from ui.page import page_header, show_digit
 from vae.analysis.quality import sample_quality
 from vae.analysis.walks import decode_numpy, prior_samples
+from vae.datasets import dataset_info
 from vae.images import grid, png_bytes
 from vae.models.gmm import COVARIANCES, agreement
+from vae.models.model import to_images
 from vae.training.evaluate import bound_gap, prepare
 
 page_header("EM and mixtures", "The article derives the VAE from EM for a Gaussian mixture. Here EM fits a mixture "
@@ -152,7 +154,10 @@ def quality_of(_mixture, hash_: str, mixture_key: tuple) -> dict:
 
 
 quality_key = ("quality", hash_, k, covariance, split, em.iteration)
-if st.session_state.get(quality_key) or st.button("Measure sample quality (10,000 images of each)",
+if digit_classifier(checkpoint.config.dataset) is None:
+    st.caption(f"Sample quality is measured with a classifier of {dataset_info(checkpoint.config.dataset).title}'s "
+               "classes, and none is bundled for it.")
+elif st.session_state.get(quality_key) or st.button("Measure sample quality (10,000 images of each)",
                                                   icon=":material/speed:"):
     st.session_state[quality_key] = True
     report = quality_of(em.mixture, hash_, quality_key)
@@ -186,7 +191,7 @@ gap = gap_of(*whole_model(checkpoint, hash_), index)
 c1, c2 = st.columns([1, 3])
 with c1:
     scored = prepare(dataset(checkpoint.config.dataset, "test")[0][index][None], checkpoint.config.binarize)
-    show_digit(scored[0, 0].numpy(), f"#{index}{binarized}")
+    show_digit(to_images(scored.reshape(1, -1), checkpoint.config.image_shape)[0].numpy(), f"#{index}{binarized}")
     (high, high_se), (elbo, elbo_se) = gap[1000], gap[1]
     st.metric("gap: bound at S = 1000 − ELBO", f"{high - elbo:.2f} ± {(high_se ** 2 + elbo_se ** 2) ** 0.5:.2f} nats",
               help="± one standard error of the difference of the two estimates")

@@ -32,6 +32,10 @@ if report is None:
     st.stop()
 
 model = checkpoint.model
+if not model.latent.continuous:
+    st.info("This page measures a Gaussian latent's dimensions; a categorical latent's variables are not scored "
+            "here yet. Pick a model with a Gaussian latent in the sidebar.", icon=":material/info:")
+    st.stop()
 kl, active = kl_and_activity()
 order = dims_by_kl(list(kl))
 letter = model.latent.letter

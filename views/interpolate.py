@@ -87,8 +87,9 @@ def endpoint(slot: int, version: int) -> np.ndarray | None:
         i = st.number_input("Index", 0, len(images) - 1, start, key=f"idx{kind}{suffix}")
         spec, image = f"{kind}:{i}", images[i].float().div(255).numpy()
     elif kind == "class":
-        c0, i = numbers if len(numbers) == 2 else (slot * 7 % len(names), None)
-        c = st.selectbox("Class", range(len(names)), index=c0, key=f"cls{suffix}", format_func=lambda k: names[k])
+        present = sorted(set(test_labels.tolist()))  # a small test set (an image folder's) may lack a class
+        c0, i = numbers if len(numbers) == 2 else (present[slot * 7 % len(present)], None)
+        c = st.selectbox("Class", present, index=present.index(c0), key=f"cls{suffix}", format_func=lambda k: names[k])
         if st.button("Another one", key=f"reroll{suffix}") or i is None or c != c0:
             i = random_of_class(c)
         spec, image = f"class:{c}:{i}", test_images[i].float().div(255).numpy()

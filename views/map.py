@@ -45,7 +45,8 @@ dataset_name = checkpoint.config.dataset
 names = class_names()
 scopes = {"test": f"Test set ({len(dataset(dataset_name, 'test')[0]):,})"}
 if full_data_available(dataset_name):
-    scopes["all"] = f"Train + test ({len(map_images(dataset_name, 'all')[0]):,})"
+    both = len(dataset(dataset_name, "train")[0]) + len(dataset(dataset_name, "test")[0])
+    scopes["all"] = f"Train + test ({both:,})"
 SCOPE = state.Setting("scope", "test", state.text_choice(tuple(scopes)))
 CLASSES = state.Setting("classes", list(range(len(names))), state.int_list(0, len(names) - 1))
 PICKED = state.MAP_PICKED

@@ -9,7 +9,7 @@ from ui.text import literal
 from ui.training_status import epoch_text, progress_fraction, progress_text, refresh_seconds, stop_polling_when_done
 from vae.config import ARCHITECTURES, DATASETS, LATENTS, LIKELIHOODS, NOISES, ModelConfig, TrainConfig, default_of
 from vae.datasets import dataset_info
-from vae.image_folder import SIDES, SKIPPED_LOG, import_folder
+from vae.image_folder import SIDES, SKIPPED_LOG, image_folders_root, import_folder, offered_folders
 from vae.models.model import gpu_count
 from vae.services.jobs import JobBusy
 from vae.services.runs import read_run_log
@@ -75,21 +75,24 @@ with st.form("train"):
                                 "Compare models' rate–distortion plane (each with its active units and the two "
                                 "parts of its KL)")
     c1, c2, c3 = st.columns([2, 1, 1])
-    folder = c1.text_input("Or your own image folder (a path on this machine)",
-                           placeholder="No folder: the dataset above",
-                           help="PNG, JPEG, WebP or BMP pictures; folders inside it are classes. Each is cropped to "
-                                "its middle square and resized; one in ten goes to the test split. Files that "
-                                "cannot be read are skipped and listed in the dataset's skipped.log")
-    side = c2.selectbox("Folder pictures' size", SIDES, format_func=lambda s: f"{s}x{s}")
+    offered = offered_folders()
+    folder = c1.selectbox(
+        "Or a folder of your own pictures", [None, *offered], format_func=lambda f: "None: the dataset above"
+        if f is None else f, disabled=not offered,
+        help=f"The folders in {image_folders_root().resolve()} ($VAE_IMAGE_FOLDERS, else the data folder's "
+             "images/): PNG, JPEG, WebP or BMP pictures, folders inside one are classes. Each picture is cropped to "
+             "its middle square and resized; one in ten goes to the test split; files that cannot be read are "
+             "skipped and listed in the dataset's skipped.log. The command line takes any folder")
+    side = c2.selectbox("Its pictures' size", SIDES, format_func=lambda s: f"{s}x{s}")
     colour = c3.toggle("In colour (RGB)", help="Otherwise grayscale")
     start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 
 if start:
     read_note = ""
     try:
-        if folder.strip():
+        if folder:
             with st.spinner("Reading the folder's pictures"):
-                imported = import_folder(folder.strip(), side, 3 if colour else 1)
+                imported = import_folder(image_folders_root() / folder, side, 3 if colour else 1)
             dataset = imported.name
             skipped = (f"; {len(imported.skipped)} files skipped (see {literal(str(imported.folder / SKIPPED_LOG))})"
                        if imported.skipped else "")
@@ -102,7 +105,8 @@ if start:
         st.error(str(e))
         st.stop()
     training = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, train_limit=limit or None,
-                           kl_warmup=kl_warmup, free_bits=free_bits, image_folder=folder.strip() or None)
+                           kl_warmup=kl_warmup, free_bits=free_bits,
+                           image_folder=str(image_folders_root() / folder) if folder else None)
     try:
         if sweep:
             runs = jobs.start_sweep(model, training, sorted(sweep), processes=gpus)

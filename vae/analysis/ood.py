@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 from vae.analysis.diagnostics import per_image_figures, per_image_iwae
+from vae.models.model import to_images
 from vae.training.evaluate import prepare
 
 # What each set of outliers is, for a model of `dataset` (the names the page and the bench show).
@@ -75,14 +76,15 @@ class Scores:
 
 def ood_scores(model, images: torch.Tensor, iwae_k: int = 0, seed: int = 0) -> Scores:
     """The -ELBO (one sample of q(z|x) per image, as the test figures; with iwae_k, the IWAE estimate
-    with k samples instead) and the PNG length of uint8 images (N, 28, 28), each as the model scores
-    it (a binarized model: the fixed binarization of `seed`, black and white)."""
+    with k samples instead) and the PNG length of uint8 images (N, H, W[, C]), each as the model scores
+    it (a binarized model: the fixed binarization of `seed`, black and white), every channel."""
     if iwae_k:
         nll = per_image_iwae(model, images, iwae_k, seed=seed)["iwae"]
     else:
         nll = per_image_figures(model, images, samples=1, seed=seed)["elbo"]
     # Binarized where the scores were (the model's device: another device's generator draws other bits).
-    scored = prepare(images.to(model.device), model.config.binarize, seed).mul(255).round().to(torch.uint8)[:, 0].cpu()
+    scored = prepare(images.to(model.device), model.config.binarize, seed).mul(255).round().to(torch.uint8).cpu()
+    scored = to_images(scored.reshape(len(scored), -1), model.config.image_shape)  # as stored: (N, H, W[, C])
     complexity = np.array([png_bits(x) for x in scored.numpy()])
     return Scores(nll.astype(np.float64), complexity)
 

@@ -99,10 +99,11 @@ def _umap():
 def project_umap(mu: np.ndarray, seed: int = 42) -> np.ndarray:
     """UMAP of the posterior means to 2D: (N, 2) float32."""
     umap = _umap()
-    knn = exact_knn(mu, UMAP_NEIGHBOURS)
+    neighbours = min(UMAP_NEIGHBOURS, len(mu) - 1)  # an image folder's small test set has fewer points
+    knn = exact_knn(mu, neighbours)
     # 200 optimisation epochs (UMAP's own choice above 10,000 points) look the same as 500 here
     # and take half the time. A fixed random_state makes the map the same on every build.
-    reducer = umap.UMAP(n_neighbors=UMAP_NEIGHBOURS, min_dist=0.1, random_state=seed, n_epochs=200,
+    reducer = umap.UMAP(n_neighbors=neighbours, min_dist=0.1, random_state=seed, n_epochs=200,
                         precomputed_knn=(*knn, None))
     with warnings.catch_warnings():  # "n_jobs overridden" and "transform unavailable": both intended
         warnings.simplefilter("ignore", UserWarning)
@@ -121,10 +122,12 @@ def project_pca(mu: np.ndarray) -> np.ndarray:
 
 
 def project_tsne(mu: np.ndarray, seed: int = 42) -> np.ndarray:
-    """t-SNE (scikit-learn, PCA start, perplexity 30) of the posterior means: (N, 2) float32."""
+    """t-SNE (scikit-learn, PCA start, perplexity 30, less for fewer than 91 points) of the posterior
+    means: (N, 2) float32."""
     from sklearn.manifold import TSNE
 
-    return TSNE(2, init="pca", learning_rate="auto", random_state=seed).fit_transform(
+    perplexity = min(30.0, (len(mu) - 1) / 3)
+    return TSNE(2, init="pca", learning_rate="auto", random_state=seed, perplexity=perplexity).fit_transform(
         np.asarray(mu, np.float32)).astype(np.float32)
 
 
