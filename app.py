@@ -118,7 +118,7 @@ with st.sidebar:
     st.fragment(run_every=every)(status_line)(jobs, polling=every is not None)
     browser_fixes()
 
-page = st.navigation(PAGES)
+page = st.navigation(PAGES, expanded=True)  # thirteen pages: all in view, none behind "View more"
 if model_error and page.title != "Train":  # the Train page needs no model; the others would fail on it
     st.error(model_error + "\n\nPick another checkpoint in the sidebar.")
     st.stop()
