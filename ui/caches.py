@@ -16,7 +16,7 @@ import torch
 from ui import state
 from vae.analysis.projection import LatentMap, build_map
 from vae.data import has_split, load_split
-from vae.datasets import dataset_info
+from vae.datasets import FOLDER_PREFIX, RECORD_FILE, dataset_info, folder_dataset_dir
 from vae.models.model import VAE, resolve_device
 from vae.run_files import WEIGHTS
 from vae.services.jobs import TrainingJobs
@@ -84,8 +84,15 @@ def training_jobs() -> TrainingJobs:
     return TrainingJobs(CHECKPOINTS_DIR)
 
 
-@st.cache_resource(show_spinner="Reading the dataset")
 def dataset(name: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """A split's uint8 images and labels, read once per server; an image folder's again after it was
+    read into the data root again (its record's time)."""
+    record = folder_dataset_dir(name) / RECORD_FILE if name.startswith(FOLDER_PREFIX) else None
+    return _dataset(name, split, record.stat().st_mtime_ns if record and record.exists() else 0)
+
+
+@st.cache_resource(show_spinner="Reading the dataset")
+def _dataset(name: str, split: str, stamp: int) -> tuple[torch.Tensor, torch.Tensor]:
     s = load_split(name, split, download=False)
     return s.images, s.labels
 
