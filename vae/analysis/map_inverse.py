@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.neighbors import KDTree
+from scipy.spatial import cKDTree as KDTree  # a fifth of sklearn.neighbors' import time, on the first page
 
 from vae.analysis.projection import LatentMap
 
@@ -50,7 +50,8 @@ class MapInverse:
 
     def nearest(self, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The k map points nearest each of `points` (M, 2), closest first: indices and distances (M, k)."""
-        dist, idx = self.tree.query(np.atleast_2d(np.asarray(points, np.float64)), k=min(k, len(self.xy)))
+        ks = list(range(1, min(k, len(self.xy)) + 1))  # a list: (M, k) arrays even for k = 1
+        dist, idx = self.tree.query(np.atleast_2d(np.asarray(points, np.float64)), k=ks)
         return idx, dist
 
     def codes(self, points: np.ndarray) -> np.ndarray:
@@ -83,7 +84,7 @@ def linear_inverse(mu: np.ndarray, xy: np.ndarray) -> LinearInverse:
 def map_gap(tree: KDTree, xy: np.ndarray) -> float:
     """The median distance from a map point to its nearest neighbour (on up to 2,000 of them)."""
     sample = xy[np.random.default_rng(0).choice(len(xy), min(len(xy), 2000), replace=False)]
-    dist, _ = tree.query(np.asarray(sample, np.float64), k=min(2, len(xy)))  # the first is the point itself
+    dist, _ = tree.query(np.asarray(sample, np.float64), k=list(range(1, min(2, len(xy)) + 1)))  # first: the point
     return max(float(np.median(dist[:, -1])), 1e-6)
 
 
