@@ -58,6 +58,23 @@ def test_the_iwae_gap_is_never_negative_and_the_bound_is_tighter_than_the_elbo(m
     assert (out["iwae"] + out["iwae_gap"]).mean() == pytest.approx(elbo.mean(), rel=0.01)
 
 
+def test_the_iwae_colouring_decoded_in_bfloat16_agrees_with_float32(mnist_test):
+    """The map's IWAE colouring may decode in bfloat16 (where the processor has the units): the same
+    samples of q, so what differs is the precision alone, a few hundredths of a nat a digit."""
+    from pathlib import Path
+
+    from vae.training.checkpoint import load_checkpoint
+
+    bundled = load_checkpoint(Path(__file__).resolve().parent.parent / "checkpoints" / "default").model
+    digits = mnist_test.images[:100]
+    exact, fast = (per_image_iwae(bundled, digits, k=100, bf16=bf16) for bf16 in (False, True))
+    for key in ("iwae", "iwae_gap"):
+        diff = np.abs(fast[key] - exact[key])
+        assert diff.mean() < 0.1 and diff.max() < 0.5, (key, diff.mean(), diff.max())
+    assert np.corrcoef(exact["iwae_gap"], fast["iwae_gap"])[0, 1] > 0.999
+    assert not np.array_equal(exact["iwae"], fast["iwae"])  # it did decode in the other precision
+
+
 def test_uncertainty_is_sigma_or_entropy():
     q = Gaussian(torch.zeros(2, 3), torch.log(torch.tensor([[0.25, 1.0, 4.0]] * 2)))
     torch.testing.assert_close(q.uncertainty()[0], torch.tensor([0.5, 1.0, 2.0]))

@@ -49,13 +49,16 @@ def training_loss(recon: torch.Tensor, kl_units: torch.Tensor, beta: float, kl_w
 
 
 def log_importance_weights(model, x: torch.Tensor, k: int, chunk: int = 1000,
-                           generator: torch.Generator | None = None, labels=None, q=None) -> torch.Tensor:
+                           generator: torch.Generator | None = None, labels=None, q=None,
+                           bf16_decoder: bool = False) -> torch.Tensor:
     """log p(x|z_i) + log p(z_i) - log q(z_i|x) for k exact samples z_i of q(z|x) each: (B, k).
     Their mean is a one-sample ELBO's expectation estimated k times; their log-mean-exp is the
     importance-weighted bound (Burda et al. 2015). A conditional model reads `labels` (an int or
     (B,)), and the weights are of p(x, z | y). `q`: another proposal than the encoder's q(z|x), of
     the same kind (an optimized posterior, say). Differentiable: callers that want no gradient say so
-    (torch.no_grad), as every figure does."""
+    (torch.no_grad), as every figure does. `bf16_decoder`: the decoder's forward in bfloat16 (its
+    logits, and everything after them, in float32): faster where the processor has bfloat16 units,
+    within a few hundredths of a nat (BENCHMARKS.md)."""
     q = model.posterior(x, labels) if q is None else q
     B = len(x)
     flat_x = x.reshape(B, -1)
@@ -65,7 +68,8 @@ def log_importance_weights(model, x: torch.Tensor, k: int, chunk: int = 1000,
         n = min(per_chunk, k - start)
         z = q.sample(generator, samples=n)  # (B, n, code_dim)
         repeated = labels.repeat_interleave(n) if isinstance(labels, torch.Tensor) and labels.dim() else labels
-        logits = model.decode_logits(z.reshape(B * n, -1), repeated)  # (B*n, 784)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16_decoder):
+            logits = model.decode_logits(z.reshape(B * n, -1), repeated).float()  # (B*n, C*H*W)
         x_rep = flat_x[:, None].expand(B, n, flat_x.shape[1]).reshape(B * n, -1)
         log_px_z = -recon_nll(logits, x_rep, model.config).view(B, n)
         log_w_parts.append(log_px_z + model.latent.prior_log_prob(z) - q.log_prob(z))  # (B, n)

@@ -227,6 +227,19 @@ class VAE(nn.Module):
         return VAEOutput(q, z, self.decode_logits(z, labels))
 
 
+def has_bf16_units(device: torch.device) -> bool:
+    """Whether `device` is a CPU with bfloat16 arithmetic (AVX-512 BF16 or AMX), where a bfloat16
+    forward pays; read from /proc/cpuinfo (False where it cannot be read, and for other devices)."""
+    if device.type != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def gpu_count() -> int:
     """CUDA devices on this machine (the Train page offers data-parallel runs over them)."""
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
