@@ -119,9 +119,10 @@ def test_non_finite_weights_or_figures_are_listed_as_unusable_with_the_reason(br
 
 @pytest.mark.slow
 @pytest.mark.parametrize("view", VIEWS)
-def test_no_page_meets_a_diverged_checkpoint(broken_runs, monkeypatch, view):
+def test_no_page_meets_a_diverged_checkpoint(broken_runs, monkeypatch, tmp_path, view):
     """Asked for by a link, it is refused with its reason and the bundled model is shown instead."""
     monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", broken_runs)
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path))  # no training set: EM and the holes on the test codes, quickly
     at = open_app(view, query_params={"checkpoint": "nan-weights"})
     assert any("nan-weights" in w.value and "diverged" in w.value for w in at.sidebar.warning)
     assert at.sidebar.selectbox(key="checkpoint").value == "default"
