@@ -85,7 +85,7 @@ def amortization_gaps(model, x: torch.Tensor, steps: int = OPTIMIZE_STEPS, sampl
 
     def log_weights(q: Gaussian) -> torch.Tensor:  # (B, samples), the same eps for either q
         g = torch.Generator(device=x.device).manual_seed(seed + 1)
-        return log_importance_weights(model, x, samples, chunk=20_000, generator=g, labels=labels, q=q)
+        return log_importance_weights(model, x, samples, generator=g, labels=labels, q=q)
 
     a, o = log_weights(amortized), log_weights(optimized)
     root = math.sqrt(samples)

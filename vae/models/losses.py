@@ -18,6 +18,18 @@ import torch.nn.functional as F
 from vae.config import ModelConfig
 from vae.models.latents import LOG_2PI, Gaussian
 
+# Decoded samples per decoder call in the importance-weighted figures. About a thousand keep a conv
+# decoder's activations in the processor's cache: the 10,000-digit k = 100 colouring takes 54 s
+# instead of 81 s at 20,000 on the 2 cores (BENCHMARKS.md).
+DECODER_ROWS = 1000
+
+
+def images_per_call(k: int) -> int:
+    """Images a batch of the importance-weighted figures takes, so that all k samples of each are
+    decoded in one call of DECODER_ROWS (the random draws then do not depend on how images are
+    batched)."""
+    return max(1, DECODER_ROWS // k)
+
 
 def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """Closed-form KL(N(mu, sigma^2) || N(0, 1)) for each dimension: (B, z_dim)."""
@@ -48,7 +60,7 @@ def training_loss(recon: torch.Tensor, kl_units: torch.Tensor, beta: float, kl_w
     return recon.mean() + beta * kl_weight * kl.sum()
 
 
-def log_importance_weights(model, x: torch.Tensor, k: int, chunk: int = 1000,
+def log_importance_weights(model, x: torch.Tensor, k: int, chunk: int = DECODER_ROWS,
                            generator: torch.Generator | None = None, labels=None, q=None,
                            bf16_decoder: bool = False) -> torch.Tensor:
     """log p(x|z_i) + log p(z_i) - log q(z_i|x) for k exact samples z_i of q(z|x) each: (B, k).
@@ -82,7 +94,7 @@ def importance_weighted_bound(log_w: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def iwae_nll(model, x: torch.Tensor, k: int, chunk: int = 1000,
+def iwae_nll(model, x: torch.Tensor, k: int, chunk: int = DECODER_ROWS,
              generator: torch.Generator | None = None, labels=None) -> torch.Tensor:
     """Importance-weighted estimate of -log p(x) with k exact samples of q(z|x) as the proposal: (B,).
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import torch
 
 from vae.models.latents import Categorical, Gaussian
-from vae.models.losses import iwae_nll, recon_nll
+from vae.models.losses import images_per_call, iwae_nll, recon_nll
 from vae.models.model import VAE, to_unit
 
 
@@ -130,7 +130,7 @@ def bound_gap(model: VAE, x: torch.Tensor, ks=(1, 10, 100, 1000), draws: int = 1
     for k in ks:
         repeats = max(8, math.ceil(draws / k))
         x_repeated = x.expand(repeats, -1, -1, -1)
-        bounds = -iwae_nll(model, x_repeated, k, chunk=20000, generator=g, labels=label)  # (repeats,)
+        bounds = -iwae_nll(model, x_repeated, k, generator=g, labels=label)  # (repeats,)
         out[k] = (float(bounds.mean()), float(bounds.std() / math.sqrt(repeats)))
     return out
 
@@ -142,6 +142,6 @@ def evaluate_iwae(model: VAE, images: torch.Tensor, k: int, batch_size: int | No
     """Mean importance-weighted -log p(x) estimate over the images, k samples each (-log p(x | y)
     for a conditional model, which reads `labels`); `progress` gets the share of images done."""
     total = 0.0
-    for x, y, g in scored_batches(model, images, batch_size or max(1, 20000 // k), seed, seed + 1, progress, labels):
-        total += float(iwae_nll(model, x, k, chunk=20000, generator=g, labels=y).sum())
+    for x, y, g in scored_batches(model, images, batch_size or images_per_call(k), seed, seed + 1, progress, labels):
+        total += float(iwae_nll(model, x, k, generator=g, labels=y).sum())
     return total / len(images)
