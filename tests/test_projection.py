@@ -68,7 +68,9 @@ def test_exact_knn_matches_brute_force():
     from vae.analysis.projection import exact_knn
 
     x = np.random.default_rng(0).standard_normal((300, 5)).astype(np.float32)
+    x[1] = x[0]  # a duplicate: each is still its own first neighbour, the other its second
     idx, dist = exact_knn(x, 4, chunk=64)
+    assert idx[0, 1] == 1 and idx[1, 1] == 0 and dist[0, 1] < 1e-2
     brute = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
     assert (idx[:, 0] == np.arange(300)).all()  # itself first
     assert np.array_equal(np.sort(idx, 1), np.sort(np.argsort(brute, 1)[:, :4], 1))
@@ -135,6 +137,12 @@ def test_umaps_compiled_code_is_kept_on_disk(small_map):
 
     from vae.analysis.projection import _umap
 
-    layout = _umap().layouts._nb_optimize_layout_euclidean_single_epoch
+    umap = _umap()
+    layout = umap.layouts._nb_optimize_layout_euclidean_single_epoch
     assert not isinstance(layout._cache, NullCache)
     assert any(Path(layout._cache.cache_path).glob("layouts._optimize_layout_euclidean_single_epoch*.nbi"))
+    # The graph's parallel functions too (6 s a process), not the layout's parallel twin, which
+    # would share the serial one's cache files.
+    for graph in (umap.umap_.smooth_knn_dist, umap.umap_.compute_membership_strengths):
+        assert any(Path(graph._cache.cache_path).glob(f"umap_.{graph.py_func.__name__}*.nbi")), graph
+    assert isinstance(umap.layouts._nb_optimize_layout_euclidean_single_epoch_parallel._cache, NullCache)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,14 +66,20 @@ def exact_knn(x: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.
     search, whose numba code is compiled afresh in every process (about 30 s on 2 cores)."""
     t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     sq = (t * t).sum(1)
+    # One buffer for every chunk's (chunk, N) distances: a fresh 280 MB block a chunk cost more in
+    # page faults than the products themselves (24 s against 7 s for 70,000 codes on 2 cores).
+    ranking = torch.empty(min(chunk, len(t)), len(t))
     indices, distances = [], []
     for start in range(0, len(t), chunk):
-        d = sq[start:start + chunk, None] - 2 * t[start:start + chunk] @ t.T + sq[None]  # (chunk, N)
-        rows = torch.arange(len(d))
-        d[rows, rows + start] = 0.0  # the expansion leaves rounding noise where it should be exactly 0
+        rows = t[start:start + chunk]
+        d = ranking[:len(rows)]
+        torch.addmm(sq[None], rows, t.T, alpha=-2, out=d)  # |b|^2 - 2 a.b: |a - b|^2 less |a|^2, the row's constant
+        d[torch.arange(len(rows)), torch.arange(start, start + len(rows))] = -torch.inf  # itself first
         values, idx = torch.topk(d, k, dim=1, largest=False)
+        values = (values + sq[start:start + chunk, None]).clamp_min(0)
+        values[:, 0] = 0.0
         indices.append(idx)
-        distances.append(values.clamp_min(0).sqrt())
+        distances.append(values.sqrt())
     return torch.cat(indices).numpy(), torch.cat(distances).numpy()
 
 
@@ -86,13 +93,16 @@ def _umap():
     import umap  # imported here: it takes seconds (numba) and only map builds need it
     from numba.core.registry import CPUDispatcher
 
-    for module in (umap.umap_, umap.layouts, umap.spectral, umap.utils):
-        for function in vars(module).values():
-            # Not the parallel twins: numba keys its cache by the Python function, which the serial
-            # and parallel layouts share, and the maps use the serial (reproducible) one.
-            if isinstance(function, CPUDispatcher) and not function.targetoptions.get("parallel"):
-                with contextlib.suppress(RuntimeError):  # nowhere writable for a cache: compile as before
-                    function.enable_caching()
+    dispatchers = {function for module in (umap.umap_, umap.layouts, umap.spectral, umap.utils)
+                   for function in vars(module).values() if isinstance(function, CPUDispatcher)}
+    twins = Counter(function.py_func for function in dispatchers)
+    for function in dispatchers:
+        # Not the layouts' parallel twins: numba keys its cache by the Python function, which the
+        # serial and parallel layouts share, and the maps use the serial (reproducible) one. The
+        # graph's parallel functions have no twin (about 6 s of compiling a process, cached).
+        if not (function.targetoptions.get("parallel") and twins[function.py_func] > 1):
+            with contextlib.suppress(RuntimeError):  # nowhere writable for a cache: compile as before
+                function.enable_caching()
     return umap
 
 
@@ -101,9 +111,11 @@ def project_umap(mu: np.ndarray, seed: int = 42) -> np.ndarray:
     umap = _umap()
     neighbours = min(UMAP_NEIGHBOURS, len(mu) - 1)  # an image folder's small test set has fewer points
     knn = exact_knn(mu, neighbours)
-    # 200 optimisation epochs (UMAP's own choice above 10,000 points) look the same as 500 here
-    # and take half the time. A fixed random_state makes the map the same on every build.
-    reducer = umap.UMAP(n_neighbors=neighbours, min_dist=0.1, random_state=seed, n_epochs=200,
+    # A fixed random_state makes the map the same on every build. 200 optimisation epochs (UMAP's
+    # own choice above 10,000 points) look the same as 500 here and take half the time; above
+    # 10,000 points 100 look the same as 200 (the 70,000-point map: BENCHMARKS.md).
+    epochs = 200 if len(mu) <= 10_000 else 100
+    reducer = umap.UMAP(n_neighbors=neighbours, min_dist=0.1, random_state=seed, n_epochs=epochs,
                         precomputed_knn=(*knn, None))
     with warnings.catch_warnings():  # "n_jobs overridden" and "transform unavailable": both intended
         warnings.simplefilter("ignore", UserWarning)
