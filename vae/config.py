@@ -222,7 +222,10 @@ class TrainConfig:
     # model's side and channels, vae/image_folder.py); the model's dataset is then that one.
     image_folder: str | None = None
     log_every: int = 50  # steps between lines of steps.jsonl
-    amp: bool = False  # bfloat16 autocast on CUDA: faster convolutions, same loss to ~0.1 nat
+    # bfloat16 autocast of the forward. None: where it pays, a CPU with bfloat16 units (AVX-512
+    # BF16 or AMX: 1.25x to 2x a step, the test -ELBO within 0.5 nats of float32's: BENCHMARKS.md);
+    # float32 elsewhere (on CUDA it pays for resnet only: ask for it). A run records its choice.
+    amp: bool | None = None
     # Against posterior collapse (vae/models/losses.training_loss): the KL's weight rises linearly from 0
     # to beta over the first kl_warmup epochs; free_bits: each latent unit's batch-mean KL counts as at
     # least this many nats. Either makes the training objective something other than the ELBO.

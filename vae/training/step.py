@@ -72,7 +72,7 @@ class TrainStep:
         if self.cfg.binarize:
             x = torch.bernoulli(x, generator=self.gen)
         # No autocast weight cache: a graph must not keep casts made while it was recorded.
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp, cache_enabled=False):
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.amp, cache_enabled=False):
             out = self.net(x, generator=self.gen, temperature=self.temperature,
                            labels=None if self.labels is None else self.labels[idx])
         recon = recon_nll(out.logits.float(), x, self.cfg)  # (B,)

@@ -37,7 +37,7 @@ from vae.config import ModelConfig, TrainConfig, check_resume
 from vae.data import Split, load_split
 from vae.files import append_jsonl, atomic_write_json, read_jsonl, remove_temp_files, write_jsonl
 from vae.models.latents import latent_of
-from vae.models.model import VAE, resolve_device
+from vae.models.model import VAE, has_bf16_units, resolve_device
 from vae.run_files import CONFIG, HISTORY, OPTIMIZER, STEPS, TRAIN_CONFIG, WEIGHTS
 from vae.training import checkpoint as ckpt
 from vae.training import distributed
@@ -193,9 +193,10 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
     n, batch = len(train_images), train_cfg.batch_size
     steps_per_epoch = math.ceil(n / batch)
     total_steps = train_cfg.epochs * steps_per_epoch
+    amp = has_bf16_units(device) if train_cfg.amp is None else train_cfg.amp
     if ranks.writer:
         atomic_write_json(out / TRAIN_CONFIG, {
-            **dataclasses.asdict(train_cfg), "model": cfg.to_dict(), "train_images": n,
+            **dataclasses.asdict(train_cfg), "amp": amp, "model": cfg.to_dict(), "train_images": n,
             "steps_per_epoch": steps_per_epoch, "device": str(device), "processes": ranks.world,
             "started_at": time.time(), "start_epoch": epoch})
 
@@ -210,7 +211,7 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
     skip = skip if 0 < skip < steps_per_epoch else 0
     # One generator per run and epoch keeps runs reproducible for a given seed, resumed or not.
     gen = torch.Generator(device=device)
-    train_step = TrainStep(model, optimizer, train_images, gen, train_cfg.amp and device.type == "cuda",
+    train_step = TrainStep(model, optimizer, train_images, gen, amp,
                            batch // ranks.world, ddp=distributed.wrap(model, ranks) if ranks.parallel else None,
                            labels=train_split.labels if cfg.conditional else None, free_bits=train_cfg.free_bits)
 
