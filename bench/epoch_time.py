@@ -18,6 +18,7 @@ import torch
 
 from bench.common import machine, median, table
 from vae.config import ModelConfig, TrainConfig
+from vae.training.step import flush_denormals
 from vae.training.train import train
 
 CONFIGS = {  # name -> (ModelConfig, batch size)
@@ -40,6 +41,7 @@ def epoch_seconds(cfg: ModelConfig, batch_size: int, amp: bool, epochs: int, lim
 
 
 def main() -> None:
+    flush_denormals()  # as `python -m vae train` does, before any tensor work (bench/denormals.py)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--epochs", type=int, default=4, help="epochs per configuration (the first is a warm-up)")

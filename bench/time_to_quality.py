@@ -18,6 +18,8 @@ The default recipes run their whole schedule (8 epochs) and report their final t
 others stop at the target.
 
 Clocks count training only; the test evaluation after every epoch is left out for every recipe.
+Denormals are flushed to zero in this process, as `python -m vae train` flushes them, so for every
+recipe alike (pytorch/examples' does not do it itself: its time here is the better for it).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from vae.data import default_root, file_names, load_split
 from vae.models.losses import kl_per_dim, recon_nll
 from vae.models.model import VAE
 from vae.training.evaluate import evaluate
+from vae.training.step import flush_denormals
 from vae.training.train import train
 
 
@@ -124,6 +127,7 @@ def run_dataloader_recipe(cfg: ModelConfig, batch_size: int, target: float, max_
 
 
 def main() -> None:
+    flush_denormals()  # as `python -m vae train` does, before any tensor work (bench/denormals.py)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", type=float, default=105.0, help="test -ELBO to reach, nats per image")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each recipe (medians are reported)")

@@ -62,6 +62,15 @@ def test_time_to_quality_quick(tmp_path, mnist_test):
         assert f"| {recipe}" in out
 
 
+def test_denormals_quick(tmp_path, mnist_test):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    write_idx(raw / "train-images-idx3-ubyte", mnist_test.images[:500].numpy(), gz=True)
+    write_idx(raw / "train-labels-idx1-ubyte", mnist_test.labels[:500].numpy(), gz=True)
+    out = run_bench("denormals", env={"VAE_DATA_DIR": str(tmp_path)})
+    assert "| flushed (python -m vae train)" in out and "| not flushed" in out
+
+
 def test_epoch_time_quick(tmp_path, mnist_test):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)

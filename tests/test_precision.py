@@ -2,6 +2,9 @@
 where it has bfloat16 units, a run records the choice, and the model it trains lands near float32's."""
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import torch
 
@@ -48,3 +51,36 @@ def test_a_run_records_its_precision(tiny_data_dir, tmp_path):
         train(model, TrainConfig(epochs=1, train_limit=64, batch_size=32, data_dir=str(tiny_data_dir), amp=amp,
                                  device="cpu"), out, show_progress=False)
         assert json.loads((out / TRAIN_CONFIG).read_text())["amp"] is recorded
+
+
+DENORMAL_PRODUCT = """
+import sys
+import torch
+torch.set_num_threads(2)
+if sys.argv[1] == "flush":
+    from vae.training.step import flush_denormals
+    flush_denormals()
+x = torch.full((1 << 20,), 1e-30)  # large enough to be split between the threads
+print(int((x * 1e-10 == 0).sum()))  # 1e-40 is a denormal float32: flushed, the product is 0
+"""
+
+
+def test_the_flush_reaches_every_thread_when_it_comes_before_any_tensor_work():
+    """What `python -m vae` relies on (vae/__main__.py): set first, the flag reaches OpenMP's workers."""
+    def zeros(mode):
+        done = subprocess.run([sys.executable, "-c", DENORMAL_PRODUCT, mode], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parents[1], check=True)
+        return int(done.stdout.split()[-1])
+
+    assert zeros("flush") == 1 << 20  # every element, whichever thread computed it
+    assert zeros("none") == 0  # without it the products stay denormal
+
+
+def test_the_command_line_flushes_before_it_runs():
+    """vae/__main__.py's statements, in order: the flush is called before main, the command itself."""
+    import ast
+
+    tree = ast.parse((Path(__file__).resolve().parents[1] / "vae" / "__main__.py").read_text())
+    calls = [node.func.id for statement in tree.body for node in ast.walk(statement)
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)]
+    assert calls.index("flush_denormals") < calls.index("main")

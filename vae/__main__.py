@@ -2,5 +2,7 @@
 import sys
 
 from vae.cli import main
+from vae.training.step import flush_denormals
 
+flush_denormals()  # this process's floating-point mode, set before any tensor work (see there)
 sys.exit(main())
