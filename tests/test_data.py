@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vae.data import DataMissingError, load_split, read_idx, write_idx
+from vae.data import DataMissingError, load_split, read_idx, split_size, write_idx
 from vae.datasets import BUNDLED_ROOT, NAMES, dataset_info, raw_folder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +37,13 @@ def test_reads_gz_and_plain_from_a_data_dir(tiny_data_dir):
     train = load_split("mnist", "train", tiny_data_dir)  # gzipped in the fixture
     test = load_split("mnist", "test", tiny_data_dir)  # plain
     assert train.images.shape == (600, 28, 28) and test.images.shape == (200, 28, 28)
+
+
+def test_a_splits_size_is_its_image_count_and_none_where_it_is_missing(tiny_data_dir, no_system_datasets, tmp_path):
+    assert split_size("mnist", "train", tiny_data_dir) == len(load_split("mnist", "train", tiny_data_dir).images) == 600
+    assert split_size("mnist", "test", tiny_data_dir) == 200
+    assert split_size("mnist", "train", tmp_path) is None  # nothing there, and nothing downloaded
+    assert split_size("mnist", "test", tmp_path) == 10_000  # the bundled test set
 
 
 def test_data_dir_from_the_environment(tiny_data_dir, monkeypatch):

@@ -134,3 +134,21 @@ def test_each_layer_imports_only_from_its_own_and_those_below():
 def test_the_layer_check_sees_every_module_and_knows_the_order():
     assert _layer("vae.training.train") > _layer("vae.models.model") > _layer("vae.config")
     assert {_layer(name) for name in MODULES} == set(range(len(LAYERS)))
+
+
+FIRST_PAGE_LEAVES = ("sklearn", "scipy.spatial", "umap", "numba")  # imported where they are used, later
+
+
+def test_the_first_pages_modules_leave_the_heavy_analysis_libraries_for_later():
+    """The modules app.py and the latent map (the default page) import bring none of these in: the
+    map's chart is sent before any of them is needed (issue #27's cold start, BENCHMARKS.md)."""
+    import subprocess
+    import sys
+
+    modules = sorted({node.module for script in ("app.py", "views/map.py")
+                      for node in ast.walk(ast.parse((ROOT / script).read_text()))
+                      if isinstance(node, ast.ImportFrom) and node.module})
+    probe = (f"import sys\nfor m in {modules!r}: __import__(m)\n"
+             f"print(' '.join(m for m in {FIRST_PAGE_LEAVES!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert len(modules) > 10 and done.stdout.strip() == ""

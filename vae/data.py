@@ -178,6 +178,13 @@ def load_factors(dataset: str, split: str = "test", data_dir: str | Path | None 
     return None
 
 
+def split_size(dataset: str, split: str, data_dir: str | Path | None = None) -> int | None:
+    """How many images the split on disk holds, read from its labels file (a few kilobytes, where
+    the images are megabytes); None when it is not on disk (no download attempted)."""
+    found = _locate(dataset, split, default_root(data_dir))
+    return None if found is None else len(read_idx(found[1]))
+
+
 def has_split(dataset: str, split: str, data_dir: str | Path | None = None) -> bool:
     """True when the split is on disk (no download attempted)."""
     return _locate(dataset, split, default_root(data_dir)) is not None

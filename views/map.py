@@ -16,9 +16,7 @@ from ui.caches import (
     as_class,
     class_names,
     current_model,
-    dataset,
     digit_classifier,
-    full_data_available,
     image_figures,
     image_figures_cached,
     latent_map,
@@ -34,6 +32,7 @@ from vae.analysis.diagnostics import FIGURES, IWAE_K
 from vae.analysis.map_layers import cluster_labels, density
 from vae.analysis.projection import PROJECTIONS
 from vae.analysis.walks import analogy, decode_numpy, posterior_samples
+from vae.data import split_size
 from vae.images import grid
 
 page_header("Latent map", "Each dot is one image's posterior mean μ(x), projected from the latent space to 2D. Point "
@@ -43,10 +42,10 @@ page_header("Latent map", "Each dot is one image's posterior mean μ(x), project
 checkpoint, hash_ = current_model()
 dataset_name = checkpoint.config.dataset
 names = class_names()
-scopes = {"test": f"Test set ({len(dataset(dataset_name, 'test')[0]):,})"}
-if full_data_available(dataset_name):
-    both = len(dataset(dataset_name, "train")[0]) + len(dataset(dataset_name, "test")[0])
-    scopes["all"] = f"Train + test ({both:,})"
+test_size, train_size = split_size(dataset_name, "test"), split_size(dataset_name, "train")
+scopes = {"test": f"Test set ({test_size:,})"}
+if train_size:  # counted from the labels file: the training images are read only when that map is asked for
+    scopes["all"] = f"Train + test ({train_size + test_size:,})"
 SCOPE = state.Setting("scope", "test", state.text_choice(tuple(scopes)))
 CLASSES = state.Setting("classes", list(range(len(names))), state.int_list(0, len(names) - 1))
 PICKED = state.MAP_PICKED

@@ -20,11 +20,14 @@ neighbour). The browser does the same arithmetic on every pointer event (ui/comp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.spatial import cKDTree as KDTree  # a fifth of sklearn.neighbors' import time, on the first page
 
 from vae.analysis.projection import LatentMap
+
+if TYPE_CHECKING:
+    from scipy.spatial import cKDTree as KDTree
 
 NEIGHBOURS = 8  # map points whose codes a UMAP or t-SNE position mixes
 POWER = 2  # weights 1 / distance**POWER
@@ -90,6 +93,10 @@ def map_gap(tree: KDTree, xy: np.ndarray) -> float:
 
 def map_inverse(latent_map: LatentMap, linear: bool = True) -> MapInverse:
     """The inverse for this map: exact for PCA when `linear` (Gaussian codes), interpolated otherwise."""
+    # Imported here: the first page builds its inverse after its chart is sent, and scipy.spatial's
+    # 0.17 s of import then overlap the browser drawing the chart (BENCHMARKS.md, cold start).
+    from scipy.spatial import cKDTree as KDTree
+
     exact = linear and latent_map.projection == "pca"
     tree = KDTree(np.asarray(latent_map.xy, np.float64))
     return MapInverse(latent_map.xy, latent_map.mu, map_gap(tree, latent_map.xy),
