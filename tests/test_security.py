@@ -395,11 +395,13 @@ def test_a_pickled_map_cache_is_replaced_by_a_fresh_map(tmp_path, marker, monkey
 
 def test_the_shipped_files_hold_no_pickles():
     """What the repository ships (the bundled model, its map, the browser's decoders and images)
-    is safetensors, JSON, JSON lines, plain .npz arrays and gzipped raw pixels."""
+    is safetensors, JSON, JSON lines, plain .npz arrays, gzipped raw pixels and one font."""
     files = [p for folder in ("checkpoints", "static") for p in sorted((ROOT / folder).rglob("*")) if p.is_file()]
     assert any(p.suffix == ".npz" for p in files) and any(p.name == WEIGHTS for p in files)
     for path in files:
-        assert path.suffix in (".safetensors", ".json", ".jsonl", ".npz", ".md", ".txt", ".gz"), path
+        assert path.suffix in (".safetensors", ".json", ".jsonl", ".npz", ".md", ".txt", ".gz", ".woff2"), path
+        if path.suffix == ".woff2":  # the article's terms (static/README.md): a WOFF2 font and nothing else
+            assert path.read_bytes()[:4] == b"wOF2", path
         if path.suffix == ".gz":  # the map's images: N x side x side x channels bytes, nothing else
             size = len(gzip.decompress(path.read_bytes()))
             assert path.name.endswith(".u8.gz") and any(size % (side * side * channels) == 0 for side in (28, 32, 64)
