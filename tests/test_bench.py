@@ -52,31 +52,28 @@ def test_diagnostics_quick():
     assert "excess, points [95% interval]" in out
 
 
-def test_time_to_quality_quick(tmp_path, mnist_test):
+def training_set_of(tmp_path, mnist_test, n: int) -> dict:
+    """A data root whose MNIST training set is the first n bundled test digits: the env to run with."""
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    write_idx(raw / "train-images-idx3-ubyte", mnist_test.images[:500].numpy(), gz=True)
-    write_idx(raw / "train-labels-idx1-ubyte", mnist_test.labels[:500].numpy(), gz=True)
-    out = run_bench("time_to_quality", env={"VAE_DATA_DIR": str(tmp_path)})
+    write_idx(raw / "train-images-idx3-ubyte", mnist_test.images[:n].numpy(), gz=True)
+    write_idx(raw / "train-labels-idx1-ubyte", mnist_test.labels[:n].numpy(), gz=True)
+    return {"VAE_DATA_DIR": str(tmp_path)}
+
+
+def test_time_to_quality_quick(tmp_path, mnist_test):
+    out = run_bench("time_to_quality", env=training_set_of(tmp_path, mnist_test, 500))
     for recipe in ("default", "examples", "article"):
         assert f"| {recipe}" in out
 
 
 def test_denormals_quick(tmp_path, mnist_test):
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    write_idx(raw / "train-images-idx3-ubyte", mnist_test.images[:500].numpy(), gz=True)
-    write_idx(raw / "train-labels-idx1-ubyte", mnist_test.labels[:500].numpy(), gz=True)
-    out = run_bench("denormals", env={"VAE_DATA_DIR": str(tmp_path)})
+    out = run_bench("denormals", env=training_set_of(tmp_path, mnist_test, 500))
     assert "| flushed (python -m vae train)" in out and "| not flushed" in out
 
 
 def test_epoch_time_quick(tmp_path, mnist_test):
-    raw = tmp_path / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    write_idx(raw / "train-images-idx3-ubyte", mnist_test.images[:1000].numpy(), gz=True)
-    write_idx(raw / "train-labels-idx1-ubyte", mnist_test.labels[:1000].numpy(), gz=True)
-    assert "| default (mlp" in run_bench("epoch_time", env={"VAE_DATA_DIR": str(tmp_path)})
+    assert "| default (mlp" in run_bench("epoch_time", env=training_set_of(tmp_path, mnist_test, 1000))
 
 
 @pytest.mark.browser
