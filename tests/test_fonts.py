@@ -31,5 +31,12 @@ def test_the_bundled_font_draws_every_chinese_character_the_app_shows():
 def test_the_theme_falls_back_to_it_after_source_sans_and_serves_it_from_here():
     theme = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"]
     assert [name.strip() for name in theme["font"].split(",")] == ["Source Sans", "article-terms"]
-    assert theme["fontFaces"] == [{"family": "article-terms", "url": "app/static/fonts/article-terms.woff2"}]
-    assert (ROOT / "static" / "fonts" / "OFL.txt").read_text().count("SIL OPEN FONT LICENSE Version 1.1") == 1
+    assert theme["fontFaces"] == [{"family": "article-terms", "url": "app/static/fonts/article-terms.woff2",
+                                   "unicodeRange": "U+2E80-9FFF, U+F900-FAFF, U+FF00-FFEF"}]
+    assert all(CJK.fullmatch(c) for c in "\u2e80\u9fff\uf900\ufaff\uff00\uffef")  # the same range as the check
+
+
+def test_the_font_ships_with_its_notice_and_license():
+    notice = (ROOT / "static" / "fonts" / "OFL.txt").read_text()
+    assert "Copyright 2014-2021 Adobe (http://www.adobe.com/), with Reserved Font Name 'Source'." in notice
+    assert notice.count("SIL OPEN FONT LICENSE Version 1.1") == 1

@@ -70,7 +70,7 @@ def per_image_iwae(model, images: torch.Tensor, k: int = IWAE_K, seed: int = 0,
     AVX-512 BF16, within 0.03 nats a picture on average: BENCHMARKS.md)."""
     bf16 = has_bf16_units(model.device) if bf16 is None else bf16
     iwae, gap = [], []
-    for x, y, g in scored_batches(model, images, images_per_call(k), seed, seed + 1, progress, labels):
+    for x, y, g in scored_batches(model, images, images_per_call(k, model.device), seed, seed + 1, progress, labels):
         log_w = log_importance_weights(model, x, k, generator=g, labels=y, bf16_decoder=bf16)  # (B, k)
         bound = importance_weighted_bound(log_w)
         iwae.append(-bound)

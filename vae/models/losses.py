@@ -18,17 +18,20 @@ import torch.nn.functional as F
 from vae.config import ModelConfig
 from vae.models.latents import LOG_2PI, Gaussian
 
-# Decoded samples per decoder call in the importance-weighted figures. About a thousand keep a conv
-# decoder's activations in the processor's cache: the 10,000-digit k = 100 colouring takes 54 s
-# instead of 81 s at 20,000 on the 2 cores (BENCHMARKS.md).
-DECODER_ROWS = 1000
+
+def decoder_rows(device: torch.device) -> int:
+    """Decoded samples per decoder call in the importance-weighted figures. On a CPU about a thousand
+    keep a conv decoder's activations in the processor's cache (the 10,000-digit k = 100 colouring in
+    bfloat16 on 2 EPYC cores: 50.4 s, against 80.5 s at 20,000: BENCHMARKS.md); a GPU wants few large
+    calls."""
+    return 1000 if device.type == "cpu" else 20_000
 
 
-def images_per_call(k: int) -> int:
+def images_per_call(k: int, device: torch.device) -> int:
     """Images a batch of the importance-weighted figures takes, so that all k samples of each are
-    decoded in one call of DECODER_ROWS (the random draws then do not depend on how images are
-    batched)."""
-    return max(1, DECODER_ROWS // k)
+    decoded in one call (for k up to decoder_rows; the random draws then do not depend on how
+    images are batched)."""
+    return max(1, decoder_rows(device) // k)
 
 
 def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -60,7 +63,7 @@ def training_loss(recon: torch.Tensor, kl_units: torch.Tensor, beta: float, kl_w
     return recon.mean() + beta * kl_weight * kl.sum()
 
 
-def log_importance_weights(model, x: torch.Tensor, k: int, chunk: int = DECODER_ROWS,
+def log_importance_weights(model, x: torch.Tensor, k: int, chunk: int | None = None,
                            generator: torch.Generator | None = None, labels=None, q=None,
                            bf16_decoder: bool = False) -> torch.Tensor:
     """log p(x|z_i) + log p(z_i) - log q(z_i|x) for k exact samples z_i of q(z|x) each: (B, k).
@@ -70,11 +73,12 @@ def log_importance_weights(model, x: torch.Tensor, k: int, chunk: int = DECODER_
     the same kind (an optimized posterior, say). Differentiable: callers that want no gradient say so
     (torch.no_grad), as every figure does. `bf16_decoder`: the decoder's forward in bfloat16 (its
     logits, and everything after them, in float32): faster where the processor has bfloat16 units,
-    within a few hundredths of a nat (BENCHMARKS.md)."""
+    within a few hundredths of a nat (BENCHMARKS.md). `chunk`: samples decoded per call (default:
+    decoder_rows of x's device)."""
     q = model.posterior(x, labels) if q is None else q
     B = len(x)
     flat_x = x.reshape(B, -1)
-    per_chunk = max(1, chunk // max(B, 1))
+    per_chunk = max(1, (chunk or decoder_rows(x.device)) // max(B, 1))
     log_w_parts = []
     for start in range(0, k, per_chunk):
         n = min(per_chunk, k - start)
@@ -94,7 +98,7 @@ def importance_weighted_bound(log_w: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def iwae_nll(model, x: torch.Tensor, k: int, chunk: int = DECODER_ROWS,
+def iwae_nll(model, x: torch.Tensor, k: int, chunk: int | None = None,
              generator: torch.Generator | None = None, labels=None) -> torch.Tensor:
     """Importance-weighted estimate of -log p(x) with k exact samples of q(z|x) as the proposal: (B,).
 

@@ -187,8 +187,10 @@ class VAE(nn.Module):
         RGB) (q(z|x, y) for a conditional model)."""
         x = as_network_input(x, self.config.image_shape)  # (B, C, H, W)
         if self.classes:
-            return self.latent.posterior(self.encoder(self._with_class(x.reshape(len(x), -1), labels)))
-        return self.latent.posterior(self.encoder(x))
+            x = self._with_class(x.reshape(len(x), -1), labels)
+        # In float32 even under bfloat16 autocast (a no-op otherwise): the variances, the sample, the
+        # softmax and the KL are taken from these parameters, and bfloat16 keeps 8 bits of mantissa.
+        return self.latent.posterior(self.encoder(x).float())
 
     def encode(self, x: torch.Tensor, labels: int | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Gaussian latents: x (B, C, H, W) floats in [0, 1] (see posterior) -> mu, logvar, each (B, z_dim)."""

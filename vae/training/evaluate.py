@@ -142,6 +142,7 @@ def evaluate_iwae(model: VAE, images: torch.Tensor, k: int, batch_size: int | No
     """Mean importance-weighted -log p(x) estimate over the images, k samples each (-log p(x | y)
     for a conditional model, which reads `labels`); `progress` gets the share of images done."""
     total = 0.0
-    for x, y, g in scored_batches(model, images, batch_size or images_per_call(k), seed, seed + 1, progress, labels):
+    batch_size = batch_size or images_per_call(k, model.device)
+    for x, y, g in scored_batches(model, images, batch_size, seed, seed + 1, progress, labels):
         total += float(iwae_nll(model, x, k, generator=g, labels=y).sum())
     return total / len(images)
