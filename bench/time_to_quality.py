@@ -19,7 +19,7 @@ others stop at the target.
 
 Clocks count training only; the test evaluation after every epoch is left out for every recipe.
 Denormals are flushed to zero in this process, as `python -m vae train` flushes them, so for every
-recipe alike (pytorch/examples' does not do it itself: its time here is the better for it).
+recipe alike (pytorch/examples' does not do it itself; it took 52.8 s before and 53.6 s after).
 """
 from __future__ import annotations
 

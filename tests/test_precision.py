@@ -63,7 +63,8 @@ DENORMAL_PRODUCT = """
 import sys
 import torch
 torch.set_num_threads(2)
-if sys.argv[1] == "flush":
+if sys.argv[1] == "flush":  # in vae/__main__.py's order: the command line's modules, then the flush
+    import vae.cli
     from vae.training.step import flush_denormals
     flush_denormals()
 x = torch.full((1 << 20,), 1e-30)  # large enough to be split between the threads

@@ -223,7 +223,7 @@ class TrainConfig:
     image_folder: str | None = None
     log_every: int = 50  # steps between lines of steps.jsonl
     # bfloat16 autocast of the forward. None: where it pays, a CPU with bfloat16 units (AVX-512
-    # BF16 or AMX: 1.1x to 2.2x an epoch, the test -ELBO within 0.5 nats of float32's: BENCHMARKS.md);
+    # BF16 or AMX: 1.1x to 2.2x an epoch, the test -ELBO within 0.1 nats of float32's: BENCHMARKS.md);
     # float32 elsewhere (on CUDA it pays for resnet only: ask for it). A run records its choice.
     amp: bool | None = None
     # Against posterior collapse (vae/models/losses.training_loss): the KL's weight rises linearly from 0

@@ -39,8 +39,8 @@ def flush_denormals() -> None:
 
     Adam's first moment of a weight whose gradient has gone quiet (a pixel that is almost always
     black, a dead ReLU) decays by 0.9 a step into the denormal range, where x86 arithmetic is many
-    times slower: on 2 Xeon cores the default's fused Adam went from 0.33 to 1.4 ms a step by the
-    third epoch, and the epoch from 1.85 to 2.33 s (BENCHMARKS.md). Flushed, nothing drifts, and
+    times slower: on 2 Xeon cores the default's fused Adam went from 0.48 ms a step to 1.42 ms after
+    four epochs (0.33 ms flushed), and the epoch from 1.85 to 2.33 s (BENCHMARKS.md). Flushed, nothing drifts, and
     values below 1.2e-38 matter to no figure here. The flag is per thread, and OpenMP's worker threads
     copy it when they are created, at the first parallel operation: so the command line calls this
     first (vae/__main__.py), before any tensor work. A notebook that trains in-process can do the same."""
