@@ -14,9 +14,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.common import ROOT
 from vae.data import file_names, load_split, write_idx
 
-ROOT = Path(__file__).resolve().parents[1]
 # An init script that asks the latent pad for its per-event timings and its decode/place hooks
 # (window.__latentPadProbe; ui/components/latent_pad.js keeps none of it otherwise).
 PROBE_PAD = "window.__latentPadProbe = {};"

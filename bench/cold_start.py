@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.browser import ROOT, chromium, streamlit_process, streamlit_server, wait_idle
-from bench.common import machine, median, table
+from bench.browser import chromium, streamlit_process, streamlit_server, wait_idle
+from bench.common import ROOT, machine, median, table
 
 
 def one_start(browser) -> tuple[float, float]:

@@ -1,10 +1,24 @@
-"""Shared by the benchmark scripts: the machine's description, medians, and table printing."""
+"""Shared by the benchmark scripts: the project's folder, the machine's description, medians, table
+printing, and the time a training run took to reach a test -ELBO."""
 from __future__ import annotations
 
 import os
 import platform
 import statistics
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def first_at_or_under(history: list[dict], target: float) -> tuple[float, int] | None:
+    """A run's training seconds up to and including its first epoch with a test -ELBO at or under
+    `target`, and that epoch (`history`: its epoch records, history.jsonl's lines); None if none is."""
+    seconds = 0.0
+    for record in history:
+        seconds += record["seconds"]
+        if record["test_elbo"] <= target:
+            return seconds, record["epoch"]
+    return None
 
 
 def machine() -> str:

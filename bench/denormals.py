@@ -18,9 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import machine, median, table
+from bench.common import ROOT, first_at_or_under, machine, median, table
 
-ROOT = Path(__file__).resolve().parents[1]
 WITHOUT_FLUSH = "import sys; from vae.cli import main; sys.exit(main(sys.argv[1:]))"  # the CLI, not its entry
 RUNS = {"flushed (python -m vae train)": ["-m", "vae"], "not flushed": ["-c", WITHOUT_FLUSH]}
 
@@ -31,9 +30,9 @@ def one_run(launcher: list[str], args: list[str], target: float) -> dict:
                        env=os.environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         history = [json.loads(line) for line in (Path(out) / "history.jsonl").read_text().splitlines()]
     seconds = [r["seconds"] for r in history]
-    reached = next((i for i, r in enumerate(history) if r["test_elbo"] <= target), None)
+    reached = first_at_or_under(history, target)
     return {"first": seconds[0], "last": seconds[-1], "total": sum(seconds), "final": history[-1]["test_elbo"],
-            "to_target": None if reached is None else sum(seconds[:reached + 1])}
+            "to_target": reached[0] if reached else None}
 
 
 def main() -> None:

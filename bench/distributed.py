@@ -18,11 +18,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from bench.common import machine, median, table
+from bench.common import ROOT, machine, median, table
 from vae.training.checkpoint import read_history
 from vae.training.distributed import launcher
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(setup: tuple[str, int, bool], args: argparse.Namespace, out: Path) -> list[float]:

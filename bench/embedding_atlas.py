@@ -27,9 +27,8 @@ from urllib.parse import urlparse
 import numpy as np
 
 from bench.browser import CHROMIUM_ARGS, streamlit_process
-from bench.common import machine, table
+from bench.common import ROOT, machine, table
 
-ROOT = Path(__file__).resolve().parents[1]
 ATLAS_APP = '''
 import numpy as np, pandas as pd, streamlit as st
 from embedding_atlas.streamlit import embedding_atlas

@@ -44,14 +44,13 @@ from pathlib import Path
 from bench.app_user import NEIGHBOURS, UPLOAD_DIGITS, VIEWPORT, Session, digit_pngs
 from bench.browser import (
     PAD_SLIDERS,
-    ROOT,
     Release,
     chromium_async,
     release_round_trip,
     streamlit_process,
     wait_idle_async,
 )
-from bench.common import machine, median, percentile, table
+from bench.common import ROOT, machine, median, percentile, table
 from bench.server_probes import Sampler, collect_garbage, private_app, training_pids
 
 # People look at what an action did before the next one; load tools model that as a think time

@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import torch
 
-from bench.common import machine, median, table
+from bench.common import first_at_or_under, machine, median, table
 from vae.config import ModelConfig, TrainConfig
 from vae.data import default_root, file_names, load_split
 from vae.models.losses import kl_per_dim, recon_nll
@@ -56,18 +56,13 @@ def run_default(target: float, limit: int | None, seed: int, device: str,
     """Our own training loop with its defaults (`amp`: None is the default's own choice of
     precision), its whole schedule: the seconds and epochs to the first epoch at or under target,
     and after the last epoch its best and final test -ELBO and training seconds."""
-    reached, history = [None, 0], []
-
-    def on_epoch(record, *_):
-        history.append(record)
-        if reached[0] is None and record["test_elbo"] <= target:
-            reached[:] = [sum(r["seconds"] for r in history), record["epoch"]]
-
+    history = []
     with tempfile.TemporaryDirectory() as out:
         train(ModelConfig(), TrainConfig(epochs=epochs, seed=seed, train_limit=limit, device=device, amp=amp),
-              out, show_progress=False, on_epoch=on_epoch)
-    return Run(reached[0], reached[1] or history[-1]["epoch"], min(r["test_elbo"] for r in history),
-               sum(r["seconds"] for r in history), len(history), history[-1]["test_elbo"])
+              out, show_progress=False, on_epoch=lambda record, *_: history.append(record))
+    to_target, epoch = first_at_or_under(history, target) or (None, history[-1]["epoch"])
+    return Run(to_target, epoch, min(r["test_elbo"] for r in history), sum(r["seconds"] for r in history),
+               len(history), history[-1]["test_elbo"])
 
 
 def torchvision_root(tmp: Path) -> Path:

@@ -1,6 +1,8 @@
 """The architecture's seams, checked on the source: the rest of the project asks a latent what it
 can do instead of naming its kind, and no module imports one that imports it back."""
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -152,9 +154,6 @@ print(" ".join(m for m in sys.argv[1].split(",") if m in sys.modules))
 def test_the_first_pages_modules_leave_the_heavy_analysis_libraries_for_later():
     """The modules app.py and the latent map (the default page) import bring none of these in: the
     map's chart is sent before any of them is needed (issue #27's cold start, BENCHMARKS.md)."""
-    import subprocess
-    import sys
-
     imported = set()  # `import a.b`; `from a import b`: a, and a.b where b is a module
     for script in ("app.py", "views/map.py"):
         for node in ast.walk(ast.parse((ROOT / script).read_text())):

@@ -1,5 +1,6 @@
 """Training in bfloat16 (autocast of the forward, float32 weights, loss and Adam): the CPU runs it
 where it has bfloat16 units, a run records the choice, and the model it trains lands near float32's."""
+import ast
 import json
 import math
 import subprocess
@@ -15,6 +16,8 @@ from vae.run_files import TRAIN_CONFIG
 from vae.training.evaluate import evaluate
 from vae.training.step import TrainStep, make_optimizer
 from vae.training.train import cosine_lr, train
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def trained_elbo(config: ModelConfig, images: torch.Tensor, held_out: torch.Tensor, amp: bool, epochs: int = 4,
@@ -76,7 +79,7 @@ def test_the_flush_reaches_every_thread_when_it_comes_before_any_tensor_work():
     """What `python -m vae` relies on (vae/__main__.py): set first, the flag reaches OpenMP's workers."""
     def zeros(mode):
         done = subprocess.run([sys.executable, "-c", DENORMAL_PRODUCT, mode], capture_output=True, text=True,
-                              cwd=Path(__file__).resolve().parents[1], check=True)
+                              cwd=ROOT, check=True)
         return int(done.stdout.split()[-1])
 
     assert zeros("flush") == 1 << 20  # every element, whichever thread computed it
@@ -85,9 +88,7 @@ def test_the_flush_reaches_every_thread_when_it_comes_before_any_tensor_work():
 
 def test_the_command_line_flushes_before_it_runs():
     """vae/__main__.py's statements, in order: the flush is called before main, the command itself."""
-    import ast
-
-    tree = ast.parse((Path(__file__).resolve().parents[1] / "vae" / "__main__.py").read_text())
+    tree = ast.parse((ROOT / "vae" / "__main__.py").read_text())
     calls = [node.func.id for statement in tree.body for node in ast.walk(statement)
              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)]
     assert calls.index("flush_denormals") < calls.index("main")
