@@ -4,6 +4,8 @@ for three recipes run side by side, round-robin, in one process:
   default   this project's `python -m vae train` defaults (data resident, batches by index), its
             precision its own choice (bfloat16 autocast on a CPU with bfloat16 units)
   default-float32, default-bfloat16   the same in one precision
+  default-autograd   the default with its gradient taken by autograd (vae/training/step.TrainStep),
+            not written out (vae/training/mlp_step.MLPStep)
   examples  pytorch/examples' VAE recipe: 784-400-20 MLP, ReLU, Adam 1e-3, batch 128,
             torchvision MNIST through a DataLoader with ToTensor
   article   the recipe of the tutorial article this project started from: its network (with
@@ -24,11 +26,13 @@ recipe alike (pytorch/examples' does not do it itself; it took 52.8 s before and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import tempfile
 import time
 from pathlib import Path
 from typing import NamedTuple
+from unittest import mock
 
 import torch
 
@@ -37,6 +41,7 @@ from vae.config import ModelConfig, TrainConfig
 from vae.data import default_root, file_names, load_split
 from vae.models.losses import kl_per_dim, recon_nll
 from vae.models.model import VAE
+from vae.training import mlp_step
 from vae.training.evaluate import evaluate
 from vae.training.step import flush_denormals
 from vae.training.train import train
@@ -52,12 +57,14 @@ class Run(NamedTuple):
 
 
 def run_default(target: float, limit: int | None, seed: int, device: str,
-                amp: bool | None = None, epochs: int = TrainConfig.epochs) -> Run:
+                amp: bool | None = None, epochs: int = TrainConfig.epochs, autograd: bool = False) -> Run:
     """Our own training loop with its defaults (`amp`: None is the default's own choice of
-    precision), its whole schedule: the seconds and epochs to the first epoch at or under target,
-    and after the last epoch its best and final test -ELBO and training seconds."""
+    precision; `autograd`: TrainStep even where MLPStep applies), its whole schedule: the seconds and
+    epochs to the first epoch at or under target, and after the last epoch its best and final test
+    -ELBO and training seconds."""
     history = []
-    with tempfile.TemporaryDirectory() as out:
+    step_choice = mock.patch.object(mlp_step, "applies", return_value=False) if autograd else contextlib.nullcontext()
+    with tempfile.TemporaryDirectory() as out, step_choice:
         train(ModelConfig(), TrainConfig(epochs=epochs, seed=seed, train_limit=limit, device=device, amp=amp),
               out, show_progress=False, on_epoch=lambda record, *_: history.append(record))
     to_target, epoch = first_at_or_under(history, target) or (None, history[-1]["epoch"])
@@ -130,7 +137,8 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=900,
                         help="give up on a recipe after this much training time (its time is then a lower bound)")
     parser.add_argument("--recipes", nargs="+", default=["default", "examples", "article"],
-                        choices=["default", "default-float32", "default-bfloat16", "examples", "article"])
+                        choices=["default", "default-float32", "default-bfloat16", "default-autograd", "examples",
+                                 "article"])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where every recipe trains")
     parser.add_argument("--quick", action="store_true", help="smoke run: 500 images, target 250, 2 epochs")
     args = parser.parse_args()
@@ -145,9 +153,10 @@ def main() -> None:
         for repeat in range(args.repeats):
             for recipe in args.recipes:  # round-robin, so drifts in machine speed hit all alike
                 if recipe.startswith("default"):
-                    amp = {"default": None, "default-float32": False, "default-bfloat16": True}[recipe]
+                    amp = {"default-float32": False, "default-bfloat16": True}.get(recipe)
                     r = run_default(args.target, limit, repeat, args.device, amp,
-                                    args.max_epochs if args.quick else TrainConfig.epochs)
+                                    args.max_epochs if args.quick else TrainConfig.epochs,
+                                    autograd=recipe == "default-autograd")
                 elif recipe == "examples":
                     r = run_dataloader_recipe(ModelConfig(latent_dim=20, hidden_dims=[400]), 128, args.target,
                                               args.max_epochs, limit, repeat, root, test_images, args.max_seconds,

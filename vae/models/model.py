@@ -256,10 +256,13 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def to_unit(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images as stored, (B, H, W) gray or (B, H, W, C) -> float (B, C, H, W) in [0, 1]."""
+def to_unit(images: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """uint8 images as stored, (B, H, W) gray or (B, H, W, C) -> float (B, C, H, W) in [0, 1]; into
+    `out` (any float tensor of B * C * H * W numbers) when given."""
     x = images.unsqueeze(1) if images.dim() == 3 else images.permute(0, 3, 1, 2)
-    return x.float().div_(255.0)
+    if out is None:
+        return x.float().div_(255.0)
+    return out.view(x.shape).copy_(x).div_(255.0)
 
 
 def as_network_input(x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:

@@ -1,7 +1,9 @@
 """The one training loop, used by `python -m vae train` and (through that command) by the app.
 
 The whole training set sits on the training device as one uint8 tensor; each step takes a
-batch by shuffled index, so there is no per-item DataLoader work in the hot loop.
+batch by shuffled index, so there is no per-item DataLoader work in the hot loop. A step is
+vae/training/step.TrainStep (autograd), or for the default kind of model on a CPU
+vae/training/mlp_step.MLPStep (the same gradient, written out).
 
 Files written into the run folder:
   train_config.json   what was asked (epochs, batch size, ...), written once at the start
@@ -40,9 +42,10 @@ from vae.models.latents import latent_of
 from vae.models.model import VAE, has_bf16_units, resolve_device
 from vae.run_files import CONFIG, HISTORY, OPTIMIZER, STEPS, TRAIN_CONFIG, WEIGHTS
 from vae.training import checkpoint as ckpt
-from vae.training import distributed
+from vae.training import distributed, mlp_step
 from vae.training.evaluate import evaluate, scored_posteriors
 from vae.training.information import kl_decomposition
+from vae.training.mlp_step import MLPStep
 from vae.training.step import TrainStep, make_optimizer
 
 MIN_LR_FRACTION = 0.05  # cosine decay from lr to 5% of lr over the asked epochs
@@ -194,9 +197,11 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
     steps_per_epoch = math.ceil(n / batch)
     total_steps = train_cfg.epochs * steps_per_epoch
     amp = has_bf16_units(device) if train_cfg.amp is None else train_cfg.amp
+    written_out = mlp_step.applies(cfg, device, ranks.parallel)  # the gradient by hand, or by autograd
     if ranks.writer:
         atomic_write_json(out / TRAIN_CONFIG, {
-            **dataclasses.asdict(train_cfg), "amp": amp, "model": cfg.to_dict(), "train_images": n,
+            **dataclasses.asdict(train_cfg), "amp": amp, "backward": "written out" if written_out else "autograd",
+            "model": cfg.to_dict(), "train_images": n,
             "steps_per_epoch": steps_per_epoch, "device": str(device), "processes": ranks.world,
             "started_at": time.time(), "start_epoch": epoch})
 
@@ -211,9 +216,12 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
     skip = skip if 0 < skip < steps_per_epoch else 0
     # One generator per run and epoch keeps runs reproducible for a given seed, resumed or not.
     gen = torch.Generator(device=device)
-    train_step = TrainStep(model, optimizer, train_images, gen, amp,
-                           batch // ranks.world, ddp=distributed.wrap(model, ranks) if ranks.parallel else None,
-                           labels=train_split.labels if cfg.conditional else None, free_bits=train_cfg.free_bits)
+    if written_out:
+        train_step = MLPStep(model, optimizer, train_images, gen, amp, free_bits=train_cfg.free_bits)
+    else:
+        train_step = TrainStep(model, optimizer, train_images, gen, amp,
+                               batch // ranks.world, ddp=distributed.wrap(model, ranks) if ranks.parallel else None,
+                               labels=train_split.labels if cfg.conditional else None, free_bits=train_cfg.free_bits)
 
     try:
         with _StopRequests() as stops:
