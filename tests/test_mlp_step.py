@@ -70,6 +70,17 @@ def test_it_trains_as_autograd_does_in_float32(mnist_test, config, options):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-4, msg=name)
 
 
+def test_rgb_images_reach_the_network_in_its_layout():
+    """Colour images are stored (N, H, W, 3) and read by the network as (3, H, W): the written-out
+    step must flatten them as autograd's step does (a transposed layout would train, on other pixels)."""
+    images = torch.randint(0, 256, (96, 8, 8, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+    config = ModelConfig(dataset="folder:colour", side=8, channels=3, hidden_dims=[16], latent_dim=3)
+    written, written_means = steps_of(MLPStep, config, images, steps=1)
+    autograd, autograd_means = steps_of(TrainStep, config, images, steps=1)
+    torch.testing.assert_close(written_means, autograd_means)
+    torch.testing.assert_close(written.encoder[1].weight.grad, autograd.encoder[1].weight.grad, rtol=1e-4, atol=1e-7)
+
+
 def test_free_bits_hold_a_unit_still(mnist_test):
     """A unit whose batch-mean KL is under its free bits gets no gradient from its KL: with only the
     KL to train (kl_weight large, the recon's share negligible) the free bits change the result."""

@@ -55,7 +55,6 @@ class _Buffers:
         self.out = {lin: compute(batch, lin.out_features) for lin in layers}  # each layer's output
         self.grad_in = {lin: compute(batch, lin.in_features) for lin in layers}  # the loss's gradient at its input
         self.e = torch.empty(batch, 2 * dims)  # the encoder's output: mu, logvar side by side
-        self.std, self.var, self.z, self.kl = (torch.empty(batch, dims) for _ in range(4))
         self.g_e = torch.empty(batch, 2 * dims)  # the gradient at (mu, logvar)
         self.logits, self.g_logits = torch.empty(batch, pixels), torch.empty(batch, pixels)
 
@@ -132,23 +131,20 @@ class MLPStep:
         if self.dtype != torch.float32:
             for lin, w in self.weights.items():
                 w.copy_(lin.weight)
-        B, D, buf = len(idx), self.cfg.latent_dim, self._buffers(len(idx))
+        B, D, buf = len(idx), self.cfg.latent_dim, self._buffers(len(idx))  # D: the latent's dimensions
         torch.index_select(self.images, 0, idx, out=buf.raw)
         x = to_unit(buf.raw, out=buf.x).view(B, -1)  # (B, P)
         if self.cfg.binarize:
             x.bernoulli_(x.clone(), generator=self.gen)
         x_in = x.to(self.dtype)
         e = _float(self._forward(self.encoder, x_in, buf), buf.e)  # (B, 2D), float32 as in VAE.posterior
-        mu, logvar = e[:, :D], e[:, D:]
-        eps = torch.randn(mu.shape, generator=self.gen)  # the draws TrainStep's sample takes
-        std = torch.mul(logvar, 0.5, out=buf.std).exp_()
-        z = torch.addcmul(mu, std, eps, out=buf.z)  # (B, D)
-        z_in = z.to(self.dtype)
+        q = self.model.latent.posterior(e)  # q(z|x): mu, logvar (B, D), views of e
+        eps = torch.randn(q.mu.shape, generator=self.gen)  # the draws TrainStep's sample takes
+        z_in = q.at(eps).to(self.dtype)  # (B, D)
         logits = _float(self._forward(self.decoder, z_in, buf), buf.logits)  # (B, P)
 
         recon = recon_nll(logits, x, self.cfg)  # (B,)
-        var = torch.mul(std, std, out=buf.var)
-        kl_units = torch.mul(mu, mu, out=buf.kl).add_(var).sub_(1.0).sub_(logvar).mul_(0.5)  # (B, D)
+        kl_units = q.kl_per_unit()  # (B, D)
         self.sums += torch.stack([recon.sum(), kl_units.sum()])
 
         kl_scale = torch.full((D,), self.cfg.beta * kl_weight / B)
@@ -156,7 +152,8 @@ class MLPStep:
             kl_scale.mul_(kl_units.mean(0) >= self.free_bits)
         g_logits = torch.sigmoid(logits, out=buf.g_logits).sub_(x).div_(B)
         dz = self._backward(self.decoder, z_in, g_logits, buf, input_grad=True)  # (B, D)
-        torch.addcmul(dz, kl_scale, mu, out=buf.g_e[:, :D])
-        torch.mul(dz, eps, out=buf.g_e[:, D:]).mul_(std).add_(var.sub_(1.0).mul_(kl_scale)).mul_(0.5)
+        sigma = q.uncertainty()  # (B, D)
+        torch.addcmul(dz, kl_scale, q.mu, out=buf.g_e[:, :D])
+        torch.mul(dz, eps, out=buf.g_e[:, D:]).mul_(sigma).add_((sigma * sigma - 1.0).mul_(kl_scale)).mul_(0.5)
         self._backward(self.encoder, x_in, buf.g_e, buf, input_grad=False)
         self.optimizer.step()
