@@ -2,10 +2,13 @@
 printing, and the time a training run took to reach a test -ELBO."""
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import platform
 import statistics
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,6 +22,21 @@ def first_at_or_under(history: list[dict], target: float) -> tuple[float, int] |
         if record["test_elbo"] <= target:
             return seconds, record["epoch"]
     return None
+
+
+@contextlib.contextmanager
+def training_step(autograd: bool, out: Path):
+    """train() into `out` inside this trains with autograd's step (TrainStep) if `autograd`, even where
+    the written-out step (vae/training/mlp_step.py) applies; with its own choice otherwise. On leaving,
+    checks that the run recorded an autograd step where one was asked for."""
+    from vae.run_files import TRAIN_CONFIG
+    from vae.training import mlp_step
+
+    with mock.patch.object(mlp_step, "applies", return_value=False) if autograd else contextlib.nullcontext():
+        yield
+    if autograd:
+        recorded = json.loads((Path(out) / TRAIN_CONFIG).read_text())["backward"]
+        assert recorded == "autograd", f"asked for autograd's step, the run recorded {recorded!r}"
 
 
 def machine() -> str:

@@ -1,5 +1,6 @@
 """Seconds per training epoch (60k images, `vae.training.train`, data resident on the device) for each
-architecture, in float32 and with bfloat16 autocast (`--amp`):
+architecture, in float32 and with bfloat16 products (`--amp`: autocast, or the written-out step's
+bfloat16 products where it trains), and for the default model with autograd's step too:
 
     python -m bench.epoch_time --device cuda          # the GPU figures in BENCHMARKS.md
     python -m bench.epoch_time --device cpu --train-limit 6400 --epochs 3   # the CPU's, 50 steps an epoch
@@ -16,24 +17,25 @@ import tempfile
 
 import torch
 
-from bench.common import machine, median, table
+from bench.common import machine, median, table, training_step
 from vae.config import ModelConfig, TrainConfig
 from vae.training.step import flush_denormals
 from vae.training.train import train
 
-CONFIGS = {  # name -> (ModelConfig, batch size)
-    "default (mlp 784-400-32)": (ModelConfig(), 128),
-    "examples net (mlp 784-400-20)": (ModelConfig(latent_dim=20, hidden_dims=[400]), 128),
-    "article net": (ModelConfig(arch="article"), 150),
-    "conv": (ModelConfig(arch="conv"), 128),
-    "resnet, binarized": (ModelConfig(arch="resnet", binarize=True), 128),
+CONFIGS = {  # name -> (ModelConfig, batch size, autograd's step even where the written-out one applies)
+    "default (mlp 784-400-32)": (ModelConfig(), 128, False),
+    "default, autograd's step": (ModelConfig(), 128, True),
+    "examples net (mlp 784-400-20)": (ModelConfig(latent_dim=20, hidden_dims=[400]), 128, False),
+    "article net": (ModelConfig(arch="article"), 150, False),
+    "conv": (ModelConfig(arch="conv"), 128, False),
+    "resnet, binarized": (ModelConfig(arch="resnet", binarize=True), 128, False),
 }
 
 
 def epoch_seconds(cfg: ModelConfig, batch_size: int, amp: bool, epochs: int, limit: int | None,
-                  device: str) -> tuple[float, float]:
+                  device: str, autograd: bool = False) -> tuple[float, float]:
     """(median seconds per epoch after the first, images per second)."""
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as out, training_step(autograd, out):
         history = train(cfg, TrainConfig(epochs=epochs, batch_size=batch_size, train_limit=limit, device=device,
                                          amp=amp), out, show_progress=False)
     seconds = median([h["seconds"] for h in history[1:]] or [history[0]["seconds"]])
@@ -54,10 +56,10 @@ def main() -> None:
         limit, args.epochs, args.configs = 1000, 2, [next(iter(CONFIGS))]
     rows = []
     for name in args.configs:
-        cfg, batch = CONFIGS[name]
+        cfg, batch, autograd = CONFIGS[name]
         for amp in (False, True):
-            seconds, rate = epoch_seconds(cfg, batch, amp, args.epochs, limit, args.device)
-            rows.append([name, batch, "bf16 autocast" if amp else "float32", f"{seconds:.3f}", f"{rate:,.0f}"])
+            seconds, rate = epoch_seconds(cfg, batch, amp, args.epochs, limit, args.device, autograd)
+            rows.append([name, batch, "bfloat16" if amp else "float32", f"{seconds:.3f}", f"{rate:,.0f}"])
             print(f"# {rows[-1]}", flush=True)
     print(f"\nmachine: {machine()}; device {args.device}; {limit or 60000} train images\n")
     print(table(["configuration", "batch", "precision", "seconds per epoch", "images per second"], rows))

@@ -26,22 +26,19 @@ recipe alike (pytorch/examples' does not do it itself; it took 52.8 s before and
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gzip
 import tempfile
 import time
 from pathlib import Path
 from typing import NamedTuple
-from unittest import mock
 
 import torch
 
-from bench.common import first_at_or_under, machine, median, table
+from bench.common import first_at_or_under, machine, median, table, training_step
 from vae.config import ModelConfig, TrainConfig
 from vae.data import default_root, file_names, load_split
 from vae.models.losses import kl_per_dim, recon_nll
 from vae.models.model import VAE
-from vae.training import mlp_step
 from vae.training.evaluate import evaluate
 from vae.training.step import flush_denormals
 from vae.training.train import train
@@ -63,8 +60,7 @@ def run_default(target: float, limit: int | None, seed: int, device: str,
     epochs to the first epoch at or under target, and after the last epoch its best and final test
     -ELBO and training seconds."""
     history = []
-    step_choice = mock.patch.object(mlp_step, "applies", return_value=False) if autograd else contextlib.nullcontext()
-    with tempfile.TemporaryDirectory() as out, step_choice:
+    with tempfile.TemporaryDirectory() as out, training_step(autograd, out):
         train(ModelConfig(), TrainConfig(epochs=epochs, seed=seed, train_limit=limit, device=device, amp=amp),
               out, show_progress=False, on_epoch=lambda record, *_: history.append(record))
     to_target, epoch = first_at_or_under(history, target) or (None, history[-1]["epoch"])

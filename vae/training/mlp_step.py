@@ -1,13 +1,14 @@
 """The default model's training step on a CPU with its backward written out: an MLP encoder and
 decoder, a Gaussian latent and a Bernoulli likelihood, the gradient of the -ELBO taken by hand
-instead of by autograd, every intermediate in a buffer allocated once.
+instead of by autograd, the large intermediates (batch x pixels, batch x hidden units) in buffers
+allocated once.
 
 Why: on 2 cores a step of the default 784-400-32 MLP is little arithmetic (about 0.5 GFLOP) and
 many small operators. Autograd records and replays ~45 of them, autocast casts every weight and
 weight gradient, and each new tensor is fresh memory the cache has not seen. Written out, a step
 is the products, a handful of elementwise passes and fused Adam, over the same buffers every step
 (BENCHMARKS.md section 1 measures it against TrainStep). It computes what TrainStep computes, in
-float32 or with bfloat16 products as autocast would, from the same random draws:
+float32 or with bfloat16 products where autocast casts, from the same random draws:
 
     step = MLPStep(model, optimizer, images, generator, amp=False)
     step(idx, lr)            # idx (B,) int64 indices into images; adds to step.sums
@@ -16,8 +17,8 @@ The gradient, per image of a batch of B (x in [0, 1], l the decoder's logits, z 
   d/dl       (sigmoid(l) - x) / B                                   Bernoulli -log p(x|z)
   d/dmu      dz + beta * w * mu / B                                 dz: the decoder's gradient at z
   d/dlogvar  dz * eps * sigma / 2 + beta * w * (sigma^2 - 1) / (2B)
-with w the KL warm-up's weight, and the KL terms zero for a unit held at its free bits.
-tests/test_mlp_step.py checks it against autograd.
+with w the KL warm-up's weight, and the KL terms zero for a unit held at its free bits (the
+gradient of training_loss's clamp). tests/test_mlp_step.py checks it against autograd.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from vae.config import ModelConfig
 from vae.models.latents import GaussianLatent, latent_of
 from vae.models.losses import recon_nll
 from vae.models.model import VAE, to_unit
+from vae.training.step import set_lr
 
 
 def applies(cfg: ModelConfig, device: torch.device, parallel: bool) -> bool:
@@ -64,6 +66,9 @@ class MLPStep:
 
     def __init__(self, model: VAE, optimizer: torch.optim.Optimizer, images: torch.Tensor,
                  generator: torch.Generator, amp: bool, free_bits: float = 0.0):
+        if not applies(model.config, model.device, parallel=False):
+            raise ValueError("MLPStep's gradient is written for an unconditional mlp with a Gaussian latent, Gaussian "
+                             "eps and a Bernoulli likelihood, on the CPU: train this model with TrainStep")
         self.model, self.optimizer, self.images, self.gen = model, optimizer, images, generator
         self.cfg = model.config
         self.dtype = torch.bfloat16 if amp else torch.float32
@@ -72,8 +77,9 @@ class MLPStep:
         self.decoder = [m for m in model.decoder if isinstance(m, nn.Linear)]
         layers = self.encoder + self.decoder
         self.sums = torch.zeros(2)  # recon, KL summed over the images since reset()
-        # The products' weights: float32 ones are the parameters themselves; bfloat16 copies are
-        # refreshed from them before each step, as autocast would cast them.
+        # The products' weights: float32 ones are the parameters themselves (so nothing may replace
+        # the parameters while this step trains them); bfloat16 copies are refreshed from them
+        # before each step, as autocast casts them.
         self.weights = {lin: lin.weight.detach() if not amp else torch.empty_like(lin.weight, dtype=self.dtype)
                         for lin in layers}
         self.grads = {p: torch.zeros_like(p) for p in model.parameters()}
@@ -104,27 +110,25 @@ class MLPStep:
     def _backward(self, layers: list[nn.Linear], x: torch.Tensor, g: torch.Tensor, buf: _Buffers,
                   input_grad: bool) -> torch.Tensor | None:
         """The parameters' gradients of `layers` (their input was x), from g (B, out), the loss's
-        gradient at the last layer's output in float32; the gradient at x if `input_grad`."""
+        gradient at the last layer's output; the gradient at x (in the products' dtype) if `input_grad`."""
+        g = g.to(self.dtype)
         for i in reversed(range(len(layers))):
             lin = layers[i]
-            torch.sum(g, 0, out=self.grads[lin.bias])
-            g_compute = g.to(self.dtype)  # g itself in float32
+            torch.sum(g, 0, dtype=torch.float32, out=self.grads[lin.bias])
             h = buf.out[layers[i - 1]] if i else x  # this layer's input
-            torch.mm(g_compute.t(), h, out=self.weight_grads[lin])  # (out, in)
+            torch.mm(g.t(), h, out=self.weight_grads[lin])  # (out, in)
             if self.weight_grads[lin] is not self.grads[lin.weight]:
                 self.grads[lin.weight].copy_(self.weight_grads[lin])
             if not i and not input_grad:
                 return None
-            g = torch.mm(g_compute, self.weights[lin], out=buf.grad_in[lin])  # (B, in)
+            g = torch.mm(g, self.weights[lin], out=buf.grad_in[lin])  # (B, in)
             if i:  # through the ReLU after the layer before: zero where its output h was
                 g = torch.ops.aten.threshold_backward(g, h, 0)
-            g = g.float()
         return g
 
     @torch.no_grad()
     def __call__(self, idx: torch.Tensor, lr: float, temperature: float | None = None, kl_weight: float = 1.0) -> None:
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        set_lr(self.optimizer, lr)
         for p, grad in self.grads.items():
             if p.grad is not grad:
                 p.grad = grad
@@ -151,7 +155,7 @@ class MLPStep:
         if self.free_bits > 0:  # a unit held at its free bits (clamped) gets no gradient from its KL
             kl_scale.mul_(kl_units.mean(0) >= self.free_bits)
         g_logits = torch.sigmoid(logits, out=buf.g_logits).sub_(x).div_(B)
-        dz = self._backward(self.decoder, z_in, g_logits, buf, input_grad=True)  # (B, D)
+        dz = self._backward(self.decoder, z_in, g_logits, buf, input_grad=True).float()  # (B, D)
         sigma = q.uncertainty()  # (B, D)
         torch.addcmul(dz, kl_scale, q.mu, out=buf.g_e[:, :D])
         torch.mul(dz, eps, out=buf.g_e[:, D:]).mul_(sigma).add_((sigma * sigma - 1.0).mul_(kl_scale)).mul_(0.5)
