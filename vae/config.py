@@ -222,7 +222,8 @@ class TrainConfig:
     # model's side and channels, vae/image_folder.py); the model's dataset is then that one.
     image_folder: str | None = None
     log_every: int = 50  # steps between lines of steps.jsonl
-    # bfloat16 autocast of the forward. None: where it pays, a CPU with bfloat16 units (AVX-512
+    # bfloat16 products in the forward (autocast, or the bfloat16 products of the default model's
+    # written-out step, vae/training/mlp_step.py). None: where it pays, a CPU with bfloat16 units (AVX-512
     # BF16 or AMX: 1.1x to 2.2x an epoch, the test -ELBO within 0.1 nats of float32's: BENCHMARKS.md);
     # float32 elsewhere (on CUDA it pays for resnet only: ask for it). A run records its choice.
     amp: bool | None = None

@@ -99,8 +99,9 @@ TRAIN_OPTIONS = [
         "read into the data folder first; files that cannot be read are listed in its skipped.log"))),
     ("--log-every", "log_every", dict(type=positive_int, help="steps between steps.jsonl lines")),
     ("--amp", "amp", dict(action=argparse.BooleanOptionalAction,
-                          help="bfloat16 autocast of the forward (default: on a CPU with bfloat16 units, AVX-512 "
-                               "BF16 or AMX; off elsewhere: on CUDA it pays for resnet only)")),
+                          help="bfloat16 matrix products in the forward (autocast, or the default model's written-out "
+                               "step on a CPU) (default: on a CPU with bfloat16 units, AVX-512 BF16 or AMX; "
+                               "off elsewhere: on CUDA it pays for resnet only)")),
     ("--kl-warmup", "kl_warmup", dict(type=nonnegative_float, help=(
         "epochs over which the KL's weight rises linearly from 0 to beta (against posterior collapse)"))),
     ("--free-bits", "free_bits", dict(type=nonnegative_float, help=(
