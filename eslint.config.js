@@ -7,7 +7,7 @@ import globals from "globals";
 
 const FROM_NETS = { KERNELS_WASM: "readonly", fetchTensors: "readonly", loadNet: "readonly", run: "readonly",
   decode: "readonly", classify: "readonly", netFromBuffer: "readonly" };
-const FROM_DOM = { el: "readonly", paintImage: "readonly", GRAY28: "readonly" };
+const FROM_DOM = { el: "readonly", paintImage: "readonly", GRAY28: "readonly", dataOf: "readonly" };
 const FROM_SHARED = { record: "readonly", expose: "readonly", loadMap: "readonly", place: "readonly" };
 const FROM_MAP_DECODE = { mapIndex: "readonly", nearestPoints: "readonly", codeAt: "readonly" };
 

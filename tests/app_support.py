@@ -42,5 +42,7 @@ def latent_pad(at: AppTest) -> tuple[str, dict] | None:
     as a sketchpad, aside); None when the page has no pad."""
     import json
 
-    pads = [(c.proto.id, json.loads(c.proto.json)) for c in at.get("bidi_component") if c.proto.json]
+    from ui.component_data import payload_of
+
+    pads = [(c.proto.id, payload_of(json.loads(c.proto.json))) for c in at.get("bidi_component") if c.proto.json]
     return next(((id_, data) for id_, data in pads if "z" in data), None)

@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from ui.charts import map_frame, map_raster
+from ui.component_data import as_data
 from ui.components import source
 from ui.static_files import STATIC_DIR, static_url
 from vae.analysis.projection import PLACE_NEIGHBOURS
@@ -96,14 +97,14 @@ def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, ord
     letter = model.latent.letter
     labels = labels or {d: f"{letter}{d} · KL {kl[d]:.2f}" for d in order}
     dims = [{"d": int(d), "label": labels[d], "kl": float(kl[d]), "active": bool(active[d])} for d in order]
-    result = _pad(key=key, data={"key": weights_hash, "weights_url": url, "layers": layers, "dims": dims,
-                                 "z": [float(v) for v in start], "z_dim": len(start), "seq": seq, "range": SLIDER_RANGE,
-                                 "map": exported_map(lmap, weights_hash, lmap.projection),
-                                 "class_names": list(class_names),
-                                 "traversal": TRAVERSAL, "checkpoint": checkpoint,
-                                 "image": {"side": model.config.side, "channels": model.config.channels},
-                                 "latent": model.latent.kind, "categories": model.latent.categories,
-                                 "classifier": exported_classifier(model.config.dataset), "styles": styles},
+    result = _pad(key=key, data=as_data({
+        "key": weights_hash, "weights_url": url, "layers": layers, "dims": dims, "z": [float(v) for v in start],
+        "z_dim": len(start), "seq": seq, "range": SLIDER_RANGE,
+        "map": exported_map(lmap, weights_hash, lmap.projection),
+        "class_names": list(class_names), "traversal": TRAVERSAL, "checkpoint": checkpoint,
+        "image": {"side": model.config.side, "channels": model.config.channels},
+        "latent": model.latent.kind, "categories": model.latent.categories,
+        "classifier": exported_classifier(model.config.dataset), "styles": styles}),
                   default={"z": None}, on_z_change=lambda: None)
     released = result.get("z") if hasattr(result, "get") else getattr(result, "z", None)
     if not isinstance(released, dict) or released.get("seq") != seq or released.get("z") is None:

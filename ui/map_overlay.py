@@ -13,6 +13,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
+from ui.component_data import as_data
 from ui.components import source
 from ui.latent_pad import exported_decoder
 from ui.static_files import STATIC_DIR, static_url
@@ -66,8 +67,7 @@ def map_overlay(images, dataset: str, scope: str, picks: list[int], lmap, chart_
     shown = [[int(i), float(lmap.xy[i, 0]), float(lmap.xy[i, 1])] for i in picks[:200]]
     decoding = None if model is None else _decoding(lmap, model, weights_hash, scope, lmap.projection)
     result = _overlay(key=f"{chart_key}-overlay", on_open_change=lambda: None,
-                      data={"chart_key": chart_key, "images_url": url, "picks": shown, "decoding": decoding,
-                            "image": image_shape(images),
-                            "lattice": lattice and decoding is not None})
+                      data=as_data({"chart_key": chart_key, "images_url": url, "picks": shown, "decoding": decoding,
+                                    "image": image_shape(images), "lattice": lattice and decoding is not None}))
     opened = getattr(result, "open", None)
     return np.asarray(opened, np.float32) if isinstance(opened, list) else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from ui.component_data import as_data
 from ui.components import source
 from ui.latent_pad import exported_decoder, exported_map
 from ui.static_files import STATIC_DIR, static_url
@@ -51,7 +52,7 @@ def draw_digit(model, weights_hash: str, lmap, active: np.ndarray, order: list[i
             "map": exported_map(lmap, weights_hash, lmap.projection) if encoder and decoder else None,
             "dims": [{"d": int(d), "active": bool(active[d])} for d in order],
             "framing": framing_for_browser(model.config.dataset)}
-    result = _sketch(key=key, data=data, default={"drawing": None}, on_drawing_change=lambda: None)
+    result = _sketch(key=key, data=as_data(data), default={"drawing": None}, on_drawing_change=lambda: None)
     drawing = result.get("drawing") if hasattr(result, "get") else getattr(result, "drawing", None)
     if not isinstance(drawing, dict) or not isinstance(drawing.get("pixels"), list) or len(drawing["pixels"]) != 784:
         return None
@@ -74,7 +75,7 @@ def mark_unknown(digit: np.ndarray, seq: int, key: str) -> np.ndarray | None:
     painted, else None. A new `seq` clears the board (a new digit)."""
     data = {"key": f"mask-{key}", "mode": "mask", "seq": seq, "background": [float(v) for v in digit.ravel()],
             "z_dim": 0, "latent": "", "categories": 0, "encoder": None, "decoder": None, "map": None, "dims": []}
-    result = _sketch(key=key, data=data, default={"mask": None}, on_mask_change=lambda: None)
+    result = _sketch(key=key, data=as_data(data), default={"mask": None}, on_mask_change=lambda: None)
     mask = result.get("mask") if hasattr(result, "get") else getattr(result, "mask", None)
     if not isinstance(mask, dict) or mask.get("seq") != seq or not isinstance(mask.get("mask"), list) \
             or len(mask["mask"]) != 784:

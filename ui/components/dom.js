@@ -9,6 +9,11 @@ export function el(tag, className, text) {
   return e;
 }
 
+// A component's data: the server sends it as one JSON string (ui/component_data.py).
+export function dataOf(component) {
+  return JSON.parse(component.data.json);
+}
+
 export const GRAY28 = { side: 28, channels: 1 };  // an image's shape: MNIST's
 
 // The image at pixels[offset ...] (side * side * channels values, times `scale`: 255 for [0, 1], 1 for

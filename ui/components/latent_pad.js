@@ -352,7 +352,7 @@ function loadOnce(ui, data) {  // the decoder, the classifier and the map, each 
 }
 
 export default function (component) {
-  const { data, parentElement, setStateValue } = component;
+  const { parentElement, setStateValue } = component, data = dataOf(component);
   let root = parentElement.querySelector(".latent-pad-root");
   if (!root || root.__key !== data.key) {
     root = root || document.createElement("div");

@@ -261,7 +261,7 @@ function attach(ui) {
 }
 
 export default function (component) {
-  const { data, parentElement, setTriggerValue } = component;
+  const { parentElement, setTriggerValue } = component, data = dataOf(component);
   let root = parentElement.querySelector(".map-overlay-root");
   if (!root) {
     root = el("div", "map-overlay-root");

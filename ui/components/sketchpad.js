@@ -379,7 +379,7 @@ function loadOnce(ui, data) {  // the encoder and decoder, and the map, each fet
 }
 
 export default function (component) {
-  const { data, parentElement, setStateValue } = component;
+  const { parentElement, setStateValue } = component, data = dataOf(component);
   let root = parentElement.querySelector(".sketchpad-root");
   if (!root || root.__key !== data.key) {
     root = root || el("div", "sketchpad-root");
