@@ -164,3 +164,23 @@ def test_the_first_pages_modules_leave_the_heavy_analysis_libraries_for_later():
     done = subprocess.run([sys.executable, "-c", IMPORT_PROBE, ",".join(FIRST_PAGE_LEAVES), *sorted(imported)],
                           cwd=ROOT, capture_output=True, text=True, check=True)
     assert {"ui.state", "ui.map_overlay", "torch"} <= imported and done.stdout.strip() == ""
+
+
+FIRST_RUN_PROBE = """
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file("app.py", default_timeout=120)
+at.run()
+assert not at.exception, [e.value for e in at.exception]
+print(" ".join(m for m in ("pandas", "pyarrow") if m in sys.modules))
+"""
+
+
+def test_the_first_pages_whole_first_run_leaves_pandas_out():
+    """Running, not only importing: Streamlit imports pandas and pyarrow (0.3 s) to check a component's
+    data for dataframes unless the data is one string (ui/component_data.py), and the latent map
+    sends no dataframe of its own."""
+    done = subprocess.run([sys.executable, "-c", FIRST_RUN_PROBE], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "", done.stdout
