@@ -11,14 +11,13 @@ Each run's own clock (history.jsonl's seconds: training only, not the test evalu
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 from bench.common import ROOT, first_at_or_under, machine, median, table
+from vae.training.checkpoint import read_history
 
 WITHOUT_FLUSH = "import sys; from vae.cli import main; sys.exit(main(sys.argv[1:]))"  # the CLI, not its entry
 RUNS = {"flushed (python -m vae train)": ["-m", "vae"], "not flushed": ["-c", WITHOUT_FLUSH]}
@@ -28,7 +27,7 @@ def one_run(launcher: list[str], args: list[str], target: float) -> dict:
     with tempfile.TemporaryDirectory() as out:
         subprocess.run([sys.executable, *launcher, "train", "--out", out, *args], cwd=ROOT, check=True,
                        env=os.environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        history = [json.loads(line) for line in (Path(out) / "history.jsonl").read_text().splitlines()]
+        history = read_history(out)
     seconds = [r["seconds"] for r in history]
     reached = first_at_or_under(history, target)
     return {"first": seconds[0], "last": seconds[-1], "total": sum(seconds), "final": history[-1]["test_elbo"],

@@ -117,7 +117,7 @@ class MLPStep:
             torch.sum(g, 0, dtype=torch.float32, out=self.grads[lin.bias])
             h = buf.out[layers[i - 1]] if i else x  # this layer's input
             torch.mm(g.t(), h, out=self.weight_grads[lin])  # (out, in)
-            if self.weight_grads[lin] is not self.grads[lin.weight]:
+            if self.dtype != torch.float32:  # Adam reads float32
                 self.grads[lin.weight].copy_(self.weight_grads[lin])
             if not i and not input_grad:
                 return None
