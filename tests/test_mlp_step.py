@@ -131,6 +131,44 @@ def test_bfloat16_products_train_as_autocast_does(mnist_test):
     assert max((a - b).abs().max().item() for a, b in zip(written.parameters(), float32.parameters())) > 2e-3
 
 
+def test_its_adam_is_optimizer_step_exactly(mnist_test):
+    """MLPStep calls fused Adam's kernel itself: six steps (lr changing, Adam's state started by it)
+    and three more by a second MLPStep over the same optimizer (as after a resume) leave every weight
+    and moment bit for bit where optimizer.step() leaves them."""
+    images = mnist_test.images[:512]
+    runs = []
+    for adam in ("its own", "optimizer.step"):
+        patch = mock.patch.object(MLPStep, "_adam", lambda self: self.optimizer.step()) \
+            if adam == "optimizer.step" else contextlib.nullcontext()
+        with patch:
+            torch.manual_seed(0)
+            model = VAE(SMALL)
+            optimizer = make_optimizer(model, 1e-3)
+            gen = torch.Generator().manual_seed(1)
+            for steps in (range(6), range(6, 9)):
+                step = MLPStep(model, optimizer, images, gen, amp=False)
+                for i in steps:
+                    step(torch.arange(i * 32, (i + 1) * 32), 1e-3 / (1 + i))
+        runs.append((model, optimizer))
+    (model, optimizer), (reference, reference_optimizer) = runs
+    for p, q in zip(model.parameters(), reference.parameters()):
+        assert torch.equal(p, q)
+        state, reference_state = optimizer.state[p], reference_optimizer.state[q]
+        assert state.keys() == reference_state.keys()
+        for key in state:
+            assert torch.equal(state[key], reference_state[key]), key
+    assert float(optimizer.state[next(model.parameters())]["step"]) == 9
+
+
+@pytest.mark.parametrize("adam", [dict(fused=False), dict(fused=True, weight_decay=0.1),
+                                  dict(fused=True, amsgrad=True)])
+def test_an_adam_it_does_not_step_is_refused(adam):
+    model = VAE(SMALL)
+    with pytest.raises(ValueError, match="fused Adam"):
+        MLPStep(model, torch.optim.Adam(model.parameters(), **adam), torch.zeros(4, 28, 28, dtype=torch.uint8),
+                torch.Generator(), amp=False)
+
+
 def test_a_model_it_is_not_written_for_is_refused():
     model = VAE(ModelConfig(likelihood="gaussian"))
     with pytest.raises(ValueError, match="TrainStep"):
