@@ -7,16 +7,21 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import state
 from ui.browser_fixes import browser_fixes
-from ui.caches import CHECKPOINTS_DIR, current_model, training_jobs
-from ui.text import literal
-from ui.training_status import refresh_seconds, status_line
-from vae.datasets import dataset_info
-from vae.services.runs import DEFAULT_RUN, list_runs
 
 ICON = str(Path(__file__).parent / "ui" / "icon.png")  # a local file: the app fetches nothing from the web
 st.set_page_config(page_title="VAE Latent Explorer", page_icon=ICON, layout="wide")
+# Before the imports below (torch among them, about 1.2 s): the browser starts on plotly's code
+# while the server imports and loads the model (ui/components/browser_fixes.js).
+with st.sidebar:
+    browser_fixes()
+
+from ui import state  # noqa: E402  (each import below is after the early mount, on purpose)
+from ui.caches import CHECKPOINTS_DIR, current_model, training_jobs  # noqa: E402
+from ui.text import literal  # noqa: E402
+from ui.training_status import refresh_seconds, status_line  # noqa: E402
+from vae.datasets import dataset_info  # noqa: E402
+from vae.services.runs import DEFAULT_RUN, list_runs  # noqa: E402
 
 PAGES = {
     "Start": [
@@ -116,7 +121,6 @@ with st.sidebar:
     jobs = training_jobs()
     every = refresh_seconds(jobs, 2)
     st.fragment(run_every=every)(status_line)(jobs, polling=every is not None)
-    browser_fixes()
 
 page = st.navigation(PAGES, expanded=True)  # thirteen pages: all in view, none behind "View more"
 if model_error and page.title != "Train":  # the Train page needs no model; the others would fail on it

@@ -32,6 +32,7 @@ export default [
     },
   },
   { files: ["ui/components/nets.js"], languageOptions: { globals: { KERNELS_WASM: "readonly" } } },
+  { files: ["ui/components/browser_fixes.js"], languageOptions: { globals: FROM_DOM } },
   { files: ["ui/components/shared.js"], languageOptions: { globals: FROM_NETS } },
   {
     files: ["ui/components/map_overlay.js"],

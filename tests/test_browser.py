@@ -31,6 +31,23 @@ def test_a_deep_link_as_the_first_request_shows_the_whole_app(server, page):
 
 
 
+def test_plotly_loads_before_any_chart_and_once(server, page):
+    """The sidebar's browser fixes import Streamlit's plotly chunk as they mount, before the page has
+    a chart (ui/components/browser_fixes.js): on a page without one it is loaded all the same, and
+    the map then draws without fetching it again (the same URL as Streamlit's own import, so the same
+    module)."""
+    url, _ = server
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url) if "/PlotlyChart." in request.url else None)
+    open_page(page, url, "train", "Train")
+    assert page.locator(".stPlotlyChart").count() == 0  # nothing on this page asked for plotly
+    page.wait_for_function("() => typeof window.Plotly === 'object'", timeout=30_000)
+    page.get_by_role("link", name="Latent map").click()
+    expect(page.locator(".stPlotlyChart .js-plotly-plot").first).to_be_visible(timeout=60_000)
+    settle(page)
+    assert len(fetched) == 1, fetched
+
+
 @pytest.mark.parametrize("path,heading", PAGES)
 def test_every_page_opens_without_errors(server, page, path, heading):
     url, _ = server

@@ -5,6 +5,10 @@
 //     mouse arriving there would (plotly listens for mousemove on that layer).
 //   - On a narrow screen plotly's toolbar (zoom, pan, download) is hidden: it covered the charts'
 //     titles. Pinch and drag still zoom and pan; a double tap resets.
+//   - Plotly's code starts loading at once. Streamlit imports its plotly chunk (4.7 MB) only when a
+//     chart arrives, and the first page's map comes after the server has imported torch and loaded
+//     the model; imported here, as Streamlit's index script would import it (the same URL, so the
+//     same module), it is fetched, parsed and run while the server works (BENCHMARKS.md section 6).
 
 const NARROW = "@media (max-width: 640px) { .js-plotly-plot .modebar-container { display: none !important; } }";
 
@@ -16,9 +20,17 @@ function hoverWhereTouched(event) {
                                                      bubbles: true, cancelable: true, view: window }));
 }
 
-export default function () {
-  if (window.__browserFixes) return;  // one listener and one style for the whole tab
+function loadPlotlyEarly(chunk) {
+  const index = document.querySelector('script[type="module"][src*="static/js/index."]');
+  if (!chunk || !index) return;
+  // A miss costs nothing: Streamlit then loads it when the first chart arrives, as it always did.
+  import(new URL(chunk, index.src).href).catch(() => {});
+}
+
+export default function (component) {
+  if (window.__browserFixes) return;  // one listener, one style and one early load for the whole tab
   window.__browserFixes = true;
+  loadPlotlyEarly(dataOf(component).plotly);
   document.addEventListener("touchstart", hoverWhereTouched, { capture: true, passive: true });
   const style = document.createElement("style");
   style.textContent = NARROW;
