@@ -4,9 +4,7 @@ same way, in the same run: the ratio is what the app adds. Also beside them, an 
 the bundled map's 10,000 points with plotly (no torch, nothing else): what the chart alone costs;
 and two that draw it and also import torch and busy one core for 0.9 s (standing in for the page's
 own work), before the chart or after it: what the order of the first page's work costs.
-Median of --repeats fresh servers each, every page load in a fresh browser context (its own
-cache, as a first visit: a shared one kept plotly's 4.7 MB chunk, and maybe its compiled code,
-from one start to the next).
+Median of --repeats fresh servers each.
 
     python -m bench.cold_start [--repeats 3] [--quick]
 """
@@ -21,24 +19,15 @@ from bench.browser import chromium, streamlit_process, streamlit_server, wait_id
 from bench.common import ROOT, machine, median, table
 
 
-def first_visit(browser, url: str, drawn_when: str, launched: float, timeout: int) -> float:
-    """Seconds from launch until `drawn_when` (a locator) shows and the page is idle, loaded in a
-    fresh browser context."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    try:
-        page = context.new_page()
-        page.goto(url)
-        page.locator(drawn_when).first.wait_for(timeout=timeout)
-        wait_idle(page)
-        return time.perf_counter() - launched
-    finally:
-        context.close()
-
-
 def one_start(browser) -> tuple[float, float]:
     with streamlit_server() as (url, launched):
         healthy = time.perf_counter() - launched
-        rendered = first_visit(browser, url, ".js-plotly-plot", launched, 120_000)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+        wait_idle(page)
+        rendered = time.perf_counter() - launched
+        page.close()
     return healthy, rendered
 
 
@@ -65,7 +54,13 @@ def other_app_start(browser, source: str, drawn_when: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "app.py").write_text(source)
         with streamlit_process(root=Path(tmp)) as (url, launched, _):
-            return first_visit(browser, url, drawn_when, launched, 60_000)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.locator(drawn_when).first.wait_for(timeout=60_000)
+            wait_idle(page)
+            drawn = time.perf_counter() - launched
+            page.close()
+    return drawn
 
 
 def main() -> None:

@@ -134,7 +134,6 @@ def test_the_aggregate_density_is_the_mean_of_the_posteriors_densities_with_one_
     torch.testing.assert_close(aggregate_log_density(q, z, leave_out=leave), expected, rtol=1e-5, atol=1e-5)
 
 
-
 def test_the_aggregate_density_holds_where_most_posteriors_are_far():
     """Narrow posteriors spread wide, as a trained encoder's are: for most codes all but a few
     posteriors lie hundreds of nats below the nearest, and some codes are far from every one. Against
@@ -146,6 +145,7 @@ def test_the_aggregate_density_holds_where_most_posteriors_are_far():
     expected = (torch.logsumexp(each, dim=1) - math.log(3000)).float()
     assert (each.max(1, keepdim=True).values - each > 80).float().mean() > 0.9  # the regime asked for
     torch.testing.assert_close(aggregate_log_density(q, z), expected, rtol=1e-5, atol=1e-4)
+
 
 def filled_prior(seed: int) -> Gaussian:
     """Posteriors whose aggregate is the prior N(0, I): mu ~ N(0, (1 - s^2) I), sigma = s."""

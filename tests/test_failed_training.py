@@ -20,14 +20,16 @@ HOOK = '''
 import os
 after = int(os.environ.get("VAE_TEST_OOM_AFTER_STEPS", "0"))
 if after:  # tests/test_failed_training.py: run out of memory after `after` optimizer steps
+    # Fused Adam's kernel: every training step calls it, by optimizer.step() or (the written-out
+    # step, vae/training/mlp_step.py) directly.
     import torch
-    step, count = torch.optim.Adam.step, [0]
-    def failing_step(self, *args, **kwargs):
+    kernel, count = torch._fused_adam_, [0]
+    def failing_kernel(*args, **kwargs):
         count[0] += 1
         if count[0] > after:
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
-        return step(self, *args, **kwargs)
-    torch.optim.Adam.step = failing_step
+        return kernel(*args, **kwargs)
+    torch._fused_adam_ = failing_kernel
 '''
 
 

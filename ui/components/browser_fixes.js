@@ -22,9 +22,11 @@ function hoverWhereTouched(event) {
 
 function loadPlotlyEarly(chunk) {
   const index = document.querySelector('script[type="module"][src*="static/js/index."]');
-  if (!chunk || !index) return;
-  // A miss costs nothing: Streamlit then loads it when the first chart arrives, as it always did.
-  import(new URL(chunk, index.src).href).catch(() => {});
+  if (!/^PlotlyChart\.[\w-]+\.js$/.test(chunk || "") || !index) return;
+  const url = new URL(chunk, index.src);
+  if (url.origin !== location.origin) return;  // Streamlit's own files only: the app fetches nothing from elsewhere
+  // Should this import fail, Streamlit's own import of the same URL fails as it would have alone.
+  import(url.href).catch(() => {});
 }
 
 export default function (component) {

@@ -73,7 +73,7 @@ class MLPStep:
         self.cfg = model.config
         self.dtype = torch.bfloat16 if amp else torch.float32
         self.free_bits = free_bits
-        self._check_adam(optimizer)
+        self._check_adam(optimizer, model)
         self.encoder = [m for m in model.encoder if isinstance(m, nn.Linear)]
         self.decoder = [m for m in model.decoder if isinstance(m, nn.Linear)]
         layers = self.encoder + self.decoder
@@ -93,17 +93,22 @@ class MLPStep:
         self.sums.zero_()
 
     @staticmethod
-    def _check_adam(optimizer: torch.optim.Optimizer) -> None:
+    def _check_adam(optimizer: torch.optim.Optimizer, model: VAE) -> None:
+        """_adam does what Adam.step does for one group of exactly the model's parameters, fused,
+        without amsgrad, maximize or weight decay, and with a float learning rate: make_optimizer's."""
         group = optimizer.param_groups[0] if len(optimizer.param_groups) == 1 else {}
         if not (isinstance(optimizer, torch.optim.Adam) and group.get("fused") and not group["amsgrad"]
-                and not group["maximize"] and group["weight_decay"] == 0 and not torch.is_tensor(group["lr"])):
-            raise ValueError("MLPStep steps fused Adam as vae.training.step.make_optimizer makes it on the CPU")
+                and not group["maximize"] and group["weight_decay"] == 0 and not torch.is_tensor(group["lr"])
+                and {id(p) for p in group["params"]} == {id(p) for p in model.parameters()}):
+            raise ValueError("MLPStep steps fused Adam over the model's parameters, as "
+                             "vae.training.step.make_optimizer makes it on the CPU")
 
     def _adam(self) -> None:
         """optimizer.step(), by fused Adam's own kernel on the optimizer's own state (so checkpoints
         and a resume see a torch.optim.Adam as ever). Without Optimizer.step's Python around it (hooks,
-        profiling, grad mode, the state's grouping) Adam took 0.30 ms a step here instead of 0.50,
-        of a 3.3 ms step. tests/test_mlp_step.py checks it against optimizer.step()."""
+        profiling, grad mode, the state's grouping), Adam alone took 0.30 ms instead of 0.50 in a
+        loop (BENCHMARKS.md section 1 times the step). tests/test_mlp_step.py checks it bit for bit
+        against optimizer.step()."""
         group = self.optimizer.param_groups[0]
         params = group["params"]
         state = [self.optimizer.state[p] for p in params]
@@ -141,8 +146,9 @@ class MLPStep:
         gradient at the last layer's output; the gradient at x (in the products' dtype) if `input_grad`."""
         for i in reversed(range(len(layers))):
             lin = layers[i]
-            # Before the cast at the last layer, where g is float32: a bfloat16 sum over the batch
-            # into float32 is a slow pass (43 us against 7 for the decoder's 784 units).
+            # Before the cast, where g is still the loss's float32 gradient (at the decoder's logits, at
+            # the encoder's mu and logvar): a bfloat16 sum over the batch into float32 is a slow pass
+            # (43 us against 7 for the decoder's 784 units), and autocast's is rounded to bfloat16.
             torch.sum(g, 0, dtype=torch.float32, out=self.grads[lin.bias])
             g = g.to(self.dtype)
             h = buf.out[layers[i - 1]] if i else x  # this layer's input
