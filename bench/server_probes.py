@@ -58,8 +58,10 @@ def rss_mb(pid: int) -> tuple[float, float] | None:
 
 
 def training_pids(checkpoints: Path) -> set[int]:
-    """Processes running `python -m vae train --out <checkpoints>/...`."""
-    found = set()
+    """Processes running `python -m vae train --out <checkpoints>/...`, one for each job: a child
+    the job forks has the job's command line until it execs (torch's import runs `ldconfig -p` so),
+    and is not another job."""
+    found = {}  # pid -> its parent's
     marker = str(checkpoints).encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -69,8 +71,9 @@ def training_pids(checkpoints: Path) -> set[int]:
         except OSError:
             continue
         if b"vae" in args and b"train" in args and any(a.startswith(marker) for a in args):
-            found.add(int(entry.name))
-    return found
+            fields = _stat(entry.name)
+            found[int(entry.name)] = int(fields[1]) if fields else None
+    return {pid for pid, parent in found.items() if parent not in found}
 
 
 TICK = os.sysconf("SC_CLK_TCK")

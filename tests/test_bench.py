@@ -3,6 +3,7 @@ the figures in BENCHMARKS.md come from full runs)."""
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,21 @@ def test_browser_benchmarks_quick(script):
     if not Path("/usr/bin/chromium").exists() and os.environ.get("CI") != "true":
         pytest.skip("needs Debian's chromium")
     run_bench(script)
+
+
+def test_a_training_jobs_forked_child_is_not_counted_as_another_job(tmp_path):
+    """bench.server_probes.training_pids, which the many-sessions test counts jobs by: a child that a
+    job forks carries the job's command line until it execs (torch's import runs `ldconfig -p` so),
+    and once made the test see two jobs where there was one."""
+    from bench.server_probes import training_pids
+
+    job = subprocess.Popen([sys.executable, "-c", "import os, time\nos.fork()\ntime.sleep(4)\n",
+                            "vae", "train", "--out", str(tmp_path / "run")])
+    try:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and not training_pids(tmp_path):
+            time.sleep(0.05)
+        time.sleep(0.5)  # the child forked too
+        assert training_pids(tmp_path) == {job.pid}
+    finally:
+        job.wait(10)
