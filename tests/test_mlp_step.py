@@ -12,7 +12,6 @@ from vae.config import ModelConfig, TrainConfig
 from vae.models.model import VAE, to_unit
 from vae.run_files import TRAIN_CONFIG
 from vae.training import mlp_step
-from vae.training.checkpoint import load_checkpoint, load_optimizer_state, save_checkpoint
 from vae.training.mlp_step import MLPStep
 from vae.training.step import TrainStep, make_optimizer
 from vae.training.train import train
@@ -130,59 +129,6 @@ def test_bfloat16_products_train_as_autocast_does(mnist_test):
     for (name, a), b in zip(written.named_parameters(), autocast.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-3, msg=name)
     assert max((a - b).abs().max().item() for a, b in zip(written.parameters(), float32.parameters())) > 2e-3
-
-
-def test_its_adam_is_optimizer_step_exactly(mnist_test, tmp_path):
-    """MLPStep calls fused Adam's kernel itself: six steps (lr changing, Adam's state started by it),
-    then a checkpoint saved and loaded into a fresh model and optimizer as --resume loads it, and three
-    more steps leave every weight and moment bit for bit where optimizer.step() leaves them."""
-    images = mnist_test.images[:512]
-    runs = []
-    for adam in ("its own", "optimizer.step"):
-        patch = mock.patch.object(MLPStep, "_adam", lambda self: self.optimizer.step()) \
-            if adam == "optimizer.step" else contextlib.nullcontext()
-        with patch:
-            torch.manual_seed(0)
-            model = VAE(SMALL)
-            optimizer = make_optimizer(model, 1e-3)
-            gen = torch.Generator().manual_seed(1)
-            for steps in (range(6), range(6, 9)):
-                if steps.start:  # resumed: the saved weights and Adam's state, in new objects
-                    save_checkpoint(model, tmp_path / adam, epoch=1, step=6, optimizer=optimizer)
-                    model = load_checkpoint(tmp_path / adam).model
-                    optimizer = make_optimizer(model, 1e-3)
-                    assert load_optimizer_state(tmp_path / adam, optimizer, step=6)
-                step = MLPStep(model, optimizer, images, gen, amp=False)
-                for i in steps:
-                    step(torch.arange(i * 32, (i + 1) * 32), 1e-3 / (1 + i))
-        runs.append((model, optimizer))
-    (model, optimizer), (reference, reference_optimizer) = runs
-    for p, q in zip(model.parameters(), reference.parameters()):
-        assert torch.equal(p, q)
-        state, reference_state = optimizer.state[p], reference_optimizer.state[q]
-        assert state.keys() == reference_state.keys()
-        for key in state:
-            assert torch.equal(state[key], reference_state[key]), key
-    assert float(optimizer.state[next(model.parameters())]["step"]) == 9
-
-
-def _adams(model: VAE) -> dict:
-    """Adams whose step is not make_optimizer's: MLPStep's own call would step them otherwise."""
-    params = list(model.parameters())
-    return {"not fused": torch.optim.Adam(params, fused=False),
-            "weight decay": torch.optim.Adam(params, fused=True, weight_decay=0.1),
-            "amsgrad": torch.optim.Adam(params, fused=True, amsgrad=True),
-            "maximize": torch.optim.Adam(params, fused=True, maximize=True),
-            "a tensor lr": torch.optim.Adam(params, fused=True, lr=torch.tensor(1e-3)),
-            "two groups": torch.optim.Adam([{"params": params[:2]}, {"params": params[2:]}], fused=True),
-            "other parameters": torch.optim.Adam(params[:-1], fused=True)}
-
-
-@pytest.mark.parametrize("adam", list(_adams(VAE(SMALL))))
-def test_an_adam_it_does_not_step_is_refused(adam):
-    model = VAE(SMALL)
-    with pytest.raises(ValueError, match="fused Adam"):
-        MLPStep(model, _adams(model)[adam], torch.zeros(4, 28, 28, dtype=torch.uint8), torch.Generator(), amp=False)
 
 
 def test_a_model_it_is_not_written_for_is_refused():

@@ -33,6 +33,7 @@ from vae.analysis.projection import build_map, load_cached_map
 from vae.models.model import VAE
 from vae.run_files import CONFIG, OPTIMIZER, WEIGHTS, map_cache_path
 from vae.training.checkpoint import CheckpointError, load_checkpoint, load_optimizer_state, read_config
+from vae.training.step import make_optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
 AUDITED = ["vae", "ui", "views", "bench", "app.py"]
@@ -355,7 +356,7 @@ def test_a_pickled_optimizer_state_is_refused(tmp_path, marker):
     folder = _checkpoint_folder(tmp_path, "resume")
     (folder / OPTIMIZER).write_bytes(_torch_zip({"state": Payload(marker)}))
     model = VAE(read_config(folder))
-    optimizer = torch.optim.Adam(model.parameters())
+    optimizer = make_optimizer(model, 1e-3)
     with pytest.raises(CheckpointError, match=r"optimizer\.safetensors is corrupt"):
         load_optimizer_state(folder, optimizer)
 

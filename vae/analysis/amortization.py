@@ -18,6 +18,7 @@ import torch
 
 from vae.models.latents import Gaussian
 from vae.models.losses import importance_weighted_bound, log_importance_weights
+from vae.training.adam import Adam
 
 OPTIMIZE_STEPS = 300
 EVAL_SAMPLES = 2000  # samples of q per ELBO estimate; the IWAE bound takes as many
@@ -60,17 +61,16 @@ def optimize_posterior(model, x: torch.Tensor, steps: int = OPTIMIZE_STEPS, lr: 
     if not isinstance(start, Gaussian):
         raise ValueError("the amortization gap is measured for Gaussian latents: this model's are categorical")
     mu, logvar = start.mu.clone().requires_grad_(), start.logvar.clone().requires_grad_()
-    optimizer = torch.optim.Adam([mu, logvar], lr=lr)
-    # The step size falls to 0 along a cosine: the last steps average the samples' noise away, so
-    # q* ends at the optimum rather than jittering around it.
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    optimizer = Adam([mu, logvar], lr)
     g = torch.Generator(device=x.device).manual_seed(seed)
-    for _ in range(steps):
+    for step in range(steps):
+        # The step size falls to 0 along a cosine: the last steps average the samples' noise away, so
+        # q* ends at the optimum rather than jittering around it.
+        optimizer.set_lr(lr * 0.5 * (1 + math.cos(math.pi * step / steps)))
         elbo = log_importance_weights(model, x, samples, generator=g, labels=labels, q=Gaussian(mu, logvar)).mean(1)
         # The gradient of q's parameters only: the weights get none (and none is computed for them).
         mu.grad, logvar.grad = torch.autograd.grad(-elbo.sum(), [mu, logvar])  # elbo: (B,)
         optimizer.step()
-        schedule.step()
     return Gaussian(mu.detach(), logvar.detach())
 
 

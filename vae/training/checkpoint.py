@@ -31,6 +31,7 @@ from vae.config import ModelConfig
 from vae.files import atomic_write_bytes, atomic_write_json, read_jsonl, write_jsonl
 from vae.models.model import VAE
 from vae.run_files import CONFIG, HISTORY, OPTIMIZER, WEIGHTS
+from vae.training.adam import Adam
 
 
 class CheckpointError(Exception):
@@ -52,7 +53,7 @@ def read_history(folder: str | Path) -> list[dict]:
 
 
 def save_checkpoint(model: VAE, folder: str | Path, epoch: int, step: int,
-                    optimizer: torch.optim.Optimizer | None = None, dtype: torch.dtype | None = None,
+                    optimizer: Adam | None = None, dtype: torch.dtype | None = None,
                     record: dict | None = None) -> None:
     """Write weights (with epoch and step) and config.json; Adam's state too when given.
     `record` is the history line of `epoch`, kept in the weights' metadata: a process killed
@@ -69,7 +70,7 @@ def save_checkpoint(model: VAE, folder: str | Path, epoch: int, step: int,
     atomic_write_json(folder / CONFIG, model.config.to_dict())
     atomic_write_bytes(folder / WEIGHTS, safetensors_bytes(weights, metadata=meta))
     if optimizer is not None:
-        atomic_write_bytes(folder / OPTIMIZER, safetensors_bytes(_adam_tensors(optimizer), metadata=meta))
+        atomic_write_bytes(folder / OPTIMIZER, safetensors_bytes(optimizer.state_tensors(), metadata=meta))
 
 
 def read_config(folder: str | Path) -> ModelConfig:
@@ -190,7 +191,7 @@ def pack_checkpoint(source: str | Path, dest: str | Path) -> None:
     write_jsonl(dest / HISTORY, checkpoint.history)
 
 
-def load_optimizer_state(folder: str | Path, optimizer: torch.optim.Optimizer,
+def load_optimizer_state(folder: str | Path, optimizer: Adam,
                          step: int | None = None) -> bool:
     """Restore Adam's state saved beside the weights; False when there is none to restore, or
     when it was saved at another step than `step` (the weights' step): a process killed between
@@ -202,24 +203,11 @@ def load_optimizer_state(folder: str | Path, optimizer: torch.optim.Optimizer,
     tensors, meta = _read_safetensors(path, "cpu")
     if step is not None and meta.get("step") != str(step):
         return False
-    state = optimizer.state_dict()
-    params = [p for g in state["param_groups"] for p in g["params"]]
-    new_state = {}
-    for p in params:
-        keys = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.split(".", 1)[0] == str(p)}
-        if keys:
-            new_state[p] = keys
-    if len(new_state) != len(params):
-        raise CheckpointError(f"{path} does not fit the model's parameters")
-    optimizer.load_state_dict({"state": new_state, "param_groups": state["param_groups"]})
+    try:
+        optimizer.load_state_tensors(tensors)
+    except ValueError as e:
+        raise CheckpointError(f"{path} does not fit the model's parameters: {e}") from e
     return True
-
-
-def _adam_tensors(optimizer: torch.optim.Optimizer) -> dict:
-    """Adam's per-parameter state as flat "<param index>.<name>" tensors."""
-    state = optimizer.state_dict()["state"]
-    return {f"{i}.{name}": t.detach().cpu().contiguous()
-            for i, s in state.items() for name, t in s.items() if torch.is_tensor(t)}
 
 
 def weights_hash(folder: str | Path) -> str:

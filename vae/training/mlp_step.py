@@ -29,7 +29,7 @@ from vae.config import ModelConfig
 from vae.models.latents import GaussianLatent, latent_of
 from vae.models.losses import recon_nll
 from vae.models.model import VAE, to_unit
-from vae.training.step import set_lr
+from vae.training.adam import Adam
 
 
 def applies(cfg: ModelConfig, device: torch.device, parallel: bool) -> bool:
@@ -64,7 +64,7 @@ class _Buffers:
 class MLPStep:
     """The step of vae/training/step.TrainStep, written out for the models `applies` accepts."""
 
-    def __init__(self, model: VAE, optimizer: torch.optim.Optimizer, images: torch.Tensor,
+    def __init__(self, model: VAE, optimizer: Adam, images: torch.Tensor,
                  generator: torch.Generator, amp: bool, free_bits: float = 0.0):
         if not applies(model.config, model.device, parallel=False):
             raise ValueError("MLPStep's gradient is written for an unconditional mlp with a Gaussian latent, Gaussian "
@@ -73,7 +73,6 @@ class MLPStep:
         self.cfg = model.config
         self.dtype = torch.bfloat16 if amp else torch.float32
         self.free_bits = free_bits
-        self._check_adam(optimizer, model)
         self.encoder = [m for m in model.encoder if isinstance(m, nn.Linear)]
         self.decoder = [m for m in model.decoder if isinstance(m, nn.Linear)]
         layers = self.encoder + self.decoder
@@ -91,38 +90,6 @@ class MLPStep:
 
     def reset(self) -> None:
         self.sums.zero_()
-
-    @staticmethod
-    def _check_adam(optimizer: torch.optim.Optimizer, model: VAE) -> None:
-        """_adam does what Adam.step does for one group of exactly the model's parameters, fused,
-        without amsgrad, maximize or weight decay, and with a float learning rate: make_optimizer's."""
-        group = optimizer.param_groups[0] if len(optimizer.param_groups) == 1 else {}
-        if not (isinstance(optimizer, torch.optim.Adam) and group.get("fused") and not group["amsgrad"]
-                and not group["maximize"] and group["weight_decay"] == 0 and not torch.is_tensor(group["lr"])
-                and {id(p) for p in group["params"]} == {id(p) for p in model.parameters()}):
-            raise ValueError("MLPStep steps fused Adam over the model's parameters, as "
-                             "vae.training.step.make_optimizer makes it on the CPU")
-
-    def _adam(self) -> None:
-        """optimizer.step(), by fused Adam's own kernel on the optimizer's own state (so checkpoints
-        and a resume see a torch.optim.Adam as ever). Without Optimizer.step's Python around it (hooks,
-        profiling, grad mode, the state's grouping), Adam alone took 0.30 ms instead of 0.50 in a
-        loop (BENCHMARKS.md section 1 times the step). tests/test_mlp_step.py checks it bit for bit
-        against optimizer.step()."""
-        group = self.optimizer.param_groups[0]
-        params = group["params"]
-        state = [self.optimizer.state[p] for p in params]
-        for p, s in zip(params, state):
-            if not s:  # as Adam starts its state: a float32 step count, zero moments
-                s.update(step=torch.zeros((), dtype=torch.float32), exp_avg=torch.zeros_like(p),
-                         exp_avg_sq=torch.zeros_like(p))
-        steps = [s["step"] for s in state]
-        torch._foreach_add_(steps, 1)
-        beta1, beta2 = group["betas"]
-        torch._fused_adam_(params, [p.grad for p in params], [s["exp_avg"] for s in state],
-                           [s["exp_avg_sq"] for s in state], [], steps, amsgrad=False, lr=group["lr"],
-                           beta1=beta1, beta2=beta2, weight_decay=0.0, eps=group["eps"], maximize=False,
-                           grad_scale=None, found_inf=None)
 
     def _buffers(self, batch: int) -> _Buffers:
         if batch not in self.buffers:
@@ -164,7 +131,7 @@ class MLPStep:
 
     @torch.no_grad()
     def __call__(self, idx: torch.Tensor, lr: float, temperature: float | None = None, kl_weight: float = 1.0) -> None:
-        set_lr(self.optimizer, lr)
+        self.optimizer.set_lr(lr)
         for p, grad in self.grads.items():
             if p.grad is not grad:
                 p.grad = grad
@@ -196,4 +163,4 @@ class MLPStep:
         torch.addcmul(dz, kl_scale, q.mu, out=buf.g_e[:, :D])
         torch.mul(dz, eps, out=buf.g_e[:, D:]).mul_(sigma).add_((sigma * sigma - 1.0).mul_(kl_scale)).mul_(0.5)
         self._backward(self.encoder, x_in, buf.g_e, buf, input_grad=False)
-        self._adam()
+        self.optimizer.step()
