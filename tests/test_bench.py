@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.server_probes import training_pids
 from vae.data import write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,8 +95,6 @@ def test_a_training_jobs_forked_child_is_not_counted_as_another_job(tmp_path):
     """bench.server_probes.training_pids, which the many-sessions test counts jobs by: a child that a
     job forks carries the job's command line until it execs (torch's import runs `ldconfig -p` so),
     and once made the test see two jobs where there was one."""
-    from bench.server_probes import training_pids
-
     job = subprocess.Popen([sys.executable, "-c", "import os, time\nos.fork()\ntime.sleep(4)\n",
                             "vae", "train", "--out", str(tmp_path / "run")])
     try:
