@@ -150,6 +150,65 @@ def test_a_state_that_does_not_fit_is_refused_and_changes_nothing(tmp_path, dama
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
 
 
-def test_parameters_on_two_devices_are_refused():
-    with pytest.raises(ValueError, match="one device"):
-        Adam([torch.zeros(2), torch.zeros(2, device="meta")], lr=1e-3)
+def test_a_step_saved_in_another_dtype_loads_as_the_kernel_takes_it(tmp_path):
+    """A float32 count on the parameter's device, whatever the file held (int64 here)."""
+    model, tensors = _saved_state(tmp_path)
+    tensors = {k: v.long() if k.endswith(".step") else v for k, v in tensors.items()}
+    save_checkpoint(model, tmp_path, epoch=1, step=2)
+    (tmp_path / OPTIMIZER).write_bytes(safetensors_bytes(tensors, metadata={"step": "2"}))
+    adam = Adam(model.parameters(), lr=1e-3)
+    assert load_optimizer_state(tmp_path, adam, step=2)
+    assert all(s["step"].dtype == torch.float32 and s["step"].shape == () and float(s["step"]) == 2 for s in adam.state)
+
+
+@pytest.mark.parametrize("params, lr, message", [
+    ([torch.zeros(2), torch.zeros(2, device="meta")], 1e-3, "one device and dtype"),
+    ([torch.zeros(2), torch.zeros(2, dtype=torch.float64)], 1e-3, "one device and dtype"),
+    ("twice", 1e-3, "listed twice"),
+    ([torch.zeros(2)], -1e-3, "must not be negative"),
+])
+def test_what_it_cannot_step_is_refused(params, lr, message):
+    if params == "twice":
+        p = torch.zeros(2)
+        params = [p, p]
+    with pytest.raises(ValueError, match=message):
+        Adam(params, lr=lr)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_a_gpu_it_is_capturable_fused_adam_eagerly_and_in_a_recorded_graph():
+    """As make_optimizer made it for CUDA before (torch.optim.Adam, fused and capturable, its learning
+    rate a device tensor changed in place): eight eager steps, then eight replays of a recorded step
+    with the learning rate changing between them, bit for bit."""
+    def cuda_params():
+        return [p.detach().cuda().requires_grad_() for p in model_params()]
+
+    ours, theirs = cuda_params(), cuda_params()
+    adam = Adam(ours, lr=1e-3)
+    torch_adam = torch.optim.Adam(theirs, lr=torch.tensor(1e-3, device="cuda"), fused=True, capturable=True)
+
+    def set_lr(i):
+        adam.set_lr(lr_at(i))
+        torch_adam.param_groups[0]["lr"].fill_(lr_at(i))
+
+    for i in range(8):
+        set_grads(ours, i)
+        set_grads(theirs, i)
+        set_lr(i)
+        adam.step()
+        torch_adam.step()
+    assert_same_state(adam, ours, torch_adam, theirs)
+
+    graphs = []
+    for optimizer in (adam, torch_adam):  # recorded, not run: each state started in the eager steps
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            optimizer.step()
+        graphs.append(graph)
+    for i in range(8, 16):
+        set_lr(i)
+        for graph in graphs:
+            graph.replay()
+    torch.cuda.synchronize()
+    assert_same_state(adam, ours, torch_adam, theirs)
+    assert [float(s["step"]) for s in adam.state[:2]] == [14.0, 16.0]

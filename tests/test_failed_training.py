@@ -20,8 +20,7 @@ HOOK = '''
 import os
 after = int(os.environ.get("VAE_TEST_OOM_AFTER_STEPS", "0"))
 if after:  # tests/test_failed_training.py: run out of memory after `after` optimizer steps
-    # Fused Adam's kernel: every training step calls it, by optimizer.step() or (the written-out
-    # step, vae/training/mlp_step.py) directly.
+    # Fused Adam's kernel: every training step calls it (vae/training/adam.py looks it up each step).
     import torch
     kernel, count = torch._fused_adam_, [0]
     def failing_kernel(*args, **kwargs):

@@ -12,6 +12,7 @@ from vae.config import ModelConfig, TrainConfig
 from vae.models.model import VAE, to_unit
 from vae.run_files import TRAIN_CONFIG
 from vae.training import mlp_step
+from vae.training.adam import Adam
 from vae.training.mlp_step import MLPStep
 from vae.training.step import TrainStep, make_optimizer
 from vae.training.train import train
@@ -129,6 +130,15 @@ def test_bfloat16_products_train_as_autocast_does(mnist_test):
     for (name, a), b in zip(written.named_parameters(), autocast.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-3, msg=name)
     assert max((a - b).abs().max().item() for a, b in zip(written.parameters(), float32.parameters())) > 2e-3
+
+
+@pytest.mark.parametrize("params", ["another model's", "all but one"])
+def test_an_optimizer_of_other_parameters_is_refused(params):
+    """Its gradients would go nowhere: training would silently do nothing."""
+    model = VAE(SMALL)
+    other = list(VAE(SMALL).parameters()) if params == "another model's" else list(model.parameters())[:-1]
+    with pytest.raises(ValueError, match="exactly the model's parameters"):
+        MLPStep(model, Adam(other, 1e-3), torch.zeros(4, 28, 28, dtype=torch.uint8), torch.Generator(), amp=False)
 
 
 def test_a_model_it_is_not_written_for_is_refused():

@@ -69,6 +69,9 @@ class MLPStep:
         if not applies(model.config, model.device, parallel=False):
             raise ValueError("MLPStep's gradient is written for an unconditional mlp with a Gaussian latent, Gaussian "
                              "eps and a Bernoulli likelihood, on the CPU: train this model with TrainStep")
+        if [id(p) for p in optimizer.params] != [id(p) for p in model.parameters()]:
+            raise ValueError("MLPStep's optimizer must step exactly the model's parameters: the gradients it writes "
+                             "would go nowhere else (make the optimizer after moving the model)")
         self.model, self.optimizer, self.images, self.gen = model, optimizer, images, generator
         self.cfg = model.config
         self.dtype = torch.bfloat16 if amp else torch.float32
