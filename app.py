@@ -61,7 +61,7 @@ def checkpoint_picker() -> None:
     if wanted not in usable:
         why = entries[wanted].error if wanted in entries else "there is no such folder in the checkpoints folder"
         fallback = DEFAULT_RUN if DEFAULT_RUN in usable else (usable or [None])[0]
-        if wanted != fallback:
+        if wanted != fallback and fallback is not None:  # with none usable, the page itself says so
             st.session_state[state.BROKEN_SELECTION] = (f"Checkpoint {literal(wanted)} cannot be loaded: "
                                                         f"{literal(why)}. Showing {literal(fallback)} instead.")
         wanted = fallback
@@ -123,7 +123,14 @@ with st.sidebar:
     st.fragment(run_every=every)(status_line)(jobs, polling=every is not None)
 
 page = st.navigation(PAGES, expanded=True)  # thirteen pages: all in view, none behind "View more"
-if model_error and page.title != "Train":  # the Train page needs no model; the others would fail on it
-    st.error(model_error + "\n\nPick another checkpoint in the sidebar.")
-    st.stop()
+if page.title != "Train":  # the Train page needs no model; the others would fail without one
+    if model_error:
+        st.error(model_error + "\n\nPick another checkpoint in the sidebar.")
+        st.stop()
+    if not st.session_state.get(state.CHECKPOINT):
+        st.info(f"There is no checkpoint to explore in {literal(str(CHECKPOINTS_DIR.resolve()))}: train one on the "
+                "Train page (it appears in the sidebar after its first epoch), or point VAE_CHECKPOINTS_DIR at a "
+                "folder of them.", icon=":material/info:")
+        st.page_link("views/train.py", label="Train a model", icon=":material/model_training:")
+        st.stop()
 page.run()

@@ -75,6 +75,32 @@ def test_a_selected_checkpoint_that_breaks_on_disk_says_which_and_why_then_falls
     assert not at.sidebar.warning
 
 
+@pytest.mark.parametrize("there", ["an empty folder", "only a broken checkpoint", "no folder at all"])
+def test_with_no_checkpoint_to_explore_every_page_says_so_and_the_train_page_works(tmp_path, monkeypatch, there):
+    """VAE_CHECKPOINTS_DIR pointed at a folder with no usable checkpoint: each page but Train says
+    where it looked and links to Train, instead of failing on the missing model."""
+    from tests.app_support import VIEWS
+
+    folder = tmp_path / "runs"
+    if there != "no folder at all":
+        folder.mkdir()
+    if there == "only a broken checkpoint":
+        (folder / "broken").mkdir()
+        (folder / "broken" / "config.json").write_text("{half a file")
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", folder)
+    at = open_app()  # the default page, the map, on its own run: open_app checks the last run only
+    assert not at.sidebar.warning  # no "showing None instead": the page says what there is to say
+    for page in VIEWS:
+        if page != "views/map.py":
+            at = open_app(page)
+        if page == "views/train.py":
+            assert not any("no checkpoint" in t for t in texts(at.info)), page
+            assert any(b.label == "Start training" for b in at.button), page
+        else:
+            note = texts(at.info)[0]
+            assert "There is no checkpoint to explore in" in note and str(folder) in note, page
+
+
 def test_z_comes_from_the_link_survives_other_pages_and_a_bad_one_is_refused(checkpoints, test_mu):
     z = np.round(test_mu[7], 3)
     at = open_app("views/sliders.py", query_params={"z": ",".join(f"{v:.3f}" for v in z)})
