@@ -2,6 +2,7 @@
 split, broken files skipped with a reason each, too few refused; and a model of its colour pictures
 trained, saved and loaded, decoded at their size."""
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from vae import cli
 from vae import image_folder as folders
 from vae.config import ModelConfig
 from vae.data import load_split
-from vae.datasets import data_root, dataset_info
+from vae.datasets import IMPORT_KEY, data_root, dataset_info
 from vae.image_folder import import_folder, in_test_split
 from vae.models.model import VAE, to_unit
 from vae.training.checkpoint import load_checkpoint, save_checkpoint
@@ -89,6 +90,50 @@ def test_the_split_is_a_hash_of_each_path_so_new_files_move_no_old_one(tmp_path)
     after = load_split(first.name, "test", tmp_path / "data").images
     assert {bytes(im.numpy()) for im in before} <= {bytes(im.numpy()) for im in after}
     assert len(after) == len(before) + in_test_split("circles/new.png") and len(before) >= folders.MIN_TEST
+
+
+def _changed(source: Path, data: Path, change: str) -> dict:
+    """One change a second import must notice; the import's keyword arguments."""
+    picture = source / "circles" / "1.jpg"
+    if change == "a picture edited":
+        os.utime(picture, ns=(picture.stat().st_atime_ns, picture.stat().st_mtime_ns + 10**9))
+    elif change == "a picture added":
+        (source / "squares" / "new.png").write_bytes((source / "squares" / "0.png").read_bytes())
+    elif change == "a picture removed":
+        picture.unlink()
+    elif change == "a record from before this check":
+        path = next((data / "folders").glob("*/dataset.json"))
+        record = json.loads(path.read_text())
+        del record[IMPORT_KEY]
+        path.write_text(json.dumps(record))
+    elif change == "its files deleted":
+        for f in (data / "folders").glob("*/raw/*.gz"):
+            f.unlink()
+    return {"seed": 1} if change == "another seed" else {}
+
+
+@pytest.mark.parametrize("change", ["nothing", "a picture edited", "a picture added", "a picture removed",
+                                    "another seed", "a record from before this check", "its files deleted"])
+def test_a_folder_is_read_again_only_when_its_files_or_their_reading_changed(tmp_path, monkeypatch, change):
+    """The Train page reads the folder before it starts a run, and the run (--image-folder) then asks
+    again: unchanged, nothing is read or written, and the answer is the first one."""
+    data = tmp_path / "data"
+    source = shapes_folder(tmp_path / "shapes")
+    first = import_folder(source, root=data)
+    files = {f: f.stat().st_mtime_ns for f in first.folder.rglob("*") if f.is_file()}
+    kwargs = _changed(source, data, change)
+    reads = []
+    monkeypatch.setattr(folders, "_read", lambda *a, read=folders._read: reads.append(a) or read(*a))
+    again = import_folder(source, root=data, **kwargs)
+    assert again.name == first.name and dataset_info(again.name, data).class_names == ("circles", "squares")
+    if change == "nothing":
+        assert not again.reread and not reads
+        assert (again.counts, again.skipped) == (first.counts, first.skipped)
+        assert {f: f.stat().st_mtime_ns for f in first.folder.rglob("*") if f.is_file()} == files
+    else:
+        assert again.reread and len(reads) > 100
+        assert sum(again.counts.values()) == sum(first.counts.values()) + {"a picture added": 1,
+                                                                           "a picture removed": -1}.get(change, 0)
 
 
 def test_a_folder_without_class_folders_is_one_unlabelled_class(tmp_path):

@@ -156,8 +156,9 @@ def _import_folder(model_given: dict, train_cfg: TrainConfig) -> str:
                              model_given.setdefault("channels", 1), train_cfg.data_dir)
     skipped = (f"; {len(imported.skipped)} files skipped, one line each in {imported.folder / SKIPPED_LOG}"
                if imported.skipped else "")
+    how = "read as" if imported.reread else "as when last read, in"
     print(f"{train_cfg.image_folder}: {imported.counts['train']} training and {imported.counts['test']} test "
-          f"pictures, read as {imported.name}{skipped}", flush=True)
+          f"pictures, {how} {imported.name}{skipped}", flush=True)
     return imported.name
 
 

@@ -13,12 +13,16 @@ unlabelled class. Each picture is read as an upload is (vae/images.photo_style: 
 resized, gray or RGB), and goes to the test split when a seeded hash of its path says so (about
 TEST_SHARE of them and at least MIN_TEST, the same ones every time). Files that cannot be used
 (unreadable, empty, huge, tiny, another type) are skipped with one line each in `skipped.log` beside
-the dataset; a folder with fewer than MIN_IMAGES usable pictures is refused.
+the dataset; a folder with fewer than MIN_IMAGES usable pictures is refused. A folder whose files
+(paths, sizes, modification times) and reading (size, colour, seed) are as when it was last read is
+not read again: the Train page reads it before starting a run, and the run's own `--image-folder`
+then finds it done.
 """
 from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import re
 from dataclasses import asdict, dataclass
@@ -27,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from vae.data import file_names, idx_bytes
-from vae.datasets import FOLDER_PREFIX, RECORD_FILE, Dataset, Framing, default_root, folder_dataset_dir
+from vae.datasets import FOLDER_PREFIX, IMPORT_KEY, RECORD_FILE, Dataset, Framing, default_root, folder_dataset_dir
 from vae.files import atomic_write_bytes, atomic_write_json
 from vae.images import ImageError, photo_style, read_upload, to_uint8
 
@@ -38,6 +42,7 @@ MIN_TEST = 10  # a map, a mixture and a detector of outliers need this many test
 TEST_SHARE = 0.1
 SIDES = (28, 32, 64)
 SKIPPED_LOG = "skipped.log"
+READING = 1  # how pictures become images (photo_style, the split): a change makes every folder read anew
 
 
 def image_folders_root() -> Path:
@@ -59,6 +64,7 @@ class ImportedFolder:
     folder: Path  # where its files and record are, under the data root
     counts: dict[str, int]  # images in each split
     skipped: list[tuple[str, str]]  # (path within the source, why)
+    reread: bool = True  # False: the folder was as when it was last read, and nothing was read again
 
 
 def slug(source: Path, side: int, channels: int) -> str:
@@ -111,6 +117,30 @@ def _files(source: Path) -> tuple[list[str], list[tuple[Path, int]], list[tuple[
     return classes or [source.name or "images"], files, skipped
 
 
+def fingerprint(source: Path, side: int, channels: int, seed: int) -> str:
+    """sha256 of every file's path within `source`, size and modification time, and of how they are
+    read: what an import depends on, without reading a picture."""
+    h = hashlib.sha256(f"reading {READING}, side {side}, channels {channels}, seed {seed}\n".encode())
+    for path in sorted(source.rglob("*")):
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(source).parts):
+            stat = path.stat()
+            h.update(f"{path.relative_to(source).as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _as_last_read(folder: Path, name: str, print_: str) -> ImportedFolder | None:
+    """The import recorded in `folder` if it was made from files of this fingerprint; else None."""
+    try:
+        done = json.loads((folder / RECORD_FILE).read_text())[IMPORT_KEY]
+        files = [folder / "raw" / f"{file}.gz" for split in ("train", "test") for file in file_names(split)]
+        if done["fingerprint"] != print_ or not all(f.is_file() for f in files):
+            return None
+        return ImportedFolder(name, folder, {k: int(v) for k, v in done["counts"].items()},
+                              [(str(p), str(why)) for p, why in done["skipped"]], reread=False)
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, an older record, or a broken one
+        return None
+
+
 def _is_image_name(path: Path) -> bool:
     return path.suffix.lower() in EXTENSIONS
 
@@ -134,6 +164,11 @@ def import_folder(source: str | Path, side: int = 28, channels: int = 1, root: s
                          f"or RGB (3), not {side} and {channels}")
     if not source.is_dir():
         raise ValueError(f"--image-folder {source} is not a folder")
+    name = FOLDER_PREFIX + slug(source, side, channels)
+    folder = folder_dataset_dir(name, root)
+    print_ = fingerprint(source.resolve(), side, channels, seed)
+    if (last := _as_last_read(folder, name, print_)) is not None:
+        return last
     classes, files, skipped = _files(source.resolve())
     read = []  # (hash, image, label) of every usable picture
     for path, label in files:
@@ -153,8 +188,6 @@ def import_folder(source: str | Path, side: int = 28, channels: int = 1, root: s
         split = "test" if h < TEST_SHARE or h <= cut else "train"
         images[split].append(image)
         labels[split].append(label)
-    name = FOLDER_PREFIX + slug(source, side, channels)
-    folder = folder_dataset_dir(name, root)
     for split in ("train", "test"):
         images_name, labels_name = file_names(split)
         for file, array in ((images_name, np.stack(images[split])), (labels_name, np.array(labels[split]))):
@@ -165,7 +198,8 @@ def import_folder(source: str | Path, side: int = 28, channels: int = 1, root: s
                      framing=Framing(box=side, centre="photo", trim=0.0, thing="picture", side=side),
                      subdir="", idx_md5={}, mirrors=(), license=f"your own pictures, from {source.resolve()}",
                      channels=channels)
-    fields = {k: v for k, v in asdict(record).items() if k not in ("idx_md5", "mirrors", "system_folders")}
-    atomic_write_json(folder / RECORD_FILE, fields)  # last: a record means its files are all there
     counts = {split: len(images[split]) for split in images}
+    fields = {k: v for k, v in asdict(record).items() if k not in ("idx_md5", "mirrors", "system_folders")}
+    fields[IMPORT_KEY] = {"fingerprint": print_, "counts": counts, "skipped": skipped}
+    atomic_write_json(folder / RECORD_FILE, fields)  # last: a record means its files are all there
     return ImportedFolder(name, folder, counts, skipped)

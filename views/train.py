@@ -96,8 +96,9 @@ if start:
             dataset = imported.name
             skipped = (f"; {len(imported.skipped)} files skipped (see {literal(str(imported.folder / SKIPPED_LOG))})"
                        if imported.skipped else "")
-            read_note = (f" Read {imported.counts['train']} training and {imported.counts['test']} test pictures "
-                         f"from the folder{skipped}.")
+            how = "Read" if imported.reread else "The folder is as when it was last read:"
+            read_note = (f" {how} {imported.counts['train']} training and {imported.counts['test']} test pictures"
+                         f"{skipped}.")
         model = ModelConfig(arch=arch, latent=latent, latent_dim=latent_dim or None, categories=categories,
                             likelihood=likelihood, beta=beta, dataset=dataset, binarize=binarize, eps=eps,
                             conditional=conditional)
