@@ -56,14 +56,15 @@ def checkpoint_picker() -> None:
     session was opened with, or the user's pick; one that broke (or vanished) says why and falls back."""
     entries = {e.name: e for e in list_runs(CHECKPOINTS_DIR)}
     usable = [name for name, e in entries.items() if e.ok]
-    wanted = st.session_state.pop(state.EXPLORE_RUN, None) or st.session_state.get(state.CHECKPOINT) \
-        or CHECKPOINT.get()
+    asked = st.session_state.pop(state.EXPLORE_RUN, None) or st.session_state.get(state.CHECKPOINT)
+    wanted = asked or CHECKPOINT.get()
     if wanted not in usable:
         why = entries[wanted].error if wanted in entries else "there is no such folder in the checkpoints folder"
         fallback = DEFAULT_RUN if DEFAULT_RUN in usable else (usable or [None])[0]
-        if wanted != fallback and fallback is not None:  # with none usable, the page itself says so
-            st.session_state[state.BROKEN_SELECTION] = (f"Checkpoint {literal(wanted)} cannot be loaded: "
-                                                        f"{literal(why)}. Showing {literal(fallback)} instead.")
+        if asked or wanted != DEFAULT_RUN:  # the built-in default, missing, is no one's choice: nothing to say
+            st.session_state[state.BROKEN_SELECTION] = (
+                f"Checkpoint {literal(wanted)} cannot be loaded: {literal(why)}."
+                + (f" Showing {literal(fallback)} instead." if fallback else ""))
         wanted = fallback
     st.session_state[state.CHECKPOINT] = wanted
     st.selectbox("Checkpoint", usable, key=state.CHECKPOINT, format_func=lambda n: f"{n} · {entries[n].summary}",
@@ -115,7 +116,7 @@ with st.sidebar:
                 st.warning("Trained with uniform ε, the article's bug (z = μ + σ·ε, ε ~ U[0, 1)): kept to show what "
                            "it does. Its figures are evaluated with Gaussian ε.", icon=":material/bug_report:")
         except Exception as e:  # a checkpoint that broke after it was listed: say so, keep the app up
-            model_error = f"Cannot load this checkpoint: {e}"
+            model_error = f"Cannot load this checkpoint: {literal(str(e))}"
             st.error(model_error)
     st.divider()
     jobs = training_jobs()
@@ -123,11 +124,14 @@ with st.sidebar:
     st.fragment(run_every=every)(status_line)(jobs, polling=every is not None)
 
 page = st.navigation(PAGES, expanded=True)  # thirteen pages: all in view, none behind "View more"
-if page.title != "Train":  # the Train page needs no model; the others would fail without one
+# Train needs no model, and Loss curves shows a first run while it trains; the others would fail without one
+if page.title not in ("Train", "Loss curves"):
     if model_error:
         st.error(model_error + "\n\nPick another checkpoint in the sidebar.")
         st.stop()
     if not st.session_state.get(state.CHECKPOINT):
+        if note := st.session_state.get(state.BROKEN_SELECTION):  # a link's checkpoint: why it is not shown
+            st.warning(note, icon=":material/warning:")
         st.info(f"There is no checkpoint to explore in {literal(str(CHECKPOINTS_DIR.resolve()))}: train one on the "
                 "Train page (it appears in the sidebar after its first epoch), or point VAE_CHECKPOINTS_DIR at a "
                 "folder of them.", icon=":material/info:")

@@ -77,8 +77,8 @@ def test_a_selected_checkpoint_that_breaks_on_disk_says_which_and_why_then_falls
 
 @pytest.mark.parametrize("there", ["an empty folder", "only a broken checkpoint", "no folder at all"])
 def test_with_no_checkpoint_to_explore_every_page_says_so_and_the_train_page_works(tmp_path, monkeypatch, there):
-    """VAE_CHECKPOINTS_DIR pointed at a folder with no usable checkpoint: each page but Train says
-    where it looked and links to Train, instead of failing on the missing model."""
+    """VAE_CHECKPOINTS_DIR pointed at a folder with no usable checkpoint: each page but Train and Loss
+    curves says where it looked and links to Train, instead of failing on the missing model."""
     from tests.app_support import VIEWS
 
     folder = tmp_path / "runs"
@@ -93,12 +93,37 @@ def test_with_no_checkpoint_to_explore_every_page_says_so_and_the_train_page_wor
     for page in VIEWS:
         if page != "views/map.py":
             at = open_app(page)
-        if page == "views/train.py":
+        if page in ("views/train.py", "views/curves.py"):
             assert not any("no checkpoint" in t for t in texts(at.info)), page
-            assert any(b.label == "Start training" for b in at.button), page
+            assert any(b.label == "Start training" for b in at.button) if page == "views/train.py" \
+                else "Pick one or more runs to see their curves." in texts(at.info), page
         else:
             note = texts(at.info)[0]
             assert "There is no checkpoint to explore in" in note and str(folder) in note, page
+
+
+def test_with_no_checkpoint_yet_loss_curves_follows_the_first_run_before_its_first_epoch(tmp_path, monkeypatch):
+    import vae.services.jobs
+
+    (tmp_path / "first").mkdir()
+    shutil.copy(BUNDLED / "config.json", tmp_path / "first" / "config.json")
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
+    monkeypatch.setattr(vae.services.jobs.TrainingJobs, "status", lambda self: vae.services.jobs.JobStatus(
+        "running", tmp_path / "first", epochs=8))
+    at = open_app("views/curves.py")
+    assert any("`first` is training now" in c for c in texts(at.caption))
+    assert not any("no checkpoint" in t for t in texts(at.info))
+
+
+def test_a_link_to_a_checkpoint_with_none_to_fall_back_on_says_why_on_the_page(tmp_path, monkeypatch):
+    """On a phone the sidebar is folded away: the page itself names the link's checkpoint and why."""
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "config.json").write_text("{half a file")
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
+    at = open_app(query_params={"checkpoint": "mine"})
+    warning = " ".join(texts(at.main.warning))
+    assert "Checkpoint `mine` cannot be loaded" in warning and "not a valid model config" in warning
+    assert "Showing" not in warning and "There is no checkpoint to explore in" in texts(at.info)[0]
 
 
 def test_z_comes_from_the_link_survives_other_pages_and_a_bad_one_is_refused(checkpoints, test_mu):

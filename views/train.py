@@ -103,7 +103,7 @@ if start:
                             likelihood=likelihood, beta=beta, dataset=dataset, binarize=binarize, eps=eps,
                             conditional=conditional)
     except ValueError as e:
-        st.error(str(e))
+        st.error(literal(str(e)))
         st.stop()
     training = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, train_limit=limit or None,
                            kl_warmup=kl_warmup, free_bits=free_bits,
