@@ -116,7 +116,6 @@ REGISTRY = {d.name: d for d in (
 NAMES = tuple(REGISTRY)
 FOLDER_PREFIX = "folder:"  # an image folder's dataset: "folder:<slug>"
 RECORD_FILE = "dataset.json"  # a folder dataset's record, beside its files
-IMPORT_KEY = "import"  # in the record: what the folder's files were when read (vae/image_folder.py)
 
 
 def default_root(data_dir: str | Path | None = None) -> Path:
@@ -163,7 +162,6 @@ def dataset_info(name: str, root: str | Path | None = None) -> Dataset:
     record = folder_dataset_dir(name, root) / RECORD_FILE
     try:
         fields = json.loads(record.read_text())
-        fields.pop(IMPORT_KEY, None)
         return Dataset(**{**fields, "class_names": tuple(fields["class_names"]), "mirrors": (), "idx_md5": {},
                           "factors": tuple(fields.get("factors", ())),
                           "framing": Framing(**fields["framing"])})

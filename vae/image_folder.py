@@ -14,9 +14,9 @@ resized, gray or RGB), and goes to the test split when a seeded hash of its path
 TEST_SHARE of them and at least MIN_TEST, the same ones every time). Files that cannot be used
 (unreadable, empty, huge, tiny, another type) are skipped with one line each in `skipped.log` beside
 the dataset; a folder with fewer than MIN_IMAGES usable pictures is refused. A folder whose files
-(paths, sizes, modification times) and reading (size, colour, seed) are as when it was last read is
-not read again: the Train page reads it before starting a run, and the run's own `--image-folder`
-then finds it done.
+(paths, sizes, times, inodes) and reading (size, colour, seed, the rules here) are as when it was
+last read is not read again (`fingerprint`, kept in import.json, written last and removed first): the
+Train page reads it before starting a run, and the run's own `--image-folder` then finds it done.
 """
 from __future__ import annotations
 
@@ -25,13 +25,15 @@ import hashlib
 import json
 import os
 import re
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import PIL
 
 from vae.data import file_names, idx_bytes
-from vae.datasets import FOLDER_PREFIX, IMPORT_KEY, RECORD_FILE, Dataset, Framing, default_root, folder_dataset_dir
+from vae.datasets import FOLDER_PREFIX, RECORD_FILE, Dataset, Framing, default_root, folder_dataset_dir
 from vae.files import atomic_write_bytes, atomic_write_json
 from vae.images import ImageError, photo_style, read_upload, to_uint8
 
@@ -42,7 +44,9 @@ MIN_TEST = 10  # a map, a mixture and a detector of outliers need this many test
 TEST_SHARE = 0.1
 SIDES = (28, 32, 64)
 SKIPPED_LOG = "skipped.log"
-READING = 1  # how pictures become images (photo_style, the split): a change makes every folder read anew
+IMPORT_FILE = "import.json"  # the fingerprint of the files last read, and what was read from them
+READING = 1  # how pictures become images (photo_style, the split): bump it when that changes
+RACY_NS = 2 * 10**9  # files changed this close to an import are not vouched for (FAT's clock ticks in 2 s)
 
 
 def image_folders_root() -> Path:
@@ -117,27 +121,38 @@ def _files(source: Path) -> tuple[list[str], list[tuple[Path, int]], list[tuple[
     return classes or [source.name or "images"], files, skipped
 
 
-def fingerprint(source: Path, side: int, channels: int, seed: int) -> str:
-    """sha256 of every file's path within `source`, size and modification time, and of how they are
-    read: what an import depends on, without reading a picture."""
-    h = hashlib.sha256(f"reading {READING}, side {side}, channels {channels}, seed {seed}\n".encode())
-    for path in sorted(source.rglob("*")):
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(source).parts):
+def fingerprint(source: Path, listing: tuple, side: int, channels: int, seed: int, since_ns: int) -> str | None:
+    """sha256 of what an import of `source` depends on, without reading a picture: `_files`' listing,
+    each listed file's size, times and inode, and how pictures are read. None when it cannot vouch for
+    the files: one vanished, or one changed within RACY_NS of `since_ns` (a later change in the same
+    tick of a coarse clock would keep its times; git treats such index entries alike)."""
+    classes, files, skipped = listing
+    rules = (READING, side, channels, seed, str(source), MAX_FILE_BYTES, MIN_IMAGES, MIN_TEST, TEST_SHARE,
+             EXTENSIONS, PIL.__version__, classes)
+    h = hashlib.sha256(repr(rules).encode())
+    for path, label in [*files, *((source / relative, -1) for relative, _ in skipped)]:
+        try:
             stat = path.stat()
-            h.update(f"{path.relative_to(source).as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+        except OSError:
+            return None
+        if stat.st_mtime_ns > since_ns - RACY_NS:
+            return None
+        h.update(f"{path.relative_to(source).as_posix()}\t{label}\t{stat.st_size}\t{stat.st_mtime_ns}\t"
+                 f"{stat.st_ctime_ns}\t{stat.st_ino}\t{stat.st_dev}\n".encode())
     return h.hexdigest()
 
 
-def _as_last_read(folder: Path, name: str, print_: str) -> ImportedFolder | None:
+def _as_last_read(folder: Path, name: str, print_: str | None) -> ImportedFolder | None:
     """The import recorded in `folder` if it was made from files of this fingerprint; else None."""
+    files = [folder / RECORD_FILE, folder / SKIPPED_LOG,
+             *(folder / "raw" / f"{file}.gz" for split in ("train", "test") for file in file_names(split))]
     try:
-        done = json.loads((folder / RECORD_FILE).read_text())[IMPORT_KEY]
-        files = [folder / "raw" / f"{file}.gz" for split in ("train", "test") for file in file_names(split)]
-        if done["fingerprint"] != print_ or not all(f.is_file() for f in files):
+        done = json.loads((folder / IMPORT_FILE).read_text())
+        if print_ is None or done["fingerprint"] != print_ or not all(f.is_file() for f in files):
             return None
         return ImportedFolder(name, folder, {k: int(v) for k, v in done["counts"].items()},
                               [(str(p), str(why)) for p, why in done["skipped"]], reread=False)
-    except (OSError, ValueError, KeyError, TypeError):  # none yet, an older record, or a broken one
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # none yet, or a broken one
         return None
 
 
@@ -166,10 +181,12 @@ def import_folder(source: str | Path, side: int = 28, channels: int = 1, root: s
         raise ValueError(f"--image-folder {source} is not a folder")
     name = FOLDER_PREFIX + slug(source, side, channels)
     folder = folder_dataset_dir(name, root)
-    print_ = fingerprint(source.resolve(), side, channels, seed)
+    started_ns = time.time_ns()
+    classes, files, skipped = listing = _files(source.resolve())
+    print_ = fingerprint(source.resolve(), listing, side, channels, seed, started_ns)
     if (last := _as_last_read(folder, name, print_)) is not None:
         return last
-    classes, files, skipped = _files(source.resolve())
+    skipped = list(skipped)
     read = []  # (hash, image, label) of every usable picture
     for path, label in files:
         relative = path.relative_to(source.resolve()).as_posix()
@@ -188,6 +205,7 @@ def import_folder(source: str | Path, side: int = 28, channels: int = 1, root: s
         split = "test" if h < TEST_SHARE or h <= cut else "train"
         images[split].append(image)
         labels[split].append(label)
+    (folder / IMPORT_FILE).unlink(missing_ok=True)  # first: files half rewritten must not pass as the last read
     for split in ("train", "test"):
         images_name, labels_name = file_names(split)
         for file, array in ((images_name, np.stack(images[split])), (labels_name, np.array(labels[split]))):
@@ -200,6 +218,7 @@ def import_folder(source: str | Path, side: int = 28, channels: int = 1, root: s
                      channels=channels)
     counts = {split: len(images[split]) for split in images}
     fields = {k: v for k, v in asdict(record).items() if k not in ("idx_md5", "mirrors", "system_folders")}
-    fields[IMPORT_KEY] = {"fingerprint": print_, "counts": counts, "skipped": skipped}
-    atomic_write_json(folder / RECORD_FILE, fields)  # last: a record means its files are all there
+    atomic_write_json(folder / RECORD_FILE, fields)  # after its files: a record means they are all there
+    if print_ is not None:  # last of all: what the files were, for the next import to trust
+        atomic_write_json(folder / IMPORT_FILE, {"fingerprint": print_, "counts": counts, "skipped": skipped})
     return ImportedFolder(name, folder, counts, skipped)
