@@ -61,10 +61,11 @@ def checkpoint_picker() -> None:
     if wanted not in usable:
         why = entries[wanted].error if wanted in entries else "there is no such folder in the checkpoints folder"
         fallback = DEFAULT_RUN if DEFAULT_RUN in usable else (usable or [None])[0]
-        if asked or wanted != DEFAULT_RUN:  # the built-in default, missing, is no one's choice: nothing to say
-            st.session_state[state.BROKEN_SELECTION] = (
+        # The built-in default, missing, is no one's choice; a dismissed note is not said again.
+        if (asked or wanted != DEFAULT_RUN) and wanted != st.session_state.get(state.DISMISSED_BROKEN):
+            st.session_state[state.BROKEN_SELECTION] = (wanted, (
                 f"Checkpoint {literal(wanted)} cannot be loaded: {literal(why)}."
-                + (f" Showing {literal(fallback)} instead." if fallback else ""))
+                + (f" Showing {literal(fallback)} instead." if fallback else "")))
         wanted = fallback
     st.session_state[state.CHECKPOINT] = wanted
     st.selectbox("Checkpoint", usable, key=state.CHECKPOINT, format_func=lambda n: f"{n} · {entries[n].summary}",
@@ -72,9 +73,10 @@ def checkpoint_picker() -> None:
                  on_change=lambda: st.session_state.pop(state.BROKEN_SELECTION, None))
     if wanted is not None:
         CHECKPOINT.set(wanted)
-    if note := st.session_state.get(state.BROKEN_SELECTION):
-        st.warning(note, icon=":material/warning:")
+    if broken := st.session_state.get(state.BROKEN_SELECTION):
+        st.warning(broken[1], icon=":material/warning:")
         if st.button("Dismiss", key="dismiss_broken"):
+            st.session_state[state.DISMISSED_BROKEN] = broken[0]
             del st.session_state[state.BROKEN_SELECTION]
             st.rerun()
     broken = [f"{e.name}: {e.error}" for e in entries.values() if not e.ok]
@@ -126,12 +128,12 @@ with st.sidebar:
 page = st.navigation(PAGES, expanded=True)  # thirteen pages: all in view, none behind "View more"
 # Train needs no model, and Loss curves shows a first run while it trains; the others would fail without one
 if page.title not in ("Train", "Loss curves"):
+    if broken := st.session_state.get(state.BROKEN_SELECTION):  # on the page too: a phone folds the sidebar
+        st.warning(broken[1], icon=":material/warning:")
     if model_error:
         st.error(model_error + "\n\nPick another checkpoint in the sidebar.")
         st.stop()
     if not st.session_state.get(state.CHECKPOINT):
-        if note := st.session_state.get(state.BROKEN_SELECTION):  # a link's checkpoint: why it is not shown
-            st.warning(note, icon=":material/warning:")
         st.info(f"There is no checkpoint to explore in {literal(str(CHECKPOINTS_DIR.resolve()))}: train one on the "
                 "Train page (it appears in the sidebar after its first epoch), or point VAE_CHECKPOINTS_DIR at a "
                 "folder of them.", icon=":material/info:")

@@ -57,6 +57,7 @@ def test_a_link_to_a_checkpoint_that_cannot_load_says_why_and_shows_the_default(
     assert "Checkpoint `mine` cannot be loaded" in warning and "corrupt or truncated" in warning
     assert "Showing `default` instead" in warning
     assert at.sidebar.selectbox(key="checkpoint").value == "default"
+    assert "Checkpoint `mine` cannot be loaded" in " ".join(texts(at.main.warning))  # a phone folds the sidebar
 
 
 def test_a_selected_checkpoint_that_breaks_on_disk_says_which_and_why_then_falls_back(checkpoints):
@@ -124,6 +125,10 @@ def test_a_link_to_a_checkpoint_with_none_to_fall_back_on_says_why_on_the_page(t
     warning = " ".join(texts(at.main.warning))
     assert "Checkpoint `mine` cannot be loaded" in warning and "not a valid model config" in warning
     assert "Showing" not in warning and "There is no checkpoint to explore in" in texts(at.info)[0]
+    next(b for b in at.sidebar.button if b.label == "Dismiss").click().run()
+    assert not at.sidebar.warning and not at.main.warning  # and not written again from the link
+    at.switch_page("views/sliders.py").run()
+    assert not at.sidebar.warning and not at.main.warning
 
 
 def test_z_comes_from_the_link_survives_other_pages_and_a_bad_one_is_refused(checkpoints, test_mu):

@@ -1,6 +1,7 @@
 """Your own image folder as a dataset (vae/image_folder.py): labels from class folders, a hashed
 split, broken files skipped with a reason each, too few refused; and a model of its colour pictures
 trained, saved and loaded, decoded at their size."""
+import gzip
 import json
 import os
 from pathlib import Path
@@ -126,12 +127,16 @@ def _changed(source: Path, data: Path, change: str) -> dict:
     elif change == "its files deleted":
         for f in (data / "folders").glob("*/raw/*.gz"):
             f.unlink()
+    elif change == "one of its files another import's, written at the same time":
+        labels = next((data / "folders").glob("*/raw/train-labels-idx1-ubyte.gz"))
+        labels.write_bytes(gzip.compress(gzip.decompress(labels.read_bytes())[:-1] + b"\x01", mtime=0))
     return {"seed": 1} if change == "another seed" else {}
 
 
 CHANGES = ["a picture edited", "a picture replaced by one of its byte count, its time kept", "a picture added",
            "a picture removed", "a class that only a hidden picture made, gone", "another seed",
-           "its record of the last read gone", "its files deleted"]
+           "its record of the last read gone", "its files deleted",
+           "one of its files another import's, written at the same time"]
 
 
 @pytest.mark.parametrize("change", ["nothing", *CHANGES])
@@ -142,7 +147,9 @@ def test_a_folder_is_read_again_only_when_its_files_or_their_reading_changed(tmp
     source = shapes_folder(tmp_path / "shapes")
     (source / "other").mkdir()  # a class folder whose only picture is hidden: still a class, as before
     (source / "other" / ".hidden.png").write_bytes((source / "squares" / "0.png").read_bytes())
-    first = import_folder(aged(source), root=data)
+    aged(source)
+    (source / "squares" / "notes.txt").write_text("edited just now")  # skipped by its name: its times do not count
+    first = import_folder(source, root=data)
     files = {f: f.stat().st_mtime_ns for f in first.folder.rglob("*") if f.is_file()}
     kwargs = _changed(source, data, change)
     reads = []

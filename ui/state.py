@@ -25,7 +25,8 @@ from vae.analysis.diagnostics import FIGURES
 
 CHECKPOINT = "checkpoint"  # the sidebar's checkpoint picker (its widget key): the run every page explores
 EXPLORE_RUN = "explore_run"  # Train page -> sidebar: select this run at the next rerun
-BROKEN_SELECTION = "broken_selection"  # the sidebar's note on a selected checkpoint that broke
+BROKEN_SELECTION = "broken_selection"  # (name, note): a checkpoint asked for that cannot be shown, and why
+DISMISSED_BROKEN = "dismissed_broken"  # the name whose note was dismissed: not said again this session
 
 
 @dataclass(frozen=True)

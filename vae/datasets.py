@@ -162,6 +162,7 @@ def dataset_info(name: str, root: str | Path | None = None) -> Dataset:
     record = folder_dataset_dir(name, root) / RECORD_FILE
     try:
         fields = json.loads(record.read_text())
+        fields = {k: v for k, v in fields.items() if k in Dataset.__dataclass_fields__}  # a later version's too
         return Dataset(**{**fields, "class_names": tuple(fields["class_names"]), "mirrors": (), "idx_md5": {},
                           "factors": tuple(fields.get("factors", ())),
                           "framing": Framing(**fields["framing"])})

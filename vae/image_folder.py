@@ -128,27 +128,36 @@ def fingerprint(source: Path, listing: tuple, side: int, channels: int, seed: in
     tick of a coarse clock would keep its times; git treats such index entries alike)."""
     classes, files, skipped = listing
     rules = (READING, side, channels, seed, str(source), MAX_FILE_BYTES, MIN_IMAGES, MIN_TEST, TEST_SHARE,
-             EXTENSIONS, PIL.__version__, classes)
+             EXTENSIONS, PIL.__version__, classes, skipped)  # skipped for their name: only the log reads them
     h = hashlib.sha256(repr(rules).encode())
-    for path, label in [*files, *((source / relative, -1) for relative, _ in skipped)]:
+    for path, label in files:
         try:
             stat = path.stat()
         except OSError:
             return None
-        if stat.st_mtime_ns > since_ns - RACY_NS:
+        if abs(stat.st_mtime_ns - since_ns) < RACY_NS:
             return None
         h.update(f"{path.relative_to(source).as_posix()}\t{label}\t{stat.st_size}\t{stat.st_mtime_ns}\t"
                  f"{stat.st_ctime_ns}\t{stat.st_ino}\t{stat.st_dev}\n".encode())
     return h.hexdigest()
 
 
+def _import_files() -> list[str]:
+    """What an import writes into the dataset's folder, by path within it (import.json aside)."""
+    return [RECORD_FILE, SKIPPED_LOG, *(f"raw/{file}.gz" for split in ("train", "test") for file in file_names(split))]
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def _as_last_read(folder: Path, name: str, print_: str | None) -> ImportedFolder | None:
-    """The import recorded in `folder` if it was made from files of this fingerprint; else None."""
-    files = [folder / RECORD_FILE, folder / SKIPPED_LOG,
-             *(folder / "raw" / f"{file}.gz" for split in ("train", "test") for file in file_names(split))]
+    """The import recorded in `folder` if it was made from files of this fingerprint and its own files
+    are the ones it wrote (not another import's, run at the same time); else None."""
     try:
         done = json.loads((folder / IMPORT_FILE).read_text())
-        if print_ is None or done["fingerprint"] != print_ or not all(f.is_file() for f in files):
+        if print_ is None or done["fingerprint"] != print_ or sorted(done["written"]) != sorted(_import_files()) \
+                or any(_sha256((folder / p).read_bytes()) != h for p, h in done["written"].items()):
             return None
         return ImportedFolder(name, folder, {k: int(v) for k, v in done["counts"].items()},
                               [(str(p), str(why)) for p, why in done["skipped"]], reread=False)
@@ -206,11 +215,17 @@ def import_folder(source: str | Path, side: int = 28, channels: int = 1, root: s
         images[split].append(image)
         labels[split].append(label)
     (folder / IMPORT_FILE).unlink(missing_ok=True)  # first: files half rewritten must not pass as the last read
+    written = {}  # sha256 of the bytes this import wrote: another's, written at the same time, will not match
+
+    def write(relative: str, data: bytes) -> None:
+        atomic_write_bytes(folder / relative, data)
+        written[relative] = _sha256(data)
+
     for split in ("train", "test"):
         images_name, labels_name = file_names(split)
         for file, array in ((images_name, np.stack(images[split])), (labels_name, np.array(labels[split]))):
-            atomic_write_bytes(folder / "raw" / f"{file}.gz", gzip.compress(idx_bytes(array), mtime=0))
-    atomic_write_bytes(folder / SKIPPED_LOG, "".join(f"{path}: {why}\n" for path, why in skipped).encode())
+            write(f"raw/{file}.gz", gzip.compress(idx_bytes(array), mtime=0))
+    write(SKIPPED_LOG, "".join(f"{path}: {why}\n" for path, why in skipped).encode())
     record = Dataset(name=name, title=display_name(source.resolve().name),
                      class_names=tuple(display_name(c) for c in classes),
                      framing=Framing(box=side, centre="photo", trim=0.0, thing="picture", side=side),
@@ -218,7 +233,8 @@ def import_folder(source: str | Path, side: int = 28, channels: int = 1, root: s
                      channels=channels)
     counts = {split: len(images[split]) for split in images}
     fields = {k: v for k, v in asdict(record).items() if k not in ("idx_md5", "mirrors", "system_folders")}
-    atomic_write_json(folder / RECORD_FILE, fields)  # after its files: a record means they are all there
+    write(RECORD_FILE, (json.dumps(fields, indent=2) + "\n").encode())  # after its files: they are all there
     if print_ is not None:  # last of all: what the files were, for the next import to trust
-        atomic_write_json(folder / IMPORT_FILE, {"fingerprint": print_, "counts": counts, "skipped": skipped})
+        atomic_write_json(folder / IMPORT_FILE, {"fingerprint": print_, "counts": counts, "skipped": skipped,
+                                                 "written": written})
     return ImportedFolder(name, folder, counts, skipped)

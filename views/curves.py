@@ -84,7 +84,7 @@ def curves(names: list[str], log_y: bool) -> None:
 
 
 curves(chosen, log_y)
-read = [f"`{CHECKPOINTS_DIR}/{name}/{file}`" for name in chosen for file in (HISTORY, STEPS)
+read = [literal(f"{CHECKPOINTS_DIR}/{name}/{file}") for name in chosen for file in (HISTORY, STEPS)
         if (run_folder(CHECKPOINTS_DIR, name) / file).exists()]
 if read:
     st.caption("Read from " + ", ".join(read) + ".")

@@ -121,7 +121,7 @@ if start:
                                                 (f" on {gpus} GPUs." if gpus > 1 else ".") + read_note, run_dir.name)
         st.rerun()  # the sidebar, drawn before this page, starts following the run
     except (JobBusy, ValueError, FileExistsError) as e:
-        st.session_state["train_notice"] = ("warning", str(e), None)
+        st.session_state["train_notice"] = ("warning", str(e) if isinstance(e, JobBusy) else literal(str(e)), None)
 if notice := st.session_state.get("train_notice"):  # until the next press of Start, or the run's end
     kind, text, run = notice
     current = jobs.status()
