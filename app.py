@@ -73,10 +73,10 @@ def checkpoint_picker() -> None:
                  on_change=lambda: st.session_state.pop(state.BROKEN_SELECTION, None))
     if wanted is not None:
         CHECKPOINT.set(wanted)
-    if broken := st.session_state.get(state.BROKEN_SELECTION):
-        st.warning(broken[1], icon=":material/warning:")
+    if selection := st.session_state.get(state.BROKEN_SELECTION):
+        st.warning(selection[1], icon=":material/warning:")
         if st.button("Dismiss", key="dismiss_broken"):
-            st.session_state[state.DISMISSED_BROKEN] = broken[0]
+            st.session_state[state.DISMISSED_BROKEN] = selection[0]
             del st.session_state[state.BROKEN_SELECTION]
             st.rerun()
     broken = [f"{e.name}: {e.error}" for e in entries.values() if not e.ok]
@@ -128,8 +128,8 @@ with st.sidebar:
 page = st.navigation(PAGES, expanded=True)  # thirteen pages: all in view, none behind "View more"
 # Train needs no model, and Loss curves shows a first run while it trains; the others would fail without one
 if page.title not in ("Train", "Loss curves"):
-    if broken := st.session_state.get(state.BROKEN_SELECTION):  # on the page too: a phone folds the sidebar
-        st.warning(broken[1], icon=":material/warning:")
+    if selection := st.session_state.get(state.BROKEN_SELECTION):  # on the page too: a phone folds the sidebar
+        st.warning(selection[1], icon=":material/warning:")
     if model_error:
         st.error(model_error + "\n\nPick another checkpoint in the sidebar.")
         st.stop()

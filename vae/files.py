@@ -36,8 +36,13 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
+def json_bytes(obj) -> bytes:
+    """`obj` as the project writes JSON files."""
+    return (json.dumps(obj, indent=2) + "\n").encode()
+
+
 def atomic_write_json(path: str | Path, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
+    atomic_write_bytes(path, json_bytes(obj))
 
 
 def remove_temp_files(folder: str | Path, names: tuple[str, ...]) -> None:

@@ -34,7 +34,7 @@ import PIL
 
 from vae.data import file_names, idx_bytes
 from vae.datasets import FOLDER_PREFIX, RECORD_FILE, Dataset, Framing, default_root, folder_dataset_dir
-from vae.files import atomic_write_bytes, atomic_write_json
+from vae.files import atomic_write_bytes, atomic_write_json, json_bytes
 from vae.images import ImageError, photo_style, read_upload, to_uint8
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -142,11 +142,6 @@ def fingerprint(source: Path, listing: tuple, side: int, channels: int, seed: in
     return h.hexdigest()
 
 
-def _import_files() -> list[str]:
-    """What an import writes into the dataset's folder, by path within it (import.json aside)."""
-    return [RECORD_FILE, SKIPPED_LOG, *(f"raw/{file}.gz" for split in ("train", "test") for file in file_names(split))]
-
-
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -156,7 +151,7 @@ def _as_last_read(folder: Path, name: str, print_: str | None) -> ImportedFolder
     are the ones it wrote (not another import's, run at the same time); else None."""
     try:
         done = json.loads((folder / IMPORT_FILE).read_text())
-        if print_ is None or done["fingerprint"] != print_ or sorted(done["written"]) != sorted(_import_files()) \
+        if print_ is None or done["fingerprint"] != print_ \
                 or any(_sha256((folder / p).read_bytes()) != h for p, h in done["written"].items()):
             return None
         return ImportedFolder(name, folder, {k: int(v) for k, v in done["counts"].items()},
@@ -190,15 +185,14 @@ def import_folder(source: str | Path, side: int = 28, channels: int = 1, root: s
         raise ValueError(f"--image-folder {source} is not a folder")
     name = FOLDER_PREFIX + slug(source, side, channels)
     folder = folder_dataset_dir(name, root)
-    started_ns = time.time_ns()
-    classes, files, skipped = listing = _files(source.resolve())
-    print_ = fingerprint(source.resolve(), listing, side, channels, seed, started_ns)
+    started_ns, resolved = time.time_ns(), source.resolve()
+    classes, files, skipped = listing = _files(resolved)
+    print_ = fingerprint(resolved, listing, side, channels, seed, started_ns)
     if (last := _as_last_read(folder, name, print_)) is not None:
         return last
-    skipped = list(skipped)
     read = []  # (hash, image, label) of every usable picture
     for path, label in files:
-        relative = path.relative_to(source.resolve()).as_posix()
+        relative = path.relative_to(resolved).as_posix()
         try:
             read.append((split_hash(relative, seed), _read(path, side, channels), label))
         except (ImageError, OSError) as e:
@@ -226,14 +220,14 @@ def import_folder(source: str | Path, side: int = 28, channels: int = 1, root: s
         for file, array in ((images_name, np.stack(images[split])), (labels_name, np.array(labels[split]))):
             write(f"raw/{file}.gz", gzip.compress(idx_bytes(array), mtime=0))
     write(SKIPPED_LOG, "".join(f"{path}: {why}\n" for path, why in skipped).encode())
-    record = Dataset(name=name, title=display_name(source.resolve().name),
+    record = Dataset(name=name, title=display_name(resolved.name),
                      class_names=tuple(display_name(c) for c in classes),
                      framing=Framing(box=side, centre="photo", trim=0.0, thing="picture", side=side),
-                     subdir="", idx_md5={}, mirrors=(), license=f"your own pictures, from {source.resolve()}",
+                     subdir="", idx_md5={}, mirrors=(), license=f"your own pictures, from {resolved}",
                      channels=channels)
     counts = {split: len(images[split]) for split in images}
     fields = {k: v for k, v in asdict(record).items() if k not in ("idx_md5", "mirrors", "system_folders")}
-    write(RECORD_FILE, (json.dumps(fields, indent=2) + "\n").encode())  # after its files: they are all there
+    write(RECORD_FILE, json_bytes(fields))  # after its files: they are all there
     if print_ is not None:  # last of all: what the files were, for the next import to trust
         atomic_write_json(folder / IMPORT_FILE, {"fingerprint": print_, "counts": counts, "skipped": skipped,
                                                  "written": written})

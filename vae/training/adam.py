@@ -32,11 +32,10 @@ class Adam:
             raise ValueError(f"Adam steps parameters of one device and dtype, not {sorted(map(str, kinds))}")
         if len({id(p) for p in self.params}) != len(self.params):
             raise ValueError("a parameter is listed twice: it would be stepped twice")
-        if lr < 0:
-            raise ValueError(f"the learning rate must not be negative: {lr}")
         device = kinds.pop()[0]
         # A float on the CPU, as torch.optim.Adam's fused step takes it there
-        self.lr: float | torch.Tensor = torch.tensor(float(lr), device=device) if device.type == "cuda" else float(lr)
+        self.lr: float | torch.Tensor = torch.zeros((), device=device) if device.type == "cuda" else 0.0
+        self.set_lr(lr)
         self.state: list[dict[str, torch.Tensor]] = [{} for _ in self.params]  # started at a parameter's first step
 
     def set_lr(self, lr: float) -> None:
