@@ -16,7 +16,7 @@ for three recipes run side by side, round-robin, in one process:
     python -m bench.time_to_quality --quick            # a smoke run on 500 images
     python -m bench.time_to_quality --recipes default-float32 default-bfloat16   # the precisions
 
-The default recipes run their whole schedule (8 epochs) and report their final test -ELBO too; the
+The default recipes run their whole schedule (TrainConfig.epochs) and report their final test -ELBO too; the
 others stop at the target.
 
 Clocks count training only; the test evaluation after every epoch is left out for every recipe.

@@ -120,16 +120,18 @@ def test_rgb_images_reach_the_network_in_its_layout():
 
 
 def test_bfloat16_products_train_as_autocast_does(mnist_test):
-    """With bfloat16 products it casts where autocast casts: after six steps every weight is within
-    1e-3 of autocast's (seen: 5e-4), while float32's are further (seen: 5e-3), so the bound tells the
-    two apart. (Training to the same quality: tests/test_precision.py.)"""
+    """With bfloat16 products it casts where autocast casts: after six steps of the default every
+    weight is within 2e-3 of autocast's (seen: 1.05e-3 at most, in the first layer, where Adam turns a
+    rounding of a nearly silent pixel's gradient into a step of its own size; 5e-4 with 400 hidden
+    units), while float32's are further (seen: 4.7e-3), so the bounds tell the two apart. (Training to
+    the same quality: tests/test_precision.py.)"""
     images = mnist_test.images[:512]
     written, _ = steps_of(MLPStep, ModelConfig(), images, amp=True)
     autocast, _ = steps_of(TrainStep, ModelConfig(), images, amp=True)
     float32, _ = steps_of(MLPStep, ModelConfig(), images, amp=False)
     for (name, a), b in zip(written.named_parameters(), autocast.parameters()):
-        torch.testing.assert_close(a, b, rtol=0, atol=1e-3, msg=name)
-    assert max((a - b).abs().max().item() for a, b in zip(written.parameters(), float32.parameters())) > 2e-3
+        torch.testing.assert_close(a, b, rtol=0, atol=2e-3, msg=name)
+    assert max((a - b).abs().max().item() for a, b in zip(written.parameters(), float32.parameters())) > 3e-3
 
 
 @pytest.mark.parametrize("params", ["another model's", "all but one"])

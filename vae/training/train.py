@@ -193,6 +193,8 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
     train_images = train_split.images
     torch.manual_seed(train_cfg.seed)
     model, epoch, step, history = _prepare_run(out, checkpoint, cfg, device, writes=ranks.writer)
+    if checkpoint is None:
+        model.start_at_mean_image(train_images)
     n, batch = len(train_images), train_cfg.batch_size
     steps_per_epoch = math.ceil(n / batch)
     total_steps = train_cfg.epochs * steps_per_epoch
