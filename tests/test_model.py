@@ -1,10 +1,14 @@
-"""Building models: shapes and gradients of every architecture, and seeded determinism."""
+"""Building models: shapes and gradients of every architecture, seeded determinism, and where a
+fresh run's decoder starts."""
 import pytest
 import torch
 
 from vae.config import ARCHITECTURES, ModelConfig, TrainConfig
+from vae.data import load_split
 from vae.models.losses import kl_per_dim, recon_nll
 from vae.models.model import VAE
+from vae.training.checkpoint import load_checkpoint
+from vae.training.train import train
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
@@ -89,3 +93,56 @@ def test_each_likelihood_is_named_for_what_it_is():
     assert not binarized.pseudo_likelihood and binarized.likelihood_text == "Bernoulli likelihood of binarized pixels"
     gaussian = ModelConfig(likelihood="gaussian")
     assert not gaussian.pseudo_likelihood and gaussian.likelihood_text == "Gaussian likelihood (σ = 0.1) of gray pixels"
+
+
+def _log_odds_of_mean(images: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
+    """The expected start, in float64 the plain way: each pixel's mean over the images, in the order the
+    decoder writes ((C, H, W) flattened), held within [0.001, 0.999]."""
+    mean = images.double().mean(0) / 255  # (H, W) or (H, W, C)
+    mean = mean.permute(2, 0, 1) if mean.dim() == 3 else mean
+    return torch.logit(mean.flatten().clamp(1e-3, 1 - 1e-3))
+
+
+@pytest.mark.parametrize("cfg", [ModelConfig(), ModelConfig(dataset="folder:my-pictures", side=8, channels=3),
+                                 ModelConfig(arch="article")], ids=["mlp", "mlp of RGB pictures", "article"])
+def test_a_fresh_decoder_starts_at_the_mean_image(cfg):
+    """Its output bias is the log-odds of each pixel's mean over the images (more than one chunk of them,
+    some pixels always black, some always white), so the untrained decoder of a zero code draws it."""
+    gen = torch.Generator().manual_seed(0)
+    stored = (cfg.side, cfg.side) if cfg.channels == 1 else (cfg.side, cfg.side, cfg.channels)  # as stored
+    images = torch.randint(0, 256, (9000, *stored), generator=gen, dtype=torch.uint8)
+    images[:, 0, 0] = 0
+    images[:, 1, 1] = 255
+    model = VAE(cfg)
+    model.start_at_mean_image(images)
+    expected = _log_odds_of_mean(images, cfg).float()
+    # float32 means: near 0.999 the log-odds move 1000x as fast as the mean, so 1e-4 and not less
+    torch.testing.assert_close(model.decoder[-1].bias.detach(), expected, rtol=0, atol=1e-4)
+    assert expected.min() == pytest.approx(-6.9068, abs=1e-4) and expected.max() == pytest.approx(6.9068, abs=1e-4)
+
+
+def test_a_convolutional_decoder_keeps_its_bias():
+    """Its last bias is one per channel, not per pixel: nothing to start at the mean image."""
+    model = VAE(ModelConfig(arch="conv"))
+    before = [p.detach().clone() for p in model.parameters()]
+    model.start_at_mean_image(torch.full((10, 28, 28), 200, dtype=torch.uint8))
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_a_fresh_run_starts_there_and_a_resumed_one_keeps_its_own(tiny_data_dir, tmp_path):
+    """train() starts a new run's decoder at its training images' mean (seen at a learning rate too small
+    to move it), and a --resume does not start it again: the bias the checkpoint learnt goes on."""
+    still = dict(data_dir=str(tiny_data_dir), device="cpu", lr=1e-30)
+    train(ModelConfig(), TrainConfig(epochs=1, **still), tmp_path / "fresh", show_progress=False)
+    cfg = ModelConfig()
+    expected = _log_odds_of_mean(load_split("mnist", "train", tiny_data_dir).images, cfg).float()
+    fresh = load_checkpoint(tmp_path / "fresh").model
+    torch.testing.assert_close(fresh.decoder[-1].bias.detach(), expected, rtol=0, atol=1e-4)
+
+    train(ModelConfig(), TrainConfig(epochs=1, data_dir=str(tiny_data_dir), device="cpu"), tmp_path / "run",
+          show_progress=False)
+    learnt = load_checkpoint(tmp_path / "run").model.decoder[-1].bias.detach()
+    assert (learnt - expected).abs().max() > 1e-3  # training moved it
+    train(ModelConfig(), TrainConfig(epochs=2, **still), tmp_path / "run", resume=True, show_progress=False)
+    torch.testing.assert_close(load_checkpoint(tmp_path / "run").model.decoder[-1].bias.detach(), learnt,
+                               rtol=0, atol=1e-6)
