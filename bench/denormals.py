@@ -3,7 +3,7 @@ work, vae/__main__.py) against the same command line without the flush, each in 
 round-robin. Adam's moments of quiet weights decay into the denormal range, where x86 arithmetic is
 slow, so without the flush the epochs grow slower as training goes on.
 
-    python -m bench.denormals --repeats 2      # the default's 8 epochs ($VAE_DATA_DIR)
+    python -m bench.denormals --repeats 2      # the default's whole schedule ($VAE_DATA_DIR)
     python -m bench.denormals --quick          # a smoke run on 500 images
 
 Each run's own clock (history.jsonl's seconds: training only, not the test evaluation).

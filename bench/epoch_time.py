@@ -22,9 +22,8 @@ from vae.config import ModelConfig, TrainConfig
 from vae.training.step import flush_denormals
 from vae.training.train import train
 
-DEFAULT_SIZES = "-".join(map(str, [784, *ModelConfig().hidden_dims, 32]))
 CONFIGS = {  # name -> (ModelConfig, batch size, autograd's step even where the written-out one applies)
-    f"default (mlp {DEFAULT_SIZES})": (ModelConfig(), 128, False),
+    "default (mlp)": (ModelConfig(), 128, False),  # 784-512-32 since 2026-12-06, 784-400-32 before
     "default, autograd's step": (ModelConfig(), 128, True),
     "examples net (mlp 784-400-20)": (ModelConfig(latent_dim=20, hidden_dims=[400]), 128, False),
     "article net": (ModelConfig(arch="article"), 150, False),

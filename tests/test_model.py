@@ -107,7 +107,7 @@ def _log_odds_of_mean(images: torch.Tensor, cfg: ModelConfig) -> torch.Tensor:
                                  ModelConfig(arch="article")], ids=["mlp", "mlp of RGB pictures", "article"])
 def test_a_fresh_decoder_starts_at_the_mean_image(cfg):
     """Its output bias is the log-odds of each pixel's mean over the images (more than one chunk of them,
-    some pixels always black, some always white), so the untrained decoder of a zero code draws it."""
+    added up; some pixels always black, some always white), so the untrained decoder draws close to it."""
     gen = torch.Generator().manual_seed(0)
     stored = (cfg.side, cfg.side) if cfg.channels == 1 else (cfg.side, cfg.side, cfg.channels)  # as stored
     images = torch.randint(0, 256, (9000, *stored), generator=gen, dtype=torch.uint8)
