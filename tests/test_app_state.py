@@ -274,3 +274,14 @@ def test_the_pages_offer_their_downloads(checkpoints):
     assert "Download the samples (PNG)" in [b.label for b in at.get("download_button")]
     at.switch_page("views/interpolate.py").run()
     assert {"Download GIF", "Download PNG strip"} <= {b.label for b in at.get("download_button")}
+
+
+@pytest.mark.parametrize("params", [{"checkpoint": ""}, {"picked": ""}, {"checkpoint": "", "color": ""}])
+def test_an_empty_link_parameter_says_nothing_and_changes_nothing(checkpoints, params):
+    """`?checkpoint=` (a link cut short, or typed by hand) is no choice: the default, with no note of a
+    checkpoint without a name, or of a value that "must be" something."""
+    at = open_app(query_params=params)
+    assert at.sidebar.selectbox(key="checkpoint").value == "default"
+    assert not at.warning and not at.sidebar.warning and not at.exception
+    for name in params:
+        assert name not in at.query_params

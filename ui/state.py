@@ -131,7 +131,7 @@ class Setting:
 
     def _from_url(self) -> Any:
         text = st.query_params.get(self.name)
-        if text is None:
+        if not text:  # absent, or empty (`?checkpoint=`, a link cut short): no choice, so the default
             return self.default
         try:
             return self.codec.from_text(text)
