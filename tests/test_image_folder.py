@@ -17,7 +17,7 @@ from vae.config import ModelConfig
 from vae.data import load_split
 from vae.datasets import data_root, dataset_info
 from vae.files import atomic_write_bytes
-from vae.image_folder import import_folder, in_test_split
+from vae.image_folder import display_name, import_folder, in_test_split
 from vae.models.model import VAE, to_unit
 from vae.training.checkpoint import load_checkpoint, save_checkpoint
 
@@ -331,3 +331,13 @@ def test_the_train_page_reads_a_folder_and_starts_a_run_of_it_or_says_why_not(tm
     next(s for s in at.selectbox if s.label == "Or a folder of your own pictures").set_value("few")
     at.button[0].click().run()
     assert len(started) == 1 and "at least 100" in at.error[0].value
+
+
+@pytest.mark.parametrize("folder, shown", [
+    ("_holiday_", "holiday"), ("t_shirt", "t shirt"), ("a__b", "a b"),
+    ("*bold* [link](x) <b>$x$</b>", "bold linkx bxb"), ("  spaced   out ", "spaced out"),
+    ("2024-06.trip", "2024-06.trip"), ("***", "images")])
+def test_a_folders_name_is_shown_with_nothing_markdown_would_read(folder, shown):
+    """Pages put dataset and class names into markdown: no emphasis, link, HTML or LaTeX can come
+    from a folder's name."""
+    assert display_name(folder) == shown

@@ -45,7 +45,7 @@ TEST_SHARE = 0.1
 SIDES = (28, 32, 64)
 SKIPPED_LOG = "skipped.log"
 IMPORT_FILE = "import.json"  # the fingerprint of the files last read, and what was read from them
-READING = 1  # how pictures become images (photo_style, the split): bump it when that changes
+READING = 2  # how pictures become images (photo_style, the split, display_name): bump it when that changes
 RACY_NS = 2 * 10**9  # files changed this close to an import are not vouched for (FAT's clock ticks in 2 s)
 
 
@@ -80,9 +80,10 @@ def slug(source: Path, side: int, channels: int) -> str:
 
 
 def display_name(text: str) -> str:
-    """A folder's name as the pages may show it in markdown or a chart: letters, digits, spaces, dots,
-    dashes and underscores only (no link, HTML, LaTeX or emphasis can come from a folder's name)."""
-    return re.sub(r"[^\w .-]+", "", text).replace("__", "_").strip()[:60] or "images"
+    """A folder's name as the pages may show it in markdown or a chart: letters, digits, single spaces,
+    dots and dashes only (no link, HTML, LaTeX or emphasis can come from a folder's name; underscores
+    become spaces, as markdown reads a pair of them as emphasis: `_holiday_` showed in italics)."""
+    return " ".join(re.sub(r"[^\w .-]+", "", text).replace("_", " ").split())[:60] or "images"
 
 
 def split_hash(relative: str, seed: int = 0) -> float:
