@@ -189,6 +189,9 @@ def test_the_class_filter_draws_and_lists_only_the_shown_classes(checkpoints):
     assert at.query_params["classes"] == "1,7"
     at.multiselect(key="widget.classes").set_value([]).run()
     assert not at.get("plotly_chart") and any("No class is shown" in i for i in texts(at.info))
+    assert at.query_params["classes"] == ""  # none shown: the link says so, and a reload keeps it
+    again = open_app(query_params={"classes": ""})
+    assert again.multiselect(key="widget.classes").value == [] and not again.get("plotly_chart")
 
 
 def test_interpolation_settings_survive_other_pages(checkpoints):
@@ -276,7 +279,8 @@ def test_the_pages_offer_their_downloads(checkpoints):
     assert {"Download GIF", "Download PNG strip"} <= {b.label for b in at.get("download_button")}
 
 
-@pytest.mark.parametrize("params", [{"checkpoint": ""}, {"picked": ""}, {"checkpoint": "", "color": ""}])
+@pytest.mark.parametrize("params", [{"checkpoint": ""}, {"checkpoint": "", "color": ""},
+                                    {"checkpoint": "", "picked": ""}])
 def test_an_empty_link_parameter_says_nothing_and_changes_nothing(checkpoints, params):
     """`?checkpoint=` (a link cut short, or typed by hand) is no choice: the default, with no note of a
     checkpoint without a name, or of a value that "must be" something."""

@@ -15,9 +15,9 @@ from vae import cli
 from vae import image_folder as folders
 from vae.config import ModelConfig
 from vae.data import load_split
-from vae.datasets import data_root, dataset_info
+from vae.datasets import RECORD_FILE, data_root, dataset_info, display_name
 from vae.files import atomic_write_bytes
-from vae.image_folder import display_name, import_folder, in_test_split
+from vae.image_folder import import_folder, in_test_split
 from vae.models.model import VAE, to_unit
 from vae.training.checkpoint import load_checkpoint, save_checkpoint
 
@@ -199,14 +199,20 @@ def test_an_import_killed_midway_leaves_nothing_the_next_one_trusts(tmp_path, mo
 
 
 def test_a_folder_without_class_folders_is_one_unlabelled_class(tmp_path):
-    source = tmp_path / "holiday"
+    source = tmp_path / "my_holiday_"
     source.mkdir()
     for i in range(120):
         Image.new("RGB", (60 + i, 50), (i * 8, 100, 200 - i * 5)).save(source / f"p{i}.jpg")
     imported = import_folder(source, side=28, channels=1, root=tmp_path / "data")
     info = dataset_info(imported.name, tmp_path / "data")
-    assert info.class_names == ("holiday",) and info.shape == (1, 28, 28)
+    assert info.class_names == ("my holiday",) and info.title == "my holiday" and info.shape == (1, 28, 28)
     assert load_split(imported.name, "train", tmp_path / "data").images.shape[1:] == (28, 28)
+
+    # A record written before names lost their underscores shows them the new way, without a new read.
+    record = imported.folder / RECORD_FILE
+    record.write_text(record.read_text().replace('"my holiday"', '"my_holiday_"'))
+    info = dataset_info(imported.name, tmp_path / "data")
+    assert info.class_names == ("my holiday",) and info.title == "my holiday"
 
 
 def test_too_few_usable_pictures_or_no_folder_is_refused_in_one_line(tmp_path):

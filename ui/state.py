@@ -4,7 +4,8 @@ Streamlit forgets a widget's value as soon as its page is left. Every setting th
 that is a `Setting`: its value lives under a session-state key of its own (kept across pages), is
 copied into the widget's key before the widget is drawn, and is written to the page's URL query
 parameters, so that a reload or a shared link shows the same view. A new session starts from the
-URL; a value the URL gets wrong is ignored with a one-line warning.
+URL; a value the URL gets wrong is ignored with a one-line warning (an empty one that cannot be a
+value, silently: `?checkpoint=` is a link cut short; the empty class list `?classes=` is a value).
 
     SCOPE = Setting("scope", "test", text_choice(("test", "all")))
     scope = SCOPE.widget(st.radio, "Images", ["test", "all"])      # drawn, kept, in the URL
@@ -78,7 +79,13 @@ def float_list(length: int | None = None, low: float = -1e6, high: float = 1e6) 
 
 
 BOOLEAN = Codec(lambda v: "1" if v else "0", lambda t: {"1": True, "0": False}[t], "0 or 1")
-TEXT = Codec(str, str, "text")
+def _text(text: str) -> str:
+    if not text:
+        raise ValueError("empty")
+    return text
+
+
+TEXT = Codec(str, _text, "text")  # an empty value (`?checkpoint=`) is none: the default
 
 
 @dataclass(frozen=True)
@@ -131,11 +138,13 @@ class Setting:
 
     def _from_url(self) -> Any:
         text = st.query_params.get(self.name)
-        if not text:  # absent, or empty (`?checkpoint=`, a link cut short): no choice, so the default
+        if text is None:
             return self.default
         try:
             return self.codec.from_text(text)
         except (ValueError, KeyError, TypeError):
+            if not text:  # `?checkpoint=`, a link cut short: no choice, so the default, and nothing to say
+                return self.default
             st.warning(f"The link's {self.name}={literal(text[:60])} was ignored: it must be {self.codec.what}.",
                        icon=":material/link_off:")
             return self.default

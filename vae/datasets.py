@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,6 +153,16 @@ def is_dataset_name(name: str) -> bool:
                                 and name[len(FOLDER_PREFIX):].replace("-", "").replace("_", "").isalnum())
 
 
+def display_name(text: str) -> str:
+    """A folder's name as the pages may show it in markdown or a chart: letters, digits, single spaces,
+    dots and dashes only, at most 60 characters (no link, HTML, LaTeX or emphasis can come from a
+    folder's name; underscores become spaces, as markdown reads a pair of them as emphasis: `_holiday_`
+    showed in italics). Applied when a folder is read and again when its record is, so that records
+    written before a change show their names the new way."""
+    words = re.sub(r"[^\w .-]+", "", text).replace("_", " ").split()
+    return " ".join(words)[:60].strip() or "images"
+
+
 def dataset_info(name: str, root: str | Path | None = None) -> Dataset:
     """The record of a dataset (an image folder's read from its dataset.json under `root`, the data
     root); ValueError naming the known ones for any other name."""
@@ -163,7 +174,8 @@ def dataset_info(name: str, root: str | Path | None = None) -> Dataset:
     try:
         fields = json.loads(record.read_text())
         fields = {k: v for k, v in fields.items() if k in Dataset.__dataclass_fields__}  # a later version's too
-        return Dataset(**{**fields, "class_names": tuple(fields["class_names"]), "mirrors": (), "idx_md5": {},
+        return Dataset(**{**fields, "title": display_name(fields["title"]),
+                          "class_names": tuple(map(display_name, fields["class_names"])), "mirrors": (), "idx_md5": {},
                           "factors": tuple(fields.get("factors", ())),
                           "framing": Framing(**fields["framing"])})
     except FileNotFoundError:

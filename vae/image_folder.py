@@ -33,7 +33,7 @@ import numpy as np
 import PIL
 
 from vae.data import file_names, idx_bytes
-from vae.datasets import FOLDER_PREFIX, RECORD_FILE, Dataset, Framing, default_root, folder_dataset_dir
+from vae.datasets import FOLDER_PREFIX, RECORD_FILE, Dataset, Framing, default_root, display_name, folder_dataset_dir
 from vae.files import atomic_write_bytes, atomic_write_json, json_bytes
 from vae.images import ImageError, photo_style, read_upload, to_uint8
 
@@ -45,7 +45,7 @@ TEST_SHARE = 0.1
 SIDES = (28, 32, 64)
 SKIPPED_LOG = "skipped.log"
 IMPORT_FILE = "import.json"  # the fingerprint of the files last read, and what was read from them
-READING = 2  # how pictures become images (photo_style, the split, display_name): bump it when that changes
+READING = 1  # how pictures become images (photo_style, the split): bump it when that changes
 RACY_NS = 2 * 10**9  # files changed this close to an import are not vouched for (FAT's clock ticks in 2 s)
 
 
@@ -77,13 +77,6 @@ def slug(source: Path, side: int, channels: int) -> str:
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", source.name).strip("-_").lower() or "images"
     where = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:6]
     return f"{stem[:40]}-{side}-{'rgb' if channels == 3 else 'gray'}-{where}"
-
-
-def display_name(text: str) -> str:
-    """A folder's name as the pages may show it in markdown or a chart: letters, digits, single spaces,
-    dots and dashes only (no link, HTML, LaTeX or emphasis can come from a folder's name; underscores
-    become spaces, as markdown reads a pair of them as emphasis: `_holiday_` showed in italics)."""
-    return " ".join(re.sub(r"[^\w .-]+", "", text).replace("_", " ").split())[:60] or "images"
 
 
 def split_hash(relative: str, seed: int = 0) -> float:
