@@ -79,13 +79,15 @@ def float_list(length: int | None = None, low: float = -1e6, high: float = 1e6) 
 
 
 BOOLEAN = Codec(lambda v: "1" if v else "0", lambda t: {"1": True, "0": False}[t], "0 or 1")
+
+
 def _text(text: str) -> str:
-    if not text:
+    if not text:  # `?checkpoint=` names nothing: Setting takes its default
         raise ValueError("empty")
     return text
 
 
-TEXT = Codec(str, _text, "text")  # an empty value (`?checkpoint=`) is none: the default
+TEXT = Codec(str, _text, "text")
 
 
 @dataclass(frozen=True)

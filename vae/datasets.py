@@ -174,9 +174,9 @@ def dataset_info(name: str, root: str | Path | None = None) -> Dataset:
     try:
         fields = json.loads(record.read_text())
         fields = {k: v for k, v in fields.items() if k in Dataset.__dataclass_fields__}  # a later version's too
-        return Dataset(**{**fields, "title": display_name(fields["title"]),
-                          "class_names": tuple(map(display_name, fields["class_names"])), "mirrors": (), "idx_md5": {},
-                          "factors": tuple(fields.get("factors", ())),
+        return Dataset(**{**fields, "mirrors": (), "idx_md5": {}, "factors": tuple(fields.get("factors", ())),
+                          "title": display_name(fields["title"]),
+                          "class_names": tuple(map(display_name, fields["class_names"])),
                           "framing": Framing(**fields["framing"])})
     except FileNotFoundError:
         raise ValueError(f"the image folder dataset {name} is not in {record.parent.resolve()}: train on the "

@@ -214,9 +214,9 @@ class VAE(nn.Module):
     @torch.no_grad()
     def start_at_mean_image(self, images: torch.Tensor) -> None:
         """Set the decoder's last bias to the log-odds of each pixel's mean over `images` (uint8, as
-        stored), so that an untrained decoder draws close to the training set's mean image instead of flat gray:
-        the first steps then go to the digits instead of the background, and the default reaches a
-        test -ELBO of 105 in 5 epochs where it took 7 (BENCHMARKS.md section 1). The mean is held within
+        stored), so that an untrained decoder draws close to the training set's mean image instead of
+        flat gray: the first steps then go to the digits instead of the background, and the default
+        reaches a test -ELBO of 105 in 5 epochs where it took 7 (BENCHMARKS.md section 1). The mean is held within
         [0.001, 0.999] (log-odds within +-6.9): a pixel never inked in training still costs an image
         inked there a bounded number of nats. With the Gaussian likelihood, whose mean is the sigmoid
         of the same outputs, it is the mean image too. Only where the last layer has a bias per pixel
