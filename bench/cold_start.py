@@ -1,10 +1,10 @@
 """Cold start: `streamlit run app.py` until the first page (the latent map) is fully rendered in
 Chromium with the bundled model, beside a one-line Streamlit app (`st.write`) started and drawn the
 same way, in the same run: the ratio is what the app adds. Also beside them, an app that only draws
-the bundled map's 10,000 points with plotly (no torch, nothing else): what the chart alone costs;
-and two that draw it and also import torch and busy one core for 0.9 s (standing in for the page's
-own work), before the chart or after it: what the order of the first page's work costs.
-Median of --repeats fresh servers each.
+the bundled map's 10,000 points with plotly (no torch, nothing else): what the chart alone costs.
+Median of --repeats fresh servers each. (Two more apps, the chart with torch's import and 0.9 s of
+work before it or after it, measured the order of the first page's work: BENCHMARKS.md §6 has what
+they gave; they are no longer run.)
 
     python -m bench.cold_start [--repeats 3] [--quick]
 """
@@ -42,12 +42,6 @@ st.plotly_chart(fig.update_layout(height=620))
 """
 
 
-# The plotly app with torch's import and 0.9 s of one core's work (the first page's own, roughly)
-# before its chart or after it; drawn when "done" shows, after both.
-WORK = ("import time, torch\nend = time.perf_counter() + 0.9\nwhile time.perf_counter() < end:\n"
-        "    pass\n")
-DONE = 'st.write("done")\n'
-
 
 def other_app_start(browser, source: str, drawn_when: str) -> float:
     """Launch to drawn for a one-file Streamlit app of `source`; drawn when `drawn_when` (a locator) shows."""
@@ -72,21 +66,17 @@ def main() -> None:
     bundled_map = sorted((ROOT / "checkpoints" / "default").glob("map-mnist-test-[0-9a-f]*.npz"))[0]
     plotly_app = PLOTLY_APP.format(path=str(bundled_map))
     with chromium() as browser:
-        runs, bare, chart, chart_first, work_first = [], [], [], [], []
+        runs, bare, chart = [], [], []
         for _ in range(repeats):  # interleaved: all see the same state of the machine
             runs.append(one_start(browser))
             bare.append(other_app_start(browser, HELLO_APP, "text=hello"))
             chart.append(other_app_start(browser, plotly_app, ".js-plotly-plot"))
-            chart_first.append(other_app_start(browser, plotly_app + WORK + DONE, "text=done"))
-            work_first.append(other_app_start(browser, WORK + plotly_app + DONE, "text=done"))
     print(f"machine: {machine()}\n{repeats} fresh server(s) each\n")
     print(table(["from launch to", "median (s)", "worst (s)"],
                 [["server healthy", median([r[0] for r in runs]), max(r[0] for r in runs)],
                  ["latent map rendered", median([r[1] for r in runs]), max(r[1] for r in runs)],
                  ["a one-line Streamlit app drawn", median(bare), max(bare)],
                  ["an app drawing only the map's plotly chart", median(chart), max(chart)],
-                 ["the chart, then torch and 0.9 s of work", median(chart_first), max(chart_first)],
-                 ["torch and 0.9 s of work, then the chart", median(work_first), max(work_first)],
                  ["ratio: the map over the one-line app", median([r[1] for r in runs]) / median(bare), "–"],
                  ["ratio: the plotly-only app over the one-line app", median(chart) / median(bare), "–"]]))
 

@@ -1,7 +1,9 @@
 """Every page on a phone (400x800, touch, a mobile browser context) and in both themes, in Chromium:
 nothing wider than the screen, no request leaves this machine, the dark theme is dark; on the
 sliders page the sliders take the width and a touch drag redraws the digit before the finger
-lifts. Screenshots of every page go to test-artifacts/phone-<theme>-<page>.png.
+lifts. Screenshots of every page go to test-artifacts/phone-<theme>-<page>.png. The touch tests
+run in the dark theme only: what they check (taps, drags, layout) does not depend on the theme,
+and every page is seen in both.
 """
 import re
 
@@ -67,6 +69,7 @@ def test_every_page_fits_a_phone_in_both_themes(server, phone, path, heading):
     assert not outside, f"requests that left the machine: {outside}"
 
 
+@pytest.mark.parametrize("phone", ["dark"], indirect=True)
 def test_the_sliders_take_the_width_and_a_touch_drag_redraws_the_digit(server, phone):
     url, _ = server
     page, _, _ = phone
@@ -124,6 +127,7 @@ TAPPED = """(index) => {
 }"""
 
 
+@pytest.mark.parametrize("phone", ["dark"], indirect=True)
 def test_a_tap_on_the_map_opens_the_tapped_digit_and_no_toolbar_covers_a_title(server, phone):
     """Issue #20: each tap opened the digit of the tap before (plotly selected from its last hover,
     which a finger never makes), and plotly's toolbar covered the charts' titles on a phone."""
@@ -148,6 +152,7 @@ def test_a_tap_on_the_map_opens_the_tapped_digit_and_no_toolbar_covers_a_title(s
         chart.scroll_into_view_if_needed()
 
 
+@pytest.mark.parametrize("phone", ["dark"], indirect=True)
 def test_interpolation_steps_wrap_on_a_phone_with_readable_captions(server, phone):
     """Issue #20: all ten steps sat in one row on a phone, their labels about 4 px tall."""
     url, _ = server

@@ -1,8 +1,12 @@
-"""Training and evaluating from the command line, as a user would: `python -m vae ...`."""
+"""Training and evaluating from the command line, as a user would: `python -m vae ...`. The runs
+that train or must start fresh are processes of their own; the refusals and the help run in this
+process through cli.main, which is what `python -m vae` runs (test_python_m_vae_is_cli_main): a
+process each would spend most of its time importing torch."""
 import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +29,26 @@ HISTORY_KEYS = {"epoch", "step", "train_recon", "train_kl", "test_recon", "test_
 def run_cli(*args, env=None):
     return subprocess.run([sys.executable, "-m", "vae", *map(str, args)], cwd=ROOT, capture_output=True,
                           text=True, timeout=300, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def cli(capsys):
+    """`python -m vae` in this process: cli(*args) -> what run_cli gives (returncode, stdout, stderr).
+    SIGTERM's handler, which a training run sets, is put back."""
+    from vae.cli import main
+
+    def run(*args):
+        handler = signal.getsignal(signal.SIGTERM)
+        capsys.readouterr()
+        try:
+            code = main(list(map(str, args)))
+        except SystemExit as exited:  # argparse: --help, a bad option
+            code = exited.code
+        finally:
+            signal.signal(signal.SIGTERM, handler)
+        printed = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, printed.out, printed.err)
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +100,8 @@ def test_training_and_a_resume_never_import_dynamo(tiny_data_dir, tmp_path):
     assert load_checkpoint(tmp_path).epoch == 2
 
 
-def test_training_refuses_to_overwrite_without_resume(trained_run, tiny_data_dir):
-    result = run_cli("train", "--out", trained_run, "--data-dir", tiny_data_dir, "--epochs", 1)
+def test_training_refuses_to_overwrite_without_resume(cli, trained_run, tiny_data_dir):
+    result = cli("train", "--out", trained_run, "--data-dir", tiny_data_dir, "--epochs", 1)
     assert result.returncode == 2 and "--resume" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -100,27 +124,27 @@ def test_eval_json_prints_exactly_one_object(trained_run):
     assert abs(figures["test_recon"] + figures["test_kl"] - figures["test_elbo"]) < 1e-6
 
 
-def test_eval_of_a_broken_checkpoint_is_one_clear_line(tmp_path):
-    result = run_cli("eval", tmp_path, "--json")
+def test_eval_of_a_broken_checkpoint_is_one_clear_line(cli, tmp_path):
+    result = cli("eval", tmp_path, "--json")
     assert result.returncode == 2
     assert "config.json is missing" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_train_without_data_says_where_to_put_it_and_makes_no_folder(tmp_path):
-    result = run_cli("train", "--out", tmp_path / "run", "--data-dir", tmp_path / "empty", "--epochs", 1,
-                     env={"VAE_DATA_DIR": ""})
+def test_train_without_data_says_where_to_put_it_and_makes_no_folder(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_DATA_DIR", "")
+    result = cli("train", "--out", tmp_path / "run", "--data-dir", tmp_path / "empty", "--epochs", 1)
     assert result.returncode == 2
     assert "train-images-idx3-ubyte" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
 
 
-def test_help_shows_each_default_once_from_the_configs():
-    text = " ".join(run_cli("train", "--help").stdout.split())
+def test_help_shows_each_default_once_from_the_configs(cli):
+    text = " ".join(cli("train", "--help").stdout.split())
     assert "(default: 128)" in text and "(default: 0.003)" in text and "--resume" in text
     assert "(default: per architecture: mlp 32, conv 32, article 100, resnet 32; 30 categorical variables)" in text
     assert "(default: None)" not in text and "(default: $VAE_DATA_DIR, else ./data)" in text
     for name in ("train", "eval"):
-        help_text = " ".join(run_cli(name, "--help").stdout.split())
+        help_text = " ".join(cli(name, "--help").stdout.split())
         for option in re.findall(r"(--[a-z-]+) [A-Z_{]", help_text):
             section = help_text.split(f" {option} ", 1)[-1].split(" --", 1)[0]
             assert section.count("(default:") <= 1, (option, section)
@@ -172,23 +196,23 @@ def test_python_m_vae_is_cli_main():
     ("file", r"is a file, not a folder$"),
     ("/proc/no-such-process/run", r"cannot be made: .*\(/proc/no-such-process\)$"),
 ])
-def test_an_unusable_out_folder_is_one_line_and_leaves_nothing(tmp_path, tiny_data_dir, where, message):
+def test_an_unusable_out_folder_is_one_line_and_leaves_nothing(cli, tmp_path, tiny_data_dir, where, message):
     (tmp_path / "file").write_text("not a folder")
     out = tmp_path / where
-    result = run_cli("train", "--out", out, "--data-dir", tiny_data_dir, "--epochs", 1)
+    result = cli("train", "--out", out, "--data-dir", tiny_data_dir, "--epochs", 1)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert re.search(r"^error: --out .*" + message, result.stderr.strip()), result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
-def test_the_out_probe_leaves_no_folder_when_the_data_is_missing(tmp_path):
+def test_the_out_probe_leaves_no_folder_when_the_data_is_missing(cli, tmp_path):
     out = tmp_path / "a" / "b" / "run"
-    result = run_cli("train", "--out", out, "--data-dir", tmp_path / "no-data", "--epochs", 1)
+    result = cli("train", "--out", out, "--data-dir", tmp_path / "no-data", "--epochs", 1)
     assert result.returncode == 2 and not (tmp_path / "a").exists()
 
 
-def test_the_top_level_help_is_for_users():
-    text = run_cli("--help").stdout
+def test_the_top_level_help_is_for_users(cli):
+    text = cli("--help").stdout
     assert "python -m vae train --out" in text and "train_args" not in text and "ModelConfig" not in text
 
 
@@ -203,9 +227,9 @@ def test_bad_eval_options_are_one_argparse_line(capsys, args, message):
     assert exited.value.code == 2 and len(err.splitlines()) == 1 and message in err
 
 
-def test_resume_refuses_other_model_options_naming_each(trained_run, tiny_data_dir):
+def test_resume_refuses_other_model_options_naming_each(cli, trained_run, tiny_data_dir):
     before = {p.name: p.stat().st_mtime_ns for p in trained_run.iterdir()}
-    result = run_cli("train", "--out", trained_run, "--data-dir", tiny_data_dir, "--epochs", 9, "--resume",
+    result = cli("train", "--out", trained_run, "--data-dir", tiny_data_dir, "--epochs", 9, "--resume",
                      "--arch", "conv", "--latent-dim", 8, "--beta", 2, "--likelihood", "gaussian",
                      "--dataset", "fashion-mnist", "--hidden", 64)
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -219,17 +243,17 @@ def test_resume_refuses_other_model_options_naming_each(trained_run, tiny_data_d
     assert {p.name: p.stat().st_mtime_ns for p in trained_run.iterdir()} == before  # nothing written
 
 
-def test_resume_with_the_epochs_already_reached_says_so_and_writes_nothing(trained_run, tiny_data_dir):
+def test_resume_with_the_epochs_already_reached_says_so_and_writes_nothing(cli, trained_run, tiny_data_dir):
     epoch = load_checkpoint(trained_run).epoch
     before = {p.name: p.stat().st_mtime_ns for p in trained_run.iterdir()}
-    result = run_cli("train", "--out", trained_run, "--data-dir", tiny_data_dir, "--epochs", epoch, "--resume")
+    result = cli("train", "--out", trained_run, "--data-dir", tiny_data_dir, "--epochs", epoch, "--resume")
     assert result.returncode == 0
     assert f"already at epoch {epoch}, and {epoch} were asked for: nothing to train" in result.stderr
     assert {p.name: p.stat().st_mtime_ns for p in trained_run.iterdir()} == before
 
 
-def test_resume_of_a_folder_without_a_checkpoint_says_it_starts_afresh(tiny_data_dir, tmp_path):
-    result = run_cli("train", "--out", tmp_path / "new", "--data-dir", tiny_data_dir, "--epochs", 1,
+def test_resume_of_a_folder_without_a_checkpoint_says_it_starts_afresh(cli, tiny_data_dir, tmp_path):
+    result = cli("train", "--out", tmp_path / "new", "--data-dir", tiny_data_dir, "--epochs", 1,
                      "--train-limit", 100, "--hidden", 16, "--latent-dim", 2, "--resume")
     assert result.returncode == 0, result.stderr
     assert "holds no checkpoint yet: --resume starts a fresh run there" in result.stderr
