@@ -12,7 +12,7 @@ from vae.training.evaluate import prepare
 CLOUD = 16  # samples of each posterior drawn on the map
 
 
-@st.cache_data(max_entries=32, show_spinner=f"Fitting this digit's own q(z|x): {OPTIMIZE_STEPS} gradient steps")
+@st.cache_data(max_entries=32, show_spinner=f"Fitting this image's own q(z|x): {OPTIMIZE_STEPS} gradient steps")
 def _gaps(_model, hash_: str, scope: str, index: int, _image: torch.Tensor) -> dict:
     x = prepare(_image[None], _model.config.binarize).to(_model.device)
     g = amortization_gaps(_model, x)
@@ -28,15 +28,15 @@ def amortization_section(model, hash_: str, scope: str, image: torch.Tensor, ind
                          names: list[str]) -> None:
     """For digit `index` (uint8 `image`) of the map's `scope`: the button, then its ELBOs, gaps and both
     posteriors on the map."""
-    st.markdown("**The encoder against this digit's own best Gaussian** (the amortization gap, Cremer et al. 2018)")
+    st.markdown("**The encoder against this image's own best Gaussian** (the amortization gap, Cremer et al. 2018)")
     if not model.latent.continuous:
         st.caption("Measured for Gaussian latents: this model's are categorical.")
         return
     key = f"amortization-{hash_[:8]}-{scope}-{index}"
     if not st.session_state.get(key) and not st.button(f"Fit #{index}'s own q(z|x)", icon=":material/tune:",
-                                                       help=f"{OPTIMIZE_STEPS} gradient steps on this digit's ELBO "
+                                                       help=f"{OPTIMIZE_STEPS} gradient steps on this image's ELBO "
                                                             "alone, from the encoder's output: a few seconds"):
-        st.caption("The encoder computes q(z|x) for every digit with one network. Fitting a Gaussian to this digit "
+        st.caption("The encoder computes q(z|x) for every image with one network. Fitting a Gaussian to this image "
                    "alone shows how much ELBO that sharing costs it.")
         return
     st.session_state[key] = True
@@ -45,12 +45,12 @@ def amortization_section(model, hash_: str, scope: str, image: torch.Tensor, ind
     c1.metric("ELBO, the encoder's q(z|x)", f"{gaps['amortized']:.2f}")
     c2.metric("ELBO, the fitted q*(z|x)", f"{gaps['optimized']:.2f}",
               f"{gaps['optimized'] - gaps['amortized']:+.2f} ± {gaps['gap_stderr']:.2f}",
-              help="Mean and log-variance fitted by Adam to this digit's ELBO, from the encoder's output")
+              help="Mean and log-variance fitted by Adam to this image's ELBO, from the encoder's output")
     c3.metric("IWAE bound of log p(x)", f"{gaps['bound']:.2f}",
               help=f"{gaps['samples']:,} samples of q* as the proposal: a lower bound of log p(x)")
     st.caption(f"Nats; each ELBO from {gaps['samples']:,} samples (the same for both: ± {gaps['stderr']:.2f} each, "
                f"their difference ± {gaps['gap_stderr']:.2f}). The amortization gap, "
-               f"{gaps['optimized'] - gaps['amortized']:.2f} nats, is what one encoder for every digit costs this "
+               f"{gaps['optimized'] - gaps['amortized']:.2f} nats, is what one encoder for every image costs this "
                f"one; the approximation gap, at least {gaps['bound'] - gaps['optimized']:.2f} nats (the IWAE bound "
                "is itself below log p(x)), is what a Gaussian q costs it, however well fitted.")
     (a_mean, a_samples), (o_mean, o_samples) = gaps["clouds"]["amortized"], gaps["clouds"]["optimized"]

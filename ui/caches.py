@@ -179,6 +179,14 @@ def class_names() -> list[str]:
     return list(dataset_info(checkpoint.config.dataset).class_names)
 
 
+def nouns() -> tuple[str, str]:
+    """What one of the current model's images shows, and many: ("digit", "digits") for MNIST,
+    "garment" for Fashion-MNIST, "sprite", or "picture" for an image folder's (Framing.thing)."""
+    checkpoint, _ = current_model()
+    thing = dataset_info(checkpoint.config.dataset).framing.thing
+    return thing, f"{thing}s"
+
+
 @st.cache_data(max_entries=6, show_spinner="Encoding the images")
 def encodings(_model, hash_: str, dataset_name: str, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
     """Posterior codes (mu, or the categorical variables' probabilities) of a split, and each latent

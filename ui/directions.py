@@ -78,12 +78,12 @@ def _from_classes(names: list[str], spec: str) -> None:
 
 def _from_picks(picked: list[int], spec: str) -> None:
     _, a, b = spec.split(":") if spec.startswith("picks:") else ("picks", "", "")
-    st.caption("Pick digits on the map (shift-click, box or lasso) and take them as set a; then pick the others "
+    st.caption("Pick images on the map (shift-click, box or lasso) and take them as set a; then pick the others "
                "and take them as set b. Set a → set b: upright → slanted, say, or thin → thick.")
     c1, c2 = st.columns(2)
     for column, end, held, other in ((c1, "a", a, b), (c2, "b", b, a)):
         count = len(held.split(",")) if held else 0
-        if column.button(f"Set {end} ({count} digits): take the {len(picked)} picked", key=f"direction_take_{end}",
+        if column.button(f"Set {end} ({count} images): take the {len(picked)} picked", key=f"direction_take_{end}",
                          disabled=not picked, icon=":material/input:"):
             taken = ",".join(map(str, picked))
             DIRECTION.set(f"picks:{taken}:{other}" if end == "a" else f"picks:{other}:{taken}")
@@ -95,7 +95,7 @@ def direction_controls(lmap, images, names: list[str], picked: list[int], model,
     spec = DIRECTION.get()
     kind = spec.split(":")[0] if spec else "classes"
     source = st.radio("From", ["classes", "picks"], index=["classes", "picks"].index(kind), horizontal=True,
-                      format_func={"classes": "two classes' means", "picks": "two sets of picked digits"}.get,
+                      format_func={"classes": "two classes' means", "picks": "two sets of picked images"}.get,
                       key="direction_source")
     if source == "classes":
         _from_classes(names, spec)

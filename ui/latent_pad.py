@@ -18,6 +18,7 @@ from ui.component_data import as_data
 from ui.components import source
 from ui.static_files import STATIC_DIR, static_url
 from vae.analysis.projection import PLACE_NEIGHBOURS
+from vae.datasets import dataset_info
 from vae.images import GRID_GAP
 from vae.models.latents import SLIDER_RANGE
 from vae.services.export import map_file_name, write_decoder_file, write_map_file
@@ -60,7 +61,6 @@ def exported_classifier(dataset: str) -> dict | None:
     layer list; None when the dataset has none."""
     import hashlib
 
-    from vae.datasets import dataset_info
     from vae.models.classifier import bundled_path, load_classifier
     from vae.services.export import browser_classifier, write_layers_file
 
@@ -101,7 +101,8 @@ def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, ord
         "key": weights_hash, "weights_url": url, "layers": layers, "dims": dims, "z": [float(v) for v in start],
         "z_dim": len(start), "seq": seq, "range": SLIDER_RANGE,
         "map": exported_map(lmap, weights_hash, lmap.projection),
-        "class_names": list(class_names), "traversal": TRAVERSAL, "checkpoint": checkpoint,
+        "class_names": list(class_names), "thing": dataset_info(model.config.dataset).framing.thing,
+        "traversal": TRAVERSAL, "checkpoint": checkpoint,
         "image": {"side": model.config.side, "channels": model.config.channels},
         "latent": model.latent.kind, "categories": model.latent.categories,
         "classifier": exported_classifier(model.config.dataset), "styles": styles}),

@@ -70,10 +70,11 @@ def drawable(model) -> bool:
     return info.drawable
 
 
-def mark_unknown(digit: np.ndarray, seq: int, key: str) -> np.ndarray | None:
-    """The digit on a board to paint its unknown region over; that region ((28, 28) bool) once
-    painted, else None. A new `seq` clears the board (a new digit)."""
-    data = {"key": f"mask-{key}", "mode": "mask", "seq": seq, "background": [float(v) for v in digit.ravel()],
+def mark_unknown(digit: np.ndarray, seq: int, key: str, thing: str) -> np.ndarray | None:
+    """The picture (a `thing`: "digit", "garment", ...) on a board to paint its unknown region over; that
+    region ((28, 28) bool) once painted, else None. A new `seq` clears the board (a new picture)."""
+    data = {"key": f"mask-{key}", "mode": "mask", "seq": seq, "thing": thing,
+            "background": [float(v) for v in digit.ravel()],
             "z_dim": 0, "latent": "", "categories": 0, "encoder": None, "decoder": None, "map": None, "dims": []}
     result = _sketch(key=key, data=as_data(data), default={"mask": None}, on_mask_change=lambda: None)
     mask = result.get("mask") if hasattr(result, "get") else getattr(result, "mask", None)

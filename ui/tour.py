@@ -18,7 +18,7 @@ import streamlit as st
 import torch
 
 from ui import state
-from ui.caches import as_class, class_names, current_model, dataset, kl_and_activity, latent_map, whole_model
+from ui.caches import as_class, class_names, current_model, dataset, kl_and_activity, latent_map, nouns, whole_model
 from ui.charts import kl_per_dimension, latent_scatter, posterior_chart
 from ui.estimators import COMPARED, DIGITS, LARGEST, sample_sizes, study_of
 from ui.mixtures import EM_COVARIANCE, EM_K, em_codes, em_run
@@ -61,8 +61,9 @@ def _digit() -> tuple[int, torch.Tensor, object]:
     digit's own class)."""
     checkpoint, hash_ = current_model()
     images, labels = dataset(checkpoint.config.dataset, "test")
-    index = DIGIT.widget(st.number_input, "Test digit", 0, len(images) - 1,
-                         help="The test digit this step and the next look at")
+    thing = nouns()[0]
+    index = DIGIT.widget(st.number_input, f"Test {thing}", 0, len(images) - 1,
+                         help=f"The test {thing} this step and the next look at")
     return index, images[index], as_class(checkpoint, hash_, int(labels[index]))
 
 
@@ -70,7 +71,7 @@ def map_step(checkpoint) -> Link:
     lmap = latent_map("test")
     st.plotly_chart(latent_scatter(lmap.xy, lmap.labels, class_names(), height=380), width="stretch",
                     key="tour_map", config={"displayModeBar": False})
-    st.caption(f"{len(lmap.xy):,} test digits: each dot is the mean of its q(z|x), a code of "
+    st.caption(f"{len(lmap.xy):,} test {nouns()[1]}: each dot is the mean of its q(z|x), a code of "
                f"{checkpoint.model.latent.size_text} numbers, drawn in 2D.")
     return Link("Open the Latent map", "views/map.py")
 
@@ -107,7 +108,7 @@ def encoder_step(checkpoint) -> Link:
                    f"#{index} and its reconstruction, decoded from {model.latent.reconstructed_from}", scale=4)
     c2.plotly_chart(posterior_chart(q, order, height=260), width="stretch", key="tour_posterior")
     st.caption(f"q(z|x) of #{index} on its {len(order)} most informative {model.latent.unit}s: one pass of the "
-               "encoder, for this digit or any other.")
+               f"encoder, for this {nouns()[0]} or any other.")
     code = [float(v) for v in q.code[0].cpu()]
     return Link("Open its code in the Latent sliders", "views/sliders.py", ((state.SLIDERS_Z, code),),
                 before=lambda: state.start_sliders_from(code))
@@ -122,7 +123,8 @@ def elbo_step(checkpoint) -> Link:
     c2.metric("KL(q(z|x) ‖ p(z))", f"{figures['kl'][0]:.1f} nats", help="Exact, in closed form")
     c3.metric("−ELBO", f"{figures['elbo'][0]:.1f} nats",
               help="The sum, estimated from 8 samples of q(z|x): an upper bound on "
-                   + ("−log p(x | y), the digit's class given" if checkpoint.config.conditional else "−log p(x)"))
+                   + (f"−log p(x | y), the {nouns()[0]}'s class given" if checkpoint.config.conditional
+                      else "−log p(x)"))
     if checkpoint.history:
         st.caption(f"#{index}'s bound against the test set's mean −ELBO of "
                    f"{checkpoint.history[-1]['test_elbo']:.1f} nats per image ({checkpoint.config.likelihood_text}).")
@@ -136,8 +138,10 @@ def kl_step(checkpoint) -> Link:
     figure.update_layout(height=260)
     st.plotly_chart(figure, width="stretch", key="tour_kl")
     latent = checkpoint.model.latent
-    st.caption(f"{int(active.sum())} of {len(kl)} {latent.unit}s are active: their posterior varies from digit to "
-               "digit (Burda et al. 2015). The others sit at the prior for every digit, and the decoder ignores them.")
+    thing = nouns()[0]
+    st.caption(f"{int(active.sum())} of {len(kl)} {latent.unit}s are active: their posterior varies from {thing} to "
+               f"{thing} (Burda et al. 2015). The others sit at the prior for every {thing}, and the decoder ignores "
+               "them.")
     if not latent.continuous:
         st.caption("This model's latent is categorical, with a uniform prior over K categories: its KL per variable "
                    "is Σ_k p_k log p_k + log K, in closed form too.")
@@ -145,19 +149,19 @@ def kl_step(checkpoint) -> Link:
 
 
 def reparam_step(checkpoint) -> Link:
-    link = Link("Open Why reparameterize for this digit", "views/reparam.py",
+    link = Link(f"Open Why reparameterize for this {nouns()[0]}", "views/reparam.py",
                 ((DIGITS, 1), (LARGEST, 10), (COMPARED, True)))
     if not checkpoint.model.latent.continuous:
         st.info("This model's latent is categorical: it trains through the Gumbel-softmax relaxation. Pick a "
                 "Gaussian checkpoint in the sidebar to measure the two estimators.")
         return link
-    if st.session_state.get("tour_measured") or st.button("Measure on one test digit (a few seconds)",
+    if st.session_state.get("tour_measured") or st.button(f"Measure on one test {nouns()[0]} (a few seconds)",
                                                          icon=":material/play_arrow:"):
         st.session_state["tour_measured"] = True
         images = dataset(checkpoint.config.dataset, "test")[0]
         study = study_of(checkpoint.model, current_model()[1], images, 1, sample_sizes(10))
         st.metric("Variance of the score function ÷ variance of the reparameterization, at L = 1",
-                  f"{study.ratio_at_one():,.0f}×", help="Over all the encoder's parameters, for test digit #0")
+                  f"{study.ratio_at_one():,.0f}×", help=f"Over all the encoder's parameters, for test {nouns()[0]} #0")
     return link
 
 

@@ -18,6 +18,7 @@ from ui.caches import (
     image_figures,
     latent_map,
     model_in,
+    nouns,
     whole_model,
 )
 from ui.charts import PALETTE, latent_scatter
@@ -28,11 +29,12 @@ from vae.datasets import dataset_info
 from vae.images import grid
 from vae.services.runs import list_runs, run_folder
 
-page_header("Compare models", "Two checkpoints on the same 10,000 test digits: where each run sits between rate "
-            "(KL) and distortion (reconstruction), which digits one models better than the other, and their maps "
-            "aligned so that one selection shows the same digits on both.")
-
 checkpoint, hash_ = current_model()
+thing, things = nouns()
+test_count = f"{len(dataset(checkpoint.config.dataset, 'test')[0]):,}"
+page_header("Compare models", f"Two checkpoints on the same {test_count} test {things}: where each run sits between "
+            f"rate (KL) and distortion (reconstruction), which {things} one models better than the other, and their "
+            f"maps aligned so that one selection shows the same {things} on both.")
 names = class_names()
 runs = [e for e in list_runs(CHECKPOINTS_DIR) if e.ok]
 me = st.session_state.get(state.CHECKPOINT)
@@ -89,14 +91,14 @@ def rate_distortion() -> go.Figure:
 
 
 def per_image_rd(figures: dict, labels: np.ndarray) -> go.Figure:
-    """One point per test digit of the selected model: its KL against its reconstruction."""
+    """One point per test image of the selected model: its KL against its reconstruction."""
     fig = go.Figure()
     for c in range(len(names)):
         idx = np.flatnonzero(labels == c)
         fig.add_trace(go.Scattergl(x=figures["kl"][idx], y=figures["recon"][idx], mode="markers", name=names[c],
                                    marker=dict(size=3, color=PALETTE[c % 10], opacity=0.6), customdata=idx,
                                    hovertemplate="#%{customdata}: KL %{x:.1f}, recon %{y:.1f}<extra></extra>"))
-    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), title=f"Per digit, {escape(me)} (test)",
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), title=f"Per {thing}, {escape(me)} (test)",
                       xaxis_title="KL (nats)", yaxis_title="reconstruction (nats)",
                       legend=dict(orientation="h", y=-0.25, itemsizing="constant"))
     return fig
@@ -148,20 +150,20 @@ a, b, c = st.columns(3)
 a.metric(f"−ELBO, {literal(me)}", f"{mine['elbo'].mean():.2f}")
 b.metric(f"−ELBO, {literal(other)}", f"{theirs['elbo'].mean():.2f}",
          f"{difference.mean():+.2f} ± {error:.2f}" if like_with_like else None, delta_color="inverse",
-         help="The difference with its standard error over the test digits" if like_with_like else None)
+         help=f"The difference with its standard error over the test {things}" if like_with_like else None)
 if like_with_like:
-    c.metric(f"Digits {literal(other)} models better", share_text(float((difference < 0).mean())))
-st.caption("Each −ELBO here is the mean over the 10,000 test digits of each digit's −ELBO, itself averaged over 2 "
-           "samples of q(z|x): a Monte Carlo estimate. The sidebar's figure is a separate evaluation at the end of "
-           "training, from one sample per digit (for a bundled model, of its weights before they were stored in "
+    c.metric(f"{things.capitalize()} {literal(other)} models better", share_text(float((difference < 0).mean())))
+st.caption(f"Each −ELBO here is the mean over the {test_count} test {things} of each {thing}'s −ELBO, itself averaged "
+           "over 2 samples of q(z|x): a Monte Carlo estimate. The sidebar's figure is a separate evaluation at the end "
+           f"of training, from one sample per {thing} (for a bundled model, of its weights before they were stored in "
            "float16), so the two differ by sampling noise, hundredths of a nat.")
 if like_with_like:  # a histogram of differences only where they mean something
     spread = go.Figure(go.Histogram(x=difference, nbinsx=80, marker_color=PALETTE[0]))
     spread.add_vline(x=0, line_dash="dot")
     spread.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), bargap=0.05,
-                         title=f"Per digit: −ELBO of {escape(other)} − −ELBO of {escape(me)} (left of 0: "
+                         title=f"Per {thing}: −ELBO of {escape(other)} − −ELBO of {escape(me)} (left of 0: "
                                f"{escape(other)} is better)",
-                         xaxis_title="nats", yaxis_title="digits")
+                         xaxis_title="nats", yaxis_title=things)
     st.plotly_chart(spread, width="stretch")
 
 MAP_HEIGHT = 460
@@ -178,7 +180,7 @@ def picked_on(key: str) -> None:
 
 picked = PICKED.get()
 st.subheader(f"The two maps ({PROJECTIONS[mine_map.projection]}): {literal(other)}'s aligned to {literal(me)}'s")
-st.caption("Select digits on either map (click, shift-click, box or lasso): they are marked on both.")
+st.caption(f"Select {things} on either map (click, shift-click, box or lasso): they are marked on both.")
 c1, c2 = st.columns(2)
 for column, key, name, xy in ((c1, "compare_a", me, mine_map.xy), (c2, "compare_b", other, aligned)):
     marks = {"picked": (xy[picked], "circle-open")} if picked else None
@@ -199,16 +201,16 @@ def side_by_side(indices: list[int], title: str) -> None:
             rows.append(model.decode(model.code(images.float().div(255).to(model.device), y), y).cpu().numpy())
     st.markdown(title)
     show_digit(grid(np.concatenate(rows), cols=len(indices)), scale=2)
-    st.caption(f"Rows: the digit, {literal(me)}'s reconstruction, {literal(other)}'s." + (
+    st.caption(f"Rows: the {thing}, {literal(me)}'s reconstruction, {literal(other)}'s." + (
         f" −ELBO {literal(me)} / {literal(other)}: "
         + ", ".join(f"#{i} {mine['elbo'][i]:.0f}/{theirs['elbo'][i]:.0f}" for i in indices) if like_with_like else ""))
 
 
 if picked:
-    side_by_side(picked[:12], f"**{min(len(picked), 12)} of the {len(picked)} selected digits**")
+    side_by_side(picked[:12], f"**{min(len(picked), 12)} of the {len(picked)} selected {things}**")
 if like_with_like:
     order = np.argsort(difference)
     side_by_side(order[:8].tolist(), f"**Where {literal(other)} is better** (its −ELBO lowest against {literal(me)}'s)")
     side_by_side(order[::-1][:8].tolist(), f"**Where {literal(me)} is better**")
 elif not picked:
-    side_by_side(list(range(8)), "**The first 8 test digits**")
+    side_by_side(list(range(8)), f"**The first 8 test {things}**")

@@ -65,9 +65,10 @@ def curves(names: list[str], log_y: bool) -> None:
                                           "of it KL(q(z) ‖ p(z))")})
     show_charts(loss_curves(logs, log_y))
     parted = any("test_mutual_information" in h for log in logs for h in log.history)
-    st.caption("The test KL is the information the codes carry about which digit each came from, I_q(n; z) (at "
-               "most log 10,000 ≈ 9.21 nats), plus how far their aggregate q(z) = mean of q(z|x) is from the prior, "
-               "KL(q(z) ‖ p(z)) (Hoffman & Johnson 2016): the two are Monte Carlo estimates, ± one standard error"
+    st.caption("The test KL is the information the codes carry about which image each came from, I_q(n; z) (at "
+               "most log N nats for N test images: 9.21 for 10,000), plus how far their aggregate q(z) = mean of "
+               "q(z|x) is from the prior, KL(q(z) ‖ p(z)) (Hoffman & Johnson 2016): the two are Monte Carlo "
+               "estimates, ± one standard error"
                + ("; on the KL chart, dotted and dash-dotted in the test color. " if parted else ". ")
                + ("" if parted else "These runs did not record them (they trained before this was measured); "
                   "`python -m vae eval RUN` gives them for the last epoch."))
@@ -101,7 +102,7 @@ def frames_of(name: str, stamps: tuple[tuple[int, int], ...], _latent):
 st.subheader("The map through training")
 if len(chosen) > 1 and FILM_RUN.get() not in chosen:
     FILM_RUN.set(chosen[0])
-filmed = FILM_RUN.widget(st.selectbox, "Run", chosen, help="Its test digits' codes after every epoch, "
+filmed = FILM_RUN.widget(st.selectbox, "Run", chosen, help="Its test images' codes after every epoch, "
                          "each epoch on its own two principal axes, aligned to the next (Procrustes)") if len(
     chosen) > 1 else chosen[0]
 
@@ -126,7 +127,8 @@ def map_through_training(filmed: str) -> None:
     figure = film_figure(frames, labels, list(dataset_info(dataset_name).class_names))
     st.plotly_chart(figure, width="stretch", key="film",
                     config={"displayModeBar": False})
-    st.caption(f"{len(pick):,} test digits (the same in every frame), epochs {epochs[0]} to {epochs[-1]}"
+    st.caption(f"{len(pick):,} test {dataset_info(dataset_name).framing.thing}s (the same in every frame), epochs "
+               f"{epochs[0]} to {epochs[-1]}"
                + (", a frame more after every epoch while it trains" if filmed == training else "")
                + "; press Play, or drag the epoch slider.")
 

@@ -7,7 +7,7 @@ import torch
 
 from ui import article_charts
 from ui.article_errors import article_errors
-from ui.caches import class_names, current_model, dataset, digit_classifier, latent_map, whole_model
+from ui.caches import class_names, current_model, dataset, digit_classifier, latent_map, nouns, whole_model
 from ui.mixtures import EM_COVARIANCE, EM_K, code_sources, codes, em_codes, em_run
 from ui.page import page_header, show_digit
 from vae.analysis.quality import sample_quality
@@ -26,6 +26,7 @@ page_header("EM and mixtures", "The article derives the VAE from EM for a Gaussi
 
 checkpoint, hash_ = current_model()
 names = class_names()
+thing, things = nouns()
 sources = code_sources(checkpoint.config.dataset)
 CODES = em_codes(checkpoint.config.dataset)
 
@@ -129,9 +130,9 @@ if st.session_state.get(bic_key) or st.button(
 
 st.subheader("Sampling from the mixture instead of the prior")
 st.caption("Decoding draws of the fitted mixture rather than of the prior (ex-post density estimation, Ghosh et "
-           "al. 2019) avoids the holes of the prior that no training digit's code fills. Measured with the bundled "
-           "digit classifier: the Fréchet distance of its features to the test images' (lower is better) and "
-           "the mean entropy of its labels (lower: clearer digits).")
+           f"al. 2019) avoids the holes of the prior that no training {thing}'s code fills. Measured with the bundled "
+           f"{thing} classifier: the Fréchet distance of its features to the test images' (lower is better) and "
+           f"the mean entropy of its labels (lower: clearer {things}).")
 c1, c2 = st.columns(2)
 with c1:
     z = prior_samples(checkpoint.model, 16, seed=0)
@@ -168,16 +169,16 @@ elif st.session_state.get(quality_key) or st.button("Measure sample quality (10,
                    "label entropy (nats)": round(figures["label_entropy"], 3)} for name, figures in report.items()],
                  hide_index=True, width="stretch")
 
-st.subheader("The VAE's own E-step gap, for one digit")
+st.subheader(f"The VAE's own E-step gap, for one {thing}")
 binarized = " (binarized, as this model's pixels are)" if checkpoint.config.binarize else ""
 st.caption("The encoder's q(z|x) stands in for the posterior p(z|x) that an exact E-step would use, so the ELBO "
            "falls short of log p(x) by KL(q(z|x) ‖ p(z|x)). Importance sampling with S draws of q tightens the "
            "bound towards log p(x): how far it rises estimates that KL. (S counts samples of q, not the mixture's "
            "K components above.) Each bound is the mean of independent estimates using at least 1,000 draws of q "
            "in all, with its standard error." + (" This model is conditional: its bounds are of log p(x | y), "
-                                                  "the digit's own class y given."
+                                                  f"the {thing}'s own class y given."
                                                   if checkpoint.config.conditional else ""))
-index = st.number_input("Test digit", 0, len(test_mu) - 1, 0)
+index = st.number_input(f"Test {thing}", 0, len(test_mu) - 1, 0)
 
 
 @st.cache_data(max_entries=64, show_spinner="Importance sampling")

@@ -7,7 +7,15 @@ import streamlit as st
 import torch
 
 from ui import state
-from ui.caches import current_model, dataset, digit_classifier, full_data_available, kl_and_activity, whole_model
+from ui.caches import (
+    current_model,
+    dataset,
+    digit_classifier,
+    full_data_available,
+    kl_and_activity,
+    nouns,
+    whole_model,
+)
 from ui.charts import PALETTE
 from ui.page import page_header, show_digit
 from vae.analysis.diagnostics import prior_holes
@@ -15,19 +23,20 @@ from vae.analysis.walks import decode_numpy
 from vae.images import grid
 from vae.training.evaluate import posteriors
 
+thing, things = nouns()
 page_header("Prior holes", "Where the prior p(z) puts mass that the encoder never uses. The aggregate posterior "
-            "q(z) is the mixture of the digits' posteriors q(z|x); a prior sample z in a hole has a density ratio "
-            "q(z) / p(z) lower than almost all of q(z)'s own samples, and decodes to no digit in particular.")
+            f"q(z) is the mixture of the {things}' posteriors q(z|x); a prior sample z in a hole has a density ratio "
+            f"q(z) / p(z) lower than almost all of q(z)'s own samples, and decodes to no {thing} in particular.")
 
 checkpoint, hash_ = current_model()
 model = checkpoint.model
-SPLITS = {"train": "training digits", "test": "test digits"}
+SPLITS = {"train": f"training {things}", "test": f"test {things}"}
 splits = [name for name in SPLITS if name == "test" or full_data_available(checkpoint.config.dataset)]
 SPLIT = state.holes_of(tuple(splits))
 SAMPLES = state.HOLES_N
 c1, c2 = st.columns(2)
 split = SPLIT.widget(c1.radio, "Aggregate posterior of the", splits, format_func=SPLITS.get, horizontal=True,
-                     help="The training digits' (what the decoder learned from) when the training set is here")
+                     help=f"The training {things}' (what the decoder learned from) when the training set is here")
 n = SAMPLES.widget(c2.select_slider, "Prior samples", [100, 200, 500, 1000, 2000, 5000])
 
 
@@ -54,9 +63,9 @@ m2.metric("Beyond what the criterion flags anyway", f"{100 * excess:+.1f} points
                "with its 95% bootstrap interval over the prior samples and q(z)'s")
 st.caption(f"95% interval of the excess: {100 * low:+.1f} to {100 * high:+.1f} points. The aggregate posterior here is "
            f"that of {holes.density_images:,} of the {len(aggregate):,} {SPLITS[split]}; the other half's posteriors "
-           "give q(z)'s own samples. The share depends on how many digits make the density (for the bundled default "
-           "model it rose from 10-16% with 1,000 to 22-26% with 30,000, BENCHMARKS.md section 3) and on the seed "
-           "that splits them, so compare shares of equally many digits.")
+           f"give q(z)'s own samples. The share depends on how many {things} make the density (for the bundled "
+           "default model it rose from 10-16% with 1,000 to 22-26% with 30,000, BENCHMARKS.md section 3) and on the "
+           f"seed that splits them, so compare shares of equally many {things}.")
 
 histogram = go.Figure()
 histogram.add_trace(go.Histogram(x=holes.reference, name="samples of q(z)", opacity=0.6, histnorm="probability",
@@ -130,7 +139,7 @@ with c1:
     show_digit(grid(images["holes"], cols=8), scale=2)
 with c2:
     which = "training" if split == "train" else "test"
-    st.markdown(f"**The 16 where the {which} digits' codes are densest** (highest q(z))" + confidence(images["full"]))
+    st.markdown(f"**The 16 where the {which} {things}' codes are densest** (highest q(z))" + confidence(images["full"]))
     show_digit(grid(images["full"], cols=8), scale=2)
 if st.button("Open the deepest hole in the sliders", icon=":material/tune:"):
     state.open_in_sliders(holes.prior_z[deepest[0]].numpy())

@@ -17,6 +17,7 @@ from ui.caches import (
     full_data_available,
     kl_and_activity,
     latent_map,
+    nouns,
 )
 from ui.charts import latent_scatter
 from ui.page import page_header, show_digit
@@ -27,7 +28,8 @@ from vae.analysis.walks import decode_numpy, dims_by_kl, interpolate
 from vae.datasets import dataset_info
 from vae.images import gif_bytes, png_bytes, strip
 
-page_header("Interpolation", "Walk from one digit's posterior mean to another's and decode every step. "
+thing, things = nouns()
+page_header("Interpolation", f"Walk from one {thing}'s posterior mean to another's and decode every step. "
             "Linear follows the straight chord; slerp follows the sphere where prior samples live.")
 
 checkpoint, _ = current_model()
@@ -150,9 +152,9 @@ else:
 st.image([png_bytes(frame, 3) for frame in frames], caption=captions, width=84)
 st.caption(f"{method}, {steps} steps")
 if clf is not None:
-    st.caption("Under each step: the label the bundled digit classifier gives it, and its confidence.")
+    st.caption(f"Under each step: the label the bundled {thing} classifier gives it, and its confidence.")
 if not model.latent.continuous:
-    st.caption("The path moves each variable's probabilities along the simplex from one digit's to the other's. "
+    st.caption(f"The path moves each variable's probabilities along the simplex from one {thing}'s to the other's. "
                + ("A * marks the steps where the most likely code flips: " + "; ".join(
                    f"step {s + 1} ({', '.join(changes)})" for s, changes in flips.items()) + "."
                   if flips else "The most likely code never flips on this path."))

@@ -21,6 +21,7 @@ from ui.caches import (
     image_figures_cached,
     latent_map,
     map_images,
+    nouns,
     selected_folder,
 )
 from ui.charts import PALETTE, latent_scatter, metric_scatter, posterior_cloud, with_layers
@@ -35,9 +36,10 @@ from vae.analysis.walks import analogy, decode_numpy, posterior_samples
 from vae.data import split_size
 from vae.images import grid
 
+thing, things = nouns()
 page_header("Latent map", "Each dot is one image's posterior mean μ(x), projected from the latent space to 2D. Point "
-            "at a dot to see the digit; click or tap one to inspect it (shift-click, box or lasso for more; two picked "
-            "can be interpolated).")
+            f"at a dot to see the {thing}; click or tap one to inspect it (shift-click, box or lasso for more; two "
+            "picked can be interpolated).")
 
 checkpoint, hash_ = current_model()
 dataset_name = checkpoint.config.dataset
@@ -82,7 +84,7 @@ with st.expander(f"Map settings: {summary}", icon=":material/tune:"):
             help="UMAP keeps neighbourhoods; PCA is linear, so distances and directions are the latent space's; "
                  "t-SNE (test set only) separates clusters most. Every page's map follows this choice.")
     color = COLOR.widget(c3.selectbox, "Color by", list(colors), format_func=colors.get,
-                         help="What the model thinks of each digit: " + "; ".join(FIGURES.values()))
+                         help=f"What the model thinks of each {thing}: " + "; ".join(FIGURES.values()))
     shown = CLASSES.widget(st.multiselect, "Classes shown", list(range(len(names))), format_func=lambda c: names[c])
     c1, c2, c3 = st.columns(3)
     density_of = DENSITY.widget(c1.radio, "Density contours", list(DENSITIES), format_func=DENSITIES.get,
@@ -92,8 +94,8 @@ with st.expander(f"Map settings: {summary}", icon=":material/tune:"):
         labelled = LABELS.widget(st.toggle, "Cluster labels", help="k-means on the map positions (k = the number "
                                  "of classes shown); each cluster named by its most common class, with that class's "
                                  "share of its points, and, where the bundled classifier reads another class in the "
-                                 "digit decoded at the cluster's centre in latent space, that class")
-    lattice = LATTICE.widget(c3.toggle, "Decoded lattice", help="A digit decoded at the centre of each cell of a "
+                                 f"{thing} decoded at the cluster's centre in latent space, that class")
+    lattice = LATTICE.widget(c3.toggle, "Decoded lattice", help=f"A {thing} decoded at the centre of each cell of a "
                              "grid over the view, in your browser, drawn again after every zoom and pan: what the "
                              "whole map stands for, the space between the points too")
 if projection == "tsne" and scope != "test":
@@ -108,7 +110,7 @@ if color == "iwae_gap" and scope != "test":
     st.info("The IWAE gap is computed for the test set only.")
     color = "class"
 elif color == "iwae_gap" and not image_figures_cached(scope, IWAE_K):
-    st.caption(f"The IWAE gap takes {IWAE_K} samples of q(z|x) per digit: about 4 minutes on a 2-core CPU, "
+    st.caption(f"The IWAE gap takes {IWAE_K} samples of q(z|x) per {thing}: about 4 minutes on a 2-core CPU, "
                "once per checkpoint.")
     if not st.button(f"Compute the IWAE gap (k = {IWAE_K})", icon=":material/calculate:"):
         color = "class"
@@ -158,7 +160,7 @@ def centre_readings(clusters) -> list[int] | None:
 
 
 def decoding_note(projection: str, continuous: bool) -> str:
-    """What the digit decoded between the points is, for this map."""
+    """What the image decoded between the points is, for this map."""
     mean = "the code is a distance-weighted mean of the codes of the 8 nearest points"
     if projection == "pca" and continuous:
         how = "PCA is linear: the code is exactly the one on the principal plane at that point"
@@ -166,7 +168,7 @@ def decoding_note(projection: str, continuous: bool) -> str:
         how = f"the codes are categorical, and a plane would leave their simplex: {mean}"
     else:
         how = f"{PROJECTIONS[projection]} has no inverse: {mean}"
-    return (f"Between the points, the digit decoded at the code the pointer's position stands for ({how}), and how "
+    return (f"Between the points, the {thing} decoded at the code the pointer's position stands for ({how}), and how "
             "far that position is from the map's nearest point: among them (within twice the median distance "
             "between neighbouring points), or that distance as a share of the map's width. Click or tap there to "
             "open that code in the sliders.")
@@ -226,16 +228,16 @@ def pick_typed() -> None:  # a callback, so that a later click on the map still 
         PICKED.set([int(typed)])
 
 
-c2.number_input("Pick a digit by its index", 0, len(images) - 1, None, step=1, key="pick_index",
+c2.number_input(f"Pick a {thing} by its index", 0, len(images) - 1, None, step=1, key="pick_index",
                 on_change=pick_typed, placeholder="e.g. 42, then Enter",
-                help="The keyboard's way to the inspector below: the same as clicking that digit's dot")
+                help=f"The keyboard's way to the inspector below: the same as clicking that {thing}'s dot")
 
 if figures is not None and shown:
     st.subheader(f"Worst modelled: highest {COLORS[color]}")
     candidates = np.flatnonzero(np.isin(lmap.labels, shown))
     worst = candidates[np.argsort(-figures[color][candidates], kind="stable")[:12]].tolist()
     show_digit(grid(images[worst].float().div(255).numpy(), cols=12), scale=2)
-    st.caption(f"Mean over the shown digits: {figures[color][candidates].mean():.2f}. Pick one to inspect it:")
+    st.caption(f"Mean over the shown {things}: {figures[color][candidates].mean():.2f}. Pick one to inspect it:")
     def inspect(key: str) -> None:  # a callback: the pill's value stays chosen, later map clicks still count
         if st.session_state[key] is not None:
             PICKED.set([st.session_state[key]])
@@ -251,7 +253,7 @@ with st.expander("Attribute direction" + (f": {direction[1]} → {direction[2]}"
     direction_controls(lmap, images, names, picked, moved, selected_folder().name)
 
 if not picked:
-    st.info("Click or tap a point on the map to see that digit, its reconstruction and its nearest neighbours.")
+    st.info(f"Click or tap a point on the map to see that {thing}, its reconstruction and its nearest neighbours.")
     st.stop()
 
 
@@ -280,7 +282,7 @@ with c3:
 if figures is not None:
     st.caption(" · ".join(f"{COLORS[k]} {v[first]:.2f}" for k, v in figures.items() if k in COLORS))
 if st.button(f"Open #{first} in the sliders", icon=":material/tune:",
-             help="Start the Latent sliders page from this digit's posterior mean"):
+             help=f"Start the Latent sliders page from this {thing}'s posterior mean"):
     state.open_in_sliders(lmap.mu[first])
 
 st.markdown("**How sure the encoder is**: 16 samples of q(z|x) placed on the map, and decoded")
@@ -321,7 +323,7 @@ if len(picked) >= 3:
         strip = np.stack([*(images[i].float().div(255).numpy() for i in (a, b, c)),
                           decode_numpy(as_c, z[None])[0], images[nearest].float().div(255).numpy()])
         show_digit(grid(strip, cols=5), f"#{a}, #{b}, #{c}, then z_c + (z_b − z_a) decoded, then the nearest "
-                   f"real digit to that code: #{nearest} ({names[lmap.labels[nearest]]})", scale=3)
+                   f"real {thing} to that code: #{nearest} ({names[lmap.labels[nearest]]})", scale=3)
         st.caption("The first three picked, in picking order: what takes the first to the second, applied to the "
                    "third (White 2016). The codes are posterior means.")
         if st.button("Open the analogy's code in the sliders", icon=":material/tune:"):

@@ -66,7 +66,7 @@ mu = q.code[0].cpu()  # the mean, or each variable's probabilities
 recon = decode_numpy(model, mu[None])[0]
 
 if st.button("Open in the sliders", icon=":material/tune:",
-             help="Start the Latent sliders page from this digit's code"):
+             help=f"Start the Latent sliders page from this {thing}'s code"):
     state.open_in_sliders(mu.numpy())
 # A drawing's input, reconstruction, posterior and place on the map are on the board already (the
 # browser's, for mlp and conv networks): the server adds what the browser cannot, its neighbours.
@@ -105,7 +105,7 @@ if not shown_by_the_board:
     with left:
         st.subheader("Where it lands on the map")
         placed = lmap.place(mu.numpy())
-        st.plotly_chart(latent_scatter(lmap.xy, lmap.labels, names, marks={"your digit": (placed, "star")},
+        st.plotly_chart(latent_scatter(lmap.xy, lmap.labels, names, marks={f"your {thing}": (placed, "star")},
                                        height=460), width="stretch")
     with right:
         st.subheader(f"Posterior q(z|x) per {model.latent.unit}")
@@ -119,16 +119,16 @@ if not info.drawable:
     st.caption(f"Completing paints the unknown part on the drawing board, which makes 28x28 grayscale pictures; "
                f"this model's are {side}x{side}.")
     st.stop()
-st.caption("Paint over part of the digit: the model fills that part in, keeping the rest. It encodes the picture, "
+st.caption(f"Paint over part of the {thing}: the model fills that part in, keeping the rest. It encodes the picture, "
            "decodes it, puts the decoded pixels where the picture is unknown, and again (Rezende, Mohamed & "
            "Wierstra 2014); from the posterior's mean each time one completion, from samples of q(z|x) others.")
-COMPLETE = {"mine": "this digit", "test": "a test digit"}
+COMPLETE = {"mine": f"this {thing}", "test": f"a test {thing}"}
 c1, c2 = st.columns([1, 1])
 which = c1.radio("Complete", list(COMPLETE), format_func=COMPLETE.get, horizontal=True, key="complete_which")
-index = c2.number_input("Test digit", 0, len(images) - 1, 7, key="complete_index", disabled=which != "test")
+index = c2.number_input(f"Test {thing}", 0, len(images) - 1, 7, key="complete_index", disabled=which != "test")
 target = digit if which == "mine" else images[index].float().div(255).numpy()
 board_seq = hash((which, int(index), target.tobytes())) % 10**9
-unknown = mark_unknown(target, board_seq, key=f"complete-{hash_[:8]}")
+unknown = mark_unknown(target, board_seq, key=f"complete-{hash_[:8]}", thing=thing)
 if unknown is None or not unknown.any():
     st.caption("Nothing marked unknown yet.")
     st.stop()

@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui import article_charts
 from ui.article_errors import article_errors
-from ui.caches import current_model, dataset
+from ui.caches import current_model, dataset, nouns
 from ui.estimators import COMPARED, DIGITS, LARGEST, sample_sizes, study_of
 from ui.page import page_header, show_digit
 from vae.analysis.gradients import ESTIMATORS
@@ -21,9 +21,10 @@ def estimators() -> None:
     """The three estimators compared on the loaded model (a Gaussian latent's)."""
     images = dataset(checkpoint.config.dataset, "test")[0]
     c1, c2 = st.columns(2)
-    count = DIGITS.widget(c1.slider, "Test digits in the batch", 1, 16, help="The first test images")
+    thing, things = nouns()
+    count = DIGITS.widget(c1.slider, f"Test {things} in the batch", 1, 16, help="The first test images")
     largest = LARGEST.widget(c2.select_slider, "Largest L", [10, 30, 100, 300, 1000],
-                             help="L = 1, 3, 10, ... up to this many samples per digit")
+                             help=f"L = 1, 3, 10, ... up to this many samples per {thing}")
     show_digit(grid(images[:count].float().div(255).numpy(), cols=min(count, 8)), "the batch", scale=2)
     ls = sample_sizes(largest)
     COMPARED.to_url()
@@ -62,7 +63,8 @@ def estimators() -> None:
     st.dataframe([{**r, "variance": float(f"{r['variance']:.4g}"), "rmse": float(f"{r['rmse']:.4g}")}
                   for r in study.rows if r["group"] == group], hide_index=True, width="stretch",
                  column_order=["estimator", "samples", "repeats", "variance", "rmse"])
-    st.caption(f"Estimators: {', '.join(ESTIMATORS)}. The baseline is each digit's ELBO from 64 separate draws.")
+    st.caption(f"Estimators: {', '.join(ESTIMATORS)}. The baseline is each {nouns()[0]}'s ELBO from 64 separate "
+               "draws.")
 
 
 checkpoint, hash_ = current_model()

@@ -4,7 +4,16 @@ import streamlit as st
 import torch
 
 from ui import state
-from ui.caches import class_names, current_model, dataset, kl_and_activity, latent_map, test_encodings, whole_model
+from ui.caches import (
+    class_names,
+    current_model,
+    dataset,
+    kl_and_activity,
+    latent_map,
+    nouns,
+    test_encodings,
+    whole_model,
+)
 from ui.charts import map_raster, with_star
 from ui.factors import dimension_labels
 from ui.latent_pad import browser_decodable, latent_pad
@@ -26,6 +35,7 @@ kl, active = kl_and_activity()
 dim_labels = dimension_labels(checkpoint, hash_, kl)  # with the factor each knows most of, where known
 order = dims_by_kl(list(kl))
 names = class_names()
+thing, things = nouns()
 mu, _ = test_encodings(*whole_model(checkpoint, hash_), checkpoint.config.dataset)
 images, labels = dataset(checkpoint.config.dataset, "test")
 COUNT = state.Setting("samples", 32, state.int_range(8, 64))
@@ -62,7 +72,7 @@ if not model.latent.continuous:  # pickers: start from a prior sample or a test 
         if c1.button("Random prior sample", width="stretch", help="One category per variable, uniformly"):
             start_from(prior_samples(model, 1, int(np.random.default_rng().integers(2**31)))[0])
         index = c2.number_input("Test image", 0, len(mu) - 1, 0,
-                                help="Start from this digit's most likely category in each variable")
+                                help=f"Start from this {thing}'s most likely category in each variable")
         if c3.button(f"Start from #{index} ({names[labels[index]]})", width="stretch"):
             start_from(mu[index])
 else:
@@ -76,7 +86,7 @@ else:
                      help="A draw of the Gaussian mixture fitted to the codes (see EM and mixtures)"):
             start_from(current_mixture()[0].sample(1, seed=int(np.random.default_rng().integers(2**31)))[0])
         c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
-        index = c1.number_input("Test image", 0, len(mu) - 1, 0, help="Start from this digit's posterior mean")
+        index = c1.number_input("Test image", 0, len(mu) - 1, 0, help=f"Start from this {thing}'s posterior mean")
         if c2.button(f"Start from #{index} ({names[labels[index]]})", width="stretch"):
             start_from(mu[index])
 
@@ -123,11 +133,11 @@ def follow_z(start: np.ndarray, seq: int) -> None:
         # Everything that follows z (digit, star on the map, traversal, caption) is drawn by the
         # component in the browser; a release only tells the session its z. The key stays the same
         # for a checkpoint, so that rerun (or a new starting point) never remounts the pad.
-        st.caption("Everything here follows the pickers in your browser: the digit, its label and the star on the "
-                   "map at every pick, the traversal (a variable through its categories) too."
+        st.caption(f"Everything here follows the pickers in your browser: the {thing}, its label and the star on "
+                   "the map at every pick, the traversal (a variable through its categories) too."
                    if not model.latent.continuous else
-                   "Everything here follows the sliders in your browser: the digit, its label, the star on the map "
-                   "and |z| while you drag, the traversal when you let go.")
+                   f"Everything here follows the sliders in your browser: the {thing}, its label, the star on the "
+                   "map and |z| while you drag, the traversal when you let go.")
         if checkpoint.config.conditional:
             st.caption(f"This model is conditional: the digit is z decoded as a «{names[model.given_class]}», the "
                        "class "
@@ -142,7 +152,7 @@ def follow_z(start: np.ndarray, seq: int) -> None:
         st.error("This model's decoder cannot run in the browser, and its pickers need it to.")
         return
     # A decoder the browser cannot run: Streamlit sliders, decoded on the server on release.
-    st.caption("This model's decoder runs on the server: the digit updates when you release a slider.")
+    st.caption(f"This model's decoder runs on the server: the {thing} updates when you release a slider.")
     left, right = st.columns([3, 2])
     with left:
         z_np = server_sliders(start, seq)
@@ -159,7 +169,7 @@ def follow_z(start: np.ndarray, seq: int) -> None:
         lmap = latent_map("test")
         base, to_pixels = overview(hash_, lmap.xy, lmap.labels)
         st.image(with_star(base, to_pixels, lmap.place(z_np[None])[0]),
-                 caption="★ where z lands among the test digits (colors as on the Latent map)")
+                 caption=f"★ where z lands among the test {things} (colors as on the Latent map)")
     with right:
         st.subheader("Traversal")
         c1, c2, c3 = st.columns(3)
@@ -172,7 +182,7 @@ def follow_z(start: np.ndarray, seq: int) -> None:
                            icon=":material/download:")
         nearest = int(lmap.nearest(z_np, 1)[0][0])
         st.caption(f"|z| = {float(z.norm()):.2f}; a typical prior sample has |z| ≈ {np.sqrt(z_dim):.1f}. "
-                   f"Nearest test digit: #{nearest} ({names[lmap.labels[nearest]]}).")
+                   f"Nearest test {thing}: #{nearest} ({names[lmap.labels[nearest]]}).")
 
 
 kept = state.SLIDERS_Z.get()

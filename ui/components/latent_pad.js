@@ -75,7 +75,7 @@ function buildMap(data) {  // the overview map with the star
   mapCanvas.width = mapCanvas.height = data.map.size;
   mapCanvas.className = "map"; mapCanvas.setAttribute("data-testid", "latent-pad-map");
   col.append(el("h3", "", "Where z lies on the map"), mapCanvas,
-    el("div", "image-caption", "★ where z lands among the test digits (colors as on the Latent map)"));
+    el("div", "image-caption", `★ where z lands among the test ${data.thing}s (colors as on the Latent map)`));
   return { col, mapCanvas };
 }
 
@@ -204,9 +204,9 @@ function follow(ui) {  // the star on the map and the caption
   for (const v of ui.z) norm += v * v;
   const label = ui.data.class_names[m.labels[where.nearest]];
   ui.caption.textContent = ui.data.latent === "categorical"
-    ? `Nearest test digit (its posterior probabilities nearest this code): #${where.nearest} (${label}).`
+    ? `Nearest test ${ui.data.thing} (its posterior probabilities nearest this code): #${where.nearest} (${label}).`
     : `|z| = ${Math.sqrt(norm).toFixed(2)}; a typical prior sample has ` +
-      `|z| ≈ ${Math.sqrt(ui.z.length).toFixed(1)}. Nearest test digit: #${where.nearest} (${label}).`;
+      `|z| ≈ ${Math.sqrt(ui.z.length).toFixed(1)}. Nearest test ${ui.data.thing}: #${where.nearest} (${label}).`;
   record("placeMs", performance.now() - t0);
 }
 

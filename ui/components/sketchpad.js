@@ -88,7 +88,7 @@ function build(root, data) {
   const left = el("div", "left");
   left.append(t.tools, board);
   const wrap = el("div", "sketch" + (mask ? " masking" : ""));
-  wrap.append(left, mask ? el("div", "note", "Paint over the part of the digit the model should fill in.") : p.panel);
+  wrap.append(left, mask ? el("div", "note", `Paint over the part of the ${data.thing} the model should fill in.`) : p.panel);
   root.append(wrap);
   return { canvas, pen: t.pen, eraser: t.eraser, size: t.size, undo: t.undo, clear: t.clear, seen: p.seen,
            recon: p.recon, note: p.note, bars: p.bars, mapCanvas: p.mapCanvas, samples: p.samples,
