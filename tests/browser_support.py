@@ -118,10 +118,12 @@ def run_finished(page, timeout=90_000):
     no_exception(page)
 
 
-def settle(page, timeout=90_000):
+def settle(page, timeout=90_000, started=False):
     """Wait until Streamlit has finished running the script (its status widget gone, which a phone's
-    layout may not show, and the app's own marker), and check nothing raised."""
-    page.wait_for_timeout(300)
+    layout may not show, and the app's own marker), and check nothing raised. `started`: the run is
+    known to have begun (something it draws shows), so no pause for it to begin."""
+    if not started:
+        page.wait_for_timeout(300)
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
                            " && document.querySelector('[data-testid=stApp][data-test-script-state=notRunning]')",
                            timeout=timeout)
@@ -132,4 +134,4 @@ def settle(page, timeout=90_000):
 def open_page(page, url, path, heading):
     page.goto(f"{url}/{path}")
     expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=120_000)
-    settle(page)
+    settle(page, started=True)  # the heading is the run's own

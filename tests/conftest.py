@@ -20,7 +20,13 @@ pytest_plugins = ["tests.browser_support"]
 # moment). So no two servers, and no two training jobs, share the cores (the training-contention
 # benchmark's own job aside). The in-process tests, one thread each, go to whichever worker ends
 # its lane first.
+#
+# The browser lane is the suite's longest unit, so it sets the suite's time: 813 s of tests against
+# 363 s for the process lane and 352 s in process (2026-12-06). Three browser benchmarks, each with
+# a server and a Chromium of its own, run in the process lane instead, where the worker has the
+# room; the training-contention benchmark's job is a training job, and that lane's too.
 BROWSER_LANE = {"test_many_sessions"}  # besides the test_browser* modules that drive Chromium
+BENCHMARKS_IN_THE_PROCESS_LANE = ("training_contention", "cold_start", "map_canvas")
 IN_PROCESS = {"test_browser_functions"}  # the components' functions in Node: no browser, no server
 PROCESS_LANE = {"test_bench", "test_cli", "test_diverged_training", "test_distributed", "test_download",
                 "test_failed_training", "test_fresh_clone", "test_jobs", "test_killed_training", "test_lint",
@@ -34,7 +40,7 @@ def lane(nodeid: str) -> str | None:
     module = nodeid.split("::")[0].rpartition("/")[2].removesuffix(".py")
     if module in IN_PROCESS:
         return None
-    if "training_contention" in nodeid:  # a training job beside the app: the process lane has the room
+    if module == "test_bench" and any(nodeid.endswith(f"[{name}]") for name in BENCHMARKS_IN_THE_PROCESS_LANE):
         return "processes"
     if module.startswith("test_browser") or module in BROWSER_LANE or "::test_browser_" in nodeid:
         return "browser"
