@@ -1,7 +1,8 @@
-"""Training and evaluating from the command line, as a user would: `python -m vae ...`. The runs
-that train or must start fresh are processes of their own; the refusals and the help run in this
-process through cli.main, which is what `python -m vae` runs (test_python_m_vae_is_cli_main): a
-process each would spend most of its time importing torch."""
+"""Training and evaluating from the command line, as a user would: `python -m vae ...`. Training
+runs, Ctrl-C, eval's JSON and whatever must start in a fresh interpreter are processes of their own;
+the refusals, the help and a one-epoch run that a resume starts afresh run in this process through
+cli.main, which is what `python -m vae` runs (test_python_m_vae_is_cli_main): a process each would
+spend most of its time importing torch."""
 import json
 import math
 import os

@@ -35,7 +35,8 @@ DIGITS_ON_PURPOSE = ("views/ood.py", "views/start.py")
 
 
 def shown_text(at) -> list[str]:
-    """What the page says in words: markdown, captions, headings, alerts, widget labels and help."""
+    """What the page says in words: markdown, captions, headings, alerts, widget labels, help and
+    options (not what the browser draws: charts, images' captions, the components)."""
     texts = []
     for kind in ("markdown", "caption", "subheader", "header", "title", "info", "warning", "error", "success"):
         texts += [e.value for e in at.get(kind)]
@@ -43,4 +44,5 @@ def shown_text(at) -> list[str]:
                  "multiselect", "text_input", "metric", "segmented_control", "download_button"):
         for e in at.get(kind):
             texts += [getattr(e, "label", "") or "", getattr(e, "help", "") or ""]
+            texts += [str(option) for option in getattr(e, "options", None) or []]
     return texts

@@ -19,8 +19,8 @@ def tiny(mnist_test):
 
 @pytest.fixture(scope="module")
 def reference(tiny):
-    """The many-sample gradient every estimator's mean is held to: computed once (6 s), from draws of
-    its own (seed 0), independent of every estimator's."""
+    """The many-sample gradient every estimator's mean is held to: computed once per test worker (6 s),
+    from draws of its own (seed 0), independent of the estimators' (seed 1)."""
     model, x = tiny
     return torch.cat(reference_gradient(model, x, 200_000, torch.Generator().manual_seed(0), chunk=20_000))
 

@@ -210,8 +210,9 @@ else:
     if browser_decodable(checkpoint.model, hash_):
         st.caption(decoding_note(lmap.projection, checkpoint.model.latent.continuous))
     if checkpoint.config.conditional:
-        st.caption(f"This model is conditional: each point is a digit's q(z | x, y) with its own class y, so the "
-                   f"classes mix on the map (the label carries the class, z the style: slant, width, stroke). "
+        style = ": slant, width, stroke" if thing == "digit" else ""
+        st.caption(f"This model is conditional: each point is a {thing}'s q(z | x, y) with its own class y, so the "
+                   f"classes mix on the map (the label carries the class, z the style{style}). "
                    f"Whatever is decoded here is decoded as a «{names[checkpoint.model.given_class]}», the class "
                    "picked in the sidebar.")
 

@@ -139,9 +139,8 @@ def follow_z(start: np.ndarray, seq: int) -> None:
                    f"Everything here follows the sliders in your browser: the {thing}, its label, the star on the "
                    "map and |z| while you drag, the traversal when you let go.")
         if checkpoint.config.conditional:
-            st.caption(f"This model is conditional: the digit is z decoded as a «{names[model.given_class]}», the "
-                       "class "
-                       "picked in the sidebar; under it, the same z as every class. The sliders move the style.")
+            st.caption(f"This model is conditional: the {thing} is z decoded as a «{names[model.given_class]}», the "
+                       "class picked in the sidebar; under it, the same z as every class. The sliders move the style.")
         released = latent_pad(model, hash_, kl, active, order, start, seq, latent_map("test"), names,
                               checkpoint.path.name, key=f"pad-{hash_[:8]}", whole=whole_model(checkpoint, hash_),
                               labels=dim_labels)
