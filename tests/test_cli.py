@@ -169,18 +169,13 @@ def test_help_shows_each_default_once_from_the_configs(cli):
     (["--beta", "inf"], "argument --beta: must be a finite number, got inf"),
     (["--gaussian-sigma=-inf"], "argument --gaussian-sigma: must be a finite number, got -inf"),
 ])
-def test_bad_training_options_are_one_argparse_line_and_make_no_folder(tmp_path, capsys, args, message):
-    """In this process (cli.main), as `python -m vae` runs it: a subprocess each would cost a second."""
-    from vae.cli import main
-
+def test_bad_training_options_are_one_argparse_line_and_make_no_folder(cli, tmp_path, args, message):
     out = tmp_path / "run"
-    with pytest.raises(SystemExit) as exited:
-        main(["train", "--out", str(out), *args])
-    assert exited.value.code == 2
-    printed = capsys.readouterr()
-    assert not printed.out
+    result = cli("train", "--out", out, *args)
+    assert result.returncode == 2
+    assert not result.stdout
     # One line, no usage block before it.
-    assert printed.err == f"python -m vae train: error: {message} (see python -m vae train --help)\n"
+    assert result.stderr == f"python -m vae train: error: {message} (see python -m vae train --help)\n"
     assert not out.exists()
 
 
@@ -219,13 +214,9 @@ def test_the_top_level_help_is_for_users(cli):
 
 @pytest.mark.parametrize("args,message", [(["--iwae-k", "-3"], "argument --iwae-k: must be a whole number >= 0"),
                                           (["--limit", "0"], "argument --limit: must be a whole number >= 1")])
-def test_bad_eval_options_are_one_argparse_line(capsys, args, message):
-    from vae.cli import main
-
-    with pytest.raises(SystemExit) as exited:
-        main(["eval", str(ROOT / "checkpoints" / "default"), *args])
-    err = capsys.readouterr().err
-    assert exited.value.code == 2 and len(err.splitlines()) == 1 and message in err
+def test_bad_eval_options_are_one_argparse_line(cli, args, message):
+    result = cli("eval", ROOT / "checkpoints" / "default", *args)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1 and message in result.stderr
 
 
 def test_resume_refuses_other_model_options_naming_each(cli, trained_run, tiny_data_dir):

@@ -54,14 +54,17 @@ def dimension_summary(model: VAE, codes: torch.Tensor, kl_units: torch.Tensor) -
     return kl_units.mean(0), model.latent.activity(codes)
 
 
+# Not more: a conv encoder's first activations for 2,000 images (50 MB) outgrow the processor's
+# caches, and encoding 60,000 took 4.8 s in batches of 2,000 against 2.1 s in batches of 500 (the
+# same codes; an mlp's time does not change; BENCHMARKS.md section 5).
+ENCODE_BATCH = 500
+
+
 @torch.no_grad()
-def posteriors(model: VAE, images: torch.Tensor, batch_size: int = 500, *,
+def posteriors(model: VAE, images: torch.Tensor, batch_size: int = ENCODE_BATCH, *,
                labels: torch.Tensor | None = None) -> Gaussian | Categorical:
     """q(z|x) of every uint8 image (N, H, W[, C]) (q(z|x, y) with `labels` (N,), for a conditional
-    model), encoded in batches, as one batch on the CPU. Batches of 500, not more: a conv encoder's
-    first activations for 2,000 images (50 MB) outgrow the processor's caches, and encoding 60,000
-    took 4.8 s in batches of 2,000 against 2.1 s in batches of 500 (the same codes; an mlp's time
-    does not change)."""
+    model), encoded in batches, as one batch on the CPU."""
     model.eval()
     parts = [model.posterior(prepare(images[i:i + batch_size].to(model.device), False),
                              None if labels is None else labels[i:i + batch_size].to(model.device))
@@ -79,7 +82,7 @@ def scored_posteriors(model: VAE, images: torch.Tensor, batch_size: int = 1000,
     return parts[0].cat(parts)
 
 
-def encode_all(model: VAE, images: torch.Tensor, batch_size: int = 500, *,
+def encode_all(model: VAE, images: torch.Tensor, batch_size: int = ENCODE_BATCH, *,
                labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Posterior codes (mu, or the variables' probabilities) and each unit's KL from the prior, of
     uint8 images (N, H, W[, C]) (with their labels (N,) for a conditional model), on the CPU:
