@@ -1,8 +1,9 @@
 """End to end in a real browser: `streamlit run app.py` driven by headless Chromium (Playwright).
 
-Screenshots of every page, and of any failure, go to test-artifacts/. Under CI (CI=true) these
-tests must run: a missing Chromium or Playwright is an error there, not a skip. The server, browser
-and screenshot machinery lives in browser_support.py.
+Screenshots of what the tests look at, and of any failure, go to test-artifacts/ (every page on
+every screen: test_browser_screens.py). Under CI (CI=true) these tests must run: a missing Chromium
+or Playwright is an error there, not a skip. The server, browser and screenshot machinery lives in
+browser_support.py.
 """
 import json
 import re
@@ -14,7 +15,7 @@ import pytest
 
 from bench.browser import PAD_HOST, ROUND_TRIP_HOOK
 from bench.drawn import drawn_png
-from tests.browser_support import PAGES, expect, no_exception, open_page, require_browser, settle, snap
+from tests.browser_support import expect, no_exception, open_page, require_browser, settle, snap
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()
@@ -46,13 +47,6 @@ def test_plotly_loads_before_any_chart_and_once(server, page):
     expect(page.locator(".stPlotlyChart .js-plotly-plot").first).to_be_visible(timeout=60_000)
     settle(page)
     assert len(fetched) == 1, fetched
-
-
-@pytest.mark.parametrize("path,heading", PAGES)
-def test_every_page_opens_without_errors(server, page, path, heading):
-    url, _ = server
-    open_page(page, url, path, heading)
-    snap(page, f"page-{path or 'map'}")
 
 
 def _pad_canvas(page):

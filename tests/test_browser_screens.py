@@ -1,45 +1,33 @@
-"""Every page on a phone (400x800, touch, a mobile browser context) and in both themes, in Chromium:
-nothing wider than the screen, no request leaves this machine, the dark theme is dark; on the
-sliders page the sliders take the width and a touch drag redraws the digit before the finger
-lifts. Screenshots of every page go to test-artifacts/phone-<theme>-<page>.png. The touch tests
-run in the dark theme only: what they check (taps, drags, layout) does not depend on the theme,
-and every page is seen in both.
+"""Every page on every screen, in Chromium: a desktop in the light theme and a phone (400x800,
+touch, a mobile browser context) in both themes. Nothing wider than the screen, no request leaves
+this machine, the theme is the one asked for; screenshots go to test-artifacts/<screen>-<page>.png.
+On a phone, the sliders take the width and a touch drag redraws the digit before the finger lifts,
+a tap on the map opens the tapped digit, and the interpolation's steps wrap. The touch tests run in
+the dark theme only: what they check (taps, drags, layout) does not depend on the theme, and every
+page is seen in both.
 """
 import re
 
 import pytest
 
 from bench.browser import PROBE_PAD
-from tests.browser_support import ARTIFACTS, PAGES, expect, open_page, require_browser, settle
+from tests.browser_support import PAGES, PHONE, SCREENS, expect, failed, open_page, require_browser, settle, snap
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()
 
-PHONE = {"width": 400, "height": 800}
 
-
-@pytest.fixture(params=["light", "dark"])
+@pytest.fixture(params=["dark"])
 def phone(browser, server, request):
-    """A page in a mobile context with the browser's color scheme; yields (page, scheme, requests
-    that went anywhere but the app)."""
-    url, _ = server
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=1,
-                                  color_scheme=request.param)
+    """A fresh page in a mobile context with the browser's color scheme, for the touch tests;
+    yields (page, scheme)."""
+    context = browser.new_context(**SCREENS[f"phone-{request.param}"])
     context.add_init_script(PROBE_PAD)
     page = context.new_page()
-    outside = []
-    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((url, "data:", "blob:")) else None)
-    yield page, request.param, outside
+    yield page, request.param
+    if failed(request):
+        snap(page, f"FAILED-{request.node.name}")
     context.close()
-
-
-def whole_page_shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
-    page.set_viewport_size({"width": PHONE["width"], "height": min(max(PHONE["height"], height), 6000)})
-    page.wait_for_timeout(500)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-    page.set_viewport_size(PHONE)
 
 
 def luminance(css_color: str) -> float:
@@ -47,10 +35,11 @@ def luminance(css_color: str) -> float:
     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
 
 
+@pytest.mark.parametrize("screen", SCREENS)
 @pytest.mark.parametrize("path,heading", PAGES)
-def test_every_page_fits_a_phone_in_both_themes(server, phone, path, heading):
+def test_every_page_fits_every_screen_in_its_theme(server, on_screen, screen, path, heading):
     url, _ = server
-    page, scheme, outside = phone
+    page, outside = on_screen
     open_page(page, url, path, heading)
     page.wait_for_timeout(1000)  # components and charts draw after the script run
     overflow = page.evaluate("""() => [...document.querySelectorAll('[data-testid=stMain] *')]
@@ -60,19 +49,18 @@ def test_every_page_fits_a_phone_in_both_themes(server, phone, path, heading):
         .map(e => `${e.tagName} in ${(e.closest('[data-testid]') || {dataset: {}}).dataset.testid}: `
                   + `${(e.textContent || '').slice(0, 30)} (right ${Math.round(e.getBoundingClientRect().right)})`)
         .slice(0, 5)""")
-    assert not overflow, f"wider than the phone: {overflow}"
+    assert not overflow, f"wider than the screen: {overflow}"
     assert page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
                          " return m.scrollWidth <= m.clientWidth + 1; }"), "the page scrolls sideways"
     background = page.evaluate("() => getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor")
-    assert (luminance(background) < 0.2) == (scheme == "dark"), background
-    whole_page_shot(page, f"phone-{scheme}-{path or 'map'}")
+    assert (luminance(background) < 0.2) == screen.endswith("dark"), background
+    snap(page, f"{screen}-{path or 'map'}")
     assert not outside, f"requests that left the machine: {outside}"
 
 
-@pytest.mark.parametrize("phone", ["dark"], indirect=True)
 def test_the_sliders_take_the_width_and_a_touch_drag_redraws_the_digit(server, phone):
     url, _ = server
-    page, _, _ = phone
+    page, _ = phone
     open_page(page, url, "sliders", "Latent sliders")
     page.wait_for_function("() => window.__latentPadProbe.decode", timeout=30_000)
     sliders = page.locator(".latent-pad-root .row input[type=range]")
@@ -127,12 +115,11 @@ TAPPED = """(index) => {
 }"""
 
 
-@pytest.mark.parametrize("phone", ["dark"], indirect=True)
 def test_a_tap_on_the_map_opens_the_tapped_digit_and_no_toolbar_covers_a_title(server, phone):
     """Issue #20: each tap opened the digit of the tap before (plotly selected from its last hover,
     which a finger never makes), and plotly's toolbar covered the charts' titles on a phone."""
     url, _ = server
-    page, _, _ = phone
+    page, _ = phone
     open_page(page, url, "", "Latent map")
     chart = page.locator(".st-key-latent_map .js-plotly-plot")
     assert chart.bounding_box()["y"] < PHONE["height"] / 2  # the map first, its settings folded above it
@@ -152,11 +139,10 @@ def test_a_tap_on_the_map_opens_the_tapped_digit_and_no_toolbar_covers_a_title(s
         chart.scroll_into_view_if_needed()
 
 
-@pytest.mark.parametrize("phone", ["dark"], indirect=True)
 def test_interpolation_steps_wrap_on_a_phone_with_readable_captions(server, phone):
     """Issue #20: all ten steps sat in one row on a phone, their labels about 4 px tall."""
     url, _ = server
-    page, _, _ = phone
+    page, _ = phone
     open_page(page, url, "interpolate", "Interpolation")
     captions = """[...document.querySelectorAll('[data-testid=stImageCaption]')]
         .filter(c => /%$/.test(c.textContent.trim()))"""
