@@ -138,12 +138,25 @@ def screens(browser, server):
 @pytest.fixture
 def on_screen(screens, request):
     """(page, requests sent elsewhere) from `screens`, for the screen the test is parametrized with
-    (`screen`; the desktop if none); a screenshot if the test fails."""
+    (`screen`; the desktop if none); a screenshot if the test fails. Afterwards the page is left
+    blank, which ends its Streamlit session as closing it would, with no key or button held."""
     callspec = getattr(request.node, "callspec", None)
     pg, outside = screens(callspec.params.get("screen", "desktop-light") if callspec else "desktop-light")
     yield pg, outside
     if failed(request):
         snap(pg, f"FAILED-{request.node.name}")
+    pg.goto("about:blank")
+    for key in ("Shift", "Control", "Alt", "Meta"):
+        pg.keyboard.up(key)
+    pg.mouse.up()
+
+
+@pytest.fixture
+def tab(on_screen):
+    """The desktop page of `screens`, for a test that opens pages, clicks, types and reads but
+    leaves nothing on the page that outlives a navigation (an event handler, an init script, a
+    viewport of its own): those take `page`, a fresh one."""
+    return on_screen[0]
 
 
 def snap(page, name: str) -> None:

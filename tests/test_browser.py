@@ -21,11 +21,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()
 
 
-def test_a_deep_link_as_the_first_request_shows_the_whole_app(server, page):
+def test_a_deep_link_as_the_first_request_shows_the_whole_app(server, tab):
     """Runs first on a fresh server: a bookmark to a page must run app.py, not the page alone."""
     url, _ = server
-    open_page(page, url, "sliders", "Latent sliders")
-    sidebar = page.locator("[data-testid='stSidebar']")
+    open_page(tab, url, "sliders", "Latent sliders")
+    sidebar = tab.locator("[data-testid='stSidebar']")
     expect(sidebar.get_by_text("Checkpoint", exact=True)).to_be_visible()
     expect(sidebar.get_by_role("link", name="Interpolation")).to_be_visible()
 
@@ -69,53 +69,53 @@ def _pixels(locator):
     return locator.evaluate("c => c.toDataURL()")
 
 
-def test_dragging_a_slider_redraws_the_digit_star_and_caption_live_and_the_traversal_on_release(server, page):
+def test_dragging_a_slider_redraws_the_digit_star_and_caption_live_and_the_traversal_on_release(server, tab):
     """Everything that depends on z follows in the browser: while a slider is held (Python has heard
     nothing yet) the digit, the star on the map and the |z| caption change; the release redraws the
     traversal at once, and the server's rerun that follows neither remounts nor fades the pad."""
     url, _ = server
-    _open_pad(page, url)
-    canvas, overview = _pad_canvas(page), page.get_by_test_id("latent-pad-map")
-    strip, caption = page.get_by_test_id("latent-pad-traversal"), page.get_by_test_id("latent-pad-caption")
+    _open_pad(tab, url)
+    canvas, overview = _pad_canvas(tab), tab.get_by_test_id("latent-pad-map")
+    strip, caption = tab.get_by_test_id("latent-pad-traversal"), tab.get_by_test_id("latent-pad-caption")
     before = {"digit": _pixels(canvas), "map": _pixels(overview), "strip": _pixels(strip),
               "caption": caption.inner_text(), "strip_z": strip.get_attribute("data-z")}
     assert before["caption"].startswith("|z| = 0.00; a typical prior sample has |z| ≈ 5.7. Nearest test digit: #")
-    page.evaluate(f"() => {{ {PAD_ROOT}.__marker = 'mounted once'; }}")
+    tab.evaluate(f"() => {{ {PAD_ROOT}.__marker = 'mounted once'; }}")
     # The second slider: the strip sweeps the first one's dimension, so it does not depend on its value.
-    slider = page.locator(".latent-pad-root .row input[type=range]").nth(1)
+    slider = tab.locator(".latent-pad-root .row input[type=range]").nth(1)
     box = slider.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2  # the thumb starts at z = 0
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x + box["width"] * 0.35, y, steps=10)
+    tab.mouse.move(x, y)
+    tab.mouse.down()
+    tab.mouse.move(x + box["width"] * 0.35, y, steps=10)
     during = {"digit": _pixels(canvas), "map": _pixels(overview), "strip": _pixels(strip),
               "caption": caption.inner_text()}
-    events = page.evaluate("() => window.__latentPadProbe.decodeMs.length")
+    events = tab.evaluate("() => window.__latentPadProbe.decodeMs.length")
     assert during["digit"] != before["digit"] and events >= 5
     assert during["map"] != before["map"] and during["caption"] != before["caption"]  # the star and |z| moved
     assert during["strip"] == before["strip"]  # the traversal waits for the release
     # From the release on, watch the pad's element for as long as the server's rerun takes.
-    page.evaluate("""() => { window.__opacity = []; const host = (""" + PAD_HOST + """).closest(
+    tab.evaluate("""() => { window.__opacity = []; const host = (""" + PAD_HOST + """).closest(
         '[data-testid=stElementContainer]');
         const watch = () => { window.__opacity.push(parseFloat(getComputedStyle(host).opacity));
                               if (window.__opacity.length < 600) requestAnimationFrame(watch); };
         watch(); }""")
-    page.mouse.up()
+    tab.mouse.up()
     assert strip.get_attribute("data-z") != before["strip_z"]  # redrawn by the release event itself
     assert _pixels(strip) != before["strip"]
-    settle(page)  # the fragment's rerun, now that the server has z
-    assert page.evaluate(f"() => {PAD_ROOT}.__marker") == "mounted once"
-    assert min(page.evaluate("() => window.__opacity")) == 1.0
+    settle(tab)  # the fragment's rerun, now that the server has z
+    assert tab.evaluate(f"() => {PAD_ROOT}.__marker") == "mounted once"
+    assert min(tab.evaluate("() => window.__opacity")) == 1.0
     assert caption.inner_text() == during["caption"] and _pixels(overview) == during["map"]
 
 
-def test_the_pad_traversal_controls_redraw_the_strip_in_the_browser(server, page):
+def test_the_pad_traversal_controls_redraw_the_strip_in_the_browser(server, tab):
     url, _ = server
-    _open_pad(page, url)
-    strip = page.get_by_test_id("latent-pad-traversal")
-    label = page.get_by_text(re.compile(r"^z\d+ from -"))
-    select = page.locator(".latent-pad-root select")
-    span, steps = page.locator(".latent-pad-root .control input[type=range]").all()
+    _open_pad(tab, url)
+    strip = tab.get_by_test_id("latent-pad-traversal")
+    label = tab.get_by_text(re.compile(r"^z\d+ from -"))
+    select = tab.locator(".latent-pad-root select")
+    span, steps = tab.locator(".latent-pad-root .control input[type=range]").all()
     expect(label).to_have_text(f"z{select.input_value()} from -3 to 3, the others at z")
     assert strip.evaluate("c => [c.width, c.height]") == [(9 * 28 + 8 * 2) * 3, 28 * 3]
     before = _pixels(strip)
@@ -126,24 +126,24 @@ def test_the_pad_traversal_controls_redraw_the_strip_in_the_browser(server, page
     span.fill("1.5")
     expect(label).to_have_text(f"z{second} from -1.5 to 1.5, the others at z")
     assert _pixels(strip) != before
-    no_exception(page)
+    no_exception(tab)
 
 
-def test_a_starting_point_from_the_server_moves_the_pad_in_place(server, page, mnist_test):
+def test_a_starting_point_from_the_server_moves_the_pad_in_place(server, tab, mnist_test):
     """'Start from #0' sends a new z to the same pad (same key: not remounted); its caption then
     names test digit #0 as the nearest, with its label."""
     url, _ = server
-    _open_pad(page, url)
-    page.evaluate(f"() => {{ {PAD_ROOT}.__marker = 'mounted once'; }}")
-    page.get_by_role("button", name=re.compile(r"^Start from #0")).click()
-    caption = page.get_by_test_id("latent-pad-caption")
+    _open_pad(tab, url)
+    tab.evaluate(f"() => {{ {PAD_ROOT}.__marker = 'mounted once'; }}")
+    tab.get_by_role("button", name=re.compile(r"^Start from #0")).click()
+    caption = tab.get_by_test_id("latent-pad-caption")
     expect(caption).to_contain_text(f"Nearest test digit: #0 ({int(mnist_test.labels[0])}).", timeout=30_000)
-    settle(page)
-    assert page.evaluate(f"() => {PAD_ROOT}.__marker") == "mounted once"
+    settle(tab)
+    assert tab.evaluate(f"() => {PAD_ROOT}.__marker") == "mounted once"
     assert not caption.inner_text().startswith("|z| = 0.00")
 
 
-def test_the_pad_placement_in_the_browser_matches_python(server, page):
+def test_the_pad_placement_in_the_browser_matches_python(server, tab):
     """The star's position and the nearest test digit, computed in JavaScript from the float16 codes
     the browser gets, against vae.analysis.projection.LatentMap.place / nearest on the same codes, and
     within a fraction of a pixel of the float32 codes the server would use."""
@@ -155,7 +155,7 @@ def test_the_pad_placement_in_the_browser_matches_python(server, page):
     from vae.training.checkpoint import load_checkpoint, weights_hash
 
     url, checkpoints = server
-    _open_pad(page, url)
+    _open_pad(tab, url)
     folder = checkpoints / "default"
     lmap = load_cached_map(map_cache_path(folder, weights_hash(folder), "mnist-test"))
     as_sent = LatentMap(lmap.mu.astype(np.float16).astype(np.float32), lmap.labels, lmap.xy)
@@ -164,93 +164,93 @@ def test_the_pad_placement_in_the_browser_matches_python(server, page):
     zs[0] = lmap.mu[123]  # a test digit's own code: its nearest is itself
     pixels_per_unit = (map_frame(lmap.xy)["size"] - 2 * map_frame(lmap.xy)["pad"]) / map_frame(lmap.xy)["span"]
     for z in zs:
-        got = page.evaluate("z => window.__latentPadProbe.place(z)", z.tolist())
+        got = tab.evaluate("z => window.__latentPadProbe.place(z)", z.tolist())
         assert np.allclose([got["x"], got["y"]], as_sent.place(z)[0], atol=1e-4)
         assert got["neighbours"] == as_sent.nearest(z, 10)[0].tolist()
         assert np.abs(np.array([got["x"], got["y"]]) - lmap.place(z)[0]).max() * pixels_per_unit < 0.5
-    assert page.evaluate("z => window.__latentPadProbe.place(z).nearest", zs[0].tolist()) == 123
+    assert tab.evaluate("z => window.__latentPadProbe.place(z).nearest", zs[0].tolist()) == 123
 
 
-def test_browser_decode_matches_torch(server, page):
+def test_browser_decode_matches_torch(server, tab):
     import torch
 
     from vae.services.export import decoder_with_weights_as_sent
     from vae.training.checkpoint import load_checkpoint
 
     url, checkpoints = server
-    open_page(page, url, "sliders", "Latent sliders")
-    page.wait_for_function("() => window.__latentPadProbe.decode", timeout=30_000)
+    open_page(tab, url, "sliders", "Latent sliders")
+    tab.wait_for_function("() => window.__latentPadProbe.decode", timeout=30_000)
     model = load_checkpoint(checkpoints / "default").model
     reference = decoder_with_weights_as_sent(model)
     z = torch.randn(6, model.latent_dim, generator=torch.Generator().manual_seed(0)) * 1.5
-    in_browser = torch.tensor([page.evaluate("z => window.__latentPadProbe.decode(z)", row.tolist()) for row in z])
+    in_browser = torch.tensor([tab.evaluate("z => window.__latentPadProbe.decode(z)", row.tolist()) for row in z])
     with torch.no_grad():
         expected = reference.decode(z).reshape(6, -1)
     assert (in_browser - expected).abs().max() <= 1e-3
 
 
-def test_the_browser_classifier_matches_torch_and_labels_the_digit_while_dragging(server, page, mnist_test):
+def test_the_browser_classifier_matches_torch_and_labels_the_digit_while_dragging(server, tab, mnist_test):
     import torch
 
     from vae.models.classifier import load_classifier
 
     url, _ = server
-    _open_pad(page, url)
-    page.wait_for_function("() => window.__latentPadProbe.classify", timeout=30_000)
+    _open_pad(tab, url)
+    tab.wait_for_function("() => window.__latentPadProbe.classify", timeout=30_000)
     reference = load_classifier("mnist")
     with torch.no_grad():  # the browser gets float16 weights: they are float16 on disk already
         expected = reference.probabilities(mnist_test.images[:6].unsqueeze(1).float() / 255)
-    got = torch.tensor([page.evaluate("x => window.__latentPadProbe.classify(x)",
+    got = torch.tensor([tab.evaluate("x => window.__latentPadProbe.classify(x)",
                                       (image.flatten().float() / 255).tolist()) for image in mnist_test.images[:6]])
     assert (got - expected).abs().max() <= 1e-3
-    label = page.get_by_test_id("latent-pad-label")
+    label = tab.get_by_test_id("latent-pad-label")
     expect(label).to_have_text(re.compile(r"^looks like \d \(\d+%\)$"))
     before = label.inner_text()
-    slider = page.locator(".latent-pad-root .row input[type=range]").first
+    slider = tab.locator(".latent-pad-root .row input[type=range]").first
     box = slider.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.95, box["y"] + box["height"] / 2, steps=8)
+    tab.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tab.mouse.down()
+    tab.mouse.move(box["x"] + box["width"] * 0.95, box["y"] + box["height"] / 2, steps=8)
     during = label.inner_text()  # before the release: drawn by the input events
-    page.mouse.up()
-    assert during != before and page.evaluate("() => window.__latentPadProbe.classifyMs.length") >= 8
+    tab.mouse.up()
+    assert during != before and tab.evaluate("() => window.__latentPadProbe.classifyMs.length") >= 8
 
 
-def test_selecting_a_map_point_shows_its_digit(server, page):
+def test_selecting_a_map_point_shows_its_digit(server, tab):
     url, _ = server
-    open_page(page, url, "", "Latent map")
-    plot = page.locator(".js-plotly-plot").first
+    open_page(tab, url, "", "Latent map")
+    plot = tab.locator(".js-plotly-plot").first
     plot.wait_for(timeout=60_000)
     plot.scroll_into_view_if_needed()
     # Pixel position of the first point of the first trace, from plotly's own axes.
-    x, y = page.evaluate("""() => {
+    x, y = tab.evaluate("""() => {
         const gd = document.querySelector('.js-plotly-plot');
         const t = gd._fullData[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
         const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
         return [r.left + xa.l2p(t.x[0]), r.top + ya.l2p(t.y[0])];
     }""")
-    page.mouse.move(x, y)
-    page.wait_for_timeout(300)  # plotly picks the point under the cursor on hover
-    page.mouse.click(x, y)
-    expect(page.get_by_text("reconstruction from μ")).to_be_visible(timeout=30_000)
-    settle(page)
-    heading = page.get_by_role("heading", name=re.compile(r"^#\d+: a \d")).first
+    tab.mouse.move(x, y)
+    tab.wait_for_timeout(300)  # plotly picks the point under the cursor on hover
+    tab.mouse.click(x, y)
+    expect(tab.get_by_text("reconstruction from μ")).to_be_visible(timeout=30_000)
+    settle(tab)
+    heading = tab.get_by_role("heading", name=re.compile(r"^#\d+: a \d")).first
     expect(heading).to_be_visible()
-    snap(page, "map-selected")
+    snap(tab, "map-selected")
 
 
-def test_uploading_a_digit_shows_its_reconstruction(server, page, mnist_test):
+def test_uploading_a_digit_shows_its_reconstruction(server, tab, mnist_test):
     url, _ = server
-    open_page(page, url, "reconstruct?source=upload", "Reconstruct")
-    page.locator("input[type=file]").set_input_files(
+    open_page(tab, url, "reconstruct?source=upload", "Reconstruct")
+    tab.locator("input[type=file]").set_input_files(
         files=[{"name": "seven.png", "mimeType": "image/png", "buffer": drawn_png(mnist_test.images[0].numpy())}])
-    expect(page.get_by_text("reconstruction from μ")).to_be_visible(timeout=60_000)
-    settle(page)
-    snap(page, "reconstruct-upload")
-    page.locator("input[type=file]").set_input_files(
+    expect(tab.get_by_text("reconstruction from μ")).to_be_visible(timeout=60_000)
+    settle(tab)
+    snap(tab, "reconstruct-upload")
+    tab.locator("input[type=file]").set_input_files(
         files=[{"name": "broken.png", "mimeType": "image/png", "buffer": b"not a png at all"}])
-    expect(page.get_by_text("not an image that can be read")).to_be_visible(timeout=30_000)
-    settle(page)
+    expect(tab.get_by_text("not an image that can be read")).to_be_visible(timeout=30_000)
+    settle(tab)
 
 
 def test_a_short_training_run_shows_its_curves_then_the_app_stops_polling(server, page):
@@ -280,47 +280,47 @@ def test_a_short_training_run_shows_its_curves_then_the_app_stops_polling(server
     assert page.evaluate(runs_started) == before
 
 
-def test_a_training_run_joins_the_picker_after_its_first_epoch_and_its_curves_stay_when_it_ends(server, page):
+def test_a_training_run_joins_the_picker_after_its_first_epoch_and_its_curves_stay_when_it_ends(server, tab):
     """Issue #11: the sidebar lists a run's checkpoint once its first epoch is saved, with no click;
     Loss curves shows the run being watched, and keeps showing it once it has ended."""
     from vae.services.jobs import TrainingJobs
 
     url, checkpoints = server
-    open_page(page, url, "train", "Train")
+    open_page(tab, url, "train", "Train")
     for label, value in (("Epochs", "300"), ("Training images (0 = all)", "2000")):
-        field = page.get_by_role("spinbutton", name=label, exact=True)
+        field = tab.get_by_role("spinbutton", name=label, exact=True)
         field.fill(value)
         field.press("Tab")
     jobs = TrainingJobs(checkpoints)
     earlier = jobs.status().run_dir
-    page.get_by_role("button", name="Start training").click()
+    tab.get_by_role("button", name="Start training").click()
     deadline = time.time() + 120
     while (jobs.status().run_dir == earlier or not jobs.status().history) and time.time() < deadline:
         time.sleep(0.2)
     run = jobs.status().run_dir.name
     assert jobs.running(), "the run ended before the test could watch it"
-    sidebar = page.locator("[data-testid=stSidebar]")
+    sidebar = tab.locator("[data-testid=stSidebar]")
     expect(sidebar.get_by_text("cannot be loaded")).to_have_count(0, timeout=15_000)  # the next poll reran the app
     sidebar.get_by_test_id("stSelectbox").click()
-    expect(page.get_by_role("option", name=re.compile(rf"^{run} · −ELBO \d"))).to_be_visible()
-    page.keyboard.press("Escape")
+    expect(tab.get_by_role("option", name=re.compile(rf"^{run} · −ELBO \d"))).to_be_visible()
+    tab.keyboard.press("Escape")
 
     sidebar.get_by_role("link", name="Loss curves").click()
-    expect(page.get_by_text(f"{run} is training now")).to_be_visible(timeout=30_000)
-    chips = page.get_by_test_id("stMultiSelect").inner_text()
+    expect(tab.get_by_text(f"{run} is training now")).to_be_visible(timeout=30_000)
+    chips = tab.get_by_test_id("stMultiSelect").inner_text()
     assert run in chips and "default" not in chips, chips  # issue #20: the run alone, on its own ranges
     # Its map through training grows by a frame per epoch, with no click.
-    growing = page.get_by_text(re.compile(r"epochs 1 to \d+, a frame more after every epoch"))
+    growing = tab.get_by_text(re.compile(r"epochs 1 to \d+, a frame more after every epoch"))
     expect(growing).to_be_visible(timeout=60_000)
     first = int(re.search(r"epochs 1 to (\d+)", growing.inner_text()).group(1))
-    expect(page.get_by_text(re.compile(rf"epochs 1 to (?!{first}\b)\d+, a frame more"))).to_be_visible(timeout=60_000)
+    expect(tab.get_by_text(re.compile(rf"epochs 1 to (?!{first}\b)\d+, a frame more"))).to_be_visible(timeout=60_000)
     jobs.stop()
     expect(sidebar.get_by_text(f"Last run {run} stopped", exact=False)).to_be_visible(timeout=60_000)
-    settle(page)
-    assert run in page.get_by_test_id("stMultiSelect").inner_text()
-    expect(page.get_by_text(f"{run} is training now")).to_have_count(0)
-    expect(page.get_by_test_id("stDataFrame")).to_contain_text(run)
-    snap(page, "curves-after-a-run")
+    settle(tab)
+    assert run in tab.get_by_test_id("stMultiSelect").inner_text()
+    expect(tab.get_by_text(f"{run} is training now")).to_have_count(0)
+    expect(tab.get_by_test_id("stDataFrame")).to_contain_text(run)
+    snap(tab, "curves-after-a-run")
 
 
 def test_keys_step_a_slider_by_a_tenth_and_z_survives_pages_reloads_and_links(server, page, browser):
@@ -353,11 +353,11 @@ def test_keys_step_a_slider_by_a_tenth_and_z_survives_pages_reloads_and_links(se
         other.close()
 
 
-def test_the_pad_downloads_its_z(server, page):
+def test_the_pad_downloads_its_z(server, tab):
     url, _ = server
-    _open_pad(page, url)
-    with page.expect_download() as download:
-        page.get_by_test_id("latent-pad-download-z").click()
+    _open_pad(tab, url)
+    with tab.expect_download() as download:
+        tab.get_by_test_id("latent-pad-download-z").click()
     saved = json.loads(Path(download.value.path()).read_text())
     assert saved["checkpoint"] == "default" and saved["z"] == [0.0] * 32
 
@@ -388,45 +388,45 @@ def _click_point(page, trace: int, k: int, shift: bool = False) -> int:
     return page.evaluate("() => window.__clicked")
 
 
-def test_hovering_a_map_point_shows_that_digit(server, page, mnist_test):
+def test_hovering_a_map_point_shows_that_digit(server, tab, mnist_test):
     url, _ = server
-    open_page(page, url, "", "Latent map")
-    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
-    x, y, index = _point(page, 3, 10)
-    page.mouse.move(x, y)
-    expect(page.get_by_test_id("map-hover-label")).to_have_text(f"3 · #{index}", timeout=10_000)
-    thumb = page.get_by_test_id("map-hover-digit")
-    page.wait_for_function("c => c.getContext('2d').getImageData(0, 0, 28, 28).data.some(v => v > 0 && v < 255)",
+    open_page(tab, url, "", "Latent map")
+    tab.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    tab.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    x, y, index = _point(tab, 3, 10)
+    tab.mouse.move(x, y)
+    expect(tab.get_by_test_id("map-hover-label")).to_have_text(f"3 · #{index}", timeout=10_000)
+    thumb = tab.get_by_test_id("map-hover-digit")
+    tab.wait_for_function("c => c.getContext('2d').getImageData(0, 0, 28, 28).data.some(v => v > 0 && v < 255)",
                            arg=thumb.element_handle(), timeout=30_000)
     shown = np.array(thumb.evaluate("c => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data)"))
     assert np.array_equal(shown.reshape(28, 28, 4)[..., 0], mnist_test.images[index].numpy())
-    page.mouse.move(5, 5)
-    expect(page.get_by_test_id("map-hover-label").locator("..")).to_be_hidden()
+    tab.mouse.move(5, 5)
+    expect(tab.get_by_test_id("map-hover-label").locator("..")).to_be_hidden()
 
 
-def test_picked_points_keep_their_order_and_come_back_with_the_page(server, page):
+def test_picked_points_keep_their_order_and_come_back_with_the_page(server, tab):
     url, _ = server
-    open_page(page, url, "", "Latent map")
-    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-    five = _click_point(page, 5, 3)
-    expect(page.get_by_role("heading", name=re.compile(rf"^#{five}: a 5"))).to_be_visible(timeout=30_000)
-    settle(page)
-    two = _click_point(page, 2, 7, shift=True)
-    button = page.get_by_role("button", name=re.compile("^Interpolate"))
+    open_page(tab, url, "", "Latent map")
+    tab.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    five = _click_point(tab, 5, 3)
+    expect(tab.get_by_role("heading", name=re.compile(rf"^#{five}: a 5"))).to_be_visible(timeout=30_000)
+    settle(tab)
+    two = _click_point(tab, 2, 7, shift=True)
+    button = tab.get_by_role("button", name=re.compile("^Interpolate"))
     expect(button).to_have_text(re.compile(rf"Interpolate #{five} → #{two}"), timeout=30_000)  # not class order
-    settle(page)
-    sidebar = page.locator("[data-testid=stSidebar]")
+    settle(tab)
+    sidebar = tab.locator("[data-testid=stSidebar]")
     sidebar.get_by_role("link", name="Latent sliders").click()
-    expect(page.get_by_role("heading", name="Latent sliders").first).to_be_visible(timeout=30_000)
-    settle(page)
+    expect(tab.get_by_role("heading", name="Latent sliders").first).to_be_visible(timeout=30_000)
+    settle(tab)
     sidebar.get_by_role("link", name="Latent map").click()
-    expect(page.get_by_role("heading", name=re.compile(rf"^#{five}: a 5"))).to_be_visible(timeout=30_000)
-    picks = page.get_by_test_id("map-picks")
+    expect(tab.get_by_role("heading", name=re.compile(rf"^#{five}: a 5"))).to_be_visible(timeout=30_000)
+    picks = tab.get_by_test_id("map-picks")
     expect(picks.locator("g")).to_have_count(2, timeout=30_000)
     assert [g.get_attribute("data-index") for g in picks.locator("g").all()] == [str(five), str(two)]
     assert picks.locator("text").all_text_contents() == ["1", "2"]
-    snap(page, "map-picks-restored")
+    snap(tab, "map-picks-restored")
     button.click()
-    expect(page.get_by_role("heading", name="Interpolation").first).to_be_visible(timeout=30_000)
-    expect(page).to_have_url(re.compile(rf"from=test%3A{five}&to=test%3A{two}|to=test%3A{two}.*from=test%3A{five}"))
+    expect(tab.get_by_role("heading", name="Interpolation").first).to_be_visible(timeout=30_000)
+    expect(tab).to_have_url(re.compile(rf"from=test%3A{five}&to=test%3A{two}|to=test%3A{two}.*from=test%3A{five}"))

@@ -30,42 +30,42 @@ def test_every_page_opens_with_the_categorical_model(server, on_screen, path, he
     snap(page, f"categorical-{path or 'map'}")
 
 
-def test_the_pickers_decode_as_torch_does_and_a_pick_redraws_and_reaches_the_server(server, page):
+def test_the_pickers_decode_as_torch_does_and_a_pick_redraws_and_reaches_the_server(server, tab):
     from vae.services.export import decoder_with_weights_as_sent
     from vae.training.checkpoint import load_checkpoint
 
     url, checkpoints = server
-    open_page(page, url, f"sliders?checkpoint={CATEGORICAL}", "Latent sliders")
-    page.wait_for_function("() => window.__latentPadProbe.decode", timeout=30_000)
+    open_page(tab, url, f"sliders?checkpoint={CATEGORICAL}", "Latent sliders")
+    tab.wait_for_function("() => window.__latentPadProbe.decode", timeout=30_000)
     model = load_checkpoint(checkpoints / CATEGORICAL).model
     reference = decoder_with_weights_as_sent(model)
     codes = model.latent.prior_sample(5, torch.Generator().manual_seed(0))
-    got = torch.tensor([page.evaluate("z => window.__latentPadProbe.decode(z)", c.tolist()) for c in codes])
+    got = torch.tensor([tab.evaluate("z => window.__latentPadProbe.decode(z)", c.tolist()) for c in codes])
     with torch.no_grad():
         assert (got - reference.decode(codes).reshape(5, -1)).abs().max() <= 1e-3
 
-    canvas = page.get_by_test_id("latent-pad-canvas")
+    canvas = tab.get_by_test_id("latent-pad-canvas")
     before = canvas.evaluate("c => c.toDataURL()")
-    row = page.locator(".latent-pad-root .row").first
+    row = tab.locator(".latent-pad-root .row").first
     row.get_by_role("radio", name="7", exact=True).click()
     expect(row.get_by_role("radio", name="7", exact=True)).to_have_attribute("aria-checked", "true")
     assert canvas.evaluate("c => c.toDataURL()") != before
     variable = int(re.match(r"v(\d+)", row.locator(".name").inner_text()).group(1))
-    expect(page).to_have_url(re.compile(r"[?&]z="), timeout=10_000)
-    z = [float(v) for v in re.search(r"[?&]z=([^&]+)", page.url).group(1).replace("%2C", ",").split(",")]
+    expect(tab).to_have_url(re.compile(r"[?&]z="), timeout=10_000)
+    z = [float(v) for v in re.search(r"[?&]z=([^&]+)", tab.url).group(1).replace("%2C", ",").split(",")]
     assert len(z) == 30 and z[variable] == 7  # the link keeps each variable's category
     row.get_by_role("radio", name="7", exact=True).press("ArrowRight")  # keys move the pick
     expect(row.get_by_role("radio", name="8", exact=True)).to_have_attribute("aria-checked", "true")
-    strip = page.get_by_test_id("latent-pad-traversal")
+    strip = tab.get_by_test_id("latent-pad-traversal")
     assert strip.evaluate("c => c.width") == (10 * 28 + 9 * 2) * 3  # every category of the variable
-    settle(page)
-    snap(page, "categorical-sliders-picked")
+    settle(tab)
+    snap(tab, "categorical-sliders-picked")
 
 
-def test_a_shared_link_restores_the_categories(server, page):
+def test_a_shared_link_restores_the_categories(server, tab):
     url, _ = server
     cats = [3] * 30
-    open_page(page, url, f"sliders?checkpoint={CATEGORICAL}&z={','.join(map(str, cats))}", "Latent sliders")
-    checked = page.locator(".latent-pad-root .choice[aria-checked=true]")
+    open_page(tab, url, f"sliders?checkpoint={CATEGORICAL}&z={','.join(map(str, cats))}", "Latent sliders")
+    checked = tab.locator(".latent-pad-root .choice[aria-checked=true]")
     expect(checked).to_have_count(30)
     assert np.array_equal(np.array([int(t) for t in checked.all_text_contents()]), np.full(30, 3))

@@ -25,51 +25,51 @@ def ellipse_points(box, steps=40):
             for i in range(steps)]
 
 
-def test_drawing_with_the_mouse_follows_the_pen_and_matches_pythons_preparation(server, page):
+def test_drawing_with_the_mouse_follows_the_pen_and_matches_pythons_preparation(server, tab):
     url, _ = server
-    open_page(page, url, "reconstruct", "Reconstruct")
-    board = page.get_by_test_id("sketchpad-canvas")
-    recon = page.get_by_test_id("sketchpad-reconstruction")
-    page.wait_for_function("() => window.__latentPadProbe.encode", timeout=30_000)
-    posterior = page.get_by_test_id("sketchpad-posterior").first
+    open_page(tab, url, "reconstruct", "Reconstruct")
+    board = tab.get_by_test_id("sketchpad-canvas")
+    recon = tab.get_by_test_id("sketchpad-reconstruction")
+    tab.wait_for_function("() => window.__latentPadProbe.encode", timeout=30_000)
+    posterior = tab.get_by_test_id("sketchpad-posterior").first
     expect(posterior).to_be_hidden()  # issue #20: no empty boxes before anything is drawn
     before = pixels(recon)
     points = ellipse_points(board.bounding_box())
-    page.mouse.move(*points[0])
-    page.mouse.down()
+    tab.mouse.move(*points[0])
+    tab.mouse.down()
     for p in points[1:]:
-        page.mouse.move(*p)
+        tab.mouse.move(*p)
     during = pixels(recon)  # the pen is still down
-    assert during != before and page.evaluate("() => window.__latentPadProbe.drawMs.length") >= 30
-    expect(page.get_by_test_id("sketchpad-note")).to_have_text("encoded and decoded in your browser while you draw")
+    assert during != before and tab.evaluate("() => window.__latentPadProbe.drawMs.length") >= 30
+    expect(tab.get_by_test_id("sketchpad-note")).to_have_text("encoded and decoded in your browser while you draw")
     # Read with the pen still down, two frames after its last movement (each frame prepares the board
     # once): lifting it reruns the page, and under CI's load a read after that once found nothing.
-    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    tab.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
     png = base64.b64decode(board.evaluate("c => c.toDataURL('image/png')").split(",", 1)[1])
-    got = np.array(page.evaluate("() => window.__latentPadProbe.sketchpadPrepared()")).reshape(28, 28)
+    got = np.array(tab.evaluate("() => window.__latentPadProbe.sketchpadPrepared()")).reshape(28, 28)
     expected = mnist_style(read_upload(png))
-    page.mouse.up()
+    tab.mouse.up()
     assert np.abs(np.round(got * 255) - np.round(expected * 255)).max() <= 1
-    expect(page.get_by_text("Nearest test digits in latent space")).to_be_visible(timeout=30_000)
-    settle(page)
+    expect(tab.get_by_text("Nearest test digits in latent space")).to_be_visible(timeout=30_000)
+    settle(tab)
     expect(posterior).to_be_visible()
     # Issue #20: what the board shows, the server does not show again below it.
-    expect(page.get_by_text("reconstruction from μ")).to_have_count(0)
-    expect(page.get_by_text("Where it lands on the map")).to_have_count(0)
-    snap(page, "reconstruct-drawn")
+    expect(tab.get_by_text("reconstruction from μ")).to_have_count(0)
+    expect(tab.get_by_text("Where it lands on the map")).to_have_count(0)
+    snap(tab, "reconstruct-drawn")
 
     # Complete it: paint over its right half.
-    mask_board = page.get_by_test_id("sketchpad-canvas").nth(1)
+    mask_board = tab.get_by_test_id("sketchpad-canvas").nth(1)
     mask_board.scroll_into_view_if_needed()
     box = mask_board.bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + 10)
-    page.mouse.down()
+    tab.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + 10)
+    tab.mouse.down()
     for i in range(1, 12):
-        page.mouse.move(box["x"] + box["width"] * (0.55 + 0.4 * (i % 2)), box["y"] + 10 + i * box["height"] / 11)
-    page.mouse.up()
-    expect(page.get_by_text("eight completions, each from its own samples of q(z|x)")).to_be_visible(timeout=30_000)
-    settle(page)
-    snap(page, "reconstruct-completed")
+        tab.mouse.move(box["x"] + box["width"] * (0.55 + 0.4 * (i % 2)), box["y"] + 10 + i * box["height"] / 11)
+    tab.mouse.up()
+    expect(tab.get_by_text("eight completions, each from its own samples of q(z|x)")).to_be_visible(timeout=30_000)
+    settle(tab)
+    snap(tab, "reconstruct-completed")
 
 
 def test_drawing_by_touch_on_a_phone_follows_the_finger(server, browser):
@@ -99,16 +99,16 @@ def test_drawing_by_touch_on_a_phone_follows_the_finger(server, browser):
         context.close()
 
 
-def test_a_drawing_is_an_interpolations_end(server, page):
+def test_a_drawing_is_an_interpolations_end(server, tab):
     url, _ = server
-    open_page(page, url, "interpolate?from=draw", "Interpolation")
-    board = page.get_by_test_id("sketchpad-canvas").first
-    page.wait_for_function("() => window.__latentPadProbe.encode", timeout=30_000)
+    open_page(tab, url, "interpolate?from=draw", "Interpolation")
+    board = tab.get_by_test_id("sketchpad-canvas").first
+    tab.wait_for_function("() => window.__latentPadProbe.encode", timeout=30_000)
     points = ellipse_points(board.bounding_box(), 25)
-    page.mouse.move(*points[0])
-    page.mouse.down()
+    tab.mouse.move(*points[0])
+    tab.mouse.down()
     for p in points[1:]:
-        page.mouse.move(*p)
-    page.mouse.up()
-    expect(page.get_by_text("linear, 10 steps")).to_be_visible(timeout=30_000)
-    settle(page)
+        tab.mouse.move(*p)
+    tab.mouse.up()
+    expect(tab.get_by_text("linear, 10 steps")).to_be_visible(timeout=30_000)
+    settle(tab)

@@ -81,32 +81,32 @@ def map_coordinates(page, x, y):
 
 
 @pytest.mark.parametrize("projection", ["umap", "pca"])
-def test_the_space_between_points_is_decoded_under_the_pointer_and_a_click_opens_it(server, page, projection):
+def test_the_space_between_points_is_decoded_under_the_pointer_and_a_click_opens_it(server, tab, projection):
     url, _ = server
-    open_page(page, url, f"?projection={projection}", "Latent map")
-    expect(page.get_by_text(re.compile("Between the points, the digit decoded"))).to_be_visible()
-    x, y = hover_between_points(page)
-    expected = page.evaluate("([x, y]) => window.__latentPadProbe.mapDecodeAt(x, y)", map_coordinates(page, x, y))
-    label = page.get_by_test_id("map-hover-label")
+    open_page(tab, url, f"?projection={projection}", "Latent map")
+    expect(tab.get_by_text(re.compile("Between the points, the digit decoded"))).to_be_visible()
+    x, y = hover_between_points(tab)
+    expected = tab.evaluate("([x, y]) => window.__latentPadProbe.mapDecodeAt(x, y)", map_coordinates(tab, x, y))
+    label = tab.get_by_test_id("map-hover-label")
     expect(label).to_have_text(re.compile(r"^decoded here · "))
-    assert page.get_by_test_id("map-hover-digit").evaluate(INKED) > 20  # a digit's worth of ink, not a blank square
-    timings = page.evaluate("() => window.__latentPadProbe.mapDecode")
+    assert tab.get_by_test_id("map-hover-digit").evaluate(INKED) > 20  # a digit's worth of ink, not a blank square
+    timings = tab.evaluate("() => window.__latentPadProbe.mapDecode")
     assert len(timings) >= 1
-    snap(page, f"map-decoded-between-points-{projection}")
-    page.mouse.down()
-    page.mouse.up()
-    expect(page.get_by_role("heading", name="Latent sliders")).to_be_visible(timeout=60_000)
-    settle(page)
-    opened = [float(v) for v in parse_qs(urlparse(page.url).query)["z"][0].split(",")]
+    snap(tab, f"map-decoded-between-points-{projection}")
+    tab.mouse.down()
+    tab.mouse.up()
+    expect(tab.get_by_role("heading", name="Latent sliders")).to_be_visible(timeout=60_000)
+    settle(tab)
+    opened = [float(v) for v in parse_qs(urlparse(tab.url).query)["z"][0].split(",")]
     # The code decoded under the pointer, as the sliders keep it (clipped to their range; the address rounds).
     kept = np.clip(expected, -SLIDER_RANGE, SLIDER_RANGE)
     assert np.abs(np.array(opened) - kept).max() < 2e-3
 
 
-def test_the_decoded_lattice_follows_a_zoom(server, page):
+def test_the_decoded_lattice_follows_a_zoom(server, tab):
     url, _ = server
-    open_page(page, url, "?lattice=1", "Latent map")
-    lattice = page.get_by_test_id("map-lattice")
+    open_page(tab, url, "?lattice=1", "Latent map")
+    lattice = tab.get_by_test_id("map-lattice")
     expect(lattice).to_have_attribute("data-view", re.compile(r"^-?\d"), timeout=30_000)
     before = lattice.get_attribute("data-view")
     assert int(lattice.get_attribute("data-cells")) >= 50
@@ -119,14 +119,14 @@ def test_the_decoded_lattice_follows_a_zoom(server, page):
                 gl ? Boolean(c.compareDocumentPosition(gl) & Node.DOCUMENT_POSITION_FOLLOWING) : null];
     }""")
     assert placed[0] < 2 and placed[1] is True, placed
-    snap(page, "map-lattice")
-    hover_between_points(page)  # a decode under the pointer, which a click on the toolbar must not open
-    page.locator(".st-key-latent_map .modebar-btn[data-title='Zoom in']").click()
+    snap(tab, "map-lattice")
+    hover_between_points(tab)  # a decode under the pointer, which a click on the toolbar must not open
+    tab.locator(".st-key-latent_map .modebar-btn[data-title='Zoom in']").click()
     expect(lattice).not_to_have_attribute("data-view", before, timeout=10_000)
     spans = [[float(v) for v in view.split(",")] for view in (before, lattice.get_attribute("data-view"))]
     assert spans[1][1] - spans[1][0] < spans[0][1] - spans[0][0]  # a narrower view, drawn again
-    page.wait_for_timeout(600)
-    expect(page.get_by_role("heading", name="Latent map")).to_be_visible()  # still here: no sliders opened
+    tab.wait_for_timeout(600)
+    expect(tab.get_by_role("heading", name="Latent map")).to_be_visible()  # still here: no sliders opened
 
 
 def test_a_tap_between_points_on_a_phone_opens_that_code_in_the_sliders_through_the_lattice(server, browser):

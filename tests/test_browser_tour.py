@@ -60,25 +60,25 @@ LINKS = [
 ]
 
 
-def test_each_steps_link_opens_its_page_in_the_promised_state(server, page):
+def test_each_steps_link_opens_its_page_in_the_promised_state(server, tab):
     """Step after step in one tab, as a user goes: the tour from the sidebar, the step's pill, its button
     (on step 3, test digit #7 chosen first)."""
     url, _ = server
-    open_page(page, url, "start", "Start here")
+    open_page(tab, url, "start", "Start here")
     for number, heading, params in LINKS:
-        page.get_by_role("link", name="Start here").click()  # back to the tour, from the sidebar
-        expect(page.get_by_role("heading", name="Start here")).to_be_visible(timeout=60_000)
-        page.get_by_text(f"{number}. {STEPS[number - 1].title}", exact=True).first.click()  # its pill
-        expect(page.get_by_role("heading", name=f"{number}. {STEPS[number - 1].title}")).to_be_visible(
+        tab.get_by_role("link", name="Start here").click()  # back to the tour, from the sidebar
+        expect(tab.get_by_role("heading", name="Start here")).to_be_visible(timeout=60_000)
+        tab.get_by_text(f"{number}. {STEPS[number - 1].title}", exact=True).first.click()  # its pill
+        expect(tab.get_by_role("heading", name=f"{number}. {STEPS[number - 1].title}")).to_be_visible(
             timeout=60_000)
-        settle(page)
+        settle(tab)
         if number == 3:  # the digit steps 3 and 4 look at, chosen here, carried to step 4 by the session
-            field = page.get_by_label("Test digit", exact=True).and_(page.get_by_test_id("stNumberInputField"))
+            field = tab.get_by_label("Test digit", exact=True).and_(tab.get_by_test_id("stNumberInputField"))
             field.fill("7")
             field.press("Enter")
-            settle(page)
-        page.locator(".st-key-tour_link button").click()
-        expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=60_000)
-        settle(page)
+            settle(tab)
+        tab.locator(".st-key-tour_link button").click()
+        expect(tab.get_by_role("heading", name=heading).first).to_be_visible(timeout=60_000)
+        settle(tab)
         for name, value in params.items():
-            assert (f"{name}=" if value is None else f"{name}={value}") in page.url, (number, page.url)
+            assert (f"{name}=" if value is None else f"{name}={value}") in tab.url, (number, tab.url)

@@ -215,17 +215,17 @@ def test_file_and_checkpoint_names_are_shown_as_text(server, page, dialogs, seve
     assert not dialogs
 
 
-def test_a_click_on_the_chosen_source_keeps_the_uploader(server, page, seven):
+def test_a_click_on_the_chosen_source_keeps_the_uploader(server, tab, seven):
     """Issue #20: a second visit to Reconstruct opens on Upload (the session keeps the choice); a
     click on Upload there used to unselect it, which switched the page to drawing and took the
     uploader away from under the user."""
     url, _ = server
-    open_uploader(page, url, "reconstruct")
-    choice = page.locator("[data-testid=stButtonGroup]").get_by_text("Upload", exact=True)
+    open_uploader(tab, url, "reconstruct")
+    choice = tab.locator("[data-testid=stButtonGroup]").get_by_text("Upload", exact=True)
     for _ in range(2):
         choice.click()
-        settle(page)
-        expect(page.locator("input[type=file]")).to_have_count(1)
-        expect(page).to_have_url(re.compile(r"[?&]source=upload"))
-    upload(page, "seven.png", drawn_png(seven))
-    expect_result(page, "reconstruct")
+        settle(tab)
+        expect(tab.locator("input[type=file]")).to_have_count(1)
+        expect(tab).to_have_url(re.compile(r"[?&]source=upload"))
+    upload(tab, "seven.png", drawn_png(seven))
+    expect_result(tab, "reconstruct")
