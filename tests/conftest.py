@@ -25,6 +25,8 @@ pytest_plugins = ["tests.browser_support"]
 # 354 s for the process lane and 344 s in process (2026-12-06, before this split). Three browser
 # benchmarks, each with a server and a Chromium of its own, run in the process lane instead, where
 # the other worker had the room; the training-contention benchmark's job is a training job too.
+# Chromium is most of the suite's CPU (629 of some 1,300 CPU-seconds, 2026-12-06), and a fresh page
+# costs twice the CPU of a kept one navigated (browser_support.screens): hence the kept pages.
 BROWSER_LANE = {"test_many_sessions"}  # besides the test_browser* modules that drive Chromium
 BENCHMARKS_IN_THE_PROCESS_LANE = ("training_contention", "cold_start", "map_canvas")
 IN_PROCESS = {"test_browser_functions"}  # the components' functions in Node: no browser, no server
