@@ -1,7 +1,8 @@
 """What the browser tests share: the app served by `streamlit run app.py` on a free port, headless
 Chromium through Playwright, screenshots into test-artifacts/, and waiting for Streamlit to settle.
 
-A test module uses it like this (tests/conftest.py registers the fixtures server, browser, page):
+A test module uses it like this (tests/conftest.py registers the fixtures server, browser, page,
+screens, on_screen, tab):
 
     from tests.browser_support import require_browser, settle, snap, open_page
     require_browser()
@@ -9,8 +10,9 @@ A test module uses it like this (tests/conftest.py registers the fixtures server
     def test_it(page, server): ...
 
 `server` is the app on a free port for the test module; `page` a fresh Chromium page that asks the
-latent pad for its timings and test hooks (window.__latentPadProbe); `screens` pages kept open for a
-module's tests that only open pages and look (see there).
+latent pad for its timings and test hooks (window.__latentPadProbe); `tab` a kept page for tests
+that leave nothing on it that outlives a navigation, and `on_screen` the same for a phone's screen
+(KeptPages says why).
 
 Under CI (CI=true) the browser tests must run: a missing Chromium or Playwright is an error there,
 not a skip.
@@ -107,54 +109,85 @@ def page(browser, request):
     context.close()
 
 
-@pytest.fixture(scope="module")
-def screens(browser, server):
-    """A page for each of SCREENS, opened when first asked for and kept for the test module, for
-    tests that only open a page and look: each test navigates it, which starts a new Streamlit
-    session as a fresh page would, but keeps the renderer that has already compiled the app's
-    JavaScript. A fresh context per page costs about 1.1 s more a page (22 pages: 55.6 s against
-    30.5 s, measured alone). Yields screen name -> (page, the requests it sent anywhere but the app
-    since the test began)."""
-    url, _ = server
-    opened = {}
+class KeptPages:
+    """A page for each of SCREENS, opened when first asked for and kept, for tests that open pages,
+    click, type and read but leave nothing on the page that outlives a navigation. Each test
+    navigates the page, which starts a new Streamlit session as a fresh page would, but keeps the
+    renderer that has already compiled the app's JavaScript: a fresh context per page costs twice
+    the CPU (22 pages alone: 122.3 CPU-seconds against 61.5). Called with a screen's name: (page,
+    the requests it has sent anywhere but the app since)."""
 
-    def on(screen: str):
-        if screen not in opened:
-            context = browser.new_context(**SCREENS[screen])
+    def __init__(self, browser, url: str):
+        self.browser, self.url, self.opened = browser, url, {}
+
+    def __call__(self, screen: str):
+        if screen not in self.opened:
+            context = self.browser.new_context(**SCREENS[screen])
             context.add_init_script(PROBE_PAD)
             pg = context.new_page()
             outside = []
-            pg.on("request", lambda r: outside.append(r.url) if not r.url.startswith((url, "data:", "blob:")) else None)
-            opened[screen] = pg, outside
-        pg, outside = opened[screen]
+            pg.on("request", lambda r: outside.append(r.url)
+                  if not r.url.startswith((self.url, "data:", "blob:")) else None)
+            self.opened[screen] = pg, outside
+        pg, outside = self.opened[screen]
         outside.clear()
         return pg, outside
 
-    yield on
-    for pg, _ in opened.values():
+    def leave(self, screen: str) -> None:
+        """Make the screen's page as a fresh one for the next test: blank (its Streamlit session
+        ends, as closing it would), its own viewport, no key or button held, the pointer in the
+        corner. A page that will not is closed, and the next test gets a new one."""
+        pg, _ = self.opened[screen]
+        try:
+            pg.goto("about:blank")
+            pg.set_viewport_size(SCREENS[screen]["viewport"])
+            for key in ("Shift", "Control", "Alt", "Meta"):
+                pg.keyboard.up(key)
+            pg.mouse.up()
+            pg.mouse.move(0, 0)
+        except Exception:
+            self.discard(screen)
+            raise
+
+    def discard(self, screen: str) -> None:
+        pg, _ = self.opened.pop(screen)
         pg.context.close()
+
+    def close(self) -> None:
+        for screen in list(self.opened):
+            self.discard(screen)
+
+
+@pytest.fixture(scope="module")
+def screens(browser, server):
+    """The module's KeptPages, for its server."""
+    kept = KeptPages(browser, server[0])
+    yield kept
+    kept.close()
 
 
 @pytest.fixture
 def on_screen(screens, request):
     """(page, requests sent elsewhere) from `screens`, for the screen the test is parametrized with
-    (`screen`; the desktop if none); a screenshot if the test fails. Afterwards the page is left
-    blank, which ends its Streamlit session as closing it would, with no key or button held."""
+    (`screen`; the desktop if none); a screenshot if the test fails, and a page a test failed on is
+    not handed on."""
     callspec = getattr(request.node, "callspec", None)
-    pg, outside = screens(callspec.params.get("screen", "desktop-light") if callspec else "desktop-light")
+    screen = callspec.params.get("screen", "desktop-light") if callspec else "desktop-light"
+    pg, outside = screens(screen)
     yield pg, outside
     if failed(request):
-        snap(pg, f"FAILED-{request.node.name}")
-    pg.goto("about:blank")
-    for key in ("Shift", "Control", "Alt", "Meta"):
-        pg.keyboard.up(key)
-    pg.mouse.up()
+        try:
+            snap(pg, f"FAILED-{request.node.name}")
+        finally:
+            screens.discard(screen)
+    else:
+        screens.leave(screen)
 
 
 @pytest.fixture
 def tab(on_screen):
-    """The desktop page of `screens`, for a test that opens pages, clicks, types and reads but
-    leaves nothing on the page that outlives a navigation (an event handler, an init script, a
+    """The kept desktop page (see KeptPages), for a test that opens pages, clicks, types and reads
+    but leaves nothing on the page that outlives a navigation (an event handler, an init script, a
     viewport of its own): those take `page`, a fresh one."""
     return on_screen[0]
 
@@ -166,9 +199,11 @@ def snap(page, name: str) -> None:
     height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
     size = page.viewport_size
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(height, 6000))})
-    page.wait_for_timeout(500)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-    page.set_viewport_size(size)
+    try:
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    finally:
+        page.set_viewport_size(size)
 
 
 def no_exception(page) -> None:

@@ -10,7 +10,7 @@ import torch
 from vae.data import load_split, write_idx
 from vae.datasets import REGISTRY
 
-# The browser fixtures (server, browser, page), for the tests that ask for them.
+# The browser fixtures (server, browser, page, screens, on_screen, tab), for the tests that ask for them.
 pytest_plugins = ["tests.browser_support"]
 
 # pytest.ini runs the suite on two pytest-xdist workers. The tests that start processes and wait on

@@ -24,10 +24,11 @@ def server(tmp_path_factory):
 @pytest.mark.parametrize("path,heading", PAGES)
 def test_every_page_opens_with_the_categorical_model(server, on_screen, path, heading):
     url, _ = server
-    page, _ = on_screen
+    page, outside = on_screen
     open_page(page, url, f"{path}?checkpoint={CATEGORICAL}", heading)
     expect(page.locator("[data-testid=stSidebar]")).to_contain_text("30 × 10")
     snap(page, f"categorical-{path or 'map'}")
+    assert not outside, f"requests that left the machine: {outside}"
 
 
 def test_the_pickers_decode_as_torch_does_and_a_pick_redraws_and_reaches_the_server(server, tab):
