@@ -98,15 +98,20 @@ def failed(request) -> bool:
     return getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
 
 
+def fresh_page(browser, screen: str = "desktop-light"):
+    """A page in a new browser context for one of SCREENS, asking the latent pad for its probe."""
+    context = browser.new_context(**SCREENS[screen])
+    context.add_init_script(PROBE_PAD)
+    return context.new_page()
+
+
 @pytest.fixture
 def page(browser, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.add_init_script(PROBE_PAD)
-    pg = context.new_page()
+    pg = fresh_page(browser)
     yield pg
     if failed(request):
         snap(pg, f"FAILED-{request.node.name}")
-    context.close()
+    pg.context.close()
 
 
 class KeptPages:
@@ -122,9 +127,7 @@ class KeptPages:
 
     def __call__(self, screen: str):
         if screen not in self.opened:
-            context = self.browser.new_context(**SCREENS[screen])
-            context.add_init_script(PROBE_PAD)
-            pg = context.new_page()
+            pg = fresh_page(self.browser, screen)
             outside = []
             pg.on("request", lambda r: outside.append(r.url)
                   if not r.url.startswith((self.url, "data:", "blob:")) else None)

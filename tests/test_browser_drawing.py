@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.browser_support import expect, open_page, require_browser, settle, snap
+from tests.browser_support import expect, fresh_page, open_page, require_browser, settle, snap
 from vae.images import mnist_style, read_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -74,9 +74,8 @@ def test_drawing_with_the_mouse_follows_the_pen_and_matches_pythons_preparation(
 
 def test_drawing_by_touch_on_a_phone_follows_the_finger(server, browser):
     url, _ = server
-    context = browser.new_context(viewport={"width": 400, "height": 800}, is_mobile=True, has_touch=True)
-    context.add_init_script("window.__latentPadProbe = {};")
-    page = context.new_page()
+    page = fresh_page(browser, "phone-light")
+    context = page.context
     try:
         open_page(page, url, "reconstruct", "Reconstruct")
         page.wait_for_function("() => window.__latentPadProbe.encode", timeout=30_000)

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
-from tests.browser_support import expect, open_page, require_browser, settle, snap, streamlit_app
+from tests.browser_support import expect, fresh_page, open_page, require_browser, settle, snap, streamlit_app
 from ui.latent_pad import TRAVERSAL
 from vae.models.latents import SLIDER_RANGE
 
@@ -131,10 +131,8 @@ def test_the_decoded_lattice_follows_a_zoom(server, tab):
 
 def test_a_tap_between_points_on_a_phone_opens_that_code_in_the_sliders_through_the_lattice(server, browser):
     url, _ = server
-    context = browser.new_context(viewport={"width": 400, "height": 800}, has_touch=True, is_mobile=True,
-                                  color_scheme="dark")
-    context.add_init_script("window.__latentPadProbe = {};")
-    page = context.new_page()
+    page = fresh_page(browser, "phone-dark")
+    context = page.context
     try:
         open_page(page, url, "?lattice=1", "Latent map")
         page.locator(".st-key-latent_map .js-plotly-plot").scroll_into_view_if_needed()
@@ -186,13 +184,9 @@ STYLE_READINGS = """([strip, gap, scale]) => {
 
 
 def test_a_conditional_model_draws_one_z_as_every_class_beside_the_pad_on_a_phone(server, browser):
-    from bench.browser import PROBE_PAD
-
     url, _ = server
-    context = browser.new_context(viewport={"width": 400, "height": 800}, has_touch=True, is_mobile=True,
-                                  color_scheme="dark")
-    context.add_init_script(PROBE_PAD)
-    page = context.new_page()
+    page = fresh_page(browser, "phone-dark")
+    context = page.context
     try:
         open_page(page, url, "sliders?checkpoint=mnist-conditional&given=3", "Latent sliders")
         label = page.get_by_test_id("latent-pad-label")

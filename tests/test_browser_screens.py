@@ -10,8 +10,18 @@ import re
 
 import pytest
 
-from bench.browser import PROBE_PAD
-from tests.browser_support import PAGES, PHONE, SCREENS, expect, failed, open_page, require_browser, settle, snap
+from tests.browser_support import (
+    PAGES,
+    PHONE,
+    SCREENS,
+    expect,
+    failed,
+    fresh_page,
+    open_page,
+    require_browser,
+    settle,
+    snap,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()
@@ -21,13 +31,11 @@ require_browser()
 def phone(browser, server, request):
     """A fresh page in a mobile context with the browser's color scheme, for the touch tests;
     yields (page, scheme)."""
-    context = browser.new_context(**SCREENS[f"phone-{request.param}"])
-    context.add_init_script(PROBE_PAD)
-    page = context.new_page()
+    page = fresh_page(browser, f"phone-{request.param}")
     yield page, request.param
     if failed(request):
         snap(page, f"FAILED-{request.node.name}")
-    context.close()
+    page.context.close()
 
 
 def luminance(css_color: str) -> float:
