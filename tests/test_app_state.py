@@ -13,6 +13,7 @@ import ui.caches
 import ui.latent_pad
 from tests.app_support import latent_pad, open_app
 from vae.analysis.projection import load_cached_map
+from vae.config import TrainConfig
 from vae.run_files import WEIGHTS, map_cache_path
 from vae.training.checkpoint import weights_hash
 
@@ -224,7 +225,8 @@ def test_runs_are_compared_with_their_final_figures(checkpoints):
 def test_the_learning_rate_steps_through_sensible_values(checkpoints):
     at = open_app("views/train.py")
     lr = next(s for s in at.select_slider if s.label == "Learning rate")
-    assert lr.value == 0.003 and "3e-03" in lr.options and "1e-05" in lr.options
+    assert lr.value == TrainConfig.lr == 3.4e-3  # the default, one of the choices, named to its two digits
+    assert {"3.4e-03", "3e-03", "1e-05"} <= set(lr.options)
     options = [float(o) for o in lr.options]
     assert options == sorted(options) and options[0] == 1e-5 and options[-1] == 0.1
     assert all(b / a <= 2.01 for a, b in zip(options, options[1:]))

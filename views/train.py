@@ -22,9 +22,10 @@ page_header("Train", "Starts `python -m vae train` as a background process (on t
 
 jobs = training_jobs()
 defaults = TrainConfig()
-# Learning rates people try, log-spaced: the form steps through these rather than by a fixed amount.
 SWEEP_BETAS = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
-LEARNING_RATES = [round(m * 10.0 ** e, 10) for e in range(-5, -1) for m in (1, 2, 3, 5)] + [0.1]
+# Learning rates people try, log-spaced, and the default's own: the form steps through these rather
+# than by a fixed amount.
+LEARNING_RATES = sorted({round(m * 10.0 ** e, 10) for e in range(-5, -1) for m in (1, 2, 3, 5)} | {0.1, defaults.lr})
 
 with st.form("train"):
     c1, c2, c3, c4 = st.columns(4)
@@ -48,7 +49,8 @@ with st.form("train"):
     beta = c1.number_input("beta (KL weight)", 0.0, 20.0, 1.0, 0.1)
     epochs = c2.number_input("Epochs", 1, 500, defaults.epochs)
     batch_size = c3.number_input("Batch size", 8, 4096, defaults.batch_size, 8)
-    lr = c4.select_slider("Learning rate", LEARNING_RATES, value=defaults.lr, format_func=lambda v: f"{v:.0e}",
+    lr = c4.select_slider("Learning rate", LEARNING_RATES, value=defaults.lr,
+                          format_func=lambda v: f"{v:.1e}".replace(".0e", "e"),  # 3e-03, 3.4e-03
                           help="Adam's learning rate, decayed on a cosine schedule")
     c1, c2, c3, c4 = st.columns(4)
     conditional = c4.toggle("Conditional on the class", help="Encoder and decoder read the class label too "
