@@ -23,8 +23,9 @@ from vae.training.step import flush_denormals
 from vae.training.train import train
 
 CONFIGS = {  # name -> (ModelConfig, batch size, autograd's step even where the written-out one applies)
-    "default (mlp)": (ModelConfig(), 128, False),  # 784-512-32 since 2026-12-06, 784-400-32 before
-    "default, autograd's step": (ModelConfig(), 128, True),
+    # 784-512-32 in batches of 160 since 2026-12-06 (784-400-32 in batches of 128 before)
+    "default (mlp)": (ModelConfig(), TrainConfig.batch_size, False),
+    "default, autograd's step": (ModelConfig(), TrainConfig.batch_size, True),
     "examples net (mlp 784-400-20)": (ModelConfig(latent_dim=20, hidden_dims=[400]), 128, False),
     "article net": (ModelConfig(arch="article"), 150, False),
     "conv": (ModelConfig(arch="conv"), 128, False),
