@@ -109,13 +109,15 @@ async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int
             baseline.append(await release_round_trip(solo.page, slider, 0.55 + 0.4 * ((i * 7919) % 97) / 97))
             await wait_idle_async(solo.page)
         expected = []
-        for d, png in enumerate(pngs):  # each on a fresh page, so no earlier digit's caption is there
-            solo.lost = True
-            await solo.go(url, "reconstruct")
+        solo.lost = True
+        await solo.go(url, "reconstruct")
+        for d, png in enumerate(pngs):  # one page: each digit's caption is told from the one before by its text
             await solo.page.locator("input[type=file]").set_input_files(
                 files=[{"name": f"digit-{d}.png", "mimeType": "image/png", "buffer": png}])
-            await solo.page.wait_for_function(f"() => /{NEIGHBOURS.pattern}/.test(document.body.innerText)",
-                                              timeout=60_000)
+            await solo.page.wait_for_function(
+                "([pattern, before]) => { const m = new RegExp(pattern).exec(document.body.innerText);"
+                " return m !== null && m[0] !== before; }",
+                arg=[NEIGHBOURS.pattern, expected[-1] if expected else None], timeout=60_000)
             expected.append(NEIGHBOURS.search(await solo.page.inner_text("body")).group(0))
             await wait_idle_async(solo.page)
         if len(set(expected)) < len(expected):

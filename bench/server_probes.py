@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 from bench.browser import app_folder
+
+COLLECTED = "vae-bench-collected-{pid}"  # the file the server's SIGUSR1 handler creates when it is done
 
 # -- the app's folder ---------------------------------------------------------------------------
 
@@ -27,10 +30,11 @@ def private_app(tmp: Path) -> tuple[dict, Path]:
     hooks = tmp / "hooks"
     hooks.mkdir()
     (hooks / "sitecustomize.py").write_text(
-        "import ctypes, gc, signal\n"
+        "import ctypes, gc, os, signal, tempfile\n"
         "def _collect(signum, frame):\n"
         "    gc.collect()\n"
         "    ctypes.CDLL('libc.so.6').malloc_trim(0)  # hand freed pages back, so RSS shows what is live\n"
+        f"    open(os.path.join(tempfile.gettempdir(), {COLLECTED!r}.format(pid=os.getpid())), 'w').close()\n"
         "signal.signal(signal.SIGUSR1, _collect)\n")
     path = os.pathsep.join(p for p in (str(hooks), os.environ.get("PYTHONPATH", "")) if p)
     return {**env, "PYTHONPATH": path}, checkpoints
@@ -39,8 +43,15 @@ def private_app(tmp: Path) -> tuple[dict, Path]:
 async def collect_garbage(pid: int) -> float:
     """Make the server (started with private_app's env) run gc.collect() and malloc_trim(0); its
     anonymous resident memory afterwards (MB): the memory it actually holds."""
+    done = Path(tempfile.gettempdir()) / COLLECTED.format(pid=pid)  # the handler creates it when it is through
+    done.unlink(missing_ok=True)
     os.kill(pid, signal.SIGUSR1)
-    await asyncio.sleep(2.0)  # the handler runs on the main thread at its next bytecode; ~0.3 s of work
+    deadline = time.monotonic() + 30
+    while not done.exists():  # the handler runs on the server's main thread at its next bytecode; ~0.3 s of work
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the server (pid {pid}) did not finish its garbage collection in 30 s")
+        await asyncio.sleep(0.05)
+    done.unlink()
     return rss_mb(pid)[1]
 
 
