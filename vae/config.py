@@ -48,7 +48,7 @@ class ModelConfig:
     categories: int = 10  # categories of each variable (categorical latents)
     # The Gumbel-softmax temperature of a categorical latent during training, after `step` steps:
     # max(temperature_min, temperature_start * exp(-temperature_decay * step)), about 1.0 -> 0.5 over
-    # 23,000 steps (50 epochs of batch 128). `straight_through`: one-hot samples forward.
+    # 23,000 steps (50 epochs in batches of 128, 61 of 160). `straight_through`: one-hot samples forward.
     temperature_start: float = 1.0
     temperature_min: float = 0.5
     temperature_decay: float = 3e-5
