@@ -10,6 +10,12 @@ def test_log_ticks_are_written_out_in_full():
     assert ticks["ticktext"] == ["2", "5", "10", "20", "50"] and ticks["tickvals"] == [2, 5, 10, 20, 50]
     assert log_ticks(90, 300)["ticktext"] == ["60", "70", "80", "90", "100", "200", "300", "400"]
     assert log_ticks(0.02, 500)["ticktext"][:3] == ["0.02", "0.05", "0.1"]
+    # Curves within one step of the grid (a short run's reconstruction) still get ticks in view
+    for low, high in ((139.0, 181.0), (150.0, 155.0), (4.0, 14.4), (95.0, 105.0)):
+        shown = [float(t) for t in log_ticks(low, high)["ticktext"] if low <= float(t) <= high]
+        assert len(shown) >= 3, (low, high, shown)
+    assert [t for t in log_ticks(139.0, 181.0)["ticktext"] if 139 <= float(t) <= 181] == ["140", "150", "160", "170",
+                                                                                          "180"]
 
 
 def test_loss_curves_start_at_epoch_zero_with_one_legend_below_the_axis_title():
@@ -47,3 +53,8 @@ def test_the_kl_curve_shows_its_two_parts_with_their_errors_where_the_run_record
     assert list(information.x) == [1, 3] and list(information.y) == [7.0, 9.0]  # the epochs that recorded it
     assert list(information.error_y.array) == [0.05, 0.05]
     assert not any("I_q" in t.name for t in total.data)
+    # A single run's KL figure names its two parts in a legend of its own, and nothing else there
+    assert kl.layout.showlegend and {t.name for t in kl.data if t.showlegend is not False} == set(parts)
+    assert not total.layout.showlegend
+    _, kl_of_two, _ = loss_curves([RunLog("run-a", history, []), RunLog("run-b", history, [])])
+    assert not kl_of_two.layout.showlegend  # several runs: Loss curves' caption names the parts

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 TRAIN, TEST, STEP = "#4C78A8", "#F58518", "rgba(76, 120, 168, 0.35)"
 PATH = "#808080"  # a path across the map: readable on the light and the dark theme
 OTHER = "#2ca02c"  # a second posterior of the same digit (the optimized q*), beside the encoder's
+KL_PARTS = "kl-parts"  # the legend group of the test KL's two parts
 
 
 def _kl_parts(fig: go.Figure, history: list[dict], color: str, prefix: str) -> None:
@@ -19,7 +20,7 @@ def _kl_parts(fig: go.Figure, history: list[dict], color: str, prefix: str) -> N
             fig.add_trace(go.Scatter(
                 x=[h["epoch"] for h in parted], y=[h[key] for h in parted], mode="lines+markers",
                 error_y=dict(array=[h["test_kl_parts_stderr"] for h in parted], thickness=1),
-                line=dict(color=color, dash=dash), marker=dict(size=5), name=prefix + label))
+                line=dict(color=color, dash=dash), marker=dict(size=5), name=prefix + label, legendgroup=KL_PARTS))
 
 
 def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
@@ -68,9 +69,14 @@ def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
                 if title.startswith("KL"):
                     _kl_parts(fig, run.history, test_color, prefix)
         # One legend, under the first figure's axis title; every figure keeps the room, so all align.
+        # A single run's KL figure has its own, naming only the KL's two parts, drawn in the test color
+        # and otherwise unexplained on the Train page (with several runs, Loss curves' caption names them).
+        parts_legend = single and any(t.legendgroup == KL_PARTS for t in fig.data)
+        for trace in fig.data if parts_legend else ():
+            trace.showlegend = trace.legendgroup == KL_PARTS
         fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=40, b=90), hovermode="x unified",
                           legend=dict(orientation="h", yref="container", y=0, yanchor="bottom"),
-                          xaxis_title="epoch", yaxis_title="nats per image", showlegend=not figures)
+                          xaxis_title="epoch", yaxis_title="nats per image", showlegend=not figures or parts_legend)
         fig.update_xaxes(rangemode="nonnegative")
         if log_y:  # the first epochs dwarf the rest on a linear axis
             values = [v for trace in fig.data for v in trace.y if v is not None and v > 0]
@@ -83,18 +89,22 @@ def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
 
 def log_ticks(low: float, high: float) -> dict:
     """Ticks for a log axis at 1, 2 and 5 times powers of ten, written out in full: plotly's own
-    label 20 and 30 as "2" and "3" above a "10" between decades."""
+    label 20 and 30 as "2" and "3" above a "10" between decades. A narrower range gets every whole
+    mantissa, and one within a decade's step (139 to 181: no 100 or 200 in view) every tenth or
+    hundredth, so that at least three ticks fall between `low` and `high`."""
     import math
 
-    def within(mantissas: tuple[int, ...]) -> list[float]:
+    def within(mantissas: tuple[float, ...]) -> list[float]:
         values = [m * 10.0 ** e for e in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
                   for m in mantissas]
         return [v for v in values if low / 1.5 <= v <= high * 1.5]
 
-    inside = within((1, 2, 5))
-    if len(inside) < 4:  # less than about a decade: every whole mantissa
-        inside = within(tuple(range(1, 10)))
-    return dict(tickmode="array", tickvals=inside, ticktext=[f"{v:g}" for v in inside])
+    for mantissas in ((1, 2, 5), tuple(range(1, 10)), tuple(m / 10 for m in range(10, 100)),
+                      tuple(m / 100 for m in range(100, 1000))):
+        ticks = within(mantissas)
+        if sum(low <= v <= high for v in ticks) >= 3:
+            break
+    return dict(tickmode="array", tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
 
 
 def temperature_curve(runs: list) -> go.Figure:
