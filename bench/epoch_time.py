@@ -3,7 +3,7 @@ architecture, in float32 and with bfloat16 products (`--amp`: autocast, or the w
 bfloat16 products where it trains), and for the default model with autograd's step too:
 
     python -m bench.epoch_time --device cuda          # the GPU figures in BENCHMARKS.md
-    python -m bench.epoch_time --device cpu --train-limit 6400 --epochs 3   # the CPU's, 50 steps an epoch
+    python -m bench.epoch_time --device cpu --train-limit 6400 --epochs 3   # the CPU's, 6,400 images an epoch
     python -m bench.epoch_time --quick                # a smoke run on 1,000 images
 
 Each configuration trains `--epochs` epochs; the first is a warm-up (cuDNN autotuning, allocator),
@@ -23,7 +23,7 @@ from vae.training.step import flush_denormals
 from vae.training.train import train
 
 CONFIGS = {  # name -> (ModelConfig, batch size, autograd's step even where the written-out one applies)
-    # 784-512-32 in batches of 160 since 2026-12-06 (784-400-32 in batches of 128 before)
+    # The default's model and batch (ModelConfig, TrainConfig): BENCHMARKS.md's older rows ran earlier defaults
     "default (mlp)": (ModelConfig(), TrainConfig.batch_size, False),
     "default, autograd's step": (ModelConfig(), TrainConfig.batch_size, True),
     "examples net (mlp 784-400-20)": (ModelConfig(latent_dim=20, hidden_dims=[400]), 128, False),

@@ -90,8 +90,13 @@ class Result:
 
 
 async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int, think: float, probe: bool,
-                 sampler: Sampler, rounds: int = 0) -> tuple:
+                 sampler: Sampler, hooks: Path, rounds: int = 0) -> tuple:
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
     live = {}  # the server's heap after a full collection (MB): start, mid, end of the load
+
+    async def heap() -> float:
+        return await collect_garbage(sampler.server_pid, hooks)
     pngs = digit_pngs(UPLOAD_DIGITS)
     async with contextlib.AsyncExitStack() as stack:
         browser = await stack.enter_async_context(chromium_async())
@@ -111,13 +116,19 @@ async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int
         expected = []
         solo.lost = True
         await solo.go(url, "reconstruct")
-        for d, png in enumerate(pngs):  # one page: each digit's caption is told from the one before by its text
+        # One page for all four (a page load saved per digit): each caption is told from the last by its text.
+        for d, png in enumerate(pngs):
             await solo.page.locator("input[type=file]").set_input_files(
                 files=[{"name": f"digit-{d}.png", "mimeType": "image/png", "buffer": png}])
-            await solo.page.wait_for_function(
-                "([pattern, before]) => { const m = new RegExp(pattern).exec(document.body.innerText);"
-                " return m !== null && m[0] !== before; }",
-                arg=[NEIGHBOURS.pattern, expected[-1] if expected else None], timeout=60_000)
+            try:
+                await solo.page.wait_for_function(
+                    "([pattern, before]) => { const m = new RegExp(pattern).exec(document.body.innerText);"
+                    " return m !== null && m[0] !== before; }",
+                    arg=[NEIGHBOURS.pattern, expected[-1] if expected else None], timeout=60_000)
+            except PlaywrightTimeout:
+                shown = NEIGHBOURS.findall(await solo.page.inner_text("body"))
+                raise RuntimeError(f"the single session's upload of test digit {d} showed no new neighbours in 60 s "
+                                   f"(the page shows {shown[:1] or 'none'}; the digits before: {expected})") from None
             expected.append(NEIGHBOURS.search(await solo.page.inner_text("body")).group(0))
             await wait_idle_async(solo.page)
         if len(set(expected)) < len(expected):
@@ -149,7 +160,7 @@ async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int
                     if step - s.index % 3 == rounds * 3 // 2:  # all wait for the heap's middle reading
                         halfway.append(s.index)
                         if len(halfway) == len(group):
-                            live["mid"] = await collect_garbage(sampler.server_pid)
+                            live["mid"] = await heap()
                             resume.set()
                         await asyncio.wait_for(resume.wait(), 600)  # a session lost before halfway fails, not hangs
                 return
@@ -171,15 +182,15 @@ async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int
             if rounds:
                 return  # the last session to reach half its rounds collects
             await asyncio.sleep(max(0.0, at - time.perf_counter()))
-            live["mid"] = await collect_garbage(sampler.server_pid)
+            live["mid"] = await heap()
 
-        live["start"] = await collect_garbage(sampler.server_pid)
+        live["start"] = await heap()
         cpu_start = sampler.cpu_snapshot()
         load_start = cpu_start["at"]
         await asyncio.gather(collect_midway(load_start + seconds / 2), *(loop(s, load_start + seconds) for s in group))
         cpu_end = sampler.cpu_snapshot()
         load_end = cpu_end["at"]
-        live["end"] = await collect_garbage(sampler.server_pid)
+        live["end"] = await heap()
         await asyncio.gather(*(s.act("sidebar", s.read_sidebar_run) for s in group))
         for c in contexts:
             await c.close()
@@ -203,7 +214,7 @@ def run(sessions: int = 10, seconds: float = 60, baseline_releases: int = 20, th
             sampler.start()
             try:
                 baseline, group, load_start, load_end, cpu, live = asyncio.run(
-                    _drive(url, sessions, seconds, baseline_releases, think, probe, sampler, rounds))
+                    _drive(url, sessions, seconds, baseline_releases, think, probe, sampler, tmp / "hooks", rounds))
                 time.sleep(1.0)  # one more RSS sample after the last action
             finally:
                 sampler.stop()

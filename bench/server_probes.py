@@ -9,49 +9,60 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 from bench.browser import app_folder
 
-COLLECTED = "vae-bench-collected-{pid}"  # the file the server's SIGUSR1 handler creates when it is done
+COLLECTED = "collected-{pid}"  # in private_app's hooks folder: see collect_garbage
 
 # -- the app's folder ---------------------------------------------------------------------------
 
 def private_app(tmp: Path) -> tuple[dict, Path]:
     """browser.app_folder, and a server that runs a full garbage collection on SIGUSR1 (see
-    collect_garbage): the server's env and the checkpoints folder."""
+    collect_garbage, which takes tmp / "hooks"): the server's env and the checkpoints folder."""
     env, checkpoints = app_folder(tmp)
     # SIGUSR1 makes the server run a full garbage collection and return freed memory to the system
     # (collect_garbage), so that its memory can be read without the garbage that piles up between
     # the interpreter's own collections or the allocator's free lists.
     hooks = tmp / "hooks"
     hooks.mkdir()
+    # The handler says when it is through, or why it failed, in a file of this private folder:
+    # collect_garbage waits for it instead of guessing how long a collection takes under load.
     (hooks / "sitecustomize.py").write_text(
-        "import ctypes, gc, os, signal, tempfile\n"
+        "import ctypes, gc, os, signal\n"
         "def _collect(signum, frame):\n"
-        "    gc.collect()\n"
-        "    ctypes.CDLL('libc.so.6').malloc_trim(0)  # hand freed pages back, so RSS shows what is live\n"
-        f"    open(os.path.join(tempfile.gettempdir(), {COLLECTED!r}.format(pid=os.getpid())), 'w').close()\n"
+        "    outcome = 'ok'\n"
+        "    try:\n"
+        "        gc.collect()\n"
+        "        ctypes.CDLL('libc.so.6').malloc_trim(0)  # hand freed pages back, so RSS shows what is live\n"
+        "    except Exception as e:  # said to the bench, not raised into the server's main thread\n"
+        "        outcome = repr(e)\n"
+        f"    with open(os.path.join({str(hooks)!r}, {COLLECTED!r}.format(pid=os.getpid())), 'w') as f:\n"
+        "        f.write(outcome)\n"
         "signal.signal(signal.SIGUSR1, _collect)\n")
     path = os.pathsep.join(p for p in (str(hooks), os.environ.get("PYTHONPATH", "")) if p)
     return {**env, "PYTHONPATH": path}, checkpoints
 
 
-async def collect_garbage(pid: int) -> float:
-    """Make the server (started with private_app's env) run gc.collect() and malloc_trim(0); its
-    anonymous resident memory afterwards (MB): the memory it actually holds."""
-    done = Path(tempfile.gettempdir()) / COLLECTED.format(pid=pid)  # the handler creates it when it is through
+async def collect_garbage(pid: int, hooks: Path) -> float:
+    """Make the server (started with private_app's env, its folder `hooks`) run gc.collect() and
+    malloc_trim(0); its anonymous resident memory afterwards (MB): the memory it actually holds."""
+    done = hooks / COLLECTED.format(pid=pid)
     done.unlink(missing_ok=True)
     os.kill(pid, signal.SIGUSR1)
-    deadline = time.monotonic() + 30
-    while not done.exists():  # the handler runs on the server's main thread at its next bytecode; ~0.3 s of work
+    deadline = time.monotonic() + 30  # the handler runs at the main thread's next bytecode: ~0.3 s, more under load
+    while not done.exists():
+        if rss_mb(pid) is None:
+            raise RuntimeError(f"the server (pid {pid}) ended while collecting its garbage")
         if time.monotonic() > deadline:
             raise TimeoutError(f"the server (pid {pid}) did not finish its garbage collection in 30 s")
         await asyncio.sleep(0.05)
+    outcome = done.read_text()
     done.unlink()
+    if outcome != "ok":
+        raise RuntimeError(f"the server's garbage collection failed: {outcome}")
     return rss_mb(pid)[1]
 
 

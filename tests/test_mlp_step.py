@@ -158,7 +158,7 @@ def test_a_model_it_is_not_written_for_is_refused():
 
 def test_training_runs_the_same_either_way(tiny_data_dir, tmp_path):
     """train() with the written-out step and with autograd's, in float32: two epochs of 600 images in
-    batches of 128 (each epoch's last one short), the same figures in every history line."""
+    the default's batches (each epoch's last one short), the same figures in every history line."""
     histories = {}
     for backward in ("written out", "autograd"):
         choice = mock.patch.object(mlp_step, "applies", return_value=False) if backward == "autograd" \

@@ -211,8 +211,9 @@ def check_resume(saved: ModelConfig, asked: ModelConfig, out) -> None:
 class TrainConfig:
     # Tuned for time to quality on a CPU (bench/time_to_quality.py): with the 784-512-32 MLP, its
     # output starting at the mean image (VAE.start_at_mean_image), test -ELBO 105 in 5 epochs, the
-    # cosine schedule ending at 6. Batches of 160, not 128: a step's cost is mostly fixed (Adam, the
-    # weights' casts), so an epoch takes 0.86x the time, and 5 epochs still reach 105 (BENCHMARKS.md).
+    # cosine schedule ending at 6. Batches of 160, not 128: much of a step's cost does not grow with
+    # the batch (Adam and the weights' casts among it), so an epoch takes 0.86x the time, and 5 epochs
+    # still reach 105 (BENCHMARKS.md).
     epochs: int = 6  # the total: a resumed run trains up to this many
     batch_size: int = 160
     lr: float = 3.4e-3
