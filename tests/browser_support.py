@@ -94,6 +94,18 @@ SCREENS = {
 }
 
 
+# The elements of the page wider than the screen (at most five, named), for the every-page tests;
+# plotly's charts and data frames scroll inside themselves, a slider's own input sits under its thumb,
+# and KaTeX's MathML is read aloud, not shown.
+WIDER_THAN_SCREEN = """() => [...document.querySelectorAll('[data-testid=stMain] *')]
+    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && e.getClientRects().length
+            && !e.closest('.js-plotly-plot, [data-testid=stDataFrame], .katex-mathml')
+            && !e.matches('[data-testid=stSlider] input'))
+    .map(e => `${e.tagName} in ${(e.closest('[data-testid]') || {dataset: {}}).dataset.testid}: `
+              + `${(e.textContent || '').slice(0, 30)} (right ${Math.round(e.getBoundingClientRect().right)})`)
+    .slice(0, 5)"""
+
+
 def failed(request) -> bool:
     return getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
 
@@ -105,13 +117,23 @@ def fresh_page(browser, screen: str = "desktop-light"):
     return context.new_page()
 
 
+@contextmanager
+def fresh_page_for(browser, request, screen: str = "desktop-light"):
+    """fresh_page for a fixture of the test of `request`: closed after the test, with a screenshot
+    if it failed."""
+    pg = fresh_page(browser, screen)
+    try:
+        yield pg
+    finally:
+        if failed(request):
+            snap(pg, f"FAILED-{request.node.name}")
+        pg.context.close()
+
+
 @pytest.fixture
 def page(browser, request):
-    pg = fresh_page(browser)
-    yield pg
-    if failed(request):
-        snap(pg, f"FAILED-{request.node.name}")
-    pg.context.close()
+    with fresh_page_for(browser, request) as pg:
+        yield pg
 
 
 class KeptPages:

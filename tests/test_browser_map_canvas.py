@@ -148,23 +148,17 @@ def test_a_tap_between_points_on_a_phone_opens_that_code_in_the_sliders_through_
         context.close()
 
 
-@pytest.mark.parametrize("width, height, theme", [(1400, 1000, "light"), (400, 800, "dark")])
-def test_an_attribute_direction_from_the_address_colors_the_map_and_bends_the_picked_digit(server, browser, width,
-                                                                                            height, theme):
+@pytest.mark.parametrize("screen", ["desktop-light", "phone-dark"])
+def test_an_attribute_direction_from_the_address_colors_the_map_and_bends_the_picked_digit(server, on_screen, screen):
     url, _ = server
-    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=theme,
-                                  has_touch=width < 600)
-    page = context.new_page()
-    try:
-        open_page(page, url, "?direction=classes:1:7&color=direction&picked=5&projection=pca", "Latent map")
-        expect(page.get_by_text("Map settings: Test set (10,000) · PCA · colored by projection on the attribute "
-                                "direction", exact=False)).to_be_visible()
-        page.get_by_text("Attribute direction: class 1 → class 7").click()
-        expect(page.get_by_text(re.compile(r"From class 1 to class 7: length \d"))).to_be_visible()
-        expect(page.get_by_text(re.compile(r"^#5 \(the first picked\), then its code moved"))).to_be_visible()
-        snap(page, f"map-direction-{width}-{theme}")
-    finally:
-        context.close()
+    page, _ = on_screen
+    open_page(page, url, "?direction=classes:1:7&color=direction&picked=5&projection=pca", "Latent map")
+    expect(page.get_by_text("Map settings: Test set (10,000) · PCA · colored by projection on the attribute "
+                            "direction", exact=False)).to_be_visible()
+    page.get_by_text("Attribute direction: class 1 → class 7").click()
+    expect(page.get_by_text(re.compile(r"From class 1 to class 7: length \d"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^#5 \(the first picked\), then its code moved"))).to_be_visible()
+    snap(page, f"map-direction-{screen}")
 
 
 # What the classifier (in the browser) reads in each digit of the style grid: the strip's canvas cut

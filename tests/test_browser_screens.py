@@ -14,9 +14,9 @@ from tests.browser_support import (
     PAGES,
     PHONE,
     SCREENS,
+    WIDER_THAN_SCREEN,
     expect,
-    failed,
-    fresh_page,
+    fresh_page_for,
     open_page,
     require_browser,
     settle,
@@ -31,11 +31,8 @@ require_browser()
 def phone(browser, server, request):
     """A fresh page in a mobile context with the browser's color scheme, for the touch tests;
     yields (page, scheme)."""
-    page = fresh_page(browser, f"phone-{request.param}")
-    yield page, request.param
-    if failed(request):
-        snap(page, f"FAILED-{request.node.name}")
-    page.context.close()
+    with fresh_page_for(browser, request, f"phone-{request.param}") as page:
+        yield page, request.param
 
 
 def luminance(css_color: str) -> float:
@@ -50,13 +47,7 @@ def test_every_page_fits_every_screen_in_its_theme(server, on_screen, screen, pa
     page, outside = on_screen
     open_page(page, url, path, heading)
     page.wait_for_timeout(1000)  # components and charts draw after the script run
-    overflow = page.evaluate("""() => [...document.querySelectorAll('[data-testid=stMain] *')]
-        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && e.getClientRects().length
-                && !e.closest('.js-plotly-plot, [data-testid=stDataFrame]')
-                && !e.matches('[data-testid=stSlider] input'))  // the slider's own input sits under its thumb
-        .map(e => `${e.tagName} in ${(e.closest('[data-testid]') || {dataset: {}}).dataset.testid}: `
-                  + `${(e.textContent || '').slice(0, 30)} (right ${Math.round(e.getBoundingClientRect().right)})`)
-        .slice(0, 5)""")
+    overflow = page.evaluate(WIDER_THAN_SCREEN)
     assert not overflow, f"wider than the screen: {overflow}"
     assert page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
                          " return m.scrollWidth <= m.clientWidth + 1; }"), "the page scrolls sideways"

@@ -4,48 +4,33 @@ Next button; each step's button opens its page
 in the state the step promised, in the address. Screenshots: test-artifacts/tour-<width>-<step>.png."""
 import pytest
 
-from bench.browser import PROBE_PAD
-from tests.browser_support import expect, open_page, require_browser, settle, snap
+from tests.browser_support import SCREENS, WIDER_THAN_SCREEN, expect, open_page, require_browser, settle, snap
 from ui.tour import STEPS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()
 
-OVERFLOW = """() => [...document.querySelectorAll('[data-testid=stMain] *')]
-    .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && e.getClientRects().length
-            && !e.closest('.js-plotly-plot, [data-testid=stDataFrame], .katex-mathml')  // MathML: read aloud, not shown
-            && !e.matches('[data-testid=stSlider] input'))
-    .map(e => `${e.tagName}: ${(e.textContent || '').slice(0, 30)}`).slice(0, 5)"""
 
-
-@pytest.mark.parametrize("width,height", [(1400, 1000), (400, 800)])
-def test_every_step_renders_at_desktop_and_phone_width(server, browser, width, height):
+@pytest.mark.parametrize("screen", ["desktop-light", "phone-dark"])
+def test_every_step_renders_at_desktop_and_phone_width(server, on_screen, screen):
     """At 1400 px in the light theme, on a phone (touch) in the dark one."""
     url, _ = server
-    phone = width < 600
-    context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone,
-                                  device_scale_factor=1, color_scheme="dark" if phone else "light")
-    context.add_init_script(PROBE_PAD)
-    page = context.new_page()
-    outside = []  # the formulas' fonts too come from the app, not the internet
-    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((url, "data:", "blob:")) else None)
-    try:
-        open_page(page, url, "start", "Start here")
-        for number, step in enumerate(STEPS, 1):
-            expect(page.get_by_role("heading", name=f"{number}. {step.title}")).to_be_visible(timeout=60_000)
-            page.wait_for_timeout(250)  # charts draw after the script run
-            assert page.locator(".katex").count() >= 1, f"step {number}: the formula is not rendered"
-            assert page.evaluate(OVERFLOW) == [], (number, page.evaluate(OVERFLOW))
-            assert f"step={number}" in page.url or number == 1, page.url
-            if number in (1, 6, 8):
-                snap(page, f"tour-{width}-{number}")
-            if number < len(STEPS):
-                next_step = page.get_by_role("button", name="Next step")
-                next_step.tap() if phone else next_step.click()
-                settle(page)
-        assert outside == []
-    finally:
-        context.close()
+    page, outside = on_screen  # the formulas' fonts too come from the app, not the internet
+    width, phone = SCREENS[screen]["viewport"]["width"], screen.startswith("phone")
+    open_page(page, url, "start", "Start here")
+    for number, step in enumerate(STEPS, 1):
+        expect(page.get_by_role("heading", name=f"{number}. {step.title}")).to_be_visible(timeout=60_000)
+        page.wait_for_timeout(250)  # charts draw after the script run
+        assert page.locator(".katex").count() >= 1, f"step {number}: the formula is not rendered"
+        assert page.evaluate(WIDER_THAN_SCREEN) == [], (number, page.evaluate(WIDER_THAN_SCREEN))
+        assert f"step={number}" in page.url or number == 1, page.url
+        if number in (1, 6, 8):
+            snap(page, f"tour-{width}-{number}")
+        if number < len(STEPS):
+            next_step = page.get_by_role("button", name="Next step")
+            next_step.tap() if phone else next_step.click()
+            settle(page)
+    assert outside == []
 
 
 # Step, the page it opens, what its address must say (None: that it says something). Every step's
