@@ -97,6 +97,7 @@ async def _drive(url: str, sessions: int, seconds: float, baseline_releases: int
 
     async def heap() -> float:
         return await collect_garbage(sampler.server_pid, hooks)
+
     pngs = digit_pngs(UPLOAD_DIGITS)
     async with contextlib.AsyncExitStack() as stack:
         browser = await stack.enter_async_context(chromium_async())

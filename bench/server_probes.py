@@ -39,8 +39,10 @@ def private_app(tmp: Path) -> tuple[dict, Path]:
         "        ctypes.CDLL('libc.so.6').malloc_trim(0)  # hand freed pages back, so RSS shows what is live\n"
         "    except Exception as e:  # said to the bench, not raised into the server's main thread\n"
         "        outcome = repr(e)\n"
-        f"    with open(os.path.join({str(hooks)!r}, {COLLECTED!r}.format(pid=os.getpid())), 'w') as f:\n"
+        f"    done = os.path.join({str(hooks)!r}, {COLLECTED!r}.format(pid=os.getpid()))\n"
+        "    with open(done + '.part', 'w') as f:\n"
         "        f.write(outcome)\n"
+        "    os.replace(done + '.part', done)  # whole when it appears: the bench reads it at once\n"
         "signal.signal(signal.SIGUSR1, _collect)\n")
     path = os.pathsep.join(p for p in (str(hooks), os.environ.get("PYTHONPATH", "")) if p)
     return {**env, "PYTHONPATH": path}, checkpoints
