@@ -90,20 +90,26 @@ def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
 def log_ticks(low: float, high: float) -> dict:
     """Ticks for a log axis at 1, 2 and 5 times powers of ten, written out in full: plotly's own
     label 20 and 30 as "2" and "3" above a "10" between decades. A narrower range gets every whole
-    mantissa, and one within a decade's step (139 to 181: no 100 or 200 in view) every tenth or
-    hundredth, so that at least three ticks fall between `low` and `high`."""
+    mantissa, and one within a step of those (139 to 181: no 100 or 200 in view) evenly spaced ticks,
+    as a linear axis would, so that at least three fall between `low` and `high`."""
     import math
 
-    def within(mantissas: tuple[float, ...]) -> list[float]:
-        values = [m * 10.0 ** e for e in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
-                  for m in mantissas]
-        return [v for v in values if low / 1.5 <= v <= high * 1.5]
+    def shown(ticks: list[float]) -> bool:
+        return sum(low <= v <= high for v in ticks) >= 3
 
-    for mantissas in ((1, 2, 5), tuple(range(1, 10)), tuple(m / 10 for m in range(10, 100)),
-                      tuple(m / 100 for m in range(100, 1000))):
-        ticks = within(mantissas)
-        if sum(low <= v <= high for v in ticks) >= 3:
+    for mantissas in ((1, 2, 5), tuple(range(1, 10))):
+        ticks = [v for v in (m * 10.0 ** e for e in range(math.floor(math.log10(low)) - 1,
+                                                          math.ceil(math.log10(high)) + 1) for m in mantissas)
+                 if low / 1.5 <= v <= high * 1.5]
+        if shown(ticks):
             break
+    else:  # finer steps of 1, 2 and 5 would crowd below each power of ten: one step throughout
+        scale = 10.0 ** math.floor(math.log10(max(high - low, low * 1e-3)))
+        for step in (scale * f for f in (5, 2, 1, 0.5, 0.2, 0.1)):
+            ticks = [round(k * step, 12) for k in range(math.floor(low / 1.2 / step), math.ceil(high * 1.2 / step) + 1)
+                     if k > 0]
+            if shown(ticks):
+                break
     return dict(tickmode="array", tickvals=ticks, ticktext=[f"{v:g}" for v in ticks])
 
 
