@@ -150,4 +150,4 @@ def test_a_categorical_run_logs_its_exact_train_elbo_beside_the_relaxed_objectiv
     expected = evaluate(load_checkpoint(out).model, images)
     assert record["train_exact_elbo"] == pytest.approx(expected["elbo"], abs=1e-4)
     names = [trace.name for trace in loss_curves([read_run_log(out)])[0].data]
-    assert "train, relaxed objective (epoch)" in names and "train, exact one-hot samples (600 images)" in names
+    assert "train, relaxed objective (epoch)" in names and "train, exact one-hot samples<br>(600 images)" in names

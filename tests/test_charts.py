@@ -1,6 +1,7 @@
 """The figures' own readability (ui/charts.py): ticks that read as the numbers they are, curves
-from epoch 0, one legend clear of the axis titles."""
-from ui.charts import log_ticks, loss_curves
+from epoch 0, one legend clear of the axis titles, a row of charts that lines up."""
+from ui.charts import LEGEND_ENTRY, LEGEND_LINE, log_ticks, loss_curves
+from vae.config import ModelConfig
 from vae.services.runs import RunLog
 
 
@@ -25,7 +26,7 @@ def test_loss_curves_start_at_epoch_zero_with_one_legend_below_the_axis_title():
     assert [f.layout.showlegend for f in figures] == [True, False, False]
     for figure in figures:
         assert figure.layout.xaxis.rangemode == "nonnegative"
-        assert figure.layout.legend.yref == "container" and figure.layout.margin.b >= 80
+        assert figure.layout.legend.yref == "container" and figure.layout.margin.b >= 55 + 3 * LEGEND_ENTRY
         assert all("." not in t or t.startswith("0.") for t in figure.layout.yaxis.ticktext)
 
 
@@ -58,3 +59,49 @@ def test_the_kl_curve_shows_its_two_parts_with_their_errors_where_the_run_record
     assert not total.layout.showlegend
     _, kl_of_two, _ = loss_curves([RunLog("run-a", history, []), RunLog("run-b", history, [])])
     assert not kl_of_two.layout.showlegend  # several runs: Loss curves' caption names the parts
+
+
+def _history(epochs=(1, 2, 3), **extra) -> list[dict]:
+    return [{"epoch": e, "train_recon": 100.0 / e, "train_kl": 20.0 + e, "test_recon": 110.0 / e, "test_kl": 21.0 + e,
+             **extra} for e in epochs]
+
+
+def test_a_row_of_loss_curves_lines_up_whatever_its_legends():
+    """A legend that took more lines than its figure's margin held shrank that figure's plot, so the
+    row's x axes stood at different heights (several runs: 8 entries under the first chart). Every
+    figure's plot has the same height, and its bottom margin holds the row's tallest legend, counted
+    line by line (a vertical legend: its height does not depend on the column's width)."""
+    steps = [{"epoch": 0.5, "train_recon": 150.0, "train_kl": 15.0, "temperature": 0.8}]
+    parts = dict(test_mutual_information=6.0, test_marginal_kl=4.0, test_kl_parts_stderr=0.05)
+    rows = {
+        "one run, its KL parts": [RunLog("run-a", _history(**parts), steps)],
+        "several runs, one of them relaxed": [
+            RunLog("run-a", _history(), steps), RunLog("run-b", _history(), []),
+            RunLog("categorical", _history(train_exact_elbo=-100.0, train_exact_recon=80.0, train_exact_kl=20.0,
+                                           train_exact_images=600, temperature=0.5), steps,
+                   config=ModelConfig(latent="categorical"))],
+    }
+    for what, runs in rows.items():
+        figures = loss_curves(runs, log_y=True)
+        assert len(figures) == 4, what  # the temperature's figure is in the row too
+        plots = {f.layout.height - f.layout.margin.t - f.layout.margin.b for f in figures}
+        assert len(plots) == 1, (what, plots)
+        for figure in figures:
+            shown = [t for t in figure.data if t.showlegend]
+            lines = sum(LEGEND_ENTRY + LEGEND_LINE * t.name.count("<br>") for t in shown)
+            assert figure.layout.margin.b >= 55 + lines, what
+            assert figure.layout.legend.orientation == "v" and bool(figure.layout.showlegend) == bool(shown)
+    recon, kl, _, temperature = loss_curves(rows["several runs, one of them relaxed"])
+    # Several runs: an entry a run, its special train figures said under its name
+    assert [t.name for t in recon.data if t.showlegend] == [
+        "run-a", "run-b", "categorical<br>train: relaxed objective<br>dotted ◆: exact one-hot samples"]
+    assert not any(t.showlegend for f in (kl, temperature) for t in f.data)
+    # Each series keeps its full name for the hover, in its run's legend group
+    assert {t.legendgroup for t in recon.data if t.name.startswith("run-b: ")} == {"run-1"}
+
+
+def test_a_run_name_is_shown_as_text_in_the_charts():
+    """A folder's name is user text: plotly would read <b> or <a href> in a trace's name."""
+    runs = [RunLog("<b>bold</b>", _history(temperature=0.5), []), RunLog("plain", _history(), [])]
+    names = [t.name for f in loss_curves(runs) for t in f.data]
+    assert "&lt;b&gt;bold&lt;/b&gt;" in names and not any("<b>" in n for n in names)

@@ -2,17 +2,20 @@
 (plotly), and the map as a small raster image with a star on it (PIL) for the sliders' overview."""
 from __future__ import annotations
 
+from html import escape
+
 import plotly.graph_objects as go
 
 TRAIN, TEST, STEP = "#4C78A8", "#F58518", "rgba(76, 120, 168, 0.35)"
 PATH = "#808080"  # a path across the map: readable on the light and the dark theme
 OTHER = "#2ca02c"  # a second posterior of the same digit (the optimized q*), beside the encoder's
-KL_PARTS = "kl-parts"  # the legend group of the test KL's two parts
 
 
-def _kl_parts(fig: go.Figure, history: list[dict], color: str, prefix: str) -> None:
+def _kl_parts(fig: go.Figure, history: list[dict], color: str, prefix: str, legend: bool) -> None:
     """The test KL's two parts per epoch (vae/training/information.py), with their standard errors,
-    for the epochs that recorded them."""
+    for the epochs that recorded them; in the figure's legend when `legend` (a single run's: drawn in
+    the test color, they would be unexplained on the Train page; with several runs, Loss curves'
+    caption names them)."""
     parted = [h for h in history if "test_mutual_information" in h]
     for key, label, dash in (("test_mutual_information", "test: I_q(n; z), the codes' information", "dot"),
                              ("test_marginal_kl", "test: KL(q(z) ‖ p(z)), the aggregate's", "dashdot")):
@@ -20,14 +23,15 @@ def _kl_parts(fig: go.Figure, history: list[dict], color: str, prefix: str) -> N
             fig.add_trace(go.Scatter(
                 x=[h["epoch"] for h in parted], y=[h[key] for h in parted], mode="lines+markers",
                 error_y=dict(array=[h["test_kl_parts_stderr"] for h in parted], thickness=1),
-                line=dict(color=color, dash=dash), marker=dict(size=5), name=prefix + label, legendgroup=KL_PARTS))
+                line=dict(color=color, dash=dash), marker=dict(size=5), name=prefix + label, showlegend=legend))
 
 
 def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
     """Reconstruction, KL and the beta-weighted total against epochs, one figure each (drawn side by
     side, or one under the other on a phone), for one run or several (vae.services.runs.RunLog each): per
     logged step (faint) and per epoch (train and test). One run is drawn in the train and test
-    colors; several, one color each, train dashed and test solid."""
+    colors; several, one color each, train dashed and test solid, and the first figure's legend names
+    the runs (a click hides one); every trace keeps its full name for the hover."""
     titles = ("Reconstruction −log p(x|z)", "KL(q(z|x) ‖ p(z))", "Total = recon + β · KL")
     series = [(lambda r, b: r["train_recon"], lambda r, b: r["test_recon"]),
               (lambda r, b: r["train_kl"], lambda r, b: r["test_kl"]),
@@ -38,45 +42,51 @@ def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
     figures = []
     for title, (train_value, test_value), exact_value in zip(titles, series, exact):
         fig = go.Figure()
+        first = not figures  # the figure that carries the legend
         for k, run in enumerate(runs):
             color = PALETTE[k % len(PALETTE)]
             train_color, test_color, step_color = (TRAIN, TEST, STEP) if single else (color, color, _faint(color))
-            prefix = "" if single else f"{run.name}: "
+            name = escape(run.name)  # a folder's name: plotly would read <b> or <a href> in it
+            prefix = "" if single else f"{name}: "
             # A categorical run trains on the Gumbel-softmax relaxation: its train figures are that
             # objective at the step's temperature, not an ELBO (its exact train -ELBO is drawn apart);
             # a run with the article's uniform eps trains on z that are no samples of q(z|x).
+            objective = run.config.train_objective if run.config is not None else "elbo"
             trained = {"elbo": "train", "relaxed": "train, relaxed objective",
-                       "uniform-eps": "train, uniform ε: no ELBO"}[
-                run.config.train_objective if run.config is not None else "elbo"]
+                       "uniform-eps": "train, uniform ε: no ELBO"}[objective]
+            measured = [h for h in run.history if "train_exact_elbo" in h]
+            exact_name = f"train, exact one-hot samples<br>({measured[-1]['train_exact_images']:,} images)" \
+                if measured else ""
+            # One run: each series in the legend. Several: an entry a run, short enough for a narrow
+            # column, and its series in its legend group (hidden with it).
+            shows = dict(showlegend=first) if single else dict(showlegend=False, legendgroup=f"run-{k}")
+            if not single and first and (run.steps or run.history):
+                note = {"elbo": "", "relaxed": "<br>train: relaxed objective",
+                        "uniform-eps": "<br>train: uniform ε, no ELBO"}[objective]
+                note += "<br>dotted ◆: exact one-hot samples" if measured else ""
+                fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color=color), name=name + note,
+                                         legendgroup=f"run-{k}", showlegend=True, hoverinfo="skip"))
             if run.steps:
                 fig.add_trace(go.Scatter(x=[s["epoch"] for s in run.steps],
                                          y=[train_value(s, run.beta) for s in run.steps], mode="lines",
-                                         line=dict(color=step_color, width=1), name=prefix + f"{trained} (per step)"))
+                                         line=dict(color=step_color, width=1), name=prefix + f"{trained} (per step)",
+                                         **shows))
             if run.history:
                 epochs = [h["epoch"] for h in run.history]
                 fig.add_trace(go.Scatter(x=epochs, y=[train_value(h, run.beta) for h in run.history],
                                          mode="lines+markers", name=prefix + f"{trained} (epoch)",
-                                         line=dict(color=train_color, dash=None if single else "dash")))
-                measured = [h for h in run.history if "train_exact_elbo" in h]
+                                         line=dict(color=train_color, dash=None if single else "dash"), **shows))
                 if measured:
                     fig.add_trace(go.Scatter(
                         x=[h["epoch"] for h in measured], y=[exact_value(h, run.beta) for h in measured],
                         mode="lines+markers", line=dict(color=train_color, dash="dot"), marker=dict(symbol="diamond"),
-                        name=prefix + f"train, exact one-hot samples ({measured[-1]['train_exact_images']:,} images)"))
+                        name=prefix + exact_name, **shows))
                 fig.add_trace(go.Scatter(x=epochs, y=[test_value(h, run.beta) for h in run.history],
                                          mode="lines+markers", line=dict(color=test_color),
-                                         name=prefix + "test (epoch)"))
+                                         name=prefix + "test (epoch)", **shows))
                 if title.startswith("KL"):
-                    _kl_parts(fig, run.history, test_color, prefix)
-        # One legend, under the first figure's axis title; every figure keeps the room, so all align.
-        # A single run's KL figure has its own, naming only the KL's two parts, drawn in the test color
-        # and otherwise unexplained on the Train page (with several runs, Loss curves' caption names them).
-        parts_legend = single and any(t.legendgroup == KL_PARTS for t in fig.data)
-        for trace in fig.data if parts_legend else ():
-            trace.showlegend = trace.legendgroup == KL_PARTS
-        fig.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=40, b=90), hovermode="x unified",
-                          legend=dict(orientation="h", yref="container", y=0, yanchor="bottom"),
-                          xaxis_title="epoch", yaxis_title="nats per image", showlegend=not figures or parts_legend)
+                    _kl_parts(fig, run.history, test_color, prefix, legend=single)
+        fig.update_layout(title=title, hovermode="x unified", xaxis_title="epoch", yaxis_title="nats per image")
         fig.update_xaxes(rangemode="nonnegative")
         if log_y:  # the first epochs dwarf the rest on a linear axis
             values = [v for trace in fig.data for v in trace.y if v is not None and v > 0]
@@ -84,6 +94,28 @@ def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
         figures.append(fig)
     if any("temperature" in r for run in runs for r in run.history + run.steps):
         figures.append(temperature_curve(runs))
+    return side_by_side(figures)
+
+
+# px, as plotly draws a vertical legend in its 12 px font: an entry, each further line of its name, the frame
+LEGEND_ENTRY, LEGEND_LINE, LEGEND_FRAME = 19, 15, 24
+
+
+def side_by_side(figures: list[go.Figure], plot_height: int = 290) -> list[go.Figure]:
+    """Figures drawn in a row of columns (ui.page.show_charts), given plots of the same height: each
+    figure's bottom margin holds the tallest legend of the row (plotly would shrink the plot of the
+    figure with the legend, and the row would not line up), under the x axis's title. The legends are
+    vertical, one entry a line, so that their height does not depend on the column's width."""
+    def legend_height(fig: go.Figure) -> int:
+        return sum(LEGEND_ENTRY + LEGEND_LINE * (t.name or "").count("<br>") for t in fig.data if t.showlegend)
+
+    tallest = max(map(legend_height, figures), default=0)
+    room = tallest + LEGEND_FRAME if tallest else 0
+    for fig in figures:
+        fig.update_layout(height=40 + plot_height + 55 + room, margin=dict(l=10, r=10, t=40, b=55 + room),
+                          showlegend=legend_height(fig) > 0,
+                          legend=dict(orientation="v", yref="container", y=0, yanchor="bottom", x=0, xanchor="left",
+                                      tracegroupgap=0))
     return figures
 
 
@@ -114,16 +146,16 @@ def log_ticks(low: float, high: float) -> dict:
 
 
 def temperature_curve(runs: list) -> go.Figure:
-    """The Gumbel-softmax temperature of categorical runs against epochs, as logged."""
+    """The Gumbel-softmax temperature of categorical runs against epochs, as logged, each run in its
+    color of the loss curves (whose legend names them)."""
     fig = go.Figure()
     for k, run in enumerate(runs):
         logged = [r for r in run.steps or run.history if "temperature" in r]
         if logged:
             fig.add_trace(go.Scatter(x=[r["epoch"] for r in logged], y=[r["temperature"] for r in logged],
-                                     mode="lines", name=run.name, line=dict(color=PALETTE[k % len(PALETTE)])))
-    fig.update_layout(title="Gumbel-softmax temperature τ", height=380, margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis_title="epoch", yaxis_title="τ", showlegend=len(runs) > 1,
-                      legend=dict(orientation="h", y=-0.25))
+                                     mode="lines", name=escape(run.name), showlegend=False,
+                                     line=dict(color=PALETTE[k % len(PALETTE)])))
+    fig.update_layout(title="Gumbel-softmax τ", xaxis_title="epoch", yaxis_title="temperature τ")
     return fig
 
 

@@ -1,6 +1,8 @@
 """Loss curves of one run or several side by side (the selected checkpoint, the run being trained,
 any run in the checkpoints folder), with a table of their final figures; live while a run trains.
 Below them, the map through training: the test digits' codes after every epoch, played."""
+from html import escape
+
 import numpy as np
 import streamlit as st
 
@@ -80,7 +82,7 @@ def curves(names: list[str], log_y: bool) -> None:
         kl = shown.history[-1]["kl_per_dim"]
         figure = kl_per_dimension(kl, dims_by_kl(kl), latent_of(shown.config) if shown.config else None)
         if len(logs) > 1:
-            figure.update_layout(title=f"{figure.layout.title.text}, {shown.name}")
+            figure.update_layout(title=f"{figure.layout.title.text}, {escape(shown.name)}")
         st.plotly_chart(figure, width="stretch")
 
 
