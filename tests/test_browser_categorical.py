@@ -70,3 +70,19 @@ def test_a_shared_link_restores_the_categories(server, tab):
     checked = tab.locator(".latent-pad-root .choice[aria-checked=true]")
     expect(checked).to_have_count(30)
     assert np.array_equal(np.array([int(t) for t in checked.all_text_contents()]), np.full(30, 3))
+
+
+def test_loss_curves_of_two_runs_line_up_under_one_legend(server, tab):
+    """A legend inside the first chart took room from its plot, so the row's x axes stood at different
+    heights. With the bundled conv run and the categorical one (a relaxed objective, a temperature's
+    chart): the row's four plots share their top and height, under one legend naming the two runs."""
+    url, _ = server
+    open_page(tab, url, f"curves?runs=default,{CATEGORICAL}", "Loss curves")
+    charts = tab.locator(".js-plotly-plot")
+    entries = charts.first.locator(".legendtext")
+    expect(entries).to_have_count(2)
+    assert entries.all_text_contents() == ["default", f"{CATEGORICAL}train: relaxed objective"]  # two lines
+    plots = [charts.nth(k).locator(".nsewdrag").bounding_box() for k in range(1, 5)]
+    assert len({round(p["y"]) for p in plots}) == 1 and len({round(p["height"]) for p in plots}) == 1, plots
+    assert plots[0]["x"] < plots[1]["x"] < plots[2]["x"] < plots[3]["x"]  # one row, side by side
+    snap(tab, "curves-two-runs")

@@ -1,6 +1,6 @@
 """The figures' own readability (ui/charts.py): ticks that read as the numbers they are, curves
 from epoch 0, one legend clear of the axis titles, a row of charts that lines up."""
-from ui.charts import LEGEND_ENTRY, LEGEND_LINE, log_ticks, loss_curves
+from ui.charts import LEGEND_ENTRY, LEGEND_FRAME, LEGEND_LINE, log_ticks, loss_curves, shared_legend
 from vae.config import ModelConfig
 from vae.services.runs import RunLog
 
@@ -17,16 +17,18 @@ def test_log_ticks_are_written_out_in_full():
         assert len(shown) >= 3, (low, high, shown)
     assert [t for t in log_ticks(139.0, 181.0)["ticktext"] if 139 <= float(t) <= 181] == ["140", "160", "180"]
     assert [t for t in log_ticks(94.0, 171.0)["ticktext"] if 94 <= float(t) <= 171] == ["100", "120", "140", "160"]
+    # Ticks at both ends: a curve from 70 to 165 had none above 100
+    assert [t for t in log_ticks(70.0, 165.0)["ticktext"] if 70 <= float(t) <= 165] == ["80", "100", "120", "140",
+                                                                                        "160"]
 
 
-def test_loss_curves_start_at_epoch_zero_with_one_legend_below_the_axis_title():
+def test_loss_curves_start_at_epoch_zero_with_one_legend_for_the_row():
     history = [{"epoch": e, "train_recon": 100 / e, "train_kl": 20 + e, "test_recon": 110 / e, "test_kl": 21 + e}
                for e in (1, 2, 3)]
-    figures = loss_curves([RunLog("run", history, [])], log_y=True)
-    assert [f.layout.showlegend for f in figures] == [True, False, False]
+    legend, figures = shared_legend(loss_curves([RunLog("run", history, [])], log_y=True))
+    assert [t.name for t in legend.data] == ["train (epoch)", "test (epoch)"]
     for figure in figures:
-        assert figure.layout.xaxis.rangemode == "nonnegative"
-        assert figure.layout.legend.yref == "container" and figure.layout.margin.b >= 55 + 3 * LEGEND_ENTRY
+        assert figure.layout.xaxis.rangemode == "nonnegative" and figure.layout.showlegend is False
         assert all("." not in t or t.startswith("0.") for t in figure.layout.yaxis.ticktext)
 
 
@@ -54,11 +56,11 @@ def test_the_kl_curve_shows_its_two_parts_with_their_errors_where_the_run_record
     assert list(information.x) == [1, 3] and list(information.y) == [7.0, 9.0]  # the epochs that recorded it
     assert list(information.error_y.array) == [0.05, 0.05]
     assert not any("I_q" in t.name for t in total.data)
-    # A single run's KL figure names its two parts in a legend of its own, and nothing else there
-    assert kl.layout.showlegend and {t.name for t in kl.data if t.showlegend is not False} == set(parts)
-    assert not total.layout.showlegend
+    # A single run's legend names its KL chart's two parts, drawn in the test color and otherwise unexplained
+    assert {t.name for t in kl.data if t.showlegend} == set(parts)
+    assert not any(t.showlegend for t in total.data)
     _, kl_of_two, _ = loss_curves([RunLog("run-a", history, []), RunLog("run-b", history, [])])
-    assert not kl_of_two.layout.showlegend  # several runs: Loss curves' caption names the parts
+    assert not any(t.showlegend for t in kl_of_two.data)  # several runs: Loss curves' caption names the parts
 
 
 def _history(epochs=(1, 2, 3), **extra) -> list[dict]:
@@ -66,42 +68,42 @@ def _history(epochs=(1, 2, 3), **extra) -> list[dict]:
              **extra} for e in epochs]
 
 
-def test_a_row_of_loss_curves_lines_up_whatever_its_legends():
-    """A legend that took more lines than its figure's margin held shrank that figure's plot, so the
-    row's x axes stood at different heights (several runs: 8 entries under the first chart). Every
-    figure's plot has the same height, and its bottom margin holds the row's tallest legend, counted
-    line by line (a vertical legend: its height does not depend on the column's width)."""
+def test_a_row_of_loss_curves_has_one_legend_apart_and_charts_of_one_height():
+    """A legend inside a chart took room from its plot (several runs: 8 entries under the first
+    chart), so the row's x axes stood at different heights. The row's legend is a figure of its own,
+    as tall as its entries and their lines (listed one under the other: its height does not depend on
+    the screen's width), and the charts, the temperature's too, have none and one height."""
     steps = [{"epoch": 0.5, "train_recon": 150.0, "train_kl": 15.0, "temperature": 0.8}]
     parts = dict(test_mutual_information=6.0, test_marginal_kl=4.0, test_kl_parts_stderr=0.05)
-    rows = {
-        "one run, its KL parts": [RunLog("run-a", _history(**parts), steps)],
-        "several runs, one of them relaxed": [
-            RunLog("run-a", _history(), steps), RunLog("run-b", _history(), []),
-            RunLog("categorical", _history(train_exact_elbo=-100.0, train_exact_recon=80.0, train_exact_kl=20.0,
-                                           train_exact_images=600, temperature=0.5), steps,
-                   config=ModelConfig(latent="categorical"))],
+    one = [RunLog("run-a", _history(**parts), steps)]
+    several = [RunLog("run-a", _history(), steps), RunLog("run-b", _history(), []),
+               RunLog("categorical", _history(train_exact_elbo=-100.0, train_exact_recon=80.0, train_exact_kl=20.0,
+                                              train_exact_images=600, temperature=0.5), steps,
+                      config=ModelConfig(latent="categorical"))]
+    expected = {  # the legend's entries, and how many lines beyond one an entry each they take
+        "one run": (one, ["train (per step)", "train (epoch)", "test (epoch)",
+                          "test: I_q(n; z), the codes' information", "test: KL(q(z) ‖ p(z)), the aggregate's"], 0),
+        "several runs": (several, ["run-a", "run-b",
+                                   "categorical<br>train: relaxed objective<br>dotted ◆: exact one-hot samples"], 2),
     }
-    for what, runs in rows.items():
+    for what, (runs, entries, extra_lines) in expected.items():
         figures = loss_curves(runs, log_y=True)
         assert len(figures) == 4, what  # the temperature's figure is in the row too
-        plots = {f.layout.height - f.layout.margin.t - f.layout.margin.b for f in figures}
-        assert len(plots) == 1, (what, plots)
-        for figure in figures:
-            shown = [t for t in figure.data if t.showlegend]
-            lines = sum(LEGEND_ENTRY + LEGEND_LINE * t.name.count("<br>") for t in shown)
-            assert figure.layout.margin.b >= 55 + lines, what
-            assert figure.layout.legend.orientation == "v" and bool(figure.layout.showlegend) == bool(shown)
-    recon, kl, _, temperature = loss_curves(rows["several runs, one of them relaxed"])
-    # Several runs: an entry a run, its special train figures said under its name
-    assert [t.name for t in recon.data if t.showlegend] == [
-        "run-a", "run-b", "categorical<br>train: relaxed objective<br>dotted ◆: exact one-hot samples"]
-    assert not any(t.showlegend for f in (kl, temperature) for t in f.data)
-    # Each series keeps its full name for the hover, in its run's legend group
-    assert {t.legendgroup for t in recon.data if t.name.startswith("run-b: ")} == {"run-1"}
+        legend, figures = shared_legend(figures)
+        assert [t.name for t in legend.data] == entries, what
+        assert legend.layout.height == LEGEND_ENTRY * len(entries) + LEGEND_LINE * extra_lines + LEGEND_FRAME
+        assert legend.layout.legend.orientation == "v" and legend.layout.legend.itemclick is False
+        assert len({f.layout.height for f in figures}) == 1 and not any(f.layout.showlegend for f in figures)
+    # Several runs: each series keeps its full name for the hover
+    recon = loss_curves(several)[0]
+    assert {t.name for t in recon.data if t.name.startswith("run-b: ")} == {"run-b: train (epoch)",
+                                                                             "run-b: test (epoch)"}
+    assert shared_legend([])[0] is None
 
 
 def test_a_run_name_is_shown_as_text_in_the_charts():
-    """A folder's name is user text: plotly would read <b> or <a href> in a trace's name."""
-    runs = [RunLog("<b>bold</b>", _history(temperature=0.5), []), RunLog("plain", _history(), [])]
+    """A folder's name is user text: plotly would read <b> or <a href> in a trace's name (and it does
+    not decode &quot;, so quotes stay as they are)."""
+    runs = [RunLog('<b>bold</b> & "q"', _history(temperature=0.5), []), RunLog("plain", _history(), [])]
     names = [t.name for f in loss_curves(runs) for t in f.data]
-    assert "&lt;b&gt;bold&lt;/b&gt;" in names and not any("<b>" in n for n in names)
+    assert '&lt;b&gt;bold&lt;/b&gt; &amp; "q"' in names and not any("<b>" in n for n in names)

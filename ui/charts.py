@@ -2,9 +2,9 @@
 (plotly), and the map as a small raster image with a star on it (PIL) for the sliders' overview."""
 from __future__ import annotations
 
-from html import escape
-
 import plotly.graph_objects as go
+
+from ui.text import chart_text
 
 TRAIN, TEST, STEP = "#4C78A8", "#F58518", "rgba(76, 120, 168, 0.35)"
 PATH = "#808080"  # a path across the map: readable on the light and the dark theme
@@ -30,8 +30,9 @@ def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
     """Reconstruction, KL and the beta-weighted total against epochs, one figure each (drawn side by
     side, or one under the other on a phone), for one run or several (vae.services.runs.RunLog each): per
     logged step (faint) and per epoch (train and test). One run is drawn in the train and test
-    colors; several, one color each, train dashed and test solid, and the first figure's legend names
-    the runs (a click hides one); every trace keeps its full name for the hover."""
+    colors; several, one color each, train dashed and test solid. The traces marked for the legend
+    (shared_legend) name each series of one run, or each run of several; every trace keeps its full
+    name for the hover."""
     titles = ("Reconstruction −log p(x|z)", "KL(q(z|x) ‖ p(z))", "Total = recon + β · KL")
     series = [(lambda r, b: r["train_recon"], lambda r, b: r["test_recon"]),
               (lambda r, b: r["train_kl"], lambda r, b: r["test_kl"]),
@@ -42,11 +43,11 @@ def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
     figures = []
     for title, (train_value, test_value), exact_value in zip(titles, series, exact):
         fig = go.Figure()
-        first = not figures  # the figure that carries the legend
+        first = not figures  # the legend's entries come from the first figure (and a single run's KL parts)
         for k, run in enumerate(runs):
             color = PALETTE[k % len(PALETTE)]
             train_color, test_color, step_color = (TRAIN, TEST, STEP) if single else (color, color, _faint(color))
-            name = escape(run.name)  # a folder's name: plotly would read <b> or <a href> in it
+            name = chart_text(run.name)
             prefix = "" if single else f"{name}: "
             # A categorical run trains on the Gumbel-softmax relaxation: its train figures are that
             # objective at the step's temperature, not an ELBO (its exact train -ELBO is drawn apart);
@@ -57,15 +58,14 @@ def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
             measured = [h for h in run.history if "train_exact_elbo" in h]
             exact_name = f"train, exact one-hot samples<br>({measured[-1]['train_exact_images']:,} images)" \
                 if measured else ""
-            # One run: each series in the legend. Several: an entry a run, short enough for a narrow
-            # column, and its series in its legend group (hidden with it).
-            shows = dict(showlegend=first) if single else dict(showlegend=False, legendgroup=f"run-{k}")
+            # One run: each series in the legend. Several: an entry a run, its train figures' kind under its name.
+            shows = dict(showlegend=first and single)
             if not single and first and (run.steps or run.history):
                 note = {"elbo": "", "relaxed": "<br>train: relaxed objective",
                         "uniform-eps": "<br>train: uniform ε, no ELBO"}[objective]
                 note += "<br>dotted ◆: exact one-hot samples" if measured else ""
                 fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color=color), name=name + note,
-                                         legendgroup=f"run-{k}", showlegend=True, hoverinfo="skip"))
+                                         showlegend=True, hoverinfo="skip"))
             if run.steps:
                 fig.add_trace(go.Scatter(x=[s["epoch"] for s in run.steps],
                                          y=[train_value(s, run.beta) for s in run.steps], mode="lines",
@@ -94,40 +94,52 @@ def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
         figures.append(fig)
     if any("temperature" in r for run in runs for r in run.history + run.steps):
         figures.append(temperature_curve(runs))
-    return side_by_side(figures)
+    return figures
 
 
 # px, as plotly draws a vertical legend in its 12 px font: an entry, each further line of its name, the frame
-LEGEND_ENTRY, LEGEND_LINE, LEGEND_FRAME = 19, 15, 24
+LEGEND_ENTRY, LEGEND_LINE, LEGEND_FRAME = 19, 15, 12
+ROW_MARGIN = dict(l=10, r=10, t=40, b=55)  # px: the title above a chart of the row, the x axis and its title below
 
 
-def side_by_side(figures: list[go.Figure], plot_height: int = 290) -> list[go.Figure]:
-    """Figures drawn in a row of columns (ui.page.show_charts), given plots of the same height: each
-    figure's bottom margin holds the tallest legend of the row (plotly would shrink the plot of the
-    figure with the legend, and the row would not line up), under the x axis's title. The legends are
-    vertical, one entry a line, so that their height does not depend on the column's width."""
-    def legend_height(fig: go.Figure) -> int:
-        return sum(LEGEND_ENTRY + LEGEND_LINE * (t.name or "").count("<br>") for t in fig.data if t.showlegend)
-
-    tallest = max(map(legend_height, figures), default=0)
-    room = tallest + LEGEND_FRAME if tallest else 0
+def shared_legend(figures: list[go.Figure], plot_height: int = 290) -> tuple[go.Figure | None, list[go.Figure]]:
+    """One legend for a row of charts drawn side by side (ui.page.show_charts), as a figure of its own
+    to draw above them, and the charts without legends, all of one height. A legend inside a chart
+    takes room from its plot, so the row's axes did not line up; and in each chart's margin it left a
+    blank under every other chart where a phone stacks them. The legend's entries are the row's traces
+    not marked showlegend=False, each name once; listed one under the other, so that the figure's
+    height does not depend on the screen's width."""
+    entries = {}
     for fig in figures:
-        fig.update_layout(height=40 + plot_height + 55 + room, margin=dict(l=10, r=10, t=40, b=55 + room),
-                          showlegend=legend_height(fig) > 0,
-                          legend=dict(orientation="v", yref="container", y=0, yanchor="bottom", x=0, xanchor="left",
-                                      tracegroupgap=0))
-    return figures
+        for trace in fig.data:
+            if trace.showlegend is not False and trace.name not in entries:
+                entries[trace.name] = go.Scatter(x=[None], y=[None], name=trace.name, mode=trace.mode,
+                                                 line=trace.line, marker=trace.marker)
+    for fig in figures:
+        fig.update_layout(height=ROW_MARGIN["t"] + plot_height + ROW_MARGIN["b"], margin=ROW_MARGIN, showlegend=False)
+    if not entries:
+        return None, figures
+    height = sum(LEGEND_ENTRY + LEGEND_LINE * name.count("<br>") for name in entries) + LEGEND_FRAME
+    legend = go.Figure(list(entries.values()))
+    legend.update_layout(height=height, margin=dict(l=0, r=0, t=0, b=0), showlegend=True, hovermode=False,
+                         xaxis=dict(visible=False), yaxis=dict(visible=False),
+                         legend=dict(orientation="v", x=0, y=1, xanchor="left", yanchor="top", tracegroupgap=0,
+                                     itemclick=False, itemdoubleclick=False))  # nothing of the charts to hide
+    return legend, figures
 
 
 def log_ticks(low: float, high: float) -> dict:
     """Ticks for a log axis at 1, 2 and 5 times powers of ten, written out in full: plotly's own
     label 20 and 30 as "2" and "3" above a "10" between decades. A narrower range gets every whole
     mantissa, and one within a step of those (139 to 181: no 100 or 200 in view) evenly spaced ticks,
-    as a linear axis would, so that at least three fall between `low` and `high`."""
+    as a linear axis would, so that at least three fall between `low` and `high`, and neither end of
+    the axis goes without a tick for more than half its length (70 to 165: none above 100)."""
     import math
 
     def shown(ticks: list[float]) -> bool:
-        return sum(low <= v <= high for v in ticks) >= 3
+        inside = [v for v in ticks if low <= v <= high]
+        half = math.log(high / low) / 2
+        return len(inside) >= 3 and math.log(inside[0] / low) <= half and math.log(high / inside[-1]) <= half
 
     for mantissas in ((1, 2, 5), tuple(range(1, 10))):
         ticks = [v for v in (m * 10.0 ** e for e in range(math.floor(math.log10(low)) - 1,
@@ -153,7 +165,7 @@ def temperature_curve(runs: list) -> go.Figure:
         logged = [r for r in run.steps or run.history if "temperature" in r]
         if logged:
             fig.add_trace(go.Scatter(x=[r["epoch"] for r in logged], y=[r["temperature"] for r in logged],
-                                     mode="lines", name=escape(run.name), showlegend=False,
+                                     mode="lines", name=chart_text(run.name), showlegend=False,
                                      line=dict(color=PALETTE[k % len(PALETTE)])))
     fig.update_layout(title="Gumbel-softmax τ", xaxis_title="epoch", yaxis_title="temperature τ")
     return fig

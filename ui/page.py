@@ -4,11 +4,16 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from ui.charts import shared_legend
 from vae.images import png_bytes
 
 
 def show_charts(figures: list) -> None:
-    """Figures side by side in columns (one under the other on a narrow screen)."""
+    """Figures side by side in columns (one under the other on a narrow screen), their legends made
+    one, above them (ui.charts.shared_legend)."""
+    legend, figures = shared_legend(figures)
+    if legend is not None:
+        st.plotly_chart(legend, width="stretch", config={"staticPlot": True})
     for column, figure in zip(st.columns(len(figures)), figures):
         column.plotly_chart(figure, width="stretch")
 

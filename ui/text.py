@@ -2,6 +2,7 @@
 that never round to all or none."""
 from __future__ import annotations
 
+import html
 import re
 
 
@@ -24,3 +25,10 @@ def literal(text: str) -> str:
     fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def chart_text(text: str) -> str:
+    """`text` for a plotly figure's names, titles and hover labels, shown as it is: plotly reads a subset
+    of HTML there (<b>, <br>, <a href>), and of entities it decodes &lt;, &gt; and &amp; (not &quot;:
+    quotes stay as they are). Text from users (a run's folder name) goes into a figure only through this."""
+    return html.escape(str(text), quote=False)

@@ -2,7 +2,6 @@
 per-image -ELBO difference, the two maps aligned (Procrustes) with one linked selection, and
 reconstructions side by side."""
 import re
-from html import escape
 
 import numpy as np
 import plotly.graph_objects as go
@@ -23,7 +22,7 @@ from ui.caches import (
 )
 from ui.charts import PALETTE, latent_scatter
 from ui.page import page_header, show_digit
-from ui.text import literal, share_text
+from ui.text import chart_text, literal, share_text
 from vae.analysis.projection import PROJECTIONS, align_to
 from vae.datasets import dataset_info
 from vae.images import grid
@@ -68,7 +67,7 @@ def rate_distortion() -> go.Figure:
         if chosen:
             fig.add_trace(go.Scatter(
                 x=[e.history[-1]["test_kl"] for e in chosen], y=[e.history[-1]["test_recon"] for e in chosen],
-                mode="markers+text", text=[escape(e.name) for e in chosen], textposition="top center",
+                mode="markers+text", text=[chart_text(e.name) for e in chosen], textposition="top center",
                 name=chosen[0].config.likelihood_text,
                 cliponaxis=False,
                 marker=dict(size=[16 if e.name == me else 10 for e in chosen],
@@ -82,9 +81,9 @@ def rate_distortion() -> go.Figure:
                 fig.add_trace(go.Scatter(x=[e.history[-1]["test_kl"] for e in sweep],
                                          y=[e.history[-1]["test_recon"] for e in sweep], mode="lines",
                                          line=dict(color=PALETTE[g % 10], dash="dot"), hoverinfo="skip",
-                                         name=f"β sweep {escape(stem)}"))
+                                         name=f"β sweep {chart_text(stem)}"))
     fig.update_layout(height=360, margin=dict(l=10, r=80, t=30, b=10),
-                      title=f"Rate–distortion, {dataset_info(mine).title} runs (ringed: {escape(me)})",
+                      title=f"Rate–distortion, {dataset_info(mine).title} runs (ringed: {chart_text(me)})",
                       xaxis_title="rate: KL (nats)", yaxis_title="distortion: reconstruction (nats)",
                       legend=dict(orientation="h", y=-0.25))
     return fig
@@ -98,7 +97,7 @@ def per_image_rd(figures: dict, labels: np.ndarray) -> go.Figure:
         fig.add_trace(go.Scattergl(x=figures["kl"][idx], y=figures["recon"][idx], mode="markers", name=names[c],
                                    marker=dict(size=3, color=PALETTE[c % 10], opacity=0.6), customdata=idx,
                                    hovertemplate="#%{customdata}: KL %{x:.1f}, recon %{y:.1f}<extra></extra>"))
-    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), title=f"Per {thing}, {escape(me)} (test)",
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), title=f"Per {thing}, {chart_text(me)} (test)",
                       xaxis_title="KL (nats)", yaxis_title="reconstruction (nats)",
                       legend=dict(orientation="h", y=-0.25, itemsizing="constant"))
     return fig
@@ -161,8 +160,8 @@ if like_with_like:  # a histogram of differences only where they mean something
     spread = go.Figure(go.Histogram(x=difference, nbinsx=80, marker_color=PALETTE[0]))
     spread.add_vline(x=0, line_dash="dot")
     spread.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), bargap=0.05,
-                         title=f"Per {thing}: −ELBO of {escape(other)} − −ELBO of {escape(me)} (left of 0: "
-                               f"{escape(other)} is better)",
+                         title=f"Per {thing}: −ELBO of {chart_text(other)} − −ELBO of {chart_text(me)} (left of 0: "
+                               f"{chart_text(other)} is better)",
                          xaxis_title="nats", yaxis_title=things)
     st.plotly_chart(spread, width="stretch")
 

@@ -1,8 +1,6 @@
 """Loss curves of one run or several side by side (the selected checkpoint, the run being trained,
 any run in the checkpoints folder), with a table of their final figures; live while a run trains.
 Below them, the map through training: the test digits' codes after every epoch, played."""
-from html import escape
-
 import numpy as np
 import streamlit as st
 
@@ -10,7 +8,7 @@ from ui import state
 from ui.caches import CHECKPOINTS_DIR, dataset, training_jobs
 from ui.charts import film_figure, kl_per_dimension, loss_curves
 from ui.page import page_header, show_charts
-from ui.text import literal
+from ui.text import chart_text, literal
 from ui.training_status import stop_polling_when_done
 from vae.analysis.walks import dims_by_kl
 from vae.datasets import dataset_info
@@ -82,7 +80,7 @@ def curves(names: list[str], log_y: bool) -> None:
         kl = shown.history[-1]["kl_per_dim"]
         figure = kl_per_dimension(kl, dims_by_kl(kl), latent_of(shown.config) if shown.config else None)
         if len(logs) > 1:
-            figure.update_layout(title=f"{figure.layout.title.text}, {escape(shown.name)}")
+            figure.update_layout(title=f"{figure.layout.title.text}, {chart_text(shown.name)}")
         st.plotly_chart(figure, width="stretch")
 
 

@@ -9,7 +9,7 @@ import torch
 from ui.caches import CHECKPOINTS_DIR, current_model, encodings, kl_and_activity, model_in, whole_model
 from ui.factors import DCI_CODES, dci_of, factor_heatmap, factor_sweep, report_of, test_factors
 from ui.page import page_header, show_digit
-from ui.text import literal
+from ui.text import chart_text
 from vae.analysis.walks import decode_numpy, dims_by_kl, traversal
 from vae.datasets import REGISTRY, dataset_info
 from vae.images import grid
@@ -94,7 +94,7 @@ fig = go.Figure(go.Scatter(
     cliponaxis=False, marker=dict(size=12, color=[m for _, m in points], colorscale="Viridis", cmin=0,
                                   cmax=max([m for _, m in points] + [0.1]), showscale=True,
                                   colorbar=dict(title="MIG", thickness=12)),
-    customdata=[[literal(e.name)] for e, _ in points],
+    customdata=[[chart_text(e.name)] for e, _ in points],
     hovertemplate="%{customdata[0]}: KL %{x:.1f}, recon %{y:.1f} nats<extra></extra>"))
 fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="rate: test KL (nats)",
                   yaxis_title="distortion: test recon (nats)")
