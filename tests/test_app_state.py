@@ -195,6 +195,18 @@ def test_the_class_filter_draws_and_lists_only_the_shown_classes(checkpoints):
     assert again.multiselect(key="widget.classes").value == [] and not again.get("plotly_chart")
 
 
+def test_the_map_settings_stay_open_while_they_are_changed(checkpoints):
+    """The expander's label names the settings, so each change drew it anew, closed: every tweak
+    meant opening it again. Closed on arrival, open after a change made in it."""
+    at = open_app()
+    settings = lambda: next(e for e in at.expander if e.label.startswith("Map settings"))  # noqa: E731
+    assert not settings().proto.expanded
+    at.radio(key="widget.projection").set_value("pca").run()
+    assert "PCA" in settings().label and settings().proto.expanded
+    at.multiselect(key="widget.classes").set_value([1, 7]).run()
+    assert "2 of 10 classes" in settings().label and settings().proto.expanded
+
+
 def test_interpolation_settings_survive_other_pages(checkpoints):
     at = open_app("views/interpolate.py")
     at.slider(key="widget.steps").set_value(32).run()

@@ -73,7 +73,11 @@ summary = (f"{scopes.get(SCOPE.current(), scopes['test'])} · {PROJECTIONS[shown
            f"{len(CLASSES.current())} of {len(names)} classes"
            + (f" · density {DENSITIES[DENSITY.current()]}" if DENSITY.current() != "off" else "")
            + (" · cluster labels" if LABELS.current() else "") + (" · decoded lattice" if LATTICE.current() else ""))
-with st.expander(f"Map settings: {summary}", icon=":material/tune:"):
+# A change made inside the expander changes its label, which Streamlit draws as a new, closed one: the
+# settings of the run before are kept, so that one just changed is drawn open again.
+changed = st.session_state.get("map_settings_summary") not in (None, summary)
+st.session_state["map_settings_summary"] = summary
+with st.expander(f"Map settings: {summary}", icon=":material/tune:", expanded=changed):
     c1, c2, c3 = st.columns(3)
     with c1:
         scope = SCOPE.widget(st.radio, "Images", list(scopes), format_func=scopes.get, horizontal=True,
