@@ -6,6 +6,7 @@ or Playwright is an error there, not a skip. The server, browser and screenshot 
 browser_support.py.
 """
 import json
+import math
 import re
 import time
 from pathlib import Path
@@ -428,6 +429,26 @@ def test_picked_points_keep_their_order_and_come_back_with_the_page(server, tab)
     assert [g.get_attribute("data-index") for g in picks.locator("g").all()] == [str(five), str(two)]
     assert picks.locator("text").all_text_contents() == ["1", "2"]
     snap(tab, "map-picks-restored")
+    # The rings stay on their dots when the page moves the chart (Map settings opening above it)
+    dot = """index => {  // where plotly draws the point, in the window
+        const gd = document.querySelector('.st-key-latent_map .js-plotly-plot'), layout = gd._fullLayout;
+        const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
+        const trace = gd._fullData.find(t => Array.from(t.customdata || []).includes(index));
+        const k = Array.from(trace.customdata).indexOf(index);
+        return [r.left + layout.xaxis.l2p(trace.x[k]), r.top + layout.yaxis.l2p(trace.y[k])];
+    }"""
+
+    def ring_off_its_dot() -> float:
+        x, y = tab.evaluate(dot, five)
+        ring = picks.locator(f'g[data-index="{five}"] circle').first.bounding_box()
+        return math.hypot(ring["x"] + ring["width"] / 2 - x, ring["y"] + ring["height"] / 2 - y)
+
+    assert ring_off_its_dot() < 2
+    tab.get_by_text("Map settings:").click()
+    expect(tab.get_by_role("radio", name="PCA")).to_be_visible()
+    tab.wait_for_timeout(600)  # the expander's opening animation
+    assert ring_off_its_dot() < 2
+    tab.get_by_text("Map settings:").click()
     button.click()
     expect(tab.get_by_role("heading", name="Interpolation").first).to_be_visible(timeout=30_000)
     expect(tab).to_have_url(re.compile(rf"from=test%3A{five}&to=test%3A{two}|to=test%3A{two}.*from=test%3A{five}"))

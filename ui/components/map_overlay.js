@@ -43,7 +43,7 @@ function svg(tag, attrs) {
   return e;
 }
 
-// The picked points, placed with plotly's own axes; redrawn on zoom, pan, resize and scroll.
+// The picked points, placed with plotly's own axes; redrawn on zoom, pan, resize, scroll and layout changes.
 function drawMarks(ui) {
   const gd = ui.gd, marks = ui.marks;
   marks.replaceChildren();
@@ -272,10 +272,14 @@ export default function (component) {
     window.addEventListener("pointerup", (e) => released(ui, e));
     window.addEventListener("scroll", redraw, { capture: true, passive: true });
     window.addEventListener("resize", redraw, { passive: true });
+    // The marks are placed in the window, so whatever moves the chart moves them: the page growing
+    // or shrinking above it (an expander opening, frame by frame) as well as a scroll.
+    const page = document.querySelector("[data-testid=stMainBlockContainer]");
+    if (page) new ResizeObserver(redraw).observe(page);
     // The chart is drawn before or after this element, and again whenever its figure changes.
     let pending = 0;
     ui.observer = new MutationObserver(() => {
-      if (!pending) pending = requestAnimationFrame(() => { pending = 0; attach(ui); });
+      if (!pending) pending = requestAnimationFrame(() => { pending = 0; attach(ui); drawMarks(ui); });
     });
     ui.observer.observe(document.body, { childList: true, subtree: true });
   }
