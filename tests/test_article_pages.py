@@ -42,8 +42,8 @@ def test_em_steps_show_the_decomposition_and_the_components(checkpoints):
     # Issue #20: each decoded mean says which component it is, and its weight.
     means = [c for c in captions if re.fullmatch(r"component \d+ · weight \d\.\d\d", c)]
     assert len(means) == 4 and len({c.split(" ·")[0] for c in means}) == 4
-    gap = next(m for m in at.metric if m.label == "gap: bound at S = 1000 − ELBO")
-    assert re.fullmatch(r"-?\d+\.\d\d ± \d+\.\d\d nats", gap.value), gap.value
+    gap = next(m for m in at.metric if m.label == "gap (nats): bound at S = 1000 − ELBO")
+    assert re.fullmatch(r"-?\d+\.\d\d ± \d+\.\d\d", gap.value), gap.value
     at.slider(key="widget.k").set_value(3).run()  # other settings: a new run
     assert metric(at, "EM iterations") == "0" and at.query_params["k"] == "3"
 

@@ -1,6 +1,8 @@
 """Start here (views/start.py, ui/tour.py): every step renders on the bundled Gaussian and
 categorical models, the step is kept in the address, and each step's button opens its page with
 the settings the step promised (AppTest here; tests/test_browser_tour.py does it in Chromium)."""
+import re
+
 import pytest
 
 import ui.caches
@@ -61,3 +63,19 @@ def test_each_link_opens_its_page_in_the_promised_state(checkpoints, number, pag
     if number == 3:  # the digit's code: the sliders start from it
         z = [float(v) for v in at.query_params["z"].split(",")]
         assert len(z) == 32 and any(abs(v) > 0.1 for v in z)
+
+
+def test_the_em_step_says_which_half_step_its_figures_are_after(checkpoints):
+    """After a step the figures are the M-step's, whose KL is not 0: the caption said "the E-step closes
+    the KL, so the ELBO touches log p(X)" beside a KL of 0.18. It now gives the E-step's touch itself."""
+    at = open_app("views/start.py", query_params={"step": "2"})
+    at.slider(key="tour_k").set_value(3).run()
+    figure = {m.label: float(m.value) for m in at.metric if "nats per code" in m.label}
+    assert figure["KL(Q ‖ P(Z|X)), nats per code"] == 0 and any("before the first step" in c.value for c in at.caption)
+    next(b for b in at.button if b.label.startswith("One EM step")).click().run()
+    figure = {m.label: float(m.value) for m in at.metric if "nats per code" in m.label}
+    kl = figure["log p(X), nats per code"] - figure["ELBO(Q, θ), nats per code"]
+    assert kl > 0 and figure["KL(Q ‖ P(Z|X)), nats per code"] == pytest.approx(kl, abs=2e-3)
+    (caption,) = [c.value for c in at.caption if "After 1 EM iteration" in c.value]
+    touched = float(re.search(r"log p\(X\) at (-?\d+\.\d+)", caption).group(1))
+    assert touched < figure["log p(X), nats per code"]  # the M-step raised it

@@ -84,11 +84,17 @@ def em_step(checkpoint) -> Link:
         em.step()
     last = em.records[-1]
     c1, c2, c3 = st.columns(3)
-    c1.metric("log p(X) per code", f"{last.log_likelihood:.3f}")
-    c2.metric("ELBO(Q, θ) per code", f"{last.elbo:.3f}")
-    c3.metric("KL(Q ‖ P(Z|X))", f"{0.0 if abs(last.kl) < 1e-9 else last.kl:.2g}")
-    st.caption(f"After {em.iteration} EM iteration(s) on the test set's codes: the E-step "
-               "closes the KL, so the ELBO touches log p(X); the M-step raises both.")
+    c1.metric("log p(X), nats per code", f"{last.log_likelihood:.3f}")
+    c2.metric("ELBO(Q, θ), nats per code", f"{last.elbo:.3f}")
+    c3.metric("KL(Q ‖ P(Z|X)), nats per code", f"{0.0 if abs(last.kl) < 1e-9 else last.kl:.2g}")
+    if em.iteration == 0:
+        st.caption("On the test set's codes, before the first step: θ from k-means, Q its posterior, so the KL is 0.")
+    else:  # the figures shown are after the M-step, where the KL is not 0: say what the E-step did
+        e_step = em.records[-2]
+        st.caption(f"After {em.iteration} EM iteration(s) on the test set's codes. The E-step set Q to the "
+                   f"posterior, closing the KL: the ELBO touched log p(X) at {e_step.log_likelihood:.3f}. The "
+                   "M-step then raised both (above), and the KL left is how far that Q is from the new θ's "
+                   "posterior: the next E-step closes it.")
     return Link("Open EM and mixtures at this run", "views/em.py",
                 ((EM_K, k), (EM_COVARIANCE, EM_COVARIANCE.get()), (codes_setting, "test")))
 
