@@ -60,3 +60,16 @@ def test_the_inspector_fits_the_picked_digit_on_request(tmp_path, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     elbos = {m.label: float(m.value) for m in at.metric if m.label.startswith(("ELBO", "IWAE"))}
     assert elbos["ELBO, the encoder's q(z|x)"] < elbos["ELBO, the fitted q*(z|x)"] <= elbos["IWAE bound of log p(x)"]
+
+
+
+def test_the_iwae_bounds_standard_error_matches_its_spread_over_draws(mlp, mnist_test):
+    """The inspector's IWAE bound is the mean of independent bounds, its error from their spread:
+    against the spread of that mean over 30 seeds (q* fitted anew by each, 20 steps; 100 samples a
+    bound, for speed)."""
+    x = mnist_test.images[:4].float().div(255)[:, None]
+    runs = [amortization_gaps(mlp, x, steps=20, samples=100, seed=seed) for seed in range(30)]
+    spread = torch.stack([r.log_px_bound for r in runs]).std(0)
+    said = torch.stack([r.bound_stderr for r in runs]).mean(0)
+    assert ((spread / said > 0.5) & (spread / said < 2.0)).all(), spread / said
+    assert (runs[0].log_px_bound >= runs[0].optimized_elbo).all()

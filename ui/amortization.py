@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 from ui.charts import posterior_cloud
-from vae.analysis.amortization import OPTIMIZE_STEPS, amortization_gaps
+from vae.analysis.amortization import BOUND_REPEATS, OPTIMIZE_STEPS, amortization_gaps
 from vae.training.evaluate import prepare
 
 CLOUD = 16  # samples of each posterior drawn on the map
@@ -20,7 +20,8 @@ def _gaps(_model, hash_: str, scope: str, index: int, _image: torch.Tensor) -> d
     clouds = {name: (q.mu[0].cpu().numpy(), (q.mu[0].cpu() + torch.exp(0.5 * q.logvar[0].cpu()) * noise).numpy())
               for name, q in (("amortized", g.amortized), ("optimized", g.optimized))}
     return {"amortized": float(g.amortized_elbo[0]), "optimized": float(g.optimized_elbo[0]),
-            "bound": float(g.log_px_bound[0]), "gap_stderr": float(g.gap_stderr[0]),
+            "bound": float(g.log_px_bound[0]), "bound_stderr": float(g.bound_stderr[0]),
+            "gap_stderr": float(g.gap_stderr[0]),
             "stderr": float(max(g.amortized_stderr[0], g.optimized_stderr[0])), "samples": g.samples, "clouds": clouds}
 
 
@@ -47,9 +48,11 @@ def amortization_section(model, hash_: str, scope: str, image: torch.Tensor, ind
               f"{gaps['optimized'] - gaps['amortized']:+.2f} ± {gaps['gap_stderr']:.2f}",
               help="Mean and log-variance fitted by Adam to this image's ELBO, from the encoder's output")
     c3.metric("IWAE bound of log p(x)", f"{gaps['bound']:.2f}",
-              help=f"{gaps['samples']:,} samples of q* as the proposal: a lower bound of log p(x)")
+              help=f"The mean of {BOUND_REPEATS} independent bounds, each with {gaps['samples']:,} samples of q* as "
+                   "the proposal: a lower bound of log p(x) in expectation, ± its standard error from their spread")
     st.caption(f"Nats; each ELBO from {gaps['samples']:,} samples (the same for both: ± {gaps['stderr']:.2f} each, "
-               f"their difference ± {gaps['gap_stderr']:.2f}). The amortization gap, "
+               f"their difference ± {gaps['gap_stderr']:.2f}; the IWAE bound ± {gaps['bound_stderr']:.2f}). "
+               "The amortization gap, "
                f"{gaps['optimized'] - gaps['amortized']:.2f} nats, is what one encoder for every image costs this "
                f"one; the approximation gap, at least {gaps['bound'] - gaps['optimized']:.2f} nats (the IWAE bound "
                "is itself below log p(x)), is what a Gaussian q costs it, however well fitted.")
