@@ -253,7 +253,7 @@ def test_a_test_digit_is_scored_as_its_own_class_whatever_the_sidebars(checkpoin
 
     own = per_image_figures(bundled.model, mnist_test.images[:1], labels=mnist_test.labels[:1])["elbo"][0]
     at = open_app("views/start.py", query_params={"checkpoint": "mnist-conditional", "given": "0", "step": "4"})
-    elbo = next(m for m in at.metric if m.label == "−ELBO")
+    elbo = next(m for m in at.metric if m.label == "−ELBO, nats")
     assert abs(float(elbo.value.split()[0]) - own) < 15, (elbo.value, own)  # 8 samples; as class 0 it is ~268
     shutil.copytree(checkpoints / "mnist-conditional", checkpoints / "another-conditional")
     at = open_app("views/compare.py", query_params={"checkpoint": "mnist-conditional", "other": "another-conditional"})

@@ -101,8 +101,8 @@ def test_prior_holes_of_both_bundled_models(checkpoints, mnist_test):
         # Issue #21: against the criterion's own null, with an interval.
         excess = next(m.value for m in at.metric if m.label.startswith("Beyond what the criterion flags"))
         assert re.fullmatch(r"[+-]\d+\.\d points", excess), excess
-        assert any(re.search(r"95% interval of the excess: [+-]\d+\.\d to [+-]\d+\.\d points", c.value)
-                   for c in at.caption)
+        assert any(re.search(r"95% intervals: the share in holes \d+\.\d% to \d+\.\d%, the excess [+-]\d+\.\d to "
+                             r"[+-]\d+\.\d points", c.value) for c in at.caption)
         markdown = " ".join(m.value for m in at.markdown)
         assert "deepest in holes" in markdown and "mean confidence" in markdown and "codes are densest" in markdown
         assert len(plotly_figures(at)) == 2

@@ -185,6 +185,9 @@ def test_when_q_is_the_prior_the_excess_over_the_null_holds_zero():
     assert sum(low <= 0 <= high for _, low, high in excesses) >= 17, excesses
     assert all(high - low < 0.06 for _, low, high in excesses)
     assert 0.035 <= np.mean([h.fraction for h in results]) <= 0.065  # the criterion's own 5% tail
+    # The share's own interval (what the tour shows beside it) holds its mean over the draws as often
+    truth = np.mean([h.fraction for h in results])
+    assert sum(low <= truth <= high for low, high in (h.fraction_interval() for h in results)) >= 17
 
 
 def test_a_squeezed_aggregate_posterior_has_a_large_excess():

@@ -79,3 +79,19 @@ def test_the_em_step_says_which_half_step_its_figures_are_after(checkpoints):
     (caption,) = [c.value for c in at.caption if "After 1 EM iteration" in c.value]
     touched = float(re.search(r"log p\(X\) at (-?\d+\.\d+)", caption).group(1))
     assert touched < figure["log p(X), nats per code"]  # the M-step raised it
+
+
+def test_the_tours_sampled_figures_come_with_their_errors(checkpoints):
+    """Step 4's reconstruction (and so its −ELBO) is a mean of 8 samples of q(z|x), step 8's share of
+    prior samples in holes a share of 200: each is shown with its error, the KL (exact) without."""
+    at = open_app("views/start.py", query_params={"step": "4"})
+    figure = {m.label: m.value for m in at.metric}
+    recon, recon_se = map(float, figure["Reconstruction −E_q[log p(x|z)], nats"].split(" ± "))
+    elbo, elbo_se = map(float, figure["−ELBO, nats"].split(" ± "))
+    kl = float(figure["KL(q(z|x) ‖ p(z)), nats"])
+    assert recon_se > 0 and elbo_se == recon_se and elbo == pytest.approx(recon + kl, abs=0.11)
+    at = open_app("views/start.py", query_params={"step": "8"})
+    share = float(next(m.value for m in at.metric if m.label.startswith("Prior samples in a hole")).rstrip("%"))
+    (caption,) = [c.value for c in at.caption if c.value.startswith("95% interval")]
+    low, high = map(float, re.findall(r"(\d+\.\d)%", caption)[:2])
+    assert low <= share <= high and low < high

@@ -29,6 +29,7 @@ from vae.images import grid
 from vae.training.evaluate import posteriors, prepare
 
 DIGIT = state.Setting("tour_digit", 0, state.int_range(0, 9_999))  # the test digit steps 3 and 4 follow
+ELBO_SAMPLES = 8  # samples of q(z|x) behind step 4's reconstruction (and so its −ELBO)
 
 
 @dataclass(frozen=True)
@@ -122,13 +123,16 @@ def encoder_step(checkpoint) -> Link:
 
 def elbo_step(checkpoint) -> Link:
     index, image, model = _digit()
-    figures = per_image_figures(model, image[None], samples=8)
+    draws = [per_image_figures(model, image[None], samples=1, seed=seed) for seed in range(ELBO_SAMPLES)]
+    recon = np.array([d["recon"][0] for d in draws])  # (ELBO_SAMPLES,) one sample of q(z|x) each
+    kl, stderr = float(draws[0]["kl"][0]), float(recon.std(ddof=1) / np.sqrt(len(recon)))
     c1, c2, c3 = st.columns(3)
-    c1.metric("Reconstruction −E_q[log p(x|z)]", f"{figures['recon'][0]:.1f} nats",
-              help="Averaged over 8 samples of q(z|x)")
-    c2.metric("KL(q(z|x) ‖ p(z))", f"{figures['kl'][0]:.1f} nats", help="Exact, in closed form")
-    c3.metric("−ELBO", f"{figures['elbo'][0]:.1f} nats",
-              help="The sum, estimated from 8 samples of q(z|x): an upper bound on "
+    c1.metric("Reconstruction −E_q[log p(x|z)], nats", f"{recon.mean():.1f} ± {stderr:.1f}",
+              help=f"Averaged over {ELBO_SAMPLES} samples of q(z|x), ± its standard error")
+    c2.metric("KL(q(z|x) ‖ p(z)), nats", f"{kl:.1f}", help="Exact, in closed form")
+    c3.metric("−ELBO, nats", f"{recon.mean() + kl:.1f} ± {stderr:.1f}",
+              help=f"The sum, estimated from {ELBO_SAMPLES} samples of q(z|x) (± its standard error, the "
+                   "reconstruction's: the KL is exact): an upper bound on "
                    + (f"−log p(x | y), the {nouns()[0]}'s class given" if checkpoint.config.conditional
                       else "−log p(x)"))
     if checkpoint.history:
@@ -204,8 +208,12 @@ def _holes(_whole, _model, hash_: str, dataset_name: str):
 def holes_step(checkpoint) -> Link:
     hash_ = current_model()[1]
     holes, deepest = _holes(whole_model(checkpoint, hash_)[0], checkpoint.model, hash_, checkpoint.config.dataset)
+    low, high = holes.fraction_interval()
     st.metric("Prior samples in a hole (of 200)", f"{holes.fraction:.1%}",
-              help=f"Against {holes.null_fraction:.1%} of q(z)'s own samples that the same criterion flags")
+              help=f"95% bootstrap interval {low:.1%} to {high:.1%}. Against {holes.null_fraction:.1%} of q(z)'s own "
+                   "samples that the same criterion flags")
+    st.caption(f"95% interval {low:.1%} to {high:.1%}, from 200 prior samples and the test set's codes: Prior holes "
+               "takes more of either.")
     show_digit(grid(deepest, cols=8), "the 8 prior samples deepest in holes, decoded", scale=3)
     return Link("Open Prior holes at these settings", "views/holes.py",
                 ((state.holes_of(("test",)), "test"), (state.HOLES_N, 200)))

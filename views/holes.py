@@ -54,14 +54,16 @@ holes, (excess, low, high), aggregate, q = holes_of(*whole_model(checkpoint, has
                                                    split, n)
 m1, m2 = st.columns(2)
 tail = holes.quantile
+share_low, share_high = holes.fraction_interval()
 m1.metric(f"Prior samples in a hole (of {n:,})", f"{holes.fraction:.1%}",
           help=f"Their log q(z)/p(z) is below what {1 - tail:.0%} of the aggregate posterior's own samples reach: "
-               f"threshold {holes.threshold:.1f} nats")
+               f"threshold {holes.threshold:.1f} nats. 95% bootstrap interval {share_low:.1%} to {share_high:.1%}")
 m2.metric("Beyond what the criterion flags anyway", f"{100 * excess:+.1f} points",
           help="The share in holes minus the share of q(z)'s own samples that the same criterion flags (here "
                f"{holes.null_fraction:.1%}: about {tail:.0%} by construction, what a prior equal to q(z) would score), "
                "with its 95% bootstrap interval over the prior samples and q(z)'s")
-st.caption(f"95% interval of the excess: {100 * low:+.1f} to {100 * high:+.1f} points. The aggregate posterior here is "
+st.caption(f"95% intervals: the share in holes {share_low:.1%} to {share_high:.1%}, the excess {100 * low:+.1f} to "
+           f"{100 * high:+.1f} points. The aggregate posterior here is "
            f"that of {holes.density_images:,} of the {len(aggregate):,} {SPLITS[split]}; the other half's posteriors "
            f"give q(z)'s own samples. The share depends on how many {things} make the density (for the bundled "
            "default model it rose from 10-16% with 1,000 to 22-26% with 30,000, BENCHMARKS.md section 3) and on the "

@@ -127,17 +127,27 @@ class PriorHoles:
         would be if the prior were the aggregate posterior (about `quantile`)."""
         return float((self.null < self.threshold).mean())
 
+    def _resampled(self, resamples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """The share in holes and the null's, (resamples,) each, with the prior samples, the reference
+        samples (so the threshold) and the null samples drawn anew with replacement."""
+        rng = np.random.default_rng(seed)
+        pick = lambda values: values[rng.integers(0, len(values), (resamples, len(values)))]  # noqa: E731
+        thresholds = np.quantile(pick(self.reference), self.quantile, axis=1)[:, None]  # (B, 1)
+        return (pick(self.log_ratio) < thresholds).mean(1), (pick(self.null) < thresholds).mean(1)
+
+    def fraction_interval(self, resamples: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+        """A bootstrap interval of `fraction`, as `excess` makes its own: (low, high)."""
+        share, _ = self._resampled(resamples, seed)
+        low, high = np.quantile(share, [(1 - level) / 2, (1 + level) / 2])
+        return float(low), float(high)
+
     def excess(self, resamples: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
         """The share in holes beyond the null's, with a bootstrap interval: (excess, low, high).
         Each resample draws the prior samples, the reference samples (so the threshold) and the
         null samples anew with replacement: the interval covers what another draw of each set
         would give, for this split of the digits into density and samples. Another seed also
         redraws the split, and moves the figure more (BENCHMARKS.md, section 3)."""
-        rng = np.random.default_rng(seed)
-        pick = lambda values: values[rng.integers(0, len(values), (resamples, len(values)))]  # noqa: E731
-        thresholds = np.quantile(pick(self.reference), self.quantile, axis=1)[:, None]  # (B, 1)
-        share = (pick(self.log_ratio) < thresholds).mean(1)
-        null = (pick(self.null) < thresholds).mean(1)
+        share, null = self._resampled(resamples, seed)
         low, high = np.quantile(share - null, [(1 - level) / 2, (1 + level) / 2])
         return self.fraction - self.null_fraction, float(low), float(high)
 
