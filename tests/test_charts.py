@@ -107,3 +107,16 @@ def test_a_run_name_is_shown_as_text_in_the_charts():
     runs = [RunLog('<b>bold</b> & "q"', _history(temperature=0.5), []), RunLog("plain", _history(), [])]
     names = [t.name for f in loss_curves(runs) for t in f.data]
     assert '&lt;b&gt;bold&lt;/b&gt; &amp; "q"' in names and not any("<b>" in n for n in names)
+
+
+def test_crowded_labels_take_different_places():
+    """Compare models' rate–distortion chart: four runs within a few nats of each other wrote their
+    names over one another, all "top center"."""
+    from ui.charts import label_places
+
+    kl, recon = [10.0, 21.7, 25.2, 21.9, 25.3], [200.0, 75.1, 79.6, 77.9, 60.0]
+    names = ["article-eps-uniform", "default", "article-eps-gaussian", "mnist-categorical", "mnist-binarized-resnet"]
+    places = label_places(kl, recon, names)
+    assert places[0] == "top center"  # alone: above its point
+    assert len(set(places[1:4])) == 3  # the three within a few nats: three places
+    assert label_places([], [], []) == [] and label_places([1.0], [1.0], ["a"]) == ["top center"]

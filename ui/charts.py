@@ -128,6 +128,42 @@ def shared_legend(figures: list[go.Figure], plot_height: int = 290) -> tuple[go.
     return legend, figures
 
 
+# Where a point's label may go, nearest first: (plotly's textposition, the label box's left and bottom
+# edges in px from the point, given its width w and a line's height h)
+LABEL_PLACES = (("top center", lambda w, h: (-w / 2, 8)), ("bottom center", lambda w, h: (-w / 2, -8 - h)),
+                ("middle right", lambda w, h: (9, -h / 2)), ("middle left", lambda w, h: (-9 - w, -h / 2)),
+                ("top right", lambda w, h: (4, 6)), ("top left", lambda w, h: (-4 - w, 6)),
+                ("bottom right", lambda w, h: (4, -6 - h)), ("bottom left", lambda w, h: (-4 - w, -6 - h)))
+
+
+def label_places(x: list[float], y: list[float], texts: list[str], width: int = 330, height: int = 250) -> list[str]:
+    """A textposition for each point's label such that, as far as can be, none covers another label or
+    point: each takes the first of LABEL_PLACES that is clear, in turn. The plot's size in px is a
+    guess (the narrowest it is drawn: half a page on a desktop, a phone's width), and a character 6.5 px
+    wide; points on the same spot keep their first place."""
+    if not x:
+        return []
+    x_low, x_span = min(x), (max(x) - min(x)) or 1.0
+    y_low, y_span = min(y), (max(y) - min(y)) or 1.0
+    px = [(v - x_low) / x_span * width for v in x]  # the data's range fills the plot, near enough
+    py = [(v - y_low) / y_span * height for v in y]
+    points = [(a - 6, b - 6, a + 6, b + 6) for a, b in zip(px, py)]  # (left, bottom, right, top)
+    taken, places = [], []
+
+    def clear(box, i: int) -> bool:
+        others = taken + [p for j, p in enumerate(points) if j != i]
+        return all(box[2] <= o[0] or o[2] <= box[0] or box[3] <= o[1] or o[3] <= box[1] for o in others)
+
+    for i, text in enumerate(texts):
+        w, h = 6.5 * len(text), 14.0
+        boxes = [(place, (px[i] + dx, py[i] + dy, px[i] + dx + w, py[i] + dy + h))
+                 for place, (dx, dy) in ((place, corner(w, h)) for place, corner in LABEL_PLACES)]
+        place, box = next(((place, box) for place, box in boxes if clear(box, i)), boxes[0])
+        taken.append(box)
+        places.append(place)
+    return places
+
+
 def log_ticks(low: float, high: float) -> dict:
     """Ticks for a log axis at 1, 2 and 5 times powers of ten, written out in full: plotly's own
     label 20 and 30 as "2" and "3" above a "10" between decades. A narrower range gets every whole

@@ -20,7 +20,7 @@ from ui.caches import (
     nouns,
     whole_model,
 )
-from ui.charts import PALETTE, latent_scatter
+from ui.charts import PALETTE, label_places, latent_scatter
 from ui.page import page_header, show_digit
 from ui.text import chart_text, literal, share_text
 from vae.analysis.projection import PROJECTIONS, align_to
@@ -62,12 +62,17 @@ def rate_distortion() -> go.Figure:
     fig = go.Figure()
     mine = checkpoint.config.dataset
     groups = sorted({e.config.scored_as for e in runs if e.config.dataset == mine}, key=str)
+    drawn = [e for e in runs if e.history and e.config.scored_as in groups]
+    place = dict(zip([e.name for e in drawn], label_places([e.history[-1]["test_kl"] for e in drawn],
+                                                           [e.history[-1]["test_recon"] for e in drawn],
+                                                           [e.name for e in drawn])))  # names apart
     for g, group in enumerate(groups):
         chosen = [e for e in runs if e.history and e.config.scored_as == group]
         if chosen:
             fig.add_trace(go.Scatter(
                 x=[e.history[-1]["test_kl"] for e in chosen], y=[e.history[-1]["test_recon"] for e in chosen],
-                mode="markers+text", text=[chart_text(e.name) for e in chosen], textposition="top center",
+                mode="markers+text", text=[chart_text(e.name) for e in chosen],
+                textposition=[place[e.name] for e in chosen],
                 name=chosen[0].config.likelihood_text,
                 cliponaxis=False,
                 marker=dict(size=[16 if e.name == me else 10 for e in chosen],
@@ -151,7 +156,11 @@ b.metric(f"−ELBO, {literal(other)}", f"{theirs['elbo'].mean():.2f}",
          f"{difference.mean():+.2f} ± {error:.2f}" if like_with_like else None, delta_color="inverse",
          help=f"The difference with its standard error over the test {things}" if like_with_like else None)
 if like_with_like:
-    c.metric(f"{things.capitalize()} {literal(other)} models better", share_text(float((difference < 0).mean())))
+    better = float((difference < 0).mean())
+    c.metric(f"{things.capitalize()} {literal(other)} models better",
+             f"{share_text(better)} ± {np.sqrt(better * (1 - better) / len(difference)):.1%}",
+             help=f"The share of the {test_count} test {things} whose −ELBO is lower under {literal(other)}, ± its "
+                  f"standard error as a share of {things} drawn from the same distribution")
 st.caption(f"Each −ELBO here is the mean over the {test_count} test {things} of each {thing}'s −ELBO, itself averaged "
            "over 2 samples of q(z|x): a Monte Carlo estimate. The sidebar's figure is a separate evaluation at the end "
            f"of training, from one sample per {thing} (for a bundled model, of its weights before they were stored in "
@@ -159,11 +168,12 @@ st.caption(f"Each −ELBO here is the mean over the {test_count} test {things} o
 if like_with_like:  # a histogram of differences only where they mean something
     spread = go.Figure(go.Histogram(x=difference, nbinsx=80, marker_color=PALETTE[0]))
     spread.add_vline(x=0, line_dash="dot")
+    # The runs' names in a caption, not the title: a phone cut the title after the first of them
     spread.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), bargap=0.05,
-                         title=f"Per {thing}: −ELBO of {chart_text(other)} − −ELBO of {chart_text(me)} (left of 0: "
-                               f"{chart_text(other)} is better)",
-                         xaxis_title="nats", yaxis_title=things)
+                         title=f"Per {thing}: the difference of −ELBOs", xaxis_title="nats", yaxis_title=things)
     st.plotly_chart(spread, width="stretch")
+    st.caption(f"Each test {thing}'s −ELBO under {literal(other)} minus its −ELBO under {literal(me)}: left of 0, "
+               f"{literal(other)} models it better.")
 
 MAP_HEIGHT = 460
 mine_map = latent_map("test")
