@@ -31,7 +31,7 @@ from ui.map_overlay import map_overlay
 from ui.page import page_header, show_digit
 from vae.analysis.diagnostics import FIGURES, IWAE_K
 from vae.analysis.map_layers import cluster_labels, density
-from vae.analysis.projection import PROJECTIONS
+from vae.analysis.projection import PLACE_NEIGHBOURS, PROJECTIONS
 from vae.analysis.walks import analogy, decode_numpy, posterior_samples
 from vae.data import split_size
 from vae.images import grid
@@ -298,6 +298,9 @@ with c1:
                     width="stretch", key="posterior_cloud")
 with c2:
     show_digit(grid(decode_numpy(own, samples), cols=4), scale=3)
+st.caption(f"A sample has no place of its own on the map: it is drawn at the distance-weighted mean position of its "
+           f"{PLACE_NEIGHBOURS} nearest codes among the map's. One near codes of two classes can land between them, or "
+           f"among the other class's points, while it decodes as this {thing}: the decoded samples say what it is.")
 
 amortization_section(own, hash_, scope, images[first], first, lmap, names)
 
