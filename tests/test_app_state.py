@@ -223,12 +223,19 @@ def test_interpolation_settings_survive_other_pages(checkpoints):
 
 
 def test_runs_are_compared_with_their_final_figures(checkpoints):
+    history = checkpoints / "mine" / "history.jsonl"  # as a run trained since the KL's parts are measured
+    records = [json.loads(line) for line in history.read_text().splitlines()]
+    records[-1].update(test_mutual_information=9.028, test_marginal_kl=16.272, test_kl_parts_stderr=0.124)
+    history.write_text("".join(json.dumps(r) + "\n" for r in records))
     at = open_app("views/curves.py")
     assert at.multiselect(key="widget.runs").value == ["default"]
     at.multiselect(key="widget.runs").set_value(["default", "mine"]).run()
     table = at.dataframe[0].value
     assert list(table["run"]) == ["default", "mine"] and list(table["epochs"]) == [50, 50]
     assert {"test −ELBO", "test recon", "test KL", "active units", "training time (s)"} <= set(table.columns)
+    # Monte Carlo estimates with their standard error; a run that did not record them says so, not "None"
+    assert list(table["of it I_q(n; z)"]) == ["–", "9.03 ± 0.12"]
+    assert list(table["of it KL(q(z) ‖ p(z))"]) == ["–", "16.27 ± 0.12"]
     assert at.query_params["runs"] == "default,mine"
     caption = " ".join(texts(at.caption))
     assert "history.jsonl" in caption and "steps.jsonl" not in caption  # the bundled runs log no steps

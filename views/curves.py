@@ -52,6 +52,18 @@ if training in chosen:
     st.caption(f"{literal(training)} is training now: its curves follow every few seconds.")
 
 
+KL_PARTS = ("of it I_q(n; z)", "of it KL(q(z) ‖ p(z))")  # Monte Carlo estimates, with one standard error
+
+
+def with_errors(log) -> dict:
+    """The run's final figures for the table, the KL's two parts written with their standard error, or
+    "–" where the run did not record them (a table cell showed Python's "None")."""
+    row, last = log.final(), log.history[-1] if log.history else {}
+    for key in KL_PARTS:
+        row[key] = "–" if row[key] is None else f"{row[key]:.2f} ± {last['test_kl_parts_stderr']:.2f}"
+    return row
+
+
 @st.fragment(run_every=2 if training in chosen else None)
 def curves(names: list[str], log_y: bool) -> None:
     stop_polling_when_done(jobs.status(), training in names)
@@ -59,10 +71,9 @@ def curves(names: list[str], log_y: bool) -> None:
     if not any(log.history or log.steps for log in logs):
         st.info("No figures yet: the first ones appear after the first logged steps.")
         return
-    st.dataframe([log.final() for log in logs], hide_index=True, width="stretch",
+    st.dataframe([with_errors(log) for log in logs], hide_index=True, width="stretch",
                  column_config={k: st.column_config.NumberColumn(format="%.2f")
-                                for k in ("test −ELBO", "test recon", "test KL", "of it I_q(n; z)",
-                                          "of it KL(q(z) ‖ p(z))")})
+                                for k in ("test −ELBO", "test recon", "test KL")})
     show_charts(loss_curves(logs, log_y))
     parted = any("test_mutual_information" in h for log in logs for h in log.history)
     st.caption("The test KL is the information the codes carry about which image each came from, I_q(n; z) (at "
