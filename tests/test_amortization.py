@@ -73,3 +73,17 @@ def test_the_iwae_bounds_standard_error_matches_its_spread_over_draws(mlp, mnist
     said = torch.stack([r.bound_stderr for r in runs]).mean(0)
     assert ((spread / said > 0.5) & (spread / said < 2.0)).all(), spread / said
     assert (runs[0].log_px_bound >= runs[0].optimized_elbo).all()
+
+
+def test_reconstruction_draws_average_to_the_per_image_figure(mlp, mnist_test):
+    """The tour's ELBO step: its draws are of one x, their mean the reconstruction term that
+    per_image_figures estimates, and the KL exact."""
+    from vae.analysis.diagnostics import per_image_figures, reconstruction_draws
+    from vae.training.evaluate import prepare
+
+    image = mnist_test.images[:1]
+    recon, kl = reconstruction_draws(mlp, prepare(image, mlp.config.binarize), 400)
+    figures = per_image_figures(mlp, image, samples=400)
+    assert recon.shape == (400,) and kl == pytest.approx(float(figures["kl"][0]), rel=1e-5)
+    stderr = recon.std(ddof=1) / 20  # of the mean of 400; the two means are independent estimates
+    assert abs(recon.mean() - figures["recon"][0]) < 4 * stderr * 2 ** 0.5

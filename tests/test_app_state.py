@@ -205,6 +205,11 @@ def test_the_map_settings_stay_open_while_they_are_changed(checkpoints):
     assert "PCA" in settings().label and settings().proto.expanded
     at.multiselect(key="widget.classes").set_value([1, 7]).run()
     assert "2 of 10 classes" in settings().label and settings().proto.expanded
+    at.number_input(key="pick_index").set_value(7).run()  # another rerun: asked open still, not closed under one
+    assert settings().proto.expanded
+    at.switch_page("views/sliders.py").run()
+    at.switch_page("views/map.py").run()  # back: arriving, closed
+    assert not settings().proto.expanded
 
 
 def test_interpolation_settings_survive_other_pages(checkpoints):

@@ -53,6 +53,7 @@ CLASSES = state.Setting("classes", list(range(len(names))), state.int_list(0, le
 PICKED = state.MAP_PICKED
 
 COLOR = state.MAP_COLOR
+MAP_SUMMARY, MAP_SETTINGS_OPEN = "map_settings_summary", "map_settings_open"  # the settings' expander (below)
 DENSITIES = {"off": "none", "all": "of all points", "class": "per class"}
 DENSITY = state.Setting("density", "off", state.text_choice(tuple(DENSITIES)))
 LABELS = state.Setting("labels", False, state.BOOLEAN)  # cluster labels
@@ -73,11 +74,17 @@ summary = (f"{scopes.get(SCOPE.current(), scopes['test'])} · {PROJECTIONS[shown
            f"{len(CLASSES.current())} of {len(names)} classes"
            + (f" · density {DENSITIES[DENSITY.current()]}" if DENSITY.current() != "off" else "")
            + (" · cluster labels" if LABELS.current() else "") + (" · decoded lattice" if LATTICE.current() else ""))
-# A change made inside the expander changes its label, which Streamlit draws as a new, closed one: the
-# settings of the run before are kept, so that one just changed is drawn open again.
-changed = st.session_state.get("map_settings_summary") not in (None, summary)
-st.session_state["map_settings_summary"] = summary
-with st.expander(f"Map settings: {summary}", icon=":material/tune:", expanded=changed):
+# A change made inside the expander changes its label, which Streamlit draws as a new, closed one. So
+# after a change on this visit it is drawn open, and stays asked open (a False on a later rerun would
+# close it under the user); on arrival, closed, whatever changed elsewhere meanwhile.
+before = st.session_state.get(MAP_SUMMARY)
+st.session_state[MAP_SUMMARY] = summary
+if state.arrived():
+    st.session_state[MAP_SETTINGS_OPEN] = False
+elif before != summary:
+    st.session_state[MAP_SETTINGS_OPEN] = True
+with st.expander(f"Map settings: {summary}", icon=":material/tune:",
+                 expanded=st.session_state.get(MAP_SETTINGS_OPEN, False)):
     c1, c2, c3 = st.columns(3)
     with c1:
         scope = SCOPE.widget(st.radio, "Images", list(scopes), format_func=scopes.get, horizontal=True,

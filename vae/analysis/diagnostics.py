@@ -60,6 +60,18 @@ def per_image_figures(model, images: torch.Tensor, samples: int = 2, batch_size:
 
 
 @torch.no_grad()
+def reconstruction_draws(model, x: torch.Tensor, samples: int, seed: int = 0) -> tuple[np.ndarray, float]:
+    """One prepared image x (1, C, H, W) (binarized once, if the model is, so every draw reconstructs
+    the same x): -log p(x|z) at `samples` draws z of q(z|x), (samples,), and the exact KL(q(z|x) || p(z)).
+    Their mean plus the KL is the -ELBO, and their spread gives its standard error."""
+    q = model.posterior(x)
+    z = q.sample(torch.Generator(device=x.device).manual_seed(seed), samples=samples)[0]  # (samples, code_dim)
+    target = x.reshape(1, -1).expand(samples, -1)
+    recon = recon_nll(model.decode_logits(z), target, model.config)  # (samples,)
+    return recon.float().cpu().numpy(), float(q.kl_per_unit().sum())
+
+
+@torch.no_grad()
 def per_image_iwae(model, images: torch.Tensor, k: int = IWAE_K, seed: int = 0,
                    progress=None, labels: torch.Tensor | None = None,
                    bf16: bool | None = None) -> dict[str, np.ndarray]:
