@@ -268,20 +268,30 @@ export default function (component) {
     parentElement.append(root);
     root.__ui = build(root);
     const ui = root.__ui;
-    const redraw = () => drawMarks(ui);
-    window.addEventListener("pointerup", (e) => released(ui, e));
+    const redraw = () => drawMarks(ui), release = (e) => released(ui, e);
+    window.addEventListener("pointerup", release);
     window.addEventListener("scroll", redraw, { capture: true, passive: true });
     window.addEventListener("resize", redraw, { passive: true });
     // The marks are placed in the window, so whatever moves the chart moves them: the page growing
     // or shrinking above it (an expander opening, frame by frame) as well as a scroll.
-    const page = document.querySelector("[data-testid=stMainBlockContainer]");
-    if (page) new ResizeObserver(redraw).observe(page);
+    const resized = new ResizeObserver(redraw), page = document.querySelector("[data-testid=stMainBlockContainer]");
+    if (page) resized.observe(page);
     // The chart is drawn before or after this element, and again whenever its figure changes.
     let pending = 0;
-    ui.observer = new MutationObserver(() => {
-      if (!pending) pending = requestAnimationFrame(() => { pending = 0; attach(ui); drawMarks(ui); });
+    const observer = new MutationObserver(() => {
+      if (!pending) pending = requestAnimationFrame(() => { pending = 0; attach(ui); });
     });
-    ui.observer.observe(document.body, { childList: true, subtree: true });
+    observer.observe(document.body, { childList: true, subtree: true });
+    // Streamlit calls what this function returns when the element leaves the page: nothing of it
+    // may go on watching the page, or a later map's chart would get this one's handlers too.
+    ui.dispose = () => {
+      observer.disconnect();
+      resized.disconnect();
+      cancelAnimationFrame(pending);
+      window.removeEventListener("pointerup", release);
+      window.removeEventListener("scroll", redraw, { capture: true });
+      window.removeEventListener("resize", redraw);
+    };
   }
   const ui = root.__ui;
   ui.data = data;
@@ -293,4 +303,5 @@ export default function (component) {
   attach(ui);
   drawMarks(ui);
   drawLattice(ui);
+  return ui.dispose;
 }
