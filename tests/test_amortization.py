@@ -58,20 +58,21 @@ def test_the_inspector_fits_the_picked_digit_on_request(tmp_path, monkeypatch):
     assert not [m for m in at.metric if m.label.startswith("ELBO")]
     next(b for b in at.button if b.label == "Fit #7's own q(z|x)").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    elbos = {m.label: float(m.value) for m in at.metric if m.label.startswith(("ELBO", "IWAE"))}
+    elbos = {m.label: float(m.value.split(" ± ")[0]) for m in at.metric if m.label.startswith(("ELBO", "IWAE"))}
     assert elbos["ELBO, the encoder's q(z|x)"] < elbos["ELBO, the fitted q*(z|x)"] <= elbos["IWAE bound of log p(x)"]
-
 
 
 def test_the_iwae_bounds_standard_error_matches_its_spread_over_draws(mlp, mnist_test):
     """The inspector's IWAE bound is the mean of independent bounds, its error from their spread:
-    against the spread of that mean over 30 seeds (q* fitted anew by each, 20 steps; 100 samples a
-    bound, for speed)."""
+    against the spread of that mean over 30 independent draws, the proposal held (the encoder's q: no
+    fitting steps; its heavy-tailed weights are what made an error from one bound's own weights, by
+    the delta method, 1.5 to 2.1 times too small); 300 samples a bound, for speed (with 100 the rare
+    large weights still escaped one digit's repeats: 1.41)."""
     x = mnist_test.images[:4].float().div(255)[:, None]
-    runs = [amortization_gaps(mlp, x, steps=20, samples=100, seed=seed) for seed in range(30)]
+    runs = [amortization_gaps(mlp, x, steps=0, samples=300, seed=10 * draw) for draw in range(30)]  # apart
     spread = torch.stack([r.log_px_bound for r in runs]).std(0)
     said = torch.stack([r.bound_stderr for r in runs]).mean(0)
-    assert ((spread / said > 0.5) & (spread / said < 2.0)).all(), spread / said
+    assert ((spread / said > 0.7) & (spread / said < 1.4)).all(), spread / said
     assert (runs[0].log_px_bound >= runs[0].optimized_elbo).all()
 
 

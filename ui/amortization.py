@@ -21,6 +21,7 @@ def _gaps(_model, hash_: str, scope: str, index: int, _image: torch.Tensor) -> d
               for name, q in (("amortized", g.amortized), ("optimized", g.optimized))}
     return {"amortized": float(g.amortized_elbo[0]), "optimized": float(g.optimized_elbo[0]),
             "bound": float(g.log_px_bound[0]), "bound_stderr": float(g.bound_stderr[0]),
+            "approximation_stderr": float(g.approximation_stderr[0]),
             "gap_stderr": float(g.gap_stderr[0]),
             "stderr": float(max(g.amortized_stderr[0], g.optimized_stderr[0])), "samples": g.samples, "clouds": clouds}
 
@@ -47,15 +48,16 @@ def amortization_section(model, hash_: str, scope: str, image: torch.Tensor, ind
     c2.metric("ELBO, the fitted q*(z|x)", f"{gaps['optimized']:.2f}",
               f"{gaps['optimized'] - gaps['amortized']:+.2f} ± {gaps['gap_stderr']:.2f}",
               help="Mean and log-variance fitted by Adam to this image's ELBO, from the encoder's output")
-    c3.metric("IWAE bound of log p(x)", f"{gaps['bound']:.2f}",
+    c3.metric("IWAE bound of log p(x)", f"{gaps['bound']:.2f} ± {gaps['bound_stderr']:.2f}",
               help=f"The mean of {BOUND_REPEATS} independent bounds, each with {gaps['samples']:,} samples of q* as "
                    "the proposal: a lower bound of log p(x) in expectation, ± its standard error from their spread")
     st.caption(f"Nats; each ELBO from {gaps['samples']:,} samples (the same for both: ± {gaps['stderr']:.2f} each, "
-               f"their difference ± {gaps['gap_stderr']:.2f}; the IWAE bound ± {gaps['bound_stderr']:.2f}). "
-               "The amortization gap, "
+               f"their difference ± {gaps['gap_stderr']:.2f}). The amortization gap, "
                f"{gaps['optimized'] - gaps['amortized']:.2f} nats, is what one encoder for every image costs this "
-               f"one; the approximation gap, at least {gaps['bound'] - gaps['optimized']:.2f} nats (the IWAE bound "
-               "is itself below log p(x)), is what a Gaussian q costs it, however well fitted.")
+               f"one; the approximation gap, at least {gaps['bound'] - gaps['optimized']:.2f} ± "
+               f"{gaps['approximation_stderr']:.2f} nats (at least: the IWAE bound is itself below log p(x); the "
+               "error combines the two as if independent, an overestimate), is what a Gaussian q costs it, however "
+               "well fitted.")
     (a_mean, a_samples), (o_mean, o_samples) = gaps["clouds"]["amortized"], gaps["clouds"]["optimized"]
     st.plotly_chart(posterior_cloud(lmap.xy, lmap.labels, names, lmap.place(a_mean[None])[0], lmap.place(a_samples),
                                     other=("q*", lmap.place(o_mean[None])[0], lmap.place(o_samples))),

@@ -51,7 +51,14 @@ class AmortizationGaps:
 
     @property
     def approximation_gap(self) -> torch.Tensor:
+        """At least this (in expectation): the IWAE bound is itself below log p(x)."""
         return self.log_px_bound - self.optimized_elbo
+
+    @property
+    def approximation_stderr(self) -> torch.Tensor:
+        """The two errors combined as if independent: an overestimate, as the bound's first repeat and
+        the ELBO share their samples (and go up and down together)."""
+        return (self.bound_stderr ** 2 + self.optimized_stderr ** 2).sqrt()
 
 
 def optimize_posterior(model, x: torch.Tensor, steps: int = OPTIMIZE_STEPS, lr: float = 0.05, samples: int = 16,

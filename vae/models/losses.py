@@ -97,7 +97,6 @@ def importance_weighted_bound(log_w: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(log_w, dim=1) - math.log(log_w.shape[1])
 
 
-
 @torch.no_grad()
 def iwae_nll(model, x: torch.Tensor, k: int, chunk: int | None = None,
              generator: torch.Generator | None = None, labels=None) -> torch.Tensor:
