@@ -223,3 +223,19 @@ def test_per_image_figures_report_their_progress(model, images):
     figures = per_image_figures(model, images, batch_size=len(images) // 4, progress=seen.append)
     assert seen == sorted(seen) and len(seen) >= 4 and seen[-1] == 1.0
     assert np.array_equal(figures["elbo"], per_image_figures(model, images, batch_size=len(images) // 4)["elbo"])
+
+
+def test_wilsons_interval_of_a_share():
+    """Compare models' share of images one model models better: an interval that holds at 0 of N."""
+    from vae.analysis.diagnostics import share_interval
+
+    low, high = share_interval(50, 100)
+    assert low == pytest.approx(0.4038, abs=1e-4) and high == pytest.approx(0.5962, abs=1e-4)
+    low, high = share_interval(0, 10_000)
+    assert low == 0 and high == pytest.approx(1.96 ** 2 / (10_000 + 1.96 ** 2), rel=1e-9)
+    assert share_interval(10_000, 10_000)[1] == pytest.approx(1.0) and share_interval(0, 0) == (0.0, 1.0)
+    # about 95% coverage: draws of 200 at a share of 0.1
+    rng = np.random.default_rng(0)
+    hits = rng.binomial(200, 0.1, 2000)
+    covered = np.mean([lo <= 0.1 <= hi for lo, hi in (share_interval(int(k), 200) for k in hits)])
+    assert 0.93 <= covered <= 0.97

@@ -23,6 +23,7 @@ from ui.caches import (
 from ui.charts import PALETTE, label_places, latent_scatter
 from ui.page import page_header, show_digit
 from ui.text import chart_text, literal, share_text
+from vae.analysis.diagnostics import share_interval
 from vae.analysis.projection import PROJECTIONS, align_to
 from vae.datasets import dataset_info
 from vae.images import grid
@@ -156,11 +157,14 @@ b.metric(f"−ELBO, {literal(other)}", f"{theirs['elbo'].mean():.2f}",
          f"{difference.mean():+.2f} ± {error:.2f}" if like_with_like else None, delta_color="inverse",
          help=f"The difference with its standard error over the test {things}" if like_with_like else None)
 if like_with_like:
-    better = float((difference < 0).mean())
-    c.metric(f"{things.capitalize()} {literal(other)} models better",
-             f"{share_text(better)} ± {np.sqrt(better * (1 - better) / len(difference)):.1%}",
-             help=f"The share of the {test_count} test {things} whose −ELBO is lower under {literal(other)}, ± its "
-                  f"standard error as a share of {things} drawn from the same distribution")
+    better, (low, high) = float((difference < 0).mean()), share_interval(int((difference < 0).sum()), len(difference))
+    c.metric(f"{things.capitalize()} {literal(other)} models better", share_text(better),
+             help=f"The share of the {test_count} test {things} whose estimated −ELBO (2 samples of q(z|x) each: near "
+                  f"ties can fall either way) is lower under {literal(other)}. 95% interval {share_text(low)} to "
+                  f"{share_text(high)} (Wilson's), for {things} drawn from the same distribution")
+if like_with_like:
+    st.caption(f"The share of {things} {literal(other)} models better: 95% interval {share_text(low)} to "
+               f"{share_text(high)} (Wilson's), for {things} drawn from the same distribution.")
 st.caption(f"Each −ELBO here is the mean over the {test_count} test {things} of each {thing}'s −ELBO, itself averaged "
            "over 2 samples of q(z|x): a Monte Carlo estimate. The sidebar's figure is a separate evaluation at the end "
            f"of training, from one sample per {thing} (for a bundled model, of its weights before they were stored in "

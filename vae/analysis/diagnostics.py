@@ -10,6 +10,7 @@ Figures are cached beside the map in the checkpoint's folder, keyed by the weigh
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,6 +114,16 @@ def _named(figures: dict, iwae_k: int) -> dict[str, np.ndarray]:
     if iwae_k:
         out.update(iwae=figures[f"iwae_k{iwae_k}"], iwae_gap=figures[f"iwae_gap_k{iwae_k}"])
     return out
+
+
+def share_interval(hits: int, count: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson's interval for a share hits / count (95% at z = 1.96): unlike the share ± z standard
+    errors, it never reaches below 0 or above 1, and it is not empty at 0 of count or count of count."""
+    if count == 0:
+        return 0.0, 1.0
+    p, z2 = hits / count, z * z
+    centre, half = p + z2 / (2 * count), z * math.sqrt(p * (1 - p) / count + z2 / (4 * count * count))
+    return (centre - half) / (1 + z2 / count), (centre + half) / (1 + z2 / count)
 
 
 @dataclass
