@@ -140,7 +140,7 @@ def label_places(x: list[float], y: list[float], texts: list[str], width: int = 
     """A textposition for each point's label such that, as far as can be, none covers another label or
     point: each takes the first of LABEL_PLACES that is clear, in turn. The plot's size in px is a
     guess (the narrowest it is drawn: half a page on a desktop, a phone's width), and a character 6.5 px
-    wide; points on the same spot keep their first place."""
+    wide; where no place is clear, the first is taken."""
     if not x:
         return []
     x_low, x_span = min(x), (max(x) - min(x)) or 1.0

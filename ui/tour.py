@@ -202,13 +202,13 @@ def _holes(_whole, _model, hash_: str, dataset_name: str):
     """Prior holes of the test set's q(z) (`_whole`: a whole_model), the deepest decoded by `_model`."""
     images, labels = dataset(dataset_name, "test")
     holes = prior_holes(posteriors(_whole, images, labels=labels), _whole.latent, n=200)
-    return holes, decode_numpy(_model, holes.prior_z[np.argsort(holes.log_ratio)[:8]])
+    return holes, holes.fraction_interval(), decode_numpy(_model, holes.prior_z[np.argsort(holes.log_ratio)[:8]])
 
 
 def holes_step(checkpoint) -> Link:
     hash_ = current_model()[1]
-    holes, deepest = _holes(whole_model(checkpoint, hash_)[0], checkpoint.model, hash_, checkpoint.config.dataset)
-    low, high = holes.fraction_interval()
+    holes, (low, high), deepest = _holes(whole_model(checkpoint, hash_)[0], checkpoint.model, hash_,
+                                         checkpoint.config.dataset)
     st.metric("Prior samples in a hole (of 200)", f"{holes.fraction:.1%}",
               help=f"95% bootstrap interval {low:.1%} to {high:.1%}. Against {holes.null_fraction:.1%} of q(z)'s own "
                    "samples that the same criterion flags")

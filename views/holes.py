@@ -47,14 +47,13 @@ def holes_of(_model, hash_: str, dataset_name: str, split: str, n: int):
     q = posteriors(_model, images, labels=labels)
     holes = prior_holes(q, _model.latent, n=n)
     aggregate = q.sample(torch.Generator().manual_seed(1))  # one sample of q(z|x) per image: q(z)'s
-    return holes, holes.excess(), aggregate.numpy(), q
+    return holes, holes.excess(), holes.fraction_interval(), aggregate.numpy(), q  # bootstraps once, here
 
 
-holes, (excess, low, high), aggregate, q = holes_of(*whole_model(checkpoint, hash_), checkpoint.config.dataset,
-                                                   split, n)
+holes, (excess, low, high), (share_low, share_high), aggregate, q = holes_of(
+    *whole_model(checkpoint, hash_), checkpoint.config.dataset, split, n)
 m1, m2 = st.columns(2)
 tail = holes.quantile
-share_low, share_high = holes.fraction_interval()
 m1.metric(f"Prior samples in a hole (of {n:,})", f"{holes.fraction:.1%}",
           help=f"Their log q(z)/p(z) is below what {1 - tail:.0%} of the aggregate posterior's own samples reach: "
                f"threshold {holes.threshold:.1f} nats. 95% bootstrap interval {share_low:.1%} to {share_high:.1%}")

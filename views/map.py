@@ -305,9 +305,10 @@ with c1:
                     width="stretch", key="posterior_cloud")
 with c2:
     show_digit(grid(decode_numpy(own, samples), cols=4), scale=3)
-st.caption(f"A sample has no place of its own on the map: it is drawn at the distance-weighted mean position of its "
-           f"{PLACE_NEIGHBOURS} nearest codes among the map's. One near codes of two classes can land between them, or "
-           f"among the other class's points, while it decodes as this {thing}: the decoded samples say what it is.")
+st.caption(f"Each sample is drawn at the distance-weighted mean position of its {PLACE_NEIGHBOURS} nearest codes among "
+           "the map's (UMAP and t-SNE have no exact place for a new code; for PCA it stands in for the projection). "
+           "One near codes of two classes can land between them, or among the other class's points, while it "
+           f"decodes as this {thing}: the decoded samples say what it is.")
 
 amortization_section(own, hash_, scope, images[first], first, lmap, names)
 

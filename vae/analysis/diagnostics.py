@@ -159,7 +159,8 @@ class PriorHoles:
         return (pick(self.log_ratio) < thresholds).mean(1), (pick(self.null) < thresholds).mean(1)
 
     def fraction_interval(self, resamples: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-        """A bootstrap interval of `fraction`, as `excess` makes its own: (low, high)."""
+        """A bootstrap interval of `fraction`, as `excess` makes its own: (low, high). Arrays of resamples
+        times samples, a few hundred MB at 5,000 prior samples: callers cache it."""
         share, _ = self._resampled(resamples, seed)
         low, high = np.quantile(share, [(1 - level) / 2, (1 + level) / 2])
         return float(low), float(high)
