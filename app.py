@@ -139,5 +139,5 @@ if page.title not in ("Train", "Loss curves"):
                 "folder of them.", icon=":material/info:")
         st.page_link("views/train.py", label="Train a model", icon=":material/model_training:")
         st.stop()
-state.count_page_run(page.url_path)
+state.count_visit(page.url_path)
 page.run()

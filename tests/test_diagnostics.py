@@ -187,7 +187,7 @@ def test_when_q_is_the_prior_the_excess_over_the_null_holds_zero():
     assert 0.035 <= np.mean([h.fraction for h in results]) <= 0.065  # the criterion's own 5% tail
     # The share's own interval (what the tour shows beside it) holds its mean over the draws as often
     truth = np.mean([h.fraction for h in results])
-    assert sum(low <= truth <= high for low, high in (h.fraction_interval() for h in results)) >= 17
+    assert sum(low <= truth <= high for low, high in (h.intervals()["fraction"] for h in results)) >= 17
 
 
 def test_a_squeezed_aggregate_posterior_has_a_large_excess():
@@ -233,7 +233,10 @@ def test_wilsons_interval_of_a_share():
     assert low == pytest.approx(0.4038, abs=1e-4) and high == pytest.approx(0.5962, abs=1e-4)
     low, high = share_interval(0, 10_000)
     assert low == 0 and high == pytest.approx(1.96 ** 2 / (10_000 + 1.96 ** 2), rel=1e-9)
-    assert share_interval(10_000, 10_000)[1] == pytest.approx(1.0) and share_interval(0, 0) == (0.0, 1.0)
+    assert share_interval(10_000, 10_000)[1] == 1.0 and share_interval(0, 0) == (0.0, 1.0)
+    assert all(share_interval(0, n)[0] == 0.0 for n in (3_000, 10_368))  # not 1e-19 or -2.7e-20
+    from ui.text import share_text
+    assert share_text(share_interval(10_000, 10_000)[1]) == "100.0%"  # not "> 99.9%"
     # about 95% coverage: draws of 200 at a share of 0.1
     rng = np.random.default_rng(0)
     hits = rng.binomial(200, 0.1, 2000)

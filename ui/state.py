@@ -28,18 +28,21 @@ CHECKPOINT = "checkpoint"  # the sidebar's checkpoint picker (its widget key): t
 EXPLORE_RUN = "explore_run"  # Train page -> sidebar: select this run at the next rerun
 BROKEN_SELECTION = "broken_selection"  # (name, note): a checkpoint asked for that cannot be shown, and why
 DISMISSED_BROKEN = "dismissed_broken"  # the name whose note was dismissed: not said again this session
-PAGE_RUNS = "page_runs"  # (the page's path, how many runs in a row it has had): app.py counts them
+VISIT = "visit"  # (the page's path, which visit of the session this is): app.py counts them
 
 
-def count_page_run(path: str) -> None:
-    """app.py, before each page's run: so that a page knows a user's arrival from a rerun while there."""
-    before = st.session_state.get(PAGE_RUNS)
-    st.session_state[PAGE_RUNS] = (path, before[1] + 1 if before and before[0] == path else 1)
+def count_visit(path: str) -> None:
+    """app.py, before each page's run: a new visit when the user comes to a page (from another page, a
+    link, a reload), the same one while they rerun it there."""
+    before = st.session_state.get(VISIT)
+    if not before or before[0] != path:
+        st.session_state[VISIT] = (path, before[1] + 1 if before else 1)
 
 
-def arrived() -> bool:
-    """This run of the page is the first since the user came to it (from another page, a link, a reload)."""
-    return st.session_state.get(PAGE_RUNS, ("", 1))[1] == 1
+def visit() -> int:
+    """Which visit to a page of the session this run is part of (something asked on one visit, such as
+    an expander kept open, is not carried into the next)."""
+    return st.session_state.get(VISIT, ("", 0))[1]
 
 
 @dataclass(frozen=True)

@@ -202,7 +202,7 @@ def _holes(_whole, _model, hash_: str, dataset_name: str):
     """Prior holes of the test set's q(z) (`_whole`: a whole_model), the deepest decoded by `_model`."""
     images, labels = dataset(dataset_name, "test")
     holes = prior_holes(posteriors(_whole, images, labels=labels), _whole.latent, n=200)
-    return holes, holes.fraction_interval(), decode_numpy(_model, holes.prior_z[np.argsort(holes.log_ratio)[:8]])
+    return holes, holes.intervals()["fraction"], decode_numpy(_model, holes.prior_z[np.argsort(holes.log_ratio)[:8]])
 
 
 def holes_step(checkpoint) -> Link:

@@ -123,7 +123,9 @@ def share_interval(hits: int, count: int, z: float = 1.96) -> tuple[float, float
         return 0.0, 1.0
     p, z2 = hits / count, z * z
     centre, half = p + z2 / (2 * count), z * math.sqrt(p * (1 - p) / count + z2 / (4 * count * count))
-    return (centre - half) / (1 + z2 / count), (centre + half) / (1 + z2 / count)
+    low, high = (centre - half) / (1 + z2 / count), (centre + half) / (1 + z2 / count)
+    # exactly 0 at none and 1 at all (the formula's rounding gave 1e-19 and 0.9999999999999998, shown "> 99.9%")
+    return (0.0 if hits == 0 else max(low, 0.0)), (1.0 if hits == count else min(high, 1.0))
 
 
 @dataclass
@@ -158,22 +160,23 @@ class PriorHoles:
         thresholds = np.quantile(pick(self.reference), self.quantile, axis=1)[:, None]  # (B, 1)
         return (pick(self.log_ratio) < thresholds).mean(1), (pick(self.null) < thresholds).mean(1)
 
-    def fraction_interval(self, resamples: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-        """A bootstrap interval of `fraction`, as `excess` makes its own: (low, high). Arrays of resamples
-        times samples, a few hundred MB at 5,000 prior samples: callers cache it."""
-        share, _ = self._resampled(resamples, seed)
-        low, high = np.quantile(share, [(1 - level) / 2, (1 + level) / 2])
-        return float(low), float(high)
+    def intervals(self, resamples: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
+        """Bootstrap intervals, from one set of resamples (arrays of resamples times samples, a few hundred
+        MB at 5,000 prior samples: callers cache this): {"fraction": (low, high), "excess": (excess, low, high)}.
+        Each resample draws the prior samples, the reference samples (so the threshold) and the null
+        samples anew with replacement: the intervals cover what another draw of each set would give, for
+        this split of the digits into density and samples. Another seed also redraws the split, and
+        moves the figures more (BENCHMARKS.md, section 3)."""
+        share, null = self._resampled(resamples, seed)
+        tails = [(1 - level) / 2, (1 + level) / 2]
+        excess_low, excess_high = np.quantile(share - null, tails)
+        share_low, share_high = np.quantile(share, tails)
+        return {"fraction": (float(share_low), float(share_high)),
+                "excess": (self.fraction - self.null_fraction, float(excess_low), float(excess_high))}
 
     def excess(self, resamples: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-        """The share in holes beyond the null's, with a bootstrap interval: (excess, low, high).
-        Each resample draws the prior samples, the reference samples (so the threshold) and the
-        null samples anew with replacement: the interval covers what another draw of each set
-        would give, for this split of the digits into density and samples. Another seed also
-        redraws the split, and moves the figure more (BENCHMARKS.md, section 3)."""
-        share, null = self._resampled(resamples, seed)
-        low, high = np.quantile(share - null, [(1 - level) / 2, (1 + level) / 2])
-        return self.fraction - self.null_fraction, float(low), float(high)
+        """The share in holes beyond the null's, with its bootstrap interval (`intervals`)."""
+        return self.intervals(resamples, level, seed)["excess"]
 
 
 def prior_holes(q: Gaussian | Categorical, latent, n: int = 1000, quantile: float = 0.05,
