@@ -439,8 +439,12 @@ def test_picked_points_keep_their_order_and_come_back_with_the_page(server, tab)
     }"""
 
     def ring_off_its_dot() -> float:
+        ring = None
+        for _ in range(40):  # the marks are drawn anew (removed, added) as the page moves: a frame with them
+            if ring := picks.locator(f'g[data-index="{five}"] circle').first.bounding_box():
+                break
+            tab.wait_for_timeout(50)
         x, y = tab.evaluate(dot, five)
-        ring = picks.locator(f'g[data-index="{five}"] circle').first.bounding_box()
         return math.hypot(ring["x"] + ring["width"] / 2 - x, ring["y"] + ring["height"] / 2 - y)
 
     assert ring_off_its_dot() < 2

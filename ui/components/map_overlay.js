@@ -260,6 +260,35 @@ function attach(ui) {
   drawLattice(ui);
 }
 
+// What watches the page for this overlay: its chart appearing or changing, the page moving it, the
+// pointer let go anywhere. Armed while the overlay is on the page; `ui.disarm` lets go of all of it.
+function arm(ui) {
+  const redraw = () => drawMarks(ui), release = (e) => released(ui, e);
+  window.addEventListener("pointerup", release);
+  window.addEventListener("scroll", redraw, { capture: true, passive: true });
+  window.addEventListener("resize", redraw, { passive: true });
+  // The marks are placed in the window, so whatever moves the chart moves them: the page growing
+  // or shrinking above it (an expander opening, frame by frame) as well as a scroll.
+  const resized = new ResizeObserver(redraw), page = document.querySelector("[data-testid=stMainBlockContainer]");
+  if (page) resized.observe(page);
+  // The chart is drawn before or after this element, and again whenever its figure changes.
+  let pending = 0;
+  const observer = new MutationObserver(() => {
+    if (!pending) pending = requestAnimationFrame(() => { pending = 0; attach(ui); });
+  });
+  observer.observe(document.body, { childList: true, subtree: true });
+  ui.disarm = () => {
+    observer.disconnect();
+    resized.disconnect();
+    cancelAnimationFrame(pending);
+    clearTimeout(ui.pendingOpen);  // a tap just before leaving opens nothing afterwards
+    window.removeEventListener("pointerup", release);
+    window.removeEventListener("scroll", redraw, { capture: true });
+    window.removeEventListener("resize", redraw);
+    ui.disarm = null;
+  };
+}
+
 export default function (component) {
   const { parentElement, setTriggerValue } = component, data = dataOf(component);
   let root = parentElement.querySelector(".map-overlay-root");
@@ -267,33 +296,10 @@ export default function (component) {
     root = el("div", "map-overlay-root");
     parentElement.append(root);
     root.__ui = build(root);
-    const ui = root.__ui;
-    const redraw = () => drawMarks(ui), release = (e) => released(ui, e);
-    window.addEventListener("pointerup", release);
-    window.addEventListener("scroll", redraw, { capture: true, passive: true });
-    window.addEventListener("resize", redraw, { passive: true });
-    // The marks are placed in the window, so whatever moves the chart moves them: the page growing
-    // or shrinking above it (an expander opening, frame by frame) as well as a scroll.
-    const resized = new ResizeObserver(redraw), page = document.querySelector("[data-testid=stMainBlockContainer]");
-    if (page) resized.observe(page);
-    // The chart is drawn before or after this element, and again whenever its figure changes.
-    let pending = 0;
-    const observer = new MutationObserver(() => {
-      if (!pending) pending = requestAnimationFrame(() => { pending = 0; attach(ui); });
-    });
-    observer.observe(document.body, { childList: true, subtree: true });
-    // Streamlit calls what this function returns when the element leaves the page: nothing of it
-    // may go on watching the page, or a later map's chart would get this one's handlers too.
-    ui.dispose = () => {
-      observer.disconnect();
-      resized.disconnect();
-      cancelAnimationFrame(pending);
-      window.removeEventListener("pointerup", release);
-      window.removeEventListener("scroll", redraw, { capture: true });
-      window.removeEventListener("resize", redraw);
-    };
   }
   const ui = root.__ui;
+  if (!ui.disarm) arm(ui);
+  const call = (ui.calls = (ui.calls || 0) + 1);
   ui.data = data;
   if (ui.canvas.width !== data.image.side) ui.canvas.width = ui.canvas.height = data.image.side;
   ui.setTriggerValue = setTriggerValue;
@@ -303,5 +309,7 @@ export default function (component) {
   attach(ui);
   drawMarks(ui);
   drawLattice(ui);
-  return ui.dispose;
+  // Streamlit calls what this returns when the element leaves the page, and, for a call whose run it
+  // cancelled, at once: only the latest call's lets go (the next call arms again if it did).
+  return () => { if (ui.calls === call && ui.disarm) ui.disarm(); };
 }
