@@ -95,3 +95,22 @@ def test_the_tours_sampled_figures_come_with_their_errors(checkpoints):
     (caption,) = [c.value for c in at.caption if c.value.startswith("95% interval")]
     low, high = map(float, re.findall(r"(\d+\.\d)%", caption)[:2])
     assert low <= share <= high and low < high
+
+
+def test_the_elbo_step_scores_one_x_of_a_binarized_model(checkpoints, monkeypatch):
+    """Its 8 samples of q(z|x) were drawn through per_image_figures with seeds 0 to 7, which binarize
+    x anew with each seed: 8 different x, their spread taken for the estimate's error. They are of the
+    one x step 3 encodes (binarized once, seed 0)."""
+    import torch
+
+    import ui.tour
+    from vae.data import load_split
+    from vae.training.evaluate import prepare
+
+    scored = []
+    draws = ui.tour.reconstruction_draws
+    monkeypatch.setattr(ui.tour, "reconstruction_draws", lambda model, x, n: scored.append(x) or draws(model, x, n))
+    at = open_app("views/start.py", query_params={"checkpoint": "mnist-categorical", "step": "4"})
+    (x,) = scored
+    assert torch.equal(x.cpu(), prepare(load_split("mnist", "test").images[:1], True))  # this model binarizes
+    assert " ± " in next(m.value for m in at.metric if m.label == "−ELBO, nats")

@@ -55,9 +55,9 @@ def amortization_section(model, hash_: str, scope: str, image: torch.Tensor, ind
                f"their difference ± {gaps['gap_stderr']:.2f}). The amortization gap, "
                f"{gaps['optimized'] - gaps['amortized']:.2f} nats, is what one encoder for every image costs this "
                f"one; the approximation gap, at least {gaps['bound'] - gaps['optimized']:.2f} ± "
-               f"{gaps['approximation_stderr']:.2f} nats (at least: the IWAE bound is itself below log p(x); the "
-               "error combines the two as if independent, an overestimate), is what a Gaussian q costs it, however "
-               "well fitted.")
+               f"{gaps['approximation_stderr']:.2f} nats (the IWAE bound is itself below log p(x); the error "
+               "combines the two as if independent, an overestimate), is what a Gaussian q costs it, however well "
+               "fitted.")
     (a_mean, a_samples), (o_mean, o_samples) = gaps["clouds"]["amortized"], gaps["clouds"]["optimized"]
     st.plotly_chart(posterior_cloud(lmap.xy, lmap.labels, names, lmap.place(a_mean[None])[0], lmap.place(a_samples),
                                     other=("q*", lmap.place(o_mean[None])[0], lmap.place(o_samples))),

@@ -160,9 +160,7 @@ if like_with_like:
     better, (low, high) = float((difference < 0).mean()), share_interval(int((difference < 0).sum()), len(difference))
     c.metric(f"{things.capitalize()} {literal(other)} models better", share_text(better),
              help=f"The share of the {test_count} test {things} whose estimated −ELBO (2 samples of q(z|x) each: near "
-                  f"ties can fall either way) is lower under {literal(other)}. 95% interval {share_text(low)} to "
-                  f"{share_text(high)} (Wilson's), for {things} drawn from the same distribution")
-if like_with_like:
+                  f"ties can fall either way) is lower under {literal(other)}; its interval is under the figures")
     st.caption(f"The share of {things} {literal(other)} models better: 95% interval {share_text(low)} to "
                f"{share_text(high)} (Wilson's), for {things} drawn from the same distribution.")
 st.caption(f"Each −ELBO here is the mean over the {test_count} test {things} of each {thing}'s −ELBO, itself averaged "
