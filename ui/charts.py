@@ -9,6 +9,8 @@ from ui.text import chart_text
 TRAIN, TEST, STEP = "#4C78A8", "#F58518", "rgba(76, 120, 168, 0.35)"
 PATH = "#808080"  # a path across the map: readable on the light and the dark theme
 OTHER = "#2ca02c"  # a second posterior of the same digit (the optimized q*), beside the encoder's
+# What a run's logged train figures are, beside "train", by ModelConfig.train_objective
+TRAINED_ON = {"elbo": "", "relaxed": "relaxed objective", "uniform-eps": "uniform ε, no ELBO"}
 
 
 def _kl_parts(fig: go.Figure, history: list[dict], color: str, prefix: str, legend: bool) -> None:
@@ -52,18 +54,16 @@ def loss_curves(runs: list, log_y: bool = False) -> list[go.Figure]:
             # A categorical run trains on the Gumbel-softmax relaxation: its train figures are that
             # objective at the step's temperature, not an ELBO (its exact train -ELBO is drawn apart);
             # a run with the article's uniform eps trains on z that are no samples of q(z|x).
-            objective = run.config.train_objective if run.config is not None else "elbo"
-            trained = {"elbo": "train", "relaxed": "train, relaxed objective",
-                       "uniform-eps": "train, uniform ε: no ELBO"}[objective]
+            kind = TRAINED_ON[run.config.train_objective if run.config is not None else "elbo"]
+            trained = f"train, {kind}" if kind else "train"
             measured = [h for h in run.history if "train_exact_elbo" in h]
             exact_name = f"train, exact one-hot samples<br>({measured[-1]['train_exact_images']:,} images)" \
                 if measured else ""
             # One run: each series in the legend. Several: an entry a run, its train figures' kind under its name.
             shows = dict(showlegend=first and single)
             if not single and first and (run.steps or run.history):
-                note = {"elbo": "", "relaxed": "<br>train: relaxed objective",
-                        "uniform-eps": "<br>train: uniform ε, no ELBO"}[objective]
-                note += "<br>dotted ◆: exact one-hot samples" if measured else ""
+                note = (f"<br>train: {kind}" if kind else "") + (
+                    "<br>dotted ◆: exact one-hot samples" if measured else "")
                 fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color=color), name=name + note,
                                          showlegend=True, hoverinfo="skip"))
             if run.steps:

@@ -15,7 +15,7 @@ from vae.datasets import dataset_info
 from vae.models.latents import latent_of
 from vae.run_files import HISTORY, STEPS
 from vae.services.film import film_frames, film_stamps, read_film
-from vae.services.runs import list_runs, read_run_log, run_folder
+from vae.services.runs import KL_PART_COLUMNS, list_runs, read_run_log, run_folder
 
 page_header("Loss curves", "Reconstruction and KL in nats per image, per epoch (train and test) and per logged "
             "training step, for one run or several side by side. While a run trains, its curves update every "
@@ -52,14 +52,11 @@ if training in chosen:
     st.caption(f"{literal(training)} is training now: its curves follow every few seconds.")
 
 
-KL_PARTS = ("of it I_q(n; z)", "of it KL(q(z) ‖ p(z))")  # Monte Carlo estimates, with one standard error
-
-
 def with_errors(log) -> dict:
     """The run's final figures for the table, the KL's two parts written with their standard error, or
     "–" where the run did not record them (a table cell showed Python's "None")."""
     row, last = log.final(), log.history[-1] if log.history else {}
-    for key in KL_PARTS:
+    for key in KL_PART_COLUMNS:
         row[key] = "–" if row[key] is None else f"{row[key]:.2f} ± {last['test_kl_parts_stderr']:.2f}"
     return row
 

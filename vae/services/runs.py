@@ -80,6 +80,10 @@ def run_folder(root: str | Path, name: str) -> Path:
     return path
 
 
+# final()'s columns for the test KL's two parts (Monte Carlo estimates, with one standard error between them)
+KL_PART_COLUMNS = ("of it I_q(n; z)", "of it KL(q(z) ‖ p(z))")
+
+
 @dataclass
 class RunLog:
     """What a run has logged so far: its epochs (history.jsonl), logged steps (steps.jsonl) and the
@@ -97,8 +101,8 @@ class RunLog:
         return {"run": self.name, "arch": self.config.arch if self.config else "",
                 "z": z, "beta": self.beta, "epochs": last.get("epoch", 0),
                 "test −ELBO": last.get("test_elbo"), "test recon": last.get("test_recon"),
-                "test KL": last.get("test_kl"), "of it I_q(n; z)": last.get("test_mutual_information"),
-                "of it KL(q(z) ‖ p(z))": last.get("test_marginal_kl"),
+                "test KL": last.get("test_kl"), KL_PART_COLUMNS[0]: last.get("test_mutual_information"),
+                KL_PART_COLUMNS[1]: last.get("test_marginal_kl"),
                 "active units": f"{last['active_units']} / {z}" if last else "",
                 "training time (s)": round(sum(h.get("seconds", 0.0) for h in self.history), 1),
                 # Only runs scored alike have -ELBOs that compare (a conditional run's bounds -log p(x | y)).
