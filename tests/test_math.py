@@ -6,7 +6,7 @@ import torch
 
 from vae.config import ModelConfig
 from vae.models.latents import log_normal
-from vae.models.losses import iwae_nll, kl_per_dim, recon_nll
+from vae.models.losses import bernoulli_nll, iwae_nll, kl_per_dim, recon_nll
 from vae.models.model import VAE
 
 
@@ -54,6 +54,34 @@ def test_bernoulli_recon_is_bce_summed_over_pixels():
     p = torch.sigmoid(logits)
     expected = -(x * p.log() + (1 - x) * (1 - p).log()).sum(-1)
     assert torch.allclose(recon_nll(logits, x, ModelConfig()), expected, rtol=1e-4)
+
+
+def test_bernoulli_nll_matches_float64_from_saturated_to_zero_logits():
+    """The fast form (log(1 + exp(-|l|)), not log1p) against softplus(l) - x * l in float64, over
+    logits from -100 to 100 (exactly 0 included) and gray, black and white pixels."""
+    logits = torch.cat([torch.linspace(-100, 100, 2001), torch.zeros(1), torch.randn(1000) * 8])
+    x = torch.rand(len(logits))
+    x[:300], x[300:600] = 0.0, 1.0
+    exact = torch.nn.functional.softplus(logits.double()) - x.double() * logits.double()
+    fast = bernoulli_nll(logits, x)
+    assert fast.dtype == torch.float32
+    # float32 rounding of relu(l) and x * l (half an ulp of |l| each), and 6e-8 where 1 + e rounds
+    error = (fast.double() - exact).abs()
+    assert (error <= 1.2e-7 * logits.abs() + 2e-7).all(), error.max()
+    torchs = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    assert error.max() <= (torchs.double() - exact).abs().max() + 1e-7  # as close as torch's own
+    assert bernoulli_nll(logits.bfloat16(), x).dtype == torch.float32  # bfloat16 logits, float32 loss
+
+
+def test_bernoulli_nll_gradient_is_sigmoid_minus_x_also_at_zero():
+    logits = torch.cat([torch.zeros(3), torch.randn(50) * 5]).requires_grad_()
+    x = torch.rand(len(logits)).requires_grad_()
+    weights = torch.randn(len(logits))
+    (bernoulli_nll(logits, x) * weights).sum().backward()
+    assert torch.allclose(logits.grad, weights * (torch.sigmoid(logits.detach()) - x.detach()), atol=1e-6)
+    assert torch.allclose(x.grad, -weights * logits.detach(), atol=1e-6)
+    assert torch.autograd.gradcheck(bernoulli_nll, (torch.randn(20, dtype=torch.double, requires_grad=True),
+                                                    torch.rand(20, dtype=torch.double, requires_grad=True)))
 
 
 def test_gaussian_recon_is_the_fixed_variance_gaussian_nll():
