@@ -109,8 +109,8 @@ def run_dataloader_recipe(cfg: ModelConfig, batch_size: int, target: float, max_
         for x, _ in loader:  # (B, 1, 28, 28)
             x = x.to(device)
             out = model(x)
-            # pytorch/examples' own loss (its binary_cross_entropy of sigmoid outputs, here from the
-            # logits), not this project's faster recon_nll: the yardstick stays theirs.
+            # The textbook loss (pytorch/examples' binary_cross_entropy of sigmoid outputs, here from
+            # the logits; the article's too), not this project's faster recon_nll: the yardsticks stay theirs.
             recon = F.binary_cross_entropy_with_logits(out.logits, x.view(len(x), -1), reduction="none").sum(-1)
             loss = (recon + kl_per_dim(out.mu, out.logvar).sum(-1)).sum()
             optimizer.zero_grad()

@@ -70,7 +70,9 @@ def test_dci_separates_a_copied_code_from_a_mixed_one(factors):
     rng = np.random.default_rng(1)
     copied = coarse + rng.normal(0, 0.05, coarse.shape)
     mixed = copied @ np.linalg.qr(rng.normal(size=(3, 3)))[0]  # the same information, rotated
-    good, bad = dci(copied, coarse), dci(mixed, coarse)
+    calls = []
+    good, bad = dci(copied, coarse, progress=lambda k, total: calls.append((k, total))), dci(mixed, coarse)
+    assert calls == [(0, 3), (1, 3), (2, 3)]  # before each factor's trees: where the app's bar moves
     assert good.disentanglement > 0.9 and good.completeness > 0.9
     assert bad.disentanglement < good.disentanglement - 0.3
 

@@ -33,10 +33,18 @@ def _report(_model, hash_: str, dataset_name: str) -> FactorReport:
     return factor_report(codes, test_factors(dataset_name), dataset_info(dataset_name).factors)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Fitting DCI's gradient-boosted trees (about half a minute)")
+@st.cache_resource(max_entries=8, show_spinner=False)
 def dci_of(_model, hash_: str, dataset_name: str) -> DCI:
     codes, _ = encodings(_model, hash_, dataset_name)
-    return dci(codes[:DCI_CODES], test_factors(dataset_name)[:DCI_CODES])
+    names = dataset_info(dataset_name).factors
+    bar = st.progress(0.0, text="Fitting DCI's gradient-boosted trees")
+    # Each factor's update is also where a click on the page is taken (one script run at a time:
+    # .streamlit/config.toml): the trees for one factor take seconds, all of them most of a minute.
+    scores = dci(codes[:DCI_CODES], test_factors(dataset_name)[:DCI_CODES],
+                 progress=lambda k, total: bar.progress(k / total, text=f"Fitting DCI's gradient-boosted trees: "
+                                                                         f"{names[k]} ({k + 1} of {total})"))
+    bar.empty()
+    return scores
 
 
 def factor_heatmap(report: FactorReport, order: list[int], kl: np.ndarray, letter: str = "z") -> go.Figure:

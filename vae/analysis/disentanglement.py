@@ -12,6 +12,7 @@ bins and counting: the plug-in ("histogram") estimator, biased upwards for small
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,10 +75,11 @@ def _normalized_entropy(p: np.ndarray, base: int) -> np.ndarray:
     return -(p * np.log(p)).sum(1) / np.log(base)
 
 
-def dci(codes: np.ndarray, factors: np.ndarray, seed: int = 0, train_share: float = 0.8) -> DCI:
+def dci(codes: np.ndarray, factors: np.ndarray, seed: int = 0, train_share: float = 0.8,
+        progress: Callable[[int, int], None] | None = None) -> DCI:
     """DCI (Eastwood & Williams 2018) with the importances of gradient-boosted trees, one classifier a
     factor, as disentanglement_lib computes it; informativeness is their accuracy on the held-out
-    `1 - train_share` of the codes."""
+    `1 - train_share` of the codes. `progress(k, K)` is called before each factor's classifier."""
     from sklearn.ensemble import GradientBoostingClassifier
 
     codes, factors = np.asarray(codes, np.float64), np.asarray(factors, np.int64)
@@ -86,6 +88,8 @@ def dci(codes: np.ndarray, factors: np.ndarray, seed: int = 0, train_share: floa
     train, test = order[:int(n * train_share)], order[int(n * train_share):]
     importance, accuracy = np.zeros((codes.shape[1], factors.shape[1])), []
     for k in range(factors.shape[1]):
+        if progress:
+            progress(k, factors.shape[1])
         model = GradientBoostingClassifier(n_estimators=50, max_depth=3, random_state=seed)
         model.fit(codes[train], factors[train, k])
         importance[:, k] = np.abs(model.feature_importances_)
