@@ -47,6 +47,7 @@ def values(array) -> np.ndarray:
 
 def test_the_map_colored_by_the_elbo_lists_the_worst_digits_one_click_from_the_inspector(checkpoints):
     at = open_app("views/map.py", query_params={"color": "elbo"})
+    assert "colored by −ELBO ·" in at.expander[0].label  # the settings' summary keeps the figure's name
     spec = plotly_figures(at)[0]
     colors = values(spec["data"][0]["marker"]["color"])
     assert len(spec["data"]) == 1 and colors.shape == (10_000,) and np.all(np.diff(colors) >= 0)  # worst on top

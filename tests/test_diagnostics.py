@@ -242,3 +242,10 @@ def test_wilsons_interval_of_a_share():
     hits = rng.binomial(200, 0.1, 2000)
     covered = np.mean([lo <= 0.1 <= hi for lo, hi in (share_interval(int(k), 200) for k in hits)])
     assert 0.93 <= covered <= 0.97
+
+
+def test_a_label_in_a_sentence_keeps_its_acronyms():
+    from ui.text import in_sentence
+    assert [in_sentence(t) for t in ("Class", "−ELBO", "KL", "IWAE gap (k = 100)", "Projection on the direction",
+                                     "σ of q(z|x)", "")] == ["class", "−ELBO", "KL", "IWAE gap (k = 100)",
+                                                              "projection on the direction", "σ of q(z|x)", ""]

@@ -32,3 +32,13 @@ def chart_text(text: str) -> str:
     of HTML there (<b>, <br>, <a href>), and of entities it decodes &lt;, &gt; and &amp; (not &quot;:
     quotes stay as they are). Text from users (a run's folder name) goes into a figure only through this."""
     return html.escape(str(text), quote=False)
+
+
+def in_sentence(label: str) -> str:
+    """A label as it reads inside a sentence: "Class" -> "class", but "−ELBO", "KL" and "IWAE gap"
+    keep their capitals (a label whose first letter is followed by a capital is an acronym)."""
+    letters = [i for i, c in enumerate(label) if c.isalpha()]
+    if len(letters) < 2 or not label[letters[1]].islower():
+        return label
+    i = letters[0]
+    return label[:i] + label[i].lower() + label[i + 1:]

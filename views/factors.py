@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from ui import state
 from ui.caches import CHECKPOINTS_DIR, current_model, encodings, kl_and_activity, model_in, whole_model
 from ui.factors import DCI_CODES, dci_of, factor_heatmap, factor_sweep, report_of, test_factors
 from ui.page import page_header, show_digit
@@ -43,9 +44,12 @@ c1, c2, c3 = st.columns(3)
 c1.metric("MIG", f"{report.mig:.3f}", help="Mutual information gap (Chen et al. 2018): for each factor, what the "
           "dimension that knows most of it knows beyond the runner-up, as a share of the factor's entropy, averaged "
           "over the factors. 1: each factor in a dimension of its own; 0: none is.")
-if c2.toggle("DCI too (about a minute)", key="factors_dci",
-             help=f"Gradient-boosted trees predict each factor from the first {DCI_CODES:,} test codes, as "
-                  "disentanglement_lib does"):
+# Kept for the session and in the URL like the site's other settings: a visit elsewhere while the
+# trees are fitted (which drops them: the next visit starts afresh) does not also switch DCI off.
+WITH_DCI = state.Setting("dci", False, state.BOOLEAN)
+if WITH_DCI.widget(c2.toggle, "DCI too (about half a minute)",
+                   help=f"Gradient-boosted trees predict each factor from the first {DCI_CODES:,} test codes, as "
+                        "disentanglement_lib does"):
     scores = dci_of(whole, whole_hash, dataset_name)
     c3.metric("DCI disentanglement", f"{scores.disentanglement:.3f}",
               help=f"Eastwood & Williams 2018: each dimension's importance for predicting the factors concentrated "

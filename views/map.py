@@ -29,6 +29,7 @@ from ui.directions import CORRECTED, DIRECTION, current_direction, direction_con
 from ui.latent_pad import browser_decodable
 from ui.map_overlay import map_overlay
 from ui.page import page_header, show_digit
+from ui.text import in_sentence
 from vae.analysis.diagnostics import FIGURES, IWAE_K
 from vae.analysis.map_layers import cluster_labels, density
 from vae.analysis.projection import PLACE_NEIGHBOURS, PROJECTIONS
@@ -70,7 +71,7 @@ shown_projection = state.PROJECTION.current()
 if shown_projection == "tsne" and SCOPE.current() != "test":
     shown_projection = "umap"  # t-SNE is for the test set only (below)
 summary = (f"{scopes.get(SCOPE.current(), scopes['test'])} · {PROJECTIONS[shown_projection]} · "
-           f"colored by {colors.get(COLOR.current(), 'class').lower()} · "
+           f"colored by {in_sentence(colors.get(COLOR.current(), 'Class'))} · "
            f"{len(CLASSES.current())} of {len(names)} classes"
            + (f" · density {DENSITIES[DENSITY.current()]}" if DENSITY.current() != "off" else "")
            + (" · cluster labels" if LABELS.current() else "") + (" · decoded lattice" if LATTICE.current() else ""))
