@@ -155,20 +155,20 @@ def test_the_disentanglement_page_shows_what_each_dimension_knows_and_the_slider
 @pytest.mark.slow
 def test_dci_stays_on_across_a_visit_elsewhere_and_its_scores_are_dcis(tmp_path, monkeypatch):
     """The toggle is kept for the session and in the URL like the site's other settings; the scores
-    shown are vae.analysis.disentanglement.dci's of the first DCI_CODES test codes (200 here, so
+    shown are vae.analysis.disentanglement.dci's of the first DCI_CODES test codes (100 here, so
     that the trees fit in seconds)."""
     from tests.app_support import bundled_checkpoints, open_app
     from vae.data import load_factors, load_split
     from vae.training.checkpoint import load_checkpoint
     from vae.training.evaluate import encode_all
 
-    monkeypatch.setattr("ui.factors.DCI_CODES", 200)
+    monkeypatch.setattr("ui.factors.DCI_CODES", 100)
     folder = bundled_checkpoints(tmp_path, monkeypatch, "sprites-beta4")
     at = open_app("views/factors.py", query_params={"checkpoint": "sprites-beta4"})
     assert [t.label for t in at.toggle][0].startswith("DCI too") and not at.toggle[0].value
     at.toggle[0].set_value(True).run()
     codes = encode_all(load_checkpoint(folder / "sprites-beta4").model, load_split("sprites", "test").images)[0]
-    scores = dci(codes[:200].numpy(), load_factors("sprites", "test")[:200])
+    scores = dci(codes[:100].numpy(), load_factors("sprites", "test")[:100])
     shown = [m for m in at.metric if m.label == "DCI disentanglement"]
     assert len(shown) == 1 and shown[0].value == f"{scores.disentanglement:.3f}"
     assert at.query_params["dci"] == "1"  # in the link
