@@ -157,8 +157,9 @@ b.metric(f"−ELBO, {literal(other)}", f"{theirs['elbo'].mean():.2f}",
          f"{difference.mean():+.2f} ± {error:.2f}" if like_with_like else None, delta_color="inverse",
          help=f"The difference with its standard error over the test {things}" if like_with_like else None)
 if like_with_like:
-    better, (low, high) = float((difference < 0).mean()), share_interval(int((difference < 0).sum()), len(difference))
-    c.metric(f"{things.capitalize()} {literal(other)} models better", share_text(better),
+    better = int((difference < 0).sum())
+    low, high = share_interval(better, len(difference))
+    c.metric(f"{things.capitalize()} {literal(other)} models better", share_text(better / len(difference)),
              help=f"The share of the {test_count} test {things} whose estimated −ELBO (2 samples of q(z|x) each: near "
                   f"ties can fall either way) is lower under {literal(other)}; its interval is under the figures")
     st.caption(f"The share of {things} {literal(other)} models better: 95% interval {share_text(low)} to "
