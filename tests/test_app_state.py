@@ -249,8 +249,8 @@ def test_runs_are_compared_with_their_final_figures(checkpoints):
 def test_the_learning_rate_steps_through_sensible_values(checkpoints):
     at = open_app("views/train.py")
     lr = next(s for s in at.select_slider if s.label == "Learning rate")
-    assert lr.value == TrainConfig.lr == 3.4e-3  # the default, one of the choices, named to its two digits
-    assert {"3.4e-03", "3e-03", "1e-05"} <= set(lr.options)
+    assert lr.value == TrainConfig.lr == 6e-3  # the default, one of the choices
+    assert {"6e-03", "3e-03", "1e-05"} <= set(lr.options)
     options = [float(o) for o in lr.options]  # each label reads back as its rate, none twice
     assert options == sorted(set(options)) and options[0] == 1e-5 and options[-1] == 0.1
     assert all(b / a <= 2.01 for a, b in zip(options, options[1:]))

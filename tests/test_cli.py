@@ -141,7 +141,7 @@ def test_train_without_data_says_where_to_put_it_and_makes_no_folder(cli, tmp_pa
 
 def test_help_shows_each_default_once_from_the_configs(cli):
     text = " ".join(cli("train", "--help").stdout.split())
-    assert "(default: 160)" in text and "(default: 0.0034)" in text and "--resume" in text
+    assert "(default: 160)" in text and "(default: 0.006)" in text and "--resume" in text
     assert "(default: per architecture: mlp 32, conv 32, article 100, resnet 32; 30 categorical variables)" in text
     assert "(default: None)" not in text and "(default: $VAE_DATA_DIR, else ./data)" in text
     for name in ("train", "eval"):
@@ -157,6 +157,7 @@ def test_help_shows_each_default_once_from_the_configs(cli):
     (["--epochs", "-1"], "argument --epochs: must be a whole number >= 1, got -1"),
     (["--train-limit", "-5"], "argument --train-limit: must be a whole number >= 1, got -5"),
     (["--lr", "-1"], "argument --lr: must be a number > 0, got -1"),
+    (["--lr-warmup", "-0.3"], "argument --lr-warmup: must be a number >= 0, got -0.3"),
     (["--lr", "fast"], "argument --lr: expected a number, got 'fast'"),
     (["--latent-dim", "0"], "argument --latent-dim: must be a whole number >= 1, got 0"),
     (["--beta", "-0.5"], "argument --beta: must be a number >= 0, got -0.5"),

@@ -39,7 +39,7 @@ def test_the_kl_weight_rises_over_the_warm_up_epochs():
     assert TrainConfig().kl_weight(0, 100) == 1.0
     cfg = TrainConfig(kl_warmup=2)
     assert [cfg.kl_weight(s, 100) for s in (0, 50, 100, 200, 500)] == [0.0, 0.25, 0.5, 1.0, 1.0]
-    with pytest.raises(ValueError, match="kl_warmup and free_bits must be >= 0"):
+    with pytest.raises(ValueError, match="lr_warmup, kl_warmup and free_bits must be >= 0"):
         TrainConfig(free_bits=-1)
 
 

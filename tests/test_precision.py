@@ -16,7 +16,7 @@ from vae.run_files import TRAIN_CONFIG
 from vae.training.evaluate import evaluate
 from vae.training.mlp_step import MLPStep
 from vae.training.step import TrainStep, make_optimizer
-from vae.training.train import cosine_lr, train
+from vae.training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,8 @@ def trained_elbo(config: ModelConfig, images: torch.Tensor, held_out: torch.Tens
     MLPStep if `written_out`), its test -ELBO on `held_out`."""
     torch.manual_seed(seed)
     model = VAE(config)
-    lr, batch = TrainConfig.lr, TrainConfig.batch_size
+    schedule = TrainConfig(epochs=epochs)
+    lr, batch = schedule.lr, schedule.batch_size
     gen = torch.Generator().manual_seed(seed + 1)
     if written_out:
         step = MLPStep(model, make_optimizer(model, lr), images, gen, amp=amp)
@@ -39,7 +40,7 @@ def trained_elbo(config: ModelConfig, images: torch.Tensor, held_out: torch.Tens
         perm = torch.randperm(len(images), generator=order)
         for i in range(0, len(perm), batch):
             done = epoch * steps_per_epoch + i // batch
-            step(perm[i:i + batch], cosine_lr(lr, done, epochs * steps_per_epoch), config.temperature(done))
+            step(perm[i:i + batch], schedule.learning_rate(done, steps_per_epoch), config.temperature(done))
     return evaluate(model, held_out)["elbo"]
 
 

@@ -1,9 +1,11 @@
 """The training step: the eager step the CPU runs, and (on a GPU) the recorded CUDA graph, which
 must train exactly like the eager step it replays."""
+import math
+
 import pytest
 import torch
 
-from vae.config import ModelConfig
+from vae.config import MIN_LR_FRACTION, ModelConfig, TrainConfig
 from vae.models.model import VAE
 from vae.training.step import TrainStep, make_optimizer
 
@@ -44,3 +46,20 @@ def test_the_recorded_step_matches_the_eager_step(mnist_test, arch):
     atol = 1e-5 if arch == "mlp" else 1e-4
     for a, b in zip(graph_model.parameters(), eager_model.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=atol)
+
+
+def test_the_learning_rate_rises_over_its_warm_up_then_falls_along_a_cosine():
+    cfg = TrainConfig(epochs=5, lr=6e-3, lr_warmup=0.3)
+    per_epoch = 375  # 0.3 of an epoch: 112.5 steps, rounded up to 113
+    rates = [cfg.learning_rate(step, per_epoch) for step in range(5 * per_epoch)]
+    assert rates[0] == 6e-3 / 113 and rates[56] == 6e-3 * 57 / 113 and rates[112] == 6e-3  # linear, up to lr
+    assert rates[113] == 6e-3  # the cosine starts at lr ...
+    middle = 113 + (5 * per_epoch - 113) // 2
+    assert math.isclose(rates[middle], 6e-3 * (1 + MIN_LR_FRACTION) / 2, rel_tol=1e-3)
+    assert all(a > b for a, b in zip(rates[113:], rates[114:]))  # ... and falls at every step after
+    assert math.isclose(cfg.learning_rate(5 * per_epoch, per_epoch), 6e-3 * MIN_LR_FRACTION)  # to its floor
+    assert cfg.learning_rate(10 * per_epoch, per_epoch) == cfg.learning_rate(5 * per_epoch, per_epoch)
+    no_warm_up = TrainConfig(epochs=2, lr=1e-3, lr_warmup=0)
+    assert no_warm_up.learning_rate(0, 100) == 1e-3
+    with pytest.raises(ValueError, match="lr_warmup, kl_warmup and free_bits must be >= 0"):
+        TrainConfig(lr_warmup=-0.1)

@@ -88,7 +88,10 @@ MODEL_OPTIONS = [
 TRAIN_OPTIONS = [
     ("--epochs", "epochs", dict(type=positive_int, help="total epochs (also when resuming)")),
     ("--batch-size", "batch_size", dict(type=positive_int, help="images per step")),
-    ("--lr", "lr", dict(type=positive_float, help="Adam learning rate (cosine-decayed)")),
+    ("--lr", "lr", dict(type=positive_float, help=(
+        "Adam learning rate, reached after the warm-up, then cosine-decayed"))),
+    ("--lr-warmup", "lr_warmup", dict(type=nonnegative_float, help=(
+        "epochs over which the learning rate rises linearly from near 0 to --lr"))),
     ("--seed", "seed", dict(type=int, help="seed for weights, shuffling and eps")),
     ("--device", "device", dict(choices=DEVICES, help="auto takes CUDA when present")),
     ("--train-limit", "train_limit", dict(type=positive_int,

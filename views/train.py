@@ -51,7 +51,8 @@ with st.form("train"):
     batch_size = c3.number_input("Batch size", 8, 4096, defaults.batch_size, 8)
     lr = c4.select_slider("Learning rate", LEARNING_RATES, value=defaults.lr,
                           format_func=lambda v: f"{v:.1e}".replace(".0e", "e"),  # two digits where a rate has them
-                          help="Adam's learning rate, decayed on a cosine schedule")
+                          help=f"Adam's learning rate, reached over the first {defaults.lr_warmup:g} epochs, then "
+                               "decayed on a cosine schedule")
     c1, c2, c3, c4 = st.columns(4)
     conditional = c4.toggle("Conditional on the class", help="Encoder and decoder read the class label too "
                             "(mlp, Gaussian latent): z keeps the style, the label the class. Its −ELBO bounds "

@@ -48,7 +48,6 @@ from vae.training.information import kl_decomposition
 from vae.training.mlp_step import MLPStep
 from vae.training.step import TrainStep, make_optimizer
 
-MIN_LR_FRACTION = 0.05  # cosine decay from lr to 5% of lr over the asked epochs
 OnEpoch = Callable[[dict, VAE, torch.Tensor], None]  # (history line, model, test images) after each epoch
 EXACT_TRAIN_IMAGES = 5000  # a categorical run's exact train -ELBO is evaluated on the first this many
 
@@ -56,12 +55,6 @@ EXACT_TRAIN_IMAGES = 5000  # a categorical run's exact train -ELBO is evaluated 
 class TrainingDiverged(Exception):
     """The loss or the weights stopped being finite numbers. Training stops there, before anything
     non-finite is written: the last checkpoint, history line and step line are the last finite ones."""
-
-
-def cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
-    progress = min(1.0, step / max(1, total_steps))
-    low = base_lr * MIN_LR_FRACTION
-    return low + 0.5 * (base_lr - low) * (1.0 + math.cos(math.pi * progress))
 
 
 def load_training_data(model_cfg: ModelConfig, train_cfg: TrainConfig, device: torch.device) -> tuple[Split, Split]:
@@ -197,7 +190,6 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
         model.start_at_mean_image(train_images)
     n, batch = len(train_images), train_cfg.batch_size
     steps_per_epoch = math.ceil(n / batch)
-    total_steps = train_cfg.epochs * steps_per_epoch
     amp = has_bf16_units(device) if train_cfg.amp is None else train_cfg.amp
     written_out = mlp_step.applies(cfg, device, ranks.parallel)  # the gradient by hand, or by autograd
     if ranks.writer:
@@ -241,7 +233,7 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                            disable=not show_progress, leave=False, mininterval=0.5)
                 for i in bar:
                     train_step(distributed.rank_share(order[i * batch:(i + 1) * batch], ranks),
-                               cosine_lr(train_cfg.lr, step, total_steps), cfg.temperature(step),
+                               train_cfg.learning_rate(step, steps_per_epoch), cfg.temperature(step),
                                train_cfg.kl_weight(step, steps_per_epoch))
                     step += 1
                     if step % train_cfg.log_every == 0:
