@@ -86,7 +86,9 @@ def test_training_logs_the_temperature_and_the_bound_tightens_with_k(tiny_data_d
     assert all("temperature" in s for s in steps) and steps[-1]["temperature"] < steps[0]["temperature"]
     assert len(history[-1]["kl_per_dim"]) == 8  # one KL per variable
     model = load_checkpoint(tmp_path).model
-    x = torch.bernoulli(mnist_test.images[:32].unsqueeze(1).float() / 255, generator=torch.Generator().manual_seed(0))
+    # 1,000 digits: this barely trained model's bound gains only hundredths of a nat from k = 10 to 100,
+    # within the sampling noise of a few dozen digits' mean
+    x = torch.bernoulli(mnist_test.images[:1000].unsqueeze(1).float() / 255, generator=torch.Generator().manual_seed(0))
     g = torch.Generator().manual_seed(0)
     bounds = [float(iwae_nll(model, x, k, generator=g).mean()) for k in (1, 10, 100)]
     assert bounds[2] < bounds[1] < bounds[0]
