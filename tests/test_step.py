@@ -61,5 +61,8 @@ def test_the_learning_rate_rises_over_its_warm_up_then_falls_along_a_cosine():
     assert cfg.learning_rate(10 * per_epoch, per_epoch) == cfg.learning_rate(5 * per_epoch, per_epoch)
     no_warm_up = TrainConfig(epochs=2, lr=1e-3, lr_warmup=0)
     assert no_warm_up.learning_rate(0, 100) == 1e-3
+    assert TrainConfig(epochs=3, lr=1.0, lr_warmup=1.1).learning_rate(109, 100) == 1.0  # 110 steps, not 111
     with pytest.raises(ValueError, match="lr_warmup, kl_warmup and free_bits must be >= 0"):
         TrainConfig(lr_warmup=-0.1)
+    with pytest.raises(ValueError, match="shorter than the run's 2 epochs"):  # it would never reach lr
+        TrainConfig(epochs=2, lr_warmup=2)

@@ -213,9 +213,9 @@ class TrainConfig:
     # Tuned for time to quality on a CPU (bench/time_to_quality.py): with the 784-512-32 MLP, its
     # output starting at the mean image (VAE.start_at_mean_image), test -ELBO 105 in 4 epochs, the
     # schedule ending at 5. The learning rate rises linearly over the first lr_warmup epochs, then
-    # falls along a cosine to MIN_LR_FRACTION of itself (learning_rate): the warm-up lets Adam start
-    # at 6e-3 where 3.4e-3 without it was the most that held, and that saves an epoch and ends 0.3
-    # nats lower. Batches of 160, not 128: much of a step's cost does not grow with the batch (Adam
+    # falls along a cosine to MIN_LR_FRACTION of itself (learning_rate): with the warm-up Adam takes
+    # 6e-3, where without it no rate above 3.4e-3 did better; that saves an epoch and ends about 0.5 nats
+    # lower. Batches of 160, not 128: much of a step's cost does not grow with the batch (Adam
     # and the weights' casts among it), so an epoch takes 0.86x the time (BENCHMARKS.md).
     epochs: int = 5  # the total: a resumed run trains up to this many
     batch_size: int = 160
@@ -242,9 +242,10 @@ class TrainConfig:
 
     def learning_rate(self, step: int, steps_per_epoch: int) -> float:
         """Adam's learning rate at step `step` (from 0): rising linearly to lr over the first lr_warmup
-        epochs, then along a cosine to MIN_LR_FRACTION of lr at the last step of `epochs`. A resume
-        that asks for more epochs continues the cosine from where its step lies on the longer one."""
-        warmup = math.ceil(self.lr_warmup * steps_per_epoch)
+        epochs (whole steps, at least one: an epoch of a single step has no warm-up), then along a
+        cosine to MIN_LR_FRACTION of lr at the end of `epochs`. A resume that asks for more epochs
+        continues the cosine from where its step lies on the longer one."""
+        warmup = math.ceil(round(self.lr_warmup * steps_per_epoch, 9))  # 1.1 * 100 is 110.00000000000001
         if step < warmup:
             return self.lr * (step + 1) / warmup
         progress = min(1.0, (step - warmup) / max(1, self.epochs * steps_per_epoch - warmup))
@@ -266,6 +267,9 @@ class TrainConfig:
         if self.lr_warmup < 0 or self.kl_warmup < 0 or self.free_bits < 0:
             raise ValueError(f"lr_warmup, kl_warmup and free_bits must be >= 0, got {self.lr_warmup}, "
                              f"{self.kl_warmup} and {self.free_bits}")
+        if self.lr_warmup >= self.epochs:
+            raise ValueError(f"lr_warmup ({self.lr_warmup:g} epochs) must be shorter than the run's {self.epochs} "
+                             "epochs: the learning rate would never reach lr and decay")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.device not in DEVICES:
