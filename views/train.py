@@ -80,8 +80,10 @@ with st.form("train"):
     c1, c2, c3 = st.columns([2, 1, 1])
     offered = offered_folders()
     folder = c1.selectbox(
-        "Or a folder of your own pictures", [None, *offered], format_func=lambda f: "None: the dataset above"
-        if f is None else f, disabled=not offered,
+        # "" and not None for no folder: a selectbox whose value is None shows its placeholder
+        # ("Choose an option") after the form is sent, in place of this option's label
+        "Or a folder of your own pictures", ["", *offered], format_func=lambda f: f or "None: the dataset above",
+        disabled=not offered,
         help=f"The folders in {image_folders_root().resolve()} ($VAE_IMAGE_FOLDERS, else the data folder's "
              "images/): PNG, JPEG, WebP or BMP pictures, folders inside one are classes. Each picture is cropped to "
              "its middle square and resized; one in ten goes to the test split; files that cannot be read are "
