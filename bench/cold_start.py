@@ -1,7 +1,9 @@
 """Cold start: `streamlit run app.py` until the first page (the latent map) is fully rendered in
 Chromium with the bundled model, beside a one-line Streamlit app (`st.write`) started and drawn the
 same way, in the same run: the ratio is what the app adds. Also beside them, an app that only draws
-the bundled map's 10,000 points with plotly (no torch, nothing else): what the chart alone costs.
+the bundled map's 10,000 points with plotly (no torch, nothing else): what the chart alone costs; and
+one that draws the same points on a canvas of its own (a components.v2 component of a few lines, no
+plotly.js): the floor for a first map drawn without plotly.
 Median of --repeats fresh servers each. (Two more apps, the chart with torch's import and 0.9 s of
 work before it or after it, measured the order of the first page's work: BENCHMARKS.md §6 has what
 they gave; they are no longer run.)
@@ -41,6 +43,41 @@ fig = go.Figure([go.Scattergl(x=saved["xy"][saved["labels"] == c, 0], y=saved["x
 st.plotly_chart(fig.update_layout(height=620))
 """
 
+# The same points on a plain canvas, each class in its colour, by a components.v2 component: no
+# plotly.js, nothing else. Its canvas gets the class "drawn" once every point is on it.
+CANVAS_APP = """import json, numpy as np, streamlit as st
+saved = np.load({path!r})
+xy, labels = saved["xy"], saved["labels"]
+JS = '''
+const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                "#bcbd22", "#17becf"];
+export default function (component) {{
+  const d = JSON.parse(component.data.json), root = component.parentElement, n = d.x.length;
+  const c = root.querySelector("canvas") || root.appendChild(document.createElement("canvas"));
+  c.width = 1000; c.height = 620;
+  const ctx = c.getContext("2d"), lo = [Infinity, Infinity], hi = [-Infinity, -Infinity];
+  for (let i = 0; i < n; i++) {{
+    lo[0] = Math.min(lo[0], d.x[i]); hi[0] = Math.max(hi[0], d.x[i]);
+    lo[1] = Math.min(lo[1], d.y[i]); hi[1] = Math.max(hi[1], d.y[i]);
+  }}
+  for (let k = 0; k < COLORS.length; k++) {{
+    ctx.fillStyle = COLORS[k];
+    ctx.beginPath();
+    for (let i = 0; i < n; i++) {{
+      if (d.labels[i] !== k) continue;
+      const px = 10 + (d.x[i] - lo[0]) / (hi[0] - lo[0]) * 980, py = 610 - (d.y[i] - lo[1]) / (hi[1] - lo[1]) * 600;
+      ctx.moveTo(px + 2, py);
+      ctx.arc(px, py, 2, 0, 2 * Math.PI);
+    }}
+    ctx.fill();
+  }}
+  c.classList.add("drawn");
+}}
+'''
+scatter = st.components.v2.component("scatter", js=JS)
+scatter(data={{"json": json.dumps({{"x": np.round(xy[:, 0], 3).tolist(), "y": np.round(xy[:, 1], 3).tolist(),
+                                   "labels": labels.tolist()}})}})
+"""
 
 
 def other_app_start(browser, source: str, drawn_when: str) -> float:
@@ -64,21 +101,24 @@ def main() -> None:
     args = parser.parse_args()
     repeats = 1 if args.quick else args.repeats
     bundled_map = sorted((ROOT / "checkpoints" / "default").glob("map-mnist-test-[0-9a-f]*.npz"))[0]
-    plotly_app = PLOTLY_APP.format(path=str(bundled_map))
+    plotly_app, canvas_app = PLOTLY_APP.format(path=str(bundled_map)), CANVAS_APP.format(path=str(bundled_map))
     with chromium() as browser:
-        runs, bare, chart = [], [], []
+        runs, bare, chart, canvas = [], [], [], []
         for _ in range(repeats):  # interleaved: all see the same state of the machine
             runs.append(one_start(browser))
             bare.append(other_app_start(browser, HELLO_APP, "text=hello"))
             chart.append(other_app_start(browser, plotly_app, ".js-plotly-plot"))
+            canvas.append(other_app_start(browser, canvas_app, "canvas.drawn"))
     print(f"machine: {machine()}\n{repeats} fresh server(s) each\n")
     print(table(["from launch to", "median (s)", "worst (s)"],
                 [["server healthy", median([r[0] for r in runs]), max(r[0] for r in runs)],
                  ["latent map rendered", median([r[1] for r in runs]), max(r[1] for r in runs)],
                  ["a one-line Streamlit app drawn", median(bare), max(bare)],
                  ["an app drawing only the map's plotly chart", median(chart), max(chart)],
+                 ["an app drawing only the map's points on a canvas", median(canvas), max(canvas)],
                  ["ratio: the map over the one-line app", median([r[1] for r in runs]) / median(bare), "–"],
-                 ["ratio: the plotly-only app over the one-line app", median(chart) / median(bare), "–"]]))
+                 ["ratio: the plotly-only app over the one-line app", median(chart) / median(bare), "–"],
+                 ["ratio: the canvas-only app over the one-line app", median(canvas) / median(bare), "–"]]))
 
 
 if __name__ == "__main__":

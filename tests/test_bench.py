@@ -88,7 +88,9 @@ def test_epoch_time_quick(tmp_path, mnist_test):
 def test_browser_benchmarks_quick(script):
     if not Path("/usr/bin/chromium").exists() and os.environ.get("CI") != "true":
         pytest.skip("needs Debian's chromium")
-    run_bench(script)
+    out = run_bench(script)
+    if script == "cold_start":
+        assert "an app drawing only the map's points on a canvas" in out  # the canvas app drew every point
 
 
 def test_a_training_jobs_forked_child_is_not_counted_as_another_job(tmp_path):
