@@ -217,6 +217,27 @@ def tab(on_screen):
     return on_screen[0]
 
 
+# True once the page's main area has looked the same for `quiet` ms: its height, its number of
+# elements, every image loaded and every plotly chart drawn (what settle() waits for is the script
+# run; the browser draws charts, images and components after it).
+DRAWN = """([quiet]) => {
+    const main = document.querySelector('[data-testid=stMain]');
+    if (!main) return false;
+    const waiting = [...main.querySelectorAll('img')].some(i => !i.complete)
+        || [...main.querySelectorAll('[data-testid=stPlotlyChart]')].some(c => !c.querySelector('.main-svg'));
+    const look = `${main.scrollHeight} ${main.getElementsByTagName('*').length} ${waiting}`;
+    const now = performance.now(), last = window.__drawnLook;
+    if (!last || last.look !== look) { window.__drawnLook = {look, since: now}; return false; }
+    return !waiting && now - last.since >= quiet;
+}"""
+
+
+def drawn(page, quiet: int = 250, timeout: int = 30_000) -> None:
+    """Wait until what the last script run sent is drawn (DRAWN), instead of a fixed pause."""
+    page.evaluate("() => { delete window.__drawnLook; }")
+    page.wait_for_function(DRAWN, arg=[quiet], polling=50, timeout=timeout)
+
+
 def snap(page, name: str) -> None:
     """A screenshot of the whole page: Streamlit scrolls inside its main container, so grow the
     viewport to the content's height first."""
@@ -225,7 +246,7 @@ def snap(page, name: str) -> None:
     size = page.viewport_size
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(height, 6000))})
     try:
-        page.wait_for_timeout(500)
+        drawn(page)
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
     finally:
         page.set_viewport_size(size)

@@ -15,6 +15,7 @@ from tests.browser_support import (
     PHONE,
     SCREENS,
     WIDER_THAN_SCREEN,
+    drawn,
     expect,
     fresh_page_for,
     open_page,
@@ -46,7 +47,7 @@ def test_every_page_fits_every_screen_in_its_theme(server, on_screen, screen, pa
     url, _ = server
     page, outside = on_screen
     open_page(page, url, path, heading)
-    page.wait_for_timeout(1000)  # components and charts draw after the script run
+    drawn(page)  # components and charts draw after the script run
     overflow = page.evaluate(WIDER_THAN_SCREEN)
     assert not overflow, f"wider than the screen: {overflow}"
     assert page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
