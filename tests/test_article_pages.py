@@ -32,6 +32,9 @@ def test_em_steps_show_the_decomposition_and_the_components(checkpoints):
         next(b for b in at.button if b.label == "One EM step").click().run()
     assert not at.exception and metric(at, "EM iterations") == "2"
     assert float(metric(at, "log p(X) per code")) > start
+    # X is named for what it is: the codes (32-D, a density), not the digits.
+    assert any(c.value.startswith("X is the 10,000 codes, not the digits: log p(X) is the mixture's log-density of "
+                                  "points in 32 dimensions") for c in at.caption)
     table = at.dataframe[0].value
     assert list(table["step"])[-4:] == ["E", "M", "E", "M"]
     assert (table["KL"][table["step"] == "E"].abs() < 1e-9).all() and (table["KL"][table["step"] == "M"] > 0).all()
@@ -101,6 +104,7 @@ def test_a_categorical_models_mixture_is_of_categoricals_and_samples_valid_codes
     next(b for b in at.button if b.label == "One EM step").click().run()
     assert not at.exception and metric(at, "EM iterations") == "1"
     assert at.radio(key="widget.covariance").disabled
+    assert any("log-probability of one one-hot sample of each code" in c.value for c in at.caption)
     mixture = at.session_state[EM_RUN][1].mixture
     assert isinstance(mixture, CategoricalMixture)
     z = mixture.sample(200, seed=0).reshape(200, 30, 10)

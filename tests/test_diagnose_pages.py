@@ -57,6 +57,15 @@ def test_the_map_colored_by_the_elbo_lists_the_worst_digits_one_click_from_the_i
     figures = np.load(next(checkpoints.glob("default/figures-mnist-test-*.npz")))
     first = int(np.argmax(figures["elbo"]))
     assert worst[0].content.startswith(f"#{first} ")
+    # Each number says what it is: the colour bar's unit and range, the twelve's range, and the mean's digits.
+    assert spec["data"][0]["marker"]["colorbar"]["title"]["text"] == "−ELBO (nats)"
+    low, high = np.percentile(figures["elbo"], [1, 99])
+    captions = [c.value for c in at.caption]
+    assert f"1st to the 99th percentile of the digits shown ({low:.2f} to {high:.2f} nats)" in " ".join(captions)
+    twelve = np.sort(figures["elbo"])[-12:]
+    assert (f"These 12: {twelve[0]:.2f} to {twelve[-1]:.2f} nats. The mean over all 10,000 digits of the classes "
+            f"shown: {figures['elbo'].mean():.2f} nats (each digit's from 2 samples of q(z|x): an estimate)"
+            in " ".join(captions)), captions
     at.button_group[0].set_value(first).run()
     assert not at.exception and at.query_params["picked"] == str(first)
     assert any(s.value.startswith(f"#{first}: a ") for s in at.subheader)

@@ -1,6 +1,7 @@
 """Out of distribution (issue #25): the AUROC, the complexity-corrected score, the outlier sets,
 and the page, where the Fashion-MNIST model shows the paradox on MNIST digits."""
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,16 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from vae.analysis.ood import TRANSFORMS, Scores, auroc, ood_scores, other_dataset, png_bits, transformed
+from vae.analysis.ood import (
+    TRANSFORMS,
+    Scores,
+    auroc,
+    auroc_interval,
+    ood_scores,
+    other_dataset,
+    png_bits,
+    transformed,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,6 +30,32 @@ def test_the_auroc_is_scikit_learns(seed):
     outliers = rng.normal(0.5 * seed, 1, 200).round(1)
     expected = roc_auc_score(np.r_[np.zeros(300), np.ones(200)], np.r_[inliers, outliers])
     assert auroc(inliers, outliers) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("shift", [0.5, 1.5])
+def test_delongs_interval_covers_the_true_auroc_as_often_as_it_says(shift):
+    """Monte Carlo: 400 draws of 300 inliers ~ N(0, 1) and 200 outliers ~ N(shift, 1), whose AUROC is
+    Phi(shift / sqrt 2); rounded to 0.1, so that ties within and across the sets count too."""
+    rng = np.random.default_rng(0)
+    truth = 0.5 * (1 + math.erf(shift / 2))
+    areas, halves, covered = [], [], 0
+    for _ in range(400):
+        inliers, outliers = rng.normal(0, 1, 300).round(1), rng.normal(shift, 1, 200).round(1)
+        low, high = auroc_interval(inliers, outliers)
+        area = auroc(inliers, outliers)
+        assert low <= area <= high
+        areas.append(area)
+        halves.append((high - low) / 2)
+        covered += low <= truth <= high
+    # 95% of 400: 380, with a binomial standard deviation of 4.4 (rounding's ties bias the area a little).
+    assert 365 <= covered <= 395, covered
+    # The interval's half-width is 1.96 standard errors; the areas' own spread is that standard error.
+    assert np.mean(halves) / 1.96 == pytest.approx(np.std(areas), rel=0.15)
+
+
+def test_delongs_interval_of_separated_sets_is_the_point_and_of_one_outlier_everything():
+    assert auroc_interval([1, 2, 3], [4, 5]) == (1.0, 1.0)
+    assert auroc_interval([1, 2, 3], [4]) == (0.0, 1.0)
 
 
 def test_the_auroc_is_one_for_separated_sets_a_half_for_equal_ones_and_zero_reversed():
@@ -84,7 +120,14 @@ def test_the_page_shows_the_paradox_for_the_fashion_model_on_digits_and_its_corr
     raw, corrected = float(metrics["AUROC of the −ELBO"]), float(metrics["AUROC, complexity-corrected"])
     assert raw < 0.5 < 0.9 < corrected  # measured on 2,000: 0.391 and 0.994
     assert any("The paradox" in w.value for w in at.warning)
+    captions = " ".join(c.value for c in at.caption)
+    interval = re.search(r"95% intervals \(DeLong's\), for 500 images of each drawn again from the same sources: "
+                         r"(\S+) to (\S+), and corrected (\S+) to (\S+)\.", captions)
+    low, high, corrected_low, corrected_high = map(float, interval.groups())
+    assert low < raw < high and corrected_low < corrected < corrected_high and high - low < 0.1
+    assert "the first 500 of the Fashion-MNIST test set, and the first 500 of the MNIST test set." in captions
     at = open_app("views/ood.py", query_params={"checkpoint": "default", "ood_n": "500", "outliers": "noise"})
     assert float({m.label: m.value for m in at.metric}["AUROC of the −ELBO"]) > 0.99 and not at.warning
+    assert "uniform noise, each pixel 0 to 255, of those same 500." in " ".join(c.value for c in at.caption)
     at = open_app("views/ood.py", query_params={"checkpoint": "mnist-conditional"})
     assert any("This model is conditional" in i.value for i in at.info)

@@ -57,10 +57,16 @@ def rounded_kl(kl: float) -> float:
 last = em.records[-1]
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("EM iterations", em.iteration)
-m2.metric("log p(X) per code", f"{last.log_likelihood:.3f}")
+m2.metric("log p(X) per code", f"{last.log_likelihood:.3f}",
+          help="The mixture's log-likelihood of the codes X, in nats per code: not of the images")
 m3.metric("ELBO(Q, θ) per code", f"{last.elbo:.3f}")
 m4.metric("KL(Q ‖ P(Z|X)) per code", f"{rounded_kl(last.kl):.2g}",
           help="Exactly 0 after an E-step in exact arithmetic; rounding leaves up to about 1e-12, shown as 0")
+count, dims = em.codes.shape
+kind = (f"log-density of points in {dims} dimensions, so it can be above 0" if continuous
+        else "log-probability of one one-hot sample of each code")
+st.caption(f"X is the {count:,} codes, not the {things}: log p(X) is the mixture's {kind}. The VAE's own bound on "
+           f"log p(x) of a {thing} is further down (“The VAE's own E-step gap”).")
 st.plotly_chart(article_charts.em_progress(em.records), width="stretch")
 st.caption("log p(X) never falls. After every E-step the KL is 0 (to rounding); after every M-step it opens, "
            "by how much the old Q no longer fits the new θ. The last half-steps, in nats per code:")

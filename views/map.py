@@ -61,6 +61,19 @@ LABELS = state.Setting("labels", False, state.BOOLEAN)  # cluster labels
 LATTICE = state.Setting("lattice", False, state.BOOLEAN)  # digits decoded on a grid over the view
 COLORS = {"class": "Class", "elbo": "−ELBO", "recon": "Reconstruction", "kl": "KL", "uncertainty":
           checkpoint.model.latent.uncertainty_label, "iwae_gap": f"IWAE gap (k = {IWAE_K})"}
+# Each figure's unit (a Gaussian posterior's σ is in the latent's own units; an entropy is in nats).
+UNITS = {"elbo": "nats", "recon": "nats", "kl": "nats", "iwae_gap": "nats",
+         "uncertainty": "" if checkpoint.model.latent.continuous else "nats", "direction": ""}
+SAMPLED = {"elbo": "2 samples of q(z|x)", "recon": "2 samples of q(z|x)",
+           "iwae_gap": f"{IWAE_K} samples of q(z|x) for the bound"}  # the rest are exact
+
+
+def with_unit(text: str, color: str) -> str:
+    return f"{text} ({UNITS[color]})" if UNITS.get(color) else text
+
+
+def in_units(value: float, color: str) -> str:
+    return f"{value:.2f} {UNITS[color]}" if UNITS.get(color) else f"{value:.2f}"
 
 # The map comes first (on a phone the controls filled the screen above it): its settings fold into
 # one row that names them.
@@ -217,7 +230,7 @@ else:
         figure = map_figure(lmap, hash_, scope, lmap.projection, tuple(sorted(shown)), tuple(names))
     else:
         figure = colored_figure(lmap, figures[color], hash_, scope, lmap.projection, color, tuple(sorted(shown)),
-                                COLORS[color])
+                                with_unit(COLORS[color], color))
     if density_of != "off" or labelled:
         figure = layered(figure, lmap, hash_, scope, lmap.projection, color_key, tuple(sorted(shown)), density_of,
                          labelled, tuple(names))
@@ -227,6 +240,11 @@ else:
                          weights_hash=hash_, lattice=lattice)
     if opened is not None:
         state.open_in_sliders(opened)
+    if color != "class":
+        scale = figure.data[0].marker  # the points' trace: layers are drawn over it
+        st.caption(f"The colors run from the 1st to the 99th percentile of the {things} shown "
+                   f"({scale.cmin:.2f} to {in_units(scale.cmax, color)}); "
+                   "those beyond take the end colors.")
     if browser_decodable(checkpoint.model, hash_):
         st.caption(decoding_note(lmap.projection, checkpoint.model.latent.continuous))
     if checkpoint.config.conditional:
@@ -258,7 +276,11 @@ if figures is not None and shown:
     candidates = np.flatnonzero(np.isin(lmap.labels, shown))
     worst = candidates[np.argsort(-figures[color][candidates], kind="stable")[:12]].tolist()
     show_digit(grid(images[worst].float().div(255).numpy(), cols=12), scale=2)
-    st.caption(f"Mean over the shown {things}: {figures[color][candidates].mean():.2f}. Pick one to inspect it:")
+    values = figures[color]
+    how = f" (each {thing}'s from {SAMPLED[color]}: an estimate)" if color in SAMPLED else ""
+    st.caption(f"These {len(worst)}: {values[worst].min():.2f} to {in_units(values[worst].max(), color)}. The mean "
+               f"over all {len(candidates):,} {things} of the classes shown: "
+               f"{in_units(values[candidates].mean(), color)}{how}. Pick one to inspect it:")
     def inspect(key: str) -> None:  # a callback: the pill's value stays chosen, later map clicks still count
         if st.session_state[key] is not None:
             PICKED.set([st.session_state[key]])
@@ -301,7 +323,7 @@ with c3:
                + ", ".join(f"#{i} ({names[lmap.labels[i]]})" for i in neighbours))
     show_digit(grid(images[neighbours].float().div(255).numpy(), cols=8), scale=3)
 if figures is not None:
-    st.caption(" · ".join(f"{COLORS[k]} {v[first]:.2f}" for k, v in figures.items() if k in COLORS))
+    st.caption(" · ".join(f"{COLORS[k]} {in_units(v[first], k)}" for k, v in figures.items() if k in COLORS))
 if st.button(f"Open #{first} in the sliders", icon=":material/tune:",
              help=f"Start the Latent sliders page from this {thing}'s posterior mean"):
     state.open_in_sliders(lmap.mu[first])

@@ -89,20 +89,40 @@ def ood_scores(model, images: torch.Tensor, iwae_k: int = 0, seed: int = 0) -> S
     return Scores(nll.astype(np.float64), complexity)
 
 
+def _midranks(scores: np.ndarray) -> np.ndarray:
+    """Each score's rank among `scores` from 1, tied scores sharing their mean rank."""
+    order = scores.argsort(kind="mergesort")
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    sorted_scores = scores[order]
+    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    ends = np.r_[starts[1:], len(scores)]
+    for start, end in zip(starts, ends):
+        if end - start > 1:
+            ranks[order[start:end]] = (start + 1 + end) / 2
+    return ranks
+
+
 def auroc(inliers: np.ndarray, outliers: np.ndarray) -> float:
     """The area under the ROC curve of a score as a detector of outliers: the probability that an
     outlier scores above an inlier, ties counting half (the Mann-Whitney U statistic over n_in * n_out)."""
     inliers, outliers = np.asarray(inliers, np.float64), np.asarray(outliers, np.float64)
-    both = np.concatenate([inliers, outliers])
-    order = both.argsort(kind="mergesort")
-    ranks = np.empty(len(both))
-    ranks[order] = np.arange(1, len(both) + 1)
-    # Tied scores share their mean rank.
-    sorted_scores = both[order]
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    ends = np.r_[starts[1:], len(both)]
-    for start, end in zip(starts, ends):
-        if end - start > 1:
-            ranks[order[start:end]] = (start + 1 + end) / 2
+    ranks = _midranks(np.concatenate([inliers, outliers]))
     u = ranks[len(inliers):].sum() - len(outliers) * (len(outliers) + 1) / 2
     return float(u / (len(inliers) * len(outliers)))
+
+
+def auroc_interval(inliers: np.ndarray, outliers: np.ndarray, z: float = 1.96) -> tuple[float, float]:
+    """DeLong's interval for auroc(inliers, outliers) (95% at z = 1.96), clipped to [0, 1]: for sets
+    drawn again from the same two distributions (DeLong, DeLong & Clarke-Pearson 1988). Its variance
+    is that of each outlier's share of inliers below it over the outliers, plus that of each
+    inlier's share of outliers above it over the inliers."""
+    inliers, outliers = np.asarray(inliers, np.float64), np.asarray(outliers, np.float64)
+    n_in, n_out = len(inliers), len(outliers)
+    both = _midranks(np.concatenate([inliers, outliers]))
+    below = (both[n_in:] - _midranks(outliers)) / n_in  # (n_out,) inliers under each outlier, ties half
+    above = (both[:n_in] - _midranks(inliers)) / n_out  # (n_in,) outliers under each inlier
+    area = below.mean()
+    spread = np.var(below, ddof=1) / n_out + np.var(above, ddof=1) / n_in if min(n_in, n_out) > 1 else np.inf
+    half = z * float(np.sqrt(spread))
+    return max(0.0, area - half), min(1.0, area + half)
