@@ -28,7 +28,11 @@ PAGES = {
         st.Page("views/start.py", title="Start here", icon=":material/school:"),
     ],
     "Explore": [
-        st.Page("views/map.py", title="Latent map", icon=":material/scatter_plot:", default=True),
+        # The default page is served at the app's root, yet Streamlit reserves the path its file gives
+        # ("map") and answers "Page not found" there: so /map, which people type, is a hidden twin.
+        st.Page("views/map.py", title="Latent map", icon=":material/scatter_plot:", default=True,
+                url_path="latent-map"),
+        st.Page("views/map.py", title="Latent map", url_path="map", visibility="hidden"),
         st.Page("views/sliders.py", title="Latent sliders", icon=":material/tune:"),
         st.Page("views/interpolate.py", title="Interpolation", icon=":material/timeline:"),
         st.Page("views/reconstruct.py", title="Reconstruct", icon=":material/upload:"),

@@ -291,7 +291,10 @@ def metric_scatter(xy, values, labels, shown: list[int], title: str, height: int
     low, high = np.percentile(values[idx], [1, 99]) if len(idx) else (0.0, 1.0)
     fig = go.Figure(go.Scattergl(
         x=xy[idx, 0], y=xy[idx, 1], mode="markers", customdata=idx, name=title, hoverinfo="none",
+        # A gray rim: Viridis's dark end on the dark theme's page, and its yellow end on the light one's,
+        # are hard to see alone.
         marker=dict(size=4, color=values[idx], colorscale="Viridis", cmin=low, cmax=high, opacity=0.8,
+                    line=dict(color="rgba(128, 128, 128, 0.7)", width=0.6),
                     colorbar=dict(title=dict(text=title, side="right"), thickness=12, orientation="h",
                                   y=-0.02, yanchor="top", len=1.0))))
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0), showlegend=False)
