@@ -117,6 +117,31 @@ def test_crowded_labels_take_different_places():
     kl, recon = [10.0, 21.7, 25.2, 21.9, 25.3], [200.0, 75.1, 79.6, 77.9, 60.0]
     names = ["article-eps-uniform", "default", "article-eps-gaussian", "mnist-categorical", "mnist-binarized-resnet"]
     places = label_places(kl, recon, names)
-    assert places[0] == "top center"  # alone: above its point
+    assert places[0] == "middle right"  # alone, at the left edge: right of its point, inside the chart
     assert len(set(places[1:4])) == 3  # the three within a few nats: three places
     assert label_places([], [], []) == [] and label_places([1.0], [1.0], ["a"]) == ["top center"]
+
+
+def test_labels_with_no_room_go_unlabelled_rather_than_over_another_or_off_the_chart():
+    """Runs trained alike land on one spot: their names take the places around it while there are
+    any, the rest get none (the page names them under the chart), and no label covers another; a
+    long name at the right edge goes left of its point."""
+    from ui.charts import LABEL_PLACES, label_places
+
+    names = [f"run-20261207-0036{k:02d}" for k in range(12)] + ["default", "b4"]
+    kl, recon = [20.0] * 12 + [30.0, 10.0], [80.0] * 12 + [90.0, 70.0]
+    places = label_places(kl, recon, names)
+    placed = [k for k, place in enumerate(places) if place]
+    crowd = [k for k in placed if k < 12]
+    assert places[12] and places[13] and 3 <= len(crowd) < 12 and len({places[k] for k in crowd}) == len(crowd)
+    corners = dict(LABEL_PLACES)
+    boxes = []
+    for k in placed:  # in the function's px: the data's range fills 330 x 250
+        x, y = (kl[k] - 10) / 20 * 330, (recon[k] - 70) / 20 * 250
+        w, h = 6.5 * len(names[k]), 14.0
+        dx, dy = corners[places[k]](w, h)
+        boxes.append((x + dx, y + dy, x + dx + w, y + dy + h))
+    assert all(a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+               for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    right = label_places([0.0, 100.0], [0.0, 0.0], ["a", "run-20261206-234250 is long"])
+    assert right[1] in ("middle left", "top left", "bottom left")

@@ -136,11 +136,13 @@ LABEL_PLACES = (("top center", lambda w, h: (-w / 2, 8)), ("bottom center", lamb
                 ("bottom right", lambda w, h: (4, -6 - h)), ("bottom left", lambda w, h: (-4 - w, -6 - h)))
 
 
-def label_places(x: list[float], y: list[float], texts: list[str], width: int = 330, height: int = 250) -> list[str]:
-    """A textposition for each point's label such that, as far as can be, none covers another label or
-    point: each takes the first of LABEL_PLACES that is clear, in turn. The plot's size in px is a
-    guess (the narrowest it is drawn: half a page on a desktop, a phone's width), and a character 6.5 px
-    wide; where no place is clear, the first is taken."""
+def label_places(x: list[float], y: list[float], texts: list[str], width: int = 330, height: int = 250,
+                 right_margin: int = 80) -> list[str | None]:
+    """A textposition for each point's label such that none covers another label or point, or leaves
+    the chart (its plot and, right of it, `right_margin` px): each takes the first of LABEL_PLACES that
+    is clear, in turn, and a label with no clear place gets None (its point goes unlabelled: points on
+    top of one another, say). The plot's size in px is a guess (the narrowest it is drawn: half a page
+    on a desktop, a phone's width), and a character 6.5 px wide."""
     if not x:
         return []
     x_low, x_span = min(x), (max(x) - min(x)) or 1.0
@@ -151,6 +153,8 @@ def label_places(x: list[float], y: list[float], texts: list[str], width: int = 
     taken, places = [], []
 
     def clear(box, i: int) -> bool:
+        if box[0] < -10 or box[2] > width + right_margin or box[1] < -30 or box[3] > height + 30:
+            return False
         others = taken + [p for j, p in enumerate(points) if j != i]
         return all(box[2] <= o[0] or o[2] <= box[0] or box[3] <= o[1] or o[3] <= box[1] for o in others)
 
@@ -158,8 +162,9 @@ def label_places(x: list[float], y: list[float], texts: list[str], width: int = 
         w, h = 6.5 * len(text), 14.0
         boxes = [(place, (px[i] + dx, py[i] + dy, px[i] + dx + w, py[i] + dy + h))
                  for place, (dx, dy) in ((place, corner(w, h)) for place, corner in LABEL_PLACES)]
-        place, box = next(((place, box) for place, box in boxes if clear(box, i)), boxes[0])
-        taken.append(box)
+        place, box = next(((place, box) for place, box in boxes if clear(box, i)), (None, None))
+        if box:
+            taken.append(box)
         places.append(place)
     return places
 

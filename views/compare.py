@@ -57,9 +57,10 @@ def sweeps(entries: list) -> dict[str, list]:
     return {stem: sorted(runs, key=lambda e: e.config.beta) for stem, runs in found.items() if len(runs) > 1}
 
 
-def rate_distortion() -> go.Figure:
+def rate_distortion() -> tuple[go.Figure, list[str]]:
     """One point per run on this dataset: its last epoch's test KL against its test reconstruction,
-    in one group per way of scoring (pixels and likelihood: their nats are not on one scale)."""
+    in one group per way of scoring (pixels and likelihood: their nats are not on one scale); and the
+    runs whose names found no room beside their points."""
     fig = go.Figure()
     mine = checkpoint.config.dataset
     groups = sorted({e.config.scored_as for e in runs if e.config.dataset == mine}, key=str)
@@ -72,16 +73,16 @@ def rate_distortion() -> go.Figure:
         if chosen:
             fig.add_trace(go.Scatter(
                 x=[e.history[-1]["test_kl"] for e in chosen], y=[e.history[-1]["test_recon"] for e in chosen],
-                mode="markers+text", text=[chart_text(e.name) for e in chosen],
-                textposition=[place[e.name] for e in chosen],
+                mode="markers+text", text=[chart_text(e.name) if place[e.name] else "" for e in chosen],
+                textposition=[place[e.name] or "top center" for e in chosen],
                 name=chosen[0].config.likelihood_text,
                 cliponaxis=False,
                 marker=dict(size=[16 if e.name == me else 10 for e in chosen],
                             symbol=("circle", "diamond", "square", "triangle-up")[g % 4], color=PALETTE[g % 10],
                             line=dict(color="#808080", width=[3 if e.name == me else 0 for e in chosen])),
                 customdata=[[e.config.beta, kl_parts_text(e.history[-1]), e.history[-1].get("active_units", "?"),
-                             e.config.latent_dim] for e in chosen],
-                hovertemplate="%{text}: KL %{x:.1f}, recon %{y:.1f} nats (β = %{customdata[0]}, active units "
+                             e.config.latent_dim, chart_text(e.name)] for e in chosen],
+                hovertemplate="%{customdata[4]}: KL %{x:.1f}, recon %{y:.1f} nats (β = %{customdata[0]}, active units "
                               "%{customdata[2]} of %{customdata[3]})%{customdata[1]}<extra></extra>"))
             for stem, sweep in sweeps(chosen).items():  # a β sweep's runs, joined in the order of β
                 fig.add_trace(go.Scatter(x=[e.history[-1]["test_kl"] for e in sweep],
@@ -92,7 +93,7 @@ def rate_distortion() -> go.Figure:
                       title=f"Rate–distortion, {dataset_info(mine).title} runs (ringed: {chart_text(me)})",
                       xaxis_title="rate: KL (nats)", yaxis_title="distortion: reconstruction (nats)",
                       legend=dict(orientation="h", y=-0.25))
-    return fig
+    return fig, [e.name for e in drawn if not place[e.name]]
 
 
 def per_image_rd(figures: dict, labels: np.ndarray) -> go.Figure:
@@ -112,7 +113,11 @@ def per_image_rd(figures: dict, labels: np.ndarray) -> go.Figure:
 labels = dataset(checkpoint.config.dataset, "test")[1].numpy()
 mine = image_figures("test")
 c1, c2 = st.columns(2)
-c1.plotly_chart(rate_distortion(), width="stretch")
+rd, unlabelled = rate_distortion()
+c1.plotly_chart(rd, width="stretch")
+if unlabelled:  # points on top of one another, or a name with no room beside its point
+    c1.caption("Unlabelled, for want of room (point at or tap a point for its name): "
+               + ", ".join(literal(name) for name in unlabelled))
 c2.plotly_chart(per_image_rd(mine, labels), width="stretch")
 
 same_data = [e for e in runs if e.name != me and e.config.dataset == checkpoint.config.dataset]
