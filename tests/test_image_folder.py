@@ -319,8 +319,16 @@ def test_the_train_page_reads_a_folder_and_starts_a_run_of_it_or_says_why_not(tm
     monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path / "checkpoints")
     folders = tmp_path / "data" / "images"  # the only folders the page offers (a visitor types no path)
+    folder_settings = ("Or a folder of your own pictures", "Its pictures' size", "In colour (RGB)")
+
+    def disabled(at) -> list[bool]:
+        return [w.disabled for w in [*at.selectbox, *at.toggle] if w.label in folder_settings]
+
+    at = open_app("views/train.py")  # no folder to offer: the folder's own size and colour are off too
+    assert disabled(at) == [True, True, True]
     source = shapes_folder(folders / "shapes")
     at = open_app("views/train.py")
+    assert disabled(at) == [False, False, False]
     assert next(s for s in at.selectbox if s.label == "Or a folder of your own pictures").options[1:] == ["shapes"]
     next(s for s in at.selectbox if s.label == "Or a folder of your own pictures").set_value("shapes")
     next(s for s in at.selectbox if s.label == "Its pictures' size").set_value(32)

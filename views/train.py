@@ -66,7 +66,7 @@ with st.form("train"):
                                help="More than one trains data-parallel through torchrun, one process a GPU; "
                                     "the batch size is split between them, so it must divide evenly")
     c1, c2, c3 = st.columns([1, 1, 2])
-    kl_warmup = c1.number_input("KL warm-up (epochs)", 0.0, 100.0, defaults.kl_warmup, 1.0,
+    kl_warmup = c1.number_input("KL warm-up (epochs)", 0.0, 100.0, defaults.kl_warmup, 1.0, format="%.1f",
                                 help="The KL's weight rises linearly from 0 to β over these epochs: the decoder "
                                      "learns to use z before the KL pulls the codes to the prior (against "
                                      "posterior collapse)")
@@ -88,8 +88,10 @@ with st.form("train"):
              "images/): PNG, JPEG, WebP or BMP pictures, folders inside one are classes. Each picture is cropped to "
              "its middle square and resized; one in ten goes to the test split; files that cannot be read are "
              "skipped and listed in the dataset's skipped.log. The command line takes any folder")
-    side = c2.selectbox("Its pictures' size", SIDES, format_func=lambda s: f"{s}x{s}")
-    colour = c3.toggle("In colour (RGB)", help="Otherwise grayscale")
+    side = c2.selectbox("Its pictures' size", SIDES, format_func=lambda s: f"{s}x{s}", disabled=not offered,
+                        help="For a folder of your own pictures only")
+    colour = c3.toggle("In colour (RGB)", disabled=not offered,
+                       help="For a folder of your own pictures only; otherwise grayscale")
     start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:")
 
 if start:
