@@ -66,8 +66,8 @@ st.caption(f"95% intervals: the share in holes {share_low:.1%} to {share_high:.1
            f"{100 * high:+.1f} points. The aggregate posterior here is "
            f"that of {holes.density_images:,} of the {len(aggregate):,} {SPLITS[split]}; the other half's posteriors "
            f"give q(z)'s own samples. The share depends on how many {things} make the density (for the bundled "
-           "default model it rose from 10-16% with 1,000 to 22-26% with 30,000) and on the "
-           f"seed that splits them, so compare shares of equally many {things}.")
+           "default model it rose from 10-16% with 1,000 to 22-26% with 30,000) and on which half makes it (the "
+           f"split is random, with seed 0 here), so compare shares of equally many {things}.")
 
 histogram = go.Figure()
 histogram.add_trace(go.Histogram(x=holes.reference, name="samples of q(z)", opacity=0.6, histnorm="probability",
