@@ -23,16 +23,24 @@ from ui.training_status import refresh_seconds, status_line  # noqa: E402
 from vae.datasets import dataset_info  # noqa: E402
 from vae.services.runs import DEFAULT_RUN, list_runs  # noqa: E402
 
+# The default page is served at the app's root. Streamlit still reserves the path its file would give,
+# "map", and answered "Page not found" there; so that reserved path is another, and /map, which people
+# type, is a hidden page that opens the map at the root with the address's settings.
+MAP = st.Page("views/map.py", title="Latent map", icon=":material/scatter_plot:", default=True,
+              url_path="latent-map")
+
+
+def map_address() -> None:
+    st.switch_page(MAP, query_params=st.query_params.to_dict())
+
+
 PAGES = {
     "Start": [
         st.Page("views/start.py", title="Start here", icon=":material/school:"),
     ],
     "Explore": [
-        # The default page is served at the app's root, yet Streamlit reserves the path its file gives
-        # ("map") and answers "Page not found" there: so /map, which people type, is a hidden twin.
-        st.Page("views/map.py", title="Latent map", icon=":material/scatter_plot:", default=True,
-                url_path="latent-map"),
-        st.Page("views/map.py", title="Latent map", url_path="map", visibility="hidden"),
+        MAP,
+        st.Page(map_address, title="Latent map", url_path="map", visibility="hidden"),
         st.Page("views/sliders.py", title="Latent sliders", icon=":material/tune:"),
         st.Page("views/interpolate.py", title="Interpolation", icon=":material/timeline:"),
         st.Page("views/reconstruct.py", title="Reconstruct", icon=":material/upload:"),
