@@ -58,7 +58,9 @@ def test_the_inspector_fits_the_picked_digit_on_request(tmp_path, monkeypatch):
     assert not [m for m in at.metric if m.label.startswith("ELBO")]
     next(b for b in at.button if b.label == "Fit #7's own q(z|x)").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    elbos = {m.label: float(m.value.split(" ± ")[0]) for m in at.metric if m.label.startswith(("ELBO", "IWAE"))}
+    values = {m.label: m.value.split(" ± ")[0] for m in at.metric if m.label.startswith(("ELBO", "IWAE"))}
+    assert all(v.startswith("−") for v in values.values()), values  # a minus sign, as every page writes one
+    elbos = {label: float(v.replace("−", "-")) for label, v in values.items()}
     assert elbos["ELBO, the encoder's q(z|x)"] < elbos["ELBO, the fitted q*(z|x)"] <= elbos["IWAE bound of log p(x)"]
 
 

@@ -6,6 +6,7 @@ import streamlit as st
 import torch
 
 from ui.charts import posterior_cloud
+from ui.text import signed
 from vae.analysis.amortization import BOUND_REPEATS, OPTIMIZE_STEPS, amortization_gaps
 from vae.training.evaluate import prepare
 
@@ -44,11 +45,11 @@ def amortization_section(model, hash_: str, scope: str, image: torch.Tensor, ind
     st.session_state[key] = True
     gaps = _gaps(model, hash_, scope, index, image)
     c1, c2, c3 = st.columns(3)
-    c1.metric("ELBO, the encoder's q(z|x)", f"{gaps['amortized']:.2f}")
-    c2.metric("ELBO, the fitted q*(z|x)", f"{gaps['optimized']:.2f}",
+    c1.metric("ELBO, the encoder's q(z|x)", signed(gaps["amortized"]))
+    c2.metric("ELBO, the fitted q*(z|x)", signed(gaps["optimized"]),
               f"{gaps['optimized'] - gaps['amortized']:+.2f} ± {gaps['gap_stderr']:.2f}",
               help="Mean and log-variance fitted by Adam to this image's ELBO, from the encoder's output")
-    c3.metric("IWAE bound of log p(x)", f"{gaps['bound']:.2f} ± {gaps['bound_stderr']:.2f}",
+    c3.metric("IWAE bound of log p(x)", f"{signed(gaps['bound'])} ± {gaps['bound_stderr']:.2f}",
               help=f"The mean of {BOUND_REPEATS} independent bounds, each with {gaps['samples']:,} samples of q* as "
                    "the proposal: a lower bound of log p(x) in expectation, ± its standard error from their spread")
     st.caption(f"Nats; each ELBO from {gaps['samples']:,} samples (the same for both: ± {gaps['stderr']:.2f} each, "

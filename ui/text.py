@@ -1,5 +1,5 @@
-"""Text helpers every page uses, with no Streamlit in them: user text shown as it is, and shares
-that never round to all or none."""
+"""Text helpers every page uses, with no Streamlit in them: user text shown as it is, shares that
+never round to all or none, and numbers with a true minus sign."""
 from __future__ import annotations
 
 import html
@@ -13,6 +13,11 @@ def share_text(fraction: float) -> str:
     if 0.999 < fraction < 1:
         return "> 99.9%"
     return f"{fraction:.1%}"
+
+
+def signed(value: float, digits: int = 2) -> str:
+    """A number written with the minus sign, −, as the pages write it, not Python's hyphen."""
+    return f"{value:.{digits}f}".replace("-", "−")
 
 
 def literal(text: str) -> str:
