@@ -23,15 +23,16 @@ from ui.training_status import refresh_seconds, status_line  # noqa: E402
 from vae.datasets import dataset_info  # noqa: E402
 from vae.services.runs import DEFAULT_RUN, list_runs  # noqa: E402
 
-# The default page is served at the app's root. Streamlit still reserves the path its file would give,
-# "map", and answered "Page not found" there; so that reserved path is another, and /map, which people
-# type, is a hidden page that opens the map at the root with the address's settings.
+# The default page is served at the app's root only. Streamlit still reserves the path its file would
+# give, "map", and answered "Page not found" there; so that reserved path is another, and /map, which
+# people type, is a hidden page that the browser fixes replace by the root, its query kept. In the
+# browser, not by st.switch_page: that pushes the root after /map, and Back would land on /map again.
 MAP = st.Page("views/map.py", title="Latent map", icon=":material/scatter_plot:", default=True,
               url_path="latent-map")
 
 
 def map_address() -> None:
-    st.switch_page(MAP, query_params=st.query_params.to_dict())
+    st.caption("Opening the Latent map…")
 
 
 PAGES = {

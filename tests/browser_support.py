@@ -19,6 +19,7 @@ not a skip.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -217,14 +218,15 @@ def tab(on_screen):
     return on_screen[0]
 
 
-# True once the page's main area has looked the same for `quiet` ms: its height, its number of
-# elements, every image loaded and every plotly chart drawn (what settle() waits for is the script
-# run; the browser draws charts, images and components after it).
+# True once the script has stopped and the page's main area has looked the same for `quiet` ms: its
+# height, its number of elements, every image loaded and every plotly chart in view drawn (settle()
+# waits for the script run; the browser draws charts, images and components after it).
 DRAWN = """([quiet]) => {
     const main = document.querySelector('[data-testid=stMain]');
-    if (!main) return false;
+    if (!main || !document.querySelector('[data-testid=stApp][data-test-script-state=notRunning]')) return false;
     const waiting = [...main.querySelectorAll('img')].some(i => !i.complete)
-        || [...main.querySelectorAll('[data-testid=stPlotlyChart]')].some(c => !c.querySelector('.main-svg'));
+        || [...main.querySelectorAll('[data-testid=stPlotlyChart]')]
+            .some(c => c.checkVisibility() && !c.querySelector('.main-svg'));
     const look = `${main.scrollHeight} ${main.getElementsByTagName('*').length} ${waiting}`;
     const now = performance.now(), last = window.__drawnLook;
     if (!last || last.look !== look) { window.__drawnLook = {look, since: now}; return false; }
@@ -241,12 +243,17 @@ def drawn(page, quiet: int = 250, timeout: int = 30_000) -> None:
 def snap(page, name: str) -> None:
     """A screenshot of the whole page: Streamlit scrolls inside its main container, so grow the
     viewport to the content's height first."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     ARTIFACTS.mkdir(exist_ok=True)
-    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
     size = page.viewport_size
-    page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(height, 6000))})
     try:
-        drawn(page)
+        for grown in (False, True):  # drawn before its height is read, and again at that height
+            if grown:
+                height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+                page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(height, 6000))})
+            with contextlib.suppress(PlaywrightTimeout):  # a page that never settles is still worth a picture
+                drawn(page, timeout=10_000)
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
     finally:
         page.set_viewport_size(size)

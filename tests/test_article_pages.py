@@ -27,11 +27,11 @@ def metric(at, label: str) -> str:
 def test_em_steps_show_the_decomposition_and_the_components(checkpoints):
     at = open_app("views/em.py", query_params={"k": "4", "codes": "test"})
     assert metric(at, "EM iterations") == "0"
-    start = float(metric(at, "log p(X) per code"))
+    start = float(metric(at, "log p(X) per code").replace("−", "-"))
     for _ in range(2):
         next(b for b in at.button if b.label == "One EM step").click().run()
     assert not at.exception and metric(at, "EM iterations") == "2"
-    assert float(metric(at, "log p(X) per code")) > start
+    assert float(metric(at, "log p(X) per code").replace("−", "-")) > start
     # X is named for what it is: the codes (32-D, a density), not the digits.
     assert any(c.value.startswith("X is the 10,000 codes, not the digits: log p(X) is the mixture's log-density of "
                                   "points in 32 dimensions") for c in at.caption)

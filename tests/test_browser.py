@@ -29,11 +29,15 @@ def test_a_deep_link_as_the_first_request_shows_the_whole_app(server, tab):
     sidebar = tab.locator("[data-testid='stSidebar']")
     expect(sidebar.get_by_text("Checkpoint", exact=True)).to_be_visible()
     expect(sidebar.get_by_role("link", name="Interpolation")).to_be_visible()
-    # /map opens the map (at the root, the default page's address), with the address's settings.
+    # /map opens the map (at the root, the default page's address), with the address's settings, and
+    # Back then goes where the tab was before, not to /map and forward to the map again.
     open_page(tab, url, "map?picked=42", "Latent map")
     expect(tab.get_by_role("heading", name="#42: a")).to_be_visible()
     expect(tab.get_by_text("Page not found")).to_have_count(0)
     assert tab.url.endswith("/?picked=42"), tab.url
+    tab.go_back()
+    expect(tab.get_by_role("heading", name="Latent sliders")).to_be_visible(timeout=60_000)
+    assert tab.url.endswith("/sliders"), tab.url
 
 
 def test_plotly_loads_before_any_chart_and_once(server, page):

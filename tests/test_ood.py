@@ -32,30 +32,58 @@ def test_the_auroc_is_scikit_learns(seed):
     assert auroc(inliers, outliers) == pytest.approx(expected, abs=1e-12)
 
 
-@pytest.mark.parametrize("shift", [0.5, 1.5])
-def test_delongs_interval_covers_the_true_auroc_as_often_as_it_says(shift):
-    """Monte Carlo: 400 draws of 300 inliers ~ N(0, 1) and 200 outliers ~ N(shift, 1), whose AUROC is
-    Phi(shift / sqrt 2); rounded to 0.1, so that ties within and across the sets count too."""
-    rng = np.random.default_rng(0)
-    truth = 0.5 * (1 + math.erf(shift / 2))
-    areas, halves, covered = [], [], 0
-    for _ in range(400):
-        inliers, outliers = rng.normal(0, 1, 300).round(1), rng.normal(shift, 1, 200).round(1)
-        low, high = auroc_interval(inliers, outliers)
-        area = auroc(inliers, outliers)
-        assert low <= area <= high
-        areas.append(area)
-        halves.append((high - low) / 2)
+def coverage(draw, truth: float, paired: bool, repeats: int = 400) -> int:
+    """How many of `repeats` intervals from draw(rng) -> (inliers, outliers) hold `truth`; each also
+    holds its own AUROC."""
+    rng, covered = np.random.default_rng(0), 0
+    for _ in range(repeats):
+        inliers, outliers = draw(rng)
+        low, high = auroc_interval(inliers, outliers, paired=paired)
+        assert low <= auroc(inliers, outliers) <= high
         covered += low <= truth <= high
-    # 95% of 400: 380, with a binomial standard deviation of 4.4 (rounding's ties bias the area a little).
-    assert 365 <= covered <= 395, covered
-    # The interval's half-width is 1.96 standard errors; the areas' own spread is that standard error.
-    assert np.mean(halves) / 1.96 == pytest.approx(np.std(areas), rel=0.15)
+    return covered
 
 
-def test_delongs_interval_of_separated_sets_is_the_point_and_of_one_outlier_everything():
-    assert auroc_interval([1, 2, 3], [4, 5]) == (1.0, 1.0)
+# Of 400 intervals at 95%: 380 expected, with a binomial standard deviation of 4.4.
+HOLDS = range(365, 396)
+
+
+def test_delongs_interval_holds_the_true_auroc_as_often_as_it_says():
+    """Monte Carlo: 400 inliers ~ N(0, 1) against 40 outliers ~ N(1, 3), whose AUROC is
+    Phi(1 / sqrt(10)), rounded to 0.1 so that ties count too. Sets of unequal sizes and spreads
+    tell each share's variance from the other's: divided by the wrong count, the intervals hold
+    the truth about two times in three."""
+    def draw(rng):
+        return rng.normal(0, 1, 400).round(1), rng.normal(1, 3, 40).round(1)
+
+    assert coverage(draw, 0.5 * (1 + math.erf(1 / math.sqrt(10) / math.sqrt(2))), paired=False) in HOLDS
+
+
+@pytest.mark.parametrize("correlation", [-0.9, 0.9])
+def test_a_paired_interval_holds_the_truth_where_the_unpaired_one_would_not(correlation):
+    """Outlier k made from inlier k (inverted or rotated images): 300 pairs, the outlier
+    correlation * inlier + noise + 0.5, so that an inlier and an outlier of different pairs are in
+    the right order with chance Phi(0.5 / sqrt 2). Taken as independent sets, the intervals are too
+    narrow for a negative correlation and too wide for a positive one."""
+    def draw(rng):
+        inliers = rng.normal(0, 1, 300)
+        outliers = correlation * inliers + math.sqrt(1 - correlation ** 2) * rng.normal(0, 1, 300) + 0.5
+        return inliers.round(1), outliers.round(1)
+
+    truth = 0.5 * (1 + math.erf(0.25))
+    assert coverage(draw, truth, paired=True) in HOLDS
+    unpaired = coverage(draw, truth, paired=False)
+    assert unpaired < 355 if correlation < 0 else unpaired > 397
+
+
+def test_an_interval_with_no_pair_out_of_order_is_one_sided_and_one_outlier_says_nothing():
+    assert auroc_interval([1, 2, 3], [4, 5]) == pytest.approx((0.05 ** 0.5, 1.0))  # m = 2 pairs all right
+    assert auroc_interval([4, 5, 6, 7], [1, 2, 3, 0], paired=True) == pytest.approx((0.0, 1 - 0.05 ** 0.5))
+    low, high = auroc_interval(np.arange(500.0), np.arange(500.0) + 1000)
+    assert high == 1.0 and 0.99 < low < 0.995  # 500 pairs in order
     assert auroc_interval([1, 2, 3], [4]) == (0.0, 1.0)
+    with pytest.raises(ValueError, match="as long as each other"):
+        auroc_interval([1, 2, 3], [4, 5], paired=True)
 
 
 def test_the_auroc_is_one_for_separated_sets_a_half_for_equal_ones_and_zero_reversed():
@@ -128,6 +156,9 @@ def test_the_page_shows_the_paradox_for_the_fashion_model_on_digits_and_its_corr
     assert "the first 500 of the Fashion-MNIST test set, and the first 500 of the MNIST test set." in captions
     at = open_app("views/ood.py", query_params={"checkpoint": "default", "ood_n": "500", "outliers": "noise"})
     assert float({m.label: m.value for m in at.metric}["AUROC of the −ELBO"]) > 0.99 and not at.warning
-    assert "uniform noise, each pixel 0 to 255, of those same 500." in " ".join(c.value for c in at.caption)
+    assert "uniform noise, each pixel 0 to 255 (500 generated)." in " ".join(c.value for c in at.caption)
+    at = open_app("views/ood.py", query_params={"checkpoint": "default", "ood_n": "500", "outliers": "inverted"})
+    captions = " ".join(c.value for c in at.caption)
+    assert "(255 − x), made from those same 500." in captions and "taken as pairs" in captions
     at = open_app("views/ood.py", query_params={"checkpoint": "mnist-conditional"})
     assert any("This model is conditional" in i.value for i in at.info)

@@ -17,7 +17,8 @@ def share_text(fraction: float) -> str:
 
 def signed(value: float, digits: int = 2) -> str:
     """A number written with the minus sign, −, as the pages write it, not Python's hyphen."""
-    return f"{value:.{digits}f}".replace("-", "−")
+    text = f"{value:.{digits}f}"
+    return text.lstrip("-") if float(text) == 0 else text.replace("-", "−")
 
 
 def literal(text: str) -> str:

@@ -23,7 +23,7 @@ from ui.caches import (
 from ui.charts import PALETTE, label_places, latent_scatter
 from ui.page import page_header, show_digit
 from ui.text import chart_text, literal, share_text
-from vae.analysis.diagnostics import share_interval
+from vae.analysis.diagnostics import FIGURE_SAMPLES, share_interval
 from vae.analysis.projection import PROJECTIONS, align_to
 from vae.datasets import dataset_info
 from vae.images import grid
@@ -57,6 +57,9 @@ def sweeps(entries: list) -> dict[str, list]:
     return {stem: sorted(runs, key=lambda e: e.config.beta) for stem, runs in found.items() if len(runs) > 1}
 
 
+RIGHT_MARGIN = 80  # px right of the rate-distortion plot, where names may go
+
+
 def rate_distortion() -> tuple[go.Figure, list[str]]:
     """One point per run on this dataset: its last epoch's test KL against its test reconstruction,
     in one group per way of scoring (pixels and likelihood: their nats are not on one scale); and the
@@ -67,7 +70,7 @@ def rate_distortion() -> tuple[go.Figure, list[str]]:
     drawn = [e for e in runs if e.history and e.config.scored_as in groups]
     place = dict(zip([e.name for e in drawn], label_places([e.history[-1]["test_kl"] for e in drawn],
                                                            [e.history[-1]["test_recon"] for e in drawn],
-                                                           [e.name for e in drawn])))  # names apart
+                                                           [e.name for e in drawn], right_margin=RIGHT_MARGIN)))
     for g, group in enumerate(groups):
         chosen = [e for e in runs if e.history and e.config.scored_as == group]
         if chosen:
@@ -89,7 +92,7 @@ def rate_distortion() -> tuple[go.Figure, list[str]]:
                                          y=[e.history[-1]["test_recon"] for e in sweep], mode="lines",
                                          line=dict(color=PALETTE[g % 10], dash="dot"), hoverinfo="skip",
                                          name=f"β sweep {chart_text(stem)}"))
-    fig.update_layout(height=360, margin=dict(l=10, r=80, t=30, b=10),
+    fig.update_layout(height=360, margin=dict(l=10, r=RIGHT_MARGIN, t=30, b=10),
                       title=f"Rate–distortion, {dataset_info(mine).title} runs (ringed: {chart_text(me)})",
                       xaxis_title="rate: KL (nats)", yaxis_title="distortion: reconstruction (nats)",
                       legend=dict(orientation="h", y=-0.25))
@@ -165,14 +168,15 @@ if like_with_like:
     better = int((difference < 0).sum())
     low, high = share_interval(better, len(difference))
     c.metric(f"{things.capitalize()} {literal(other)} models better", share_text(better / len(difference)),
-             help=f"The share of the {test_count} test {things} whose estimated −ELBO (2 samples of q(z|x) each: near "
-                  f"ties can fall either way) is lower under {literal(other)}; its interval is under the figures")
+             help=f"The share of the {test_count} test {things} whose estimated −ELBO ({FIGURE_SAMPLES} samples of "
+                  f"q(z|x) each: near ties can fall either way) is lower under {literal(other)}; its interval is under "
+                  "the figures")
     st.caption(f"The share of {things} {literal(other)} models better: 95% interval {share_text(low)} to "
                f"{share_text(high)} (Wilson's), for {things} drawn from the same distribution.")
 st.caption(f"Each −ELBO here is the mean over the {test_count} test {things} of each {thing}'s −ELBO, itself averaged "
-           "over 2 samples of q(z|x): a Monte Carlo estimate. The sidebar's figure is a separate evaluation at the end "
-           f"of training, from one sample per {thing} (for a bundled model, of its weights before they were stored in "
-           "float16), so the two differ by sampling noise, hundredths of a nat.")
+           f"over {FIGURE_SAMPLES} samples of q(z|x): a Monte Carlo estimate. The sidebar's figure is a separate "
+           f"evaluation at the end of training, from one sample per {thing} (for a bundled model, of its weights "
+           "before they were stored in float16), so the two differ by sampling noise, hundredths of a nat.")
 if like_with_like:  # a histogram of differences only where they mean something
     spread = go.Figure(go.Histogram(x=difference, nbinsx=80, marker_color=PALETTE[0]))
     spread.add_vline(x=0, line_dash="dot")

@@ -10,6 +10,7 @@ from ui.article_errors import article_errors
 from ui.caches import class_names, current_model, dataset, digit_classifier, latent_map, nouns, whole_model
 from ui.mixtures import EM_COVARIANCE, EM_K, code_sources, codes, em_codes, em_run
 from ui.page import page_header, show_digit
+from ui.text import signed
 from vae.analysis.quality import sample_quality
 from vae.analysis.walks import decode_numpy, prior_samples
 from vae.datasets import dataset_info
@@ -57,9 +58,9 @@ def rounded_kl(kl: float) -> float:
 last = em.records[-1]
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("EM iterations", em.iteration)
-m2.metric("log p(X) per code", f"{last.log_likelihood:.3f}",
+m2.metric("log p(X) per code", signed(last.log_likelihood, 3),
           help="The mixture's log-likelihood of the codes X, in nats per code: not of the images")
-m3.metric("ELBO(Q, θ) per code", f"{last.elbo:.3f}")
+m3.metric("ELBO(Q, θ) per code", signed(last.elbo, 3))
 m4.metric("KL(Q ‖ P(Z|X)) per code", f"{rounded_kl(last.kl):.2g}",
           help="Exactly 0 after an E-step in exact arithmetic; rounding leaves up to about 1e-12, shown as 0")
 count, dims = em.codes.shape

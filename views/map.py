@@ -30,7 +30,7 @@ from ui.latent_pad import browser_decodable
 from ui.map_overlay import map_overlay
 from ui.page import page_header, show_digit
 from ui.text import in_sentence
-from vae.analysis.diagnostics import FIGURES, IWAE_K
+from vae.analysis.diagnostics import FIGURE_SAMPLES, FIGURES, IWAE_K
 from vae.analysis.map_layers import cluster_labels, density
 from vae.analysis.projection import PLACE_NEIGHBOURS, PROJECTIONS
 from vae.analysis.walks import analogy, decode_numpy, posterior_samples
@@ -64,8 +64,8 @@ COLORS = {"class": "Class", "elbo": "−ELBO", "recon": "Reconstruction", "kl": 
 # Each figure's unit (a Gaussian posterior's σ is in the latent's own units; an entropy is in nats).
 UNITS = {"elbo": "nats", "recon": "nats", "kl": "nats", "iwae_gap": "nats",
          "uncertainty": "" if checkpoint.model.latent.continuous else "nats", "direction": ""}
-SAMPLED = {"elbo": "2 samples of q(z|x)", "recon": "2 samples of q(z|x)",
-           "iwae_gap": f"{IWAE_K} samples of q(z|x) for the bound"}  # the rest are exact
+SAMPLED = {"elbo": f"{FIGURE_SAMPLES} samples of q(z|x)", "recon": f"{FIGURE_SAMPLES} samples of q(z|x)",
+           "iwae_gap": f"the same {IWAE_K} samples of q(z|x) for the bound and the ELBO"}  # the rest are exact
 
 
 def with_unit(text: str, color: str) -> str:

@@ -10,7 +10,7 @@ from ui.ood import outlier_images, outlier_sets, score_histogram, scores_of
 from ui.page import page_header, show_digit
 from ui.sketchpad import draw_digit
 from ui.uploads import upload_digit
-from vae.analysis.ood import TRANSFORMS, auroc, auroc_interval, ood_scores
+from vae.analysis.ood import PAIRED, TRANSFORMS, auroc, auroc_interval, ood_scores
 from vae.analysis.walks import dims_by_kl
 from vae.datasets import dataset_info
 from vae.images import grid
@@ -50,11 +50,14 @@ m2.metric("AUROC, complexity-corrected", f"{corrected:.3f}",
           help="The same for S(x) = −log₂ p(x) − L(x): the score in bits minus the image's PNG length in bits")
 m3.metric("Median score, own / outliers", f"{np.median(own.nll):,.0f} / {np.median(other.nll):,.0f} nats",
           help="Medians: a few outliers can score astronomically (an inverted digit under a binarized model)")
-(raw_low, raw_high), (corrected_low, corrected_high) = (auroc_interval(own.nll, other.nll),
-                                                        auroc_interval(own.corrected, other.corrected))
+paired = kind in PAIRED  # each outlier made from one of the test images: their scores go together
+(raw_low, raw_high), (corrected_low, corrected_high) = (auroc_interval(own.nll, other.nll, paired),
+                                                        auroc_interval(own.corrected, other.corrected, paired))
 st.caption(f"95% intervals (DeLong's), for {count:,} images of each drawn again from the same sources: "
            f"{raw_low:.3f} to {raw_high:.3f}, and corrected {corrected_low:.3f} to {corrected_high:.3f}."
-           + ("" if iwae_k else " Each −ELBO is from one sample of q(z|x), whose noise these leave out."))
+           + (" Each outlier is made from one of the test images, so the two are taken as pairs." if paired else "")
+           + " They are for the scores as computed here, each from its own samples of q(z|x), not for exact "
+             "values.")
 if raw < 0.5:
     st.warning(f"The paradox: this model finds {SETS[kind]} more likely than its own {title} test images "
                f"(median {np.median(other.nll):.0f} against {np.median(own.nll):.0f} nats): its likelihood flags "
@@ -73,7 +76,8 @@ with left:
 with right:
     st.plotly_chart(score_histogram(own.corrected, other.corrected, names, "S(x) = −log₂ p(x) − L(x), bits"),
                     width="stretch", key="ood_corrected")
-source = f"{SETS[kind]}, of those same {count:,}" if kind in TRANSFORMS else f"the first {count:,} of {SETS[kind]}"
+source = (f"{SETS[kind]}, made from those same {count:,}" if kind in PAIRED else
+          f"{SETS[kind]} ({count:,} generated)" if kind in TRANSFORMS else f"the first {count:,} of {SETS[kind]}")
 which = (f"{count:,} images each: the first {count:,} of the {title} test set, and {source}. L(x) is the image's "
          "length as a PNG at its highest compression.")
 caveat = (" A caveat: this model's likelihood is a Bernoulli pseudo-likelihood of gray pixels, not a density of "

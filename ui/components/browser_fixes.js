@@ -5,6 +5,7 @@
 //     mouse arriving there would (plotly listens for mousemove on that layer).
 //   - On a narrow screen plotly's toolbar (zoom, pan, download) is hidden: it covered the charts'
 //     titles. Pinch and drag still zoom and pan; a double tap resets.
+//   - /map opens the map at the app's root (mapAtRoot).
 //   - Plotly's code starts loading at once. Streamlit imports its plotly chunk (4.7 MB) only when a
 //     chart arrives, and the first page's map comes after the server has imported torch and loaded
 //     the model; imported here, as Streamlit's index script would import it (the same URL, so the
@@ -29,9 +30,18 @@ function loadPlotlyEarly(chunk) {
   import(url.href).catch(() => {});
 }
 
+// /map, which people type, for the Latent map: the app's root is that page's only address (app.py).
+// Replaced, not pushed, so that Back leaves /map rather than landing on it and coming back.
+function mapAtRoot() {
+  if (!/\/map\/?$/.test(location.pathname)) return false;
+  location.replace(location.pathname.replace(/map\/?$/, "") + location.search + location.hash);
+  return true;
+}
+
 export default function (component) {
   if (window.__browserFixes) return;  // one listener, one style and one early load for the whole tab
   window.__browserFixes = true;
+  if (mapAtRoot()) return;
   loadPlotlyEarly(dataOf(component).plotly);
   document.addEventListener("touchstart", hoverWhereTouched, { capture: true, passive: true });
   const style = document.createElement("style");

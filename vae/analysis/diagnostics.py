@@ -35,8 +35,12 @@ FIGURES = {
 IWAE_K = 100  # samples per image for the importance-weighted figures
 
 
+# Samples of q(z|x) averaged in each image's reconstruction term (and so its -ELBO).
+FIGURE_SAMPLES = 2
+
+
 @torch.no_grad()
-def per_image_figures(model, images: torch.Tensor, samples: int = 2, batch_size: int = 1000,
+def per_image_figures(model, images: torch.Tensor, samples: int = FIGURE_SAMPLES, batch_size: int = 1000,
                       seed: int = 0, progress=None, labels: torch.Tensor | None = None) -> dict[str, np.ndarray]:
     """recon, kl, elbo (= recon + kl, the -ELBO) and uncertainty of each image: (N,) float32 each.
     uint8 images (N, 28, 28), binarized as `vae.training.evaluate` does when the model is. The reconstruction

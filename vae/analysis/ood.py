@@ -34,6 +34,10 @@ TRANSFORMS = {
 }
 
 
+# The outlier sets made from the inliers themselves, image for image (auroc_interval's `paired`).
+PAIRED = ("inverted", "rotated")
+
+
 def other_dataset(dataset: str) -> str | None:
     """The bundled test set of the same shape a model of `dataset` never saw: MNIST's for
     Fashion-MNIST, and back; None for the others (sprites, an image folder)."""
@@ -112,17 +116,32 @@ def auroc(inliers: np.ndarray, outliers: np.ndarray) -> float:
     return float(u / (len(inliers) * len(outliers)))
 
 
-def auroc_interval(inliers: np.ndarray, outliers: np.ndarray, z: float = 1.96) -> tuple[float, float]:
-    """DeLong's interval for auroc(inliers, outliers) (95% at z = 1.96), clipped to [0, 1]: for sets
-    drawn again from the same two distributions (DeLong, DeLong & Clarke-Pearson 1988). Its variance
-    is that of each outlier's share of inliers below it over the outliers, plus that of each
-    inlier's share of outliers above it over the inliers."""
+def auroc_interval(inliers: np.ndarray, outliers: np.ndarray, paired: bool = False,
+                   z: float = 1.96) -> tuple[float, float]:
+    """A 95% interval (z = 1.96) for auroc(inliers, outliers), for sets drawn again from the same two
+    distributions: DeLong's (DeLong, DeLong & Clarke-Pearson 1988), from each outlier's share of the
+    inliers below it and each inlier's share of the outliers above it (ties half). With `paired`,
+    outlier k is made from inlier k (PAIRED: an inverted image, say), and the variance counts each
+    pair's covariance. Where every pair is in the right order (an AUROC of 1; or every one in the
+    wrong order, 0) that variance is 0, and the interval is one-sided instead: m pairs that share no
+    image (nor, paired, an image's twin) all came out so, which leaves a chance of the wrong order of
+    at most 1 - 0.05^(1/m), at 95%."""
     inliers, outliers = np.asarray(inliers, np.float64), np.asarray(outliers, np.float64)
     n_in, n_out = len(inliers), len(outliers)
+    if paired and n_in != n_out:
+        raise ValueError(f"paired sets must be as long as each other, got {n_in} and {n_out}")
+    if min(n_in, n_out) < 2:
+        return 0.0, 1.0
     both = _midranks(np.concatenate([inliers, outliers]))
-    below = (both[n_in:] - _midranks(outliers)) / n_in  # (n_out,) inliers under each outlier, ties half
-    above = (both[:n_in] - _midranks(inliers)) / n_out  # (n_in,) outliers under each inlier
-    area = below.mean()
-    spread = np.var(below, ddof=1) / n_out + np.var(above, ddof=1) / n_in if min(n_in, n_out) > 1 else np.inf
-    half = z * float(np.sqrt(spread))
+    outlier_share = (both[n_in:] - _midranks(outliers)) / n_in  # (n_out,) of the inliers below each outlier
+    inlier_share = 1 - (both[:n_in] - _midranks(inliers)) / n_out  # (n_in,) of the outliers above each inlier
+    area = float(outlier_share.mean())
+    if area in (0.0, 1.0):
+        wrong = 1 - 0.05 ** (1 / (min(n_in, n_out) // (2 if paired else 1)))
+        return (1 - wrong, 1.0) if area == 1.0 else (0.0, wrong)
+    if paired:
+        variance = np.var(outlier_share + inlier_share, ddof=1) / n_in
+    else:
+        variance = np.var(outlier_share, ddof=1) / n_out + np.var(inlier_share, ddof=1) / n_in
+    half = z * float(np.sqrt(variance))
     return max(0.0, area - half), min(1.0, area + half)
