@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import machine, table
-from vae.analysis.ood import TRANSFORMS, auroc, ood_scores, other_dataset, transformed
+from vae.analysis.ood import PAIRED, TRANSFORMS, auroc, auroc_interval, ood_scores, other_dataset, transformed
 from vae.data import load_split
 from vae.training.checkpoint import load_checkpoint
 
@@ -42,10 +42,15 @@ def main() -> None:
         sets.update({kind: transformed(own_images, kind) for kind in TRANSFORMS})
         for kind, images in sets.items():
             other = ood_scores(checkpoint.model, images)
-            rows.append([name, dataset, kind, f"{np.median(own.nll):.1f}", f"{np.median(other.nll):,.1f}",
-                         f"{auroc(own.nll, other.nll):.3f}", f"{auroc(own.corrected, other.corrected):.3f}"])
+            cells = []
+            for inliers, outliers in ((own.nll, other.nll), (own.corrected, other.corrected)):
+                low, high = auroc_interval(inliers, outliers, paired=kind in PAIRED)
+                cells.append(f"{auroc(inliers, outliers):.3f} ({low:.3f} to {high:.3f})")
+            rows.append([name, dataset, kind, f"{np.median(own.nll):.1f}", f"{np.median(other.nll):,.1f}", *cells])
         print(f"{name}: {time.perf_counter() - started:.0f} s", flush=True)
-    print(f"\n{count:,} images of each set; scores: the -ELBO (one sample of q), and S = -ELBO in bits - PNG bits")
+    print(f"\n{count:,} images of each set; scores: the -ELBO (one sample of q), and S = -ELBO in bits - PNG bits; "
+          "each AUROC with DeLong's 95% interval (paired for the sets made from the test images themselves, "
+          "one-sided where no pair is out of order)")
     print(table(["checkpoint", "trained on", "outliers", "own -ELBO (median)", "outliers' (median)", "AUROC raw",
                  "AUROC corrected"], rows))
 
