@@ -63,7 +63,7 @@ COLORS = {"class": "Class", "elbo": "−ELBO", "recon": "Reconstruction", "kl": 
           checkpoint.model.latent.uncertainty_label, "iwae_gap": f"IWAE gap (k = {IWAE_K})"}
 # Each figure's unit (a Gaussian posterior's σ is in the latent's own units; an entropy is in nats).
 UNITS = {"elbo": "nats", "recon": "nats", "kl": "nats", "iwae_gap": "nats",
-         "uncertainty": "" if checkpoint.model.latent.continuous else "nats", "direction": ""}
+         "uncertainty": "" if checkpoint.model.latent.continuous else "nats"}  # the rest have none
 SAMPLED = {"elbo": f"{FIGURE_SAMPLES} samples of q(z|x)", "recon": f"{FIGURE_SAMPLES} samples of q(z|x)",
            "iwae_gap": f"the same {IWAE_K} samples of q(z|x) for the bound and the ELBO"}  # the rest are exact
 

@@ -107,13 +107,21 @@ def _midranks(scores: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def _placements(inliers: np.ndarray, outliers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each outlier's share of the inliers below it (n_out,) and each inlier's share of the outliers
+    above it (n_in,), ties counting half: from ranks, without comparing every pair."""
+    both = _midranks(np.concatenate([inliers, outliers]))
+    n_in = len(inliers)
+    return ((both[n_in:] - _midranks(outliers)) / n_in,
+            1 - (both[:n_in] - _midranks(inliers)) / len(outliers))
+
+
 def auroc(inliers: np.ndarray, outliers: np.ndarray) -> float:
     """The area under the ROC curve of a score as a detector of outliers: the probability that an
-    outlier scores above an inlier, ties counting half (the Mann-Whitney U statistic over n_in * n_out)."""
-    inliers, outliers = np.asarray(inliers, np.float64), np.asarray(outliers, np.float64)
-    ranks = _midranks(np.concatenate([inliers, outliers]))
-    u = ranks[len(inliers):].sum() - len(outliers) * (len(outliers) + 1) / 2
-    return float(u / (len(inliers) * len(outliers)))
+    outlier scores above an inlier, ties counting half (the Mann-Whitney U statistic over n_in * n_out,
+    the outliers' mean share of inliers below them)."""
+    outlier_share, _ = _placements(np.asarray(inliers, np.float64), np.asarray(outliers, np.float64))
+    return float(outlier_share.mean())
 
 
 def auroc_interval(inliers: np.ndarray, outliers: np.ndarray, paired: bool = False,
@@ -132,9 +140,7 @@ def auroc_interval(inliers: np.ndarray, outliers: np.ndarray, paired: bool = Fal
         raise ValueError(f"paired sets must be as long as each other, got {n_in} and {n_out}")
     if min(n_in, n_out) < 2:
         return 0.0, 1.0
-    both = _midranks(np.concatenate([inliers, outliers]))
-    outlier_share = (both[n_in:] - _midranks(outliers)) / n_in  # (n_out,) of the inliers below each outlier
-    inlier_share = 1 - (both[:n_in] - _midranks(inliers)) / n_out  # (n_in,) of the outliers above each inlier
+    outlier_share, inlier_share = _placements(inliers, outliers)  # (n_out,), (n_in,)
     area = float(outlier_share.mean())
     if area in (0.0, 1.0):
         wrong = 1 - 0.05 ** (1 / (min(n_in, n_out) // (2 if paired else 1)))
