@@ -11,8 +11,8 @@ from ui.browser_fixes import browser_fixes
 
 ICON = str(Path(__file__).parent / "ui" / "icon.png")  # a local file: the app fetches nothing from the web
 st.set_page_config(page_title="VAE Latent Explorer", page_icon=ICON, layout="wide")
-# Before the imports below (torch among them, about 1.2 s): the browser starts on plotly's code
-# while the server imports and loads the model (ui/components/browser_fixes.js).
+# Before the imports below (torch among them, about 1.2 s): /map goes to the root at once
+# (ui/components/browser_fixes.js).
 with st.sidebar:
     browser_fixes()
 

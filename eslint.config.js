@@ -35,7 +35,7 @@ export default [
   { files: ["ui/components/browser_fixes.js"], languageOptions: { globals: FROM_DOM } },
   { files: ["ui/components/shared.js"], languageOptions: { globals: FROM_NETS } },
   {
-    files: ["ui/components/map_overlay.js"],
+    files: ["ui/components/latent_map.js"],
     languageOptions: { globals: { ...FROM_DOM, ...FROM_NETS, ...FROM_SHARED, ...FROM_MAP_DECODE } },
   },
   {

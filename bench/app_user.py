@@ -12,6 +12,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from bench.browser import (
+    MAP_DRAWN,
+    MAP_POINT,
+    MAP_UI,
     PAD_SLIDERS,
     ROUND_TRIP_HOOK,
     Release,
@@ -124,9 +127,7 @@ class Session:
         if view == "sliders":  # the pad is a component in a shadow root: only locators reach it
             await page.locator(PAD_SLIDERS).first.wait_for(timeout=120_000)
         elif view == "map":
-            await page.wait_for_function(
-                "() => { const gd = document.querySelector('.js-plotly-plot'); return gd && gd._fullData "
-                "&& gd._fullData.length >= 10 && gd.querySelector('.nsewdrag'); }", timeout=120_000)
+            await page.locator(MAP_DRAWN).wait_for(timeout=120_000)
         elif view == "reconstruct":  # the page opens on drawing: the benchmarks upload
             await page.locator("[data-testid=stButtonGroup]").get_by_text("Upload", exact=True).click()
             await page.locator("input[type=file]").wait_for(state="attached", timeout=120_000)
@@ -167,30 +168,20 @@ class Session:
     async def map_click(self, url: str, k: int) -> None:
         await self.go(url, "map")
         page = self.page
-        clicked = None
         since = await page.evaluate("() => performance.now()")
-        for attempt in range(4):  # the pointer can land between points: try another one
-            trace, point = (self.index + k + attempt) % 10, self.index * 101 + k * 37 + attempt * 13
-            x, y = await page.evaluate("""([c, k]) => {
-                const gd = document.querySelector('.js-plotly-plot');
-                if (!gd.__manySessions) { gd.__manySessions = true;
-                    gd.on('plotly_click', d => { window.__clicked = d.points[0].customdata; }); }
-                window.__clicked = null;
-                const t = gd._fullData[c], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-                const i = k % t.x.length, r = gd.querySelector('.nsewdrag').getBoundingClientRect();
-                return [r.left + xa.l2p(t.x[i]), r.top + ya.l2p(t.y[i])];
-            }""", [trace, point])
-            await page.mouse.move(x, y)
-            await page.wait_for_timeout(300)  # plotly picks the point under the cursor on hover
-            await page.mouse.click(x, y)
-            try:
-                await page.wait_for_function("() => window.__clicked !== null", timeout=3000)
-            except Exception:  # noqa: S112 (no point under this spot: try the next)
-                continue
-            clicked = await page.evaluate("() => window.__clicked")
-            break
-        if clicked is None:
-            raise AssertionError("four clicks on the map selected no point")
+        await page.get_by_test_id("map-stage").scroll_into_view_if_needed()
+        shown = await page.evaluate(f"() => Array.from({MAP_UI}.points.order)")
+        x, y = await page.evaluate(MAP_POINT, shown[(self.index * 101 + k * 37) % len(shown)])
+        before = await page.get_by_test_id("map-points").get_attribute("data-picks")
+        await page.mouse.click(x, y)
+        for _ in range(60):  # the picked point (the one under the pointer: another may be drawn there too)
+            picks = await page.get_by_test_id("map-points").get_attribute("data-picks")
+            if picks and picks != before:
+                break
+            await page.wait_for_timeout(50)
+        else:
+            raise AssertionError("a click on a point of the map picked nothing")
+        clicked = int(picks.split(",")[-1])
         # The digit shown must be the one this session clicked.
         heading = page.get_by_role("heading", name=re.compile(rf"^#{clicked}: a "))
         try:

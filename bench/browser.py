@@ -24,6 +24,15 @@ PROBE_PAD = "window.__latentPadProbe = {};"
 # such as the sketchpad on the sliders page, so the first isolated component is not always the pad).
 PAD_HOST = ("[...document.querySelectorAll('[data-testid=stBidiComponentIsolated]')]"
             ".find(host => host.shadowRoot && host.shadowRoot.querySelector('.latent-pad-root'))")
+# A JavaScript expression: the latent map's state (ui/components/latent_map.js keeps it on its root
+# element, inside the component's shadow root): its points, view and stage.
+MAP_UI = """[...document.querySelectorAll('[data-testid=stBidiComponentIsolated]')]
+    .map(h => h.shadowRoot && h.shadowRoot.querySelector('.latent-map-root')).find(Boolean).__ui"""
+# A JavaScript function: where the latent map draws the point of the map's image i, in the window.
+MAP_POINT = f"""i => {{ const ui = {MAP_UI}, r = ui.stage.getBoundingClientRect(), v = ui.view;
+    return [r.left + r.width / 2 + (ui.points.xy[2 * i] - v.cx) * v.k,
+            r.top + r.height / 2 - (ui.points.xy[2 * i + 1] - v.cy) * v.k]; }}"""
+MAP_DRAWN = "canvas.drawn[data-testid=map-points]"  # a locator: the latent map, its points drawn
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-dev-shm-usage"]
 

@@ -1,6 +1,7 @@
 """Cold start: `streamlit run app.py` until the first page (the latent map) is fully rendered in
-Chromium with the bundled model, beside a one-line Streamlit app (`st.write`) started and drawn the
-same way, in the same run: the ratio is what the app adds. Also beside them, an app that only draws
+Chromium with the bundled model (the map's points on its canvas, and the page's script finished),
+beside a one-line Streamlit app (`st.write`) started and drawn the same way, in the same run: the
+ratio is what the app adds. Also beside them, an app that only draws
 the bundled map's 10,000 points with plotly (no torch, nothing else): what the chart alone costs; and
 one that draws the same points on a canvas of its own (a components.v2 component of a few lines, no
 plotly.js): the floor for a first map drawn without plotly.
@@ -17,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.browser import chromium, streamlit_process, streamlit_server, wait_idle
+from bench.browser import MAP_DRAWN, chromium, streamlit_process, streamlit_server, wait_idle
 from bench.common import ROOT, machine, median, table
 
 
@@ -26,7 +27,7 @@ def one_start(browser) -> tuple[float, float]:
         healthy = time.perf_counter() - launched
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
-        page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+        page.locator(MAP_DRAWN).wait_for(timeout=120_000)
         wait_idle(page)
         rendered = time.perf_counter() - launched
         page.close()
@@ -34,8 +35,8 @@ def one_start(browser) -> tuple[float, float]:
 
 
 HELLO_APP = 'import streamlit as st\nst.write("hello")\n'
-# The bundled map drawn as the app draws it (ui.charts.latent_scatter: a WebGL trace per class), by an
-# app that imports nothing else.
+# The bundled map drawn as the app drew it until issue #27 (plotly, a WebGL trace per class), by an app
+# that imports nothing else.
 PLOTLY_APP = """import numpy as np, plotly.graph_objects as go, streamlit as st
 saved = np.load({path!r})
 fig = go.Figure([go.Scattergl(x=saved["xy"][saved["labels"] == c, 0], y=saved["xy"][saved["labels"] == c, 1],

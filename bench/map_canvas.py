@@ -5,9 +5,11 @@
                    the distance-weighted mean of the 8 nearest points' codes for UMAP), the decoder
                    run on it and the thumbnail painted (performance.now() around all of it)
   lattice          browser time to decode and draw the lattice over the view, per zoom
+  points           browser time to draw the map's points (and contours, labels, picks) again, per
+                   zoom and per pointer move of a pan (ui/components/latent_map.js's draw)
 
-The pointer sweeps the whole plot area in rows; events over a real point show that digit's own
-thumbnail (plotly's hover) and are not counted. Each map is the test set's (10,000 points).
+The pointer sweeps the whole drawing area in rows; events over a real point show that digit's own
+thumbnail and are not counted. Each map is the test set's (10,000 points).
 
     python -m bench.map_canvas [--events 400] [--zooms 5] [--quick]
 """
@@ -16,15 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bench.browser import chromium_async, streamlit_server, wait_idle_async
+from bench.browser import MAP_DRAWN, chromium_async, streamlit_server, wait_idle_async
 from bench.common import machine, percentile, table
-
-READY = "() => window.__latentPadProbe.mapDecodeAt && document.querySelector('.st-key-latent_map .nsewdrag')"
 
 
 async def sweep(page, events: int) -> list[float]:
-    """Pointer moves in rows across the plot area; the decode timings they produced."""
-    box = await page.locator(".st-key-latent_map .nsewdrag").bounding_box()
+    """Pointer moves in rows across the drawing area; the decode timings they produced."""
+    box = await page.get_by_test_id("map-stage").bounding_box()
     await page.evaluate("() => { window.__latentPadProbe.mapDecode = []; }")
     rows = max(4, int(events ** 0.5 / 2))
     per_row = max(2, events // rows)
@@ -35,12 +35,22 @@ async def sweep(page, events: int) -> list[float]:
     return await page.evaluate("() => window.__latentPadProbe.mapDecode")
 
 
-async def zooms(page, count: int) -> list[float]:
-    await page.evaluate("() => { window.__latentPadProbe.mapLattice = []; }")
+async def zooms(page, count: int) -> tuple[list[float], list[float]]:
+    """Zooms in by the map's button, then pans by dragging; the lattice's and the points' timings."""
+    await page.evaluate("() => { window.__latentPadProbe.mapLattice = []; window.__latentPadProbe.mapDraw = []; }")
     for _ in range(count):
-        await page.locator(".st-key-latent_map .modebar-btn[data-title='Zoom in']").click()
+        await page.get_by_role("button", name="Zoom in").click()
         await page.wait_for_timeout(300)
-    return (await page.evaluate("() => window.__latentPadProbe.mapLattice"))[-count:]
+    lattices = (await page.evaluate("() => window.__latentPadProbe.mapLattice"))[-count:]
+    box = await page.get_by_test_id("map-stage").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    await page.mouse.move(x, y)
+    await page.mouse.down()
+    for step in range(1, 31):  # a pan: every move draws the points again, at the next frame
+        await page.mouse.move(x + 4 * step, y + 2 * step)
+        await page.wait_for_timeout(20)
+    await page.mouse.up()
+    return lattices, await page.evaluate("() => window.__latentPadProbe.mapDraw")
 
 
 async def measure(url: str, events: int, count: int) -> dict[str, tuple[list, list]]:
@@ -51,10 +61,11 @@ async def measure(url: str, events: int, count: int) -> dict[str, tuple[list, li
             await context.add_init_script("window.__latentPadProbe = {};")
             page = await context.new_page()
             await page.goto(f"{url}/?projection={projection}&lattice=1")
-            await page.wait_for_function(READY, timeout=180_000)
+            await page.locator(MAP_DRAWN).wait_for(timeout=180_000)
             await wait_idle_async(page)
-            await page.locator(".st-key-latent_map .js-plotly-plot").scroll_into_view_if_needed()
-            out[projection] = (await sweep(page, events), await zooms(page, count))
+            await page.get_by_test_id("map-stage").scroll_into_view_if_needed()
+            await page.wait_for_function("() => window.__latentPadProbe.mapDecodeAt", timeout=180_000)
+            out[projection] = (await sweep(page, events), *await zooms(page, count))
             await context.close()
     return out
 
@@ -72,11 +83,13 @@ def main() -> None:
     print(f"machine: {machine()}\nbrowser: headless Chromium, 1400 x 1000; the bundled model's test map "
           f"(10,000 points); about {args.events} pointer moves and {args.zooms} zoom(s) per projection\n")
     rows = []
-    for projection, (decodes, lattices) in r.items():
+    for projection, (decodes, lattices, draws) in r.items():
         rows.append([f"decode + paint under the pointer, {projection.upper()} ({len(decodes)} events between "
                      "points)", percentile(decodes, 0.5), percentile(decodes, 0.95), 16])
         rows.append([f"lattice over the view after a zoom, {projection.upper()} ({len(lattices)} zooms)",
                      percentile(lattices, 0.5), percentile(lattices, 0.95), "-"])
+        rows.append([f"the points drawn again, per zoom or pan frame, {projection.upper()} ({len(draws)} draws)",
+                     percentile(draws, 0.5), percentile(draws, 0.95), 16])
     print(table(["measure", "p50 (ms)", "p95 (ms)", "target p95 (ms)"], rows))
 
 

@@ -46,3 +46,24 @@ def latent_pad(at: AppTest) -> tuple[str, dict] | None:
 
     pads = [(c.proto.id, payload_of(json.loads(c.proto.json))) for c in at.get("bidi_component") if c.proto.json]
     return next(((id_, data) for id_, data in pads if "z" in data), None)
+
+
+def map_chart(at: AppTest) -> dict | None:
+    """What the latent map's chart (ui/map_chart.py) was sent, its arrays decoded (xy, labels, order,
+    values); None when the page drew none."""
+    import base64
+    import json
+
+    import numpy as np
+
+    from ui.component_data import payload_of
+
+    for c in at.get("bidi_component"):
+        if c.proto.component_name.endswith("latent_map") and c.proto.json:
+            data = payload_of(json.loads(c.proto.json))
+            for name, dtype in (("xy", "<f4"), ("labels", "<i4"), ("order", "<i4"), ("values", "<f4")):
+                if data.get(name):
+                    data[name] = np.frombuffer(base64.b64decode(data[name]), dtype)
+            data["xy"] = data["xy"].reshape(-1, 2)
+            return data
+    return None

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.browser import CHROMIUM_ARGS, PROBE_PAD, app_folder, streamlit_process
+from bench.browser import CHROMIUM_ARGS, MAP_DRAWN, MAP_POINT, MAP_UI, PROBE_PAD, app_folder, streamlit_process
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -219,14 +219,17 @@ def tab(on_screen):
 
 
 # True once the script has stopped and the page's main area has looked the same for `quiet` ms: its
-# height, its number of elements, every image loaded and every plotly chart in view drawn (settle()
+# height, its number of elements, every image loaded, every plotly chart in view and the latent map drawn (settle()
 # waits for the script run; the browser draws charts, images and components after it).
 DRAWN = """([quiet]) => {
     const main = document.querySelector('[data-testid=stMain]');
     if (!main || !document.querySelector('[data-testid=stApp][data-test-script-state=notRunning]')) return false;
+    const maps = [...main.querySelectorAll('[data-testid=stBidiComponentIsolated]')]
+        .map(h => h.shadowRoot && h.shadowRoot.querySelector('canvas[data-testid=map-points]')).filter(Boolean);
     const waiting = [...main.querySelectorAll('img')].some(i => !i.complete)
         || [...main.querySelectorAll('[data-testid=stPlotlyChart]')]
-            .some(c => c.checkVisibility() && !c.querySelector('.main-svg'));
+            .some(c => c.checkVisibility() && !c.querySelector('.main-svg'))
+        || maps.some(c => !c.classList.contains('drawn'));
     const look = `${main.scrollHeight} ${main.getElementsByTagName('*').length} ${waiting}`;
     const now = performance.now(), last = window.__drawnLook;
     if (!last || last.look !== look) { window.__drawnLook = {look, since: now}; return false; }
@@ -290,3 +293,33 @@ def open_page(page, url, path, heading):
     page.goto(f"{url}/{path}")
     expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=120_000)
     settle(page, started=True)  # the heading is the run's own
+
+
+
+def map_point(page, index: int) -> tuple[float, float]:
+    """Where the latent map draws the point of the map's image `index`, in the window."""
+    return tuple(page.evaluate(MAP_POINT, index))
+
+
+def map_shown(page, label: int | None = None) -> list[int]:
+    """The indices of the points the latent map draws (of one class if `label` is given), in its order."""
+    return page.evaluate(f"""c => {{ const ui = {MAP_UI};
+        return Array.from(ui.points.order).filter(i => c === null || ui.points.labels[i] === c); }}""", label)
+
+
+def map_coordinates(page, x: float, y: float) -> tuple[float, float]:
+    """The map coordinates under the window position (x, y)."""
+    return tuple(page.evaluate(f"""([x, y]) => {{
+        const ui = {MAP_UI}, r = ui.stage.getBoundingClientRect(), v = ui.view;
+        return [v.cx + (x - r.left - r.width / 2) / v.k, v.cy - (y - r.top - r.height / 2) / v.k]; }}""", [x, y]))
+
+
+def map_picks(page) -> list[int]:
+    """The points the latent map shows as picked, in picking order."""
+    picks = page.get_by_test_id("map-points").get_attribute("data-picks")
+    return [int(i) for i in picks.split(",")] if picks else []
+
+
+def map_drawn(page) -> None:
+    """Until the latent map's points are on its canvas."""
+    page.locator(MAP_DRAWN).wait_for(timeout=60_000)

@@ -11,7 +11,7 @@ import pytest
 
 import ui.caches
 import ui.latent_pad
-from tests.app_support import latent_pad, open_app
+from tests.app_support import latent_pad, map_chart, open_app
 from vae.analysis.projection import load_cached_map
 from vae.config import TrainConfig
 from vae.run_files import WEIGHTS, map_cache_path
@@ -184,15 +184,15 @@ def test_open_in_the_sliders_from_a_map_point(checkpoints, test_mu):
 def test_the_class_filter_draws_and_lists_only_the_shown_classes(checkpoints):
     at = open_app()
     at.multiselect(key="widget.classes").set_value([1, 7]).run()
-    (chart,) = at.get("plotly_chart")
-    names = [trace["name"] for trace in json.loads(chart.proto.spec)["data"]]
-    assert names == ["1", "7"]
+    chart = map_chart(at)
+    assert chart["classes"] == [1, 7] and set(chart["labels"][chart["order"]]) == {1, 7}
+    assert [chart["names"][c] for c in chart["classes"]] == ["1", "7"]
     assert at.query_params["classes"] == "1,7"
     at.multiselect(key="widget.classes").set_value([]).run()
-    assert not at.get("plotly_chart") and any("No class is shown" in i for i in texts(at.info))
+    assert map_chart(at) is None and any("No class is shown" in i for i in texts(at.info))
     assert at.query_params["classes"] == ""  # none shown: the link says so, and a reload keeps it
     again = open_app(query_params={"classes": ""})
-    assert again.multiselect(key="widget.classes").value == [] and not again.get("plotly_chart")
+    assert again.multiselect(key="widget.classes").value == [] and map_chart(again) is None
 
 
 def test_the_map_settings_stay_open_while_they_are_changed(checkpoints):

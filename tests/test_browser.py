@@ -6,7 +6,6 @@ or Playwright is an error there, not a skip. The server, browser and screenshot 
 browser_support.py.
 """
 import json
-import math
 import re
 import time
 from pathlib import Path
@@ -16,7 +15,19 @@ import pytest
 
 from bench.browser import PAD_HOST, ROUND_TRIP_HOOK
 from bench.drawn import drawn_png
-from tests.browser_support import expect, no_exception, open_page, require_browser, settle, snap
+from tests.browser_support import (
+    expect,
+    map_coordinates,
+    map_drawn,
+    map_picks,
+    map_point,
+    map_shown,
+    no_exception,
+    open_page,
+    require_browser,
+    settle,
+    snap,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 require_browser()
@@ -41,17 +52,17 @@ def test_a_deep_link_as_the_first_request_shows_the_whole_app(server, tab):
 
 
 def test_plotly_loads_before_any_chart_and_once(server, page):
-    """The sidebar's browser fixes import Streamlit's plotly chunk as they mount, before the page has
-    a chart (ui/components/browser_fixes.js): on a page without one it is loaded all the same, and
-    the map then draws without fetching it again (the same URL as Streamlit's own import, so the same
-    module)."""
+    """The sidebar's browser fixes import Streamlit's plotly chunk once the first page is drawn, before
+    another page has a chart (ui/components/browser_fixes.js): on a page without one it is loaded all
+    the same, and a page's charts then draw without fetching it again (the same URL as Streamlit's own
+    import, so the same module)."""
     url, _ = server
     fetched = []
     page.on("request", lambda request: fetched.append(request.url) if "/PlotlyChart." in request.url else None)
     open_page(page, url, "train", "Train")
     assert page.locator(".stPlotlyChart").count() == 0  # nothing on this page asked for plotly
     page.wait_for_function("() => typeof window.Plotly === 'object'", timeout=30_000)
-    page.get_by_role("link", name="Latent map").click()
+    page.get_by_role("link", name="Loss curves").click()
     expect(page.locator(".stPlotlyChart .js-plotly-plot").first).to_be_visible(timeout=60_000)
     settle(page)
     assert len(fetched) == 1, fetched
@@ -227,24 +238,68 @@ def test_the_browser_classifier_matches_torch_and_labels_the_digit_while_draggin
 def test_selecting_a_map_point_shows_its_digit(server, tab):
     url, _ = server
     open_page(tab, url, "", "Latent map")
-    plot = tab.locator(".js-plotly-plot").first
-    plot.wait_for(timeout=60_000)
-    plot.scroll_into_view_if_needed()
-    # Pixel position of the first point of the first trace, from plotly's own axes.
-    x, y = tab.evaluate("""() => {
-        const gd = document.querySelector('.js-plotly-plot');
-        const t = gd._fullData[0], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-        const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
-        return [r.left + xa.l2p(t.x[0]), r.top + ya.l2p(t.y[0])];
-    }""")
-    tab.mouse.move(x, y)
-    tab.wait_for_timeout(300)  # plotly picks the point under the cursor on hover
+    map_drawn(tab)
+    tab.get_by_test_id("map-stage").scroll_into_view_if_needed()
+    x, y = map_point(tab, map_shown(tab)[0])
     tab.mouse.click(x, y)
     expect(tab.get_by_text("reconstruction from μ")).to_be_visible(timeout=30_000)
     settle(tab)
     heading = tab.get_by_role("heading", name=re.compile(r"^#\d+: a \d")).first
     expect(heading).to_be_visible()
     snap(tab, "map-selected")
+
+
+def _drag(page, path, steps=6):
+    page.mouse.move(*path[0])
+    page.mouse.down()
+    for point in path[1:]:
+        page.mouse.move(*point, steps=steps)
+    page.mouse.up()
+
+
+def test_the_map_pans_zooms_hides_a_class_and_picks_by_box_and_lasso(server, page):
+    url, _ = server
+    open_page(page, url, "", "Latent map")
+    map_drawn(page)
+    stage = page.get_by_test_id("map-stage")
+    stage.scroll_into_view_if_needed()
+    box = stage.bounding_box()
+    centre = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    points = page.get_by_test_id("map-points")
+    whole = points.get_attribute("data-view")
+    under = map_coordinates(page, *centre)
+    _drag(page, [centre, (centre[0] + 100, centre[1] + 50)])  # a pan: the map moves with the pointer
+    moved = map_coordinates(page, centre[0] + 100, centre[1] + 50)
+    assert abs(moved[0] - under[0]) < 1e-3 and abs(moved[1] - under[1]) < 1e-3
+    assert map_picks(page) == []  # a drag picks nothing
+    panned = points.get_attribute("data-view")
+    page.get_by_role("button", name="Zoom in").click()
+    expect(points).not_to_have_attribute("data-view", panned)
+    assert float(points.get_attribute("data-view").split(",")[2]) > float(whole.split(",")[2])
+    page.mouse.dblclick(*centre)  # the whole map again
+    expect(points).to_have_attribute("data-view", whole)
+    # A box around the 1s' points picks those in it, and only the shown classes' points.
+    ones = np.array([map_point(page, i) for i in map_shown(page, 1)])
+    (x0, y0), (x1, y1) = np.percentile(ones, 20, axis=0), np.percentile(ones, 80, axis=0)
+    page.get_by_role("button", name="Drag a box").click()
+    _drag(page, [(x0, y0), (x1, y1)])
+    expect(page.get_by_text(re.compile(r"^\d+ points picked$"))).to_be_visible(timeout=30_000)
+    picked = map_picks(page)
+    inside = [i for i, (x, y) in zip(map_shown(page, 1), ones, strict=True) if x0 <= x <= x1 and y0 <= y <= y1]
+    assert set(inside) <= set(picked) and len(picked) >= 10
+    settle(page)
+    # Hidden from the legend, a class is neither drawn nor picked by a lasso around it.
+    stage.scroll_into_view_if_needed()
+    page.get_by_role("button", name="Hide 1 on the map").click()
+    drawn = int(points.get_attribute("data-drawn"))
+    page.get_by_role("button", name="Draw around points").click()
+    ones = np.array([map_point(page, i) for i in map_shown(page, 1)])
+    lo, hi = ones.min(0) - 5, ones.max(0) + 5
+    _drag(page, [(lo[0], lo[1]), (hi[0], lo[1]), (hi[0], hi[1]), (lo[0], hi[1]), (lo[0], lo[1] + 1)])
+    page.wait_for_timeout(500)
+    assert not set(map_picks(page)) & set(map_shown(page, 1))
+    assert drawn == len(map_shown(page)) - len(map_shown(page, 1))
+    snap(page, "map-lasso-without-ones")
 
 
 def test_uploading_a_digit_shows_its_reconstruction(server, tab, mnist_test):
@@ -371,38 +426,31 @@ def test_the_pad_downloads_its_z(server, tab):
     assert saved["checkpoint"] == "default" and saved["z"] == [0.0] * 32
 
 
-def _point(page, trace: int, k: int):
-    """Where point k of a plotly trace is on the screen, and its dataset index."""
-    return page.evaluate("""([c, k]) => { const gd = document.querySelector('.js-plotly-plot');
-        const t = gd._fullData[c], xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-        const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
-        return [r.left + xa.l2p(t.x[k]), r.top + ya.l2p(t.y[k]), t.customdata[k]]; }""", [trace, k])
-
-
-def _click_point(page, trace: int, k: int, shift: bool = False) -> int:
-    """Click point k of a trace as a user would (hover, then click); the index plotly picked (the
-    point under the pointer, which may be another one drawn at the same place)."""
-    x, y, _ = _point(page, trace, k)
-    page.evaluate("""() => { const gd = document.querySelector('.js-plotly-plot'); window.__clicked = null;
-        if (!gd.__testClicks) { gd.__testClicks = true; gd.on('plotly_click', d => {
-            window.__clicked = d.points[0].customdata; }); } }""")
+def _click_point(page, index: int, shift: bool = False) -> int:
+    """Click the point of image `index` as a user would; the point picked (the one under the pointer:
+    another may be drawn at the same place)."""
+    x, y = map_point(page, index)
+    before = map_picks(page)
     page.mouse.move(x, y)
-    page.wait_for_timeout(300)
     if shift:
         page.keyboard.down("Shift")
     page.mouse.click(x, y)
     if shift:
         page.keyboard.up("Shift")
-    page.wait_for_function("() => window.__clicked !== null", timeout=10_000)
-    return page.evaluate("() => window.__clicked")
+    for _ in range(100):
+        if (now := map_picks(page)) != before:
+            return now[-1]
+        page.wait_for_timeout(50)
+    raise AssertionError(f"clicking image {index} picked nothing")
 
 
 def test_hovering_a_map_point_shows_that_digit(server, tab, mnist_test):
     url, _ = server
     open_page(tab, url, "", "Latent map")
-    tab.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-    tab.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
-    x, y, index = _point(tab, 3, 10)
+    map_drawn(tab)
+    tab.get_by_test_id("map-stage").scroll_into_view_if_needed()
+    index = map_shown(tab, 3)[10]
+    x, y = map_point(tab, index)
     tab.mouse.move(x, y)
     expect(tab.get_by_test_id("map-hover-label")).to_have_text(f"3 · #{index}", timeout=10_000)
     thumb = tab.get_by_test_id("map-hover-digit")
@@ -417,11 +465,13 @@ def test_hovering_a_map_point_shows_that_digit(server, tab, mnist_test):
 def test_picked_points_keep_their_order_and_come_back_with_the_page(server, tab):
     url, _ = server
     open_page(tab, url, "", "Latent map")
-    tab.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-    five = _click_point(tab, 5, 3)
+    map_drawn(tab)
+    tab.get_by_test_id("map-stage").scroll_into_view_if_needed()
+    five = _click_point(tab, map_shown(tab, 5)[3])
     expect(tab.get_by_role("heading", name=re.compile(rf"^#{five}: a 5"))).to_be_visible(timeout=30_000)
     settle(tab)
-    two = _click_point(tab, 2, 7, shift=True)
+    tab.get_by_test_id("map-stage").scroll_into_view_if_needed()
+    two = _click_point(tab, map_shown(tab, 2)[7], shift=True)
     button = tab.get_by_role("button", name=re.compile("^Interpolate"))
     expect(button).to_have_text(re.compile(rf"Interpolate #{five} → #{two}"), timeout=30_000)  # not class order
     settle(tab)
@@ -431,35 +481,9 @@ def test_picked_points_keep_their_order_and_come_back_with_the_page(server, tab)
     settle(tab)
     sidebar.get_by_role("link", name="Latent map").click()
     expect(tab.get_by_role("heading", name=re.compile(rf"^#{five}: a 5"))).to_be_visible(timeout=30_000)
-    picks = tab.get_by_test_id("map-picks")
-    expect(picks.locator("g")).to_have_count(2, timeout=30_000)
-    assert [g.get_attribute("data-index") for g in picks.locator("g").all()] == [str(five), str(two)]
-    assert picks.locator("text").all_text_contents() == ["1", "2"]
+    map_drawn(tab)
+    expect(tab.get_by_test_id("map-points")).to_have_attribute("data-picks", f"{five},{two}")
     snap(tab, "map-picks-restored")
-    # The rings stay on their dots when the page moves the chart (Map settings opening above it)
-    dot = """index => {  // where plotly draws the point, in the window
-        const gd = document.querySelector('.st-key-latent_map .js-plotly-plot'), layout = gd._fullLayout;
-        const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
-        const trace = gd._fullData.find(t => Array.from(t.customdata || []).includes(index));
-        const k = Array.from(trace.customdata).indexOf(index);
-        return [r.left + layout.xaxis.l2p(trace.x[k]), r.top + layout.yaxis.l2p(trace.y[k])];
-    }"""
-
-    def ring_off_its_dot() -> float:
-        ring = None
-        for _ in range(40):  # the marks are drawn anew (removed, added) as the page moves: a frame with them
-            if ring := picks.locator(f'g[data-index="{five}"] circle').first.bounding_box():
-                break
-            tab.wait_for_timeout(50)
-        x, y = tab.evaluate(dot, five)
-        return math.hypot(ring["x"] + ring["width"] / 2 - x, ring["y"] + ring["height"] / 2 - y)
-
-    assert ring_off_its_dot() < 2
-    tab.get_by_text("Map settings:").click()
-    expect(tab.get_by_role("radio", name="PCA")).to_be_visible()
-    tab.wait_for_timeout(600)  # the expander's opening animation
-    assert ring_off_its_dot() < 2
-    tab.get_by_text("Map settings:").click()
     button.click()
     expect(tab.get_by_role("heading", name="Interpolation").first).to_be_visible(timeout=30_000)
     expect(tab).to_have_url(re.compile(rf"from=test%3A{five}&to=test%3A{two}|to=test%3A{two}.*from=test%3A{five}"))

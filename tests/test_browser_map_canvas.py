@@ -7,7 +7,18 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
-from tests.browser_support import expect, fresh_page, open_page, require_browser, settle, snap, streamlit_app
+from tests.browser_support import (
+    MAP_UI,
+    expect,
+    fresh_page,
+    map_coordinates,
+    map_drawn,
+    open_page,
+    require_browser,
+    settle,
+    snap,
+    streamlit_app,
+)
 from ui.latent_pad import TRAVERSAL
 from vae.models.latents import SLIDER_RANGE
 
@@ -21,27 +32,24 @@ def server(tmp_path_factory):
         yield running
 
 
-# The screen position inside the map's plot area farthest from every point (on a 40 x 40 grid of
-# candidates, 24 px in from the edges), and that distance in pixels; null until the chart is drawn.
-EMPTIEST = """() => {
-    const gd = document.querySelector('.st-key-latent_map .js-plotly-plot');
-    const area = gd && gd._fullData && gd.querySelector('.nsewdrag');
-    if (!area) return null;  // the chart is still being drawn
-    const r = area.getBoundingClientRect();
-    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, points = [];
-    for (const t of gd._fullData) {
-        if (!t.customdata) continue;
-        for (let i = 0; i < t.x.length; i++) points.push([xa.l2p(t.x[i]), ya.l2p(t.y[i])]);
-    }
+# The window position inside the map's drawing area farthest from every point (on a 40 x 40 grid of
+# candidates, 24 px in from the edges), and that distance in pixels; null until the map is drawn.
+EMPTIEST = f"""() => {{
+    const ui = {MAP_UI};
+    if (!ui || !ui.view) return null;
+    const r = ui.stage.getBoundingClientRect(), v = ui.view, xy = ui.points.xy, points = [];
+    for (const i of ui.points.order) {{
+        points.push([r.width / 2 + (xy[2 * i] - v.cx) * v.k, r.height / 2 - (xy[2 * i + 1] - v.cy) * v.k]);
+    }}
     let best = null;
-    for (let i = 0; i < 40; i++) for (let j = 0; j < 40; j++) {
+    for (let i = 0; i < 40; i++) for (let j = 0; j < 40; j++) {{
         const px = 24 + (r.width - 48) * i / 39, py = 24 + (r.height - 48) * j / 39;
         let near = Infinity;
         for (const [x, y] of points) near = Math.min(near, (x - px) ** 2 + (y - py) ** 2);
         if (!best || near > best[2]) best = [r.left + px, r.top + py, near];
-    }
+    }}
     return [best[0], best[1], Math.sqrt(best[2])];
-}"""
+}}"""
 INKED = """(c) => {  // the thumbnail's canvas (inside the component's shadow root)
     const d = c.getContext('2d').getImageData(0, 0, 28, 28).data;
     let ink = 0;
@@ -51,6 +59,7 @@ INKED = """(c) => {  // the thumbnail's canvas (inside the component's shadow ro
 
 
 def emptiest(page):
+    map_drawn(page)
     return page.wait_for_function(EMPTIEST, timeout=30_000).json_value()
 
 
@@ -58,9 +67,9 @@ def hover_between_points(page):
     """Bring the pointer to the map's emptiest place (which fetches the decoder), wait for the
     decoder, then move it there again. Whole pixels: a pointer event's position is one."""
     x, y, clearance = emptiest(page)
-    assert clearance > 25, clearance  # clear of plotly's own hover (20 px)
+    assert clearance > 25, clearance  # clear of every point's own thumbnail
     x, y = round(x), round(y)
-    for _ in range(60):  # until the overlay, bound to the chart a frame after it is drawn, has heard of it
+    for _ in range(60):  # until the decoder has loaded
         page.mouse.move(x + 4, y + 4)
         page.mouse.move(x, y)
         if page.evaluate("() => Boolean(window.__latentPadProbe.mapDecodeAt)"):
@@ -69,15 +78,6 @@ def hover_between_points(page):
     page.mouse.move(x + 4, y + 4)
     page.mouse.move(x, y, steps=4)
     return x, y
-
-
-def map_coordinates(page, x, y):
-    """The map coordinates under the screen position (x, y), through plotly's axes."""
-    return page.evaluate("""([x, y]) => {
-        const gd = document.querySelector('.st-key-latent_map .js-plotly-plot');
-        const r = gd.querySelector('.nsewdrag').getBoundingClientRect();
-        return [gd._fullLayout.xaxis.p2l(x - r.left), gd._fullLayout.yaxis.p2l(y - r.top)];
-    }""", [x, y])
 
 
 @pytest.mark.parametrize("projection", ["umap", "pca"])
@@ -110,21 +110,21 @@ def test_the_decoded_lattice_follows_a_zoom(server, tab):
     expect(lattice).to_have_attribute("data-view", re.compile(r"^-?\d"), timeout=30_000)
     before = lattice.get_attribute("data-view")
     assert int(lattice.get_attribute("data-cells")) >= 50
-    # Over the plot area exactly, under the points (plotly's WebGL layer comes after it).
+    # Over the map's drawing area exactly, under the points (their canvas comes after it).
     placed = lattice.evaluate("""c => {
-        const area = c.closest('.js-plotly-plot').querySelector('.nsewdrag').getBoundingClientRect();
-        const r = c.getBoundingClientRect(), gl = c.parentElement.querySelector('.gl-container');
+        const area = c.parentElement.getBoundingClientRect(), r = c.getBoundingClientRect();
+        const points = c.parentElement.querySelector('[data-testid=map-points]');
         return [Math.abs(r.left - area.left) + Math.abs(r.top - area.top) + Math.abs(r.width - area.width)
                 + Math.abs(r.height - area.height),
-                gl ? Boolean(c.compareDocumentPosition(gl) & Node.DOCUMENT_POSITION_FOLLOWING) : null];
+                Boolean(c.compareDocumentPosition(points) & Node.DOCUMENT_POSITION_FOLLOWING)];
     }""")
     assert placed[0] < 2 and placed[1] is True, placed
     snap(tab, "map-lattice")
     hover_between_points(tab)  # a decode under the pointer, which a click on the toolbar must not open
-    tab.locator(".st-key-latent_map .modebar-btn[data-title='Zoom in']").click()
+    tab.get_by_role("button", name="Zoom in").click()
     expect(lattice).not_to_have_attribute("data-view", before, timeout=10_000)
-    spans = [[float(v) for v in view.split(",")] for view in (before, lattice.get_attribute("data-view"))]
-    assert spans[1][1] - spans[1][0] < spans[0][1] - spans[0][0]  # a narrower view, drawn again
+    scales = [float(view.split(",")[2]) for view in (before, lattice.get_attribute("data-view"))]
+    assert scales[1] > scales[0]  # closer in (more pixels a map unit), drawn again
     tab.wait_for_timeout(600)
     expect(tab.get_by_role("heading", name="Latent map")).to_be_visible()  # still here: no sliders opened
 
@@ -135,7 +135,8 @@ def test_a_tap_between_points_on_a_phone_opens_that_code_in_the_sliders_through_
     context = page.context
     try:
         open_page(page, url, "?lattice=1", "Latent map")
-        page.locator(".st-key-latent_map .js-plotly-plot").scroll_into_view_if_needed()
+        map_drawn(page)
+        page.get_by_test_id("map-stage").scroll_into_view_if_needed()
         expect(page.get_by_test_id("map-lattice")).to_have_attribute("data-cells", re.compile(r"^\d+$"))
         snap(page, "map-lattice-phone-dark")
         x, y, clearance = emptiest(page)

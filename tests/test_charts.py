@@ -145,3 +145,16 @@ def test_labels_with_no_room_go_unlabelled_rather_than_over_another_or_off_the_c
                for i, a in enumerate(boxes) for b in boxes[i + 1:])
     right = label_places([0.0, 100.0], [0.0, 0.0], ["a", "run-20261206-234250 is long"])
     assert right[1] in ("middle left", "top left", "bottom left")
+
+
+def test_the_colour_bars_numbers_are_round_and_inside_its_span():
+    from ui.map_chart import ticks
+
+    for low, high in ((42.21, 163.6), (-2.14, 2.47), (0.0, 1.0), (0.0312, 0.0977), (5.0, 5.0)):
+        marks = ticks(low, high)
+        assert 1 <= len(marks) <= 7, (low, high, marks)
+        assert all(0 <= m["at"] <= 1 for m in marks)
+        values = [float(m["text"]) for m in marks]
+        assert values == sorted(values) and all(low - 1e-9 <= v <= high + 1e-9 for v in values)
+    assert [m["text"] for m in ticks(42.21, 163.6)] == ["60", "80", "100", "120", "140", "160"]
+    assert [m["text"] for m in ticks(-2.14, 2.47)] == ["-2", "-1", "0", "1", "2"]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app_support import VIEWS, bundled_checkpoints, open_app
+from tests.app_support import VIEWS, bundled_checkpoints, map_chart, open_app
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -16,12 +16,11 @@ def checkpoints(tmp_path, monkeypatch):
 
 
 def test_every_page_explores_the_bundled_fashion_model_by_class_name(checkpoints):
-    import json
 
     at = open_app(query_params={"checkpoint": "fashion-mnist", "codes": "test"})
     assert any("Fashion-MNIST" in c.value for c in at.sidebar.caption)
-    legend = [trace["name"] for trace in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]]
-    assert legend[:3] == ["T-shirt/top", "Trouser", "Pullover"]
+    chart = map_chart(at)
+    assert [chart["names"][c] for c in chart["classes"]][:3] == ["T-shirt/top", "Trouser", "Pullover"]
     for page in VIEWS:
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])

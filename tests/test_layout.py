@@ -163,7 +163,7 @@ def test_the_first_pages_modules_leave_the_heavy_analysis_libraries_for_later():
                 imported |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
     done = subprocess.run([sys.executable, "-c", IMPORT_PROBE, ",".join(FIRST_PAGE_LEAVES), *sorted(imported)],
                           cwd=ROOT, capture_output=True, text=True, check=True)
-    assert {"ui.state", "ui.map_overlay", "torch"} <= imported and done.stdout.strip() == ""
+    assert {"ui.state", "ui.map_chart", "torch"} <= imported and done.stdout.strip() == ""
 
 
 FIRST_RUN_PROBE = """

@@ -2,7 +2,7 @@
 density, and clusters of labelled blobs get their labels and honest shares."""
 import numpy as np
 
-from vae.analysis.map_layers import cluster_labels, density
+from vae.analysis.map_layers import DensityGrid, cluster_labels, contour_segments, density
 
 
 def blobs(seed: int = 0, n: int = 600):
@@ -33,6 +33,23 @@ def test_one_class_is_drawn_on_the_whole_maps_lattice():
     assert one.z[np.abs(one.y).argmin(), np.abs(one.x).argmin()] < 1e-3 * one.z.max()  # class 0's blob: empty
 
 
+def test_contours_trace_a_level_around_a_round_bump_and_nest_by_level():
+    """Marching squares on exp(-r^2): the level exp(-r0^2) is the circle of radius r0, closed."""
+    x = y = np.linspace(-2, 2, 81)
+    grid = DensityGrid(x, y, np.exp(-(x[None] ** 2 + y[:, None] ** 2)))
+    for r0 in (0.5, 1.0, 1.5):
+        pieces = contour_segments(grid, [np.exp(-r0 ** 2)])
+        ends = np.concatenate([pieces[:, :2], pieces[:, 2:]])
+        assert np.abs(np.hypot(*ends.T) - r0).max() < 0.01, r0  # on the circle (linear between lattice points)
+        length = np.hypot(pieces[:, 2] - pieces[:, 0], pieces[:, 3] - pieces[:, 1]).sum()
+        assert abs(length - 2 * np.pi * r0) < 0.01 * 2 * np.pi * r0  # all the way round, once
+        _, counts = np.unique(np.round(ends, 6), axis=0, return_counts=True)
+        assert np.all(counts % 2 == 0)  # every end meets another piece's (four at a lattice point): a closed line
+    two = contour_segments(grid, [np.exp(-1.0), np.exp(-0.25)])
+    assert len(two) == len(contour_segments(grid, [np.exp(-1.0)])) + len(contour_segments(grid, [np.exp(-0.25)]))
+    assert len(contour_segments(grid, [2.0])) == 0  # above the peak: nothing
+
+
 def test_cluster_labels_name_each_blob_by_its_class_with_its_share():
     xy, labels = blobs()
     noisy = labels.copy()
@@ -52,20 +69,17 @@ def test_each_cluster_gets_its_centre_in_latent_space_when_the_codes_are_given()
 
 
 def test_the_map_page_draws_them_and_keeps_them_in_the_address(monkeypatch):
-    import json
     import re
 
     import ui.caches
-    from tests.app_support import ROOT, open_app
+    from tests.app_support import ROOT, map_chart, open_app
 
     monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", ROOT / "checkpoints")
     at = open_app("views/map.py", query_params={"density": "class", "labels": "1", "classes": "1,4,7",
                                                  "projection": "pca"})
-    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.id.endswith("latent_map")
-                or "latent_map" in c.proto.id)
-    contours = [t for t in spec["data"] if t["type"] == "contour"]
-    assert len(contours) == 3  # one per class shown
-    labels = [re.fullmatch(r"(\d) · (\d+)%(?: \(centre: (\d)\))?", a["text"]) for a in spec["layout"]["annotations"]]
+    chart = map_chart(at)
+    assert len(chart["contours"]) == 3 and all(len(c["segments"]) > 40 for c in chart["contours"])  # one a class
+    labels = [re.fullmatch(r"(\d) · (\d+)%(?: \(centre: (\d)\))?", t["text"]) for t in chart["texts"]]
     assert len(labels) == 3 and all(labels) and {m[1] for m in labels} == {"1", "4", "7"}, labels
     assert all(0.5 < int(m[2]) / 100 <= 1 for m in labels)
     # The classifier reads the decoded centre of a cluster this clean as its own class.

@@ -221,7 +221,7 @@ COMPONENT_MODULES = sorted(p.name for p in (ROOT / "ui").glob("*.py") if "compon
 
 
 def test_every_component_module_is_checked():
-    assert {"latent_pad.py", "map_overlay.py", "uploads.py", "sketchpad.py", "browser_fixes.py"} <= set(
+    assert {"latent_pad.py", "map_chart.py", "uploads.py", "sketchpad.py", "browser_fixes.py"} <= set(
         COMPONENT_MODULES)
 
 

@@ -1,7 +1,7 @@
 """What every page needs in the browser and Streamlit has no option for (ui/components/browser_fixes.js):
 a tap on a plotly chart selects the point under the finger, plotly's toolbar stays off narrow
-screens, /map opens the map at the app's root, and plotly's code starts loading before the first chart
-is sent. Mounted once, by app.py, first thing."""
+screens, /map opens the map at the app's root, and plotly's code is loaded once the first page is drawn,
+before another page's chart asks for it. Mounted once, by app.py, first thing."""
 from pathlib import Path
 
 import streamlit as st

@@ -234,8 +234,9 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 
 def latent_scatter(xy, labels, class_names: list[str], shown: list[int] | None = None, marks: dict | None = None,
                    path=None, height: int = 620) -> go.Figure:
-    """The map as a WebGL scatter, one trace per shown class (customdata = dataset index). Hover
-    labels are left to ui/map_overlay.py, which shows the digit itself.
+    """A latent map as a WebGL scatter, one trace per shown class (customdata = dataset index), for
+    the pages that show one beside their own work; the Latent map page draws its own
+    (ui/map_chart.py). No hover labels: a point's index says little without its image.
 
     shown: the classes drawn (all when None); marks: {name: (xy (M, 2), symbol)} drawn on top;
     path: (S, 2) drawn as a line.
@@ -260,49 +261,6 @@ def latent_scatter(xy, labels, class_names: list[str], shown: list[int] | None =
                                                line=dict(color="white", width=2)), hoverinfo="skip"))
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0),
                       legend=dict(itemsizing="constant", orientation="h", y=0, yanchor="top", x=0))
-    fig.update_xaxes(showticklabels=False, title=None, showgrid=False, zeroline=False)
-    fig.update_yaxes(showticklabels=False, title=None, showgrid=False, zeroline=False, scaleanchor="x")
-    return fig
-
-
-def with_layers(figure: go.Figure, grids: list[tuple[str, object]], clusters: list, class_names: list[str],
-                readings: list[int] | None = None) -> go.Figure:
-    """A copy of a map figure with density contours under its points (`grids`: (color, a
-    vae.analysis.map_layers.DensityGrid) each) and cluster labels over them (MapCluster each; with
-    `readings`, the class read in each cluster's decoded centre, named where it is not the majority's)."""
-    fig = go.Figure(figure)
-    for color, grid in grids:
-        low, high = grid.levels(4)[[0, -1]]  # the levels enclosing 80% and 20% of the mass
-        fig.add_trace(go.Contour(
-            x=grid.x, y=grid.y, z=grid.z.astype("float32"), showscale=False, hoverinfo="skip", showlegend=False,
-            contours=dict(coloring="lines", start=low, end=high, size=(high - low) / 3 or 1),
-            colorscale=[[0, color], [1, color]], line=dict(width=1.2), name="density"))
-    for i, c in enumerate(clusters):
-        read = readings[i] if readings is not None else c.label
-        text = f"{class_names[c.label]} · {c.share:.0%}"
-        text += "" if read == c.label else f" (centre: {class_names[read]})"
-        fig.add_annotation(x=c.x, y=c.y, text=text, showarrow=False,
-                           font=dict(size=12, color="white"), bgcolor="rgba(0, 0, 0, 0.6)", borderpad=3)
-    return fig
-
-
-def metric_scatter(xy, values, labels, shown: list[int], title: str, height: int = 620) -> go.Figure:
-    """The map colored by a per-image figure (one WebGL trace; customdata = dataset index), the
-    images of the `shown` classes only, the highest values drawn last (on top)."""
-    import numpy as np
-
-    idx = np.flatnonzero(np.isin(labels, shown))
-    idx = idx[np.argsort(values[idx], kind="stable")]
-    low, high = np.percentile(values[idx], [1, 99]) if len(idx) else (0.0, 1.0)
-    fig = go.Figure(go.Scattergl(
-        x=xy[idx, 0], y=xy[idx, 1], mode="markers", customdata=idx, name=title, hoverinfo="none",
-        # A gray rim: Viridis's dark end on the dark theme's page, and its yellow end on the light one's,
-        # are hard to see alone.
-        marker=dict(size=4, color=values[idx], colorscale="Viridis", cmin=low, cmax=high, opacity=0.8,
-                    line=dict(color="rgba(128, 128, 128, 0.7)", width=0.6),
-                    colorbar=dict(title=dict(text=title, side="right"), thickness=12, orientation="h",
-                                  y=-0.02, yanchor="top", len=1.0))))
-    fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0), showlegend=False)
     fig.update_xaxes(showticklabels=False, title=None, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, title=None, showgrid=False, zeroline=False, scaleanchor="x")
     return fig

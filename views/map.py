@@ -24,14 +24,14 @@ from ui.caches import (
     nouns,
     selected_folder,
 )
-from ui.charts import PALETTE, latent_scatter, metric_scatter, posterior_cloud, with_layers
-from ui.directions import CORRECTED, DIRECTION, current_direction, direction_controls
+from ui.charts import PALETTE, posterior_cloud
+from ui.directions import DIRECTION, current_direction, direction_controls
 from ui.latent_pad import browser_decodable
-from ui.map_overlay import map_overlay
+from ui.map_chart import colour_range, latent_map_chart
 from ui.page import page_header, show_digit
 from ui.text import in_sentence
 from vae.analysis.diagnostics import FIGURE_SAMPLES, FIGURES, IWAE_K
-from vae.analysis.map_layers import cluster_labels, density
+from vae.analysis.map_layers import cluster_labels, contour_segments, density
 from vae.analysis.projection import PLACE_NEIGHBOURS, PROJECTIONS
 from vae.analysis.walks import analogy, decode_numpy, posterior_samples
 from vae.data import split_size
@@ -151,24 +151,12 @@ if color not in ("class", "direction"):
     figures = image_figures(scope, IWAE_K if color == "iwae_gap" else 0)
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
-def map_figure(_lmap, hash_: str, scope: str, projection: str, shown: tuple[int, ...], names: tuple[str, ...]):
-    """The figure, built once per checkpoint, scope and class filter for every session: building
-    10,000 points' worth of plotly objects is most of a rerun's time, and every session's reruns
-    share one interpreter (BENCHMARKS.md section 7). Streamlit only reads it (to_dict)."""
-    return latent_scatter(_lmap.xy, _lmap.labels, list(names), shown=list(shown))
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def colored_figure(_lmap, _values, hash_: str, scope: str, projection: str, color: str, shown: tuple[int, ...],
-                   title: str):
-    return metric_scatter(_lmap.xy, _values, _lmap.labels, list(shown), title)
-
-
 @st.cache_resource(max_entries=8, show_spinner="Drawing density and labels")
-def layered(_figure, _lmap, hash_: str, scope: str, projection: str, color: str, shown: tuple[int, ...],
-            density_of: str, labelled: bool, names: tuple[str, ...]):
-    """The map's figure with density contours and cluster labels over it, once for every session."""
+def layers(_lmap, hash_: str, scope: str, projection: str, shown: tuple[int, ...], density_of: str, labelled: bool,
+           names: tuple[str, ...]) -> tuple[list, list]:
+    """Density contours and cluster labels to draw over the map, once for every session: (colour,
+    contour pieces) each, and (x, y, text) each (with the class the classifier reads in each cluster's
+    decoded centre, where it is not the majority's)."""
     xy, labels = _lmap.xy, _lmap.labels
     keep = np.isin(labels, shown)
     if density_of == "all":
@@ -177,8 +165,13 @@ def layered(_figure, _lmap, hash_: str, scope: str, projection: str, color: str,
         grids = [(PALETTE[c % 10], density(xy[labels == c], within=xy)) for c in shown if (labels == c).any()]
     else:
         grids = []
+    # From the level enclosing 80% of the mass to the one enclosing 20%, evenly spaced (Density contours' help)
+    contours = [(colour, contour_segments(grid, np.linspace(*grid.levels(4)[[0, -1]], 4))) for colour, grid in grids]
     clusters = cluster_labels(xy[keep], labels[keep], k=len(shown), mu=_lmap.mu[keep]) if labelled else []
-    return with_layers(_figure, grids, clusters, list(names), centre_readings(clusters))
+    readings = centre_readings(clusters) or [c.label for c in clusters]
+    texts = [(c.x, c.y, f"{names[c.label]} · {c.share:.0%}" + ("" if read == c.label else f" (centre: {names[read]})"))
+             for c, read in zip(clusters, readings, strict=True)]
+    return contours, texts
 
 
 def centre_readings(clusters) -> list[int] | None:
@@ -207,44 +200,28 @@ def decoding_note(projection: str, continuous: bool) -> str:
             "open that code in the sliders.")
 
 
-def keep_picking_order() -> None:
-    """Plotly reports a selection in trace (class) order; keep the order the points were picked in:
-    those still selected first, as they were, then the new ones."""
-    points = st.session_state["latent_map"].selection.points
-    now = [int(p["customdata"]) for p in points if "customdata" in p]
-    before = [i for i in PICKED.get() if i in now]
-    PICKED.set(before + [i for i in now if i not in before])
-
-
 picked = [i for i in PICKED.get() if i < len(images)]
 PICKED.to_url()
 if not shown:
     st.info("No class is shown: pick at least one in Classes shown.")
 else:
-    # What the points are colored by, exactly: the cached figures are keyed by it.
-    color_key = f"direction {DIRECTION.get()} {CORRECTED.current()}" if color == "direction" else color
     if color == "direction":
-        figure = colored_figure(lmap, direction[0].projection(lmap.mu), hash_, scope, lmap.projection, color_key,
-                                tuple(sorted(shown)), f"{direction[1]} → {direction[2]}")
-    elif figures is None:
-        figure = map_figure(lmap, hash_, scope, lmap.projection, tuple(sorted(shown)), tuple(names))
+        values, title = direction[0].projection(lmap.mu), f"{direction[1]} → {direction[2]}"
+    elif figures is not None:
+        values, title = figures[color], with_unit(COLORS[color], color)
     else:
-        figure = colored_figure(lmap, figures[color], hash_, scope, lmap.projection, color, tuple(sorted(shown)),
-                                with_unit(COLORS[color], color))
-    if density_of != "off" or labelled:
-        figure = layered(figure, lmap, hash_, scope, lmap.projection, color_key, tuple(sorted(shown)), density_of,
-                         labelled, tuple(names))
-    st.plotly_chart(figure, key="latent_map", on_select=keep_picking_order,
-                    selection_mode=("points", "box", "lasso"), width="stretch")
-    opened = map_overlay(images, dataset_name, scope, picked, lmap, chart_key="latent_map", model=checkpoint.model,
-                         weights_hash=hash_, lattice=lattice)
+        values, title = None, ""
+    span = colour_range(values[np.isin(lmap.labels, shown)]) if values is not None else None
+    contours, cluster_texts = (layers(lmap, hash_, scope, lmap.projection, tuple(sorted(shown)), density_of, labelled,
+                                      tuple(names)) if density_of != "off" or labelled else ([], []))
+    opened = latent_map_chart(lmap, images, dataset_name, scope, names, shown, picked, PICKED.set, values=values,
+                              value_range=span, title=title, contours=contours, labels=cluster_texts,
+                              model=checkpoint.model, weights_hash=hash_, lattice=lattice)
     if opened is not None:
         state.open_in_sliders(opened)
-    if color != "class":
-        scale = figure.data[0].marker  # the points' trace: layers are drawn over it
+    if span is not None:
         st.caption(f"The colors run from the 1st to the 99th percentile of the {things} shown "
-                   f"({scale.cmin:.2f} to {in_units(scale.cmax, color)}); "
-                   "those beyond take the end colors.")
+                   f"({span[0]:.2f} to {in_units(span[1], color)}); those beyond take the end colors.")
     if browser_decodable(checkpoint.model, hash_):
         st.caption(decoding_note(lmap.projection, checkpoint.model.latent.continuous))
     if checkpoint.config.conditional:

@@ -6,10 +6,11 @@
 //   - On a narrow screen plotly's toolbar (zoom, pan, download) is hidden: it covered the charts'
 //     titles. Pinch and drag still zoom and pan; a double tap resets.
 //   - /map opens the map at the app's root (mapAtRoot).
-//   - Plotly's code starts loading at once. Streamlit imports its plotly chunk (4.7 MB) only when a
-//     chart arrives, and the first page's map comes after the server has imported torch and loaded
-//     the model; imported here, as Streamlit's index script would import it (the same URL, so the
-//     same module), it is fetched, parsed and run while the server works (BENCHMARKS.md section 6).
+//   - Plotly's code is loaded once the first page is drawn, while the user looks at it. Streamlit
+//     imports its plotly chunk (4.7 MB) only when a chart arrives, so the first chart of another page
+//     waited for it; imported here, as Streamlit's index script would import it (the same URL, so the
+//     same module), the next page finds it loaded. Not before: the first page (the map, drawn without
+//     plotly) would wait for it, on 2 cores (BENCHMARKS.md section 6).
 
 const NARROW = "@media (max-width: 640px) { .js-plotly-plot .modebar-container { display: none !important; } }";
 
@@ -30,6 +31,12 @@ function loadPlotlyEarly(chunk) {
   import(url.href).catch(() => {});
 }
 
+function whenFirstPageDrawn(then) {  // the first script run finished, and the browser idle after it
+  const done = () => document.querySelector("[data-testid=stApp][data-test-script-state=notRunning]");
+  const wait = () => (done() ? requestIdleCallback(then, { timeout: 2000 }) : setTimeout(wait, 200));
+  wait();
+}
+
 // /map, which people type, for the Latent map: the app's root is that page's only address (app.py).
 // Replaced, not pushed, so that Back leaves /map rather than landing on it and coming back.
 function mapAtRoot() {
@@ -42,7 +49,8 @@ export default function (component) {
   if (window.__browserFixes) return;  // one listener, one style and one early load for the whole tab
   window.__browserFixes = true;
   if (mapAtRoot()) return;
-  loadPlotlyEarly(dataOf(component).plotly);
+  const chunk = dataOf(component).plotly;
+  whenFirstPageDrawn(() => loadPlotlyEarly(chunk));
   document.addEventListener("touchstart", hoverWhereTouched, { capture: true, passive: true });
   const style = document.createElement("style");
   style.textContent = NARROW;

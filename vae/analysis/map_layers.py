@@ -2,6 +2,7 @@
 
     grid = density(xy)                              # DensityGrid: a smoothed histogram of the map
     grid = density(xy[labels == 3])                 # one class's
+    lines = contour_segments(grid, grid.levels(4))  # (M, 4): x0, y0, x1, y1 of each piece of contour
     clusters = cluster_labels(xy, labels, k=10)     # [MapCluster(x, y, label, share, size), ...]
     cluster_labels(xy, labels, k=10, mu=codes)      # each with its centre in latent space (.code)
 
@@ -57,6 +58,40 @@ def density(xy: np.ndarray, within: np.ndarray | None = None, grid: int = GRID,
     cell = (xe[1] - xe[0]) * (ye[1] - ye[0])
     z = smooth / max(smooth.sum() * cell, 1e-300)
     return DensityGrid((xe[:-1] + xe[1:]) / 2, (ye[:-1] + ye[1:]) / 2, z.T)
+
+
+# Marching squares: which of a cell's edges (0 bottom, 1 right, 2 top, 3 left) each contour piece joins,
+# by which of its corners are above the level (bit 0 bottom-left, 1 bottom-right, 2 top-right, 3 top-left).
+# A saddle (5, 10) is split one fixed way: at this grid's resolution either way draws the same picture.
+_PIECES = {1: [(3, 0)], 2: [(0, 1)], 3: [(3, 1)], 4: [(1, 2)], 5: [(3, 0), (1, 2)], 6: [(0, 2)], 7: [(3, 2)],
+           8: [(2, 3)], 9: [(0, 2)], 10: [(0, 1), (2, 3)], 11: [(1, 2)], 12: [(1, 3)], 13: [(0, 1)], 14: [(3, 0)]}
+
+
+def _crossing(level: float, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Where along each edge from corner value u to v the level is, as a share of the edge."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.clip(np.nan_to_num((level - u) / (v - u)), 0.0, 1.0)
+
+
+def contour_segments(grid: DensityGrid, levels) -> np.ndarray:
+    """The contour lines of the density at `levels`, as straight pieces (M, 4): x0, y0, x1, y1 each,
+    where the lines cross the lattice's cells (marching squares, linear between lattice points)."""
+    z, x, y = grid.z, grid.x, grid.y
+    a, b, c, d = z[:-1, :-1], z[:-1, 1:], z[1:, 1:], z[1:, :-1]  # each cell's corners: bl, br, tr, tl
+    x0, x1 = np.broadcast_to(x[:-1], a.shape), np.broadcast_to(x[1:], a.shape)
+    y0, y1 = np.broadcast_to(y[:-1, None], a.shape), np.broadcast_to(y[1:, None], a.shape)
+    pieces = []
+    for level in np.atleast_1d(levels):
+        edges = [(x0 + _crossing(level, a, b) * (x1 - x0), y0), (x1, y0 + _crossing(level, b, c) * (y1 - y0)),
+                 (x0 + _crossing(level, d, c) * (x1 - x0), y1), (x0, y0 + _crossing(level, a, d) * (y1 - y0))]
+        case = (a > level) * 1 + (b > level) * 2 + (c > level) * 4 + (d > level) * 8
+        for kind, joins in _PIECES.items():
+            cells = case == kind
+            if cells.any():
+                for e0, e1 in joins:
+                    pieces.append(np.stack([edges[e0][0][cells], edges[e0][1][cells],
+                                            edges[e1][0][cells], edges[e1][1][cells]], 1))
+    return np.concatenate(pieces) if pieces else np.zeros((0, 4))
 
 
 @dataclass

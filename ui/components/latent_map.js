@@ -1,0 +1,664 @@
+// The latent map, drawn on a canvas of its own (ui/map_chart.py sends what to draw):
+//   - the points, in their classes' colours (a legend below; a click on an entry hides that class) or
+//     coloured by a figure of each image (Viridis, a colour bar below)
+//   - density contours and cluster labels over them, on request
+//   - pan (drag), zoom (the + and - buttons, Ctrl + wheel or a trackpad's pinch, two fingers), a
+//     double click or double tap to see the whole map again; box and lasso selection
+//   - a click or tap on a point picks it (Shift, Ctrl or Cmd: adds it, or takes it out); the picks
+//     numbered in the order they were picked (1 is where an interpolation starts), the rest faded
+//   - hover a point: a thumbnail of that image beside the pointer, with its class and index
+//   - hover the space between points: the image decoded there, in this tab, at the code that map
+//     position stands for (map_decode.js), with how far it is from any real code; a click there
+//     opens that code in the sliders
+//   - on request, the decoded lattice: an image decoded at the centre of each cell of a grid over the
+//     view, under the points, drawn again after every zoom and pan
+// Why not plotly: its 4.7 MB of code and its WebGL drawing were most of the first page's time in the
+// browser (BENCHMARKS.md section 6). Every text is set with textContent.
+
+const IMAGES = new Map();  // url -> Promise<Uint8Array>
+const TAP = 6;  // px: a press and release closer than this is a click or tap, not a drag
+const HIT = 7;  // px: a point this close to the pointer is the one under it
+const DOUBLE = 300;  // ms between the two taps of a double tap
+const VIRIDIS = [[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142], [31, 158, 137],
+                 [53, 183, 121], [110, 206, 88], [181, 222, 43], [253, 231, 37]];
+const SHADES = 48;
+const RINGS = 20;  // more picks than this (a box, a lasso): only the first two get rings, the rest stand out unfaded  // a figure's colours, in this many steps (one path each)
+
+function loadImages(url) {
+  if (!IMAGES.has(url)) {
+    IMAGES.set(url, fetch(url).then((r) => {
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return new Response(r.body.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer();
+    }).then((b) => new Uint8Array(b)));
+  }
+  return IMAGES.get(url);
+}
+
+function typed(base64, Type) {  // a little-endian array sent as base64 text
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  return new Type(bytes.buffer);
+}
+
+export function viridis(t) {  // t in [0, 1] -> "rgb(...)"
+  const u = Math.max(0, Math.min(1, t)) * (VIRIDIS.length - 1), i = Math.min(VIRIDIS.length - 2, Math.floor(u));
+  const f = u - i, a = VIRIDIS[i], b = VIRIDIS[i + 1];
+  return `rgb(${a.map((v, k) => Math.round(v + f * (b[k] - v))).join(",")})`;
+}
+
+function inkColor() {  // the theme's text colour, [r, g, b]
+  const app = document.querySelector("[data-testid=stApp]") || document.body;
+  return (getComputedStyle(app).color.match(/\d+/g) || [128, 128, 128]).slice(0, 3).map(Number);
+}
+
+function button(text, title, onClick) {
+  const b = el("button", "tool", text);
+  b.type = "button";
+  b.title = title;
+  b.setAttribute("aria-label", title);
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function build(root) {
+  const ui = { root, data: null, view: null, mapId: null, hidden: new Set(), picks: [], mode: "pan",
+               pointers: new Map(), gesture: null, lastTap: null, hovered: null, decoded: null, decoder: null,
+               loading: null, pendingOpen: 0, frame: 0, latticeKey: "" };
+  const tools = el("div", "tools");
+  ui.modes = {};
+  for (const [mode, text, title] of [["pan", "Pan", "Drag to move the map"],
+                                     ["box", "Box", "Drag a box to pick the points in it (Shift: add them)"],
+                                     ["lasso", "Lasso", "Draw around points to pick them (Shift: add them)"]]) {
+    ui.modes[mode] = button(text, title, () => setMode(ui, mode));
+    tools.append(ui.modes[mode]);
+  }
+  tools.append(button("+", "Zoom in", () => zoomBy(ui, 1.5)), button("−", "Zoom out", () => zoomBy(ui, 1 / 1.5)),
+               button("Whole map", "See the whole map again (or double-click it)", () => resetView(ui)));
+  const stage = el("div", "stage");
+  stage.setAttribute("data-testid", "map-stage");
+  ui.lattice = el("canvas", "layer");
+  ui.lattice.setAttribute("data-testid", "map-lattice");
+  ui.canvas = el("canvas", "layer");
+  ui.canvas.setAttribute("data-testid", "map-points");
+  ui.shape = el("canvas", "layer");  // a box or lasso being drawn
+  stage.append(ui.lattice, ui.canvas, ui.shape);
+  ui.key = el("div", "key");
+  ui.tip = el("div", "tip");
+  ui.thumb = el("canvas");
+  ui.thumb.setAttribute("data-testid", "map-hover-digit");
+  ui.label = el("div", "tip-label");
+  ui.label.setAttribute("data-testid", "map-hover-label");
+  ui.tip.append(ui.thumb, ui.label);
+  root.append(tools, stage, ui.key, ui.tip);
+  ui.stage = stage;
+  setMode(ui, "pan");
+  bindPointer(ui);
+  new ResizeObserver(() => { fitCanvases(ui); redraw(ui); }).observe(stage);
+  return ui;
+}
+
+function setMode(ui, mode) {
+  ui.mode = mode;
+  for (const [m, b] of Object.entries(ui.modes)) b.setAttribute("aria-pressed", String(m === mode));
+}
+
+// ---- the view: map coordinates <-> pixels of the stage, one scale for both axes ------------------
+
+function size(ui) {
+  return { w: ui.stage.clientWidth, h: ui.stage.clientHeight };
+}
+
+function wholeView(ui) {
+  const { xy } = ui.points, { w, h } = size(ui);
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (let i = 0; i < xy.length; i += 2) {
+    x0 = Math.min(x0, xy[i]); x1 = Math.max(x1, xy[i]);
+    y0 = Math.min(y0, xy[i + 1]); y1 = Math.max(y1, xy[i + 1]);
+  }
+  if (!(x1 >= x0)) { x0 = y0 = -1; x1 = y1 = 1; }
+  const pad = 0.04 * Math.max(x1 - x0, y1 - y0, 1e-9);
+  const k = Math.min((w || 1) / (x1 - x0 + 2 * pad), (h || 1) / (y1 - y0 + 2 * pad));
+  return { cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, k };
+}
+
+export function toPixel(view, w, h, x, y) {
+  return [w / 2 + (x - view.cx) * view.k, h / 2 - (y - view.cy) * view.k];
+}
+
+export function toMap(view, w, h, px, py) {
+  return [view.cx + (px - w / 2) / view.k, view.cy - (py - h / 2) / view.k];
+}
+
+function zoomAt(ui, factor, px, py) {  // keep the map point under (px, py) where it is
+  const { w, h } = size(ui), [x, y] = toMap(ui.view, w, h, px, py), k = ui.view.k * factor;
+  ui.view = { k, cx: x - (px - w / 2) / k, cy: y + (py - h / 2) / k };
+  redraw(ui);
+}
+
+function zoomBy(ui, factor) {
+  const { w, h } = size(ui);
+  zoomAt(ui, factor, w / 2, h / 2);
+}
+
+function resetView(ui) {
+  ui.view = wholeView(ui);
+  redraw(ui);
+}
+
+// ---- drawing ----------------------------------------------------------------------------------------
+
+function fitCanvases(ui) {
+  // As tall as asked, or less on a narrow screen: about square there, so that the page still scrolls past it.
+  const tall = Math.min(ui.data.height, Math.max(320, Math.round(ui.stage.clientWidth * 0.9))) + "px";
+  if (ui.stage.style.height !== tall) ui.stage.style.height = tall;
+  const { w, h } = size(ui), ratio = window.devicePixelRatio || 1;
+  for (const c of [ui.lattice, ui.canvas, ui.shape]) {
+    if (c.width !== Math.round(w * ratio) || c.height !== Math.round(h * ratio)) {
+      c.width = Math.round(w * ratio);
+      c.height = Math.round(h * ratio);
+    }
+  }
+  if (!ui.view && ui.points && w) ui.view = wholeView(ui);
+}
+
+function context(ui, canvas) {
+  const ctx = canvas.getContext("2d"), ratio = window.devicePixelRatio || 1;
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  return ctx;
+}
+
+function redraw(ui) {  // at the next frame, once however often asked
+  if (!ui.frame) ui.frame = requestAnimationFrame(() => { ui.frame = 0; draw(ui); });
+}
+
+function visible(ui, label) {
+  return !ui.hidden.has(label);
+}
+
+function draw(ui) {
+  if (!ui.points || !ui.view) return;
+  const started = performance.now(), { w, h } = size(ui), view = ui.view, ctx = context(ui, ui.canvas);
+  const { xy, labels, order, values } = ui.points, d = ui.data, picked = new Set(ui.picks);
+  const faded = picked.size > 0, r = d.radius;
+  drawContours(ui, ctx, w, h);  // under the points
+  // One path per colour: the classes in their order, or a figure's shades from low to high (the
+  // points come sorted by value, the highest drawn last).
+  const paths = new Map();
+  let shown = 0;
+  for (let n = 0; n < order.length; n++) {
+    const i = order[n];
+    if (!visible(ui, labels[i])) continue;
+    shown++;
+    const colour = values ? Math.round((SHADES - 1) * Math.max(0, Math.min(1, (values[n] - d.cmin) / ((d.cmax - d.cmin) || 1))))
+      : labels[i];
+    const key = (faded && !picked.has(i) ? "f" : "s") + colour;
+    if (!paths.has(key)) paths.set(key, new Path2D());
+    const [px, py] = toPixel(view, w, h, xy[2 * i], xy[2 * i + 1]);
+    if (px < -r || py < -r || px > w + r || py > h + r) continue;
+    const path = paths.get(key);
+    path.moveTo(px + r, py);
+    path.arc(px, py, r, 0, 2 * Math.PI);
+  }
+  const fadedFirst = [...paths].sort(([a], [b]) => (a[0] === b[0] ? 0 : a[0] === "f" ? -1 : 1));
+  for (const [key, path] of fadedFirst) {  // the picked over the rest
+    const colour = Number(key.slice(1));
+    ctx.globalAlpha = key[0] === "f" ? 0.2 : values ? 0.8 : 0.75;
+    ctx.fillStyle = values ? viridis(colour / (SHADES - 1)) : d.palette[colour % d.palette.length];
+    ctx.fill(path);
+    if (values) {  // a gray rim: Viridis's dark end on a dark page, and its yellow end on a light one
+      ctx.strokeStyle = "rgba(128, 128, 128, 0.7)";
+      ctx.lineWidth = 0.6;
+      ctx.stroke(path);
+    }
+  }
+  ctx.globalAlpha = 1;
+  drawTexts(ui, ctx, w, h);
+  drawPicks(ui, ctx, w, h);
+  ui.canvas.dataset.view = [view.cx, view.cy, view.k].map((v) => v.toPrecision(6)).join(",");
+  ui.canvas.dataset.drawn = String(shown);  // the points of the classes not hidden, in view or not
+  ui.canvas.classList.add("drawn");
+  record("mapDraw", performance.now() - started);
+  if (ui.gesture || ui.settling) {  // the lattice (a decode a cell) waits for a pan, pinch or wheel to end, moved meanwhile
+    const l = ui.lattice.dataset;
+    if (l.key) ui.lattice.style.transform = latticeShift(ui, l);
+  } else {
+    drawLattice(ui);
+  }
+}
+
+function drawContours(ui, ctx, w, h) {
+  for (const layer of ui.data.contours) {
+    ctx.strokeStyle = layer.color;
+    ctx.lineWidth = 1.2;
+    ctx.beginPath();
+    const s = layer.segments;
+    for (let j = 0; j < s.length; j += 4) {
+      ctx.moveTo(...toPixel(ui.view, w, h, s[j], s[j + 1]));
+      ctx.lineTo(...toPixel(ui.view, w, h, s[j + 2], s[j + 3]));
+    }
+    ctx.stroke();
+  }
+}
+
+function drawTexts(ui, ctx, w, h) {  // the cluster labels, over the points
+  ctx.font = "12px 'Source Sans', sans-serif";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "middle";
+  for (const label of ui.data.texts) {
+    const [px, py] = toPixel(ui.view, w, h, label.x, label.y), width = ctx.measureText(label.text).width + 8;
+    ctx.fillStyle = "rgba(0, 0, 0, 0.6)";
+    ctx.fillRect(px - width / 2, py - 10, width, 20);
+    ctx.fillStyle = "#fff";
+    ctx.fillText(label.text, px, py);
+  }
+}
+
+// The picked points: a ring each (the first two only, past RINGS picks), and the first two numbered.
+function drawPicks(ui, ctx, w, h) {
+  const ink = `rgb(${inkColor().join(",")})`;
+  const accent = getComputedStyle(ui.root).getPropertyValue("--st-primary-color").trim() || "#f58518";
+  ui.picks.slice(0, ui.picks.length > RINGS ? 2 : RINGS).forEach((index, order) => {
+    const xy = ui.points.xy, [px, py] = toPixel(ui.view, w, h, xy[2 * index], xy[2 * index + 1]);
+    if (!(px >= 0 && px <= w && py >= 0 && py <= h)) return;
+    ctx.beginPath();
+    ctx.arc(px, py, 7, 0, 2 * Math.PI);
+    ctx.strokeStyle = ink;
+    ctx.lineWidth = 2.5;
+    ctx.stroke();
+    if (order < 2) {
+      ctx.beginPath();
+      ctx.arc(px + 10, py - 10, 8, 0, 2 * Math.PI);
+      ctx.fillStyle = accent;
+      ctx.fill();
+      ctx.fillStyle = "#fff";
+      ctx.font = "bold 11px 'Source Sans', sans-serif";
+      ctx.fillText(String(order + 1), px + 10, py - 9.5);
+    }
+  });
+  ui.canvas.dataset.picks = ui.picks.join(",");
+}
+
+function drawKey(ui) {  // the legend or the colour bar, below the map
+  const d = ui.data;
+  ui.key.replaceChildren();
+  if (d.colorbar) {
+    const bar = el("div", "colorbar");
+    const ramp = el("div", "ramp");
+    ramp.style.background = `linear-gradient(to right, ${VIRIDIS.map((c) => `rgb(${c.join(",")})`).join(", ")})`;
+    bar.append(ramp);
+    const ticks = el("div", "ticks");
+    for (const t of d.colorbar.ticks) {
+      const tick = el("span", "", t.text);
+      tick.style.left = `${100 * t.at}%`;
+      ticks.append(tick);
+    }
+    bar.append(ticks, el("div", "bar-title", d.colorbar.title));
+    ui.key.append(bar);
+    return;
+  }
+  for (const c of d.classes) {
+    const entry = button("", `${ui.hidden.has(c) ? "Show" : "Hide"} ${d.names[c]} on the map`, () => {
+      if (ui.hidden.has(c)) ui.hidden.delete(c); else ui.hidden.add(c);
+      ui.hit = null;
+      drawKey(ui);
+      redraw(ui);
+    });
+    entry.className = "entry" + (ui.hidden.has(c) ? " off" : "");
+    const swatch = el("span", "swatch");
+    swatch.style.background = d.palette[c % d.palette.length];
+    entry.append(swatch, el("span", "", d.names[c]));
+    ui.key.append(entry);
+  }
+}
+
+function latticeShift(ui, drawnAt) {  // the CSS transform that moves the lattice drawn at an old view to this one
+  const [cx, cy, k] = drawnAt.view.split(",").map(Number), v = ui.view, { w, h } = size(ui), s = v.k / k;
+  const [px, py] = toPixel(v, w, h, cx, cy);
+  return `translate(${px - (w / 2) * s}px, ${py - (h / 2) * s}px) scale(${s})`;
+}
+
+// The decoded lattice: an image at the centre of each cell (about 56 px) of a grid over the view.
+function drawLattice(ui) {
+  const d = ui.decoder, canvas = ui.lattice;
+  if (!ui.data.lattice || !d) {
+    if (canvas.dataset.key) context(ui, canvas);
+    canvas.dataset.key = "";
+    return;
+  }
+  const { w, h } = size(ui), view = ui.view, ink = inkColor();
+  // Drawn again only when the view, its size, the map or the theme changed.
+  const key = [view.cx, view.cy, view.k, w, h, d.decoding.codes_url, ink].join(" ");
+  if (canvas.dataset.key === key) return;
+  canvas.dataset.key = key;
+  canvas.style.transform = "";
+  const started = performance.now(), ctx = context(ui, canvas), tile = document.createElement("canvas");
+  const cols = Math.max(3, Math.round(w / 56)), rows = Math.max(3, Math.round(h / 56));
+  const cw = w / cols, ch = h / rows, side = Math.min(cw, ch) - 4;
+  const { side: px, channels } = ui.data.image, n = px * px;
+  tile.width = tile.height = px;
+  const img = tile.getContext("2d").createImageData(px, px);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const [x, y] = toMap(view, w, h, (c + 0.5) * cw, (r + 0.5) * ch);
+      const pixels = decode(d.decoding.layers, d.net, codeAt(d.decoding.inverse, d.index, d.mu, d.zDim, x, y).z);
+      for (let i = 0; i < n; i++) {  // faint: the points stay readable over it
+        if (channels === 1) {
+          img.data.set(ink, 4 * i);
+          img.data[4 * i + 3] = Math.round(pixels[i] * 150);
+        } else {
+          for (let k = 0; k < 3; k++) img.data[4 * i + k] = Math.round(pixels[k * n + i] * 255);
+          img.data[4 * i + 3] = 150;
+        }
+      }
+      tile.getContext("2d").putImageData(img, 0, 0);
+      ctx.drawImage(tile, c * cw + (cw - side) / 2, r * ch + (ch - side) / 2, side, side);
+    }
+  }
+  canvas.dataset.view = ui.canvas.dataset.view;
+  canvas.dataset.cells = String(rows * cols);
+  record("mapLattice", performance.now() - started);
+}
+
+// ---- what is under the pointer ----------------------------------------------------------------------
+
+function stagePoint(ui, e) {  // the event's position on the stage, in px; null off it
+  const r = ui.stage.getBoundingClientRect(), px = e.clientX - r.left, py = e.clientY - r.top;
+  return px >= 0 && px <= r.width && py >= 0 && py <= r.height ? [px, py] : null;
+}
+
+function pointUnder(ui, px, py) {  // the index of the shown point under (px, py), or null
+  if (!ui.hit) {  // the shown points, in buckets (map_decode.js)
+    const { xy, labels, order } = ui.points, keep = order.filter((i) => visible(ui, labels[i]));
+    const flat = new Float64Array(2 * keep.length);
+    keep.forEach((i, n) => { flat[2 * n] = xy[2 * i]; flat[2 * n + 1] = xy[2 * i + 1]; });
+    ui.hit = { index: keep.length ? mapIndex(flat) : null, keep };
+  }
+  if (!ui.hit.index) return null;
+  const { w, h } = size(ui), [x, y] = toMap(ui.view, w, h, px, py);
+  const near = nearestPoints(ui.hit.index, x, y, 1);
+  return near.dist[0] * ui.view.k <= HIT ? ui.hit.keep[near.idx[0]] : null;
+}
+
+function showTip(ui, e) {  // above the pointer, to its left unless the map's left edge is near
+  const left = ui.stage.getBoundingClientRect().left;
+  ui.tip.style.display = "block";
+  const x = Math.min(e.clientX - 120 > left ? e.clientX - 120 : e.clientX + 20, window.innerWidth - ui.tip.offsetWidth - 4);
+  Object.assign(ui.tip.style, { left: Math.max(4, x) + "px", top: (e.clientY > 140 ? e.clientY - 130 : e.clientY + 20) + "px" });
+}
+
+function hideTip(ui) {
+  ui.tip.style.display = "none";
+  ui.hovered = null;
+}
+
+function showImage(ui, index, e) {  // the thumbnail of the map's image `index`
+  const name = ui.data.names[ui.points.labels[index]];
+  ui.label.textContent = `${name} · #${index}`;
+  ui.hovered = index;
+  ui.decoded = null;
+  showTip(ui, e);
+  loadImages(ui.data.images_url).then((images) => {
+    const { side, channels } = ui.data.image;
+    if (ui.hovered === index) {
+      paintImage(ui.thumb, images, { shape: ui.data.image, scale: 1, offset: index * side * side * channels,
+                                     interleaved: true });
+    }
+  }).catch((err) => { ui.label.textContent = `${name} · #${index} (no image: ${err.message})`; });
+}
+
+// How far the pointer is from the map's points, in words: within two of the usual gaps between
+// neighbouring points it is among them; beyond, the distance as a share of the map's width. (A
+// distance on the map: for PCA the decoded code lies on the principal plane, off which real codes sit.)
+export function distanceWords(gaps, inverse) {
+  if (gaps <= 2) return "among the map's points";
+  const share = (100 * gaps * inverse.gap) / inverse.width;
+  return `${share < 1 ? share.toFixed(1) : Math.round(share)}% of the map's width from its nearest point`;
+}
+
+function decodeAt(ui, e, px, py) {  // the image the map position (px, py) stands for, decoded here
+  const d = ui.decoder;
+  if (!d) return;
+  const started = performance.now(), { w, h } = size(ui), [x, y] = toMap(ui.view, w, h, px, py);
+  const code = codeAt(d.decoding.inverse, d.index, d.mu, d.zDim, x, y);
+  paintImage(ui.thumb, decode(d.decoding.layers, d.net, code.z), { shape: ui.data.image });
+  ui.label.textContent = `decoded here · ${distanceWords(code.gaps, d.decoding.inverse)}`;
+  ui.decoded = code.z;
+  ui.hovered = null;
+  showTip(ui, e);
+  record("mapDecode", performance.now() - started);
+}
+
+function hover(ui, e) {
+  const at = stagePoint(ui, e);
+  if (!at) return hideTip(ui);
+  const index = pointUnder(ui, ...at);
+  if (index !== null) {
+    if (index !== ui.hovered) showImage(ui, index, e); else showTip(ui, e);
+    return;
+  }
+  if (!ui.decoder) {
+    hideTip(ui);
+    loadDecoder(ui).then(() => { if (ui.pointers.size === 0) decodeAt(ui, e, ...at); });
+    return;
+  }
+  decodeAt(ui, e, ...at);
+}
+
+// The decoder and the map's codes, fetched when the pointer first comes to the map (or the lattice
+// is asked for), once per map. A new map or model drops the old ones at once, so nothing mixes the
+// two; a fetch that ends after a newer one began is dropped too.
+function loadDecoder(ui) {
+  const decoding = ui.data.decoding;
+  if (!decoding) {
+    ui.decoder = ui.decoded = ui.loading = null;
+    return Promise.resolve(null);
+  }
+  if (ui.loading && ui.loading.url === decoding.codes_url) return ui.loading.promise;
+  ui.decoder = ui.decoded = null;
+  const promise = Promise.all([loadNet(decoding.weights_url), fetchTensors(decoding.codes_url)]).then(([net, t]) => {
+    if (!ui.loading || ui.loading.promise !== promise) return null;  // a newer map's load began meanwhile
+    ui.decoder = { decoding, net, mu: t.mu, zDim: t.mu.shape[1], index: mapIndex(t.xy) };
+    expose("mapDecodeAt", (x, y) => Array.from(codeAt(decoding.inverse, ui.decoder.index, ui.decoder.mu,
+                                                      ui.decoder.zDim, x, y).z));
+    drawLattice(ui);
+    return ui.decoder;
+  }).catch((e) => { ui.label.textContent = "Could not load the decoder: " + e.message; return null; });
+  ui.loading = { url: decoding.codes_url, promise };
+  return promise;
+}
+
+// ---- gestures ---------------------------------------------------------------------------------------
+
+function pick(ui, indices) {  // the picks, in the order they were picked, to the page (and drawn at once)
+  ui.picks = indices.slice(0, 10000);
+  ui.setTriggerValue("pick", ui.picks);
+  redraw(ui);
+}
+
+function inside(polygon, x, y) {  // even-odd rule, pixel coordinates
+  let yes = false;
+  for (let a = 0, b = polygon.length - 1; a < polygon.length; b = a++) {
+    const [xa, ya] = polygon[a], [xb, yb] = polygon[b];
+    if ((ya > y) !== (yb > y) && x < ((xb - xa) * (y - ya)) / (yb - ya) + xa) yes = !yes;
+  }
+  return yes;
+}
+
+function selectIn(ui, polygon, add) {  // the shown points inside a polygon of stage pixels
+  const { w, h } = size(ui), { xy, labels, order } = ui.points, found = [];
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const [x, y] of polygon) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
+  for (const i of order) {
+    if (!visible(ui, labels[i])) continue;
+    const [px, py] = toPixel(ui.view, w, h, xy[2 * i], xy[2 * i + 1]);
+    if (px >= x0 && px <= x1 && py >= y0 && py <= y1 && inside(polygon, px, py)) found.push(i);
+  }
+  const before = add ? ui.picks : [];
+  pick(ui, [...before, ...found.filter((i) => !before.includes(i))]);
+}
+
+function drawShape(ui) {
+  const ctx = context(ui, ui.shape), g = ui.gesture;
+  if (!g || !g.path || g.path.length < 2) return;
+  ctx.strokeStyle = `rgb(${inkColor().join(",")})`;
+  ctx.setLineDash([4, 3]);
+  ctx.lineWidth = 1;
+  ctx.fillStyle = "rgba(128, 128, 128, 0.15)";
+  ctx.beginPath();
+  const path = g.kind === "box" ? boxOf(g.path) : g.path;
+  path.forEach(([x, y], k) => (k ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+  ctx.closePath();
+  ctx.fill();
+  ctx.stroke();
+}
+
+function boxOf(path) {
+  const [a, b] = [path[0], path[path.length - 1]];
+  return [a, [b[0], a[1]], b, [a[0], b[1]]];
+}
+
+function tapped(ui, e, at) {  // a click or tap in place
+  const now = performance.now(), last = ui.lastTap;
+  ui.lastTap = { time: now, at };
+  if (last && now - last.time < DOUBLE && Math.hypot(at[0] - last.at[0], at[1] - last.at[1]) < 3 * TAP) {
+    clearTimeout(ui.pendingOpen);  // a double click or tap: the whole map, and nothing opened
+    ui.lastTap = null;
+    resetView(ui);
+    return;
+  }
+  const index = pointUnder(ui, ...at);
+  if (index !== null) {
+    const add = e.shiftKey || e.ctrlKey || e.metaKey;
+    pick(ui, add ? (ui.picks.includes(index) ? ui.picks.filter((i) => i !== index) : [...ui.picks, index]) : [index]);
+    if (e.pointerType !== "mouse") showImage(ui, index, e);  // a finger hovers nothing before it taps
+    return;
+  }
+  // Between the points: open what is decoded there in the sliders, unless a second tap follows.
+  loadDecoder(ui).then(() => {
+    if (!ui.decoder) return;
+    decodeAt(ui, e, ...at);
+    const z = Array.from(ui.decoded);
+    ui.pendingOpen = setTimeout(() => ui.setTriggerValue("open", z), DOUBLE);
+  });
+}
+
+function pressed(ui, e) {
+  if (e.pointerType === "mouse" && e.button !== 0) return;
+  ui.stage.setPointerCapture(e.pointerId);
+  const at = stagePoint(ui, e);
+  ui.pointers.set(e.pointerId, at);
+  clearTimeout(ui.pendingOpen);
+  if (!ui.decoder) loadDecoder(ui);
+  if (ui.pointers.size === 2) {  // two fingers: pinch and move, whatever the mode
+    const [a, b] = [...ui.pointers.values()];
+    ui.gesture = { kind: "pinch", distance: Math.hypot(a[0] - b[0], a[1] - b[1]) || 1, middle: mid(a, b) };
+    context(ui, ui.shape);
+    return;
+  }
+  ui.gesture = { kind: ui.mode, start: at, last: at, path: ui.mode === "pan" ? null : [at], moved: false };
+}
+
+function pinched(ui) {
+  const g = ui.gesture;
+  if (ui.pointers.size < 2) return;
+  const [a, b] = [...ui.pointers.values()], distance = Math.hypot(a[0] - b[0], a[1] - b[1]) || 1, m = mid(a, b);
+  ui.view = { ...ui.view, cx: ui.view.cx - (m[0] - g.middle[0]) / ui.view.k, cy: ui.view.cy + (m[1] - g.middle[1]) / ui.view.k };
+  zoomAt(ui, distance / g.distance, ...m);
+  Object.assign(g, { distance, middle: m });
+  hideTip(ui);
+}
+
+function moved(ui, e) {
+  const g = ui.gesture;
+  if (!g || !ui.pointers.has(e.pointerId)) return hover(ui, e);
+  const at = stagePoint(ui, e) || ui.pointers.get(e.pointerId);
+  ui.pointers.set(e.pointerId, at);
+  if (g.kind === "pinch") return pinched(ui);
+  if (!g.moved && Math.hypot(at[0] - g.start[0], at[1] - g.start[1]) < TAP) return;
+  g.moved = true;
+  hideTip(ui);
+  if (g.kind === "pan") {
+    ui.view = { ...ui.view, cx: ui.view.cx - (at[0] - g.last[0]) / ui.view.k, cy: ui.view.cy + (at[1] - g.last[1]) / ui.view.k };
+    g.last = at;
+    redraw(ui);
+  } else {
+    if (g.kind === "box") g.path = [g.start, at]; else g.path.push(at);
+    drawShape(ui);
+  }
+}
+
+function released(ui, e) {
+  if (!ui.pointers.has(e.pointerId)) return;
+  ui.pointers.delete(e.pointerId);
+  const g = ui.gesture;
+  if (!g || e.type === "pointercancel") {
+    ui.gesture = null;
+    context(ui, ui.shape);
+    return;
+  }
+  if (g.kind === "pinch") {
+    if (ui.pointers.size === 0) ui.gesture = null;
+    return redraw(ui);
+  }
+  ui.gesture = null;
+  if (!g.moved) return tapped(ui, e, g.start);
+  if (g.kind === "pan") redraw(ui);
+  if (g.kind !== "pan" && g.path.length > 1) selectIn(ui, g.kind === "box" ? boxOf(g.path) : g.path, e.shiftKey);
+  context(ui, ui.shape);
+}
+
+function bindPointer(ui) {
+  const stage = ui.stage;
+  stage.addEventListener("pointerdown", (e) => pressed(ui, e));
+  stage.addEventListener("pointermove", (e) => moved(ui, e));
+  stage.addEventListener("pointerup", (e) => released(ui, e));
+  stage.addEventListener("pointercancel", (e) => released(ui, e));
+  stage.addEventListener("pointerleave", (e) => { if (!ui.pointers.size && e.pointerType === "mouse") hideTip(ui); });
+  stage.addEventListener("wheel", (e) => {  // Ctrl + wheel, and a trackpad's pinch; a plain wheel scrolls the page
+    if (!e.ctrlKey && !e.metaKey) return;
+    e.preventDefault();
+    const at = stagePoint(ui, e);
+    clearTimeout(ui.settled);
+    ui.settling = true;
+    ui.settled = setTimeout(() => { ui.settling = false; redraw(ui); }, 200);
+    if (at) zoomAt(ui, Math.exp(-e.deltaY / 300), ...at);
+  }, { passive: false });
+}
+
+function mid(a, b) {
+  return [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
+}
+
+// ---- Streamlit ----------------------------------------------------------------------------------------
+
+export default function (component) {
+  const { parentElement, setTriggerValue } = component, data = dataOf(component);
+  let root = parentElement.querySelector(".latent-map-root");
+  if (!root) {
+    root = el("div", "latent-map-root");
+    parentElement.append(root);
+    root.__ui = build(root);
+  }
+  const ui = root.__ui;
+  ui.setTriggerValue = setTriggerValue;
+  const xy = typed(data.xy, Float32Array), newMap = data.map_id !== ui.mapId;
+  ui.points = { xy, labels: typed(data.labels, Int32Array), order: typed(data.order, Int32Array),
+                values: data.values ? typed(data.values, Float32Array) : null };
+  if (newMap) ui.hidden.clear();
+  for (const c of [...ui.hidden]) if (!data.classes.includes(c)) ui.hidden.delete(c);  // filtered out meanwhile
+  ui.data = data;
+  ui.picks = data.picks;
+  ui.hit = null;
+  if (newMap) {
+    ui.mapId = data.map_id;
+    ui.view = null;
+  }
+  if (ui.thumb.width !== data.image.side) ui.thumb.width = ui.thumb.height = data.image.side;
+  if (data.lattice || (ui.loading && data.decoding && ui.loading.url !== data.decoding.codes_url) || !data.decoding) {
+    loadDecoder(ui);  // the lattice needs it now; a new map or model replaces the one loaded
+  }
+  fitCanvases(ui);
+  drawKey(ui);
+  redraw(ui);
+  return () => { clearTimeout(ui.pendingOpen); };  // a tap just before leaving opens nothing afterwards
+}
