@@ -6,7 +6,7 @@
 //   - On a narrow screen plotly's toolbar (zoom, pan, download) is hidden: it covered the charts'
 //     titles. Pinch and drag still zoom and pan; a double tap resets.
 //   - /map opens the map at the app's root (mapAtRoot).
-//   - Plotly's code is loaded once the first page is drawn, while the user looks at it. Streamlit
+//   - Plotly's code is loaded a little after the first page is drawn, while the user looks at it. Streamlit
 //     imports its plotly chunk (4.7 MB) only when a chart arrives, so the first chart of another page
 //     waited for it; imported here, as Streamlit's index script would import it (the same URL, so the
 //     same module), the next page finds it loaded. Not before: the first page (the map, drawn without
@@ -31,9 +31,12 @@ function loadPlotlyEarly(chunk) {
   import(url.href).catch(() => {});
 }
 
-function whenFirstPageDrawn(then) {  // the first script run finished, and the browser idle after it
+// The first script run finished, then 3 s more (its last elements drawn, the page in use), then the
+// browser idle: plotly's code takes the main thread for about 0.8 s on 2 cores.
+function whenFirstPageDrawn(then) {
   const done = () => document.querySelector("[data-testid=stApp][data-test-script-state=notRunning]");
-  const wait = () => (done() ? requestIdleCallback(then, { timeout: 2000 }) : setTimeout(wait, 200));
+  const wait = () => (done() ? setTimeout(() => requestIdleCallback(then, { timeout: 2000 }), 3000)
+    : setTimeout(wait, 200));
   wait();
 }
 

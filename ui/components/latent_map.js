@@ -22,7 +22,8 @@ const DOUBLE = 300;  // ms between the two taps of a double tap
 const VIRIDIS = [[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142], [31, 158, 137],
                  [53, 183, 121], [110, 206, 88], [181, 222, 43], [253, 231, 37]];
 const SHADES = 48;
-const RINGS = 20;  // more picks than this (a box, a lasso): only the first two get rings, the rest stand out unfaded  // a figure's colours, in this many steps (one path each)
+const RINGS = 20;
+const SLOW = 12;  // ms: a map whose points take longer to draw is moved as a picture during a pan or pinch  // more picks than this (a box, a lasso): only the first two get rings, the rest stand out unfaded  // a figure's colours, in this many steps (one path each)
 
 function loadImages(url) {
   if (!IMAGES.has(url)) {
@@ -177,6 +178,11 @@ function visible(ui, label) {
 
 function draw(ui) {
   if (!ui.points || !ui.view) return;
+  if ((ui.gesture || ui.settling) && ui.slow) {  // too many points to draw a frame: move the last picture meanwhile
+    for (const c of [ui.canvas, ui.lattice]) if (c.dataset.view) c.style.transform = shifted(ui, c.dataset.view);
+    return;
+  }
+  ui.canvas.style.transform = "";
   const started = performance.now(), { w, h } = size(ui), view = ui.view, ctx = context(ui, ui.canvas);
   const { xy, labels, order, values } = ui.points, d = ui.data, picked = new Set(ui.picks);
   const faded = picked.size > 0, r = d.radius;
@@ -217,10 +223,11 @@ function draw(ui) {
   ui.canvas.dataset.view = [view.cx, view.cy, view.k].map((v) => v.toPrecision(6)).join(",");
   ui.canvas.dataset.drawn = String(shown);  // the points of the classes not hidden, in view or not
   ui.canvas.classList.add("drawn");
-  record("mapDraw", performance.now() - started);
+  const took = performance.now() - started;
+  ui.slow = took > SLOW;
+  record("mapDraw", took);
   if (ui.gesture || ui.settling) {  // the lattice (a decode a cell) waits for a pan, pinch or wheel to end, moved meanwhile
-    const l = ui.lattice.dataset;
-    if (l.key) ui.lattice.style.transform = latticeShift(ui, l);
+    if (ui.lattice.dataset.key) ui.lattice.style.transform = shifted(ui, ui.lattice.dataset.view);
   } else {
     drawLattice(ui);
   }
@@ -311,8 +318,8 @@ function drawKey(ui) {  // the legend or the colour bar, below the map
   }
 }
 
-function latticeShift(ui, drawnAt) {  // the CSS transform that moves the lattice drawn at an old view to this one
-  const [cx, cy, k] = drawnAt.view.split(",").map(Number), v = ui.view, { w, h } = size(ui), s = v.k / k;
+function shifted(ui, drawnAt) {  // the CSS transform that moves a picture drawn at view `drawnAt` to this one
+  const [cx, cy, k] = drawnAt.split(",").map(Number), v = ui.view, { w, h } = size(ui), s = v.k / k;
   const [px, py] = toPixel(v, w, h, cx, cy);
   return `translate(${px - (w / 2) * s}px, ${py - (h / 2) * s}px) scale(${s})`;
 }
