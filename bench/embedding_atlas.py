@@ -46,7 +46,8 @@ FRAMES = """async () => {  // requestAnimationFrame callbacks in 3 s while the t
     on = false;
     return frames / 3;
 }"""
-INKED = """() => [...document.querySelectorAll('canvas')].some((c) => {
+INKED = """() => [...document.querySelectorAll('canvas'), ...[...document.querySelectorAll('*')]
+    .filter((e) => e.shadowRoot).flatMap((e) => [...e.shadowRoot.querySelectorAll('canvas')])].some((c) => {
     if (c.width < 100 || c.height < 100) return false;
     const g = c.getContext('2d') || null;
     if (!g) return c.width > 0;  // a WebGL canvas: drawn once sized
@@ -128,8 +129,8 @@ def main() -> None:
         elsewhere = r["elsewhere"]
     with streamlit_process() as (url, _, _):
         r = measure(url, "", None)
-    rows.append(["this app's Latent map (plotly WebGL, 10,000 points)", len(r["elsewhere"]), r["drawn"], r["load"],
-                 r["fps"]])
+    rows.append(["this app's Latent map (a canvas of its own, 10,000 points)", len(r["elsewhere"]), r["drawn"],
+                 r["load"], r["fps"]])
     print(f"machine: {machine()}\nbrowser: headless Chromium, 1400 x 1000, offline (outside requests refused); "
           f"{args.points:,} points for the atlas\n")
     print(table(["map", "requests elsewhere", "drawn", "load (s)", "frames per second while panning"], rows))
