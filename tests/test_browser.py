@@ -278,6 +278,11 @@ def test_the_map_pans_zooms_hides_a_class_and_picks_by_box_and_lasso(server, pag
     assert float(points.get_attribute("data-view").split(",")[2]) > float(whole.split(",")[2])
     page.mouse.dblclick(*centre)  # the whole map again
     expect(points).to_have_attribute("data-view", whole)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="as a PNG picture").click()
+    picture = Path(download.value.path()).read_bytes()
+    assert download.value.suggested_filename == "latent-map.png" and picture[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(picture) > 20_000  # the points, not an empty frame
     # A box around the 1s' points picks those in it, and only the shown classes' points.
     ones = np.array([map_point(page, i) for i in map_shown(page, 1)])
     (x0, y0), (x1, y1) = np.percentile(ones, 20, axis=0), np.percentile(ones, 80, axis=0)

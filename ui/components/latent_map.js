@@ -73,7 +73,8 @@ function build(root) {
     tools.append(ui.modes[mode]);
   }
   tools.append(button("+", "Zoom in", () => zoomBy(ui, 1.5)), button("−", "Zoom out", () => zoomBy(ui, 1 / 1.5)),
-               button("Whole map", "See the whole map again (or double-click it)", () => resetView(ui)));
+               button("Whole map", "See the whole map again (or double-click it)", () => resetView(ui)),
+               button("PNG", "Save the map as it is shown, with its key, as a PNG picture", () => savePicture(ui)));
   const stage = el("div", "stage");
   stage.setAttribute("data-testid", "map-stage");
   ui.lattice = el("canvas", "layer");
@@ -364,6 +365,50 @@ function drawLattice(ui) {
   canvas.dataset.view = ui.canvas.dataset.view;
   canvas.dataset.cells = String(rows * cols);
   record("mapLattice", performance.now() - started);
+}
+
+// The view as a picture: the lattice and the points on the page's background, the legend or the
+// colour bar's title and span written under them; downloaded as latent-map.png (made here, sent nowhere).
+function savePicture(ui) {
+  const ratio = window.devicePixelRatio || 1, { w, h } = size(ui), d = ui.data, line = 24;
+  const out = el("canvas"), ctx = out.getContext("2d");
+  ctx.font = "12px 'Source Sans', sans-serif";
+  // The key's entries, in rows as wide as the map: [text, colour or null, x, row] each.
+  const entries = [];
+  let x = 8, row = 0;
+  const items = d.colorbar ? [[`${d.colorbar.title}: Viridis from ${d.cmin.toFixed(2)} to ${d.cmax.toFixed(2)}`, null]]
+    : d.classes.filter((c) => !ui.hidden.has(c)).map((c) => [d.names[c], d.palette[c % d.palette.length]]);
+  for (const [text, colour] of items) {
+    const width = (colour ? 14 : 0) + ctx.measureText(text).width + 10;
+    if (x > 8 && x + width > w) { x = 8; row++; }
+    entries.push([text, colour, x, row]);
+    x += width;
+  }
+  out.width = Math.round(w * ratio);
+  out.height = Math.round((h + line * (row + 1) + 4) * ratio);
+  const app = document.querySelector("[data-testid=stApp]") || document.body, ink = `rgb(${inkColor().join(",")})`;
+  ctx.fillStyle = getComputedStyle(app).backgroundColor;
+  ctx.fillRect(0, 0, out.width, out.height);
+  ctx.drawImage(ui.lattice, 0, 0);
+  ctx.drawImage(ui.canvas, 0, 0);
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.font = "12px 'Source Sans', sans-serif";
+  ctx.textBaseline = "middle";
+  for (const [text, colour, left, r] of entries) {
+    const y = h + line * r + line / 2 + 2;
+    if (colour) {
+      ctx.fillStyle = colour;
+      ctx.beginPath();
+      ctx.arc(left + 5, y, 5, 0, 2 * Math.PI);
+      ctx.fill();
+    }
+    ctx.fillStyle = ink;
+    ctx.fillText(text, left + (colour ? 14 : 0), y);
+  }
+  const link = el("a");
+  link.href = out.toDataURL("image/png");
+  link.download = "latent-map.png";
+  link.click();
 }
 
 // ---- what is under the pointer ----------------------------------------------------------------------
