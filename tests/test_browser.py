@@ -16,6 +16,7 @@ import pytest
 from bench.browser import PAD_HOST, ROUND_TRIP_HOOK
 from bench.drawn import drawn_png
 from tests.browser_support import (
+    MAP_UI,
     expect,
     map_coordinates,
     map_drawn,
@@ -276,17 +277,19 @@ def test_the_map_pans_zooms_hides_a_class_and_picks_by_box_and_lasso(server, pag
     page.get_by_role("button", name="Zoom in").click()
     expect(points).not_to_have_attribute("data-view", panned)
     assert float(points.get_attribute("data-view").split(",")[2]) > float(whole.split(",")[2])
-    page.mouse.dblclick(*centre)  # the whole map again
+    page.mouse.dblclick(*centre)  # the whole map again, and no page opened by its clicks
     expect(points).to_have_attribute("data-view", whole)
+    page.wait_for_timeout(600)
+    expect(page.get_by_role("heading", name="Latent map")).to_be_visible()
     with page.expect_download() as download:
-        page.get_by_role("button", name="as a PNG picture").click()
+        page.get_by_role("button", name="PNG", exact=True).click()
     picture = Path(download.value.path()).read_bytes()
     assert download.value.suggested_filename == "latent-map.png" and picture[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(picture) > 20_000  # the points, not an empty frame
     # A box around the 1s' points picks those in it, and only the shown classes' points.
     ones = np.array([map_point(page, i) for i in map_shown(page, 1)])
     (x0, y0), (x1, y1) = np.percentile(ones, 20, axis=0), np.percentile(ones, 80, axis=0)
-    page.get_by_role("button", name="Drag a box").click()
+    page.get_by_role("button", name="Box", exact=True).click()
     _drag(page, [(x0, y0), (x1, y1)])
     expect(page.get_by_text(re.compile(r"^\d+ points picked$"))).to_be_visible(timeout=30_000)
     picked = map_picks(page)
@@ -295,15 +298,53 @@ def test_the_map_pans_zooms_hides_a_class_and_picks_by_box_and_lasso(server, pag
     settle(page)
     # Hidden from the legend, a class is neither drawn nor picked by a lasso around it.
     stage.scroll_into_view_if_needed()
-    page.get_by_role("button", name="Hide 1 on the map").click()
+    page.get_by_title(re.compile(r"^Hide 1 on the map")).click()
     expect(points).to_have_attribute("data-drawn", str(len(map_shown(page)) - len(map_shown(page, 1))))
-    page.get_by_role("button", name="Draw around points").click()
+    page.get_by_role("button", name="Lasso", exact=True).click()
     ones = np.array([map_point(page, i) for i in map_shown(page, 1)])
     lo, hi = ones.min(0) - 5, ones.max(0) + 5
     _drag(page, [(lo[0], lo[1]), (hi[0], lo[1]), (hi[0], hi[1]), (lo[0], hi[1]), (lo[0], lo[1] + 1)])
     page.wait_for_timeout(500)
     assert not set(map_picks(page)) & set(map_shown(page, 1))
     snap(page, "map-lasso-without-ones")
+
+
+def _off_stage(page) -> int:
+    """How many of the shown points the map draws outside its drawing area."""
+    return page.evaluate(f"""() => {{ const ui = {MAP_UI}, r = ui.stage.getBoundingClientRect(), v = ui.view;
+        let out = 0;
+        for (const i of ui.points.order) {{
+            const x = r.width / 2 + (ui.points.xy[2 * i] - v.cx) * v.k;
+            const y = r.height / 2 - (ui.points.xy[2 * i + 1] - v.cy) * v.k;
+            if (x < 0 || y < 0 || x > r.width || y > r.height) out++;
+        }}
+        return out; }}""")
+
+
+def test_the_map_fits_a_narrower_window_and_keeps_a_view_the_user_chose(server, page):
+    url, _ = server
+    open_page(page, url, "?classes=1,7", "Latent map")
+    map_drawn(page)
+    stage = page.get_by_test_id("map-stage")
+    stage.scroll_into_view_if_needed()
+    assert _off_stage(page) == 0
+    wide = [float(v) for v in page.get_by_test_id("map-points").get_attribute("data-view").split(",")]
+    page.set_viewport_size({"width": 900, "height": 1000})
+    page.wait_for_function(f"() => {MAP_UI}.width < 700", timeout=10_000)
+    page.wait_for_timeout(300)
+    assert _off_stage(page) == 0  # the whole map again, in less room: the 1s and 7s only, as filtered
+    page.get_by_role("button", name="Zoom in").click()
+    page.get_by_role("button", name="Zoom in").click()
+    box = stage.bounding_box()
+    centre = map_coordinates(page, box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.wait_for_function(f"() => {MAP_UI}.width > 800", timeout=10_000)
+    page.wait_for_timeout(300)
+    box = stage.bounding_box()
+    assert np.allclose(map_coordinates(page, box["x"] + box["width"] / 2, box["y"] + box["height"] / 2), centre,
+                       atol=1e-3)  # zoomed in, the same place in the middle
+    assert _off_stage(page) > 0 and float(page.get_by_test_id("map-points").get_attribute("data-view")
+                                          .split(",")[2]) > wide[2]
 
 
 def test_uploading_a_digit_shows_its_reconstruction(server, tab, mnist_test):

@@ -78,7 +78,7 @@ def test_the_map_page_draws_them_and_keeps_them_in_the_address(monkeypatch):
     at = open_app("views/map.py", query_params={"density": "class", "labels": "1", "classes": "1,4,7",
                                                  "projection": "pca"})
     chart = map_chart(at)
-    assert len(chart["contours"]) == 3 and all(len(c["segments"]) > 40 for c in chart["contours"])  # one a class
+    assert len(chart["contours"]) == 3 and all(len(c["segments"]) > 40 * 4 * 4 for c in chart["contours"])  # a class
     labels = [re.fullmatch(r"(\d) · (\d+)%(?: \(centre: (\d)\))?", t["text"]) for t in chart["texts"]]
     assert len(labels) == 3 and all(labels) and {m[1] for m in labels} == {"1", "4", "7"}, labels
     assert all(0.5 < int(m[2]) / 100 <= 1 for m in labels)

@@ -117,7 +117,7 @@ def latent_map_chart(lmap, images, dataset: str, scope: str, names: list[str], s
         "xy": _b64(xy, "<f4"), "labels": _b64(lmap.labels, "<i4"), "order": _b64(keep, "<i4"),
         "values": None, "colorbar": None, **(colour or {}),
         "classes": sorted(int(c) for c in shown), "names": list(names), "palette": PALETTE, "radius": 2,
-        "contours": [{"color": c, "segments": np.round(s, 4).ravel().tolist()} for c, s in contours],
+        "contours": [{"color": c, "segments": _b64(s, "<f4")} for c, s in contours],
         "texts": [{"x": float(x), "y": float(y), "text": text} for x, y, text in labels],
         "picks": [int(i) for i in picks], "images_url": _images_url(images, dataset, scope, len(images)),
         "image": image_shape(images), "decoding": decoding, "lattice": lattice and decoding is not None,

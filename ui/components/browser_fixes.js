@@ -35,8 +35,8 @@ function loadPlotlyEarly(chunk) {
 // browser idle: plotly's code takes the main thread for about 0.8 s on 2 cores.
 function whenFirstPageDrawn(then) {
   const done = () => document.querySelector("[data-testid=stApp][data-test-script-state=notRunning]");
-  const wait = () => (done() ? setTimeout(() => requestIdleCallback(then, { timeout: 2000 }), 3000)
-    : setTimeout(wait, 200));
+  const idle = window.requestIdleCallback || ((f) => setTimeout(f, 1));  // Safari has none
+  const wait = () => (done() ? setTimeout(() => idle(then, { timeout: 2000 }), 3000) : setTimeout(wait, 200));
   wait();
 }
 

@@ -17,13 +17,14 @@
 
 const IMAGES = new Map();  // url -> Promise<Uint8Array>
 const TAP = 6;  // px: a press and release closer than this is a click or tap, not a drag
-const HIT = 7;  // px: a point this close to the pointer is the one under it
+const HIT = { mouse: 10, touch: 20, pen: 20 };  // px: a point this close to the pointer is the one under it
+const AMBIGUOUS = 1.5;  // a tap within this many hit radii of a point, but not on one, picks and opens nothing
 const DOUBLE = 300;  // ms between the two taps of a double tap
 const VIRIDIS = [[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142], [31, 158, 137],
                  [53, 183, 121], [110, 206, 88], [181, 222, 43], [253, 231, 37]];
-const SHADES = 48;
-const RINGS = 20;
-const SLOW = 12;  // ms: a map whose points take longer to draw is moved as a picture during a pan or pinch  // more picks than this (a box, a lasso): only the first two get rings, the rest stand out unfaded  // a figure's colours, in this many steps (one path each)
+const SHADES = 48;  // a figure's colours, in this many steps (one path each)
+const RINGS = 20;  // more picks than this (a box, a lasso): only the first two get rings, the rest stand out unfaded
+const SLOW = 12;  // ms: a map whose points take longer to draw is moved as a picture during a pan or pinch
 
 function loadImages(url) {
   if (!IMAGES.has(url)) {
@@ -51,11 +52,11 @@ function inkColor() {  // the theme's text colour, [r, g, b]
   return (getComputedStyle(app).color.match(/\d+/g) || [128, 128, 128]).slice(0, 3).map(Number);
 }
 
-function button(text, title, onClick) {
+function button(text, title, onClick, name) {  // named by its text, or `name` where the text is a symbol
   const b = el("button", "tool", text);
   b.type = "button";
   b.title = title;
-  b.setAttribute("aria-label", title);
+  if (name) b.setAttribute("aria-label", name);
   b.addEventListener("click", onClick);
   return b;
 }
@@ -63,7 +64,7 @@ function button(text, title, onClick) {
 function build(root) {
   const ui = { root, data: null, view: null, mapId: null, hidden: new Set(), picks: [], mode: "pan",
                pointers: new Map(), gesture: null, lastTap: null, hovered: null, decoded: null, decoder: null,
-               loading: null, pendingOpen: 0, frame: 0, latticeKey: "" };
+               loading: null, pendingOpen: 0, frame: 0, moved: false, inside: false };
   const tools = el("div", "tools");
   ui.modes = {};
   for (const [mode, text, title] of [["pan", "Pan", "Drag to move the map"],
@@ -72,7 +73,8 @@ function build(root) {
     ui.modes[mode] = button(text, title, () => setMode(ui, mode));
     tools.append(ui.modes[mode]);
   }
-  tools.append(button("+", "Zoom in", () => zoomBy(ui, 1.5)), button("−", "Zoom out", () => zoomBy(ui, 1 / 1.5)),
+  tools.append(button("+", "Zoom in (or Ctrl + wheel, or two fingers)", () => zoomBy(ui, 1.5), "Zoom in"),
+               button("−", "Zoom out", () => zoomBy(ui, 1 / 1.5), "Zoom out"),
                button("Whole map", "See the whole map again (or double-click it)", () => resetView(ui)),
                button("PNG", "Save the map as it is shown, with its key, as a PNG picture", () => savePicture(ui)));
   const stage = el("div", "stage");
@@ -109,12 +111,12 @@ function size(ui) {
   return { w: ui.stage.clientWidth, h: ui.stage.clientHeight };
 }
 
-function wholeView(ui) {
-  const { xy } = ui.points, { w, h } = size(ui);
+function wholeView(ui) {  // every shown point in view
+  const { xy, order } = ui.points, { w, h } = size(ui);
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-  for (let i = 0; i < xy.length; i += 2) {
-    x0 = Math.min(x0, xy[i]); x1 = Math.max(x1, xy[i]);
-    y0 = Math.min(y0, xy[i + 1]); y1 = Math.max(y1, xy[i + 1]);
+  for (const i of order) {
+    x0 = Math.min(x0, xy[2 * i]); x1 = Math.max(x1, xy[2 * i]);
+    y0 = Math.min(y0, xy[2 * i + 1]); y1 = Math.max(y1, xy[2 * i + 1]);
   }
   if (!(x1 >= x0)) { x0 = y0 = -1; x1 = y1 = 1; }
   const pad = 0.04 * Math.max(x1 - x0, y1 - y0, 1e-9);
@@ -133,6 +135,7 @@ export function toMap(view, w, h, px, py) {
 function zoomAt(ui, factor, px, py) {  // keep the map point under (px, py) where it is
   const { w, h } = size(ui), [x, y] = toMap(ui.view, w, h, px, py), k = ui.view.k * factor;
   ui.view = { k, cx: x - (px - w / 2) / k, cy: y + (py - h / 2) / k };
+  ui.moved = true;
   redraw(ui);
 }
 
@@ -143,6 +146,7 @@ function zoomBy(ui, factor) {
 
 function resetView(ui) {
   ui.view = wholeView(ui);
+  ui.moved = false;  // until the user moves it, the view follows the map's size and classes
   redraw(ui);
 }
 
@@ -153,6 +157,10 @@ function fitCanvases(ui) {
   const tall = Math.min(ui.data.height, Math.max(320, Math.round(ui.stage.clientWidth * 0.9))) + "px";
   if (ui.stage.style.height !== tall) ui.stage.style.height = tall;
   const { w, h } = size(ui), ratio = window.devicePixelRatio || 1;
+  if (ui.view && ui.width && w && w !== ui.width) {  // a new width: the whole map again, or the user's view as wide
+    ui.view = ui.moved ? { ...ui.view, k: (ui.view.k * w) / ui.width } : wholeView(ui);
+  }
+  if (w) ui.width = w;
   for (const c of [ui.lattice, ui.canvas, ui.shape]) {
     if (c.width !== Math.round(w * ratio) || c.height !== Math.round(h * ratio)) {
       c.width = Math.round(w * ratio);
@@ -239,7 +247,7 @@ function drawContours(ui, ctx, w, h) {
     ctx.strokeStyle = layer.color;
     ctx.lineWidth = 1.2;
     ctx.beginPath();
-    const s = layer.segments;
+    const s = layer.pieces || (layer.pieces = typed(layer.segments, Float32Array));  // x0, y0, x1, y1 each
     for (let j = 0; j < s.length; j += 4) {
       ctx.moveTo(...toPixel(ui.view, w, h, s[j], s[j + 1]));
       ctx.lineTo(...toPixel(ui.view, w, h, s[j + 2], s[j + 3]));
@@ -295,18 +303,22 @@ function drawKey(ui) {  // the legend or the colour bar, below the map
     ramp.style.background = `linear-gradient(to right, ${VIRIDIS.map((c) => `rgb(${c.join(",")})`).join(", ")})`;
     bar.append(ramp);
     const ticks = el("div", "ticks");
-    for (const t of d.colorbar.ticks) {
-      const tick = el("span", "", t.text);
-      tick.style.left = `${100 * t.at}%`;
-      ticks.append(tick);
-    }
+    for (const t of d.colorbar.ticks) ticks.append(el("span", "", t.text));
     bar.append(ticks, el("div", "bar-title", d.colorbar.title));
     ui.key.append(bar);
+    placeTicks(ticks, d.colorbar.ticks);
     return;
   }
   for (const c of d.classes) {
-    const entry = button("", `${ui.hidden.has(c) ? "Show" : "Hide"} ${d.names[c]} on the map`, () => {
+    const entry = button("", `${ui.hidden.has(c) ? "Show" : "Hide"} ${d.names[c]} on the map (double click: it alone)`, () => {
       if (ui.hidden.has(c)) ui.hidden.delete(c); else ui.hidden.add(c);
+      ui.hit = null;
+      drawKey(ui);
+      redraw(ui);
+    });
+    entry.addEventListener("dblclick", () => {  // that class alone; again: all of them
+      const alone = d.classes.every((k) => k === c || ui.hidden.has(k)) && !ui.hidden.has(c);
+      ui.hidden = new Set(alone ? [] : d.classes.filter((k) => k !== c));
       ui.hit = null;
       drawKey(ui);
       redraw(ui);
@@ -323,6 +335,14 @@ function shifted(ui, drawnAt) {  // the CSS transform that moves a picture drawn
   const [cx, cy, k] = drawnAt.split(",").map(Number), v = ui.view, { w, h } = size(ui), s = v.k / k;
   const [px, py] = toPixel(v, w, h, cx, cy);
   return `translate(${px - (w / 2) * s}px, ${py - (h / 2) * s}px) scale(${s})`;
+}
+
+function placeTicks(ticks, marks) {  // each number centred under its mark, but inside the bar
+  const width = ticks.clientWidth;
+  [...ticks.children].forEach((span, k) => {
+    const own = span.offsetWidth;
+    span.style.left = `${Math.max(0, Math.min(width - own, marks[k].at * width - own / 2))}px`;
+  });
 }
 
 // The decoded lattice: an image at the centre of each cell (about 56 px) of a grid over the view.
@@ -418,17 +438,20 @@ function stagePoint(ui, e) {  // the event's position on the stage, in px; null 
   return px >= 0 && px <= r.width && py >= 0 && py <= r.height ? [px, py] : null;
 }
 
-function pointUnder(ui, px, py) {  // the index of the shown point under (px, py), or null
+// The index of the shown point under (px, py) for a pointer of this kind ("mouse", "touch", "pen"), or
+// null; with `near`, the distance in px to the nearest shown point as well: [index or null, px].
+function pointUnder(ui, px, py, kind = "mouse", near = false) {
   if (!ui.hit) {  // the shown points, in buckets (map_decode.js)
     const { xy, labels, order } = ui.points, keep = order.filter((i) => visible(ui, labels[i]));
     const flat = new Float64Array(2 * keep.length);
     keep.forEach((i, n) => { flat[2 * n] = xy[2 * i]; flat[2 * n + 1] = xy[2 * i + 1]; });
     ui.hit = { index: keep.length ? mapIndex(flat) : null, keep };
   }
-  if (!ui.hit.index) return null;
+  if (!ui.hit.index) return near ? [null, Infinity] : null;
   const { w, h } = size(ui), [x, y] = toMap(ui.view, w, h, px, py);
-  const near = nearestPoints(ui.hit.index, x, y, 1);
-  return near.dist[0] * ui.view.k <= HIT ? ui.hit.keep[near.idx[0]] : null;
+  const nearest = nearestPoints(ui.hit.index, x, y, 1), distance = nearest.dist[0] * ui.view.k;
+  const index = distance <= (HIT[kind] || HIT.mouse) ? ui.hit.keep[nearest.idx[0]] : null;
+  return near ? [index, distance] : index;
 }
 
 function showTip(ui, e) {  // above the pointer, to its left unless the map's left edge is near
@@ -483,14 +506,14 @@ function decodeAt(ui, e, px, py) {  // the image the map position (px, py) stand
 function hover(ui, e) {
   const at = stagePoint(ui, e);
   if (!at) return hideTip(ui);
-  const index = pointUnder(ui, ...at);
+  const index = pointUnder(ui, ...at, e.pointerType);
   if (index !== null) {
     if (index !== ui.hovered) showImage(ui, index, e); else showTip(ui, e);
     return;
   }
   if (!ui.decoder) {
     hideTip(ui);
-    loadDecoder(ui).then(() => { if (ui.pointers.size === 0) decodeAt(ui, e, ...at); });
+    loadDecoder(ui).then(() => { if (ui.pointers.size === 0 && ui.inside) decodeAt(ui, e, ...at); });
     return;
   }
   decodeAt(ui, e, ...at);
@@ -522,7 +545,7 @@ function loadDecoder(ui) {
 // ---- gestures ---------------------------------------------------------------------------------------
 
 function pick(ui, indices) {  // the picks, in the order they were picked, to the page (and drawn at once)
-  ui.picks = indices.slice(0, 10000);
+  ui.picks = indices;
   ui.setTriggerValue("pick", ui.picks);
   redraw(ui);
 }
@@ -545,8 +568,8 @@ function selectIn(ui, polygon, add) {  // the shown points inside a polygon of s
     const [px, py] = toPixel(ui.view, w, h, xy[2 * i], xy[2 * i + 1]);
     if (px >= x0 && px <= x1 && py >= y0 && py <= y1 && inside(polygon, px, py)) found.push(i);
   }
-  const before = add ? ui.picks : [];
-  pick(ui, [...before, ...found.filter((i) => !before.includes(i))]);
+  const before = add ? ui.picks : [], had = new Set(before);
+  pick(ui, [...before, ...found.filter((i) => !had.has(i))]);
 }
 
 function drawShape(ui) {
@@ -571,31 +594,40 @@ function boxOf(path) {
 
 function tapped(ui, e, at) {  // a click or tap in place
   const now = performance.now(), last = ui.lastTap;
-  ui.lastTap = { time: now, at };
   if (last && now - last.time < DOUBLE && Math.hypot(at[0] - last.at[0], at[1] - last.at[1]) < 3 * TAP) {
     clearTimeout(ui.pendingOpen);  // a double click or tap: the whole map, and nothing opened
     ui.lastTap = null;
+    if (last.picksBefore) pick(ui, last.picksBefore);  // nor picked, if its first click picked
     resetView(ui);
     return;
   }
-  const index = pointUnder(ui, ...at);
+  const tap = (ui.lastTap = { time: now, at, picksBefore: null });
+  const [index, distance] = pointUnder(ui, ...at, e.pointerType, true);
   if (index !== null) {
     const add = e.shiftKey || e.ctrlKey || e.metaKey;
+    tap.picksBefore = ui.picks;
     pick(ui, add ? (ui.picks.includes(index) ? ui.picks.filter((i) => i !== index) : [...ui.picks, index]) : [index]);
-    if (e.pointerType !== "mouse") showImage(ui, index, e);  // a finger hovers nothing before it taps
+    if (e.pointerType !== "mouse") {  // a finger hovers nothing before it taps: the thumbnail, for a while
+      showImage(ui, index, e);
+      clearTimeout(ui.tipTimer);
+      ui.tipTimer = setTimeout(() => hideTip(ui), 2500);
+    }
     return;
   }
-  // Between the points: open what is decoded there in the sliders, unless a second tap follows.
+  if (distance <= AMBIGUOUS * (HIT[e.pointerType] || HIT.mouse)) return;  // just off a point: a miss, not a wish
+  // Between the points: open what is decoded there in the sliders, unless a second tap follows
+  // (or came while the decoder loaded) or a pointer is down again.
   loadDecoder(ui).then(() => {
-    if (!ui.decoder) return;
+    if (!ui.decoder || ui.lastTap !== tap || ui.pointers.size) return;
     decodeAt(ui, e, ...at);
     const z = Array.from(ui.decoded);
-    ui.pendingOpen = setTimeout(() => ui.setTriggerValue("open", z), DOUBLE);
+    const wait = Math.max(0, DOUBLE - (performance.now() - tap.time));
+    ui.pendingOpen = setTimeout(() => { if (ui.lastTap === tap && !ui.pointers.size) ui.setTriggerValue("open", z); }, wait);
   });
 }
 
 function pressed(ui, e) {
-  if (e.pointerType === "mouse" && e.button !== 0) return;
+  if ((e.pointerType === "mouse" && e.button !== 0) || ui.pointers.size >= 2) return;  // a third finger: no part
   ui.stage.setPointerCapture(e.pointerId);
   const at = stagePoint(ui, e);
   ui.pointers.set(e.pointerId, at);
@@ -622,6 +654,9 @@ function pinched(ui) {
 
 function moved(ui, e) {
   const g = ui.gesture;
+  if (g && e.pointerType === "mouse" && !e.buttons && ui.pointers.has(e.pointerId)) {  // its release went elsewhere
+    return released(ui, { pointerId: e.pointerId, type: "pointercancel" });
+  }
   if (!g || !ui.pointers.has(e.pointerId)) return hover(ui, e);
   const at = stagePoint(ui, e) || ui.pointers.get(e.pointerId);
   ui.pointers.set(e.pointerId, at);
@@ -631,6 +666,7 @@ function moved(ui, e) {
   hideTip(ui);
   if (g.kind === "pan") {
     ui.view = { ...ui.view, cx: ui.view.cx - (at[0] - g.last[0]) / ui.view.k, cy: ui.view.cy + (at[1] - g.last[1]) / ui.view.k };
+    ui.moved = true;
     g.last = at;
     redraw(ui);
   } else {
@@ -646,7 +682,7 @@ function released(ui, e) {
   if (!g || e.type === "pointercancel") {
     ui.gesture = null;
     context(ui, ui.shape);
-    return;
+    return redraw(ui);
   }
   if (g.kind === "pinch") {
     if (ui.pointers.size === 0) ui.gesture = null;
@@ -665,7 +701,18 @@ function bindPointer(ui) {
   stage.addEventListener("pointermove", (e) => moved(ui, e));
   stage.addEventListener("pointerup", (e) => released(ui, e));
   stage.addEventListener("pointercancel", (e) => released(ui, e));
-  stage.addEventListener("pointerleave", (e) => { if (!ui.pointers.size && e.pointerType === "mouse") hideTip(ui); });
+  stage.addEventListener("lostpointercapture", (e) => released(ui, { pointerId: e.pointerId, type: "pointercancel" }));
+  stage.addEventListener("contextmenu", (e) => e.preventDefault());  // Ctrl-click on a Mac: a pick, not a menu
+  stage.addEventListener("pointerenter", () => { ui.inside = true; });
+  stage.addEventListener("pointerleave", (e) => {
+    ui.inside = false;
+    if (!ui.pointers.size && e.pointerType === "mouse") hideTip(ui);
+  });
+  const scrolled = () => {  // the thumbnail would float away from its point
+    if (!ui.root.isConnected) window.removeEventListener("scroll", scrolled, { capture: true });
+    else hideTip(ui);
+  };
+  window.addEventListener("scroll", scrolled, { capture: true, passive: true });
   stage.addEventListener("wheel", (e) => {  // Ctrl + wheel, and a trackpad's pinch; a plain wheel scrolls the page
     if (!e.ctrlKey && !e.metaKey) return;
     e.preventDefault();
@@ -696,14 +743,15 @@ export default function (component) {
   const xy = typed(data.xy, Float32Array), newMap = data.map_id !== ui.mapId;
   ui.points = { xy, labels: typed(data.labels, Int32Array), order: typed(data.order, Int32Array),
                 values: data.values ? typed(data.values, Float32Array) : null };
-  if (newMap) ui.hidden.clear();
+  if (newMap || data.colorbar) ui.hidden.clear();  // a colour bar has no legend to bring a class back
   for (const c of [...ui.hidden]) if (!data.classes.includes(c)) ui.hidden.delete(c);  // filtered out meanwhile
   ui.data = data;
   ui.picks = data.picks;
   ui.hit = null;
-  if (newMap) {
+  if (newMap || !ui.moved) {  // a new map, or the same one with other classes: all of it in view
     ui.mapId = data.map_id;
     ui.view = null;
+    ui.moved = false;
   }
   if (ui.thumb.width !== data.image.side) ui.thumb.width = ui.thumb.height = data.image.side;
   if (data.lattice || (ui.loading && data.decoding && ui.loading.url !== data.decoding.codes_url) || !data.decoding) {
