@@ -174,6 +174,16 @@ def test_many_picked_points_ask_which_two(checkpoints):
     assert any(b.label == "Interpolate #30 → #20" for b in at.button)
 
 
+def test_a_lasso_of_more_picks_than_an_address_holds_stays_in_the_session_only(checkpoints):
+    from ui.state import PICKS_IN_ADDRESS
+
+    many = PICKS_IN_ADDRESS + 100
+    at = open_app(query_params={"picked": ",".join(map(str, range(many)))})
+    assert "picked" not in at.query_params  # a link of hundreds of kB would be refused by the server
+    assert any(s.value == f"{many} points picked" for s in at.subheader)
+    assert any("not in the page's address" in c.value for c in at.caption)
+
+
 def test_open_in_the_sliders_from_a_map_point(checkpoints, test_mu):
     at = open_app(query_params={"picked": "11"})
     next(b for b in at.button if b.label == "Open #11 in the sliders").click().run()

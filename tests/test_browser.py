@@ -238,9 +238,7 @@ def test_the_browser_classifier_matches_torch_and_labels_the_digit_while_draggin
 
 def test_selecting_a_map_point_shows_its_digit(server, tab):
     url, _ = server
-    open_page(tab, url, "", "Latent map")
-    map_drawn(tab)
-    tab.get_by_test_id("map-stage").scroll_into_view_if_needed()
+    _open_map(tab, url)
     x, y = map_point(tab, map_shown(tab)[0])
     tab.mouse.click(x, y)
     expect(tab.get_by_text("reconstruction from μ")).to_be_visible(timeout=30_000)
@@ -260,10 +258,7 @@ def _drag(page, path, steps=6):
 
 def test_the_map_pans_zooms_hides_a_class_and_picks_by_box_and_lasso(server, page):
     url, _ = server
-    open_page(page, url, "", "Latent map")
-    map_drawn(page)
-    stage = page.get_by_test_id("map-stage")
-    stage.scroll_into_view_if_needed()
+    stage = _open_map(page, url)
     box = stage.bounding_box()
     centre = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     points = page.get_by_test_id("map-points")
@@ -323,10 +318,7 @@ def _off_stage(page) -> int:
 
 def test_the_map_fits_a_narrower_window_and_keeps_a_view_the_user_chose(server, page):
     url, _ = server
-    open_page(page, url, "?classes=1,7", "Latent map")
-    map_drawn(page)
-    stage = page.get_by_test_id("map-stage")
-    stage.scroll_into_view_if_needed()
+    stage = _open_map(page, url, "?classes=1,7")
     assert _off_stage(page) == 0
     wide = [float(v) for v in page.get_by_test_id("map-points").get_attribute("data-view").split(",")]
     page.set_viewport_size({"width": 900, "height": 1000})
@@ -471,6 +463,15 @@ def test_the_pad_downloads_its_z(server, tab):
     assert saved["checkpoint"] == "default" and saved["z"] == [0.0] * 32
 
 
+def _open_map(page, url: str, query: str = ""):
+    """The Latent map page at `query`, its points drawn and in view; the map's drawing area."""
+    open_page(page, url, query, "Latent map")
+    map_drawn(page)
+    stage = page.get_by_test_id("map-stage")
+    stage.scroll_into_view_if_needed()
+    return stage
+
+
 def _click_point(page, index: int, shift: bool = False) -> int:
     """Click the point of image `index` as a user would; the point picked (the one under the pointer:
     another may be drawn at the same place)."""
@@ -491,9 +492,7 @@ def _click_point(page, index: int, shift: bool = False) -> int:
 
 def test_hovering_a_map_point_shows_that_digit(server, tab, mnist_test):
     url, _ = server
-    open_page(tab, url, "", "Latent map")
-    map_drawn(tab)
-    tab.get_by_test_id("map-stage").scroll_into_view_if_needed()
+    _open_map(tab, url)
     index = map_shown(tab, 3)[10]
     x, y = map_point(tab, index)
     tab.mouse.move(x, y)
@@ -509,9 +508,7 @@ def test_hovering_a_map_point_shows_that_digit(server, tab, mnist_test):
 
 def test_picked_points_keep_their_order_and_come_back_with_the_page(server, tab):
     url, _ = server
-    open_page(tab, url, "", "Latent map")
-    map_drawn(tab)
-    tab.get_by_test_id("map-stage").scroll_into_view_if_needed()
+    _open_map(tab, url)
     five = _click_point(tab, map_shown(tab, 5)[3])
     expect(tab.get_by_role("heading", name=re.compile(rf"^#{five}: a 5"))).to_be_visible(timeout=30_000)
     settle(tab)

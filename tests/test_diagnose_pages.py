@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import ui.caches
-from tests.app_support import open_app
+from tests.app_support import map_chart, open_app
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -48,9 +48,10 @@ def values(array) -> np.ndarray:
 def test_the_map_colored_by_the_elbo_lists_the_worst_digits_one_click_from_the_inspector(checkpoints):
     at = open_app("views/map.py", query_params={"color": "elbo"})
     assert "colored by −ELBO ·" in at.expander[0].label  # the settings' summary keeps the figure's name
-    spec = plotly_figures(at)[0]
-    colors = values(spec["data"][0]["marker"]["color"])
-    assert len(spec["data"]) == 1 and colors.shape == (10_000,) and np.all(np.diff(colors) >= 0)  # worst on top
+    chart = map_chart(at)
+    colors = chart["values"]
+    assert colors.shape == (10_000,) and np.all(np.diff(colors) >= 0)  # worst drawn last, on top
+    assert np.array_equal(chart["order"][np.argsort(chart["order"])], np.arange(10_000))  # each digit once
     pills = at.get("button_group")[0]
     worst = pills.proto.options
     assert len(worst) == 12
@@ -58,8 +59,10 @@ def test_the_map_colored_by_the_elbo_lists_the_worst_digits_one_click_from_the_i
     first = int(np.argmax(figures["elbo"]))
     assert worst[0].content.startswith(f"#{first} ")
     # Each number says what it is: the colour bar's unit and range, the twelve's range, and the mean's digits.
-    assert spec["data"][0]["marker"]["colorbar"]["title"]["text"] == "−ELBO (nats)"
+    assert chart["colorbar"]["title"] == "−ELBO (nats)"
     low, high = np.percentile(figures["elbo"], [1, 99])
+    assert np.allclose([chart["cmin"], chart["cmax"]], [low, high])
+    assert np.allclose(colors, figures["elbo"][chart["order"]])  # each digit's own figure
     captions = [c.value for c in at.caption]
     assert f"1st to the 99th percentile of the digits shown ({low:.2f} to {high:.2f} nats)" in " ".join(captions)
     twelve = np.sort(figures["elbo"])[-12:]
@@ -69,7 +72,7 @@ def test_the_map_colored_by_the_elbo_lists_the_worst_digits_one_click_from_the_i
     at.button_group[0].set_value(first).run()
     assert not at.exception and at.query_params["picked"] == str(first)
     assert any(s.value.startswith(f"#{first}: a ") for s in at.subheader)
-    cloud = plotly_figures(at)[-1]  # samples of q(z|x) on the map, and the mean
+    cloud = plotly_figures(at)[-1]  # samples of q(z|x) on the map, and the mean (plotly, beside the map)
     assert [t["name"] for t in cloud["data"][-2:]] == ["samples of q(z|x)", "posterior mean"]
     assert len(values(cloud["data"][-2]["x"])) == 16
 
@@ -80,10 +83,10 @@ def test_the_iwae_gap_waits_for_a_click_and_is_cached(checkpoints, monkeypatch):
     monkeypatch.setattr(vae.analysis.diagnostics, "IWAE_K", 3)  # the page's k: 3 samples keep the test short
     at = open_app("views/map.py", query_params={"color": "iwae_gap"})
     button = next(b for b in at.button if b.label.startswith("Compute the IWAE gap"))
-    assert len(plotly_figures(at)[0]["data"]) == 10  # by class until asked
+    assert map_chart(at)["values"] is None and map_chart(at)["colorbar"] is None  # by class until asked
     button.click().run()
     assert not at.exception
-    gap = values(plotly_figures(at)[0]["data"][0]["marker"]["color"])
+    gap = map_chart(at)["values"]
     assert gap.shape == (10_000,) and (gap >= 0).all()
     again = open_app("views/map.py", query_params={"color": "iwae_gap"})
     assert not any(b.label.startswith("Compute the IWAE gap") for b in again.button)

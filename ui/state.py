@@ -172,6 +172,7 @@ class Setting:
 # (class, a per-image figure of vae.analysis.diagnostics.FIGURES, or the projection on its
 # attribute direction, ui/directions.py).
 MAP_PICKED = Setting("picked", [], int_list(0, 70_000 - 1))
+PICKS_IN_ADDRESS = 500  # more picks (a box, a lasso) stay in the session, not in the link: a server refuses 100s of kB
 MAP_COLOR = Setting("color", "class", text_choice(("class", *FIGURES, "direction")))
 # The Prior holes page's number of prior samples, and whose codes make q(z) (the first of `splits`
 # unless chosen).

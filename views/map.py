@@ -201,7 +201,10 @@ def decoding_note(projection: str, continuous: bool) -> str:
 
 
 picked = [i for i in PICKED.get() if i < len(images)]
-PICKED.to_url()
+if len(picked) <= state.PICKS_IN_ADDRESS:
+    PICKED.to_url()
+else:
+    st.query_params.pop(PICKED.name, None)
 if not shown:
     st.info("No class is shown: pick at least one in Classes shown.")
 else:
@@ -322,6 +325,9 @@ amortization_section(own, hash_, scope, images[first], first, lmap, names)
 
 if len(picked) >= 2:
     st.subheader(f"{len(picked)} points picked")
+    if len(picked) > state.PICKS_IN_ADDRESS:
+        st.caption(f"More than {state.PICKS_IN_ADDRESS}: kept while this tab is open, but not in the page's "
+                   "address, so a link to it does not bring them back.")
     if len(picked) > 2:
         st.caption("The first 40, in the order they were picked:")
         show_digit(grid(images[picked[:40]].float().div(255).numpy(), cols=20), scale=2)

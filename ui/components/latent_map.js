@@ -18,7 +18,7 @@
 const IMAGES = new Map();  // url -> Promise<Uint8Array>
 const TAP = 6;  // px: a press and release closer than this is a click or tap, not a drag
 const HIT = { mouse: 10, touch: 20, pen: 20 };  // px: a point this close to the pointer is the one under it
-const AMBIGUOUS = 1.5;  // a tap within this many hit radii of a point, but not on one, picks and opens nothing
+const AMBIGUOUS = 1.5;  // a finger's tap within this many hit radii of a point, not on one, picks and opens nothing
 const DOUBLE = 300;  // ms between the two taps of a double tap
 const VIRIDIS = [[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142], [31, 158, 137],
                  [53, 183, 121], [110, 206, 88], [181, 222, 43], [253, 231, 37]];
@@ -97,6 +97,8 @@ function build(root) {
   setMode(ui, "pan");
   bindPointer(ui);
   new ResizeObserver(() => { fitCanvases(ui); redraw(ui); }).observe(stage);
+  new ResizeObserver(() => placeTicks(ui)).observe(ui.key);
+  document.fonts.ready.then(() => placeTicks(ui));
   return ui;
 }
 
@@ -306,23 +308,12 @@ function drawKey(ui) {  // the legend or the colour bar, below the map
     for (const t of d.colorbar.ticks) ticks.append(el("span", "", t.text));
     bar.append(ticks, el("div", "bar-title", d.colorbar.title));
     ui.key.append(bar);
-    placeTicks(ticks, d.colorbar.ticks);
+    placeTicks(ui);
     return;
   }
   for (const c of d.classes) {
-    const entry = button("", `${ui.hidden.has(c) ? "Show" : "Hide"} ${d.names[c]} on the map (double click: it alone)`, () => {
-      if (ui.hidden.has(c)) ui.hidden.delete(c); else ui.hidden.add(c);
-      ui.hit = null;
-      drawKey(ui);
-      redraw(ui);
-    });
-    entry.addEventListener("dblclick", () => {  // that class alone; again: all of them
-      const alone = d.classes.every((k) => k === c || ui.hidden.has(k)) && !ui.hidden.has(c);
-      ui.hidden = new Set(alone ? [] : d.classes.filter((k) => k !== c));
-      ui.hit = null;
-      drawKey(ui);
-      redraw(ui);
-    });
+    const entry = button("", `${ui.hidden.has(c) ? "Show" : "Hide"} ${d.names[c]} on the map (double click: it alone)`,
+                         (e) => legendClicked(ui, c, e.detail));
     entry.className = "entry" + (ui.hidden.has(c) ? " off" : "");
     const swatch = el("span", "swatch");
     swatch.style.background = d.palette[c % d.palette.length];
@@ -337,12 +328,30 @@ function shifted(ui, drawnAt) {  // the CSS transform that moves a picture drawn
   return `translate(${px - (w / 2) * s}px, ${py - (h / 2) * s}px) scale(${s})`;
 }
 
-function placeTicks(ticks, marks) {  // each number centred under its mark, but inside the bar
-  const width = ticks.clientWidth;
+function placeTicks(ui) {  // each number centred under its mark, but inside the bar (not while hidden)
+  const ticks = ui.key.querySelector(".ticks"), width = ticks ? ticks.clientWidth : 0;
+  if (!width || !ui.data || !ui.data.colorbar) return;
+  const marks = ui.data.colorbar.ticks;
   [...ticks.children].forEach((span, k) => {
     const own = span.offsetWidth;
     span.style.left = `${Math.max(0, Math.min(width - own, marks[k].at * width - own / 2))}px`;
   });
+}
+
+// A click on a class's legend entry hides or shows it; the second click of a double click shows that
+// class alone (again: all of them), from how things were before the first.
+function legendClicked(ui, c, count) {
+  const classes = ui.data.classes;
+  if (count === 2 && ui.hiddenBefore) {
+    const before = ui.hiddenBefore, alone = !before.has(c) && classes.every((k) => k === c || before.has(k));
+    ui.hidden = new Set(alone ? [] : classes.filter((k) => k !== c));
+  } else {
+    ui.hiddenBefore = new Set(ui.hidden);
+    if (ui.hidden.has(c)) ui.hidden.delete(c); else ui.hidden.add(c);
+  }
+  ui.hit = null;
+  drawKey(ui);
+  redraw(ui);
 }
 
 // The decoded lattice: an image at the centre of each cell (about 56 px) of a grid over the view.
@@ -614,7 +623,7 @@ function tapped(ui, e, at) {  // a click or tap in place
     }
     return;
   }
-  if (distance <= AMBIGUOUS * (HIT[e.pointerType] || HIT.mouse)) return;  // just off a point: a miss, not a wish
+  if (e.pointerType !== "mouse" && distance <= AMBIGUOUS * HIT[e.pointerType]) return;  // a finger just off a point
   // Between the points: open what is decoded there in the sliders, unless a second tap follows
   // (or came while the decoder loaded) or a pointer is down again.
   loadDecoder(ui).then(() => {
@@ -657,7 +666,8 @@ function moved(ui, e) {
   if (g && e.pointerType === "mouse" && !e.buttons && ui.pointers.has(e.pointerId)) {  // its release went elsewhere
     return released(ui, { pointerId: e.pointerId, type: "pointercancel" });
   }
-  if (!g || !ui.pointers.has(e.pointerId)) return hover(ui, e);
+  if (!g) return hover(ui, e);
+  if (!ui.pointers.has(e.pointerId)) return;  // a third finger during a pinch
   const at = stagePoint(ui, e) || ui.pointers.get(e.pointerId);
   ui.pointers.set(e.pointerId, at);
   if (g.kind === "pinch") return pinched(ui);
