@@ -1,13 +1,11 @@
 """Cold start: `streamlit run app.py` until the first page (the latent map) is fully rendered in
 Chromium with the bundled model (the map's points on its canvas, and the page's script finished),
 beside a one-line Streamlit app (`st.write`) started and drawn the same way, in the same run: the
-ratio is what the app adds. Also beside them, an app that only draws
-the bundled map's 10,000 points with plotly (no torch, nothing else): what the chart alone costs; and
-one that draws the same points on a canvas of its own (a components.v2 component of a few lines, no
-plotly.js): the floor for a first map drawn without plotly.
-Median of --repeats fresh servers each. (Two more apps, the chart with torch's import and 0.9 s of
-work before it or after it, measured the order of the first page's work: BENCHMARKS.md §6 has what
-they gave; they are no longer run.)
+ratio is what the app adds. Also beside them, an app that only draws the bundled map's 10,000 points
+on a canvas of its own (a components.v2 component of a few lines; no torch, nothing else): the floor
+for the map alone. Median of --repeats fresh servers each. (Three more apps measured what led to the
+map's canvas: the same points drawn by plotly, and that chart with torch's import and 0.9 s of work
+before it or after it; BENCHMARKS.md section 6 has what they gave; they are no longer run.)
 
     python -m bench.cold_start [--repeats 3] [--quick]
 """
@@ -35,16 +33,7 @@ def one_start(browser) -> tuple[float, float]:
 
 
 HELLO_APP = 'import streamlit as st\nst.write("hello")\n'
-# The bundled map drawn as the app drew it until issue #27 (plotly, a WebGL trace per class), by an app
-# that imports nothing else.
-PLOTLY_APP = """import numpy as np, plotly.graph_objects as go, streamlit as st
-saved = np.load({path!r})
-fig = go.Figure([go.Scattergl(x=saved["xy"][saved["labels"] == c, 0], y=saved["xy"][saved["labels"] == c, 1],
-                              mode="markers", marker=dict(size=4), hoverinfo="none") for c in range(10)])
-st.plotly_chart(fig.update_layout(height=620))
-"""
-
-# The same points on a plain canvas, each class in its colour, by a components.v2 component: no
+# The bundled map's points on a plain canvas, each class in its colour, by a components.v2 component: no
 # plotly.js, nothing else. Its canvas gets the class "drawn" once every point is on it.
 CANVAS_APP = """import json, numpy as np, streamlit as st
 saved = np.load({path!r})
@@ -102,23 +91,20 @@ def main() -> None:
     args = parser.parse_args()
     repeats = 1 if args.quick else args.repeats
     bundled_map = sorted((ROOT / "checkpoints" / "default").glob("map-mnist-test-[0-9a-f]*.npz"))[0]
-    plotly_app, canvas_app = PLOTLY_APP.format(path=str(bundled_map)), CANVAS_APP.format(path=str(bundled_map))
+    canvas_app = CANVAS_APP.format(path=str(bundled_map))
     with chromium() as browser:
-        runs, bare, chart, canvas = [], [], [], []
+        runs, bare, canvas = [], [], []
         for _ in range(repeats):  # interleaved: all see the same state of the machine
             runs.append(one_start(browser))
             bare.append(other_app_start(browser, HELLO_APP, "text=hello"))
-            chart.append(other_app_start(browser, plotly_app, ".js-plotly-plot"))
             canvas.append(other_app_start(browser, canvas_app, "canvas.drawn"))
     print(f"machine: {machine()}\n{repeats} fresh server(s) each\n")
     print(table(["from launch to", "median (s)", "worst (s)"],
                 [["server healthy", median([r[0] for r in runs]), max(r[0] for r in runs)],
                  ["latent map rendered", median([r[1] for r in runs]), max(r[1] for r in runs)],
                  ["a one-line Streamlit app drawn", median(bare), max(bare)],
-                 ["an app drawing only the map's plotly chart", median(chart), max(chart)],
                  ["an app drawing only the map's points on a canvas", median(canvas), max(canvas)],
                  ["ratio: the map over the one-line app", median([r[1] for r in runs]) / median(bare), "–"],
-                 ["ratio: the plotly-only app over the one-line app", median(chart) / median(bare), "–"],
                  ["ratio: the canvas-only app over the one-line app", median(canvas) / median(bare), "–"]]))
 
 

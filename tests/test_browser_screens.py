@@ -106,7 +106,7 @@ NEAR_MISS = f"""() => {{
     const ui = {MAP_UI}, r = ui.stage.getBoundingClientRect(), v = ui.view, xy = ui.points.xy;
     const points = Array.from(ui.points.order, i => [r.width / 2 + (xy[2 * i] - v.cx) * v.k,
                                                      r.height / 2 - (xy[2 * i + 1] - v.cy) * v.k]);
-    for (let py = 30; py < r.height - 30; py += 3) for (let px = 30; px < r.width - 30; px += 3) {{
+    for (let py = 30; py < r.height - 30; py += 4) for (let px = 30; px < r.width - 30; px += 4) {{
         let near = Infinity;
         for (const [x, y] of points) near = Math.min(near, Math.hypot(x - px, y - py));
         if (near > 22 && near < 28) return [r.left + px, r.top + py];
