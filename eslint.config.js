@@ -10,6 +10,9 @@ const FROM_NETS = { KERNELS_WASM: "readonly", fetchTensors: "readonly", loadNet:
 const FROM_DOM = { el: "readonly", paintImage: "readonly", GRAY28: "readonly", dataOf: "readonly" };
 const FROM_SHARED = { record: "readonly", expose: "readonly", loadMap: "readonly", place: "readonly" };
 const FROM_MAP_DECODE = { mapIndex: "readonly", nearestPoints: "readonly", codeAt: "readonly" };
+const FROM_MAP_DRAW = Object.fromEntries(["typed", "inkColor", "size", "wholeView", "zoomAt", "zoomBy", "resetView",
+  "fitCanvases", "context", "redraw", "visible", "drawKey", "drawLattice", "savePicture", "shifted", "placeTicks",
+  "draw", "viridis", "toPixel", "toMap"].map((name) => [name, "readonly"]));
 
 export default [
   js.configs.recommended,
@@ -36,7 +39,11 @@ export default [
   { files: ["ui/components/shared.js"], languageOptions: { globals: FROM_NETS } },
   {
     files: ["ui/components/latent_map.js"],
-    languageOptions: { globals: { ...FROM_DOM, ...FROM_NETS, ...FROM_SHARED, ...FROM_MAP_DECODE } },
+    languageOptions: { globals: { ...FROM_DOM, ...FROM_NETS, ...FROM_SHARED, ...FROM_MAP_DECODE, ...FROM_MAP_DRAW } },
+  },
+  {
+    files: ["ui/components/map_draw.js"],
+    languageOptions: { globals: { ...FROM_DOM, ...FROM_NETS, ...FROM_SHARED, ...FROM_MAP_DECODE, button: "readonly" } },
   },
   {
     files: ["ui/components/latent_pad.js", "ui/components/sketchpad.js"],

@@ -1,4 +1,4 @@
-"""The latent map's chart (a components.v2 component, ui/components/latent_map.js): the points on a
+"""The latent map's chart (a components.v2 component, ui/components/latent_map.js and map_draw.js): the points on a
 canvas of its own, by class or coloured by a figure of each image, with density contours and cluster
 labels on request; pan, zoom, and picking by click, tap, box or lasso; the picked points numbered in
 the order they were picked; a thumbnail of the hovered image. Between the points, the image decoded in
@@ -29,7 +29,8 @@ from vae.files import atomic_write_bytes
 from vae.services.export import map_file_name, write_map_file
 
 _chart = st.components.v2.component(
-    "latent_map", js=source("dom.js", "shared.js", "kernels.wasm", "nets.js", "map_decode.js", "latent_map.js"),
+    "latent_map", js=source("dom.js", "shared.js", "kernels.wasm", "nets.js", "map_decode.js", "map_draw.js",
+                            "latent_map.js"),
     css=source("latent_map.css"))
 HEIGHT = 620  # px, the map's drawing area
 TICKS = 5  # about this many numbers under the colour bar
