@@ -32,6 +32,11 @@ MAP_UI = """[...document.querySelectorAll('[data-testid=stBidiComponentIsolated]
 MAP_POINT = f"""i => {{ const ui = {MAP_UI}, r = ui.stage.getBoundingClientRect(), v = ui.view;
     return [r.left + r.width / 2 + (ui.points.xy[2 * i] - v.cx) * v.k,
             r.top + r.height / 2 - (ui.points.xy[2 * i + 1] - v.cy) * v.k]; }}"""
+# A JavaScript expression: where the latent map draws each shown point, {rect: its drawing area in the
+# window, points: [[index, x, y], ...] in that area's pixels}.
+MAP_PIXELS = f"""(() => {{ const ui = {MAP_UI}, r = ui.stage.getBoundingClientRect(), v = ui.view, xy = ui.points.xy;
+    return {{rect: r, points: Array.from(ui.points.order, i => [i, r.width / 2 + (xy[2 * i] - v.cx) * v.k,
+                                                             r.height / 2 - (xy[2 * i + 1] - v.cy) * v.k])}}; }})()"""
 MAP_DRAWN = "canvas.drawn[data-testid=map-points]"  # a locator: the latent map, its points drawn
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-dev-shm-usage"]

@@ -26,7 +26,15 @@ from pathlib import Path
 
 import pytest
 
-from bench.browser import CHROMIUM_ARGS, MAP_DRAWN, MAP_POINT, MAP_UI, PROBE_PAD, app_folder, streamlit_process
+from bench.browser import (
+    CHROMIUM_ARGS,
+    MAP_DRAWN,
+    MAP_POINT,
+    MAP_UI,
+    PROBE_PAD,
+    app_folder,
+    streamlit_process,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.browser import PAD_HOST, ROUND_TRIP_HOOK
+from bench.browser import MAP_PIXELS, PAD_HOST, ROUND_TRIP_HOOK
 from bench.drawn import drawn_png
 from tests.browser_support import (
     MAP_UI,
@@ -306,14 +306,8 @@ def test_the_map_pans_zooms_hides_a_class_and_picks_by_box_and_lasso(server, pag
 
 def _off_stage(page) -> int:
     """How many of the shown points the map draws outside its drawing area."""
-    return page.evaluate(f"""() => {{ const ui = {MAP_UI}, r = ui.stage.getBoundingClientRect(), v = ui.view;
-        let out = 0;
-        for (const i of ui.points.order) {{
-            const x = r.width / 2 + (ui.points.xy[2 * i] - v.cx) * v.k;
-            const y = r.height / 2 - (ui.points.xy[2 * i + 1] - v.cy) * v.k;
-            if (x < 0 || y < 0 || x > r.width || y > r.height) out++;
-        }}
-        return out; }}""")
+    return page.evaluate(f"""() => {{ const {{rect: r, points}} = {MAP_PIXELS};
+        return points.filter(([, x, y]) => x < 0 || y < 0 || x > r.width || y > r.height).length; }}""")
 
 
 def test_the_map_fits_a_narrower_window_and_keeps_a_view_the_user_chose(server, page):

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
+from bench.browser import MAP_PIXELS
 from tests.browser_support import (
     MAP_UI,
     expect,
@@ -37,15 +38,12 @@ def server(tmp_path_factory):
 EMPTIEST = f"""() => {{
     const ui = {MAP_UI};
     if (!ui || !ui.view) return null;
-    const r = ui.stage.getBoundingClientRect(), v = ui.view, xy = ui.points.xy, points = [];
-    for (const i of ui.points.order) {{
-        points.push([r.width / 2 + (xy[2 * i] - v.cx) * v.k, r.height / 2 - (xy[2 * i + 1] - v.cy) * v.k]);
-    }}
+    const {{rect: r, points}} = {MAP_PIXELS};
     let best = null;
     for (let i = 0; i < 40; i++) for (let j = 0; j < 40; j++) {{
         const px = 24 + (r.width - 48) * i / 39, py = 24 + (r.height - 48) * j / 39;
         let near = Infinity;
-        for (const [x, y] of points) near = Math.min(near, (x - px) ** 2 + (y - py) ** 2);
+        for (const [, x, y] of points) near = Math.min(near, (x - px) ** 2 + (y - py) ** 2);
         if (!best || near > best[2]) best = [r.left + px, r.top + py, near];
     }}
     return [best[0], best[1], Math.sqrt(best[2])];

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
+from bench.browser import MAP_PIXELS
 from tests.browser_support import (
-    MAP_UI,
     PAGES,
     PHONE,
     SCREENS,
@@ -93,22 +93,17 @@ def test_the_sliders_take_the_width_and_a_touch_drag_redraws_the_digit(server, p
 # The window position of the map's point of image `index`, and the shown points drawn within 2 px of
 # it (one of which a tap there may pick).
 TAPPED = f"""(index) => {{
-    const ui = {MAP_UI}, r = ui.stage.getBoundingClientRect(), v = ui.view, xy = ui.points.xy;
-    const at = i => [r.width / 2 + (xy[2 * i] - v.cx) * v.k, r.height / 2 - (xy[2 * i + 1] - v.cy) * v.k];
-    const [x, y] = at(index), near = [];
-    for (const i of ui.points.order) if (Math.hypot(at(i)[0] - x, at(i)[1] - y) <= 2) near.push(i);
-    return [r.left + x, r.top + y, near];
+    const {{rect: r, points}} = {MAP_PIXELS}, [, x, y] = points.find(p => p[0] === index);
+    return [r.left + x, r.top + y, points.filter(p => Math.hypot(p[1] - x, p[2] - y) <= 2).map(p => p[0])];
 }}"""
 
 
 # A window position on the map whose nearest point is 22 to 28 px away.
 NEAR_MISS = f"""() => {{
-    const ui = {MAP_UI}, r = ui.stage.getBoundingClientRect(), v = ui.view, xy = ui.points.xy;
-    const points = Array.from(ui.points.order, i => [r.width / 2 + (xy[2 * i] - v.cx) * v.k,
-                                                     r.height / 2 - (xy[2 * i + 1] - v.cy) * v.k]);
+    const {{rect: r, points}} = {MAP_PIXELS};
     for (let py = 30; py < r.height - 30; py += 4) for (let px = 30; px < r.width - 30; px += 4) {{
         let near = Infinity;
-        for (const [x, y] of points) near = Math.min(near, Math.hypot(x - px, y - py));
+        for (const [, x, y] of points) near = Math.min(near, Math.hypot(x - px, y - py));
         if (near > 22 && near < 28) return [r.left + px, r.top + py];
     }}
     return null;

@@ -93,22 +93,22 @@ def _b64(array: np.ndarray, dtype) -> str:
 
 def latent_map_chart(lmap, images, dataset: str, scope: str, names: list[str], shown: list[int],
                      picks: list[int], on_pick: Callable[[list[int]], None], *, values: np.ndarray | None = None,
-                     value_range: tuple[float, float] | None = None, title: str = "",
+                     value_range: tuple[float, float] = (0.0, 1.0), title: str = "",
                      contours: list[tuple[str, np.ndarray]] = (), labels: list[tuple[float, float, str]] = (),
                      model=None, weights_hash: str = "", lattice: bool = False, key: str = "latent_map"
                      ) -> np.ndarray | None:
     """Draw the map of `lmap` (its images `images`), the classes `shown`; `picks` index the map. With
-    `values` (one per point) the points take Viridis over `value_range` (colour_range's by default), a
-    colour bar titled `title` below; else their classes' colours and a legend. `contours`: (colour,
-    contour_segments) each; `labels`: (x, y, text) each. `on_pick(indices)` is called, before the
-    run, with the points the user picked, in picking order. With a model, the browser decodes between
-    the points (and a lattice over the view when asked); returns the code the user clicked to open in
-    the sliders, on the run that click starts."""
+    `values` (one per point) the points take Viridis over `value_range` (the page's colour_range, which
+    its caption states too), a colour bar titled `title` below; else their classes' colours and a
+    legend. `contours`: (colour, contour_segments) each; `labels`: (x, y, text) each.
+    `on_pick(indices)` is called, before the run, with the points the user picked, in picking order.
+    With a model, the browser decodes between the points (and a lattice over the view when asked);
+    returns the code the user clicked to open in the sliders, on the run that click starts."""
     keep = np.flatnonzero(np.isin(lmap.labels, shown))
     colour = None
     if values is not None:
         keep = keep[np.argsort(values[keep], kind="stable")]  # the highest drawn last, on top
-        low, high = value_range or colour_range(values[keep])
+        low, high = value_range
         colour = {"values": _b64(values[keep], "<f4"), "cmin": low, "cmax": high,
                   "colorbar": {"title": title, "ticks": ticks(low, high)}}
     decoding = None if model is None else _decoding(lmap, model, weights_hash, scope, lmap.projection)

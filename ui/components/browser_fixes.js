@@ -22,7 +22,7 @@ function hoverWhereTouched(event) {
                                                      bubbles: true, cancelable: true, view: window }));
 }
 
-function loadPlotlyEarly(chunk) {
+function loadPlotly(chunk) {
   const index = document.querySelector('script[type="module"][src*="static/js/index."]');
   if (!/^PlotlyChart\.[\w-]+\.js$/.test(chunk || "") || !index) return;
   const url = new URL(chunk, index.src);
@@ -53,7 +53,7 @@ export default function (component) {
   window.__browserFixes = true;
   if (mapAtRoot()) return;
   const chunk = dataOf(component).plotly;
-  whenFirstPageDrawn(() => loadPlotlyEarly(chunk));
+  whenFirstPageDrawn(() => loadPlotly(chunk));
   document.addEventListener("touchstart", hoverWhereTouched, { capture: true, passive: true });
   const style = document.createElement("style");
   style.textContent = NARROW;
