@@ -323,8 +323,8 @@ export function savePicture(ui) {
   // The key's entries, in rows as wide as the map: [text, colour or null, x, row] each.
   const entries = [];
   let x = 8, row = 0;
-  const span = `${d.cmin.toFixed(2)} (1st percentile) to ${d.cmax.toFixed(2)} (99th)`;  // of the points shown
-  const items = d.colorbar ? [[`${d.colorbar.title}: Viridis from ${span}`, null]]
+  const items = d.colorbar  // the span: of the points shown
+    ? [[`${d.colorbar.title}: Viridis from ${d.cmin.toFixed(2)} (1st percentile) to ${d.cmax.toFixed(2)} (99th)`, null]]
     : d.classes.filter((c) => !ui.hidden.has(c)).map((c) => [d.names[c], d.palette[c % d.palette.length]]);
   for (const [text, colour] of items) {
     const width = (colour ? 14 : 0) + ctx.measureText(text).width + 10;
