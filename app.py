@@ -109,7 +109,7 @@ with st.sidebar:
             elbo = checkpoint.history[-1]["test_elbo"] if checkpoint.history else None
             cols = st.columns(2)
             cols[0].metric("Architecture", cfg.arch)
-            cols[1].metric("Latent size", checkpoint.model.latent.size_text,
+            cols[1].metric("Latent size", checkpoint.latent.size_text,
                            help="Dimensions, or categorical variables × categories")
             st.metric("Test −ELBO (nats per image)", f"{elbo:.2f}" if elbo is not None else "–",
                       help="Negative evidence lower bound on the test set (lower is better), one sample of q(z|x) "

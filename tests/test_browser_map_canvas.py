@@ -21,7 +21,7 @@ from tests.browser_support import (
     streamlit_app,
 )
 from ui.latent_pad import TRAVERSAL
-from vae.models.latents import SLIDER_RANGE
+from vae.models.latent_kinds import SLIDER_RANGE
 
 require_browser()
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -8,14 +8,8 @@ from vae.config import ARCHITECTURES, ModelConfig
 from vae.files import append_jsonl
 from vae.models.model import VAE
 from vae.run_files import CONFIG, HISTORY, WEIGHTS
-from vae.training.checkpoint import (
-    CheckpointError,
-    check_weights_file,
-    load_checkpoint,
-    read_history,
-    save_checkpoint,
-    weights_hash,
-)
+from vae.training.checkpoint import load_checkpoint, save_checkpoint
+from vae.training.checkpoint_files import CheckpointError, check_weights_file, read_history, weights_hash
 
 
 @pytest.fixture

@@ -1,6 +1,9 @@
 """What every page shares: the selected checkpoint, and Streamlit's caches of models, data and maps.
 
-Streamlit lives here and in the pages only; all the work is done by the `vae` package.
+Streamlit lives here and in the pages only; all the work is done by the `vae` package. torch is
+imported where a model is first used, not here: the checkpoint (config, history) and a map read
+from its cache need none, and the first page is drawn before torch is imported (BENCHMARKS.md, cold
+start).
 """
 from __future__ import annotations
 
@@ -8,21 +11,24 @@ import dataclasses
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
-import torch
 
 from ui import state
-from vae.analysis.projection import LatentMap, build_map
-from vae.data import has_split, load_split
+from vae.analysis.projection import LatentMap, build_map, cached_map
+from vae.data import has_split, read_split
 from vae.datasets import FOLDER_PREFIX, RECORD_FILE, dataset_info, folder_dataset_dir
-from vae.models.model import VAE, resolve_device
 from vae.run_files import WEIGHTS
 from vae.services.jobs import TrainingJobs
 from vae.services.runs import DEFAULT_RUN, run_folder
-from vae.training.checkpoint import Checkpoint, load_checkpoint, weights_hash
-from vae.training.evaluate import dimension_summary, encode_all
+from vae.training.checkpoint_files import Checkpoint, open_checkpoint, weights_hash
+
+if TYPE_CHECKING:
+    import torch
+
+    from vae.models.model import VAE
 
 CHECKPOINTS_DIR = Path(os.environ.get("VAE_CHECKPOINTS_DIR", "checkpoints"))
 def selected_folder() -> Path:
@@ -30,14 +36,14 @@ def selected_folder() -> Path:
     return run_folder(CHECKPOINTS_DIR, st.session_state.get(state.CHECKPOINT, DEFAULT_RUN))
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading model")
+@st.cache_resource(max_entries=4, show_spinner=False)
 def _load(path: str, stamp: tuple) -> tuple[Checkpoint, str]:
-    return load_checkpoint(path, resolve_device("auto")), weights_hash(path)
+    return open_checkpoint(path, "auto"), weights_hash(path)
 
 
 def current_model() -> tuple[Checkpoint, str]:
-    """The selected checkpoint (model on the GPU when there is one) and its weights' hash.
-    Cached per weights file, so a new epoch's checkpoint is picked up on the next rerun.
+    """The selected checkpoint (its model, built when first used, on the GPU when there is one) and its
+    weights' hash. Cached per weights file, so a new epoch's checkpoint is picked up on the next rerun.
 
     A conditional model comes as the plain VAE it is for the class picked in the sidebar
     (state.GIVEN_CLASS; VAE.given), that class in its hash: every page that encodes or decodes one
@@ -45,12 +51,14 @@ def current_model() -> tuple[Checkpoint, str]:
     per-image figures, encodings) the conditional model computes with each image's own class
     (whole_model)."""
     checkpoint, hash_ = model_in(selected_folder())
-    if not checkpoint.model.classes:
+    if not checkpoint.config.conditional:
         return checkpoint, hash_
-    label = min(state.GIVEN_CLASS.current(), checkpoint.model.classes - 1)  # the widget's, when just changed
+    classes = len(dataset_info(checkpoint.config.dataset).class_names)
+    label = min(state.GIVEN_CLASS.current(), classes - 1)  # the widget's, when just changed
     # A hash of its own (file names and keys take a hash's first characters): the weights it decodes with.
     given_hash = hashlib.sha256(f"{hash_} given class {label}".encode()).hexdigest()[:len(hash_)]
-    return dataclasses.replace(checkpoint, model=_given(checkpoint.model, hash_, label)), given_hash
+    return dataclasses.replace(checkpoint, load=lambda: _given(checkpoint.model, hash_, label),
+                               given_class=label), given_hash
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -67,10 +75,13 @@ def as_class(checkpoint: Checkpoint, hash_: str, label: int) -> VAE:
 def whole_model(checkpoint: Checkpoint, hash_: str) -> tuple[VAE, str]:
     """The model that encodes and scores a dataset, and its weights' hash: the checkpoint's, or for a
     conditional model given a class by current_model() the conditional model itself."""
-    if checkpoint.model.given_class is None:
-        return checkpoint.model, hash_
-    whole, whole_hash = model_in(checkpoint.path)
+    whole, whole_hash = whole_checkpoint(checkpoint, hash_)
     return whole.model, whole_hash
+
+
+def whole_checkpoint(checkpoint: Checkpoint, hash_: str) -> tuple[Checkpoint, str]:
+    """whole_model's checkpoint, its model not built yet."""
+    return (checkpoint, hash_) if checkpoint.given_class is None else model_in(checkpoint.path)
 
 
 def model_in(path: Path) -> tuple[Checkpoint, str]:
@@ -85,16 +96,23 @@ def training_jobs() -> TrainingJobs:
 
 
 def dataset(name: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """A split's uint8 images and labels, read once per server; an image folder's again after it was
-    read into the data root again (its record's time)."""
+    """A split's uint8 images and int64 labels as tensors (dataset_arrays' memory)."""
+    import torch
+
+    images, labels = dataset_arrays(name, split)
+    return torch.from_numpy(images), torch.from_numpy(labels)
+
+
+def dataset_arrays(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """A split's uint8 images and int64 labels, numpy, read once per server; an image folder's again
+    after it was read into the data root again (its record's time)."""
     record = folder_dataset_dir(name) / RECORD_FILE if name.startswith(FOLDER_PREFIX) else None
     return _dataset(name, split, record.stat().st_mtime_ns if record and record.exists() else 0)
 
 
 @st.cache_resource(show_spinner="Reading the dataset")
-def _dataset(name: str, split: str, stamp: int) -> tuple[torch.Tensor, torch.Tensor]:
-    s = load_split(name, split, download=False)
-    return s.images, s.labels
+def _dataset(name: str, split: str, stamp: int) -> tuple[np.ndarray, np.ndarray]:
+    return read_split(name, split, download=False)
 
 
 @st.cache_resource(show_spinner=False)
@@ -109,21 +127,30 @@ def full_data_available(name: str) -> bool:
     return has_split(name, "train")
 
 
-def map_images(dataset_name: str, scope: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The images behind a map: the test set, or all 70k (train then test)."""
-    test = dataset(dataset_name, "test")
-    if scope == "test":
-        return test
-    train = dataset(dataset_name, "train")
-    return torch.cat([train[0], test[0]]), torch.cat([train[1], test[1]])
+def map_images(dataset_name: str, scope: str) -> tuple[np.ndarray, np.ndarray]:
+    """The images behind a map, numpy uint8, and their labels: the test set, or all 70k (train then test)."""
+    test = dataset_arrays(dataset_name, "test")
+    return test if scope == "test" else _all_images(dataset_name)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _all_images(dataset_name: str) -> tuple[np.ndarray, np.ndarray]:
+    train, test = dataset_arrays(dataset_name, "train"), dataset_arrays(dataset_name, "test")
+    return np.concatenate([train[0], test[0]]), np.concatenate([train[1], test[1]])
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def _latent_map(_model, path: str, hash_: str, dataset_name: str, scope: str, projection: str) -> LatentMap:
+def _latent_map(_checkpoint: Checkpoint, path: str, hash_: str, dataset_name: str, scope: str,
+                projection: str) -> LatentMap:
     images, labels = map_images(dataset_name, scope)
+    cached = cached_map(path, hash_, f"{dataset_name}-{scope}", projection, len(labels))
+    if cached is not None:  # no model needed
+        return cached
+    import torch
+
     bar = st.progress(0.0, text="Building the latent map")
-    result = build_map(_model, hash_, images, labels, path, f"{dataset_name}-{scope}", projection,
-                       progress=lambda text, frac: bar.progress(frac, text=text))
+    result = build_map(_checkpoint.model, hash_, torch.from_numpy(images), torch.from_numpy(labels), path,
+                       f"{dataset_name}-{scope}", projection, progress=lambda text, frac: bar.progress(frac, text=text))
     bar.empty()
     return result
 
@@ -133,18 +160,20 @@ def latent_map(scope: str = "test", model: tuple[Checkpoint, str] | None = None)
     projection the user chose (state.PROJECTION; t-SNE for the test set only: 70,000 points would
     take many minutes on a CPU). `model`: another (checkpoint, hash) than the selected one."""
     checkpoint, hash_ = model or current_model()
-    model_, hash_ = whole_model(checkpoint, hash_)
+    whole, hash_ = whole_checkpoint(checkpoint, hash_)
     projection = state.PROJECTION.get()
     if projection == "tsne" and scope != "test":
         projection = "umap"
-    return _latent_map(model_, str(checkpoint.path), hash_, checkpoint.config.dataset, scope, projection)
+    return _latent_map(whole, str(checkpoint.path), hash_, checkpoint.config.dataset, scope, projection)
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def _image_figures(_model, path: str, hash_: str, dataset_name: str, scope: str, iwae_k: int) -> dict:
+    import torch
+
     from vae.analysis.diagnostics import image_figures
 
-    images, labels = map_images(dataset_name, scope)
+    images, labels = (torch.from_numpy(a) for a in map_images(dataset_name, scope))
     text = f"{Path(path).name} scores {len(images):,} images" + (
         f" with {iwae_k} samples each" if iwae_k else ", once per checkpoint")
     bar = st.progress(0.0, text=text)
@@ -169,7 +198,7 @@ def image_figures_cached(scope: str, iwae_k: int) -> bool:
     from vae.run_files import figures_cache_path
 
     checkpoint, hash_ = current_model()
-    whole_hash = whole_model(checkpoint, hash_)[1]
+    whole_hash = whole_checkpoint(checkpoint, hash_)[1]
     path = figures_cache_path(checkpoint.path, whole_hash, f"{checkpoint.config.dataset}-{scope}")
     return (f"iwae_gap_k{iwae_k}" if iwae_k else "elbo") in read_npz(path)
 
@@ -192,6 +221,8 @@ def encodings(_model, hash_: str, dataset_name: str, split: str = "test") -> tup
     """Posterior codes (mu, or the categorical variables' probabilities) of a split, and each latent
     unit's KL from the prior: (N, code_dim) and (N, units), numpy. `_model`: a whole_model (a
     conditional one reads each image's class)."""
+    from vae.training.evaluate import encode_all
+
     images, labels = dataset(dataset_name, split)
     codes, kl = encode_all(_model, images, labels=labels)
     return codes.numpy(), kl.numpy()
@@ -203,6 +234,10 @@ def test_encodings(_model, hash_: str, dataset_name: str) -> tuple[np.ndarray, n
 
 def kl_and_activity() -> tuple[np.ndarray, np.ndarray]:
     """Per-unit test KL and whether each unit is active (vae.training.evaluate.dimension_summary)."""
+    import torch
+
+    from vae.training.evaluate import dimension_summary
+
     checkpoint, hash_ = current_model()
     codes, kl_units = test_encodings(*whole_model(checkpoint, hash_), checkpoint.config.dataset)
     kl, active = dimension_summary(checkpoint.model, torch.from_numpy(codes), torch.from_numpy(kl_units))

@@ -4,15 +4,15 @@ two sets of picked digits, kept in the session and the address (`direction=class
 with a strength, downloadable, and a coloring of the map."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import streamlit as st
-import torch
 
 from ui import state
 from ui.page import show_digit
 from ui.text import literal
 from vae.analysis.directions import Direction, attribute_direction
-from vae.analysis.walks import decode_numpy
 from vae.images import grid
 
 DIRECTION = state.Setting("direction", "", state.TEXT)
@@ -90,8 +90,11 @@ def _from_picks(picked: list[int], spec: str) -> None:
             st.rerun()
 
 
-def direction_controls(lmap, images, names: list[str], picked: list[int], model, checkpoint_name: str) -> None:
-    """The direction's section of the map page: define it, see it applied, download it."""
+def direction_controls(lmap, images: np.ndarray, names: list[str], picked: list[int], model_of: Callable,
+                       continuous: bool, checkpoint_name: str) -> None:
+    """The direction's section of the map page: define it, see it applied (decoded by the model that
+    `model_of()` gives, asked for only then), download it. `images`: the map's, uint8; `continuous`:
+    whether the model's codes are (a direction moves Gaussian codes only)."""
     spec = DIRECTION.get()
     kind = spec.split(":")[0] if spec else "classes"
     source = st.radio("From", ["classes", "picks"], index=["classes", "picks"].index(kind), horizontal=True,
@@ -112,7 +115,7 @@ def direction_controls(lmap, images, names: list[str], picked: list[int], model,
     note = (f"bias-corrected over classes {', '.join(names[c] for c in direction.classes)}" if direction.corrected
             else "the plain difference of the means")
     st.caption(f"From {a} to {b}: length {direction.length:.2f} in latent space, {note}.")
-    if not model.latent.continuous:
+    if not continuous:
         st.info("Moving a code along a direction takes a categorical code off its simplex. Pick a Gaussian "
                 "checkpoint in the sidebar to apply it; the map can still be colored by it.")
     else:
@@ -120,9 +123,13 @@ def direction_controls(lmap, images, names: list[str], picked: list[int], model,
         strength = st.slider("Strength", 0.5, 4.0, 2.0, 0.5, key="direction_strength",
                              help="How far to move, in units of the whole difference between the two ends")
         strengths = np.linspace(-strength, strength, STEPS)
+        import torch
+
+        from vae.analysis.walks import decode_numpy
+
         with torch.no_grad():
-            strip = decode_numpy(model, torch.from_numpy(direction.apply(lmap.mu[start], strengths)))
-        show_digit(grid(np.concatenate([images[start][None].float().div(255).numpy(), strip]), cols=STEPS + 1),
+            strip = decode_numpy(model_of(), torch.from_numpy(direction.apply(lmap.mu[start], strengths)))
+        show_digit(grid(np.concatenate([images[start][None] / np.float32(255), strip]), cols=STEPS + 1),
                    f"#{start} (the first picked), then its code moved by {', '.join(f'{s:g}' for s in strengths)} "
                    "times the direction, decoded", scale=3)
     c1, c2, c3 = st.columns(3)

@@ -9,6 +9,8 @@ goes back to Python on release, so the session keeps it."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
@@ -20,8 +22,11 @@ from ui.static_files import STATIC_DIR, static_url
 from vae.analysis.projection import PLACE_NEIGHBOURS
 from vae.datasets import dataset_info
 from vae.images import GRID_GAP
-from vae.models.latents import SLIDER_RANGE
-from vae.services.export import map_file_name, write_decoder_file, write_map_file
+from vae.models.latent_kinds import SLIDER_RANGE
+from vae.services.export import exported_layers, map_file_name, write_decoder_file, write_map_file
+
+if TYPE_CHECKING:
+    from vae.models.model import VAE
 
 # The traversal strip: its starting range and number of steps, and how it is drawn (as the server
 # draws strips: vae.images.grid's gap, shown at show_digit's scale 3).
@@ -33,10 +38,12 @@ _pad = st.components.v2.component(
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def exported_decoder(_model, weights_hash: str) -> tuple[str, list] | None:
-    """Write the decoder for the browser once per checkpoint; its URL and layer list."""
+def exported_decoder(_model_of: Callable[[], VAE], weights_hash: str) -> tuple[str, list] | None:
+    """The decoder for the browser, written once per checkpoint: its URL and layer list (None when the
+    browser cannot run it). `_model_of()` gives the model, asked for only when the file is not there
+    yet (a server's first page reads the file instead of building the model)."""
     path = STATIC_DIR / "decoders" / f"decoder-{weights_hash[:16]}-f16.safetensors"
-    layers = write_decoder_file(_model, path)
+    layers = exported_layers(path) or write_decoder_file(_model_of(), path)
     return (static_url(path), layers) if layers is not None else None
 
 
@@ -73,8 +80,8 @@ def exported_classifier(dataset: str) -> dict | None:
     return {"url": static_url(path), "layers": layers, "class_names": list(dataset_info(dataset).class_names)}
 
 
-def browser_decodable(model, weights_hash: str) -> bool:
-    return exported_decoder(model, weights_hash) is not None
+def browser_decodable(model_of: Callable[[], VAE], weights_hash: str) -> bool:
+    return exported_decoder(model_of, weights_hash) is not None
 
 
 def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, order: list[int],
@@ -89,10 +96,10 @@ def latent_pad(model, weights_hash: str, kl: np.ndarray, active: np.ndarray, ord
     (model, hash) of the conditional model that `model` is given a class of (ui.caches.whole_model),
     whose decoder draws z as every class beside the pad. `labels`: each unit's slider label
     (ui.factors.dimension_labels), else its name and KL."""
-    url, layers = exported_decoder(model, weights_hash)
+    url, layers = exported_decoder(lambda: model, weights_hash)
     styles = None
     if whole is not None and whole[0].classes:
-        styles_url, styles_layers = exported_decoder(*whole)
+        styles_url, styles_layers = exported_decoder(lambda: whole[0], whole[1])
         styles = {"url": styles_url, "layers": styles_layers, "class_names": list(class_names)}
     letter = model.latent.letter
     labels = labels or {d: f"{letter}{d} · KL {kl[d]:.2f}" for d in order}

@@ -24,7 +24,7 @@ from ui.component_data import as_data
 from ui.components import source
 from ui.latent_pad import exported_decoder
 from ui.static_files import STATIC_DIR, static_url
-from vae.analysis.map_inverse import map_inverse
+from vae.analysis.map_inverse import exact_inverse, map_gap
 from vae.files import atomic_write_bytes
 from vae.services.export import map_file_name, write_map_file
 
@@ -39,7 +39,7 @@ TICKS = 5  # about this many numbers under the colour bar
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _images_url(_images, dataset: str, scope: str, count: int) -> str:
     """Write the map's images (N, H, W[, C]) uint8 as static/maps/images-...u8.gz once; its URL."""
-    raw = np.ascontiguousarray(_images.numpy(), dtype=np.uint8).tobytes()
+    raw = np.ascontiguousarray(_images, dtype=np.uint8).tobytes()
     name = f"images-{dataset.replace(':', '-')}-{scope}-{hashlib.sha256(raw).hexdigest()[:12]}.u8.gz"
     path = STATIC_DIR / "maps" / name
     if not path.exists():
@@ -48,19 +48,19 @@ def _images_url(_images, dataset: str, scope: str, count: int) -> str:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _decoding(_lmap, _model, weights_hash: str, scope: str, projection: str) -> dict | None:
+def _decoding(_lmap, _model_of, continuous: bool, weights_hash: str, scope: str, projection: str) -> dict | None:
     """What the browser needs to decode anywhere on this map (None when the decoder cannot run there):
-    the decoder, the map's codes and positions, and how a position becomes a code."""
-    decoder = exported_decoder(_model, weights_hash)
+    the decoder, the map's codes and positions, and how a position becomes a code
+    (vae/analysis/map_inverse.py: the map's gap, and PCA's exact inverse for Gaussian codes)."""
+    decoder = exported_decoder(_model_of, weights_hash)
     if decoder is None:
         return None
-    inverse = map_inverse(_lmap, linear=_model.latent.continuous)
+    linear = exact_inverse(_lmap, linear=continuous)
     path = STATIC_DIR / "decoders" / map_file_name(weights_hash, _lmap.mu, _lmap.xy, _lmap.labels)
     write_map_file(path, _lmap.mu, _lmap.xy, _lmap.labels)
-    exact = {} if inverse.linear is None else {"mean": inverse.linear.mean.tolist(),
-                                               "basis": inverse.linear.basis.tolist()}
+    exact = {} if linear is None else {"mean": linear.mean.tolist(), "basis": linear.basis.tolist()}
     return {"weights_url": decoder[0], "layers": decoder[1], "codes_url": static_url(path),
-            "inverse": {"gap": inverse.gap, "width": float(np.ptp(_lmap.xy[:, 0])) or 1.0, **exact}}
+            "inverse": {"gap": map_gap(_lmap.xy), "width": float(np.ptp(_lmap.xy[:, 0])) or 1.0, **exact}}
 
 
 def image_shape(images) -> dict:
@@ -95,15 +95,17 @@ def latent_map_chart(lmap, images, dataset: str, scope: str, names: list[str], s
                      picks: list[int], on_pick: Callable[[list[int]], None], *, values: np.ndarray | None = None,
                      value_range: tuple[float, float] = (0.0, 1.0), title: str = "",
                      contours: list[tuple[str, np.ndarray]] = (), labels: list[tuple[float, float, str]] = (),
-                     model=None, weights_hash: str = "", lattice: bool = False, key: str = "latent_map"
-                     ) -> np.ndarray | None:
+                     model_of: Callable | None = None, continuous: bool = True, weights_hash: str = "",
+                     lattice: bool = False, key: str = "latent_map") -> np.ndarray | None:
     """Draw the map of `lmap` (its images `images`), the classes `shown`; `picks` index the map. With
     `values` (one per point) the points take Viridis over `value_range` (the page's colour_range, which
     its caption states too), a colour bar titled `title` below; else their classes' colours and a
     legend. `contours`: (colour, contour_segments) each; `labels`: (x, y, text) each.
     `on_pick(indices)` is called, before the run, with the points the user picked, in picking order.
-    With a model, the browser decodes between the points (and a lattice over the view when asked);
-    returns the code the user clicked to open in the sliders, on the run that click starts."""
+    With `model_of` (it gives the model; called only when its decoder is not written for the browser
+    yet), the browser decodes between the points (and a lattice over the view when asked), codes
+    `continuous` or categorical; returns the code the user clicked to open in the sliders, on the
+    run that click starts."""
     keep = np.flatnonzero(np.isin(lmap.labels, shown))
     colour = None
     if values is not None:
@@ -111,7 +113,7 @@ def latent_map_chart(lmap, images, dataset: str, scope: str, names: list[str], s
         low, high = value_range
         colour = {"values": _b64(values[keep], "<f4"), "cmin": low, "cmax": high,
                   "colorbar": {"title": title, "ticks": ticks(low, high)}}
-    decoding = None if model is None else _decoding(lmap, model, weights_hash, scope, lmap.projection)
+    decoding = None if model_of is None else _decoding(lmap, model_of, continuous, weights_hash, scope, lmap.projection)
     xy = np.ascontiguousarray(lmap.xy, np.float32)
     payload = {
         "map_id": hashlib.sha256(xy.tobytes()).hexdigest()[:16],  # a new map: the whole of it in view

@@ -34,7 +34,8 @@ def _exported_encoder(_model, weights_hash: str) -> dict | None:
 def encodes_in_browser(model, weights_hash: str) -> bool:
     """Whether the drawing board shows the model's input, reconstruction and posterior itself
     (mlp and conv networks), so the page need not show them again."""
-    return _exported_encoder(model, weights_hash) is not None and exported_decoder(model, weights_hash) is not None
+    return (_exported_encoder(model, weights_hash) is not None
+            and exported_decoder(lambda: model, weights_hash) is not None)
 
 
 def draw_digit(model, weights_hash: str, lmap, active: np.ndarray, order: list[int], key: str) -> np.ndarray | None:
@@ -44,7 +45,7 @@ def draw_digit(model, weights_hash: str, lmap, active: np.ndarray, order: list[i
     if not drawable(model):
         return None
     encoder = _exported_encoder(model, weights_hash)
-    decoder = exported_decoder(model, weights_hash)
+    decoder = exported_decoder(lambda: model, weights_hash)
     data = {"key": weights_hash, "mode": "draw", "seq": 0, "z_dim": model.latent_dim,
             "latent": model.latent.kind, "categories": model.latent.categories,
             "encoder": encoder if encoder and decoder else None,

@@ -22,7 +22,7 @@ from typing import Any
 import streamlit as st
 
 from ui.text import literal
-from vae.analysis.diagnostics import FIGURES
+from vae.analysis.figure_labels import FIGURES
 
 CHECKPOINT = "checkpoint"  # the sidebar's checkpoint picker (its widget key): the run every page explores
 EXPLORE_RUN = "explore_run"  # Train page -> sidebar: select this run at the next rerun
@@ -169,7 +169,7 @@ class Setting:
 
 # Settings that one page writes and another reads.
 # The Latent map's picked digits (indices into its scope, in picking order) and its coloring
-# (class, a per-image figure of vae.analysis.diagnostics.FIGURES, or the projection on its
+# (class, a per-image figure of vae.analysis.figure_labels.FIGURES, or the projection on its
 # attribute direction, ui/directions.py).
 MAP_PICKED = Setting("picked", [], int_list(0, 70_000 - 1))
 PICKS_IN_ADDRESS = 500  # more picks (a box, a lasso) stay in the session, not in the link: a server refuses 100s of kB

@@ -1,7 +1,8 @@
 """The datasets of vae/datasets.py as uint8 tensors, read straight from IDX files.
 
-    from vae.data import load_split
-    images, labels = load_split("mnist", "test")   # (10000, 28, 28) uint8, (10000,) int64
+    from vae.data import load_split, read_split
+    images, labels = load_split("mnist", "test")   # (10000, 28, 28) uint8, (10000,) int64 tensors
+    images, labels = read_split("mnist", "test")   # the same as numpy arrays, without importing torch
 
 Files are looked for in torchvision's layout `<root>/MNIST/raw/` (gzipped or not), where the
 root is the `data_dir` argument, else $VAE_DATA_DIR, else ./data; missing ones are downloaded
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import torch
 
 from vae.datasets import BUNDLED_ROOT, dataset_info, default_root, raw_folder
+
+if TYPE_CHECKING:
+    import torch
 
 _PREFIX = {"train": "train", "test": "t10k"}
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -98,7 +101,16 @@ def _locate(dataset: str, split: str, root: Path) -> tuple[Path, Path] | None:
 
 def load_split(dataset: str = "mnist", split: str = "test",
                data_dir: str | Path | None = None, download: bool = True) -> Split:
-    """Load one split of a dataset as uint8 images and int64 labels."""
+    """Load one split of a dataset as uint8 images and int64 labels (tensors)."""
+    import torch  # here, not above: read_split alone leaves torch unimported (the app's first page)
+
+    images, labels = read_split(dataset, split, data_dir, download)
+    return Split(torch.from_numpy(images), torch.from_numpy(labels))
+
+
+def read_split(dataset: str = "mnist", split: str = "test", data_dir: str | Path | None = None,
+               download: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """One split of a dataset as uint8 images (N, side, side[, 3]) and int64 labels (N,): numpy arrays."""
     root = default_root(data_dir)
     info = dataset_info(dataset, root)
     if split not in _PREFIX:
@@ -131,7 +143,7 @@ def load_split(dataset: str = "mnist", split: str = "test",
     if images.shape[1:] != _image_shape(info) or labels.ndim != 1 or len(images) != len(labels):
         raise ValueError(f"{found[0]} and {found[1]} do not make a dataset of {info.title}: "
                          f"shapes {images.shape} and {labels.shape} (images {_image_shape(info)} expected)")
-    return Split(torch.from_numpy(images.astype(np.uint8)), torch.from_numpy(labels.astype(np.int64)))
+    return images.astype(np.uint8), labels.astype(np.int64)
 
 
 def _image_shape(info) -> tuple[int, ...]:

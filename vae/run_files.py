@@ -7,6 +7,8 @@
     run/steps.jsonl            one line every log_every steps
     run/train_config.json      what the run was asked to do, written once its data is loaded
     run/train.log              a background job's output (vae/services/jobs.py)
+    run/fit.json               that config.json builds exactly the weights' tensors, as checked once
+                               (vae/training/checkpoint_files.py): a listing then needs no torch
     run/film/epoch-NNNN.safetensors                 the test codes after each epoch (vae/services/film.py)
     run/map-<scope>[-<projection>]-<hash16>.npz     a latent map's codes and 2D positions (vae/analysis/projection.py)
     run/figures-<scope>-<hash16>.npz                per-image figures (vae/analysis/diagnostics.py)
@@ -22,7 +24,13 @@ WEIGHTS, CONFIG, HISTORY, OPTIMIZER, STEPS = (
     "model.safetensors", "config.json", "history.jsonl", "optimizer.safetensors", "steps.jsonl")
 TRAIN_CONFIG = "train_config.json"
 TRAIN_LOG = "train.log"
+FIT = "fit.json"
 FILM = "film"
+NOT_FINITE = "{path} holds weights that are not finite numbers (NaN or inf): the run diverged"
+
+
+class CheckpointError(Exception):
+    """A checkpoint file is missing, unreadable, or does not fit the others."""
 
 
 def film_path(run_folder: str | Path, epoch: int) -> Path:

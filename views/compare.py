@@ -23,7 +23,8 @@ from ui.caches import (
 from ui.charts import PALETTE, label_places, latent_scatter
 from ui.page import page_header, show_digit
 from ui.text import chart_text, literal, share_text
-from vae.analysis.diagnostics import FIGURE_SAMPLES, share_interval
+from vae.analysis.diagnostics import share_interval
+from vae.analysis.figure_labels import FIGURE_SAMPLES
 from vae.analysis.projection import PROJECTIONS, align_to
 from vae.datasets import dataset_info
 from vae.images import grid

@@ -8,10 +8,8 @@ import io
 
 import numpy as np
 import streamlit as st
-import torch
 
 from ui import state
-from ui.amortization import amortization_section
 from ui.caches import (
     as_class,
     class_names,
@@ -30,10 +28,9 @@ from ui.latent_pad import browser_decodable
 from ui.map_chart import colour_range, latent_map_chart
 from ui.page import page_header, show_digit
 from ui.text import in_sentence
-from vae.analysis.diagnostics import FIGURE_SAMPLES, FIGURES, IWAE_K
+from vae.analysis.figure_labels import FIGURE_SAMPLES, FIGURES, IWAE_K
 from vae.analysis.map_layers import cluster_labels, contour_segments, density
 from vae.analysis.projection import PLACE_NEIGHBOURS, PROJECTIONS
-from vae.analysis.walks import analogy, decode_numpy, posterior_samples
 from vae.data import split_size
 from vae.images import grid
 
@@ -60,10 +57,10 @@ DENSITY = state.Setting("density", "off", state.text_choice(tuple(DENSITIES)))
 LABELS = state.Setting("labels", False, state.BOOLEAN)  # cluster labels
 LATTICE = state.Setting("lattice", False, state.BOOLEAN)  # digits decoded on a grid over the view
 COLORS = {"class": "Class", "elbo": "−ELBO", "recon": "Reconstruction", "kl": "KL", "uncertainty":
-          checkpoint.model.latent.uncertainty_label, "iwae_gap": f"IWAE gap (k = {IWAE_K})"}
+          checkpoint.latent.uncertainty_label, "iwae_gap": f"IWAE gap (k = {IWAE_K})"}
 # Each figure's unit (a Gaussian posterior's σ is in the latent's own units; an entropy is in nats).
 UNITS = {"elbo": "nats", "recon": "nats", "kl": "nats", "iwae_gap": "nats",
-         "uncertainty": "" if checkpoint.model.latent.continuous else "nats"}  # the rest have none
+         "uncertainty": "" if checkpoint.latent.continuous else "nats"}  # the rest have none
 SAMPLED = {"elbo": f"{FIGURE_SAMPLES} samples of q(z|x)", "recon": f"{FIGURE_SAMPLES} samples of q(z|x)",
            "iwae_gap": f"the same {IWAE_K} samples of q(z|x) for the bound and the ELBO"}  # the rest are exact
 
@@ -180,6 +177,10 @@ def centre_readings(clusters) -> list[int] | None:
     classifier = digit_classifier(dataset_name)
     if classifier is None or not clusters or checkpoint.config.conditional:
         return None
+    import torch
+
+    from vae.analysis.walks import decode_numpy
+
     with torch.no_grad():
         decoded = decode_numpy(checkpoint.model, torch.from_numpy(np.stack([c.code for c in clusters])))
         return classifier.probabilities(torch.from_numpy(decoded)[:, None]).argmax(1).tolist()
@@ -219,19 +220,20 @@ else:
                                       tuple(names)) if density_of != "off" or labelled else ([], []))
     opened = latent_map_chart(lmap, images, dataset_name, scope, names, shown, picked, PICKED.set, values=values,
                               value_range=span, title=title, contours=contours, labels=cluster_texts,
-                              model=checkpoint.model, weights_hash=hash_, lattice=lattice)
+                              model_of=lambda: checkpoint.model, continuous=checkpoint.latent.continuous,
+                              weights_hash=hash_, lattice=lattice)
     if opened is not None:
         state.open_in_sliders(opened)
     if span is not None:
         st.caption(f"The colors run from the 1st to the 99th percentile of the {things} shown "
                    f"({span[0]:.2f} to {in_units(span[1], color)}); those beyond take the end colors.")
-    if browser_decodable(checkpoint.model, hash_):
-        st.caption(decoding_note(lmap.projection, checkpoint.model.latent.continuous))
+    if browser_decodable(lambda: checkpoint.model, hash_):
+        st.caption(decoding_note(lmap.projection, checkpoint.latent.continuous))
     if checkpoint.config.conditional:
         style = ": slant, width, stroke" if thing == "digit" else ""
         st.caption(f"This model is conditional: each point is a {thing}'s q(z | x, y) with its own class y, so the "
                    f"classes mix on the map (the label carries the class, z the style{style}). "
-                   f"Whatever is decoded here is decoded as a «{names[checkpoint.model.given_class]}», the class "
+                   f"Whatever is decoded here is decoded as a «{names[checkpoint.given_class]}», the class "
                    "picked in the sidebar.")
 
 c1, c2 = st.columns(2)
@@ -255,7 +257,7 @@ if figures is not None and shown:
     st.subheader(f"Worst modelled: highest {COLORS[color]}")
     candidates = np.flatnonzero(np.isin(lmap.labels, shown))
     worst = candidates[np.argsort(-figures[color][candidates], kind="stable")[:12]].tolist()
-    show_digit(grid(images[worst].float().div(255).numpy(), cols=12), scale=2)
+    show_digit(grid(images[worst] / np.float32(255), cols=12), scale=2)
     values = figures[color]
     how = f" (each {thing}'s from {SAMPLED[color]}: an estimate)" if color in SAMPLED else ""
     st.caption(f"These {len(worst)}: {values[worst].min():.2f} to {in_units(values[worst].max(), color)}. The mean "
@@ -272,12 +274,19 @@ if figures is not None and shown:
 with st.expander("Attribute direction" + (f": {direction[1]} → {direction[2]}" if direction else ""),
                  icon=":material/trending_flat:"):
     # The strip moves the first picked digit (else #0): a conditional model writes it as that digit's class.
-    moved = as_class(checkpoint, hash_, lmap.labels[picked[0] if picked else 0])
-    direction_controls(lmap, images, names, picked, moved, selected_folder().name)
+    moved = lambda: as_class(checkpoint, hash_, lmap.labels[picked[0] if picked else 0])  # noqa: E731
+    direction_controls(lmap, images, names, picked, moved, checkpoint.latent.continuous, selected_folder().name)
 
 if not picked:
     st.info(f"Click or tap a point on the map to see that {thing}, its reconstruction and its nearest neighbours.")
     st.stop()
+
+# Below, the model: torch is imported here, not above, so that the map is drawn without it on a
+# server's first page (BENCHMARKS.md, cold start).
+import torch  # noqa: E402
+
+from ui.amortization import amortization_section  # noqa: E402
+from vae.analysis.walks import analogy, decode_numpy, posterior_samples  # noqa: E402
 
 
 def endpoint_of(index: int) -> str:
@@ -295,13 +304,13 @@ neighbours = lmap.nearest(lmap.mu[first], 9)[0][1:]  # itself comes first
 st.subheader(f"#{first}: a {names[lmap.labels[first]]}")
 c1, c2, c3 = st.columns([1, 1, 3])
 with c1:
-    show_digit(images[first].float().div(255).numpy(), "input")
+    show_digit(images[first] / np.float32(255), "input")
 with c2:
     show_digit(recon, "reconstruction from μ")
 with c3:
     st.caption("Nearest neighbours in latent space: "
                + ", ".join(f"#{i} ({names[lmap.labels[i]]})" for i in neighbours))
-    show_digit(grid(images[neighbours].float().div(255).numpy(), cols=8), scale=3)
+    show_digit(grid(images[neighbours] / np.float32(255), cols=8), scale=3)
 if figures is not None:
     st.caption(" · ".join(f"{COLORS[k]} {in_units(v[first], k)}" for k, v in figures.items() if k in COLORS))
 if st.button(f"Open #{first} in the sliders", icon=":material/tune:",
@@ -309,7 +318,7 @@ if st.button(f"Open #{first} in the sliders", icon=":material/tune:",
     state.open_in_sliders(lmap.mu[first])
 
 st.markdown("**How sure the encoder is**: 16 samples of q(z|x) placed on the map, and decoded")
-samples = posterior_samples(own, images[first], 16, seed=first)
+samples = posterior_samples(own, torch.from_numpy(images[first]), 16, seed=first)
 c1, c2 = st.columns([3, 2])
 with c1:
     st.plotly_chart(posterior_cloud(lmap.xy, lmap.labels, names, lmap.xy[first], lmap.place(samples.numpy())),
@@ -321,7 +330,7 @@ st.caption(f"Each sample is drawn at the distance-weighted mean position of its 
            "One near codes of two classes can land between them, or among the other class's points, while it "
            f"decodes as this {thing}: the decoded samples say what it is.")
 
-amortization_section(own, hash_, scope, images[first], first, lmap, names)
+amortization_section(own, hash_, scope, torch.from_numpy(images[first]), first, lmap, names)
 
 if len(picked) >= 2:
     st.subheader(f"{len(picked)} points picked")
@@ -330,7 +339,7 @@ if len(picked) >= 2:
                    "address, so a link to it does not bring them back.")
     if len(picked) > 2:
         st.caption("The first 40, in the order they were picked:")
-        show_digit(grid(images[picked[:40]].float().div(255).numpy(), cols=20), scale=2)
+        show_digit(grid(images[picked[:40]] / np.float32(255), cols=20), scale=2)
         c1, c2 = st.columns(2)
         label = lambda i: f"#{i} ({names[lmap.labels[i]]})"  # noqa: E731
         start = c1.selectbox("Interpolate from", picked, format_func=label, key="interpolate_start")
@@ -343,15 +352,15 @@ if len(picked) >= 2:
 if len(picked) >= 3:
     a, b, c = picked[:3]
     st.subheader(f"Analogy: #{a} : #{b} :: #{c} : ?")
-    if not checkpoint.model.latent.continuous:
+    if not checkpoint.latent.continuous:
         st.info("Analogies add and subtract codes; this model's codes are categorical probability vectors, which "
                 "that would take off their simplex. Pick a Gaussian checkpoint in the sidebar.")
     else:
         z = analogy(*(torch.from_numpy(lmap.mu[i]) for i in (a, b, c)))
         nearest = int(lmap.nearest(z.numpy(), 1)[0][0])
         as_c = as_class(checkpoint, hash_, lmap.labels[c])  # a conditional model writes it as c's class
-        strip = np.stack([*(images[i].float().div(255).numpy() for i in (a, b, c)),
-                          decode_numpy(as_c, z[None])[0], images[nearest].float().div(255).numpy()])
+        strip = np.stack([*(images[i] / np.float32(255) for i in (a, b, c)),
+                          decode_numpy(as_c, z[None])[0], images[nearest] / np.float32(255)])
         show_digit(grid(strip, cols=5), f"#{a}, #{b}, #{c}, then z_c + (z_b − z_a) decoded, then the nearest "
                    f"real {thing} to that code: #{nearest} ({names[lmap.labels[nearest]]})", scale=3)
         st.caption("The first three picked, in picking order: what takes the first to the second, applied to the "

@@ -23,7 +23,7 @@ from ui.sketchpad import draw_digit
 from vae.analysis.walks import decode_numpy, dims_by_kl, prior_samples, traversal, z_json
 from vae.datasets import dataset_info
 from vae.images import grid, png_bytes
-from vae.models.latents import SLIDER_RANGE
+from vae.models.latent_kinds import SLIDER_RANGE
 
 page_header("Latent sliders", "One slider per latent dimension (one picker per variable for a categorical "
             "latent), most informative first (KL from the prior, in nats, beside each). Inactive ones, which "
@@ -129,7 +129,7 @@ def server_sliders(start: np.ndarray, seq: int) -> np.ndarray:
 @st.fragment
 def follow_z(start: np.ndarray, seq: int) -> None:
     """The pad and everything that depends on z. A release reruns only this fragment."""
-    if browser_decodable(model, hash_):
+    if browser_decodable(lambda: model, hash_):
         # Everything that follows z (digit, star on the map, traversal, caption) is drawn by the
         # component in the browser; a release only tells the session its z. The key stays the same
         # for a checkpoint, so that rerun (or a new starting point) never remounts the pad.

@@ -17,26 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vae.analysis.figure_labels import FIGURE_SAMPLES, IWAE_K
 from vae.files import read_npz, write_npz_cache
 from vae.models.latents import Categorical, Gaussian, aggregate_log_density
 from vae.models.losses import images_per_call, importance_weighted_bound, log_importance_weights, recon_nll
 from vae.models.model import has_bf16_units
 from vae.run_files import figures_cache_path
 from vae.training.evaluate import scored_batches
-
-# What each per-image figure is, for legends and captions (nats per image unless said).
-FIGURES = {
-    "elbo": "−ELBO (recon + KL), nats",
-    "recon": "reconstruction −log p(x|z), nats",
-    "kl": "KL(q(z|x) ‖ p(z)), nats",
-    "uncertainty": "posterior uncertainty (mean σ, or entropy, over the active units)",
-    "iwae_gap": "IWAE gap: log p(x) bound − ELBO, nats",
-}
-IWAE_K = 100  # samples per image for the importance-weighted figures
-
-
-# Samples of q(z|x) averaged in each image's reconstruction term (and so its -ELBO).
-FIGURE_SAMPLES = 2
 
 
 @torch.no_grad()

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 NEIGHBOURS = 8  # map points whose codes a UMAP or t-SNE position mixes
 POWER = 2  # weights 1 / distance**POWER
 COINCIDENT = 1e-9  # closer than this (in map units) is the point itself
+BRUTE_FORCE = 20_000  # map_gap: up to this many points, without scipy
 
 
 @dataclass(frozen=True)
@@ -84,20 +85,38 @@ def linear_inverse(mu: np.ndarray, xy: np.ndarray) -> LinearInverse:
     return LinearInverse(mean - xy.mean(0) @ basis, basis)
 
 
-def map_gap(tree: KDTree, xy: np.ndarray) -> float:
-    """The median distance from a map point to its nearest neighbour (on up to 2,000 of them)."""
-    sample = xy[np.random.default_rng(0).choice(len(xy), min(len(xy), 2000), replace=False)]
-    dist, _ = tree.query(np.asarray(sample, np.float64), k=list(range(1, min(2, len(xy)) + 1)))  # first: the point
-    return max(float(np.median(dist[:, -1])), 1e-6)
+def map_gap(xy: np.ndarray, chunk: int = 64) -> float:
+    """The median distance from a map point to its nearest other point (on up to 2,000 of them).
+    Up to BRUTE_FORCE points, from chunks of distances to every point with numpy alone (the first
+    page's map needs only this and exact_inverse, and is drawn before scipy is imported); a larger
+    map from a k-d tree (70,000 points: 1.3 s by chunks)."""
+    xy = np.asarray(xy, np.float64)
+    if len(xy) < 2:
+        return 1e-6
+    sample = np.random.default_rng(0).choice(len(xy), min(len(xy), 2000), replace=False)
+    if len(xy) > BRUTE_FORCE:
+        from scipy.spatial import cKDTree as KDTree
+
+        nearest = KDTree(xy).query(xy[sample], k=[2])[0][:, 0]  # the first is the point itself (or its twin)
+    else:
+        squared = []
+        for start in range(0, len(sample), chunk):
+            rows = sample[start:start + chunk]
+            d = (xy[rows, :1] - xy[:, 0]) ** 2 + (xy[rows, 1:] - xy[:, 1]) ** 2  # (chunk, N) squared distances
+            d[np.arange(len(rows)), rows] = np.inf  # not the point itself
+            squared.append(d.min(1))
+        nearest = np.sqrt(np.concatenate(squared))
+    return max(float(np.median(nearest)), 1e-6)
+
+
+def exact_inverse(latent_map: LatentMap, linear: bool = True) -> LinearInverse | None:
+    """PCA's exact inverse when `linear` (Gaussian codes); None when the map is interpolated."""
+    return linear_inverse(latent_map.mu, latent_map.xy) if linear and latent_map.projection == "pca" else None
 
 
 def map_inverse(latent_map: LatentMap, linear: bool = True) -> MapInverse:
     """The inverse for this map: exact for PCA when `linear` (Gaussian codes), interpolated otherwise."""
-    # Imported here: the first page builds its inverse after its chart is sent, and scipy.spatial's
-    # 0.17 s of import then overlap the browser drawing the chart (BENCHMARKS.md, cold start).
-    from scipy.spatial import cKDTree as KDTree
+    from scipy.spatial import cKDTree as KDTree  # here: 0.2 s of import that only the server's decodes need
 
-    exact = linear and latent_map.projection == "pca"
     tree = KDTree(np.asarray(latent_map.xy, np.float64))
-    return MapInverse(latent_map.xy, latent_map.mu, map_gap(tree, latent_map.xy),
-                      linear_inverse(latent_map.mu, latent_map.xy) if exact else None, tree)
+    return MapInverse(latent_map.xy, latent_map.mu, map_gap(latent_map.xy), exact_inverse(latent_map, linear), tree)

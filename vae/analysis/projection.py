@@ -18,13 +18,15 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from vae.files import read_npz, write_npz_cache
 from vae.run_files import map_cache_path
-from vae.training.evaluate import encode_all
+
+if TYPE_CHECKING:
+    import torch
 
 PLACE_NEIGHBOURS = 10
 UMAP_NEIGHBOURS = 15
@@ -64,6 +66,8 @@ def exact_knn(x: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.
     """Each row's k nearest rows (itself first) and their distances: (N, k) each.
     Exact, by chunked matrix products: for latent codes this beats UMAP's own approximate
     search, whose numba code is compiled afresh in every process (about 30 s on 2 cores)."""
+    import torch  # here and below, not at the top: a map read from its cache needs no torch (the first page)
+
     t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     sq = (t * t).sum(1)
     # One buffer for every chunk's (chunk, N) distances: a fresh 280 MB block a chunk cost more in
@@ -125,6 +129,8 @@ def project_umap(mu: np.ndarray, seed: int = 42) -> np.ndarray:
 def project_pca(mu: np.ndarray) -> np.ndarray:
     """The posterior means on their two principal axes: (N, 2) float32. Linear, so distances and
     directions on the map are the latent space's (shrunk to two dimensions)."""
+    import torch
+
     centred = torch.from_numpy(np.asarray(mu, np.float32)) - torch.from_numpy(np.asarray(mu, np.float32)).mean(0)
     _, _, v = torch.linalg.svd(centred, full_matrices=False)
     xy = (centred @ v[:2].T).numpy()
@@ -168,13 +174,21 @@ def load_cached_map(path: Path, projection: str = "umap") -> LatentMap | None:
     return LatentMap(arrays["mu"].astype(np.float32), arrays["labels"], arrays["xy"], projection=projection)
 
 
+def cached_map(cache_dir: str | Path, weights_hash: str, name: str, projection: str, count: int) -> LatentMap | None:
+    """The map build_map would return from its cache, or None when it has to build one (no torch is needed
+    to ask). `count`: how many images the map is of (a cache of another number is stale)."""
+    cached = load_cached_map(map_cache_path(cache_dir, weights_hash, name, projection), projection)
+    return cached if cached is not None and len(cached.labels) == count else None
+
+
 def build_map(model, weights_hash: str, images: torch.Tensor, labels: torch.Tensor,
               cache_dir: str | Path, name: str, projection: str = "umap",
               progress: Callable[[str, float], None] | None = None) -> LatentMap:
     """Encode `images` and project them, or read both from the cache when present."""
-    path = map_cache_path(cache_dir, weights_hash, name, projection)
-    cached = load_cached_map(path, projection)
-    if cached is not None and len(cached.labels) == len(labels):
+    from vae.training.evaluate import encode_all
+
+    cached = cached_map(cache_dir, weights_hash, name, projection, len(labels))
+    if cached is not None:
         return cached
     started = time.perf_counter()
     if progress:
@@ -186,7 +200,8 @@ def build_map(model, weights_hash: str, images: torch.Tensor, labels: torch.Tens
     latent_map = LatentMap(mu, labels.numpy().astype(np.int64), xy, time.perf_counter() - started, projection)
     # The codes as float16 (the neighbours they give are the same; a 300-number categorical code
     # per image would make a 12 MB file in float32).
-    write_npz_cache(path, {"mu": mu.astype(np.float16), "labels": latent_map.labels, "xy": xy})
+    write_npz_cache(map_cache_path(cache_dir, weights_hash, name, projection),
+                    {"mu": mu.astype(np.float16), "labels": latent_map.labels, "xy": xy})
     if progress:
         progress("Done", 1.0)
     return latent_map

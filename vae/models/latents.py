@@ -20,8 +20,9 @@ The rest of the project asks the latent, never its kind's name: its words (`lett
 `size_text`), whether its codes are `continuous` (sliders, slerp, covariances, z = mu + sigma * eps)
 or pick categories, whether it trains on a `relaxed` stand-in of its ELBO, what the browser keeps
 of a code (`kept_values`, `code_of`), how an epoch's codes are stored (`pack_codes`), and which
-mixture fits its codes (`mixture_em`, `fit_mixture`, `bic_curve`). A new kind is one class here
-(and its control in ui/components/latent_pad.js).
+mixture fits its codes (`mixture_em`, `fit_mixture`, `bic_curve`). A new kind is one class here,
+its words and sizes in vae/models/latent_kinds.py (which pages read without torch), and its control in
+ui/components/latent_pad.js.
 """
 from __future__ import annotations
 
@@ -31,9 +32,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vae.models.latent_kinds import SLIDER_RANGE, CategoricalKind, GaussianKind
+
 LOG_2PI = math.log(2 * math.pi)
 ACTIVE_THRESHOLD = 0.01  # Burda et al. 2015: a unit is active when its posterior varies across data
-SLIDER_RANGE = 4.0  # the latent sliders span z in [-4, 4]: beyond 4 sigma of the prior
 
 
 def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -184,28 +186,8 @@ def aggregate_log_density(q: Gaussian | Categorical, z: torch.Tensor, leave_out:
     return torch.cat(out)
 
 
-class GaussianLatent:
-    kind = "gaussian"
-    continuous = True  # codes are points of R^D: sliders, slerp, covariances, z = mu + sigma * eps
-    relaxed = False  # trains on its ELBO
-    letter, unit = "z", "dimension"
-    prior_text = "N(0, I)"
-    reconstructed_from = "the posterior means"  # the code a reconstruction decodes (vae.analysis.quality)
-    uncertainty_label = "Posterior σ"  # what Gaussian.uncertainty() measures
-    paths = ("linear", "slerp")  # interpolations between two codes (vae.analysis.walks.interpolate)
-
-    def __init__(self, dim: int):
-        self.units = self.code_dim = dim
-        self.encoder_out = 2 * dim
-        self.categories = None
-
-    @classmethod
-    def from_config(cls, cfg) -> GaussianLatent:
-        return cls(cfg.latent_dim)
-
-    @property
-    def size_text(self) -> str:
-        return f"{self.units}"
+class GaussianLatent(GaussianKind):
+    """A Gaussian latent (vae/models/latent_kinds.py says what it is): its arithmetic."""
 
     def posterior(self, h: torch.Tensor) -> Gaussian:
         mu, logvar = h.chunk(2, dim=-1)
@@ -265,27 +247,8 @@ class GaussianLatent:
         return f"{k} components, {covariance} covariances"
 
 
-class CategoricalLatent:
-    kind = "categorical"
-    continuous = False  # codes pick a category per variable: pickers, straight paths on the simplex
-    relaxed = True  # trains on Gumbel-softmax samples at a falling temperature (ModelConfig.temperature)
-    letter, unit = "v", "variable"
-    prior_text = "the uniform prior"
-    reconstructed_from = "one-hot samples of q(z|x)"  # valid codes, not probability vectors
-    uncertainty_label = "Posterior entropy"  # what Categorical.uncertainty() measures
-    paths = ("linear",)  # a straight path between probability vectors stays on their simplex
-
-    def __init__(self, variables: int, categories: int):
-        self.units, self.categories = variables, categories
-        self.code_dim = self.encoder_out = variables * categories
-
-    @classmethod
-    def from_config(cls, cfg) -> CategoricalLatent:
-        return cls(cfg.latent_dim, cfg.categories)
-
-    @property
-    def size_text(self) -> str:
-        return f"{self.units} × {self.categories}"
+class CategoricalLatent(CategoricalKind):
+    """A categorical latent (vae/models/latent_kinds.py says what it is): its arithmetic."""
 
     def posterior(self, h: torch.Tensor) -> Categorical:
         return Categorical(h.unflatten(-1, (self.units, self.categories)))

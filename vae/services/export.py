@@ -14,20 +14,33 @@ set's posterior means, their map coordinates and labels, and the overview map as
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from safetensors.torch import save as safetensors_bytes
-from torch import nn
+from safetensors import SafetensorError, safe_open
 
 from vae.files import atomic_write_bytes
-from vae.models.model import VAE
+
+if TYPE_CHECKING:
+    import torch
+
+    from vae.models.model import VAE
+
+# torch is imported in the functions that export a network, not above: the app's first page finds its
+# decoder already written (exported_layers) and its map written with numpy, and leaves torch unimported.
+LAYERS = "layers"  # the metadata entry of an exported network's file that holds its layer list (JSON)
 
 
-def browser_layers(modules, dtype: torch.dtype = torch.float16) -> tuple[list[dict], dict] | None:
+def browser_layers(modules, dtype: torch.dtype | None = None) -> tuple[list[dict], dict] | None:
     """A stack of modules as [{"type": ..., "weight": name, ...}] and {name: tensor} for the browser's
-    network (ui/components/nets.js), or None when a module is not one it runs."""
+    network (ui/components/nets.js), or None when a module is not one it runs. `dtype`: the
+    weights' (float16 unless said)."""
+    import torch
+    from torch import nn
+
+    dtype = dtype or torch.float16
     layers, tensors = [], {}
 
     def weights(i: int, module) -> dict:
@@ -61,30 +74,47 @@ def browser_layers(modules, dtype: torch.dtype = torch.float16) -> tuple[list[di
     return layers, tensors
 
 
-def browser_decoder(model: VAE, dtype: torch.dtype = torch.float16) -> tuple[list[dict], dict] | None:
+def browser_decoder(model: VAE, dtype: torch.dtype | None = None) -> tuple[list[dict], dict] | None:
     """The decoder for the browser (browser_layers); a sigmoid ends it there."""
     return browser_layers(model.decoder, dtype)
 
 
-def browser_classifier(classifier, dtype: torch.dtype = torch.float16) -> tuple[list[dict], dict]:
+def browser_classifier(classifier, dtype: torch.dtype | None = None) -> tuple[list[dict], dict]:
     """The digit classifier (vae/models/classifier.py) for the browser; a softmax ends it there."""
     return browser_layers([*classifier.body, classifier.head], dtype)
 
 
 def write_layers_file(exported: tuple[list[dict], dict], path: str | Path) -> list[dict]:
-    """Write browser_layers' weights to `path` (atomically, unless it is there); their layer list."""
+    """Write browser_layers' weights to `path` (atomically, unless it is there), the layer list in its
+    metadata (exported_layers reads it back); the layer list."""
+    from safetensors.torch import save as safetensors_bytes
+
     layers, tensors = exported
     path = Path(path)
-    if not path.exists():
-        atomic_write_bytes(path, safetensors_bytes(tensors))
+    if exported_layers(path) != layers:
+        atomic_write_bytes(path, safetensors_bytes(tensors, metadata={LAYERS: json.dumps(layers)}))
     return layers
 
 
-def decoder_with_weights_as_sent(model: VAE, dtype: torch.dtype = torch.float16) -> VAE:
+def exported_layers(path: str | Path) -> list[dict] | None:
+    """The layer list of a network written by write_layers_file; None when there is no such file (or
+    it was written before its layers were kept in it, or is damaged: then it is written again)."""
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            layers = json.loads((f.metadata() or {}).get(LAYERS, "null"))
+    except (SafetensorError, OSError, ValueError):
+        return None
+    return layers if isinstance(layers, list) else None
+
+
+def decoder_with_weights_as_sent(model: VAE, dtype: torch.dtype | None = None) -> VAE:
     """A copy of the model whose decoder holds the weights exactly as the browser gets them
-    (rounded to `dtype`), computing in float32: the reference for comparing decodes."""
+    (rounded to `dtype`, float16 unless said), computing in float32: the reference for comparing decodes."""
     import copy
 
+    import torch
+
+    dtype = dtype or torch.float16
     twin = copy.deepcopy(model).cpu().float()
     with torch.no_grad():
         for p in twin.decoder.parameters():
@@ -92,7 +122,7 @@ def decoder_with_weights_as_sent(model: VAE, dtype: torch.dtype = torch.float16)
     return twin
 
 
-def write_decoder_file(model: VAE, path: str | Path, dtype: torch.dtype = torch.float16) -> list[dict] | None:
+def write_decoder_file(model: VAE, path: str | Path, dtype: torch.dtype | None = None) -> list[dict] | None:
     """Write the decoder's weights to `path` (atomically) and return its layer list."""
     exported = browser_decoder(model, dtype)
     return None if exported is None else write_layers_file(exported, path)
@@ -101,14 +131,13 @@ def write_decoder_file(model: VAE, path: str | Path, dtype: torch.dtype = torch.
 def map_tensors(mu: np.ndarray, xy: np.ndarray, labels: np.ndarray, png: bytes = b"") -> dict:
     """The browser's copy of a latent map: mu (N, z) float16, xy (N, 2) float32, labels (N,)
     int32 and the overview raster's PNG bytes (uint8; none for the Latent map page, which has the map
-    itself), as safetensors-ready tensors."""
+    itself), as numpy arrays for safetensors."""
     mu, xy, labels = np.asarray(mu), np.asarray(xy), np.asarray(labels)
     if not (mu.ndim == 2 and xy.shape == (len(mu), 2) and labels.shape == (len(mu),)):
         raise ValueError(f"mu {mu.shape}, xy {xy.shape} and labels {labels.shape} do not fit")
-    return {"mu": torch.from_numpy(np.ascontiguousarray(mu, np.float16)),
-            "xy": torch.from_numpy(np.ascontiguousarray(xy, np.float32)),
-            "labels": torch.from_numpy(np.ascontiguousarray(labels, np.int32)),
-            **({"map_png": torch.frombuffer(bytearray(png), dtype=torch.uint8)} if png else {})}
+    return {"mu": np.ascontiguousarray(mu, np.float16), "xy": np.ascontiguousarray(xy, np.float32),
+            "labels": np.ascontiguousarray(labels, np.int32),
+            **({"map_png": np.frombuffer(png, dtype=np.uint8)} if png else {})}
 
 
 def map_file_name(weights_hash: str, mu: np.ndarray, xy: np.ndarray, labels: np.ndarray, png: bytes = b"") -> str:
@@ -123,6 +152,8 @@ def map_file_name(weights_hash: str, mu: np.ndarray, xy: np.ndarray, labels: np.
 
 def write_map_file(path: str | Path, mu: np.ndarray, xy: np.ndarray, labels: np.ndarray, png: bytes = b"") -> None:
     """Write the browser's copy of a latent map to `path` (atomically), unless it is there."""
+    from safetensors.numpy import save as safetensors_bytes
+
     path = Path(path)
     if not path.exists():
         atomic_write_bytes(path, safetensors_bytes(map_tensors(mu, xy, labels, png)))

@@ -29,8 +29,8 @@ from vae.download import parse_progress
 from vae.files import atomic_write_json, read_json, read_jsonl
 from vae.options import train_args
 from vae.run_files import STEPS, TRAIN_CONFIG, TRAIN_LOG
-from vae.training.checkpoint import read_history
-from vae.training.distributed import TORCHRUN_VARIABLES, Ranks, check_batch_size, launcher
+from vae.training.checkpoint_files import read_history
+from vae.training.ranks import TORCHRUN_VARIABLES, Ranks, check_batch_size, launcher
 
 JOB_FILE = ".training.json"
 LOGS = ".logs"  # <checkpoints>/.logs/<run>.log: a job's output, also when it ends before its folder exists

@@ -15,7 +15,7 @@ from pathlib import Path
 from vae.config import ModelConfig
 from vae.files import read_json, read_jsonl
 from vae.run_files import HISTORY, STEPS, TRAIN_CONFIG, WEIGHTS
-from vae.training.checkpoint import CheckpointError, check_weights_file, read_config, read_history
+from vae.training.checkpoint_files import CheckpointError, check_weights_file, read_config, read_history
 
 DEFAULT_RUN = "default"  # the bundled model, listed first
 

@@ -97,7 +97,7 @@ def _prepare_run(out: Path, checkpoint: ckpt.Checkpoint | None, model_cfg: Model
     What a killed run wrote after its last checkpoint is dropped: the partial epoch's lines of
     steps.jsonl (they would repeat once the epoch is run again), a partial last line, and the
     temporary files of interrupted atomic writes. A history line that the kill kept from being
-    appended is restored from the weights' metadata (see ckpt.checkpoint_history).
+    appended is restored from the weights' metadata (see vae.training.checkpoint_files.checkpoint_history).
     """
     if checkpoint is not None:
         model, epoch, step, history = checkpoint.model, checkpoint.epoch, checkpoint.step, checkpoint.history
@@ -269,7 +269,7 @@ def _train(model_cfg: ModelConfig | None, train_cfg: TrainConfig, out: Path, res
                 epoch += 1
                 if ranks.writer:
                     # The weights (holding `record`) commit the epoch; the history line follows. A kill
-                    # between the two is repaired on resume (see ckpt.checkpoint_history).
+                    # between the two is repaired on resume (see vae.training.checkpoint_files.checkpoint_history).
                     ckpt.save_checkpoint(model, out, epoch, step, optimizer, record=record)
                     append_jsonl(out / HISTORY, record)
                     history.append(record)
