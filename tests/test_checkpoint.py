@@ -127,3 +127,81 @@ def test_packed_copy_is_half_the_size_and_decodes_the_same(saved, tmp_path, batc
         assert (packed.model.decode(mu) - model.decode(mu)).abs().max() < 2e-2
     with pytest.raises(FileExistsError):
         pack_checkpoint(folder, tmp_path / "packed")
+
+
+# Reading a folder without torch (vae/training/checkpoint_files.py): what the app's first page relies on.
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_weight_that_is_not_a_finite_number_is_found_from_its_bits_in_every_float_kind(tmp_path, dtype, bad):
+    """numpy has no bfloat16: the check reads each float's exponent bits, which it does for all kinds."""
+    model = VAE(ModelConfig(latent_dim=4, hidden_dims=[32]))
+    with torch.no_grad():
+        # the largest finite number of the file's kind (a float32 model's, for float64): fine
+        largest = torch.finfo(min(dtype, torch.float32, key=lambda d: d.itemsize)).max
+        next(model.decoder.parameters()).view(-1)[3] = largest
+    save_checkpoint(model, tmp_path, epoch=1, step=1, dtype=dtype)
+    check_weights_file(tmp_path)
+    with torch.no_grad():
+        next(model.decoder.parameters()).view(-1)[7] = bad
+    save_checkpoint(model, tmp_path, epoch=2, step=2, dtype=dtype)
+    with pytest.raises(CheckpointError, match="not finite numbers"):
+        check_weights_file(tmp_path)
+
+
+def test_a_fit_is_checked_with_torch_once_per_config_and_shapes(saved, monkeypatch):
+    import vae.training.weights
+    from vae.run_files import FIT
+    from vae.training.checkpoint_files import read_config
+
+    _, folder = saved
+    config = read_config(folder)
+    check_weights_file(folder, config)
+    assert (folder / FIT).is_file()
+    checks = []
+    monkeypatch.setattr(vae.training.weights, "check_fit", lambda *args: checks.append(args))
+    check_weights_file(folder, config)
+    assert checks == []  # recorded: no torch needed
+    check_weights_file(folder, ModelConfig(**{**config.to_dict(), "beta": 2.0}))
+    assert len(checks) == 1  # another config: checked again
+
+
+def test_a_fit_recorded_for_one_config_does_not_hide_a_misfit_after_the_config_changed(saved):
+    from vae.training.checkpoint_files import read_config
+
+    _, folder = saved
+    check_weights_file(folder, read_config(folder))  # fits, and recorded so
+    cfg = json.loads((folder / CONFIG).read_text())
+    (folder / CONFIG).write_text(json.dumps({**cfg, "latent_dim": 9}))
+    with pytest.raises(CheckpointError, match="3 tensors of another shape"):
+        check_weights_file(folder, read_config(folder))
+
+
+def test_an_opened_checkpoint_builds_its_model_once_when_first_used_and_as_load_checkpoint_does(saved):
+    from vae.training.checkpoint_files import open_checkpoint
+
+    model, folder = saved
+    opened = open_checkpoint(folder)
+    assert (opened.epoch, opened.step, opened.latent.size_text) == (3, 120, "4") and "model" not in vars(opened)
+    assert opened.model is opened.model
+    loaded = load_checkpoint(folder)
+    for a, b, c in zip(opened.model.state_dict().values(), loaded.model.state_dict().values(),
+                       model.state_dict().values(), strict=True):
+        assert torch.equal(a, b) and torch.equal(a, c)
+
+
+def test_listing_and_opening_the_bundled_checkpoints_import_no_torch():
+    """Their fit.json is up to date (a stale one would make the app's first start import torch to check
+    again, and rewrite the file in the clone)."""
+    import subprocess
+    import sys
+
+    from tests.test_layout import ROOT
+
+    probe = ("import sys; from vae.services.runs import list_runs; from vae.training.checkpoint_files import "
+             "open_checkpoint; runs = list_runs('checkpoints'); assert runs and all(r.ok for r in runs), runs; "
+             "c = open_checkpoint('checkpoints/default'); "
+             "print(c.epoch > 0, c.latent.size_text, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "32", "False"]

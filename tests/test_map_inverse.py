@@ -112,3 +112,15 @@ def test_the_browser_finds_the_same_codes_and_gaps(projection):
     nearest = inverse.xy[np.array([g[2] for g in got])]  # the same distance (a duplicate may stand in)
     np.testing.assert_allclose(np.hypot(*(nearest - points).T), inverse.nearest(points, 1)[1][:, 0], rtol=1e-5,
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("n", [3, 500, 3000])
+def test_the_gap_by_numpy_is_the_k_d_trees(n, monkeypatch):
+    """map_gap takes numpy's chunks up to BRUTE_FORCE points and a k-d tree above: the same number."""
+    import vae.analysis.map_inverse as inverse
+
+    xy = np.random.default_rng(n).normal(size=(n, 2)).astype(np.float32)
+    xy[1] = xy[0]  # twins: a gap of 0 for each
+    by_numpy = inverse.map_gap(xy)
+    monkeypatch.setattr(inverse, "BRUTE_FORCE", 0)
+    assert inverse.map_gap(xy) == by_numpy

@@ -50,3 +50,21 @@ def test_map_frame_is_the_rasters_own_placement():
     points = np.array([[0.0, 0.0], [3.5, -2.0], xy[7]])
     by_frame = f["pad"] + (points - np.array(f["lo"])) / f["span"] * (f["size"] - 2 * f["pad"])
     assert np.allclose(by_frame, to_pixels(points), atol=1e-4)
+
+
+def test_an_exported_network_keeps_its_layer_list_in_its_file(tmp_path):
+    """The app's first page finds the browser's decoder by its file, without building the model."""
+    from safetensors.numpy import save_file
+
+    from vae.config import ModelConfig
+    from vae.models.model import VAE
+    from vae.services.export import exported_layers, write_decoder_file
+
+    path = tmp_path / "decoder.safetensors"
+    assert exported_layers(path) is None
+    layers = write_decoder_file(VAE(ModelConfig(latent_dim=3, hidden_dims=[16])), path)
+    assert layers and exported_layers(path) == layers
+    save_file({"w": np.zeros(2, np.float16)}, str(path))  # written before the list was kept in it
+    assert exported_layers(path) is None
+    path.write_bytes(b"garbage")
+    assert exported_layers(path) is None

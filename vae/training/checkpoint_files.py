@@ -86,14 +86,14 @@ def weights_header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, st
 
 
 @functools.lru_cache(maxsize=256)
-def _finite_file(path: str, mtime_ns: int, size: int) -> bool:
+def _finite_file(path: str, inode: int, mtime_ns: int, size: int) -> bool:
     """Whether every float in a safetensors file (header already checked) is a finite number."""
     raw = Path(path).read_bytes()
     length = int.from_bytes(raw[:8], "little")
     data = memoryview(raw)[8 + length:]
     for name, entry in json.loads(raw[8:8 + length]).items():
-        if name == "__metadata__" or not entry["dtype"].startswith("F"):
-            continue
+        if name == "__metadata__" or (entry["dtype"] not in EXPONENT_BITS and not entry["dtype"].startswith("F")):
+            continue  # integers and booleans
         if entry["dtype"] not in EXPONENT_BITS:  # a float8: torch knows its bits
             from vae.training.weights import tensors_finite
 
@@ -129,7 +129,8 @@ def check_weights_file(folder: str | Path, config: ModelConfig | None = None) ->
         except OSError:
             pass
     stat = path.stat()
-    if not _finite_file(str(path), stat.st_mtime_ns, stat.st_size):
+    # Keyed by the inode too: an atomic write makes a new file, maybe within the clock's last tick.
+    if not _finite_file(str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size):
         raise CheckpointError(NOT_FINITE.format(path=path))
 
 
