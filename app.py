@@ -17,7 +17,7 @@ with st.sidebar:
     browser_fixes()
 
 from ui import state  # noqa: E402  (each import below is after the early mount, on purpose)
-from ui.caches import CHECKPOINTS_DIR, current_model, training_jobs  # noqa: E402
+from ui.caches import CHECKPOINTS_DIR, current_model, training_jobs, warm_up  # noqa: E402
 from ui.text import literal  # noqa: E402
 from ui.training_status import refresh_seconds, status_line  # noqa: E402
 from vae.datasets import dataset_info  # noqa: E402
@@ -153,4 +153,10 @@ if page.title not in ("Train", "Loss curves"):
         st.page_link("views/train.py", label="Train a model", icon=":material/model_training:")
         st.stop()
 state.count_visit(page.url_path)
-page.run()
+# The model, built in the background once the first page is drawn (that page needs no torch).
+drawn = warm_up(*current_model()) if st.session_state.get(state.CHECKPOINT) and not model_error else None
+try:
+    page.run()
+finally:  # after st.stop() too, which ends most pages
+    if drawn:
+        drawn.set()

@@ -160,3 +160,23 @@ def test_the_train_page_offers_gpus_only_where_there_are_several_and_starts_torc
     at.button[0].click().run()
     assert started == [2]
     assert any("on 2 GPUs" in s.value for s in at.success)
+
+
+def test_the_model_is_built_in_the_background_once_the_first_page_is_drawn(monkeypatch):
+    """The first page needs no torch (tests/test_layout.py); the model it will need on the first click is
+    built after that page's run, once per server."""
+    import time
+
+    from vae.training.checkpoint_files import open_checkpoint
+
+    monkeypatch.setattr(ui.caches, "_WARM_UP", {})  # a new server
+    checkpoint = open_checkpoint(ROOT / "checkpoints" / "default")
+    drawn = ui.caches.warm_up(checkpoint, "0" * 64)
+    assert ui.caches.warm_up(checkpoint, "0" * 64) is None  # started already
+    time.sleep(0.5)
+    assert "model" not in vars(checkpoint)  # the page is not drawn yet
+    drawn.set()
+    deadline = time.monotonic() + 60
+    while "model" not in vars(checkpoint) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "model" in vars(checkpoint) and checkpoint.model.config.latent_dim == checkpoint.config.latent_dim

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +61,34 @@ def current_model() -> tuple[Checkpoint, str]:
     given_hash = hashlib.sha256(f"{hash_} given class {label}".encode()).hexdigest()[:len(hash_)]
     return dataclasses.replace(checkpoint, load=lambda: _given(checkpoint.model, hash_, label),
                                given_class=label), given_hash
+
+
+_WARM_UP: dict = {}  # the background build's thread, once per server (a module's state lasts the server)
+_WARM_UP_LOCK = threading.Lock()
+
+
+def warm_up(checkpoint: Checkpoint, hash_: str) -> threading.Event | None:
+    """Build the selected model in a background thread, once per server, after the first page's run:
+    that page needs no torch, and torch's 1.3 s of import then come before the user's first click
+    rather than after it. Set the event returned when the run has drawn its page (the thread waits for
+    it: a page that ends with st.stop() can call nothing of Streamlit's after); None once started."""
+    with _WARM_UP_LOCK:
+        if _WARM_UP:
+            return None
+        drawn = threading.Event()
+        _WARM_UP["thread"] = threading.Thread(target=_build, args=(whole_checkpoint(checkpoint, hash_)[0], drawn),
+                                              name="warm-up", daemon=True)
+        _WARM_UP["thread"].start()
+    return drawn
+
+
+def _build(checkpoint: Checkpoint, drawn: threading.Event) -> None:
+    drawn.wait()
+    try:
+        checkpoint.model  # noqa: B018  (built, and kept by the checkpoint)
+        import vae.training.evaluate  # noqa: F401  (what a picked point's inspector imports next)
+    except Exception:  # the page that uses the model says what is wrong; the log has the rest
+        logging.getLogger(__name__).exception("building %s in the background failed", checkpoint.path)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
