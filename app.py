@@ -22,6 +22,7 @@ from ui.text import literal  # noqa: E402
 from ui.training_status import refresh_seconds, status_line  # noqa: E402
 from vae.datasets import dataset_info  # noqa: E402
 from vae.services.runs import DEFAULT_RUN, list_runs  # noqa: E402
+from vae.training.checkpoint_files import CheckpointError  # noqa: E402
 
 # The default page is served at the app's root only. Streamlit still reserves the path its file would
 # give, "map", and answered "Page not found" there; so that reserved path is another, and /map, which
@@ -157,6 +158,8 @@ state.count_visit(page.url_path)
 drawn = warm_up(*current_model()) if st.session_state.get(state.CHECKPOINT) and not model_error else None
 try:
     page.run()
+except CheckpointError as e:  # a page builds the model when it first uses it: weights that broke since the listing
+    st.error(f"Cannot load this checkpoint: {literal(str(e))}\n\nPick another checkpoint in the sidebar.")
 finally:  # after st.stop() too, which ends most pages
     if drawn:
         drawn.set()

@@ -180,3 +180,22 @@ def test_the_model_is_built_in_the_background_once_the_first_page_is_drawn(monke
     while "model" not in vars(checkpoint) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "model" in vars(checkpoint) and checkpoint.model.config.latent_dim == checkpoint.config.latent_dim
+
+
+def test_weights_that_turn_out_not_to_fit_when_a_page_builds_the_model_get_one_clear_line(tmp_path, monkeypatch):
+    """The listing trusted a fit.json that says they fit (written for another version of the model's
+    code, say); the model is built by the page that first needs it, which then says why it cannot."""
+    import json
+
+    from vae.run_files import CONFIG, FIT, WEIGHTS
+    from vae.training.checkpoint_files import fit_key, read_config, weights_header
+
+    folder = tmp_path / "default"
+    shutil.copytree(ROOT / "checkpoints" / "default", folder)
+    config = json.loads((folder / CONFIG).read_text())
+    (folder / CONFIG).write_text(json.dumps({**config, "latent_dim": 9}))
+    (folder / FIT).write_text(json.dumps(
+        {"config_and_shapes": fit_key(read_config(folder), weights_header(folder / WEIGHTS)[0])}))
+    monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
+    at = open_app("views/sliders.py")
+    assert any("Cannot load this checkpoint" in e.value and "does not fit config.json" in e.value for e in at.error)
