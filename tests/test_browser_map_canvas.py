@@ -2,6 +2,7 @@
 position stands for is decoded in the browser, a click or tap there opens that code in the sliders,
 and the decoded lattice follows a zoom; a conditional model draws one z as every class."""
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
@@ -202,3 +203,18 @@ def test_a_conditional_model_draws_one_z_as_every_class_beside_the_pad_on_a_phon
         snap(page, "sliders-conditional-phone-dark")
     finally:
         context.close()
+
+
+def test_the_maps_csv_is_written_when_its_button_is_clicked(server, tab):
+    """Not on every run of the page (a deferred download): every point's index, position and class."""
+    url, _ = server
+    open_page(tab, url, "", "Latent map")
+    with tab.expect_download(timeout=30_000) as download:
+        tab.get_by_role("button", name="Download the map (CSV)").click()
+    assert download.value.suggested_filename == "latent-map-mnist-test.csv"
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0] == "index,x,y,label" and len(lines) == 10_001
+    saved = np.load(next((Path(__file__).parents[1] / "checkpoints" / "default").glob("map-mnist-test-[0-9a-f]*.npz")))
+    rows = np.loadtxt(lines[1:], delimiter=",")
+    assert np.array_equal(rows[:, 0], np.arange(10_000)) and np.array_equal(rows[:, 3], saved["labels"])
+    assert np.abs(rows[:, 1:3] - saved["xy"]).max() < 1e-5

@@ -236,11 +236,16 @@ else:
                    f"Whatever is decoded here is decoded as a «{names[checkpoint.given_class]}», the class "
                    "picked in the sidebar.")
 
+def map_csv() -> str:
+    """Every point's index, map coordinates and class (written when the button is clicked, not on every run)."""
+    csv = io.StringIO()
+    np.savetxt(csv, np.column_stack([np.arange(len(lmap.xy)), lmap.xy, lmap.labels]),
+               fmt=["%d", "%.5f", "%.5f", "%d"], delimiter=",", header="index,x,y,label", comments="")
+    return csv.getvalue()
+
+
 c1, c2 = st.columns(2)
-csv = io.StringIO()
-np.savetxt(csv, np.column_stack([np.arange(len(lmap.xy)), lmap.xy, lmap.labels]), fmt=["%d", "%.5f", "%.5f", "%d"],
-           delimiter=",", header="index,x,y,label", comments="")
-c1.download_button("Download the map (CSV)", csv.getvalue(), f"latent-map-{dataset_name}-{scope}.csv", "text/csv",
+c1.download_button("Download the map (CSV)", map_csv, f"latent-map-{dataset_name}-{scope}.csv", "text/csv",
                    icon=":material/download:", help="Every point's index, map coordinates and class label")
 
 
