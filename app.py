@@ -11,8 +11,8 @@ from ui.browser_fixes import browser_fixes
 
 ICON = str(Path(__file__).parent / "ui" / "icon.png")  # a local file: the app fetches nothing from the web
 st.set_page_config(page_title="VAE Latent Explorer", page_icon=ICON, layout="wide")
-# Before the imports below (torch among them, about 1.2 s): /map goes to the root at once
-# (ui/components/browser_fixes.js).
+# Before the imports below (0.2 s; torch is imported only where a model is built): /map goes to the root at
+# once (ui/components/browser_fixes.js).
 with st.sidebar:
     browser_fixes()
 
@@ -158,8 +158,9 @@ state.count_visit(page.url_path)
 drawn = warm_up(*current_model()) if st.session_state.get(state.CHECKPOINT) and not model_error else None
 try:
     page.run()
-except CheckpointError as e:  # a page builds the model when it first uses it: weights that broke since the listing
-    st.error(f"Cannot load this checkpoint: {literal(str(e))}\n\nPick another checkpoint in the sidebar.")
+except CheckpointError as e:  # a page builds a model when it first uses it: weights that broke since the listing
+    st.error(f"A checkpoint cannot be loaded: {literal(str(e))}\n\nIf it is the one selected, pick another in the "
+             "sidebar.")
 finally:  # after st.stop() too, which ends most pages
     if drawn:
         drawn.set()

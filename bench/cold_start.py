@@ -1,6 +1,8 @@
 """Cold start: `streamlit run app.py` until the first page (the latent map) is fully rendered in
 Chromium with the bundled model (the map's points on its canvas, and the page's script finished),
-beside a one-line Streamlit app (`st.write`) started and drawn the same way, in the same run: the
+and then a point clicked THINK s later until its inspector shows (the first page is drawn without
+torch, which is imported in the background meanwhile: this times whether it is ready), beside a
+one-line Streamlit app (`st.write`) started and drawn the same way, in the same run: the
 ratio is what the app adds. Also beside them, an app that only draws the bundled map's 10,000 points
 on a canvas of its own (a components.v2 component of a few lines; no torch, nothing else): the floor
 for the map alone. Median of --repeats fresh servers each. (Three more apps measured what led to the
@@ -16,11 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.browser import MAP_DRAWN, chromium, streamlit_process, streamlit_server, wait_idle
+from bench.browser import MAP_DRAWN, MAP_POINT, chromium, streamlit_process, streamlit_server, wait_idle
 from bench.common import ROOT, machine, median, table
 
+THINK = 2.0  # s between the page rendered and the click on a point: a user looking at the map first
 
-def one_start(browser) -> tuple[float, float]:
+
+def one_start(browser) -> tuple[float, float, float]:
+    """Launch to healthy, launch to the map rendered, and a click on a point THINK s later to its
+    inspector shown."""
     with streamlit_server() as (url, launched):
         healthy = time.perf_counter() - launched
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -28,8 +34,13 @@ def one_start(browser) -> tuple[float, float]:
         page.locator(MAP_DRAWN).wait_for(timeout=120_000)
         wait_idle(page)
         rendered = time.perf_counter() - launched
+        page.wait_for_timeout(THINK * 1000)
+        page.mouse.click(*page.evaluate(MAP_POINT, 123))
+        clicked = time.perf_counter()
+        page.get_by_text("Nearest neighbours in latent space").wait_for(timeout=120_000)
+        inspected = time.perf_counter() - clicked
         page.close()
-    return healthy, rendered
+    return healthy, rendered, inspected
 
 
 HELLO_APP = 'import streamlit as st\nst.write("hello")\n'
@@ -102,6 +113,8 @@ def main() -> None:
     print(table(["from launch to", "median (s)", "worst (s)"],
                 [["server healthy", median([r[0] for r in runs]), max(r[0] for r in runs)],
                  ["latent map rendered", median([r[1] for r in runs]), max(r[1] for r in runs)],
+                 [f"(a point clicked {THINK:g} s later: to its inspector shown)", median([r[2] for r in runs]),
+                  max(r[2] for r in runs)],
                  ["a one-line Streamlit app drawn", median(bare), max(bare)],
                  ["an app drawing only the map's points on a canvas", median(canvas), max(canvas)],
                  ["ratio: the map over the one-line app", median([r[1] for r in runs]) / median(bare), "–"],

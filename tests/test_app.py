@@ -174,12 +174,12 @@ def test_the_model_is_built_in_the_background_once_the_first_page_is_drawn(monke
     drawn = ui.caches.warm_up(checkpoint, "0" * 64)
     assert ui.caches.warm_up(checkpoint, "0" * 64) is None  # started already
     time.sleep(0.5)
-    assert "model" not in vars(checkpoint)  # the page is not drawn yet
+    assert not checkpoint.built  # the page is not drawn yet
     drawn.set()
     deadline = time.monotonic() + 60
-    while "model" not in vars(checkpoint) and time.monotonic() < deadline:
+    while not checkpoint.built and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert "model" in vars(checkpoint) and checkpoint.model.config.latent_dim == checkpoint.config.latent_dim
+    assert checkpoint.built and checkpoint.model.config.latent_dim == checkpoint.config.latent_dim
 
 
 def test_weights_that_turn_out_not_to_fit_when_a_page_builds_the_model_get_one_clear_line(tmp_path, monkeypatch):
@@ -195,7 +195,7 @@ def test_weights_that_turn_out_not_to_fit_when_a_page_builds_the_model_get_one_c
     config = json.loads((folder / CONFIG).read_text())
     (folder / CONFIG).write_text(json.dumps({**config, "latent_dim": 9}))
     (folder / FIT).write_text(json.dumps(
-        {"config_and_shapes": fit_key(read_config(folder), weights_header(folder / WEIGHTS)[0])}))
+        {"fit_key": fit_key(read_config(folder), weights_header(folder / WEIGHTS)[0])}))
     monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", tmp_path)
     at = open_app("views/sliders.py")
-    assert any("Cannot load this checkpoint" in e.value and "does not fit config.json" in e.value for e in at.error)
+    assert any("A checkpoint cannot be loaded" in e.value and "does not fit config.json" in e.value for e in at.error)

@@ -149,7 +149,8 @@ def test_a_weight_that_is_not_a_finite_number_is_found_from_its_bits_in_every_fl
         check_weights_file(tmp_path)
 
 
-def test_a_fit_is_checked_with_torch_once_per_config_and_shapes(saved, monkeypatch):
+def test_a_fit_is_checked_with_torch_once_per_config_shapes_and_version(saved, monkeypatch):
+    import vae.training.checkpoint_files
     import vae.training.weights
     from vae.run_files import FIT
     from vae.training.checkpoint_files import read_config
@@ -164,6 +165,9 @@ def test_a_fit_is_checked_with_torch_once_per_config_and_shapes(saved, monkeypat
     assert checks == []  # recorded: no torch needed
     check_weights_file(folder, ModelConfig(**{**config.to_dict(), "beta": 2.0}))
     assert len(checks) == 1  # another config: checked again
+    monkeypatch.setattr(vae.training.checkpoint_files, "__version__", "another")
+    check_weights_file(folder, config)
+    assert len(checks) == 2  # another version of the code that builds models: checked again
 
 
 def test_a_fit_recorded_for_one_config_does_not_hide_a_misfit_after_the_config_changed(saved):
@@ -182,8 +186,8 @@ def test_an_opened_checkpoint_builds_its_model_once_when_first_used_and_as_load_
 
     model, folder = saved
     opened = open_checkpoint(folder)
-    assert (opened.epoch, opened.step, opened.latent.size_text) == (3, 120, "4") and "model" not in vars(opened)
-    assert opened.model is opened.model
+    assert (opened.epoch, opened.step, opened.latent.size_text) == (3, 120, "4") and not opened.built
+    assert opened.model is opened.model and opened.built
     loaded = load_checkpoint(folder)
     for a, b, c in zip(opened.model.state_dict().values(), loaded.model.state_dict().values(),
                        model.state_dict().values(), strict=True):

@@ -124,3 +124,4 @@ def test_the_gap_by_numpy_is_the_k_d_trees(n, monkeypatch):
     by_numpy = inverse.map_gap(xy)
     monkeypatch.setattr(inverse, "BRUTE_FORCE", 0)
     assert inverse.map_gap(xy) == by_numpy
+    assert inverse.map_inverse(LatentMap(np.zeros((n, 3), np.float32), np.zeros(n, np.int64), xy)).gap == by_numpy

@@ -54,6 +54,8 @@ def test_map_frame_is_the_rasters_own_placement():
 
 def test_an_exported_network_keeps_its_layer_list_in_its_file(tmp_path):
     """The app's first page finds the browser's decoder by its file, without building the model."""
+    import json
+
     from safetensors.numpy import save_file
 
     from vae.config import ModelConfig
@@ -66,5 +68,7 @@ def test_an_exported_network_keeps_its_layer_list_in_its_file(tmp_path):
     assert layers and exported_layers(path) == layers
     save_file({"w": np.zeros(2, np.float16)}, str(path))  # written before the list was kept in it
     assert exported_layers(path) is None
+    save_file({"w": np.zeros(2, np.float16)}, str(path), metadata={"layers": json.dumps(layers), "layers_form": "0"})
+    assert exported_layers(path) is None  # a list of an older form
     path.write_bytes(b"garbage")
     assert exported_layers(path) is None

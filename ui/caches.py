@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ui import state
 from vae.analysis.projection import LatentMap, build_map, cached_map
@@ -40,7 +41,18 @@ def selected_folder() -> Path:
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _load(path: str, stamp: tuple) -> tuple[Checkpoint, str]:
-    return open_checkpoint(path, "auto"), weights_hash(path)
+    checkpoint = open_checkpoint(path, "auto")
+    return dataclasses.replace(checkpoint, load=_with_spinner(checkpoint.load)), weights_hash(path)
+
+
+def _with_spinner(load):
+    """`load`, saying so on the page that waits for it (torch's import and the model: about 1.5 s)."""
+    def shown():
+        if get_script_run_ctx() is None:  # the background build (warm_up): no page waits
+            return load()
+        with st.spinner("Loading the model"):
+            return load()
+    return shown
 
 
 def current_model() -> tuple[Checkpoint, str]:
@@ -55,8 +67,7 @@ def current_model() -> tuple[Checkpoint, str]:
     checkpoint, hash_ = model_in(selected_folder())
     if not checkpoint.config.conditional:
         return checkpoint, hash_
-    classes = len(dataset_info(checkpoint.config.dataset).class_names)
-    label = min(state.GIVEN_CLASS.current(), classes - 1)  # the widget's, when just changed
+    label = min(state.GIVEN_CLASS.current(), checkpoint.config.classes - 1)  # the widget's, when just changed
     # A hash of its own (file names and keys take a hash's first characters): the weights it decodes with.
     given_hash = hashlib.sha256(f"{hash_} given class {label}".encode()).hexdigest()[:len(hash_)]
     return dataclasses.replace(checkpoint, load=lambda: _given(checkpoint.model, hash_, label),
@@ -136,8 +147,13 @@ def dataset(name: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
 def dataset_arrays(name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     """A split's uint8 images and int64 labels, numpy, read once per server; an image folder's again
     after it was read into the data root again (its record's time)."""
+    return _dataset(name, split, _read_at(name))
+
+
+def _read_at(name: str) -> int:
+    """When an image folder's dataset was last read into the data root (0 for the others)."""
     record = folder_dataset_dir(name) / RECORD_FILE if name.startswith(FOLDER_PREFIX) else None
-    return _dataset(name, split, record.stat().st_mtime_ns if record and record.exists() else 0)
+    return record.stat().st_mtime_ns if record and record.exists() else 0
 
 
 @st.cache_resource(show_spinner="Reading the dataset")
@@ -160,11 +176,11 @@ def full_data_available(name: str) -> bool:
 def map_images(dataset_name: str, scope: str) -> tuple[np.ndarray, np.ndarray]:
     """The images behind a map, numpy uint8, and their labels: the test set, or all 70k (train then test)."""
     test = dataset_arrays(dataset_name, "test")
-    return test if scope == "test" else _all_images(dataset_name)
+    return test if scope == "test" else _all_images(dataset_name, _read_at(dataset_name))
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def _all_images(dataset_name: str) -> tuple[np.ndarray, np.ndarray]:
+def _all_images(dataset_name: str, read_at: int) -> tuple[np.ndarray, np.ndarray]:
     train, test = dataset_arrays(dataset_name, "train"), dataset_arrays(dataset_name, "test")
     return np.concatenate([train[0], test[0]]), np.concatenate([train[1], test[1]])
 

@@ -126,6 +126,11 @@ class ModelConfig:
         if not self.hidden_dims or min(self.hidden_dims) < 1:
             raise ValueError(f"hidden_dims must be positive integers, got {self.hidden_dims}")
 
+    @property
+    def classes(self) -> int:
+        """How many classes a conditional model reads beside the image (its dataset's), else 0."""
+        return len(dataset_info(self.dataset).class_names) if self.conditional else 0
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 

@@ -85,19 +85,21 @@ def linear_inverse(mu: np.ndarray, xy: np.ndarray) -> LinearInverse:
     return LinearInverse(mean - xy.mean(0) @ basis, basis)
 
 
-def map_gap(xy: np.ndarray, chunk: int = 64) -> float:
+def map_gap(xy: np.ndarray, chunk: int = 64, tree: KDTree | None = None) -> float:
     """The median distance from a map point to its nearest other point (on up to 2,000 of them).
     Up to BRUTE_FORCE points, from chunks of distances to every point with numpy alone (the first
     page's map needs only this and exact_inverse, and is drawn before scipy is imported); a larger
-    map from a k-d tree (70,000 points: 1.3 s by chunks)."""
+    map from a k-d tree (70,000 points: 1.3 s by chunks), or from `tree` (over xy) when there is one."""
     xy = np.asarray(xy, np.float64)
     if len(xy) < 2:
         return 1e-6
     sample = np.random.default_rng(0).choice(len(xy), min(len(xy), 2000), replace=False)
-    if len(xy) > BRUTE_FORCE:
-        from scipy.spatial import cKDTree as KDTree
+    if tree is not None or len(xy) > BRUTE_FORCE:
+        if tree is None:
+            from scipy.spatial import cKDTree
 
-        nearest = KDTree(xy).query(xy[sample], k=[2])[0][:, 0]  # the first is the point itself (or its twin)
+            tree = cKDTree(xy)
+        nearest = tree.query(xy[sample], k=[2])[0][:, 0]  # the first is the point itself (or its twin)
     else:
         squared = []
         for start in range(0, len(sample), chunk):
@@ -119,4 +121,5 @@ def map_inverse(latent_map: LatentMap, linear: bool = True) -> MapInverse:
     from scipy.spatial import cKDTree as KDTree  # here: 0.2 s of import that only the server's decodes need
 
     tree = KDTree(np.asarray(latent_map.xy, np.float64))
-    return MapInverse(latent_map.xy, latent_map.mu, map_gap(latent_map.xy), exact_inverse(latent_map, linear), tree)
+    gap = map_gap(latent_map.xy, tree=tree)
+    return MapInverse(latent_map.xy, latent_map.mu, gap, exact_inverse(latent_map, linear), tree)

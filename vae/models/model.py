@@ -32,7 +32,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from vae.config import ModelConfig
-from vae.datasets import dataset_info
 from vae.models.latents import Categorical, Gaussian, GaussianLatent, latent_of
 
 
@@ -136,7 +135,7 @@ class VAE(nn.Module):
         self.given_class = given_class
         # Classes the networks read beside their input: 0 unless conditional and not given one.
         conditional = config.conditional and given_class is None
-        self.classes = len(dataset_info(config.dataset).class_names) if conditional else 0
+        self.classes = config.classes if conditional else 0
         self.latent = latent_of(config)
         self.encoder = build_encoder(config, self.latent.encoder_out, self.classes)
         self.decoder = build_decoder(config, self.latent.code_dim + self.classes)

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 # torch is imported in the functions that export a network, not above: the app's first page finds its
 # decoder already written (exported_layers) and its map written with numpy, and leaves torch unimported.
 LAYERS = "layers"  # the metadata entry of an exported network's file that holds its layer list (JSON)
+# The layer list's form, kept beside it: a file of another (older) form is written again. Raise it when
+# what browser_layers writes changes.
+LAYERS_FORM, LAYERS_FORM_KEY = "1", "layers_form"
 
 
 def browser_layers(modules, dtype: torch.dtype | None = None) -> tuple[list[dict], dict] | None:
@@ -92,16 +95,19 @@ def write_layers_file(exported: tuple[list[dict], dict], path: str | Path) -> li
     layers, tensors = exported
     path = Path(path)
     if exported_layers(path) != layers:
-        atomic_write_bytes(path, safetensors_bytes(tensors, metadata={LAYERS: json.dumps(layers)}))
+        atomic_write_bytes(path, safetensors_bytes(tensors, metadata={LAYERS: json.dumps(layers),
+                                                                      LAYERS_FORM_KEY: LAYERS_FORM}))
     return layers
 
 
 def exported_layers(path: str | Path) -> list[dict] | None:
     """The layer list of a network written by write_layers_file; None when there is no such file (or
-    it was written before its layers were kept in it, or is damaged: then it is written again)."""
+    it was written before its layers were kept in it, in another form, or is damaged: then it is
+    written again)."""
     try:
         with safe_open(str(path), framework="numpy") as f:
-            layers = json.loads((f.metadata() or {}).get(LAYERS, "null"))
+            meta = f.metadata() or {}
+        layers = json.loads(meta.get(LAYERS, "null")) if meta.get(LAYERS_FORM_KEY) == LAYERS_FORM else None
     except (SafetensorError, OSError, ValueError):
         return None
     return layers if isinstance(layers, list) else None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from safetensors import SafetensorError, safe_open
 
+from vae import __version__
 from vae.config import ModelConfig
 from vae.files import atomic_write_json, read_json, read_jsonl
 from vae.models.latent_kinds import kind_of
@@ -45,11 +47,22 @@ class Checkpoint:
     history: list[dict] = field(default_factory=list)
     load: Callable[[], object] | None = field(default=None, repr=False, compare=False)
     given_class: int | None = None
+    _model: object = field(default=None, init=False, repr=False, compare=False)
+    _building: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
-    @functools.cached_property
+    @property
     def model(self):
-        """The VAE (vae.models.model), in eval mode; built on first use (torch is imported then)."""
-        return self.load()
+        """The VAE (vae.models.model), in eval mode; built on first use (torch is imported then), once:
+        a second thread asking meanwhile waits for that build (another checkpoint's does not)."""
+        with self._building:
+            if self._model is None:
+                self._model = self.load()
+            return self._model
+
+    @property
+    def built(self) -> bool:
+        """Whether `model` has been built."""
+        return self._model is not None
 
     @property
     def latent(self):
@@ -107,8 +120,11 @@ def _finite_file(path: str, inode: int, mtime_ns: int, size: int) -> bool:
 
 
 def fit_key(config: ModelConfig, shapes: dict[str, tuple[int, ...]]) -> str:
-    """What a fit check depends on: the config and the tensors' names and shapes."""
-    text = json.dumps([config.to_dict(), sorted((k, list(v)) for k, v in shapes.items())], sort_keys=True)
+    """What a fit check depends on: the config, the classes a conditional one reads (an image folder's
+    can change), the tensors' names and shapes, and the version of the code that builds the model
+    from a config (vae.__version__: a new one checks every folder again, once)."""
+    text = json.dumps([config.to_dict(), config.classes, sorted((k, list(v)) for k, v in shapes.items()),
+                       __version__], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -120,12 +136,12 @@ def check_weights_file(folder: str | Path, config: ModelConfig | None = None) ->
     folder = Path(folder)
     path = folder / WEIGHTS
     shapes, _ = weights_header(path)
-    if config is not None and (read_json(folder / FIT) or {}).get("config_and_shapes") != fit_key(config, shapes):
+    if config is not None and (read_json(folder / FIT) or {}).get("fit_key") != fit_key(config, shapes):
         from vae.training.weights import check_fit  # torch: the model is built on the meta device
 
         check_fit(shapes, config, path)
         try:  # a cache: a folder that cannot be written to is checked again next time
-            atomic_write_json(folder / FIT, {"config_and_shapes": fit_key(config, shapes)})
+            atomic_write_json(folder / FIT, {"fit_key": fit_key(config, shapes)})
         except OSError:
             pass
     stat = path.stat()
@@ -162,7 +178,12 @@ def open_checkpoint(folder: str | Path, device: str = "cpu") -> Checkpoint:
     def load():
         from vae.training.weights import load_model
 
-        return load_model(folder, config, device)
+        try:
+            return load_model(folder, config, device)
+        except CheckpointError:
+            raise
+        except (RuntimeError, OSError, ValueError) as e:  # out of memory on the device, say: one line, no traceback
+            raise CheckpointError(f"{folder}: the model cannot be built ({e})") from e
 
     epoch = int(meta.get("epoch", 0))
     return Checkpoint(config, folder, epoch, int(meta.get("step", 0)), checkpoint_history(folder, epoch, meta), load)
