@@ -48,7 +48,7 @@ def _load(path: str, stamp: tuple) -> tuple[Checkpoint, str]:
 def _with_spinner(load):
     """`load`, saying so on the page that waits for it (torch's import and the model: about 1.5 s)."""
     def shown():
-        if get_script_run_ctx() is None:  # the background build (warm_up): no page waits
+        if get_script_run_ctx(suppress_warning=True) is None:  # the background build (warm_up): no page waits
             return load()
         with st.spinner("Loading the model"):
             return load()
