@@ -78,9 +78,9 @@ def test_the_map_colored_by_the_elbo_lists_the_worst_digits_one_click_from_the_i
 
 
 def test_the_iwae_gap_waits_for_a_click_and_is_cached(checkpoints, monkeypatch):
-    import vae.analysis.diagnostics
+    import vae.analysis.figure_labels
 
-    monkeypatch.setattr(vae.analysis.diagnostics, "IWAE_K", 3)  # the page's k: 3 samples keep the test short
+    monkeypatch.setattr(vae.analysis.figure_labels, "IWAE_K", 3)  # the page's k: 3 samples keep the test short
     at = open_app("views/map.py", query_params={"color": "iwae_gap"})
     button = next(b for b in at.button if b.label.startswith("Compute the IWAE gap"))
     assert map_chart(at)["values"] is None and map_chart(at)["colorbar"] is None  # by class until asked
