@@ -14,11 +14,18 @@
     run/figures-<scope>-<hash16>.npz                per-image figures (vae/analysis/diagnostics.py)
 
 The caches are named by the first 16 hex digits of the weights' hash, so new weights never read
-an old cache; writing one removes those of earlier weights (vae.files.write_npz_cache).
+an old cache; writing one removes those of earlier weights (vae.files.write_npz_cache). A file that
+is missing or broken raises CheckpointError (read_safetensors_file: one place for how it says so).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+from safetensors import SafetensorError, safe_open
+
+T = TypeVar("T")
 
 WEIGHTS, CONFIG, HISTORY, OPTIMIZER, STEPS = (
     "model.safetensors", "config.json", "history.jsonl", "optimizer.safetensors", "steps.jsonl")
@@ -31,6 +38,18 @@ NOT_FINITE = "{path} holds weights that are not finite numbers (NaN or inf): the
 
 class CheckpointError(Exception):
     """A checkpoint file is missing, unreadable, or does not fit the others."""
+
+
+def read_safetensors_file(path: Path, read: Callable[[object], T], framework: str = "numpy", device: str = "cpu") -> T:
+    """`read(f)` of a run's safetensors file opened with safe_open; CheckpointError, in one line, when the
+    file is missing or is not safetensors (truncated, say)."""
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing")
+    try:
+        with safe_open(str(path), framework=framework, device=str(device)) as f:
+            return read(f)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path} is corrupt or truncated ({e})") from e
 
 
 def film_path(run_folder: str | Path, epoch: int) -> Path:

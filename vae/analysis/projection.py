@@ -190,6 +190,7 @@ def build_map(model, weights_hash: str, images: torch.Tensor, labels: torch.Tens
     cached = cached_map(cache_dir, weights_hash, name, projection, len(labels))
     if cached is not None:
         return cached
+    path = map_cache_path(cache_dir, weights_hash, name, projection)
     started = time.perf_counter()
     if progress:
         progress(f"Encoding {len(images):,} images", 0.05)
@@ -200,8 +201,7 @@ def build_map(model, weights_hash: str, images: torch.Tensor, labels: torch.Tens
     latent_map = LatentMap(mu, labels.numpy().astype(np.int64), xy, time.perf_counter() - started, projection)
     # The codes as float16 (the neighbours they give are the same; a 300-number categorical code
     # per image would make a 12 MB file in float32).
-    write_npz_cache(map_cache_path(cache_dir, weights_hash, name, projection),
-                    {"mu": mu.astype(np.float16), "labels": latent_map.labels, "xy": xy})
+    write_npz_cache(path, {"mu": mu.astype(np.float16), "labels": latent_map.labels, "xy": xy})
     if progress:
         progress("Done", 1.0)
     return latent_map

@@ -23,13 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from safetensors import SafetensorError, safe_open
 
 from vae import __version__
 from vae.config import ModelConfig
 from vae.files import atomic_write_json, read_json, read_jsonl
 from vae.models.latent_kinds import kind_of
-from vae.run_files import CONFIG, FIT, HISTORY, NOT_FINITE, WEIGHTS, CheckpointError
+from vae.run_files import CONFIG, FIT, HISTORY, NOT_FINITE, WEIGHTS, CheckpointError, read_safetensors_file
 
 # A float's bits are not a finite number when all its exponent bits are set (inf or NaN).
 EXPONENT_BITS = {"F16": (np.uint16, 0x7C00), "BF16": (np.uint16, 0x7F80), "F32": (np.uint32, 0x7F80_0000),
@@ -89,13 +88,8 @@ def read_config(folder: str | Path) -> ModelConfig:
 
 def weights_header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
     """Each tensor's shape and the file's metadata, from the safetensors header alone (no tensor is read)."""
-    if not path.is_file():
-        raise CheckpointError(f"{path} is missing")
-    try:
-        with safe_open(str(path), framework="numpy") as f:
-            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}, dict(f.metadata() or {})
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{path} is corrupt or truncated ({e})") from e
+    return read_safetensors_file(path, lambda f: ({k: tuple(f.get_slice(k).get_shape()) for k in f.keys()},
+                                                  dict(f.metadata() or {})))
 
 
 @functools.lru_cache(maxsize=256)

@@ -6,21 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
 
 from vae.config import ModelConfig
 from vae.models.model import VAE, resolve_device
-from vae.run_files import CONFIG, NOT_FINITE, WEIGHTS, CheckpointError
+from vae.run_files import CONFIG, NOT_FINITE, WEIGHTS, CheckpointError, read_safetensors_file
 
 
 def read_safetensors(path: Path, device: str | torch.device) -> tuple[dict, dict]:
-    if not path.is_file():
-        raise CheckpointError(f"{path} is missing")
-    try:
-        with safe_open(str(path), framework="pt", device=str(device)) as f:
-            return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{path} is corrupt or truncated ({e})") from e
+    """A safetensors file's tensors (on `device`) and metadata."""
+    return read_safetensors_file(path, lambda f: ({k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})),
+                                 framework="pt", device=str(device))
 
 
 def check_fit(shapes: dict[str, tuple[int, ...]], config: ModelConfig, weights: Path) -> None:
