@@ -100,14 +100,16 @@ def map_gap(xy: np.ndarray, chunk: int = 64, tree: KDTree | None = None) -> floa
 
             tree = cKDTree(xy)
         nearest = tree.query(xy[sample], k=[2])[0][:, 0]  # the first is the point itself (or its twin)
-    else:
-        squared = []
+    else:  # the nearest other point found in float32 (a third of float64's time), its distance in float64
+        x, y = xy.astype(np.float32).T
+        nearest_index = []
         for start in range(0, len(sample), chunk):
             rows = sample[start:start + chunk]
-            d = (xy[rows, :1] - xy[:, 0]) ** 2 + (xy[rows, 1:] - xy[:, 1]) ** 2  # (chunk, N) squared distances
+            d = (x[rows, None] - x) ** 2  # (chunk, N) squared distances
+            d += (y[rows, None] - y) ** 2
             d[np.arange(len(rows)), rows] = np.inf  # not the point itself
-            squared.append(d.min(1))
-        nearest = np.sqrt(np.concatenate(squared))
+            nearest_index.append(d.argmin(1))
+        nearest = np.linalg.norm(xy[sample] - xy[np.concatenate(nearest_index)], axis=1)
     return max(float(np.median(nearest)), 1e-6)
 
 
