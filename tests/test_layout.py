@@ -192,3 +192,40 @@ def test_the_first_pages_whole_first_run_leaves_pandas_and_torch_out():
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "", done.stdout
+
+
+def _bare_expressions(tree: ast.AST) -> list[int]:
+    """Lines of statements that Streamlit's magic would display: an expression that is not a call (nor
+    await or yield), and not the docstring of a module, class or function."""
+    documented = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    lines = []
+    for node in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(node, field, None)
+            for index, statement in enumerate(block if isinstance(block, list) else []):
+                value = getattr(statement, "value", None)
+                if not isinstance(statement, ast.Expr) or isinstance(value, (ast.Call, ast.Await, ast.Yield,
+                                                                               ast.YieldFrom)):
+                    continue
+                docstring = (field == "body" and index == 0 and isinstance(node, documented)
+                             and isinstance(value, ast.Constant) and isinstance(value.value, str))
+                if not docstring:
+                    lines.append(statement.lineno)
+    return sorted(lines)
+
+
+def test_no_page_leans_on_magic_which_the_config_turns_off():
+    """.streamlit/config.toml turns magic off (a page's script is compiled as written), so a bare
+    expression in a page would show nothing: write st.write(...)."""
+    config = (ROOT / ".streamlit" / "config.toml").read_text()
+    assert "magicEnabled = false" in config
+    pages = [ROOT / "app.py", *sorted((ROOT / "views").glob("*.py"))]
+    found = {str(p.relative_to(ROOT)): lines for p in pages if (lines := _bare_expressions(ast.parse(p.read_text())))}
+    assert found == {}
+
+
+@pytest.mark.parametrize("snippet, lines", [("x = 1\nx\n", [2]), ('"""doc"""\nst.write(1)\n"shown"\n', [3]),
+                                            ("def f():\n    '''doc'''\n    a + 1\n", [3]), ("f(x)\n", []),
+                                            ("if a:\n    'shown'\nelse:\n    b\n", [2, 4])])
+def test_the_magic_check_sees_a_bare_expression(snippet, lines):
+    assert _bare_expressions(ast.parse(snippet)) == lines
