@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from vae.analysis.disentanglement import dci, factor_entropies, mig, mutual_information_matrix
+from vae.analysis.disentanglement import dci, factor_entropies, factor_report, mig, mutual_information_matrix
 from vae.sprites import FACTORS, render, render_all, sample_factors
 
 
@@ -53,6 +53,16 @@ def test_mig_is_near_one_for_a_code_that_copies_the_factors_and_near_zero_for_no
     assert mig(rng.normal(size=(len(factors), 6)), factors) < 0.05
     twice = np.column_stack([copied, copied[:, :1] + rng.normal(0, 0.05, len(factors))])  # shape in two dims
     assert mig(twice, factors) < mig(copied, factors) - 0.15
+
+
+def test_the_best_dimension_for_a_factor_is_found_among_the_dimensions_asked(factors):
+    rng = np.random.default_rng(0)
+    faint = factors[:, :1] * 1e-3 + rng.normal(0, 1e-5, (len(factors), 1))  # an inactive unit's scale
+    codes = np.column_stack([faint, factors[:, :1] + rng.normal(0, 0.8, (len(factors), 1)), factors[:, 1:]])
+    report = factor_report(codes, factors, tuple(FACTORS))
+    assert report.best_dimension(0) == 0  # the bins see the faint copy best: they are blind to scale
+    assert report.best_dimension(0, among=np.arange(1, codes.shape[1])) == 1
+    assert report.best_dimension(0, among=np.array([], dtype=int)) == 0  # none asked: all of them
 
 
 def test_the_mutual_information_of_a_copy_is_the_factors_entropy_up_to_the_bins(factors):
@@ -133,18 +143,27 @@ def test_the_disentanglement_page_shows_what_each_dimension_knows_and_the_slider
     folder = bundled_checkpoints(tmp_path, monkeypatch, "sprites-beta4", "default")
     at = open_app("views/factors.py", query_params={"checkpoint": "sprites-beta4"})
     model = load_checkpoint(folder / "sprites-beta4").model
-    codes = encode_all(model, load_split("sprites", "test").images)[0].numpy()
+    codes = encode_all(model, load_split("sprites", "test").images)[0]
+    active = model.latent.activity(codes).numpy()
+    codes = codes.numpy()
     report = factor_report(codes, load_factors("sprites", "test"), tuple(FACTORS))
+    assert not active.all()  # beta 4 leaves some dimensions inactive, whose means still follow a factor a little
     assert at.metric[0].label == "MIG" and at.metric[0].value == f"{report.mig:.3f}"
     charts = [json.loads(c.proto.spec)["data"] for c in at.get("plotly_chart")]
     heatmap = [data[0] for data in charts if data[0]["type"] == "heatmap"]
     assert len(heatmap) == 1 and heatmap[0]["x"] == list(FACTORS) and len(heatmap[0]["y"]) == 10
     for label, row in zip(heatmap[0]["y"], heatmap[0]["z"]):  # each row is the dimension it names
-        assert np.allclose(row, report.normalized[int(label[1:].split(" ")[0])], atol=1e-6), label
-    assert len([c for c in at.caption if c.value.startswith("**")]) == len(FACTORS)  # one traversal each
+        dim = int(label[1:].split(" ")[0])
+        assert np.allclose(row, report.normalized[dim], atol=1e-6), label
+        assert label.endswith(" · inactive") == (not active[dim]), label
+    sweeps = [c.value for c in at.caption if c.value.startswith("**")]
+    assert len(sweeps) == len(FACTORS)  # one traversal each, of the active dimension that knows it best
+    for k, sweep in enumerate(sweeps):
+        best = report.best_dimension(k, among=np.flatnonzero(active))
+        assert active[best] and f"below, z{best} (which knows" in sweep, sweep
     at.switch_page("views/sliders.py").run()
     labels = [d["label"] for d in latent_pad(at)[1]["dims"]]
-    named = {d: report.captured_by(d) for d in range(10)}
+    named = {d: report.captured_by(d) if active[d] else None for d in range(10)}
     assert all(label.endswith(f" · {named[int(label[1:].split(' ')[0])]}") for label in labels
                if named[int(label[1:].split(' ')[0])])
     assert any(" · x" in label or " · y" in label for label in labels)

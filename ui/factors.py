@@ -47,10 +47,12 @@ def dci_of(_model, hash_: str, dataset_name: str) -> DCI:
     return scores
 
 
-def factor_heatmap(report: FactorReport, order: list[int], kl: np.ndarray, letter: str = "z") -> go.Figure:
-    """I(z_j; v_k) / H(v_k) for the dimensions in `order` (rows, most informative first) and each factor."""
+def factor_heatmap(report: FactorReport, order: list[int], kl: np.ndarray, active: np.ndarray,
+                   letter: str = "z") -> go.Figure:
+    """I(z_j; v_k) / H(v_k) for the dimensions in `order` (rows, most informative first) and each factor;
+    the inactive dimensions' rows say so."""
     shares = report.normalized[order]  # (D, K)
-    rows = [f"{letter}{d} · KL {kl[d]:.2f}" for d in order]
+    rows = [f"{letter}{d} · KL {kl[d]:.2f}" + ("" if active[d] else " · inactive") for d in order]
     fig = go.Figure(go.Heatmap(
         z=shares.tolist(), x=list(report.factor_names), y=rows, zmin=0, zmax=1, colorscale="Blues",
         text=[[f"{v:.2f}" for v in row] for row in shares], texttemplate="%{text}",
@@ -74,13 +76,14 @@ def factor_sweep(dataset_name: str, base: np.ndarray, factor: int, steps: int) -
 
 
 
-def dimension_labels(checkpoint, hash_: str, kl: np.ndarray) -> dict[int, str]:
-    """Each latent unit's label, "z3 · KL 2.10", and where the data's factors are known the factor it
-    knows most of, "z3 · KL 2.10 · x" (the sliders'; see FactorReport.captured_by)."""
+def dimension_labels(checkpoint, hash_: str, kl: np.ndarray, active: np.ndarray) -> dict[int, str]:
+    """Each latent unit's label, "z3 · KL 2.10", and where the data's factors are known the factor an
+    active one knows most of, "z3 · KL 2.10 · x" (the sliders'; see FactorReport.captured_by: an
+    inactive unit's means can follow a factor on a scale the decoder does not read)."""
     letter = checkpoint.model.latent.letter
     labels = {d: f"{letter}{d} · KL {kl[d]:.2f}" for d in range(len(kl))}
     report = report_of(*whole_model(checkpoint, hash_), checkpoint.config.dataset)
     for d in labels if report is not None and len(report.mi) == len(kl) else ():
-        if factor := report.captured_by(d):
+        if active[d] and (factor := report.captured_by(d)):
             labels[d] += f" · {factor}"
     return labels

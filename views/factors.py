@@ -14,6 +14,7 @@ from ui.text import chart_text
 from vae.analysis.walks import decode_numpy, dims_by_kl, traversal
 from vae.datasets import REGISTRY, dataset_info
 from vae.images import grid
+from vae.models.latents import ACTIVE_THRESHOLD
 from vae.services.runs import list_runs
 
 page_header("Disentanglement", "Does each latent dimension stand for one of the factors that drew the images? For "
@@ -60,12 +61,15 @@ if WITH_DCI.widget(c2.toggle, "DCI too (about half a minute)",
                f"informativeness {scores.informativeness:.3f}, from the first {DCI_CODES:,} test codes.")
 
 st.subheader("What each dimension knows of each factor")
-st.plotly_chart(factor_heatmap(report, order, kl, letter), width="stretch")
+st.plotly_chart(factor_heatmap(report, order, kl, active, letter), width="stretch")
 st.caption(f"I({letter}_j; factor) / H(factor), from the posterior means of {report.images:,} test sprites: each "
            "dimension discretized into 20 equal-width bins and the counts' mutual information taken (the plug-in "
-           "estimator disentanglement_lib uses; biased upwards on few images). Rows by KL, most informative first; "
-           "a row of zeros is an inactive dimension. The sprite's orientation is partly ambiguous (a square turned by "
-           "90° is the same image), so no code can know all of it.")
+           "estimator disentanglement_lib uses; biased upwards on few images). Rows by KL, most informative first. "
+           f"An inactive dimension (its mean's variance across the test set under {ACTIVE_THRESHOLD}: the decoder "
+           "reads noise there) can still show a share: its means follow a factor on a tiny scale, which the bins "
+           "count as fully as a large one. MIG counts them too, as disentanglement_lib does; the sweeps below use "
+           "active dimensions only. The sprite's orientation is partly ambiguous (a square turned by 90° is the "
+           "same image), so no code can know all of it.")
 
 st.subheader("Each factor, as drawn and as the model's best dimension")
 factors = test_factors(dataset_name)
@@ -74,7 +78,7 @@ index = int(st.number_input("Test sprite", 0, len(factors) - 1, 0, key="factors_
 test_codes, _ = encodings(whole, whole_hash, dataset_name)
 STEPS = 8
 for k, name in enumerate(report.factor_names):
-    best = report.best_dimension(k)
+    best = report.best_dimension(k, among=np.flatnonzero(active))
     low, high = np.percentile(test_codes[:, best], [2, 98])
     z = traversal(torch.from_numpy(test_codes[index]), best, torch.linspace(float(low), float(high), STEPS))
     drawn = factor_sweep(dataset_name, factors[index], k, STEPS)

@@ -32,7 +32,7 @@ page_header("Latent sliders", "One slider per latent dimension (one picker per v
 checkpoint, hash_ = current_model()
 model, z_dim = checkpoint.model, checkpoint.config.latent_dim
 kl, active = kl_and_activity()
-dim_labels = dimension_labels(checkpoint, hash_, kl)  # with the factor each knows most of, where known
+dim_labels = dimension_labels(checkpoint, hash_, kl, active)  # with the factor each active one knows, where known
 order = dims_by_kl(list(kl))
 names = class_names()
 thing, things = nouns()

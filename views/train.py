@@ -27,7 +27,7 @@ SWEEP_BETAS = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
 # than by a fixed amount.
 LEARNING_RATES = sorted({round(m * 10.0 ** e, 10) for e in range(-5, -1) for m in (1, 2, 3, 5)} | {0.1, defaults.lr})
 
-with st.form("train"):
+with st.form("train", enter_to_submit=False):  # only the button starts a run, not Enter in a field
     c1, c2, c3, c4 = st.columns(4)
     dataset = c1.selectbox("Dataset", DATASETS, format_func=lambda name: dataset_info(name).title)
     arch = c2.selectbox("Architecture", ARCHITECTURES,

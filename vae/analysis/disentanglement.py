@@ -122,9 +122,12 @@ class FactorReport:
         k = int(np.argmax(self.normalized[dim]))
         return self.factor_names[k] if self.normalized[dim, k] >= least else None
 
-    def best_dimension(self, factor: int) -> int:
-        """The dimension that knows most of factor `factor`."""
-        return int(np.argmax(self.normalized[:, factor]))
+    def best_dimension(self, factor: int, among: np.ndarray | None = None) -> int:
+        """The dimension that knows most of factor `factor`, of the dimensions `among` (indices; all when
+        None or empty). An inactive dimension's means vary on a tiny scale that this estimator, blind to
+        scale, still counts, though the decoder reads only noise there: pass the active ones."""
+        dims = np.arange(len(self.mi)) if among is None or len(among) == 0 else np.asarray(among)
+        return int(dims[np.argmax(self.normalized[dims, factor])])
 
 
 def factor_report(codes: np.ndarray, factors: np.ndarray, factor_names: tuple[str, ...]) -> FactorReport:
