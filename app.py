@@ -82,8 +82,11 @@ def checkpoint_picker() -> None:
                 + (f" Showing {literal(fallback)} instead." if fallback else "")))
         wanted = fallback
     st.session_state[state.CHECKPOINT] = wanted
-    st.selectbox("Checkpoint", usable, key=state.CHECKPOINT, format_func=lambda n: f"{n} · {entries[n].summary}",
-                 help="Folders under checkpoints/. A run being trained appears here after its first epoch.",
+    # Names only: the runs' test −ELBOs side by side would rank nats of different likelihoods and data (Compare
+    # models ranks only those scored alike), and the sidebar is too narrow for a number and its scoring.
+    st.selectbox("Checkpoint", usable, key=state.CHECKPOINT,
+                 help="Folders under checkpoints/. A run being trained appears here after its first epoch. The "
+                      "selected one's test −ELBO is below; Compare models ranks runs scored alike.",
                  on_change=lambda: st.session_state.pop(state.BROKEN_SELECTION, None))
     if wanted is not None:
         CHECKPOINT.set(wanted)

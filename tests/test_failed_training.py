@@ -81,7 +81,7 @@ def test_the_app_shows_the_error_and_the_explorer_carries_on(failed_run, monkeyp
 
     # The failed run's last checkpoint (epoch 2) is listed and loads; its curves draw.
     picker = at.sidebar.selectbox(key="checkpoint")
-    assert any(o.startswith("oom-run · −ELBO ") for o in picker.options)  # not among the broken ones
+    assert "oom-run" in picker.options  # not among the broken ones
     picker.set_value("oom-run").run()
     at.switch_page("views/curves.py").run()
     assert not at.exception, [e.value for e in at.exception]

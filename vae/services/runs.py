@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vae.config import ModelConfig
+from vae.datasets import dataset_info
 from vae.files import read_json, read_jsonl
 from vae.run_files import HISTORY, STEPS, TRAIN_CONFIG, WEIGHTS
 from vae.training.checkpoint_files import CheckpointError, check_weights_file, read_config, read_history
@@ -34,12 +35,13 @@ class RunEntry:
 
     @property
     def summary(self) -> str:
-        """"−ELBO 96.9" for the checkpoint picker, short enough for the sidebar beside the name (the
-        sidebar shows the selected run's architecture and latent below it)."""
+        """"test −ELBO 96.92 nats, Bernoulli pseudo-likelihood of gray pixels, MNIST": the last epoch's
+        figure with what it is of (two runs' nats compare only when the rest agrees: ModelConfig.scored_as)."""
         if self.config is None:
             return ""
-        elbo = f"−ELBO {self.history[-1]['test_elbo']:.1f}" if self.history else "no test −ELBO logged"
-        return elbo + (" · uniform ε (the article's bug)" if self.config.eps == "uniform" else "")
+        scored = f"{self.config.likelihood_text}, {dataset_info(self.config.dataset).title}"
+        elbo = f"test −ELBO {self.history[-1]['test_elbo']:.2f} nats" if self.history else "no test −ELBO logged"
+        return f"{elbo}, {scored}" + (" · uniform ε (the article's bug)" if self.config.eps == "uniform" else "")
 
 
 def inspect_run(folder: Path) -> RunEntry:
