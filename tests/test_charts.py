@@ -158,3 +158,10 @@ def test_the_colour_bars_numbers_are_round_and_inside_its_span():
         assert values == sorted(values) and all(low - 1e-9 <= v <= high + 1e-9 for v in values)
     assert [m["text"] for m in ticks(42.21, 163.6)] == ["60", "80", "100", "120", "140", "160"]
     assert [m["text"] for m in ticks(-2.14, 2.47)] == ["-2", "-1", "0", "1", "2"]
+
+
+def test_the_bic_chart_says_when_its_lowest_is_only_the_end_of_the_range_tried():
+    from ui.article_charts import bic
+
+    assert bic({1: 5.0, 3: 1.0, 30: 2.0}).data[1].name == "lowest: k = 3"
+    assert bic({1: 5.0, 3: 4.0, 30: 2.0}).data[1].name == "lowest of those tried: k = 30"  # still falling

@@ -133,7 +133,11 @@ if st.session_state.get(bic_key) or st.button(
         "Fit K = 1 to 30 and compare", icon=":material/query_stats:",
         help="One fit to convergence for each K; a minute or two on a laptop's CPU, once per model"):
     st.session_state[bic_key] = True
-    st.plotly_chart(article_charts.bic(bic_of(hash_, covariance, split)), width="stretch")
+    curve = bic_of(hash_, covariance, split)
+    st.plotly_chart(article_charts.bic(curve), width="stretch")
+    if min(curve, key=curve.get) == max(curve):
+        st.caption(f"BIC is still falling at K = {max(curve)}, the most components tried: it finds no minimum within "
+                   f"1 to {max(curve)}, so by its measure more components would describe these codes better still.")
 
 st.subheader("Sampling from the mixture instead of the prior")
 measured = (f" Measured with the bundled {thing} classifier: the Fréchet distance of its features to the test "
