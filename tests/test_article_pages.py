@@ -69,9 +69,9 @@ def test_why_reparameterize_compares_the_estimators(checkpoints):
     assert not at.get("plotly_chart")  # nothing heavy runs before it is asked for
     next(b for b in at.button if b.label == "Compare the estimators").click().run()
     assert not at.exception
-    ratio = float(metric(at, "Variance of the score function ÷ variance of the reparameterization, at L = 1")
-                  .rstrip("×").replace(",", ""))
-    assert ratio > 10
+    shown = metric(at, "Variance of the score function ÷ variance of the reparameterization, at L = 1")
+    ratio, error = re.fullmatch(r"([\d,]+)× ± (\d+)%", shown).groups()  # the ratio with its standard error
+    assert float(ratio.replace(",", "")) > 10 and 1 <= int(error) < 100
     assert len(at.get("plotly_chart")) == 2
     rows = at.dataframe[0].value
     assert set(rows["estimator"]) == {"score function", "score function + baseline", "reparameterization"}

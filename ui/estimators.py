@@ -28,3 +28,16 @@ def study_of(_model, hash_: str, _images, count: int, ls: tuple[int, ...]):
                            progress=lambda i, n: bar.progress(i / n, text=f"{i} of {n}: estimator × L"))
     bar.empty()
     return study
+
+
+def ratio_text(study, of: str = "score function", over: str = "reparameterization", digits: int = 0) -> str:
+    """One estimator's variance over another's at L = 1, with its standard error: "6,086× ± 21%"."""
+    error = max(study.ratio_error_at_one(of, over), 0.01)  # never "± 0%"
+    return f"{study.ratio_at_one(of, over):,.{digits}f}× ± {error:.0%}"
+
+
+def ratio_help(study) -> str:
+    """What ratio_text's ± is."""
+    repeats = next(r["repeats"] for r in study.rows if r["samples"] == 1)
+    return (f"± one standard error, relative: from the spread of the {repeats} independent estimates at L = 1 (the "
+            "delta method; a heavy-tailed score function makes it a little optimistic)")

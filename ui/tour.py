@@ -20,7 +20,7 @@ import torch
 from ui import state
 from ui.caches import as_class, class_names, current_model, dataset, kl_and_activity, latent_map, nouns, whole_model
 from ui.charts import kl_per_dimension, latent_scatter, posterior_chart
-from ui.estimators import COMPARED, DIGITS, LARGEST, sample_sizes, study_of
+from ui.estimators import COMPARED, DIGITS, LARGEST, ratio_help, ratio_text, sample_sizes, study_of
 from ui.mixtures import EM_COVARIANCE, EM_K, em_codes, em_run
 from ui.page import show_digit
 from vae.analysis.diagnostics import prior_holes, reconstruction_draws
@@ -171,7 +171,8 @@ def reparam_step(checkpoint) -> Link:
         images = dataset(checkpoint.config.dataset, "test")[0]
         study = study_of(checkpoint.model, current_model()[1], images, 1, sample_sizes(10))
         st.metric("Variance of the score function ÷ variance of the reparameterization, at L = 1",
-                  f"{study.ratio_at_one():,.0f}×", help=f"Over all the encoder's parameters, for test {nouns()[0]} #0")
+                  ratio_text(study), help=f"Over all the encoder's parameters, for test {nouns()[0]} #0. "
+                                          f"{ratio_help(study)}")
     return link
 
 

@@ -6,7 +6,7 @@ import streamlit as st
 from ui import article_charts
 from ui.article_errors import article_errors
 from ui.caches import current_model, dataset, nouns
-from ui.estimators import COMPARED, DIGITS, LARGEST, sample_sizes, study_of
+from ui.estimators import COMPARED, DIGITS, LARGEST, ratio_help, ratio_text, sample_sizes, study_of
 from ui.page import page_header, show_digit
 from vae.analysis.gradients import ESTIMATORS
 from vae.images import grid
@@ -37,13 +37,13 @@ def estimators() -> None:
 
     m1, m2 = st.columns(2)
     m1.metric("Variance of the score function ÷ variance of the reparameterization, at L = 1",
-              f"{study.ratio_at_one():,.0f}×",
-              help="Over all the encoder's parameters: the article's point in a number")
+              ratio_text(study), help=f"Over all the encoder's parameters: the article's point in a number. "
+                                      f"{ratio_help(study)}")
     m2.metric("Variance of the score function with a baseline ÷ the reparameterization's, at L = 1",
-              f"{study.ratio_at_one(of='score function + baseline'):,.1f}×",
+              ratio_text(study, of="score function + baseline", digits=1),
               help="A baseline (a control variate) removes most of the score function's variance "
-                   f"({study.ratio_at_one(over='score function + baseline'):,.0f}× less); the reparameterization "
-                   "still has this many times less than that")
+                   f"({ratio_text(study, over='score function + baseline')} less); the reparameterization "
+                   f"still has this many times less than that. {ratio_help(study)}")
     group = st.selectbox("Parameters", ["all", *study.groups],
                          format_func=lambda g: "all of the encoder's" if g == "all" else g)
     c1, c2 = st.columns(2)
@@ -59,7 +59,7 @@ def estimators() -> None:
                "parameters is steadier).")
     st.caption("Every line falls as 1/L (variance) or 1/√L (error): more samples help all three alike, so the gap "
                "between them stays. A reparameterized gradient from one sample is about as good as a score-function "
-               f"one from {study.ratio_at_one():,.0f}.")
+               f"one from {ratio_text(study)} (± one standard error).")
     st.dataframe([{**r, "variance": float(f"{r['variance']:.4g}"), "rmse": float(f"{r['rmse']:.4g}")}
                   for r in study.rows if r["group"] == group], hide_index=True, width="stretch",
                  column_order=["estimator", "samples", "repeats", "variance", "rmse"])

@@ -18,6 +18,7 @@ per group of the encoder's parameters.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -101,7 +102,7 @@ def repeats_for(samples: int, budget: int = 2000, least: int = 4, most: int = 50
 @dataclass
 class Study:
     groups: list[str]
-    rows: list[dict] = field(default_factory=list)  # estimator, samples, group, variance, rmse, repeats
+    rows: list[dict] = field(default_factory=list)  # estimator, samples, group, variance, variance_se, rmse, repeats
 
     def ratio_at_one(self, of: str = "score function", over: str = "reparameterization") -> float:
         """The article's point as one number: the score function's variance over the
@@ -109,6 +110,12 @@ class Study:
         encoder's parameters."""
         total = {r["estimator"]: r["variance"] for r in self.rows if r["samples"] == 1 and r["group"] == "all"}
         return total[of] / total[over]
+
+    def ratio_error_at_one(self, of: str = "score function", over: str = "reparameterization") -> float:
+        """ratio_at_one's relative standard error: the two variances' relative errors added in
+        quadrature (the delta method; the two come from independent estimates)."""
+        ones = {r["estimator"]: r for r in self.rows if r["samples"] == 1 and r["group"] == "all"}
+        return math.hypot(*(ones[e]["variance_se"] / ones[e]["variance"] for e in (of, over)))
 
 
 def variance_study(model: VAE, x: torch.Tensor, ls=(1, 3, 10, 30, 100, 300, 1000), reference_samples: int = 10_000,
@@ -126,21 +133,24 @@ def variance_study(model: VAE, x: torch.Tensor, ls=(1, 3, 10, 30, 100, 300, 1000
     for estimator in ESTIMATORS:
         for samples in ls:
             repeats = repeats_for(samples, budget=40 * most_repeats, most=most_repeats)
+            parts = [slice(start, start + size) for start, size in zip(itertools.accumulate([0, *sizes]), sizes)]
+            parts.append(slice(0, sum(sizes)))  # "all"
             total, squares, errors = 0.0, 0.0, 0.0
+            distances = []  # (repeats, groups + 1): each estimate's squared distance to the reference, per group
             for _ in range(repeats):
                 g = torch.cat(estimate(model, x, samples, estimator, gen, baseline)).double()
                 total, squares, errors = total + g, squares + g * g, errors + (g - reference) ** 2
+                distances.append([float(((g - reference)[part] ** 2).sum()) for part in parts])
             variance = (squares / repeats - (total / repeats) ** 2).clamp_min(0)
             variance = variance * repeats / (repeats - 1)  # unbiased
             errors = errors / repeats
-            start = 0
-            for name, size in zip(list(groups) + ["all"], sizes + [sum(sizes)]):
-                part = slice(start, start + size) if name != "all" else slice(0, sum(sizes))
+            # The variance's standard error: the spread of the repeats' squared distances (the variance is
+            # their mean, up to the reference's own small error), over sqrt(repeats).
+            spread = torch.tensor(distances, dtype=torch.float64).std(0) / math.sqrt(repeats)
+            for name, part, se in zip(list(groups) + ["all"], parts, spread.tolist()):
                 study.rows.append({"estimator": estimator, "samples": samples, "group": name, "repeats": repeats,
-                                   "variance": float(variance[part].sum()),
+                                   "variance": float(variance[part].sum()), "variance_se": se,
                                    "rmse": math.sqrt(float(errors[part].sum()))})
-                if name != "all":
-                    start += size
             done += 1
             if progress:
                 progress(done, steps)
