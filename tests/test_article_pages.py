@@ -45,7 +45,7 @@ def test_em_steps_show_the_decomposition_and_the_components(checkpoints):
     # Issue #20: each decoded mean says which component it is, and its weight.
     means = [c for c in captions if re.fullmatch(r"component \d+ · weight \d\.\d\d", c)]
     assert len(means) == 4 and len({c.split(" ·")[0] for c in means}) == 4
-    gap = next(m for m in at.metric if m.label == "gap (nats): bound at S = 1000 − ELBO")
+    gap = next(m for m in at.metric if m.label == "E-step gap (nats)")
     assert re.fullmatch(r"-?\d+\.\d\d ± \d+\.\d\d", gap.value), gap.value
     at.slider(key="widget.k").set_value(3).run()  # other settings: a new run
     assert metric(at, "EM iterations") == "0" and at.query_params["k"] == "3"
@@ -69,7 +69,7 @@ def test_why_reparameterize_compares_the_estimators(checkpoints):
     assert not at.get("plotly_chart")  # nothing heavy runs before it is asked for
     next(b for b in at.button if b.label == "Compare the estimators").click().run()
     assert not at.exception
-    shown = metric(at, "Variance of the score function ÷ variance of the reparameterization, at L = 1")
+    shown = metric(at, "Score function ÷ reparameterization: variances at L = 1")
     ratio, error = re.fullmatch(r"([\d,]+)× ± (\d+)%", shown).groups()  # the ratio with its standard error
     assert float(ratio.replace(",", "")) > 10 and 1 <= int(error) < 100
     assert len(at.get("plotly_chart")) == 2

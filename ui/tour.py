@@ -170,7 +170,7 @@ def reparam_step(checkpoint) -> Link:
         st.session_state["tour_measured"] = True
         images = dataset(checkpoint.config.dataset, "test")[0]
         study = study_of(checkpoint.model, current_model()[1], images, 1, sample_sizes(10))
-        st.metric("Variance of the score function ÷ variance of the reparameterization, at L = 1",
+        st.metric("Score function ÷ reparameterization: variances at L = 1",
                   ratio_text(study), help=f"Over all the encoder's parameters, for test {nouns()[0]} #0. "
                                           f"{ratio_help(study)}")
     return link

@@ -206,9 +206,10 @@ with c1:
     scored = prepare(dataset(checkpoint.config.dataset, "test")[0][index][None], checkpoint.config.binarize)
     show_digit(to_images(scored.reshape(1, -1), checkpoint.config.image_shape)[0].numpy(), f"#{index}{binarized}")
     (high, high_se), (elbo, elbo_se) = gap[1000], gap[1]
-    # the unit in the label: in a quarter of the page's width the value lost it ("2.11 ± 0.11 n…")
-    st.metric("gap (nats): bound at S = 1000 − ELBO", f"{high - elbo:.2f} ± {(high_se ** 2 + elbo_se ** 2) ** 0.5:.2f}",
-              help="± one standard error of the difference of the two estimates")
+    # Short, with the unit: in a quarter of the page's width a longer label or value is cut ("2.11 ± 0.11 n…")
+    st.metric("E-step gap (nats)", f"{high - elbo:.2f} ± {(high_se ** 2 + elbo_se ** 2) ** 0.5:.2f}",
+              help="The bound at S = 1000 minus the ELBO: an estimate of KL(q(z|x) ‖ p(z|x)). ± one standard error "
+                   "of the difference of the two estimates")
 c2.plotly_chart(article_charts.bound_gap(gap), width="stretch")
 
 article_errors()

@@ -36,10 +36,11 @@ def estimators() -> None:
     study = study_of(checkpoint.model, hash_, images, count, ls)
 
     m1, m2 = st.columns(2)
-    m1.metric("Variance of the score function ÷ variance of the reparameterization, at L = 1",
-              ratio_text(study), help=f"Over all the encoder's parameters: the article's point in a number. "
-                                      f"{ratio_help(study)}")
-    m2.metric("Variance of the score function with a baseline ÷ the reparameterization's, at L = 1",
+    m1.metric("Score function ÷ reparameterization: variances at L = 1",
+              ratio_text(study), help="The variance of the score function's gradient estimate over the "
+                                      "reparameterization's, each from one sample of q(z|x), summed over all the "
+                                      f"encoder's parameters: the article's point in a number. {ratio_help(study)}")
+    m2.metric("With a baseline ÷ reparameterization: variances at L = 1",
               ratio_text(study, of="score function + baseline", digits=1),
               help="A baseline (a control variate) removes most of the score function's variance "
                    f"({ratio_text(study, over='score function + baseline')} less); the reparameterization "
