@@ -42,7 +42,8 @@ def main() -> None:
         best = ", ".join(f"{f} {report.normalized[:, k].max():.2f}" for k, f in enumerate(report.factor_names))
         scores = None if args.quick else dci(codes[:DCI_CODES], factors[:DCI_CODES])
         rows.append([folder, f"{checkpoint.config.beta:g}", f"{figures['kl']:.2f}", f"{figures['recon']:.2f}",
-                     f"{figures['active_units']}/{checkpoint.config.latent_dim}", f"{report.mig:.3f}",
+                     f"{figures['active_units']}/{checkpoint.config.latent_dim}",
+                     f"{report.mig:.3f} ± {report.mig_se:.3f}",
                      "-" if scores is None else f"{scores.disentanglement:.3f}",
                      "-" if scores is None else f"{scores.completeness:.3f}",
                      "-" if scores is None else f"{scores.informativeness:.3f}", best,

@@ -55,6 +55,19 @@ def test_mig_is_near_one_for_a_code_that_copies_the_factors_and_near_zero_for_no
     assert mig(twice, factors) < mig(copied, factors) - 0.15
 
 
+def test_migs_standard_error_is_the_spread_of_mig_over_fresh_samples_of_images():
+    """The bootstrap's standard error, from one sample of images, against MIG's spread over 20
+    independent samples from the same generator and code."""
+    rng = np.random.default_rng(1)
+    reports = []
+    for seed in range(20):
+        f = sample_factors(2000, seed=100 + seed)
+        codes = np.column_stack([f[:, :2] + rng.normal(0, 0.5, (len(f), 2)), f[:, 2:] + rng.normal(0, 8, (len(f), 3))])
+        reports.append(factor_report(codes, f, tuple(FACTORS), resamples=50))
+    spread = np.std([r.mig for r in reports], ddof=1)
+    assert 0.6 < np.median([r.mig_se for r in reports]) / spread < 1.6
+
+
 def test_the_best_dimension_for_a_factor_is_found_among_the_dimensions_asked(factors):
     rng = np.random.default_rng(0)
     faint = factors[:, :1] * 1e-3 + rng.normal(0, 1e-5, (len(factors), 1))  # an inactive unit's scale
@@ -148,7 +161,7 @@ def test_the_disentanglement_page_shows_what_each_dimension_knows_and_the_slider
     codes = codes.numpy()
     report = factor_report(codes, load_factors("sprites", "test"), tuple(FACTORS))
     assert not active.all()  # beta 4 leaves some dimensions inactive, whose means still follow a factor a little
-    assert at.metric[0].label == "MIG" and at.metric[0].value == f"{report.mig:.3f}"
+    assert at.metric[0].label == "MIG" and at.metric[0].value == f"{report.mig:.3f} ± {report.mig_se:.3f}"
     charts = [json.loads(c.proto.spec)["data"] for c in at.get("plotly_chart")]
     heatmap = [data[0] for data in charts if data[0]["type"] == "heatmap"]
     assert len(heatmap) == 1 and heatmap[0]["x"] == list(FACTORS) and len(heatmap[0]["y"]) == 10

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from vae.config import DATASETS, DEVICES, ModelConfig, ResumeConflict, TrainConfig
-from vae.datasets import data_root
+from vae.datasets import data_root, dataset_info
 from vae.options import (
     MODEL_FLAGS,
     MODEL_OPTIONS,
@@ -236,8 +236,8 @@ def run_eval(args) -> int:
               "an upper bound in expectation"
               + (", of a pseudo-likelihood)" if c.pseudo_likelihood else ")"))
     if "mig" in result:
-        print(f"MIG          {result['mig']:.3f} (Chen et al. 2018; 20-bin mutual information, "
-              f"{len(images)} test images)")
+        print(f"MIG          {result['mig']:.3f} ± {result['mig_se']:.3f} (Chen et al. 2018; 20-bin mutual "
+              f"information, {len(images)} test images; ± one standard error, a bootstrap over them)")
         print(f"DCI          disentanglement {result['dci']:.3f}, completeness {result['dci_completeness']:.3f}, "
               f"informativeness {result['dci_informativeness']:.3f} (Eastwood & Williams 2018; gradient-boosted "
               f"trees on the first {result['dci_images']} codes)")
@@ -256,7 +256,7 @@ DCI_IMAGES = 2000  # codes DCI's classifiers see (four fifths to fit, the rest t
 def _disentanglement(checkpoint, test_images, test_labels, args) -> dict:
     """mig and dci of a model whose data has known factors (vae/sprites.py), from the test codes;
     nothing for another."""
-    from vae.analysis.disentanglement import dci, mig
+    from vae.analysis.disentanglement import dci, factor_report
     from vae.data import load_factors
     from vae.training.evaluate import posteriors
 
@@ -266,8 +266,10 @@ def _disentanglement(checkpoint, test_images, test_labels, args) -> dict:
     factors = factors[: len(test_images)]
     codes = posteriors(checkpoint.model, test_images, labels=test_labels).code.numpy()
     scores = dci(codes[:DCI_IMAGES], factors[:DCI_IMAGES])
-    return {"mig": mig(codes, factors), "dci": scores.disentanglement, "dci_completeness": scores.completeness,
-            "dci_informativeness": scores.informativeness, "dci_images": min(DCI_IMAGES, len(codes))}
+    report = factor_report(codes, factors, dataset_info(checkpoint.config.dataset).factors)
+    return {"mig": report.mig, "mig_se": report.mig_se, "dci": scores.disentanglement,
+            "dci_completeness": scores.completeness, "dci_informativeness": scores.informativeness,
+            "dci_images": min(DCI_IMAGES, len(codes))}
 
 
 def _sample_quality(checkpoint, test_images, test_labels, args) -> dict:

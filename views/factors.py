@@ -11,6 +11,7 @@ from ui.caches import CHECKPOINTS_DIR, current_model, encodings, kl_and_activity
 from ui.factors import DCI_CODES, dci_of, factor_heatmap, factor_sweep, report_of, test_factors
 from ui.page import page_header, show_digit
 from ui.text import chart_text
+from vae.analysis.disentanglement import BOOTSTRAP
 from vae.analysis.walks import decode_numpy, dims_by_kl, traversal
 from vae.datasets import REGISTRY, dataset_info
 from vae.images import grid
@@ -42,9 +43,11 @@ kl, active = kl_and_activity()
 order = dims_by_kl(list(kl))
 letter = model.latent.letter
 c1, c2, c3 = st.columns(3)
-c1.metric("MIG", f"{report.mig:.3f}", help="Mutual information gap (Chen et al. 2018): for each factor, what the "
-          "dimension that knows most of it knows beyond the runner-up, as a share of the factor's entropy, averaged "
-          "over the factors. 1: each factor in a dimension of its own; 0: none is.")
+c1.metric("MIG", f"{report.mig:.3f} ± {report.mig_se:.3f}",
+          help="Mutual information gap (Chen et al. 2018): for each factor, what the dimension that knows most of it "
+               "knows beyond the runner-up, as a share of the factor's entropy, averaged over the factors. 1: each "
+               f"factor in a dimension of its own; 0: none is. ± one standard error over the {report.images:,} test "
+               f"sprites ({BOOTSTRAP} bootstrap resamples).")
 # Kept for the session and in the URL like the site's other settings: a visit elsewhere while the
 # trees are fitted (which drops them: the next visit starts afresh) does not also switch DCI off.
 WITH_DCI = state.Setting("dci", False, state.BOOLEAN)

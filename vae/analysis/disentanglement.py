@@ -111,6 +111,7 @@ class FactorReport:
     entropies: np.ndarray  # (K,): H(v_k), nats
     mig: float
     images: int  # codes the estimates come from
+    mig_se: float  # MIG's standard error over the test images (a bootstrap), its sampling error alone
 
     @property
     def normalized(self) -> np.ndarray:
@@ -130,11 +131,20 @@ class FactorReport:
         return int(dims[np.argmax(self.normalized[dims, factor])])
 
 
-def factor_report(codes: np.ndarray, factors: np.ndarray, factor_names: tuple[str, ...]) -> FactorReport:
+BOOTSTRAP = 100  # resamples of the test images for MIG's standard error (6 ms each for 10,000 sprites)
+
+
+def factor_report(codes: np.ndarray, factors: np.ndarray, factor_names: tuple[str, ...],
+                  resamples: int = BOOTSTRAP, seed: int = 0) -> FactorReport:
     """The mutual information of each code dimension with each factor and MIG, from codes (N, D) and
-    the factors (N, K) of the same images."""
+    the factors (N, K) of the same images; MIG's standard error from `resamples` bootstrap resamples of
+    the images (seeded). That is the error of sampling the images; the plug-in estimator's upward bias
+    on few images is another matter."""
     mi = mutual_information_matrix(codes, factors)
-    return FactorReport(tuple(factor_names), mi, factor_entropies(factors), mig_of(mi, factors), len(codes))
+    rng = np.random.default_rng(seed)
+    resampled = [mig(codes[i], factors[i]) for i in (rng.integers(0, len(codes), len(codes)) for _ in range(resamples))]
+    se = float(np.std(resampled, ddof=1)) if resamples > 1 else float("nan")
+    return FactorReport(tuple(factor_names), mi, factor_entropies(factors), mig_of(mi, factors), len(codes), se)
 
 
 def mig_of(mi: np.ndarray, factors: np.ndarray) -> float:
