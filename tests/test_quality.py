@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from vae.analysis.quality import frechet_distance, label_entropy
+from vae.analysis.quality import frechet_distance, frechet_distance_se, label_entropy, label_entropy_se
 from vae.models.classifier import accuracy, bundled_path, classifier_accuracy, load_classifier
 
 
@@ -19,6 +19,17 @@ def test_the_frechet_distance_of_two_gaussians_is_its_closed_form():
     # N(0, I) against N(m 1, s^2 I): d m^2 + d (1 + s^2 - 2 s)
     assert math.isclose(frechet_distance(a, b), d * m ** 2 + d * (1 + s ** 2 - 2 * s), rel_tol=0.02)
     assert abs(frechet_distance(a, a)) < 1e-6
+
+
+def test_the_errors_of_the_frechet_distance_and_label_entropy_are_their_spread_over_fresh_samples():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(4000, 8))
+    draws = [rng.normal(0.3, 1.2, size=(2000, 8)) for _ in range(20)]
+    spread = np.std([frechet_distance(a, real) for a in draws], ddof=1)
+    assert 0.6 < np.median([frechet_distance_se(a, real) for a in draws]) / spread < 1.7
+    labels = [rng.dirichlet(np.full(10, 0.3), size=2000) for _ in range(20)]
+    spread = np.std([label_entropy(p) for p in labels], ddof=1)
+    assert 0.7 < np.median([label_entropy_se(p) for p in labels]) / spread < 1.4
 
 
 def test_label_entropy_runs_from_zero_to_log_ten():

@@ -243,10 +243,11 @@ def run_eval(args) -> int:
               f"trees on the first {result['dci_images']} codes)")
     if args.fid:
         for name in ("prior", "mixture", "reconstruction"):
-            print(f"FID {name:<15}{result[f'fid_{name}']:8.2f}   "
-                  f"label entropy {result[f'label_entropy_{name}']:.3f} nats")
+            print(f"FID {name:<15}{result[f'fid_{name}']:8.2f} ± {result[f'fid_se_{name}']:.2f}   "
+                  f"label entropy {result[f'label_entropy_{name}']:.3f} "
+                  f"± {result[f'label_entropy_se_{name}']:.3f} nats")
         print(f"(mixture: {args.mixture_k} components fitted to the {result['mixture_codes']} set's codes; "
-              f"{args.fid_samples} images each)")
+              f"{args.fid_samples} images each; ± one standard error over them)")
     return 0
 
 
@@ -273,7 +274,8 @@ def _disentanglement(checkpoint, test_images, test_labels, args) -> dict:
 
 
 def _sample_quality(checkpoint, test_images, test_labels, args) -> dict:
-    """The --fid figures: keys fid_<set> and label_entropy_<set> for prior, mixture, reconstruction."""
+    """The --fid figures: keys fid_<set>, label_entropy_<set> and their fid_se_<set>, label_entropy_se_<set>
+    for prior, mixture, reconstruction."""
     from vae.analysis.quality import sample_quality
     from vae.data import has_split, load_split
     from vae.training.evaluate import encode_all
@@ -285,8 +287,9 @@ def _sample_quality(checkpoint, test_images, test_labels, args) -> dict:
     report = sample_quality(checkpoint.model, test_images, args.fid_samples, mixture, test_labels=test_labels)
     out = {"mixture_codes": source, "mixture_k": args.mixture_k, "fid_samples": args.fid_samples}
     for name, figures in report.items():
-        out[f"fid_{name}"] = figures["frechet_distance"]
-        out[f"label_entropy_{name}"] = figures["label_entropy"]
+        out[f"fid_{name}"], out[f"fid_se_{name}"] = figures["frechet_distance"], figures["frechet_distance_se"]
+        out[f"label_entropy_{name}"], out[f"label_entropy_se_{name}"] = figures["label_entropy"], figures[
+            "label_entropy_se"]
     return out
 
 

@@ -177,8 +177,9 @@ elif st.session_state.get(quality_key) or st.button("Measure sample quality (10,
     st.dataframe([{"decoded from": {"prior": "prior samples", "mixture": "mixture samples",
                                     "reconstruction": "test images' reconstructions, from "
                                                       + checkpoint.model.latent.reconstructed_from}[name],
-                   "Fréchet distance": round(figures["frechet_distance"], 2),
-                   "label entropy (nats)": round(figures["label_entropy"], 3)} for name, figures in report.items()],
+                   "Fréchet distance": f"{figures['frechet_distance']:.2f} ± {figures['frechet_distance_se']:.2f}",
+                   "label entropy (nats)": f"{figures['label_entropy']:.3f} ± {figures['label_entropy_se']:.3f}"}
+                  for name, figures in report.items()],
                  hide_index=True, width="stretch")
 
 st.subheader(f"The VAE's own E-step gap, for one {thing}")
