@@ -87,10 +87,14 @@ def test_truncated_png(mnist_test):
         mnist_style(read_upload(data[: len(data) // 2]))
 
 
-@pytest.mark.parametrize("value", [0, 255])
-def test_blank_images_say_no_digit(value):
+@pytest.mark.parametrize("value", [0, 128, 255])
+def test_blank_images_say_no_digit_unless_a_blank_one_is_asked_for(value):
+    """Reconstruct wants a digit; Out of distribution scores anything, a blank picture as the empty image."""
+    blank = read_upload(encode(Image.new("L", (64, 64), value)))
     with pytest.raises(ImageError, match="No digit found"):
-        mnist_style(read_upload(encode(Image.new("L", (64, 64), value))))
+        mnist_style(blank)
+    empty = mnist_style(blank, blank_ok=True)
+    assert empty.shape == (28, 28) and empty.dtype == np.float32 and not empty.any()
 
 
 def test_strip_grid_png_and_gif():

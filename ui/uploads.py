@@ -19,7 +19,7 @@ _log = logging.getLogger(__name__)
 _guard = st.components.v2.component("upload_guard", js=source("upload_guard.js"))
 
 
-def upload_digit(key: str, keep: str, dataset: str, with_original: bool = False):
+def upload_digit(key: str, keep: str, dataset: str, with_original: bool = False, blank_ok: bool = False):
     """A file uploader that returns the upload as one of `dataset`'s pictures (an MNIST-style (28, 28)
     digit, a garment framed as Fashion-MNIST's were, an image folder's (side, side[, 3]) picture),
     or None.
@@ -28,7 +28,7 @@ def upload_digit(key: str, keep: str, dataset: str, with_original: bool = False)
     Streamlit empties when the page is left) and is shown again on return. A file that is not a
     usable image, or one the browser refused for its size, gets a clear message and no result: the
     kept one is dropped, not shown in its place. With `with_original`, returns (original image,
-    digit) instead.
+    digit) instead; with `blank_ok`, a picture with nothing on it is the empty (black) image, not refused.
     """
     info = dataset_info(dataset)
     framing = info.framing
@@ -51,7 +51,7 @@ def upload_digit(key: str, keep: str, dataset: str, with_original: bool = False)
     elif file is not None:
         try:
             original: Image.Image = read_upload(file.getvalue())
-            as_dataset_image(original, info)  # refuses a picture with nothing on it
+            as_dataset_image(original, info, blank_ok)  # refuses a picture with nothing on it, unless blank_ok
             st.session_state[keep] = original
         except ImageError as e:
             problem = str(e)
@@ -60,5 +60,5 @@ def upload_digit(key: str, keep: str, dataset: str, with_original: bool = False)
         st.session_state.pop(keep, None)
     original = st.session_state.get(keep)
     # Framed afresh each run (milliseconds): another model may frame the same picture otherwise.
-    digit = None if original is None else as_dataset_image(original, info)
+    digit = None if original is None else as_dataset_image(original, info, blank_ok)
     return (original, digit) if with_original else digit

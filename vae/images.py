@@ -106,23 +106,26 @@ def photo_style(img: Image.Image, side: int, channels: int) -> np.ndarray:
     return np.asarray(square.resize((side, side), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
 
 
-def as_dataset_image(img: Image.Image, info: Dataset) -> np.ndarray:
+def as_dataset_image(img: Image.Image, info: Dataset, blank_ok: bool = False) -> np.ndarray:
     """A picture prepared as the dataset's own were: an image folder's photo_style, the others'
-    mnist_style (ImageError when nothing is on it)."""
+    mnist_style (ImageError when nothing is on it, unless `blank_ok`: then an empty image)."""
     if info.framing.centre == "photo":
         return photo_style(img, info.side, info.channels)
-    return mnist_style(img, info.framing)
+    return mnist_style(img, info.framing, blank_ok)
 
 
-def mnist_style(img: Image.Image, framing: Framing = FRAMINGS["mnist"]) -> np.ndarray:
+def mnist_style(img: Image.Image, framing: Framing = FRAMINGS["mnist"], blank_ok: bool = False) -> np.ndarray:
     """A picture of one digit (or garment: `framing`) -> (side, side) float32 in [0, 1], light on
-    black: (28, 28) for the MNISTs."""
+    black: (28, 28) for the MNISTs. One with nothing on it (no contrast) is refused (ImageError), or
+    with `blank_ok` is the empty image: all black."""
     gray = to_gray(img)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = float(np.median(border))
     ink = gray - background if background < 0.5 else background - gray  # dark-on-light is inverted
     ink = np.clip(ink, 0, None)
     peak = float(ink.max())
+    if peak < 0.1 and blank_ok:
+        return np.zeros((framing.side, framing.side), np.float32)
     if peak < 0.1:
         raise ImageError(f"No {framing.thing} found: the image is blank or has almost no contrast.")
     ink = ink / peak

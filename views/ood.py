@@ -9,6 +9,7 @@ from ui.caches import current_model, kl_and_activity, latent_map
 from ui.ood import outlier_images, outlier_sets, score_histogram, scores_of
 from ui.page import page_header, show_digit
 from ui.sketchpad import draw_digit
+from ui.text import share_text
 from ui.uploads import upload_digit
 from vae.analysis.ood import PAIRED, TRANSFORMS, auroc, auroc_interval, ood_scores
 from vae.analysis.walks import dims_by_kl
@@ -95,7 +96,7 @@ for column, score, label in ((c1, other.nll, "raw"), (c2, other.corrected, "corr
         own_scores = own.nll if label == "raw" else own.corrected
         show_digit(grid(images[fooling].float().div(255).numpy(), cols=8), scale=2)
         st.caption(f"By the {label} score, each with the share of the model's own test images it beats: "
-                   + ", ".join(f"#{i} ({(own_scores > score[i]).mean():.0%})" for i in fooling))
+                   + ", ".join(f"#{i} ({share_text((own_scores > score[i]).mean())})" for i in fooling))
 
 st.subheader("Score your own image")
 YOURS = {"upload": "Upload", "draw": "Draw"} if dataset_info(dataset_name).drawable else {"upload": "Upload"}
@@ -105,7 +106,8 @@ if yours == "draw":
     kl, active = kl_and_activity()
     digit = draw_digit(model, hash_, latent_map("test"), active, dims_by_kl(list(kl)), key=f"ood-draw-{hash_[:8]}")
 else:
-    _, digit = upload_digit("ood_upload", keep="ood_kept", dataset=dataset_name, with_original=True)
+    # Anything may be scored here, a blank picture too: it is the empty image (VAEs often find those likely).
+    _, digit = upload_digit("ood_upload", keep="ood_kept", dataset=dataset_name, with_original=True, blank_ok=True)
 if digit is not None:
     mine = ood_scores(model, torch.from_numpy(np.round(digit * 255).astype(np.uint8))[None], iwae_k)
     c1, c2 = st.columns([1, 3])
@@ -113,9 +115,9 @@ if digit is not None:
         show_digit(digit, "as the model sees it")
     with c2:
         st.metric("Its score", f"{mine.nll[0]:.1f} nats", help="−ELBO, or the IWAE estimate as chosen above")
-        st.write(f"Less likely than {(own.nll < mine.nll[0]).mean():.0%} of the model's own test images by the raw "
-                 f"score, and than {(own.corrected < mine.corrected[0]).mean():.0%} by the corrected one "
-                 f"(its PNG: {mine.complexity[0]:.0f} bits).")
+        st.write(f"Less likely than {share_text((own.nll < mine.nll[0]).mean())} of the model's own test images by "
+                 f"the raw score, and than {share_text((own.corrected < mine.corrected[0]).mean())} by the corrected "
+                 f"one (its PNG: {mine.complexity[0]:.0f} bits).")
 else:
     or_draw = " or draw one" if len(YOURS) > 1 else ""
     st.caption(f"Upload a picture{or_draw} (a {dataset_info(dataset_name).framing.thing}, or anything else) to see "
