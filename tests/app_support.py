@@ -67,3 +67,10 @@ def map_chart(at: AppTest) -> dict | None:
             data["xy"] = data["xy"].reshape(-1, 2)
             return data
     return None
+
+
+def open_expander(at: AppTest, key: str) -> AppTest:
+    """Open a stateful expander (one drawn with a key and on_change="rerun", whose contents are drawn
+    only while open) as a click on it would: its state set, then the rerun."""
+    at.session_state[key] = True
+    return at.run()

@@ -73,12 +73,13 @@ def test_an_empty_set_is_refused_and_the_json_holds_the_vector():
     assert saved["bias_corrected_over_classes"] == [0]
 
 
-def map_page(monkeypatch, **query):
+def map_page(monkeypatch, opened: bool = True, **query):
     import ui.caches
-    from tests.app_support import ROOT, open_app
+    from tests.app_support import ROOT, open_app, open_expander
 
     monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", ROOT / "checkpoints")
-    return open_app(query_params={"projection": "pca", **query})  # the map is the app's first page
+    at = open_app(query_params={"projection": "pca", **query})  # the map is the app's first page
+    return open_expander(at, "map_direction") if opened else at  # its controls are drawn while it is open
 
 
 def test_two_classes_make_a_direction_that_colors_the_map_and_bends_a_digit(monkeypatch):
@@ -115,6 +116,6 @@ def test_picks_taken_as_two_sets_make_a_bias_corrected_direction_kept_in_the_add
 
 
 def test_a_direction_that_does_not_fit_the_map_is_dropped_with_a_warning(monkeypatch):
-    at = map_page(monkeypatch, direction="classes:3:3", color="direction")
+    at = map_page(monkeypatch, opened=False, direction="classes:3:3", color="direction")  # said on arrival
     assert any("is not a direction on this map" in w.value for w in at.warning)
     assert "direction" not in at.query_params and at.query_params.get("color", "class") == "class"

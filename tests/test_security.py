@@ -458,7 +458,7 @@ def test_literal_is_one_code_span_holding_the_text(text):
 def test_checkpoint_names_with_html_are_shown_as_plain_text(hostile_checkpoints):
     at = open_app("views/reconstruct.py")
     picker = at.sidebar.selectbox(key="checkpoint")
-    assert any(option.startswith(HOSTILE_OK + " · ") for option in picker.options), picker.options
+    assert HOSTILE_OK in picker.options, picker.options  # the name as it is (the picker lists names only)
     assert any(t.value.startswith(HOSTILE_BROKEN + ": ") for t in at.sidebar.text)  # st.text: preformatted text
     bodies = _markdown_bodies(at)
     assert "Reconstruct" in bodies and not [b for b in bodies if "<img" in b or "<b " in b]

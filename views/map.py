@@ -26,7 +26,7 @@ from ui.charts import PALETTE, posterior_cloud
 from ui.directions import DIRECTION, current_direction, direction_controls
 from ui.latent_pad import browser_decodable
 from ui.map_chart import colour_range, latent_map_chart
-from ui.page import page_header, show_digit
+from ui.page import folded, page_header, show_digit
 from ui.text import in_sentence
 from vae.analysis.figure_labels import FIGURE_SAMPLES, FIGURES, IWAE_K
 from vae.analysis.map_layers import cluster_labels, contour_segments, density
@@ -51,7 +51,6 @@ CLASSES = state.Setting("classes", list(range(len(names))), state.int_list(0, le
 PICKED = state.MAP_PICKED
 
 COLOR = state.MAP_COLOR
-MAP_SETTINGS_OPEN = "map_settings_open"  # the visit on which a map setting was changed (below)
 DENSITIES = {"off": "none", "all": "of all points", "class": "per class"}
 DENSITY = state.Setting("density", "off", state.text_choice(tuple(DENSITIES)))
 LABELS = state.Setting("labels", False, state.BOOLEAN)  # cluster labels
@@ -85,49 +84,45 @@ summary = (f"{scopes.get(SCOPE.current(), scopes['test'])} · {PROJECTIONS[shown
            f"{len(CLASSES.current())} of {len(names)} classes"
            + (f" · density {DENSITIES[DENSITY.current()]}" if DENSITY.current() != "off" else "")
            + (" · cluster labels" if LABELS.current() else "") + (" · decoded lattice" if LATTICE.current() else ""))
-# A change made inside the expander changes its label, which Streamlit draws as a new, closed one. So
-# once a setting in it has been changed on this visit, it is asked open (and stays asked: a False on a
-# later rerun would close it under the user); on another visit, closed.
-def settings_changed() -> None:  # every widget's callback in the expander
-    st.session_state[MAP_SETTINGS_OPEN] = state.visit()
 
 
 def scope_changed() -> None:
     PICKED.set([])  # indices of one scope mean nothing in the other
-    settings_changed()
 
 
-with st.expander(f"Map settings: {summary}", icon=":material/tune:",
-                 expanded=st.session_state.get(MAP_SETTINGS_OPEN) == state.visit()):
-    c1, c2, c3 = st.columns(3)
-    with c1:
-        scope = SCOPE.widget(st.radio, "Images", list(scopes), format_func=scopes.get, horizontal=True,
-                             on_change=scope_changed)
-    with c2:
-        projection = state.PROJECTION.widget(
-            st.radio, "Projection", list(PROJECTIONS), format_func=PROJECTIONS.get, horizontal=True,
-            on_change=settings_changed,
-            help="UMAP keeps neighbourhoods; PCA is linear, so distances and directions are the latent space's; "
-                 "t-SNE (test set only) separates clusters most. Every page's map follows this choice.")
-    color = COLOR.widget(c3.selectbox, "Color by", list(colors), format_func=colors.get, on_change=settings_changed,
-                         help=f"What the model thinks of each {thing}: " + "; ".join(FIGURES.values()))
-    shown = CLASSES.widget(st.multiselect, "Classes shown", list(range(len(names))), format_func=lambda c: names[c],
-                           on_change=settings_changed)
-    c1, c2, c3 = st.columns(3)
-    density_of = DENSITY.widget(
-        c1.radio, "Density contours", list(DENSITIES), format_func=DENSITIES.get, horizontal=True,
-        on_change=settings_changed, help="A Gaussian-smoothed histogram of the map's points: contours from the "
-        "level enclosing 80% of the mass to the one enclosing 20%, evenly spaced")
-    with c2:
-        labelled = LABELS.widget(
-            st.toggle, "Cluster labels", on_change=settings_changed, help="k-means on the map positions (k = the "
-            "number of classes shown); each cluster named by its most common class, with that class's share of its "
-            "points, and, where the bundled classifier reads another class in the "
-            f"{thing} decoded at the cluster's centre in latent space, that class")
-    lattice = LATTICE.widget(
-        c3.toggle, "Decoded lattice", on_change=settings_changed, help=f"A {thing} decoded at the centre of each "
-        "cell of a grid over the view, in your browser, drawn again after every zoom and pan: what the whole map "
-        "stands for, the space between the points too")
+if settings := folded(f"Map settings: {summary}", key="map_settings", icon=":material/tune:"):
+    with settings:
+        c1, c2, c3 = st.columns(3)
+        with c1:
+            SCOPE.widget(st.radio, "Images", list(scopes), format_func=scopes.get, horizontal=True,
+                         on_change=scope_changed)
+        with c2:
+            state.PROJECTION.widget(
+                st.radio, "Projection", list(PROJECTIONS), format_func=PROJECTIONS.get, horizontal=True,
+                help="UMAP keeps neighbourhoods; PCA is linear, so distances and directions are the latent "
+                     "space's; t-SNE (test set only) separates clusters most. Every page's map follows this choice.")
+        COLOR.widget(c3.selectbox, "Color by", list(colors), format_func=colors.get,
+                     help=f"What the model thinks of each {thing}: " + "; ".join(FIGURES.values()))
+        CLASSES.widget(st.multiselect, "Classes shown", list(range(len(names))), format_func=lambda c: names[c])
+        c1, c2, c3 = st.columns(3)
+        DENSITY.widget(
+            c1.radio, "Density contours", list(DENSITIES), format_func=DENSITIES.get, horizontal=True,
+            help="A Gaussian-smoothed histogram of the map's points: contours from the level enclosing 80% of the "
+                 "mass to the one enclosing 20%, evenly spaced")
+        with c2:
+            LABELS.widget(
+                st.toggle, "Cluster labels", help="k-means on the map positions (k = the number of classes shown); "
+                "each cluster named by its most common class, with that class's share of its points, and, where the "
+                f"bundled classifier reads another class in the {thing} decoded at the cluster's centre in latent "
+                "space, that class")
+        LATTICE.widget(
+            c3.toggle, "Decoded lattice", help=f"A {thing} decoded at the centre of each cell of a grid over the "
+            "view, in your browser, drawn again after every zoom and pan: what the whole map stands for, the space "
+            "between the points too")
+SETTINGS = (SCOPE, state.PROJECTION, COLOR, CLASSES, DENSITY, LABELS, LATTICE)
+for setting in SETTINGS:
+    setting.to_url()  # the address names them, drawn or not
+scope, projection, color, shown, density_of, labelled, lattice = (setting.current() for setting in SETTINGS)
 if projection == "tsne" and scope != "test":
     st.info("t-SNE of 70,000 points would take many minutes on a CPU: this map is UMAP's.")
 lmap = latent_map(scope)
@@ -276,11 +271,12 @@ if figures is not None and shown:
     st.pills("Inspect", worst, format_func=lambda i: f"#{i} {names[lmap.labels[i]]} ({figures[color][i]:.1f})",
              key=key, on_change=inspect, args=(key,), label_visibility="collapsed")
 
-with st.expander("Attribute direction" + (f": {direction[1]} → {direction[2]}" if direction else ""),
-                 icon=":material/trending_flat:"):
-    # The strip moves the first picked digit (else #0): a conditional model writes it as that digit's class.
-    moved = lambda: as_class(checkpoint, hash_, lmap.labels[picked[0] if picked else 0])  # noqa: E731
-    direction_controls(lmap, images, names, picked, moved, checkpoint.latent.continuous, selected_folder().name)
+if directions := folded("Attribute direction" + (f": {direction[1]} → {direction[2]}" if direction else ""),
+                        key="map_direction", icon=":material/trending_flat:"):
+    with directions:
+        # The strip moves the first picked digit (else #0): a conditional model writes it as that digit's class.
+        moved = lambda: as_class(checkpoint, hash_, lmap.labels[picked[0] if picked else 0])  # noqa: E731
+        direction_controls(lmap, images, names, picked, moved, checkpoint.latent.continuous, selected_folder().name)
 
 if not picked:
     st.info(f"Click or tap a point on the map to see that {thing}, its reconstruction and its nearest neighbours.")
