@@ -69,8 +69,15 @@ def map_chart(at: AppTest) -> dict | None:
     return None
 
 
-def open_expander(at: AppTest, key: str) -> AppTest:
-    """Open a stateful expander (one drawn with a key and on_change="rerun", whose contents are drawn
-    only while open) as a click on it would: its state set, then the rerun."""
-    at.session_state[key] = True
-    return at.run()
+def click_expander(at: AppTest, label: str) -> AppTest:
+    """Open or close the expander whose label starts with `label` as the browser does: a rerun that
+    sends every widget's state with the expander's flipped, addressed by its element id (a stateful
+    expander's id follows its label and `expanded`, which a write to its key would paper over)."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetStates
+
+    expander = next(e for e in at.expander if e.label.startswith(label))
+    states = WidgetStates()
+    states.widgets.extend(w for w in at._tree.get_widget_states().widgets if w.id != expander.proto.id)
+    flipped = states.widgets.add()
+    flipped.id, flipped.bool_value = expander.proto.id, not expander.proto.expanded
+    return at._run(states)

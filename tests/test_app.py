@@ -122,9 +122,9 @@ def test_interpolation_endpoints_by_index(app):
 
 
 def test_map_class_filter_runs(app):
-    from tests.app_support import open_expander
+    from tests.app_support import click_expander
 
-    at = open_expander(app("views/map.py"), "map_settings")
+    at = click_expander(app("views/map.py"), "Map settings")
     at.multiselect[0].set_value([1, 7]).run()
     assert not at.exception
 

@@ -11,7 +11,7 @@ import pytest
 
 import ui.caches
 import ui.latent_pad
-from tests.app_support import latent_pad, map_chart, open_app, open_expander
+from tests.app_support import click_expander, latent_pad, map_chart, open_app
 from vae.analysis.projection import load_cached_map
 from vae.config import TrainConfig
 from vae.run_files import WEIGHTS, map_cache_path
@@ -192,7 +192,7 @@ def test_open_in_the_sliders_from_a_map_point(checkpoints, test_mu):
 
 
 def test_the_class_filter_draws_and_lists_only_the_shown_classes(checkpoints):
-    at = open_expander(open_app(), "map_settings")
+    at = click_expander(open_app(), "Map settings")
     at.multiselect(key="widget.classes").set_value([1, 7]).run()
     chart = map_chart(at)
     assert chart["classes"] == [1, 7] and set(chart["labels"][chart["order"]]) == {1, 7}
@@ -204,29 +204,35 @@ def test_the_class_filter_draws_and_lists_only_the_shown_classes(checkpoints):
     again = open_app(query_params={"classes": ""})
     settings = next(e for e in again.expander if e.label.startswith("Map settings"))
     assert map_chart(again) is None and "0 of 10 classes" in settings.label  # closed, and it says so
-    assert open_expander(again, "map_settings").multiselect(key="widget.classes").value == []
+    assert click_expander(again, "Map settings").multiselect(key="widget.classes").value == []
 
 
 def test_the_map_settings_stay_open_while_they_are_changed(checkpoints):
     """The expander's label names the settings, so each change drew it anew, closed: every tweak
     meant opening it again. Closed on arrival (its widgets not drawn at all: the first page fetches
-    none of their code), open after a change made in it, closed when the user closes it."""
+    none of their code), open after a change made in it, closed when the user closes it, at once."""
     at = open_app()
     settings = lambda: next(e for e in at.expander if e.label.startswith("Map settings"))  # noqa: E731
     assert not settings().proto.expanded and not at.radio and not at.multiselect
-    open_expander(at, "map_settings")
+    click_expander(at, "Map settings")
     assert settings().proto.expanded and at.radio(key="widget.projection").value == "umap"
+    click_expander(at, "Map settings")  # a peek, then closed: closed on the first click
+    assert not settings().proto.expanded and not at.radio
+    at.run()
+    assert not settings().proto.expanded
+    click_expander(at, "Map settings")
     at.radio(key="widget.projection").set_value("pca").run()
     assert "PCA" in settings().label and settings().proto.expanded
     at.multiselect(key="widget.classes").set_value([1, 7]).run()
     assert "2 of 10 classes" in settings().label and settings().proto.expanded
     at.number_input(key="pick_index").set_value(7).run()  # another rerun: asked open still, not closed under one
     assert settings().proto.expanded
-    at.session_state["map_settings"] = False  # closed by the user: closed it stays, the settings kept
-    at.run()
+    click_expander(at, "Map settings")  # closed by the user: closed it stays, the settings kept
     assert not settings().proto.expanded and not at.multiselect and "PCA · " in settings().label
     assert at.query_params["projection"] == "pca" and map_chart(at)["classes"] == [1, 7]
-    open_expander(at, "map_settings")
+    at.number_input(key="pick_index").set_value(8).run()
+    assert not settings().proto.expanded
+    click_expander(at, "Map settings")
     at.switch_page("views/sliders.py").run()
     at.switch_page("views/map.py").run()  # back: arriving, closed
     assert not settings().proto.expanded and at.query_params["projection"] == "pca"

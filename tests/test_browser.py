@@ -354,8 +354,9 @@ def test_a_short_training_run_shows_its_curves_then_the_app_stops_polling(server
     for label, value in (("Epochs", "1"), ("Training images (0 = all)", "1000")):
         field = page.get_by_role("spinbutton", name=label, exact=True)
         field.fill(value)
-        field.press("Enter")  # Enter in a field starts nothing: only the button does (one run below)
+        field.press("Enter")  # Enter in a field starts nothing: only the button does
     settle(page)
+    assert not [p for p in checkpoints.iterdir() if p.name.startswith("run-")]
     page.get_by_role("button", name="Start training").click()
     # The run's own heading: the page's caption says "finished" too ("Each finished epoch saves ...")
     expect(page.get_by_role("heading", name=re.compile(r"^Run run-\S+ finished"))).to_be_visible(timeout=120_000)

@@ -75,11 +75,11 @@ def test_an_empty_set_is_refused_and_the_json_holds_the_vector():
 
 def map_page(monkeypatch, opened: bool = True, **query):
     import ui.caches
-    from tests.app_support import ROOT, open_app, open_expander
+    from tests.app_support import ROOT, click_expander, open_app
 
     monkeypatch.setattr(ui.caches, "CHECKPOINTS_DIR", ROOT / "checkpoints")
     at = open_app(query_params={"projection": "pca", **query})  # the map is the app's first page
-    return open_expander(at, "map_direction") if opened else at  # its controls are drawn while it is open
+    return click_expander(at, "Attribute direction") if opened else at  # its controls are drawn while it is open
 
 
 def test_two_classes_make_a_direction_that_colors_the_map_and_bends_a_digit(monkeypatch):

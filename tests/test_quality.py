@@ -32,6 +32,17 @@ def test_the_errors_of_the_frechet_distance_and_label_entropy_are_their_spread_o
     assert 0.7 < np.median([label_entropy_se(p) for p in labels]) / spread < 1.4
 
 
+def test_a_reconstructions_frechet_error_resamples_it_with_its_own_test_images():
+    """Reconstructions are made from the test images: their distance moves with the choice of test
+    images only, which resampling both sides together measures (resampling one side alone overstates it)."""
+    rng = np.random.default_rng(1)
+    sets = [rng.normal(size=(2000, 8)) for _ in range(20)]
+    pairs = [(0.9 * b + rng.normal(0, 0.1, b.shape), b) for b in sets]
+    spread = np.std([frechet_distance(a, b) for a, b in pairs], ddof=1)
+    paired = np.median([frechet_distance_se(a, b, paired=True) for a, b in pairs])
+    assert 0.6 < paired / spread < 1.7 and frechet_distance_se(*pairs[0]) > 2 * paired
+
+
 def test_label_entropy_runs_from_zero_to_log_ten():
     assert label_entropy(np.eye(10)) == pytest.approx(0.0, abs=1e-9)
     assert label_entropy(np.full((3, 10), 0.1)) == pytest.approx(math.log(10))

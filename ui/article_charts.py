@@ -59,13 +59,18 @@ def responsibilities(q: np.ndarray, title: str) -> go.Figure:
     return fig
 
 
+def bic_still_falling(curve: dict) -> bool:
+    """Whether BIC's lowest is at the most components tried: no minimum within the range."""
+    return len(curve) > 1 and min(curve, key=curve.get) == max(curve)
+
+
 def bic(curve: dict) -> go.Figure:
     ks = sorted(curve)
     best = min(curve, key=curve.get)
     fig = go.Figure(go.Scatter(x=ks, y=[curve[k] for k in ks], mode="lines+markers", name="BIC"))
-    at_end = len(ks) > 1 and best == ks[-1]  # no minimum within the range tried: the curve is still falling
     fig.add_trace(go.Scatter(x=[best], y=[curve[best]], mode="markers", marker=dict(size=14, symbol="star"),
-                             name=f"lowest of those tried: k = {best}" if at_end else f"lowest: k = {best}"))
+                             name=f"lowest of those tried: k = {best}" if bic_still_falling(curve)
+                             else f"lowest: k = {best}"))
     fig.update_layout(height=320, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="components k",
                       yaxis_title="BIC (lower is better)", legend=dict(orientation="h", y=1.02, yanchor="bottom"))
     return fig

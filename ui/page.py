@@ -33,15 +33,23 @@ def page_header(title: str, help_text: str) -> None:
 def folded(label: str, key: str, icon: str):
     """An expander whose contents are drawn only while it is open: the container when open, else None.
     Opening or closing it reruns the page, so a page's first run draws none of what it holds (nor
-    does the browser fetch those widgets' code: the map's page is drawn 0.2 to 0.3 s sooner,
-    BENCHMARKS.md). Streamlit draws an expander whose label changed as a new one, so once opened on
-    a visit it is asked open until the user closes it (a label naming its settings changes with them);
-    on another visit, closed."""
-    opened_on = f"{key}.opened_on"  # the visit on which it was opened
-    box = st.expander(label, icon=icon, key=key, on_change="rerun",
-                      expanded=st.session_state.get(opened_on) == state.visit())
-    if box.open:
-        st.session_state[opened_on] = state.visit()
-        return box
-    st.session_state.pop(opened_on, None)
-    return None
+    does the browser fetch those widgets' code: BENCHMARKS.md, cold start).
+
+    Streamlit tells a stateful expander by its label and `expanded` too, not by its key alone: one
+    whose label changed (a label naming its settings changes with them) is a new one, and an old
+    one's state outlives it where a run ends in st.stop() (no stale state is dropped then). So what
+    the user did is kept here, from the callback before the rerun, and given to whichever expander
+    this run draws: open from when they open it on a visit until they close it; on another visit,
+    closed."""
+    opened_on = f"{key}.opened_on"  # the visit on which the user opened it
+
+    def remember() -> None:
+        if st.session_state[key]:
+            st.session_state[opened_on] = state.visit()
+        else:
+            st.session_state.pop(opened_on, None)
+
+    is_open = st.session_state.get(opened_on) == state.visit()
+    st.session_state[key] = is_open
+    box = st.expander(label, icon=icon, key=key, on_change=remember, expanded=is_open)
+    return box if box.open else None

@@ -135,7 +135,7 @@ if st.session_state.get(bic_key) or st.button(
     st.session_state[bic_key] = True
     curve = bic_of(hash_, covariance, split)
     st.plotly_chart(article_charts.bic(curve), width="stretch")
-    if min(curve, key=curve.get) == max(curve):
+    if article_charts.bic_still_falling(curve):
         st.caption(f"BIC is still falling at K = {max(curve)}, the most components tried: it finds no minimum within "
                    f"1 to {max(curve)}, so by its measure more components would describe these codes better still.")
 

@@ -98,14 +98,14 @@ points = []
 for entry in runs:
     other, other_hash = model_in(entry.path)
     mine = report_of(other.model, other_hash, dataset_name)
-    points.append((entry, mine.mig))
+    points.append((entry, mine.mig, mine.mig_se))
 fig = go.Figure(go.Scatter(
-    x=[e.history[-1]["test_kl"] for e, _ in points], y=[e.history[-1]["test_recon"] for e, _ in points],
-    mode="markers+text", text=[f"β {e.config.beta:g} · MIG {m:.2f}" for e, m in points], textposition="top center",
-    cliponaxis=False, marker=dict(size=12, color=[m for _, m in points], colorscale="Viridis", cmin=0,
-                                  cmax=max([m for _, m in points] + [0.1]), showscale=True,
-                                  colorbar=dict(title="MIG", thickness=12)),
-    customdata=[[chart_text(e.name)] for e, _ in points],
+    x=[e.history[-1]["test_kl"] for e, _, _ in points], y=[e.history[-1]["test_recon"] for e, _, _ in points],
+    mode="markers+text", text=[f"β {e.config.beta:g} · MIG {m:.2f} ± {se:.2f}" for e, m, se in points],
+    textposition="top center", cliponaxis=False,
+    marker=dict(size=12, color=[m for _, m, _ in points], colorscale="Viridis", cmin=0,
+                cmax=max([m for _, m, _ in points] + [0.1]), showscale=True, colorbar=dict(title="MIG", thickness=12)),
+    customdata=[[chart_text(e.name)] for e, _, _ in points],
     hovertemplate="%{customdata[0]}: KL %{x:.1f}, recon %{y:.1f} nats<extra></extra>"))
 fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="rate: test KL (nats)",
                   yaxis_title="distortion: test recon (nats)")

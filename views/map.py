@@ -271,6 +271,8 @@ if figures is not None and shown:
     st.pills("Inspect", worst, format_func=lambda i: f"#{i} {names[lmap.labels[i]]} ({figures[color][i]:.1f})",
              key=key, on_change=inspect, args=(key,), label_visibility="collapsed")
 
+# Closing it forgets what its widgets held and was not used yet (two classes chosen, the strip's strength);
+# the direction in use is kept, in the address.
 if directions := folded("Attribute direction" + (f": {direction[1]} → {direction[2]}" if direction else ""),
                         key="map_direction", icon=":material/trending_flat:"):
     with directions:

@@ -60,7 +60,7 @@ def estimators() -> None:
                "parameters is steadier).")
     st.caption("Every line falls as 1/L (variance) or 1/√L (error): more samples help all three alike, so the gap "
                "between them stays. A reparameterized gradient from one sample is about as good as a score-function "
-               f"one from {ratio_text(study)} (± one standard error).")
+               f"one from {study.ratio_at_one():,.0f} (± {study.ratio_error_at_one():.0%}).")
     st.dataframe([{**r, "variance": float(f"{r['variance']:.4g}"), "rmse": float(f"{r['rmse']:.4g}")}
                   for r in study.rows if r["group"] == group], hide_index=True, width="stretch",
                  column_order=["estimator", "samples", "repeats", "variance", "rmse"])

@@ -59,11 +59,15 @@ def label_entropy_se(probabilities: np.ndarray) -> float:
 FRECHET_RESAMPLES = 20  # bootstrap resamples for the Fréchet distance's error (about 40 ms each for 10,000 images)
 
 
-def frechet_distance_se(a: np.ndarray, b: np.ndarray, resamples: int = FRECHET_RESAMPLES, seed: int = 0) -> float:
-    """The standard error of frechet_distance(a, b) from sampling `a` (the decoded images; `b`, the test
-    set, is the fixed yardstick): its spread over bootstrap resamples of a's rows, seeded."""
+def frechet_distance_se(a: np.ndarray, b: np.ndarray, paired: bool = False, resamples: int = FRECHET_RESAMPLES,
+                        seed: int = 0) -> float:
+    """The standard error of frechet_distance(a, b), its spread over bootstrap resamples (seeded). `a`
+    are decoded images' features and `b` the test set's, the fixed yardstick: a's rows are resampled.
+    `paired`: a's row i is made from b's row i (reconstructions), so both are resampled together (a's
+    alone would count as noise what is only the choice of test images, several times over)."""
     rng = np.random.default_rng(seed)
-    return float(np.std([frechet_distance(a[rng.integers(0, len(a), len(a))], b) for _ in range(resamples)], ddof=1))
+    rows = (rng.integers(0, len(a), len(a)) for _ in range(resamples))
+    return float(np.std([frechet_distance(a[i], b[i] if paired else b) for i in rows], ddof=1))
 
 
 @torch.no_grad()
@@ -116,7 +120,8 @@ def sample_quality(model: VAE, test_images: torch.Tensor, n: int = 10_000, mixtu
         labels = None if test_labels is None else test_labels.repeat(-(-len(z) // len(test_labels)))[:len(z)]
         feats, probs = features_and_probabilities(classifier, decode_all(model, z, labels=labels))
         report[name] = {"frechet_distance": frechet_distance(feats, real),
-                        "frechet_distance_se": frechet_distance_se(feats, real),
+                        "frechet_distance_se": frechet_distance_se(
+                            feats, real, paired=name == "reconstruction" and len(feats) == len(real)),
                         "label_entropy": label_entropy(probs), "label_entropy_se": label_entropy_se(probs),
                         "count": len(feats)}
         if progress:

@@ -3,7 +3,7 @@ is broken, and names resolved safely inside it.
 
     from vae.services.runs import list_runs, run_folder
     for run in list_runs("checkpoints"):
-        print(run.name, run.summary if run.ok else run.error)
+        print(run.name, run.error or run.config.likelihood_text)
     load_checkpoint(run_folder("checkpoints", "default"))
 """
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vae.config import ModelConfig
-from vae.datasets import dataset_info
 from vae.files import read_json, read_jsonl
 from vae.run_files import HISTORY, STEPS, TRAIN_CONFIG, WEIGHTS
 from vae.training.checkpoint_files import CheckpointError, check_weights_file, read_config, read_history
@@ -32,16 +31,6 @@ class RunEntry:
     @property
     def ok(self) -> bool:
         return not self.error
-
-    @property
-    def summary(self) -> str:
-        """"test −ELBO 96.92 nats, Bernoulli pseudo-likelihood of gray pixels, MNIST": the last epoch's
-        figure with what it is of (two runs' nats compare only when the rest agrees: ModelConfig.scored_as)."""
-        if self.config is None:
-            return ""
-        scored = f"{self.config.likelihood_text}, {dataset_info(self.config.dataset).title}"
-        elbo = f"test −ELBO {self.history[-1]['test_elbo']:.2f} nats" if self.history else "no test −ELBO logged"
-        return f"{elbo}, {scored}" + (" · uniform ε (the article's bug)" if self.config.eps == "uniform" else "")
 
 
 def inspect_run(folder: Path) -> RunEntry:
