@@ -207,13 +207,13 @@ def test_file_and_checkpoint_names_are_shown_as_text(server, page, dialogs, seve
     sidebar.get_by_text("1 folder(s) cannot be loaded").click()
     expect(sidebar.get_by_text("<img src=y onerror=alert(3)>: ", exact=False)).to_be_visible()
     sidebar.locator("[data-testid=stSelectbox]").click()
-    option = page.get_by_role("option", name=re.compile(r"^<img src=x onerror=alert\(2\)> · "))
+    option = page.get_by_role("option", name="<img src=x onerror=alert(2)>", exact=True)  # names only
     expect(option).to_be_visible()
     assert page.evaluate(INJECTED) == ""
     option.click()
     settle(page)
     expect(sidebar.get_by_role("combobox", name="Checkpoint")).to_have_value(
-        re.compile(r"^<img src=x onerror=alert\(2\)> · "))
+        "<img src=x onerror=alert(2)>")
     assert page.evaluate(INJECTED) == ""
     sidebar.get_by_role("link", name="Loss curves").click()  # shows the run's name and folder
     expect(page.get_by_role("heading", name="Loss curves")).to_be_visible(timeout=60_000)
