@@ -135,22 +135,23 @@ def variance_study(model: VAE, x: torch.Tensor, ls=(1, 3, 10, 30, 100, 300, 1000
             repeats = repeats_for(samples, budget=40 * most_repeats, most=most_repeats)
             parts = [slice(start, start + size) for start, size in zip(itertools.accumulate([0, *sizes]), sizes)]
             parts.append(slice(0, sum(sizes)))  # "all"
-            total, squares, errors = 0.0, 0.0, 0.0
+            total, squares = 0.0, 0.0
             distances = []  # (repeats, groups + 1): each estimate's squared distance to the reference, per group
             for _ in range(repeats):
                 g = torch.cat(estimate(model, x, samples, estimator, gen, baseline)).double()
-                total, squares, errors = total + g, squares + g * g, errors + (g - reference) ** 2
-                distances.append([float(((g - reference)[part] ** 2).sum()) for part in parts])
+                total, squares = total + g, squares + g * g
+                squared_error = (g - reference) ** 2
+                distances.append([float(squared_error[part].sum()) for part in parts])
             variance = (squares / repeats - (total / repeats) ** 2).clamp_min(0)
             variance = variance * repeats / (repeats - 1)  # unbiased
-            errors = errors / repeats
-            # The variance's standard error: the spread of the repeats' squared distances (the variance is
-            # their mean, up to the reference's own small error), over sqrt(repeats).
-            spread = torch.tensor(distances, dtype=torch.float64).std(0) / math.sqrt(repeats)
-            for name, part, se in zip(list(groups) + ["all"], parts, spread.tolist()):
+            distances = torch.tensor(distances, dtype=torch.float64)
+            # The mean squared distance is the squared error; its spread over sqrt(repeats) is the variance's
+            # standard error (the variance is that mean, up to the reference's own small error).
+            mean_squared, spread = distances.mean(0).tolist(), (distances.std(0) / math.sqrt(repeats)).tolist()
+            for name, part, error, se in zip(list(groups) + ["all"], parts, mean_squared, spread):
                 study.rows.append({"estimator": estimator, "samples": samples, "group": name, "repeats": repeats,
                                    "variance": float(variance[part].sum()), "variance_se": se,
-                                   "rmse": math.sqrt(float(errors[part].sum()))})
+                                   "rmse": math.sqrt(error)})
             done += 1
             if progress:
                 progress(done, steps)
